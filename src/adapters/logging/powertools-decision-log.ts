@@ -1,0 +1,31 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { AuditRecord } from '../../domain/audit-record.ts';
+import type { DecisionLog } from '../../ports/index.ts';
+
+/**
+ * The decision log: one JSON line per decision, the same fields as the audit record (which holds no
+ * secret by construction). Errors are reduced to name, code and a bounded message: SDK errors can embed
+ * request details, and an error object is never serialised whole.
+ */
+export class PowertoolsDecisionLog implements DecisionLog {
+  constructor(private readonly logger: Logger) {}
+
+  decision(record: AuditRecord): void {
+    const level = record.outcome === 'granted' ? 'info' : 'warn';
+    this.logger[level]('keyvend.decision', { audit: record });
+  }
+
+  alarm(event: string, record: AuditRecord, cause: unknown): void {
+    this.logger.error(`keyvend.alarm.${event}`, { audit: record, failure: describeError(cause) });
+  }
+}
+
+export function describeError(error: unknown): { name: string; code?: string; message: string } {
+  if (!(error instanceof Error)) return { name: 'NonError', message: 'non-error thrown' };
+  const code = (error as { code?: unknown }).code;
+  return {
+    name: error.name,
+    ...(typeof code === 'string' ? { code } : {}),
+    message: error.message.slice(0, 300),
+  };
+}

@@ -1,0 +1,59 @@
+/** Largest JWKS or discovery document we read: real ones are a few KiB; a huge one is an attack (J-11). */
+export const MAX_DOCUMENT_BYTES = 64 * 1024;
+
+export class UntrustedUrlError extends Error {
+  override readonly name = 'UntrustedUrlError';
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * HTTPS only. Plain HTTP is allowed solely to a loopback host and only when the broker runs in local
+ * mode, for the dev identity provider. No other scheme (file:, data:) is ever fetched.
+ */
+export function assertFetchableUrl(raw: string, allowLoopbackHttp: boolean): URL {
+  const url = new URL(raw);
+  if (url.protocol === 'https:') return url;
+  if (url.protocol === 'http:' && allowLoopbackHttp && LOOPBACK_HOSTS.has(url.hostname)) return url;
+  throw new UntrustedUrlError(`refusing to fetch ${url.protocol}//${url.host}: https is required`);
+}
+
+/**
+ * A fetch for jose's `customFetch` and for discovery: refuses untrusted URLs, never follows redirects,
+ * and stops reading at MAX_DOCUMENT_BYTES instead of buffering whatever the server sends.
+ */
+export function makeBoundedFetch(allowLoopbackHttp: boolean) {
+  return async function boundedFetch(
+    url: string,
+    options: { headers?: Headers; signal?: AbortSignal; method?: 'GET'; redirect?: 'manual' },
+  ): Promise<Response> {
+    assertFetchableUrl(url, allowLoopbackHttp);
+    const response = await fetch(url, {
+      method: 'GET',
+      redirect: 'manual',
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > MAX_DOCUMENT_BYTES) {
+      await response.body?.cancel();
+      throw new UntrustedUrlError(`document at ${new URL(url).host} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    if (response.body !== null) {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > MAX_DOCUMENT_BYTES) {
+          await reader.cancel();
+          throw new UntrustedUrlError(`document at ${new URL(url).host} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+        }
+        chunks.push(value);
+      }
+    }
+    return new Response(Buffer.concat(chunks), { status: response.status, headers: response.headers });
+  };
+}

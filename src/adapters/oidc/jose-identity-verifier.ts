@@ -1,0 +1,277 @@
+import {
+  createRemoteJWKSet,
+  customFetch,
+  decodeProtectedHeader,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
+import { InvalidTokenError, UpstreamUnavailableError } from '../../domain/errors.ts';
+import {
+  deriveUserKey,
+  GROUP_PATTERN,
+  SAFE_TAG_VALUE_PATTERN,
+  sha256Hex,
+  SUBJECT_PATTERN,
+} from '../../domain/identifiers.ts';
+import type { Principal } from '../../domain/principal.ts';
+import type { IdentityVerifier } from '../../ports/index.ts';
+import { assertFetchableUrl, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
+import { hasDuplicateMembers } from './strict-json.ts';
+
+/** One trusted issuer, from configuration only: nothing in a token can add or change one. */
+export interface OidcIssuerSettings {
+  readonly id: string;
+  readonly issuer: string;
+  readonly audiences: readonly string[];
+  readonly algorithms: readonly string[];
+  /** Without it, the JWKS URL comes from the issuer's discovery document (whose `issuer` must match). */
+  readonly jwksUri?: string;
+  /** `access` requires RFC 9068 `typ: at+jwt`; `id` refuses it, so one kind can't pass for the other. */
+  readonly tokenType: 'access' | 'id';
+  readonly subjectClaim: string;
+  readonly groupsClaim?: string;
+  /** Claims that may feed session tags; each must fit the tag grammar when present. */
+  readonly tagClaims: readonly string[];
+  /** `azp` / `client_id` values accepted; when set, a token without one of them is refused. */
+  readonly authorizedParties?: readonly string[];
+  readonly maxTokenLifetimeSeconds: number;
+  readonly clockToleranceSeconds: number;
+}
+
+export interface JoseVerifierOptions {
+  readonly issuers: readonly OidcIssuerSettings[];
+  /** Local mode only: plain http to loopback for the dev identity provider. */
+  readonly allowLoopbackHttp: boolean;
+  readonly now?: () => Date;
+}
+
+const MAX_TOKEN_CHARS = 8192;
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,}$/;
+const MAX_GROUPS = 100;
+const REFUSED_HEADERS = ['cty', 'jku', 'jwk', 'x5u', 'x5c'] as const;
+
+/**
+ * Verifies OIDC bearer tokens with jose, adding what jose leaves to the application (security catalog
+ * §1.0): size and shape before any decoding, issuer from an allow-list before any fetch, required and
+ * finite time claims with a lifetime cap, exact audiences, `typ`, `azp`, duplicate members, and a strict
+ * grammar for every claim that is used. Only allow-listed claims are copied out.
+ */
+export class JoseIdentityVerifier implements IdentityVerifier {
+  readonly #byIssuer: Map<string, { settings: OidcIssuerSettings; keys: JWTVerifyGetKey | undefined; pending?: Promise<JWTVerifyGetKey> }>;
+  readonly #allowLoopbackHttp: boolean;
+  readonly #fetch: ReturnType<typeof makeBoundedFetch>;
+  readonly #now: () => Date;
+
+  constructor(options: JoseVerifierOptions) {
+    this.#allowLoopbackHttp = options.allowLoopbackHttp;
+    this.#fetch = makeBoundedFetch(options.allowLoopbackHttp);
+    this.#now = options.now ?? (() => new Date());
+    this.#byIssuer = new Map(options.issuers.map((settings) => [settings.issuer, { settings, keys: undefined }]));
+  }
+
+  async verifyBearer(authorization: string | undefined): Promise<Principal> {
+    const token = this.#extractToken(authorization);
+    const { header, payload } = decodeSegments(token);
+    for (const name of REFUSED_HEADERS) {
+      if (Object.hasOwn(header, name)) throw new InvalidTokenError(`header_${name}_refused`);
+    }
+    const unverifiedIssuer = payload['iss'];
+    const entry = typeof unverifiedIssuer === 'string' ? this.#byIssuer.get(unverifiedIssuer) : undefined;
+    if (entry === undefined) throw new InvalidTokenError('unknown_issuer');
+    const { settings } = entry;
+
+    const keys = await this.#keysFor(entry);
+    let verified: { payload: JWTPayload; protectedHeader: { kid?: string } };
+    try {
+      verified = await jwtVerify(token, keys, {
+        issuer: settings.issuer,
+        audience: [...settings.audiences],
+        algorithms: [...settings.algorithms],
+        requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
+        maxTokenAge: settings.maxTokenLifetimeSeconds,
+        clockTolerance: settings.clockToleranceSeconds,
+        currentDate: this.#now(),
+        ...(settings.tokenType === 'access' ? { typ: 'at+jwt' } : {}),
+      });
+    } catch (error) {
+      throw translateJoseError(error);
+    }
+    return this.#principalFrom(settings, verified.payload, verified.protectedHeader.kid, token);
+  }
+
+  #extractToken(authorization: string | undefined): string {
+    if (authorization === undefined || authorization === '') throw new InvalidTokenError('missing_bearer');
+    if (authorization.length > MAX_TOKEN_CHARS + 7) throw new InvalidTokenError('token_too_large');
+    const match = /^Bearer ([^\s]+)$/i.exec(authorization);
+    if (match === null) throw new InvalidTokenError('malformed_authorization');
+    const token = match[1] ?? '';
+    if (!TOKEN_PATTERN.test(token)) throw new InvalidTokenError('malformed_token');
+    return token;
+  }
+
+  async #keysFor(entry: { settings: OidcIssuerSettings; keys: JWTVerifyGetKey | undefined; pending?: Promise<JWTVerifyGetKey> }): Promise<JWTVerifyGetKey> {
+    if (entry.keys !== undefined) return entry.keys;
+    // One discovery per container even under concurrent cold-start requests; a failure is not cached.
+    entry.pending ??= this.#resolveKeys(entry.settings).then(
+      (keys) => {
+        entry.keys = keys;
+        return keys;
+      },
+      (error: unknown) => {
+        delete entry.pending;
+        throw error;
+      },
+    );
+    return entry.pending;
+  }
+
+  async #resolveKeys(settings: OidcIssuerSettings): Promise<JWTVerifyGetKey> {
+    const jwksUri = settings.jwksUri ?? (await this.#discoverJwksUri(settings));
+    const url = assertFetchableUrl(jwksUri, this.#allowLoopbackHttp);
+    return createRemoteJWKSet(url, {
+      timeoutDuration: 2000,
+      cooldownDuration: 30_000,
+      cacheMaxAge: 300_000,
+      [customFetch]: this.#fetch,
+    });
+  }
+
+  async #discoverJwksUri(settings: OidcIssuerSettings): Promise<string> {
+    const base = settings.issuer.endsWith('/') ? settings.issuer : `${settings.issuer}/`;
+    let document: unknown;
+    try {
+      const response = await this.#fetch(`${base}.well-known/openid-configuration`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      if (response.status !== 200) throw new Error(`discovery answered ${response.status}`);
+      document = await response.json();
+    } catch (error) {
+      throw new UpstreamUnavailableError('oidc_discovery_failed', { cause: error });
+    }
+    const doc = (typeof document === 'object' && document !== null ? document : {}) as Record<string, unknown>;
+    if (doc['issuer'] !== settings.issuer || typeof doc['jwks_uri'] !== 'string') {
+      // A discovery document that names another issuer is a mix-up, not an outage.
+      throw new UpstreamUnavailableError('oidc_discovery_mismatch');
+    }
+    return doc['jwks_uri'];
+  }
+
+  #principalFrom(settings: OidcIssuerSettings, payload: JWTPayload, keyId: string | undefined, token: string): Principal {
+    const { exp, iat } = payload;
+    if (typeof exp !== 'number' || typeof iat !== 'number' || !Number.isFinite(exp) || !Number.isFinite(iat)) {
+      throw new InvalidTokenError('time_claims_not_finite');
+    }
+    if (exp - iat > settings.maxTokenLifetimeSeconds) throw new InvalidTokenError('lifetime_too_long');
+    const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    if (!audiences.every((aud) => typeof aud === 'string' && settings.audiences.includes(aud))) {
+      throw new InvalidTokenError('untrusted_audience');
+    }
+    const authorizedParty = stringClaim(payload, 'azp') ?? stringClaim(payload, 'client_id');
+    if (settings.authorizedParties !== undefined) {
+      if (authorizedParty === undefined || !settings.authorizedParties.includes(authorizedParty)) {
+        throw new InvalidTokenError('untrusted_authorized_party');
+      }
+    } else if (audiences.length > 1 && (authorizedParty === undefined || !settings.audiences.includes(authorizedParty))) {
+      throw new InvalidTokenError('untrusted_authorized_party');
+    }
+
+    const subject = payload[settings.subjectClaim];
+    if (typeof subject !== 'string' || !SUBJECT_PATTERN.test(subject)) throw new InvalidTokenError('subject_invalid');
+
+    const groups = this.#groupsFrom(settings, payload);
+    const attributes: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const claim of settings.tagClaims) {
+      if (!Object.hasOwn(payload, claim)) continue;
+      const value = payload[claim];
+      if (typeof value !== 'string' || !SAFE_TAG_VALUE_PATTERN.test(value)) throw new InvalidTokenError(`claim_${claim}_invalid`);
+      attributes[claim] = value;
+    }
+
+    const tokenId = stringClaim(payload, 'jti');
+    return {
+      idpType: 'oidc',
+      issuerId: settings.id,
+      issuer: settings.issuer,
+      subject,
+      userKey: deriveUserKey(settings.issuer, subject),
+      groups,
+      attributes: Object.freeze(attributes),
+      auth: {
+        ...(keyId === undefined ? {} : { keyId: keyId.slice(0, 128) }),
+        ...(tokenId === undefined ? {} : { tokenId: tokenId.slice(0, 128) }),
+        ...(authorizedParty === undefined ? {} : { clientId: authorizedParty.slice(0, 128) }),
+        issuedAt: iat,
+        expiresAt: exp,
+        tokenRef: `sha256:${sha256Hex(token)}`,
+      },
+    };
+  }
+
+  #groupsFrom(settings: OidcIssuerSettings, payload: JWTPayload): string[] {
+    if (settings.groupsClaim === undefined || !Object.hasOwn(payload, settings.groupsClaim)) return [];
+    const raw = payload[settings.groupsClaim];
+    if (!Array.isArray(raw) || raw.length > MAX_GROUPS) throw new InvalidTokenError('groups_claim_invalid');
+    for (const group of raw) {
+      if (typeof group !== 'string' || !GROUP_PATTERN.test(group)) throw new InvalidTokenError('groups_claim_invalid');
+    }
+    return [...new Set(raw as string[])];
+  }
+}
+
+function stringClaim(payload: JWTPayload, name: string): string | undefined {
+  const value = Object.hasOwn(payload, name) ? payload[name] : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Decodes header and payload once, only to find the issuer and refuse duplicate members; jose verifies. */
+function decodeSegments(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
+  const [headerPart = '', payloadPart = ''] = token.split('.');
+  try {
+    const headerText = Buffer.from(headerPart, 'base64url').toString('utf8');
+    const payloadText = Buffer.from(payloadPart, 'base64url').toString('utf8');
+    const header: unknown = JSON.parse(headerText);
+    const payload: unknown = JSON.parse(payloadText);
+    if (!isPlainObject(header) || !isPlainObject(payload)) throw new InvalidTokenError('malformed_token');
+    if (hasDuplicateMembers(headerText) || hasDuplicateMembers(payloadText)) throw new InvalidTokenError('duplicate_members');
+    decodeProtectedHeader(token);
+    return { header, payload };
+  } catch (error) {
+    if (error instanceof InvalidTokenError) throw error;
+    throw new InvalidTokenError('malformed_token', { cause: error });
+  }
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const UPSTREAM_CODES = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID']);
+
+function translateJoseError(error: unknown): Error {
+  if (error instanceof InvalidTokenError || error instanceof UpstreamUnavailableError) return error;
+  if (error instanceof UntrustedUrlError) return new UpstreamUnavailableError('jwks_unavailable', { cause: error });
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
+  if (code === undefined) {
+    // jose surfaces network failures of the JWKS fetch as plain errors (TypeError: fetch failed).
+    return new UpstreamUnavailableError('jwks_unavailable', { cause: error });
+  }
+  if (UPSTREAM_CODES.has(code)) return new UpstreamUnavailableError('jwks_unavailable', { cause: error });
+  if (code === 'ERR_JOSE_GENERIC' && error instanceof Error && /JSON Web Key Set/i.test(error.message)) {
+    return new UpstreamUnavailableError('jwks_unavailable', { cause: error });
+  }
+  const reasons: Record<string, string> = {
+    ERR_JWT_EXPIRED: 'token_expired',
+    ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'bad_signature',
+    ERR_JOSE_ALG_NOT_ALLOWED: 'alg_not_allowed',
+    ERR_JOSE_NOT_SUPPORTED: 'alg_not_supported',
+    ERR_JWKS_NO_MATCHING_KEY: 'unknown_key',
+    ERR_JWKS_MULTIPLE_MATCHING_KEYS: 'ambiguous_key',
+    ERR_JWS_INVALID: 'malformed_token',
+    ERR_JWT_INVALID: 'malformed_token',
+  };
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') {
+    const claim = (error as { claim?: unknown }).claim;
+    return new InvalidTokenError(`claim_${typeof claim === 'string' ? claim.replace(/[^a-z_]/gi, '') : 'invalid'}`, { cause: error });
+  }
+  return new InvalidTokenError(reasons[code] ?? 'verification_failed', { cause: error });
+}

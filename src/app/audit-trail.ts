@@ -1,0 +1,71 @@
+import { type AuditRecord, newEventId } from '../domain/audit-record.ts';
+import { type KeyvendError, InternalError, isKeyvendError } from '../domain/errors.ts';
+import type { Principal } from '../domain/principal.ts';
+import type { AuditLog, Clock, DecisionLog } from '../ports/index.ts';
+import type { RequestContext } from './request-context.ts';
+import { randomBytes } from 'node:crypto';
+
+const USER_AGENT_LIMIT = 256;
+
+export function newAuditRecord(
+  action: AuditRecord['action'],
+  context: RequestContext,
+  clock: Clock,
+): AuditRecord {
+  const now = clock.now();
+  return {
+    eventId: newEventId(now, randomBytes(10)),
+    time: now.toISOString(),
+    action,
+    outcome: 'pending',
+    request: {
+      requestId: context.requestId,
+      ...(context.sourceIp === undefined ? {} : { sourceIp: context.sourceIp }),
+      ...(context.userAgent === undefined ? {} : { userAgent: context.userAgent.slice(0, USER_AGENT_LIMIT) }),
+    },
+  };
+}
+
+export function callerOf(principal: Principal): NonNullable<AuditRecord['caller']> {
+  return {
+    idpType: principal.idpType,
+    issuerId: principal.issuerId,
+    issuer: principal.issuer,
+    subject: principal.subject,
+    userKey: principal.userKey,
+    groups: principal.groups,
+    ...(principal.auth.keyId === undefined ? {} : { keyId: principal.auth.keyId }),
+    ...(principal.auth.tokenId === undefined ? {} : { tokenId: principal.auth.tokenId }),
+    ...(principal.auth.clientId === undefined ? {} : { clientId: principal.auth.clientId }),
+    tokenIssuedAt: principal.auth.issuedAt,
+    tokenExpiresAt: principal.auth.expiresAt,
+    tokenRef: principal.auth.tokenRef,
+  };
+}
+
+export const asKeyvendError = (error: unknown): KeyvendError =>
+  isKeyvendError(error) ? error : new InternalError('unexpected', { cause: error });
+
+/**
+ * Records a denial and returns the error to throw. When the pending record was written it is closed as
+ * denied; otherwise a finished denial is written. If the audit store itself fails here, the denial still
+ * stands (nothing was issued) and the decision log keeps the record.
+ */
+export async function recordDenial(
+  deps: { audit: AuditLog; log: DecisionLog },
+  record: AuditRecord,
+  error: KeyvendError,
+  opened: boolean,
+): Promise<KeyvendError> {
+  record.outcome = 'denied';
+  record.reason = error.reason;
+  record.errorCode = error.code;
+  try {
+    if (opened) await deps.audit.close(record);
+    else await deps.audit.record(record);
+  } catch (auditError) {
+    deps.log.alarm('audit_write_failed_on_denial', record, auditError);
+  }
+  deps.log.decision(record);
+  return error;
+}

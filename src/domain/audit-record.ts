@@ -1,0 +1,67 @@
+import type { SessionTag } from './session-identity.ts';
+
+export type AuditOutcome = 'pending' | 'granted' | 'denied' | 'minted_not_delivered';
+
+/**
+ * One record per decision. It holds identifiers and hashes only: never a secret key, session token, raw
+ * token or sign-in URL. The AccessKeyId is kept on purpose: it is not a secret and it is what joins a
+ * grant to the CloudTrail activity of the session.
+ */
+export interface AuditRecord {
+  readonly eventId: string;
+  readonly time: string;
+  readonly action: 'credentials' | 'console' | 'entitlements';
+  outcome: AuditOutcome;
+  reason?: string;
+  errorCode?: string;
+  readonly request: {
+    readonly requestId: string;
+    readonly sourceIp?: string;
+    readonly userAgent?: string;
+  };
+  caller?: {
+    readonly idpType: string;
+    readonly issuerId: string;
+    readonly issuer: string;
+    readonly subject: string;
+    readonly userKey: string;
+    readonly groups: readonly string[];
+    readonly keyId?: string;
+    readonly tokenId?: string;
+    readonly clientId?: string;
+    readonly tokenIssuedAt: number;
+    readonly tokenExpiresAt: number;
+    readonly tokenRef: string;
+  };
+  entitlement?: { readonly id: string; readonly requested?: string; readonly version?: number };
+  session?: {
+    roleArn?: string;
+    roleSessionName?: string;
+    sourceIdentity?: string;
+    tags?: readonly SessionTag[];
+    transitiveTagKeys?: readonly string[];
+    policySha256?: string;
+    policyArns?: readonly string[];
+    externalIdSet?: boolean;
+    durationSeconds?: number;
+    packedPolicyEstimatePercent?: number;
+    packedPolicySize?: number;
+    accessKeyId?: string;
+    assumedRoleArn?: string;
+    expiration?: string;
+    stsRequestId?: string;
+  };
+  delivery?: { readonly type: 'credentials' | 'console_url'; delivered: boolean };
+}
+
+/** A time-ordered id (UUIDv7 layout) so audit records sort by time within a user's history. */
+export function newEventId(now: Date, random: Uint8Array): string {
+  const bytes = new Uint8Array(16);
+  const ms = BigInt(now.getTime());
+  for (let i = 0; i < 6; i++) bytes[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
+  bytes.set(random.subarray(0, 10), 6);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = Buffer.from(bytes).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,34 @@
+import { InvalidRequestError } from './errors.ts';
+
+export const STS_MIN_DURATION_SECONDS = 900;
+export const STS_MAX_ROLE_DURATION_SECONDS = 43_200;
+/** STS refuses more than an hour when the caller is itself a role session (role chaining). */
+export const ROLE_CHAINING_MAX_DURATION_SECONDS = 3600;
+
+export interface DurationLimits {
+  readonly maxDurationSeconds: number;
+  readonly defaultDurationSeconds?: number | undefined;
+  readonly roleChaining: boolean;
+}
+
+/**
+ * The duration to ask STS for: the request's, clamped to the entitlement's maximum and to STS's rules, so
+ * the caller gets the longest session they may have rather than an error. Below STS's minimum is an error:
+ * we never hand out longer than was asked without the caller knowing it could be shorter.
+ */
+export function resolveDuration(requested: unknown, limits: DurationLimits): number {
+  const ceiling = Math.min(
+    limits.maxDurationSeconds,
+    limits.roleChaining ? ROLE_CHAINING_MAX_DURATION_SECONDS : STS_MAX_ROLE_DURATION_SECONDS,
+  );
+  if (requested === undefined) {
+    return Math.max(STS_MIN_DURATION_SECONDS, Math.min(limits.defaultDurationSeconds ?? 3600, ceiling));
+  }
+  if (typeof requested !== 'number' || !Number.isSafeInteger(requested)) {
+    throw new InvalidRequestError('durationSeconds must be a whole number of seconds.');
+  }
+  if (requested < STS_MIN_DURATION_SECONDS) {
+    throw new InvalidRequestError(`durationSeconds must be at least ${STS_MIN_DURATION_SECONDS}.`);
+  }
+  return Math.min(requested, ceiling);
+}

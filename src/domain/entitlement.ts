@@ -1,0 +1,135 @@
+import * as v from 'valibot';
+import { ENTITLEMENT_ID_PATTERN, ISSUER_ID_PATTERN, TAG_KEY_PATTERN } from './identifiers.ts';
+
+export type Output = 'credentials' | 'console';
+
+export type SessionTagSource =
+  | { readonly key: string; readonly claim: string }
+  | { readonly key: string; readonly value: string };
+
+/** What a caller may be given, as stored in the entitlements table and written from YAML. */
+export interface Entitlement {
+  readonly id: string;
+  readonly version: number;
+  readonly description: string;
+  readonly roleArn: string;
+  readonly outputs: readonly Output[];
+  readonly maxDurationSeconds: number;
+  readonly defaultDurationSeconds?: number;
+  /** IAM policy document with `{{userKey}}`-style placeholders; see session-policy.ts. */
+  readonly sessionPolicy?: PolicyTemplate;
+  readonly managedPolicyArns: readonly string[];
+  readonly sessionTags: readonly SessionTagSource[];
+  readonly transitiveTagKeys: readonly string[];
+  readonly externalId?: string;
+}
+
+export type PolicyTemplate = { readonly [key: string]: unknown };
+
+export type GrantTarget =
+  | { readonly issuer: string; readonly subject: string }
+  | { readonly issuer: string; readonly group: string };
+
+export const ROLE_ARN_PATTERN = /^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+export const MANAGED_POLICY_ARN_PATTERN =
+  /^arn:(aws|aws-us-gov|aws-cn):iam::(?:\d{12}|aws):policy\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,128}$/;
+const EXTERNAL_ID_PATTERN = /^[\w+=,.@:/-]{2,1224}$/;
+/** Claim names are looked up with Object.hasOwn on the verified payload; these names could reach a prototype. */
+const CLAIM_NAME = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9_:./-]{1,128}$/),
+  v.check((name) => !['__proto__', 'constructor', 'prototype'].includes(name), 'reserved claim name'),
+);
+const TAG_KEY = v.pipe(
+  v.string(),
+  v.regex(TAG_KEY_PATTERN, 'tag keys are 1-128 of [A-Za-z0-9_.:/=+@-] and must not start with aws:'),
+  v.check((key) => !key.toLowerCase().startsWith('keyvend:'), 'the keyvend: tag prefix is reserved for the broker'),
+);
+const DURATION = v.pipe(v.number(), v.integer(), v.minValue(900), v.maxValue(43_200));
+
+const ENTITLEMENT_SCHEMA = v.pipe(
+  v.strictObject({
+    id: v.pipe(v.string(), v.regex(ENTITLEMENT_ID_PATTERN, 'ids are 1-63 of [a-z0-9-], starting alphanumeric')),
+    version: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
+    description: v.pipe(v.string(), v.maxLength(512)),
+    roleArn: v.pipe(v.string(), v.regex(ROLE_ARN_PATTERN, 'not an IAM role ARN')),
+    outputs: v.pipe(v.array(v.picklist(['credentials', 'console'])), v.minLength(1)),
+    maxDurationSeconds: DURATION,
+    defaultDurationSeconds: v.optional(DURATION),
+    sessionPolicy: v.optional(v.record(v.string(), v.unknown())),
+    managedPolicyArns: v.optional(
+      v.pipe(v.array(v.pipe(v.string(), v.regex(MANAGED_POLICY_ARN_PATTERN, 'not a managed policy ARN'))), v.maxLength(10)),
+      [],
+    ),
+    sessionTags: v.optional(
+      v.pipe(
+        v.array(
+          v.union([
+            v.strictObject({ key: TAG_KEY, claim: CLAIM_NAME }),
+            v.strictObject({
+              key: TAG_KEY,
+              value: v.pipe(v.string(), v.regex(/^[A-Za-z0-9 _.:/=+@-]{0,256}$/, 'tag values are ASCII tag characters')),
+            }),
+          ]),
+        ),
+        v.maxLength(40),
+      ),
+      [],
+    ),
+    transitiveTagKeys: v.optional(v.pipe(v.array(TAG_KEY), v.maxLength(50)), []),
+    externalId: v.optional(v.pipe(v.string(), v.regex(EXTERNAL_ID_PATTERN, 'ExternalId is 2-1224 of [\\w+=,.@:/-]'))),
+  }),
+  v.check(
+    (e) => e.sessionPolicy !== undefined || e.managedPolicyArns.length > 0,
+    'an entitlement needs a sessionPolicy or managedPolicyArns: without either STS would grant the whole role',
+  ),
+  v.check(
+    (e) => e.defaultDurationSeconds === undefined || e.defaultDurationSeconds <= e.maxDurationSeconds,
+    'defaultDurationSeconds exceeds maxDurationSeconds',
+  ),
+  v.check((e) => {
+    const keys = new Set(e.sessionTags.map((t) => t.key.toLowerCase()));
+    return keys.size === e.sessionTags.length;
+  }, 'session tag keys must be unique (case-insensitively)'),
+  v.check((e) => {
+    const keys = new Set([...e.sessionTags.map((t) => t.key.toLowerCase()), ...BROKER_TAG_KEYS]);
+    return e.transitiveTagKeys.every((k) => keys.has(k.toLowerCase()));
+  }, 'transitiveTagKeys must name session tags of this entitlement'),
+);
+
+/** Tags the broker always sets; entitlements may make them transitive but not define them. */
+export const BROKER_TAG_KEYS = ['keyvend:user', 'keyvend:issuer', 'keyvend:entitlement'] as const;
+
+export const GRANT_TARGET_SCHEMA = v.union([
+  v.strictObject({ issuer: v.pipe(v.string(), v.regex(ISSUER_ID_PATTERN)), subject: v.pipe(v.string(), v.minLength(1)) }),
+  v.strictObject({ issuer: v.pipe(v.string(), v.regex(ISSUER_ID_PATTERN)), group: v.pipe(v.string(), v.minLength(1)) }),
+]);
+
+export type EntitlementParseResult = { ok: true; entitlement: Entitlement } | { ok: false; problems: string[] };
+
+/** Parses an entitlement from untrusted or stored data; used at write time and on every read (fail closed). */
+export function parseEntitlement(input: unknown): EntitlementParseResult {
+  const result = v.safeParse(ENTITLEMENT_SCHEMA, input);
+  if (!result.success) {
+    return {
+      ok: false,
+      problems: result.issues.map((issue) => {
+        const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+        return path ? `${path}: ${issue.message}` : issue.message;
+      }),
+    };
+  }
+  const { defaultDurationSeconds, sessionPolicy, externalId, ...rest } = result.output;
+  return {
+    ok: true,
+    entitlement: {
+      ...rest,
+      ...(defaultDurationSeconds === undefined ? {} : { defaultDurationSeconds }),
+      ...(sessionPolicy === undefined ? {} : { sessionPolicy }),
+      ...(externalId === undefined ? {} : { externalId }),
+    },
+  };
+}
+
+export const partitionOfArn = (arn: string): string => arn.split(':')[1] ?? 'aws';
+export const accountOfArn = (arn: string): string => arn.split(':')[4] ?? '';

@@ -1,0 +1,107 @@
+/**
+ * One error model for the whole broker. Every error a caller can see has a stable snake_case `code`
+ * (documented in docs/errors.md and the OpenAPI description) and an HTTP status. Errors of 500 and
+ * above are never shown in detail: the HTTP layer replaces their message with a generic one.
+ *
+ * `reason` is finer than `code` and goes only to the audit record and the log (e.g. `token_expired`
+ * behind `invalid_token`), so that clients get no oracle while operators can still see what happened.
+ */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'not_entitled'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'policy_too_large'
+  | 'throttled'
+  | 'upstream_unavailable'
+  | 'internal_error';
+
+export class KeyvendError extends Error {
+  readonly code: ErrorCode;
+  readonly httpStatus: number;
+  readonly reason: string;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    httpStatus: number,
+    message: string,
+    options: { reason?: string; cause?: unknown; retryAfterSeconds?: number } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.httpStatus = httpStatus;
+    this.reason = options.reason ?? code;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  /** Errors below 500 are the caller's to see; the rest are ours and stay opaque. */
+  get expose(): boolean {
+    return this.httpStatus < 500;
+  }
+}
+
+type Options = { reason?: string; cause?: unknown };
+
+export class InvalidRequestError extends KeyvendError {
+  constructor(message: string, options: Options = {}) {
+    super('invalid_request', 400, message, { reason: 'invalid_request', ...options });
+  }
+}
+
+/** Every authentication failure looks the same to the caller; the reason goes to the audit record. */
+export class InvalidTokenError extends KeyvendError {
+  constructor(reason: string, options: { cause?: unknown } = {}) {
+    super('invalid_token', 401, 'The bearer token is missing, malformed, expired or not trusted.', {
+      reason,
+      ...options,
+    });
+  }
+}
+
+/** Same status and message whether the entitlement does not exist or the caller lacks it (no oracle). */
+export class NotEntitledError extends KeyvendError {
+  constructor(reason = 'not_entitled', options: { cause?: unknown } = {}) {
+    super('not_entitled', 403, 'You are not entitled to this entitlement, or it does not allow this output.', {
+      reason,
+      ...options,
+    });
+  }
+}
+
+export class PolicyTooLargeError extends KeyvendError {
+  constructor(reason: string, options: { cause?: unknown } = {}) {
+    super('policy_too_large', 422, 'The session policy or tags for this entitlement exceed what STS accepts.', {
+      reason,
+      ...options,
+    });
+  }
+}
+
+export class ThrottledError extends KeyvendError {
+  constructor(reason: string, retryAfterSeconds: number, options: { cause?: unknown } = {}) {
+    super('throttled', 429, 'Too many requests; retry later.', { reason, retryAfterSeconds, ...options });
+  }
+}
+
+export class UpstreamUnavailableError extends KeyvendError {
+  constructor(reason: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    super('upstream_unavailable', 503, 'A service the broker depends on is unavailable; retry later.', {
+      reason,
+      retryAfterSeconds: options.retryAfterSeconds ?? 2,
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
+  }
+}
+
+export class InternalError extends KeyvendError {
+  constructor(reason: string, options: { cause?: unknown } = {}) {
+    super('internal_error', 500, 'Internal error.', { reason, ...options });
+  }
+}
+
+export const isKeyvendError = (value: unknown): value is KeyvendError => value instanceof KeyvendError;

@@ -1,0 +1,31 @@
+const REDACTED = '[redacted]';
+
+/**
+ * A value that must never reach a log, an error message or a stored record. Serialising or printing it
+ * yields `[redacted]`; only an explicit `reveal()` at the one place that returns it to its owner gets the
+ * value. This turns "remember not to log the secret key" into something the type system and
+ * `JSON.stringify` enforce.
+ */
+export class Secret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  reveal(): string {
+    return this.#value;
+  }
+
+  toJSON(): string {
+    return REDACTED;
+  }
+
+  toString(): string {
+    return REDACTED;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return REDACTED;
+  }
+}

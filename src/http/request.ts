@@ -1,0 +1,70 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { RequestContext } from '../app/request-context.ts';
+import { InvalidRequestError, KeyvendError } from '../domain/errors.ts';
+
+const MAX_BODY_BYTES = 16 * 1024;
+
+export class PayloadTooLargeError extends KeyvendError {
+  constructor() {
+    super('payload_too_large', 413, `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+  }
+}
+
+export class UnsupportedMediaTypeError extends KeyvendError {
+  constructor() {
+    super('unsupported_media_type', 415, 'Send the request body as application/json.');
+  }
+}
+
+/** The source IP as API Gateway saw the connection: never X-Forwarded-For, which the caller controls. */
+export function requestContextOf(event: APIGatewayProxyEventV2): RequestContext {
+  const http = event.requestContext?.http;
+  return {
+    requestId: event.requestContext?.requestId ?? 'unknown',
+    ...(http?.sourceIp ? { sourceIp: http.sourceIp } : {}),
+    ...(http?.userAgent ? { userAgent: http.userAgent } : {}),
+  };
+}
+
+/**
+ * Bearer tokens travel in the Authorization header only: one in the query string ends up in access logs
+ * (RFC 6750 §2.3), and a second header would be joined with a comma and fail the token grammar.
+ */
+export function authorizationOf(event: APIGatewayProxyEventV2): string | undefined {
+  return event.headers?.['authorization'];
+}
+
+export function assertNoTokenInQuery(event: APIGatewayProxyEventV2): void {
+  const query = event.queryStringParameters ?? {};
+  if ('access_token' in query || 'id_token' in query || 'token' in query) {
+    throw new InvalidRequestError('Tokens are accepted in the Authorization header only.', { reason: 'token_in_query' });
+  }
+}
+
+/**
+ * A JSON object body with only the named fields: anything else (a client-chosen Policy, RoleArn, Tags or
+ * SourceIdentity) is refused rather than ignored, so a caller never believes it set an STS parameter.
+ */
+export function parseJsonObject(event: APIGatewayProxyEventV2, allowedFields: readonly string[]): Record<string, unknown> {
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) throw new PayloadTooLargeError();
+  const contentType = (event.headers?.['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (contentType !== 'application/json') throw new UnsupportedMediaTypeError();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new InvalidRequestError('The request body is not valid JSON.', { reason: 'malformed_json' });
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidRequestError('The request body must be a JSON object.');
+  }
+  const unknown = Object.keys(body).filter((key) => !allowedFields.includes(key));
+  if (unknown.length > 0) {
+    throw new InvalidRequestError(`The request body may contain only: ${allowedFields.join(', ')}.`, {
+      reason: 'unknown_fields',
+    });
+  }
+  return body as Record<string, unknown>;
+}
