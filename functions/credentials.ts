@@ -1,3 +1,4 @@
+import { asKeyvendError } from '../src/app/audit-trail.ts';
 import type { KeyvendError } from '../src/domain/errors.ts';
 import { issueCredentials } from '../src/container.ts';
 import { httpHandler } from '../src/http/handler.ts';
@@ -7,21 +8,21 @@ import { jsonResponse } from '../src/http/responses.ts';
 const issue = issueCredentials(); // at init: bad configuration stops the function before it serves
 
 /** POST /v1/credentials: credential_process v1 JSON for one entitlement. */
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler(async (event, context) => {
   let body: Record<string, unknown> = {};
   let rejection: KeyvendError | undefined;
   try {
     assertNoTokenInQuery(event);
     body = parseJsonObject(event, ['entitlement', 'durationSeconds']);
   } catch (error) {
-    rejection = error as KeyvendError;
+    rejection = asKeyvendError(error);
   }
   const grant = await issue({
     authorization: authorizationOf(event),
     entitlement: body['entitlement'],
     durationSeconds: body['durationSeconds'],
     output: 'credentials',
-    context: requestContextOf(event),
+    context: requestContextOf(event, context),
     ...(rejection === undefined ? {} : { rejection }),
   });
   const c = grant.credentials;

@@ -20,6 +20,7 @@ export function newAuditRecord(
     outcome: 'pending',
     request: {
       requestId: context.requestId,
+      ...(context.apiRequestId === undefined ? {} : { apiRequestId: context.apiRequestId }),
       ...(context.sourceIp === undefined ? {} : { sourceIp: context.sourceIp }),
       ...(context.userAgent === undefined ? {} : { userAgent: context.userAgent.slice(0, USER_AGENT_LIMIT) }),
     },

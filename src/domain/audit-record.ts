@@ -16,6 +16,7 @@ export interface AuditRecord {
   errorCode?: string;
   readonly request: {
     readonly requestId: string;
+    readonly apiRequestId?: string;
     readonly sourceIp?: string;
     readonly userAgent?: string;
   };

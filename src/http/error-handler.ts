@@ -21,7 +21,7 @@ export function errorHandler(logger: Logger): MiddlewareObj<APIGatewayProxyEvent
           failure: describeError(error.cause ?? error),
         });
       }
-      const requestId = request.event.requestContext?.requestId ?? request.context.awsRequestId;
+      const requestId = request.context.awsRequestId;
       const headers: Record<string, string> = {};
       if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
       if (error.code === 'invalid_token') headers['www-authenticate'] = 'Bearer error="invalid_token"';

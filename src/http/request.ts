@@ -1,4 +1,4 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { RequestContext } from '../app/request-context.ts';
 import { InvalidRequestError, KeyvendError } from '../domain/errors.ts';
 
@@ -16,11 +16,15 @@ export class UnsupportedMediaTypeError extends KeyvendError {
   }
 }
 
-/** The source IP as API Gateway saw the connection: never X-Forwarded-For, which the caller controls. */
-export function requestContextOf(event: APIGatewayProxyEventV2): RequestContext {
+/**
+ * The ids that join this request across API Gateway, Lambda and the audit table, and the source IP as
+ * API Gateway saw the connection: never X-Forwarded-For, which the caller controls.
+ */
+export function requestContextOf(event: APIGatewayProxyEventV2, context: Pick<Context, 'awsRequestId'>): RequestContext {
   const http = event.requestContext?.http;
   return {
-    requestId: event.requestContext?.requestId ?? 'unknown',
+    requestId: context.awsRequestId,
+    ...(event.requestContext?.requestId ? { apiRequestId: event.requestContext.requestId } : {}),
     ...(http?.sourceIp ? { sourceIp: http.sourceIp } : {}),
     ...(http?.userAgent ? { userAgent: http.userAgent } : {}),
   };

@@ -1,0 +1,186 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
+import { checkEntitlementsFile } from '../../src/tools/entitlements-file.ts';
+import { type DevIdp, startDevIdp } from './dev-idp/index.ts';
+import { createTables, freePort, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from './dynamodb.ts';
+import { type LocalPrincipal, type LocalRole, type StsEmulator, startStsEmulator } from './sts-emulator/index.ts';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const DEFAULT_ENTITLEMENTS_FILE = join(ROOT, 'infra/local/entitlements.yaml');
+export const DEFAULT_ROLES_FILE = join(ROOT, 'infra/local/roles.yaml');
+export const LOCAL_TABLES = { entitlements: 'keyvend-local-entitlements', audit: 'keyvend-local-audit' } as const;
+
+export interface LocalStackOptions {
+  /** Ports: 0 or undefined picks a free one, except where `npm start` fixes them for its instructions. */
+  readonly httpPort?: number;
+  readonly idpPort?: number;
+  readonly stsPort?: number;
+  readonly dynamoPort?: number;
+  readonly entitlementsFile?: string;
+  readonly rolesFile?: string;
+  /** Issuer settings (KEYVEND_ISSUERS entries) to trust instead of the dev IdP. */
+  readonly issuers?: readonly Record<string, unknown>[];
+  /** Issuer settings to trust besides the dev IdP (tests add their own signing issuer this way). */
+  readonly extraIssuers?: readonly Record<string, unknown>[];
+  readonly log?: (line: string) => void;
+}
+
+export interface RolesFile {
+  readonly accountId: string;
+  readonly principals: LocalPrincipal[];
+  readonly roles: LocalRole[];
+}
+
+export interface LocalStack {
+  readonly apiUrl: string;
+  readonly idp: DevIdp | undefined;
+  readonly sts: StsEmulator;
+  readonly dynamo: LocalDynamoDb;
+  readonly roles: RolesFile;
+  /** The broker's environment, so a test can start a second broker with one thing changed. */
+  readonly brokerEnv: Readonly<Record<string, string>>;
+  readonly documentClient: DynamoDBDocumentClient;
+  close(): Promise<void>;
+}
+
+export function readRolesFile(path: string): RolesFile {
+  return parse(readFileSync(path, 'utf8')) as RolesFile;
+}
+
+export function devIssuerSettings(idp: DevIdp): Record<string, unknown> {
+  return {
+    id: 'dev',
+    issuer: idp.issuer,
+    audiences: [idp.apiAudience],
+    algorithms: ['RS256'],
+    tokenType: 'access',
+    groupsClaim: 'groups',
+    maxTokenLifetimeSeconds: 3600,
+  };
+}
+
+/**
+ * The whole local stack: DynamoDB Local with the tables of serverless.yml and the seeded entitlements, the
+ * STS emulator with the local roles, the dev OIDC provider, and the real handlers behind
+ * serverless-offline. The broker gets only endpoints and settings through its environment, as in AWS.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const log = options.log ?? (() => {});
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer().catch(() => {});
+  };
+  try {
+    const rolesFile = options.rolesFile ?? DEFAULT_ROLES_FILE;
+    const roles = readRolesFile(rolesFile);
+    const [dynamo, sts, idp] = await Promise.all([
+      startLocalDynamoDb(options.dynamoPort === undefined ? {} : { port: options.dynamoPort }),
+      startStsEmulator({ port: options.stsPort ?? 0, accountId: roles.accountId, principals: roles.principals, roles: roles.roles }),
+      options.issuers === undefined ? startDevIdp({ port: options.idpPort ?? 0 }) : Promise.resolve(undefined),
+    ]);
+    closers.push(() => dynamo.close(), () => sts.close());
+    if (idp !== undefined) closers.push(() => idp.close());
+    log(`DynamoDB (${dynamo.engine}) at ${dynamo.endpoint}; STS emulator at ${sts.url}${idp ? `; dev IdP at ${idp.issuer}` : ''}`);
+
+    await createTables(dynamo.endpoint, tableDefinitionsFromServerlessYml(join(ROOT, 'serverless.yml'), LOCAL_TABLES));
+    const documentClient = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS }),
+      { marshallOptions: { removeUndefinedValues: true } },
+    );
+    closers.push(async () => documentClient.destroy());
+    const entitlementsFile = options.entitlementsFile ?? DEFAULT_ENTITLEMENTS_FILE;
+    const check = checkEntitlementsFile(readFileSync(entitlementsFile, 'utf8'));
+    if (!check.ok) throw new Error(`${entitlementsFile} is invalid:\n${check.problems.join('\n')}`);
+    await applyEntitlements(documentClient, LOCAL_TABLES.entitlements, check.entries, { prune: true });
+    log(`seeded ${check.entries.length} entitlement(s) from ${entitlementsFile}`);
+
+    const issuers = [...(options.issuers ?? (idp ? [devIssuerSettings(idp)] : [])), ...(options.extraIssuers ?? [])];
+    const broker = roles.principals[0];
+    if (broker === undefined) throw new Error(`${rolesFile} names no principal for the broker`);
+    const brokerEnv: Record<string, string> = {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: broker.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: broker.secretAccessKey,
+      KEYVEND_LOCAL_MODE: 'true',
+      KEYVEND_ISSUERS: JSON.stringify(issuers),
+      KEYVEND_ALLOWED_ROLE_ARNS: `arn:aws:iam::${roles.accountId}:role/keyvend/*`,
+      KEYVEND_ROLE_CHAINING: 'true',
+      KEYVEND_STS_ENDPOINT: sts.url,
+      KEYVEND_DYNAMODB_ENDPOINT: dynamo.endpoint,
+      KEYVEND_ENTITLEMENTS_TABLE: LOCAL_TABLES.entitlements,
+      KEYVEND_AUDIT_TABLE: LOCAL_TABLES.audit,
+    };
+    const apiUrl = await startBroker(brokerEnv, { httpPort: options.httpPort ?? 0, log, closers });
+    log(`broker at ${apiUrl}`);
+    return { apiUrl, idp, sts, dynamo, roles, brokerEnv, documentClient, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/**
+ * Starts the real handlers behind serverless-offline with the given environment and waits until the API
+ * answers. Exported so tests can start a second broker against the same stack with one setting changed.
+ */
+export async function startBroker(
+  env: Readonly<Record<string, string>>,
+  options: { httpPort?: number; log?: (line: string) => void; closers?: Array<() => Promise<void>> } = {},
+): Promise<string> {
+  const httpPort = options.httpPort || (await freePort());
+  const lambdaPort = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(ROOT, 'node_modules/osls/bin/serverless.js'), 'offline', 'start', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? '/tmp',
+        SLS_TELEMETRY_DISABLED: '1',
+        SLS_NOTIFICATIONS_MODE: 'off',
+        KEYVEND_HTTP_PORT: String(httpPort),
+        KEYVEND_LAMBDA_PORT: String(lambdaPort),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-20_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const stop = () =>
+    new Promise<void>((resolveStop) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
+      child.once('exit', () => resolveStop());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+    });
+  options.closers?.push(stop);
+  const apiUrl = `http://127.0.0.1:${httpPort}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`serverless-offline exited (${child.exitCode}):\n${output}`);
+    try {
+      const response = await fetch(`${apiUrl}/v1/entitlements`, { signal: AbortSignal.timeout(20_000) });
+      if (response.status === 401) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the broker did not answer at ${apiUrl} within 90 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return apiUrl;
+}

@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { startLocalStack } from './stack.ts';
+
+/**
+ * `npm start`: the local stack on fixed ports, so the printed commands work as written.
+ * KEYVEND_LOCAL_ISSUERS (a JSON array of issuer settings, or @file.json) replaces the dev IdP;
+ * KEYVEND_LOCAL_ENTITLEMENTS and KEYVEND_LOCAL_ROLES point at other seed files.
+ */
+const env = process.env;
+const issuersOverride = env['KEYVEND_LOCAL_ISSUERS']?.trim();
+const issuers = issuersOverride
+  ? (JSON.parse(issuersOverride.startsWith('@') ? readFileSync(issuersOverride.slice(1), 'utf8') : issuersOverride) as Record<string, unknown>[])
+  : undefined;
+
+const stack = await startLocalStack({
+  httpPort: Number(env['KEYVEND_HTTP_PORT'] ?? 3000),
+  idpPort: Number(env['KEYVEND_DEV_IDP_PORT'] ?? 4010),
+  stsPort: Number(env['KEYVEND_STS_PORT'] ?? 4020),
+  ...(issuers === undefined ? {} : { issuers }),
+  ...(env['KEYVEND_LOCAL_ENTITLEMENTS'] ? { entitlementsFile: env['KEYVEND_LOCAL_ENTITLEMENTS'] } : {}),
+  ...(env['KEYVEND_LOCAL_ROLES'] ? { rolesFile: env['KEYVEND_LOCAL_ROLES'] } : {}),
+  log: (line) => process.stdout.write(`[keyvend] ${line}\n`),
+});
+
+const api = stack.apiUrl;
+const idpLine = stack.idp
+  ? `Demo users of the dev IdP (${stack.idp.issuer}): alice / alice-password, bob / bob-password.
+
+Get a token for alice (a real authorization-code + PKCE sign-in, driven for you):
+  TOKEN=$(npm run -s token -- alice)`
+  : `Trusted issuers: ${(issuers ?? []).map((i) => String(i['issuer'])).join(', ')}
+Get a token from your identity provider for the audience you configured, then:
+  TOKEN=<your token>`;
+process.stdout.write(`
+Keyvend is running locally (no AWS account involved).
+  API:           ${api}
+  STS emulator:  ${stack.sts.url}   (sessions it issued: ${stack.sts.url}/_emulator/sessions)
+  DynamoDB:      ${stack.dynamo.endpoint} (${stack.dynamo.engine})
+
+${idpLine}
+
+What may I ask for?
+  curl -s -H "Authorization: Bearer $TOKEN" ${api}/v1/entitlements
+
+Credentials for your own folder of the demo bucket (credential_process v1 JSON):
+  curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+       -d '{"entitlement":"photo-uploads","durationSeconds":900}' ${api}/v1/credentials
+
+Press Ctrl+C to stop.
+`);
+
+const shutdown = async () => {
+  process.stdout.write('\n[keyvend] stopping\n');
+  await stack.close();
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());

@@ -1,0 +1,102 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { importJWK, type JWK, type JWTPayload, SignJWT } from 'jose';
+import { inject } from 'vitest';
+
+export const stack = () => inject('stack');
+
+/** A token from the tests' own issuer, valid unless the caller overrides claims or header fields. */
+export async function testToken(
+  claims: JWTPayload = {},
+  options: { alg?: 'RS256' | 'ES256'; header?: Record<string, unknown>; lifetimeSeconds?: number } = {},
+): Promise<string> {
+  const { testIssuer } = stack();
+  const alg = options.alg ?? 'RS256';
+  const key = alg === 'RS256' ? testIssuer.rsa : testIssuer.ec;
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    iss: testIssuer.issuer,
+    aud: testIssuer.audience,
+    sub: 'tester-0001',
+    groups: ['testers'],
+    department: 'research',
+    iat: now,
+    exp: now + (options.lifetimeSeconds ?? 600),
+    jti: `jti-${Math.random().toString(36).slice(2)}`,
+    ...claims,
+  })
+    .setProtectedHeader({ alg, kid: key.kid, typ: 'at+jwt', ...options.header })
+    .sign(await importJWK(key.privateJwk as JWK, alg));
+}
+
+export async function postCredentials(
+  token: string | undefined,
+  body: unknown,
+  init: { headers?: Record<string, string>; query?: string; apiUrl?: string } = {},
+): Promise<{ status: number; headers: Headers; json: Record<string, unknown>; text: string }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...init.headers };
+  if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
+  const response = await fetch(`${init.apiUrl ?? stack().apiUrl}/v1/credentials${init.query ?? ''}`, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // not JSON; the test looks at text
+  }
+  return { status: response.status, headers: response.headers, json, text };
+}
+
+export interface IssuedSessionView {
+  accessKeyId: string;
+  roleArn: string;
+  assumedRoleArn: string;
+  roleSessionName: string;
+  sourceIdentity?: string;
+  tags: { Key: string; Value: string }[];
+  transitiveTagKeys: string[];
+  policy?: string;
+  durationSeconds: number;
+  expiration: string;
+}
+
+export async function emulatorSessions(): Promise<IssuedSessionView[]> {
+  return (await (await fetch(`${stack().stsUrl}/_emulator/sessions`)).json()) as IssuedSessionView[];
+}
+
+export async function emulatorCalls(): Promise<{ action: string; outcome: string; errorCode?: string; roleSessionName?: string }[]> {
+  return (await (await fetch(`${stack().stsUrl}/_emulator/calls`)).json()) as never;
+}
+
+let documentClient: DynamoDBDocumentClient | undefined;
+export function dynamo(): DynamoDBDocumentClient {
+  documentClient ??= DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: stack().dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+  );
+  return documentClient;
+}
+
+export async function auditRecords(): Promise<Record<string, any>[]> {
+  const items: Record<string, any>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo().send(new ScanCommand({ TableName: stack().brokerEnv['KEYVEND_AUDIT_TABLE'], ExclusiveStartKey: startKey, ConsistentRead: true }));
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return items;
+}
+
+/** The audit record of one API response, found by the request id the broker returned or logged. */
+export async function auditRecordsSince(startedAt: string): Promise<Record<string, any>[]> {
+  return (await auditRecords()).filter((r) => String(r['time']) >= startedAt).sort((a, b) => String(a['time']).localeCompare(String(b['time'])));
+}
+
+/** Snapshot of STS activity, to assert that a request made no STS call at all. */
+export async function stsCallCount(): Promise<number> {
+  return (await emulatorCalls()).length;
+}
