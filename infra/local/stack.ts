@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -29,6 +29,8 @@ export interface LocalStackOptions {
   /** Issuer settings to trust besides the dev IdP (tests add their own signing issuer this way). */
   readonly extraIssuers?: readonly Record<string, unknown>[];
   readonly log?: (line: string) => void;
+  /** Where the broker's own output (its decision log lines) goes; tests scan it for leaked secrets. */
+  readonly brokerLogFile?: string;
 }
 
 export interface RolesFile {
@@ -116,7 +118,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       KEYVEND_ENTITLEMENTS_TABLE: LOCAL_TABLES.entitlements,
       KEYVEND_AUDIT_TABLE: LOCAL_TABLES.audit,
     };
-    const apiUrl = await startBroker(brokerEnv, { httpPort: options.httpPort ?? 0, log, closers });
+    const apiUrl = await startBroker(brokerEnv, {
+      httpPort: options.httpPort ?? 0,
+      closers,
+      ...(options.brokerLogFile === undefined ? {} : { logFile: options.brokerLogFile }),
+    });
     log(`broker at ${apiUrl}`);
     return { apiUrl, idp, sts, dynamo, roles, brokerEnv, documentClient, close };
   } catch (error) {
@@ -131,7 +137,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
  */
 export async function startBroker(
   env: Readonly<Record<string, string>>,
-  options: { httpPort?: number; log?: (line: string) => void; closers?: Array<() => Promise<void>> } = {},
+  options: { httpPort?: number; logFile?: string; closers?: Array<() => Promise<void>> } = {},
 ): Promise<string> {
   const httpPort = options.httpPort || (await freePort());
   const lambdaPort = await freePort();
@@ -153,15 +159,21 @@ export async function startBroker(
     },
   );
   let output = '';
+  if (options.logFile !== undefined) mkdirSync(dirname(options.logFile), { recursive: true });
+  const logStream = options.logFile === undefined ? undefined : createWriteStream(options.logFile, { flags: 'a' });
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-20_000);
+    logStream?.write(chunk);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const stop = () =>
     new Promise<void>((resolveStop) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
-      child.once('exit', () => resolveStop());
+      child.once('exit', () => {
+        logStream?.end();
+        resolveStop();
+      });
       child.kill('SIGTERM');
       setTimeout(() => child.kill('SIGKILL'), 3000).unref();
     });

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { PolicyTooLargeError } from '../domain/errors.ts';
 import { parse as parseYaml } from 'yaml';
 import { BROKER_TAG_KEYS, type Entitlement, GRANT_TARGET_SCHEMA, type GrantTarget, parseEntitlement } from '../domain/entitlement.ts';
 import { GROUP_PATTERN, SUBJECT_PATTERN } from '../domain/identifiers.ts';
@@ -104,7 +105,11 @@ function checkSizing(entitlement: Entitlement, label: string, problems: string[]
     try {
       json = renderSessionPolicy(entitlement.sessionPolicy, variables).json;
     } catch (error) {
-      problems.push(`${label}: sessionPolicy cannot be rendered for the longest identifiers: ${(error as Error).message}`);
+      problems.push(
+        error instanceof PolicyTooLargeError
+          ? `${label}: sessionPolicy renders to more than ${MAX_POLICY_CHARS} characters for the longest identifiers`
+          : `${label}: sessionPolicy cannot be rendered for the longest identifiers: ${(error as Error).message}`,
+      );
       return undefined;
     }
     let reparsed: unknown;

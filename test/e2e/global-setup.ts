@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { ROOT, startLocalStack } from '../../infra/local/stack.ts';
@@ -11,18 +12,24 @@ declare module 'vitest' {
       idpIssuer: string;
       dynamoEndpoint: string;
       brokerEnv: Record<string, string>;
+      /** Everything the broker process printed (its structured log lines), for leak scans. */
+      brokerLogFile: string;
       roles: unknown;
       testIssuer: { issuer: string; audience: string; jwksUri: string; rsa: { kid: string; privateJwk: object }; ec: { kid: string; privateJwk: object } };
     };
   }
 }
 
+const BROKER_LOG = join(ROOT, 'test-output/e2e-broker.log');
+
 /** One local stack for all end-to-end tests: the dev IdP, the tests' own issuer, and the seed entitlements. */
 export default async function setup(project: TestProject) {
+  rmSync(BROKER_LOG, { force: true });
   const testIssuer = await startTestIssuer();
   const stack = await startLocalStack({
     entitlementsFile: join(ROOT, 'test/e2e/fixtures/entitlements.yaml'),
     extraIssuers: [testIssuer.settings],
+    brokerLogFile: BROKER_LOG,
   });
   project.provide('stack', {
     apiUrl: stack.apiUrl,
@@ -30,6 +37,7 @@ export default async function setup(project: TestProject) {
     idpIssuer: stack.idp?.issuer ?? '',
     dynamoEndpoint: stack.dynamo.endpoint,
     brokerEnv: { ...stack.brokerEnv },
+    brokerLogFile: BROKER_LOG,
     roles: stack.roles,
     testIssuer: {
       issuer: testIssuer.issuer,

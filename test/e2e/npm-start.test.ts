@@ -1,0 +1,91 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../infra/local/dynamodb.ts';
+import { ROOT } from '../../infra/local/stack.ts';
+
+/**
+ * `npm start` as a newcomer runs it: the test starts the same entry point (on free ports instead of the
+ * defaults), then runs the commands it printed, word for word, in bash.
+ */
+describe('npm start', () => {
+  let child: ChildProcess;
+  let printed = '';
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    const [http, idp, sts] = await Promise.all([freePort(), freePort(), freePort()]);
+    env = {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '/tmp',
+      KEYVEND_HTTP_PORT: String(http),
+      KEYVEND_DEV_IDP_PORT: String(idp),
+      KEYVEND_STS_PORT: String(sts),
+      KEYVEND_DEV_IDP_URL: `http://127.0.0.1:${idp}`,
+    };
+    child = spawn(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'infra/local/start.ts')], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')));
+    child.stderr?.on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')));
+    const deadline = Date.now() + 100_000;
+    while (!printed.includes('Press Ctrl+C to stop.')) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${printed}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      await exited;
+    }
+  });
+
+  const commandAfter = (heading: string): string => {
+    const lines = printed.split('\n');
+    const start = lines.findIndex((line) => line.startsWith(heading));
+    const command: string[] = [];
+    for (const line of lines.slice(start + 1)) {
+      if (line.trim() === '') break;
+      command.push(line);
+    }
+    return command.join('\n');
+  };
+
+  it('prints commands that work as printed: a token, the entitlements, and credentials', () => {
+    // Prepare
+    const tokenCommand = commandAfter('Get a token for alice');
+    const listCommand = commandAfter('What may I ask for?');
+    const credentialsCommand = commandAfter('Credentials for your own folder');
+    expect(tokenCommand.trim()).toBe('TOKEN=$(npm run -s token -- alice)');
+
+    // Act
+    const run = (script: string) =>
+      spawnSync('bash', ['-c', `set -e\n${tokenCommand}\n${script}`], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    const listed = run(listCommand);
+    const credentials = run(credentialsCommand);
+
+    // Assess
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).entitlements.map((e: { id: string }) => e.id)).toEqual(['console-readonly', 'photo-uploads']);
+    expect(credentials.status, credentials.stderr).toBe(0);
+    const body = JSON.parse(credentials.stdout) as Record<string, unknown>;
+    expect(body['Version']).toBe(1);
+    expect(String(body['AccessKeyId'])).toMatch(/^ASIA/);
+    expect(body['durationSeconds']).toBe(900);
+  });
+
+  it('stops cleanly on Ctrl+C', async () => {
+    // Act
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGINT');
+
+    // Assess
+    expect(await exited).toBe(0);
+    expect(printed).toContain('[keyvend] stopping');
+  });
+});
