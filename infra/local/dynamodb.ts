@@ -71,7 +71,7 @@ export async function startLocalDynamoDb(options: { port?: number; engine?: 'dyn
 }
 
 /** CloudFormation's short-form tags, read as opaque values: only the table properties are used here. */
-const CFN_TAGS = ['!GetAtt', '!Ref', '!Sub', '!Split', '!Join', '!If', '!Equals', '!Not', '!Select', '!FindInMap', '!ImportValue', '!GetAZs', '!Base64']
+export const CFN_TAGS = ['!GetAtt', '!Ref', '!Sub', '!Split', '!Join', '!If', '!Equals', '!Not', '!Select', '!FindInMap', '!ImportValue', '!GetAZs', '!Base64']
   .flatMap((tag) => [
     { tag, resolve: (value: unknown) => ({ [tag]: value }) },
     ...(['seq', 'map'] as const).map((collection) => ({ tag, collection, resolve: (value: unknown) => ({ [tag]: value }) })),

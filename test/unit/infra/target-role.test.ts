@@ -1,0 +1,199 @@
+import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CFN_TAGS } from '../../../infra/local/dynamodb.ts';
+import { ROOT } from '../../../infra/local/stack.ts';
+
+type Node = unknown;
+type Template = {
+  Parameters: Record<string, { Default?: string | number; AllowedPattern?: string; NoEcho?: boolean }>;
+  Conditions: Record<string, Node>;
+  Resources: Record<string, { Type: string; Properties: Record<string, Node> }>;
+};
+
+const BROKER_ROLE_ARN = 'arn:aws:iam::222222222222:role/keyvend-prod-broker';
+const NO_VALUE = Symbol('AWS::NoValue');
+
+// Through JSON: the short-form tags leave YAML collection nodes inside the parsed document.
+const template = JSON.parse(
+  JSON.stringify(parse(readFileSync(join(ROOT, 'infra/target-role.yaml'), 'utf8'), { customTags: CFN_TAGS as never })),
+) as Template;
+
+/**
+ * Resolves the template as CloudFormation would for the given parameters, for the intrinsics it uses
+ * (Ref, Sub, If, Equals, Not, Split, Join): enough to read the role that a stack would create.
+ */
+function render(parameters: Record<string, string | number>): { role: Record<string, any>; parameters: Record<string, unknown> } {
+  const values: Record<string, unknown> = { 'AWS::Partition': 'aws' };
+  for (const [name, declaration] of Object.entries(template.Parameters)) {
+    values[name] = parameters[name] ?? declaration.Default;
+    if (values[name] === undefined) throw new Error(`parameter ${name} needs a value`);
+  }
+  values['ManagedPolicyArns'] = String(values['ManagedPolicyArns']).split(',');
+  const conditions: Record<string, boolean> = {};
+  const resolve = (node: Node): unknown => {
+    if (Array.isArray(node)) return node.map(resolve).filter((item) => item !== NO_VALUE);
+    if (typeof node !== 'object' || node === null) return node;
+    const [tag] = Object.keys(node);
+    const arg = (node as Record<string, any>)[tag ?? ''];
+    switch (tag) {
+      case '!Ref':
+        if (arg === 'AWS::NoValue') return NO_VALUE;
+        if (!(arg in values)) throw new Error(`unknown Ref ${arg}`);
+        return values[arg];
+      case '!Sub':
+        return String(arg).replace(/\$\{(!?)([^}]+)\}/g, (_m, bang: string, name: string) => {
+          if (bang) return `\${${name}}`;
+          if (!(name in values)) throw new Error(`unknown Sub variable ${name}`);
+          return String(values[name]);
+        });
+      case '!If': {
+        if (!(arg[0] in conditions)) throw new Error(`unknown condition ${arg[0]}`);
+        return resolve(conditions[arg[0]] ? arg[1] : arg[2]);
+      }
+      case '!Equals':
+        return JSON.stringify(resolve(arg[0])) === JSON.stringify(resolve(arg[1]));
+      case '!Not':
+        return !resolve(arg[0]);
+      case '!Split':
+        return String(resolve(arg[1])).split(arg[0]);
+      case '!Join':
+        return (resolve(arg[1]) as unknown[]).join(arg[0]);
+      default: {
+        const out: Record<string, unknown> = {};
+        for (const [key, value] of Object.entries(node)) {
+          const resolved = resolve(value);
+          if (resolved !== NO_VALUE) out[key] = resolved;
+        }
+        return out;
+      }
+    }
+  };
+  for (const [name, condition] of Object.entries(template.Conditions)) conditions[name] = resolve(condition) as boolean;
+  return { role: resolve(template.Resources['TargetRole']?.Properties) as Record<string, any>, parameters: values };
+}
+
+const trustStatements = (role: Record<string, any>): Record<string, any>[] => role['AssumeRolePolicyDocument']['Statement'];
+
+describe('infra/target-role.yaml', () => {
+  it('creates one role under /keyvend/ whose trust policy names only the broker role', () => {
+    // Act
+    const { role } = render({ RoleName: 'photo-uploads', TrustedBrokerRoleArn: BROKER_ROLE_ARN });
+
+    // Assess
+    expect(Object.values(template.Resources).map((r) => r.Type)).toEqual(['AWS::IAM::Role']);
+    expect(role['Path']).toBe('/keyvend/');
+    expect(role['RoleName']).toBe('photo-uploads');
+    const statements = trustStatements(role);
+    expect(statements.every((s) => s['Effect'] === 'Allow')).toBe(true);
+    expect(statements.map((s) => s['Principal'])).toEqual(statements.map(() => ({ AWS: BROKER_ROLE_ARN })));
+    expect(statements.map((s) => s['Action']).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
+    expect(JSON.stringify(role['AssumeRolePolicyDocument'])).not.toMatch(/"\*"|:root/);
+  });
+
+  it('requires the ExternalId only when one is given', () => {
+    // Act
+    const without = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN }).role;
+    const withId = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN, ExternalId: 'tenant-42-7f3a9c' }).role;
+
+    // Assess
+    const assume = (role: Record<string, any>) => trustStatements(role).find((s) => s['Action'] === 'sts:AssumeRole');
+    expect(assume(without)).not.toHaveProperty('Condition');
+    expect(assume(withId)?.['Condition']).toEqual({ StringEquals: { 'sts:ExternalId': 'tenant-42-7f3a9c' } });
+    expect(template.Parameters['ExternalId']?.NoEcho).toBe(true);
+  });
+
+  it('lets the broker set only its own tag keys and the configured ones, keyvend:user always present', () => {
+    // Act
+    const plain = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN }).role;
+    const extra = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN, AdditionalSessionTagKeys: 'department,cost-center' }).role;
+
+    // Assess
+    const tagCondition = (role: Record<string, any>) => trustStatements(role).find((s) => s['Action'] === 'sts:TagSession')?.['Condition'];
+    const brokerKeys = ['keyvend:user', 'keyvend:issuer', 'keyvend:entitlement'];
+    expect(tagCondition(plain)).toEqual({
+      'ForAllValues:StringEquals': { 'aws:TagKeys': brokerKeys },
+      Null: { 'aws:RequestTag/keyvend:user': 'false' },
+    });
+    expect(tagCondition(extra)['ForAllValues:StringEquals']['aws:TagKeys']).toEqual([...brokerKeys, 'department', 'cost-center']);
+  });
+
+  it('takes MaxSessionDuration from its parameter within what IAM allows', () => {
+    // Act
+    const { role } = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN, MaxSessionDuration: 7200 });
+
+    // Assess
+    expect(role['MaxSessionDuration']).toBe(7200);
+    expect(template.Parameters['MaxSessionDuration']).toMatchObject({ MinValue: 3600, MaxValue: 43200 });
+  });
+
+  it('refuses a broker ARN that is not a role, such as an account root', () => {
+    // Prepare
+    const pattern = new RegExp(template.Parameters['TrustedBrokerRoleArn']?.AllowedPattern ?? '');
+
+    // Assess
+    expect(pattern.test(BROKER_ROLE_ARN)).toBe(true);
+    expect(pattern.test('arn:aws:iam::222222222222:root')).toBe(false);
+    expect(pattern.test('*')).toBe(false);
+  });
+
+  it('grants the S3 example policy only when a bucket is given, and it is the published example', () => {
+    // Act
+    const without = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN }).role;
+    const withBucket = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN, UploadsBucketName: 'example-uploads-bucket' }).role;
+
+    // Assess
+    expect(without).not.toHaveProperty('Policies');
+    const example = readFileSync(join(ROOT, 'infra/examples/s3-uploads-permission-policy.json'), 'utf8').replaceAll(
+      'EXAMPLE-UPLOADS-BUCKET',
+      'example-uploads-bucket',
+    );
+    expect(withBucket['Policies'][0]['PolicyDocument']).toEqual(JSON.parse(example));
+  });
+});
+
+describe('infra/examples/s3-uploads-permission-policy.json', () => {
+  const policy = JSON.parse(readFileSync(join(ROOT, 'infra/examples/s3-uploads-permission-policy.json'), 'utf8'));
+  const decide = async (action: string, resource: string, userTag: string | undefined, prefix?: string) => {
+    const result = await runSimulation(
+      {
+        request: {
+          principal: 'arn:aws:sts::333333333333:assumed-role/photo-uploads/alice.abcdefghijklmnopqrstuvwxyz',
+          action,
+          resource: { resource, accountId: '333333333333' },
+          contextVariables: {
+            ...(userTag === undefined ? {} : { 'aws:PrincipalTag/keyvend:user': userTag }),
+            ...(prefix === undefined ? {} : { 's3:prefix': prefix }),
+          },
+        },
+        identityPolicies: [{ name: 'uploads', policy }],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+      },
+      {},
+    );
+    if (result.resultType === 'error') throw new Error(JSON.stringify(result.errors));
+    return result.overallResult;
+  };
+  const bucket = 'arn:aws:s3:::EXAMPLE-UPLOADS-BUCKET';
+  const alice = 'aliceaaaaaaaaaaaaaaaaaaaaa';
+  const bob = 'bobbbbbbbbbbbbbbbbbbbbbbbb';
+
+  it("confines a session to the folder named by its keyvend:user tag", async () => {
+    // Act + Assess
+    expect(await decide('s3:PutObject', `${bucket}/${alice}/photo.jpg`, alice)).toBe('Allowed');
+    expect(await decide('s3:PutObject', `${bucket}/${bob}/photo.jpg`, alice)).toBe('ImplicitlyDenied');
+    expect(await decide('s3:PutObject', `${bucket}/photo.jpg`, alice)).toBe('ImplicitlyDenied');
+    expect(await decide('s3:PutObject', `${bucket}/${alice}x/photo.jpg`, alice)).toBe('ImplicitlyDenied');
+    expect(await decide('s3:ListBucket', bucket, alice, `${alice}/`)).toBe('Allowed');
+    expect(await decide('s3:ListBucket', bucket, alice, `${bob}/`)).toBe('ImplicitlyDenied');
+    expect(await decide('s3:DeleteObject', `${bucket}/${alice}/photo.jpg`, alice)).toBe('ImplicitlyDenied');
+  });
+
+  it('grants nothing to a session without the tag', async () => {
+    // Act + Assess
+    expect(await decide('s3:PutObject', `${bucket}/${alice}/photo.jpg`, undefined)).toBe('ImplicitlyDenied');
+  });
+});
