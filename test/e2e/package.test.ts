@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../../infra/local/stack.ts';
+
+/** What `serverless package` reads: the service definition and the code it bundles. */
+const PROJECT_ENTRIES = ['serverless.yml', 'package.json', 'tsconfig.json', '.npmrc', 'functions', 'src'];
+const TARGET_ROLES = 'arn:aws:iam::333333333333:role/keyvend/photo-uploads,arn:aws:iam::444444444444:role/keyvend/reports';
+
+type Resource = { Type: string; Properties: Record<string, any> };
+type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown };
+
+/**
+ * Packages a copy of the project: serverless-esbuild builds in `<service>/.esbuild` and deletes it after
+ * packaging, and the shared e2e stack's serverless-offline serves from the project's own `.esbuild`.
+ */
+async function packageCopy(dir: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  for (const entry of PROJECT_ENTRIES) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  const child = spawn(process.execPath, [join(ROOT, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', 'prod'], {
+    cwd: dir,
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: dir,
+      SLS_TELEMETRY_DISABLED: '1',
+      SLS_NOTIFICATIONS_MODE: 'off',
+      AWS_ACCESS_KEY_ID: 'AKIAPACKAGETEST00000',
+      AWS_SECRET_ACCESS_KEY: 'package-test-dummy-secret',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, output };
+}
+
+describe('npx osls package works offline and writes the stack the issue asks for', () => {
+  let dir: string;
+  let resources: Record<string, Resource>;
+  let outputs: Record<string, { Value: unknown }>;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keyvend-package-'));
+    const result = await packageCopy(dir, {
+      KEYVEND_ISSUERS: JSON.stringify([{ id: 'corp', issuer: 'https://idp.example.com', audiences: ['api://keyvend'] }]),
+      KEYVEND_ALLOWED_ROLE_ARNS: TARGET_ROLES,
+    });
+    if (result.code !== 0) throw new Error(`serverless package exited ${result.code}:\n${result.output}`);
+    const template = JSON.parse(readFileSync(join(dir, '.serverless/cloudformation-template-update-stack.json'), 'utf8'));
+    resources = template.Resources;
+    outputs = template.Outputs;
+  }, 180_000);
+
+  afterAll(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+  const statementsOf = (roleId: string): Statement[] =>
+    (resources[roleId]?.Properties['Policies'] as { PolicyDocument: { Statement: Statement[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+  const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+  it('routes POST /v1/credentials and GET /v1/entitlements on an HTTP API', () => {
+    // Assess
+    expect(ofType('AWS::ApiGatewayV2::Api')).toHaveLength(1);
+    expect(ofType('AWS::ApiGatewayV2::Api')[0]?.[1].Properties['ProtocolType']).toBe('HTTP');
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties['RouteKey']).sort();
+    expect(routes).toEqual(['GET /v1/entitlements', 'POST /v1/credentials']);
+  });
+
+  it('runs every function on nodejs22.x and arm64, bundled to one ESM file', () => {
+    // Assess
+    const functions = ofType('AWS::Lambda::Function').map(([, f]) => f.Properties);
+    expect(functions.length).toBeGreaterThanOrEqual(2);
+    for (const f of functions) {
+      expect(f['Runtime']).toBe('nodejs22.x');
+      expect(f['Architectures']).toEqual(['arm64']);
+    }
+  });
+
+  it('declares both tables on demand with point-in-time recovery, and TTL on the audit table', () => {
+    // Assess
+    const tables = Object.fromEntries(ofType('AWS::DynamoDB::Table'));
+    expect(Object.keys(tables).sort()).toEqual(['AuditTable', 'EntitlementsTable']);
+    for (const table of Object.values(tables)) {
+      expect(table.Properties['BillingMode']).toBe('PAY_PER_REQUEST');
+      expect(table.Properties['PointInTimeRecoverySpecification']).toEqual({ PointInTimeRecoveryEnabled: true });
+    }
+    expect(tables['AuditTable']?.Properties['TimeToLiveSpecification']).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+  });
+
+  it('lets the broker role assume only the configured target roles, and tag and name their sessions', () => {
+    // Assess
+    const assume = statementsOf('CredentialsFunctionRole').filter((s) => actions(s).some((a) => a.startsWith('sts:')));
+    expect(assume).toHaveLength(1);
+    expect(actions(assume[0]!).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
+    expect(assume[0]?.Resource).toEqual({ 'Fn::Split': [',', TARGET_ROLES] });
+    expect(outputs['BrokerRoleArn']?.Value).toEqual({ 'Fn::GetAtt': ['CredentialsFunctionRole', 'Arn'] });
+  });
+
+  it('gives each function DynamoDB actions on its own tables only, and nothing on "*"', () => {
+    // Assess
+    const own = new Set(['EntitlementsTable', 'AuditTable']);
+    for (const roleId of ['CredentialsFunctionRole', 'EntitlementsFunctionRole']) {
+      const statements = statementsOf(roleId);
+      expect(JSON.stringify(statements)).not.toMatch(/"Resource":"\*"|"\*"\]/);
+      const dynamo = statements.filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo.length).toBeGreaterThan(0);
+      for (const s of dynamo) {
+        expect(s.Effect).toBe('Allow');
+        const resourceList = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+        for (const resource of resourceList) {
+          const [logicalId, attribute] = (resource as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
+          expect(own.has(logicalId)).toBe(true);
+          expect(attribute).toBe('Arn');
+        }
+      }
+    }
+    const broker = statementsOf('CredentialsFunctionRole').filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
+    expect(broker.map((s) => [actions(s).sort(), s.Resource])).toEqual([
+      [['dynamodb:BatchGetItem'], { 'Fn::GetAtt': ['EntitlementsTable', 'Arn'] }],
+      [['dynamodb:PutItem'], { 'Fn::GetAtt': ['AuditTable', 'Arn'] }],
+    ]);
+  });
+});
