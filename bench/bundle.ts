@@ -1,0 +1,71 @@
+import { type BuildOptions, build } from 'esbuild';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { CFN_TAGS } from '../infra/local/dynamodb.ts';
+import { ROOT } from '../infra/local/stack.ts';
+import type { FunctionName } from './protocol.ts';
+
+/** serverless-esbuild's own settings, which it removes before handing the rest to esbuild. */
+const PLUGIN_ONLY_OPTIONS = new Set([
+  'concurrency', 'zipConcurrency', 'exclude', 'nativeZip', 'packager', 'packagePath', 'watch', 'keepOutputDirectory',
+  'packagerOptions', 'installExtraArgs', 'outputFileExtension', 'outputBuildFolder', 'outputWorkFolder', 'nodeExternals',
+  'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions', 'disposeContext',
+]);
+
+interface ServerlessYml {
+  functions: Record<string, { handler: string }>;
+  custom: { esbuild: Record<string, unknown> & { exclude?: string[]; outputFileExtension?: string } };
+}
+
+const serverlessYml = (): ServerlessYml =>
+  JSON.parse(JSON.stringify(parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8'), { customTags: CFN_TAGS as never }))) as ServerlessYml;
+
+export const functionNames = (): FunctionName[] => Object.keys(serverlessYml().functions) as FunctionName[];
+
+export interface Bundle {
+  readonly name: FunctionName;
+  readonly path: string;
+  readonly bytes: number;
+}
+
+/**
+ * Bundles one function the way serverless-esbuild does for `serverless package`: the `custom.esbuild` block of
+ * serverless.yml without the plugin's own keys, `exclude` as esbuild externals, and its output extension.
+ */
+export async function bundleFunction(name: FunctionName, outdir: string): Promise<Bundle> {
+  const yml = serverlessYml();
+  const handler = yml.functions[name]?.handler;
+  if (handler === undefined) throw new Error(`serverless.yml has no function ${name}`);
+  const entry = join(ROOT, `${handler.slice(0, handler.lastIndexOf('.'))}.ts`);
+  const settings = yml.custom.esbuild;
+  const options = Object.fromEntries(Object.entries(settings).filter(([key]) => !PLUGIN_ONLY_OPTIONS.has(key))) as BuildOptions;
+  const extension = settings.outputFileExtension ?? '.js';
+  await build({
+    ...options,
+    external: [...(settings.exclude ?? [])],
+    ...(extension === '.js' ? {} : { outExtension: { '.js': extension } }),
+    entryPoints: [entry],
+    outdir,
+    absWorkingDir: ROOT,
+    logLevel: 'warning',
+  });
+  const path = join(outdir, `${name}${extension}`);
+  return { name, path, bytes: statSync(path).size };
+}
+
+/** A bench child process as one self-contained ESM file, so it runs on plain `node` with no loader. */
+export async function bundleChild(entry: string, outfile: string): Promise<void> {
+  const banner = serverlessYml().custom.esbuild['banner'] as { js: string };
+  await build({
+    entryPoints: [join(ROOT, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    banner,
+    absWorkingDir: ROOT,
+    logLevel: 'warning',
+  });
+}

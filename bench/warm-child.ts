@@ -1,0 +1,111 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { AssumeRoleCommand, type AssumeRoleCommandInput, STSClient } from '@aws-sdk/client-sts';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { definitionKey, principalPartitionKeys } from '../src/adapters/dynamodb/keys.ts';
+import { httpApiEvent, lambdaContext } from './lambda-event.ts';
+import { RESULT_MARKER, WARM_OPERATIONS, type WarmOperation, type WarmPlan, type WarmResult } from './protocol.ts';
+
+/**
+ * Warm latency of POST /v1/credentials through the bundled handler, and in the same process, interleaved
+ * call by call so that machine load falls on both alike, the four calls no implementation can avoid: one
+ * JWT verification (keys cached), the entitlement read, AssumeRole and one audit write, each with the very
+ * parameters the broker used (read back from its audit record and from the STS emulator).
+ */
+const plan = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as WarmPlan;
+type Handler = (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }>;
+const { handler } = (await import(pathToFileURL(plan.handlerPath).href)) as { handler: Handler };
+
+async function callHandler(): Promise<Record<string, unknown>> {
+  const response = await handler(httpApiEvent(plan.request), lambdaContext(plan.lambda));
+  if (response.statusCode !== 200) throw new Error(`handler answered ${response.statusCode}: ${response.body}`);
+  return JSON.parse(response.body) as Record<string, unknown>;
+}
+
+let last: Record<string, unknown> = {};
+for (let i = 0; i < plan.warmupCalls; i++) last = await callHandler();
+
+// The same client settings as src/container.ts.
+const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
+const dynamo = DynamoDBDocumentClient.from(
+  new DynamoDBClient({ region: plan.region, maxAttempts: 3, requestHandler, endpoint: plan.dynamoDbEndpoint }),
+  { marshallOptions: { removeUndefinedValues: true } },
+);
+const sts = new STSClient({ region: plan.region, maxAttempts: 3, requestHandler, endpoint: plan.stsEndpoint });
+
+const audit = (await dynamo.send(new GetCommand({ TableName: plan.auditTable, Key: { eventId: last['grantId'] }, ConsistentRead: true }))).Item;
+if (audit === undefined || audit['outcome'] !== 'granted') throw new Error(`no granted audit record for ${String(last['grantId'])}`);
+const caller = audit['caller'] as { issuerId: string; subject: string; groups: string[] };
+const session = (await (await fetch(`${plan.stsEndpoint}/_emulator/sessions/${String(last['AccessKeyId'])}`)).json()) as {
+  roleArn: string;
+  roleSessionName: string;
+  sourceIdentity?: string;
+  tags: { Key: string; Value: string }[];
+  transitiveTagKeys: string[];
+  policy?: string;
+  durationSeconds: number;
+};
+const assumeRoleInput: AssumeRoleCommandInput = {
+  RoleArn: session.roleArn,
+  RoleSessionName: session.roleSessionName,
+  SourceIdentity: session.sourceIdentity,
+  DurationSeconds: session.durationSeconds,
+  Policy: session.policy,
+  Tags: session.tags.length > 0 ? session.tags : undefined,
+  TransitiveTagKeys: session.transitiveTagKeys.length > 0 ? session.transitiveTagKeys : undefined,
+};
+const batchKeys = [
+  definitionKey(String(last['entitlement'])),
+  ...principalPartitionKeys(caller).map((pk) => ({ pk, sk: `ENT#${String(last['entitlement'])}` })),
+];
+
+const discovery = (await (await fetch(`${plan.jwt.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)).json()) as { jwks_uri: string };
+const jwks = createRemoteJWKSet(new URL(discovery.jwks_uri), { cooldownDuration: 30_000, cacheMaxAge: 300_000 });
+const verifyOptions = {
+  issuer: plan.jwt.issuer,
+  audience: [...plan.jwt.audiences],
+  algorithms: [...plan.jwt.algorithms],
+  requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
+  maxTokenAge: plan.jwt.maxTokenAgeSeconds,
+  clockTolerance: plan.jwt.clockToleranceSeconds,
+  ...(plan.jwt.typ === undefined ? {} : { typ: plan.jwt.typ }),
+};
+
+const operations: Record<Exclude<WarmOperation, 'handler'>, () => Promise<unknown>> = {
+  jwtVerify: () => jwtVerify(plan.token, jwks, verifyOptions),
+  batchGetItem: () =>
+    dynamo.send(new BatchGetCommand({ RequestItems: { [plan.entitlementsTable]: { Keys: batchKeys, ConsistentRead: true } } })),
+  assumeRole: () => sts.send(new AssumeRoleCommand(assumeRoleInput)),
+  putItem: () =>
+    dynamo.send(
+      new PutCommand({
+        TableName: plan.auditTable,
+        Item: { ...audit, eventId: randomUUID() },
+        ConditionExpression: 'attribute_not_exists(eventId)',
+      }),
+    ),
+};
+for (const operation of Object.values(operations)) await operation(); // warm their connections and caches too
+
+const samples = Object.fromEntries(WARM_OPERATIONS.map((op) => [op, [] as number[]])) as Record<WarmOperation, number[]>;
+const timed = async (op: WarmOperation, run: () => Promise<unknown>) => {
+  const start = process.hrtime.bigint();
+  await run();
+  samples[op].push(Number(process.hrtime.bigint() - start) / 1e6);
+};
+for (let i = 0; i < plan.measuredCalls; i++) {
+  await timed('handler', callHandler);
+  for (const [op, run] of Object.entries(operations)) await timed(op as WarmOperation, run);
+}
+
+const result: WarmResult = {
+  samples,
+  auditItemBytes: Buffer.byteLength(JSON.stringify(audit)),
+  policyChars: session.policy?.length ?? 0,
+  tagCount: session.tags.length,
+};
+process.stdout.write(`${RESULT_MARKER}${JSON.stringify(result)}\n`);
+process.exit(0);
