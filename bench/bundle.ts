@@ -43,6 +43,8 @@ export async function bundleFunction(name: FunctionName, outdir: string): Promis
   const extension = settings.outputFileExtension ?? '.js';
   await build({
     ...options,
+    // BENCH_READABLE=1 keeps names for profiling; the sizes reported are then not those of the deployment.
+    ...(process.env['BENCH_READABLE'] === '1' ? { minify: false, keepNames: true } : {}),
     external: [...(settings.exclude ?? [])],
     ...(extension === '.js' ? {} : { outExtension: { '.js': extension } }),
     entryPoints: [entry],

@@ -60,8 +60,11 @@ export interface WarmPlan {
   readonly stsEndpoint: string;
 }
 
-/** The handler, and the four calls it cannot avoid, each made the way the broker makes it. */
-export const WARM_OPERATIONS = ['handler', 'jwtVerify', 'batchGetItem', 'assumeRole', 'putItem'] as const;
+/**
+ * The handler, the four calls it cannot avoid (each made the way the broker makes it), and the entitlement
+ * read together with a concurrent audit write, as the handler's own design makes them.
+ */
+export const WARM_OPERATIONS = ['handler', 'jwtVerify', 'batchGetItem', 'assumeRole', 'putItem', 'readWithConcurrentWrite'] as const;
 export type WarmOperation = (typeof WARM_OPERATIONS)[number];
 
 export interface WarmResult {

@@ -74,19 +74,18 @@ const verifyOptions = {
   ...(plan.jwt.typ === undefined ? {} : { typ: plan.jwt.typ }),
 };
 
+const readEntitlement = () =>
+  dynamo.send(new BatchGetCommand({ RequestItems: { [plan.entitlementsTable]: { Keys: batchKeys, ConsistentRead: true } } }));
+const putAuditItem = () =>
+  dynamo.send(
+    new PutCommand({ TableName: plan.auditTable, Item: { ...audit, eventId: randomUUID() }, ConditionExpression: 'attribute_not_exists(eventId)' }),
+  );
 const operations: Record<Exclude<WarmOperation, 'handler'>, () => Promise<unknown>> = {
   jwtVerify: () => jwtVerify(plan.token, jwks, verifyOptions),
-  batchGetItem: () =>
-    dynamo.send(new BatchGetCommand({ RequestItems: { [plan.entitlementsTable]: { Keys: batchKeys, ConsistentRead: true } } })),
+  batchGetItem: readEntitlement,
   assumeRole: () => sts.send(new AssumeRoleCommand(assumeRoleInput)),
-  putItem: () =>
-    dynamo.send(
-      new PutCommand({
-        TableName: plan.auditTable,
-        Item: { ...audit, eventId: randomUUID() },
-        ConditionExpression: 'attribute_not_exists(eventId)',
-      }),
-    ),
+  putItem: () => putAuditItem(),
+  readWithConcurrentWrite: () => Promise.all([readEntitlement(), putAuditItem()]),
 };
 for (const operation of Object.values(operations)) await operation(); // warm their connections and caches too
 
