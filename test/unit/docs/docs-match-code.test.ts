@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -75,5 +75,22 @@ describe('docs/openapi.yaml and docs/errors.md against the code', () => {
     // Assess
     expect(reasons).toEqual(expect.arrayContaining(['no_matching_entitlement', 'token_in_query', 'audit_unavailable']));
     expect(reasons.filter((reason) => !errorsDoc.includes(`\`${reason}\``))).toEqual([]);
+  });
+
+  it('links only to files that exist from the README and the docs', () => {
+    // Prepare
+    const documents = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+
+    // Act
+    const missing = documents.flatMap((doc) =>
+      [...read(doc).matchAll(/\]\(([^)#\s]+)\)/g)]
+        .map((m) => m[1] ?? '')
+        .filter((target) => !/^[a-z]+:/.test(target))
+        .map((target) => join(doc.includes('/') ? 'docs' : '.', target))
+        .filter((target) => !existsSync(join(ROOT, target))),
+    );
+
+    // Assess
+    expect(missing).toEqual([]);
   });
 });
