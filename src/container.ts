@@ -9,7 +9,10 @@ import { JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts'
 import { StsCredentialIssuer } from './adapters/sts/sts-credential-issuer.ts';
 import { makeIssueCredentials } from './app/issue-credentials.ts';
 import { makeListEntitlements } from './app/list-entitlements.ts';
-import { type Config, loadConfig, roleArnMatcher } from './config.ts';
+import { type Config, ConfigError, loadConfig, roleArnMatcher } from './config.ts';
+import { FederationConsoleSignin } from './adapters/signin/federation-console-signin.ts';
+import { makeIssueConsoleUrl } from './app/issue-console-url.ts';
+import { federationEndpointFor } from './domain/console-signin.ts';
 import type { Clock } from './ports/index.ts';
 
 /**
@@ -66,3 +69,21 @@ export const issueCredentials = /* @__PURE__ */ once(() =>
 );
 
 export const listEntitlements = /* @__PURE__ */ once(() => makeListEntitlements({ verifier: verifier(), entitlements: entitlementStore() }));
+
+export const issueConsoleUrl = /* @__PURE__ */ once(() => {
+  const c = config();
+  if (c.console.issuerUrl === undefined) {
+    throw new ConfigError('console sign-in needs KEYVEND_CONSOLE_ISSUER_URL or KEYVEND_PORTAL_URL (the Issuer of sign-in URLs)');
+  }
+  return makeIssueConsoleUrl({
+    issueCredentials: issueCredentials(),
+    signin: new FederationConsoleSignin(),
+    clock: systemClock,
+    settings: {
+      issuerUrl: c.console.issuerUrl,
+      destinationRules: c.console.destinationRules,
+      federationEndpointFor: (partition) => c.console.federationEndpoint ?? federationEndpointFor(partition),
+      credentialOrigin: c.roleChaining ? 'assume_role_chained' : 'assume_role',
+    },
+  });
+});

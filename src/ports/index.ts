@@ -66,3 +66,19 @@ export interface DecisionLog {
 export interface Clock {
   now(): Date;
 }
+
+export interface SigninTokenRequest {
+  /** The federation endpoint of the role's partition (or the local emulator's). */
+  readonly endpoint: string;
+  readonly credentials: Pick<IssuedCredentials, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>;
+  /** Omitted for chained and federation-token credentials (see domain/console-signin.ts). */
+  readonly sessionDuration: number | undefined;
+}
+
+/**
+ * Exchanges temporary credentials for a console sign-in token at the federation endpoint. Throws
+ * UpstreamUnavailableError on any failure; never puts the credentials or the token in an error.
+ */
+export interface ConsoleSignin {
+  getSigninToken(request: SigninTokenRequest): Promise<Secret>;
+}
