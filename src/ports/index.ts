@@ -82,3 +82,23 @@ export interface SigninTokenRequest {
 export interface ConsoleSignin {
   getSigninToken(request: SigninTokenRequest): Promise<Secret>;
 }
+
+/**
+ * How a person signs in to the portal. The OIDC adapter sends the browser to the IdP's authorization
+ * endpoint (code + PKCE) and verifies the ID token on return; a SAML adapter sends an AuthnRequest and
+ * verifies the response posted to its ACS route. Either way the portal sees only a verified Principal.
+ */
+export interface PortalLogin {
+  /** Where to send the browser, with the state, nonce and PKCE verifier to keep in a signed cookie. */
+  begin(): Promise<{ redirectUrl: string; state: string; nonce: string; codeVerifier: string }>;
+  /**
+   * Verifies the IdP's answer (the callback's query or form parameters) against what `begin` kept.
+   * Throws InvalidTokenError (with a reason for the audit record) for anything untrusted.
+   */
+  complete(response: Readonly<Record<string, string>>, kept: { state: string; nonce: string; codeVerifier: string }): Promise<Principal>;
+}
+
+/** Secrets the portal needs at run time, loaded once per container from a secret store, never from plain env in AWS. */
+export interface PortalSecrets {
+  load(): Promise<{ readonly clientSecret: Secret; readonly sessionKey: Buffer }>;
+}
