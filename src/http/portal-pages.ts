@@ -13,7 +13,7 @@ main{max-width:46rem;margin:0 auto;padding:1rem}
 h1{font-size:1.5rem;margin:.5rem 0 1rem}h2{font-size:1.15rem;margin:0 0 .25rem}
 .card{background:#fff;border:1px solid var(--line);border-radius:.5rem;padding:1rem;margin:0 0 1rem}
 ul.roles{list-style:none;padding:0;margin:0}
-.meta{color:var(--muted);font-size:.9rem;margin:.25rem 0;word-break:break-all}
+.meta{color:var(--muted);font-size:.9rem;margin:.25rem 0;overflow-wrap:anywhere}
 code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9rem;background:var(--bg);padding:.1rem .3rem;border-radius:.25rem;word-break:break-all}
 .button,button{display:inline-block;font:inherit;font-weight:600;border:0;border-radius:.4rem;padding:.6rem 1rem;background:var(--accent);color:#fff;text-decoration:none;cursor:pointer;min-height:2.75rem}
 button.secondary{background:#fff;color:var(--ink);border:1px solid var(--line)}
