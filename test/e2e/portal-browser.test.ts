@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -100,6 +100,10 @@ describe('the portal in a real browser', () => {
     const button = page.getByRole('button', { name: 'Open the AWS console as console-readonly' });
     for (let i = 0; i < 10 && !(await button.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
     expect(await button.evaluate((el) => el === document.activeElement)).toBe(true);
+    let signinUrl = '';
+    page.on('request', (request) => {
+      if (request.url().includes('/federation?Action=login')) signinUrl = request.url();
+    });
     await Promise.all([page.waitForURL(/\/federation\?/), page.keyboard.press('Enter')]);
 
     // Assess: the emulator's console page, for that role and alice's session
@@ -120,6 +124,13 @@ describe('the portal in a real browser', () => {
       entitlement: { id: 'console-readonly' },
       delivery: { type: 'console_url', delivered: true },
     });
+
+    // Assess: the sign-in URL and its token reached neither the broker's log nor the audit table
+    const signinToken = new URL(signinUrl).searchParams.get('SigninToken') ?? '';
+    expect(signinToken.length).toBeGreaterThan(20);
+    const log = readFileSync(stack().brokerLogFile, 'utf8');
+    expect(log).not.toContain(signinToken);
+    expect(JSON.stringify(records)).not.toContain(signinToken);
     await context.close();
   });
 
