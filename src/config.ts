@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import type { OidcIssuerSettings } from './adapters/oidc/jose-identity-verifier.ts';
+import { type DestinationRule, parseDestinationRules } from './domain/console-signin.ts';
 import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
 
 /**
@@ -18,6 +19,8 @@ export interface Config {
   readonly stsEndpoint: string | undefined;
   readonly dynamoDbEndpoint: string | undefined;
   readonly allowedOrigins: readonly string[];
+  readonly console: ConsoleConfig;
+  readonly portal: PortalConfig | undefined;
 }
 
 export class ConfigError extends Error {
@@ -125,6 +128,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         .map((o) => o.trim())
         .filter(Boolean),
     ),
+    console: loadConsoleConfig(env, localMode, endpoint),
+    portal: loadPortalConfig(env, localMode, issuers),
   });
 }
 
@@ -134,4 +139,96 @@ export function roleArnMatcher(patterns: readonly string[]): (roleArn: string) =
     (p) => new RegExp(`^${p.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('[^:]*')}$`),
   );
   return (roleArn) => regexes.some((r) => r.test(roleArn));
+}
+
+export interface ConsoleConfig {
+  /** The fixed `Issuer` of sign-in URLs (where the console's sign-out sends people); KEYVEND_CONSOLE_ISSUER_URL. */
+  readonly issuerUrl: string | undefined;
+  /** KEYVEND_CONSOLE_DESTINATIONS narrows the default (any page of the partition's console). */
+  readonly destinationRules: readonly DestinationRule[];
+  /** Local mode only: the emulator's federation endpoint instead of the partition's signin host. */
+  readonly federationEndpoint: string | undefined;
+}
+
+export interface PortalConfig {
+  /** The broker's public base URL, e.g. https://keyvend.example.com; the OIDC redirect URI is below it. */
+  readonly publicUrl: string;
+  /** The configured issuer people sign in with; its id is the one entitlements grant to. */
+  readonly issuerId: string;
+  readonly clientId: string;
+  /** Secrets Manager secret holding `{"clientSecret", "sessionKey"}` (AWS). */
+  readonly secretId: string | undefined;
+  /** Local mode only, instead of secretId. */
+  readonly clientSecret: string | undefined;
+  readonly sessionKey: string | undefined;
+  readonly sessionSeconds: number;
+}
+
+function loadConsoleConfig(
+  env: Record<string, string | undefined>,
+  localMode: boolean,
+  endpoint: (name: string) => string | undefined,
+): ConsoleConfig {
+  const base = portalBase(env);
+  const issuerUrl = env['KEYVEND_CONSOLE_ISSUER_URL']?.trim() || (base === undefined ? undefined : `${base.replace(/\/+$/, '')}/portal`);
+  if (issuerUrl !== undefined) assertWebUrl('KEYVEND_CONSOLE_ISSUER_URL', issuerUrl, localMode);
+  let destinationRules: DestinationRule[];
+  try {
+    destinationRules = parseDestinationRules(
+      (env['KEYVEND_CONSOLE_DESTINATIONS'] ?? '').split(',').map((d) => d.trim()).filter(Boolean),
+    );
+  } catch (error) {
+    throw new ConfigError(`KEYVEND_CONSOLE_DESTINATIONS: ${(error as Error).message}`);
+  }
+  return Object.freeze({
+    issuerUrl,
+    destinationRules: Object.freeze(destinationRules),
+    federationEndpoint: endpoint('KEYVEND_FEDERATION_ENDPOINT'),
+  });
+}
+
+const portalBase = (env: Record<string, string | undefined>): string | undefined => env['KEYVEND_PORTAL_URL']?.trim() || undefined;
+
+function assertWebUrl(name: string, value: string, localMode: boolean): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} must be a URL`);
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(localMode && url.protocol === 'http:' && loopback)) {
+    throw new ConfigError(`${name} must be https (plain http only to loopback in local mode)`);
+  }
+}
+
+function loadPortalConfig(
+  env: Record<string, string | undefined>,
+  localMode: boolean,
+  issuers: readonly OidcIssuerSettings[],
+): PortalConfig | undefined {
+  const publicUrl = portalBase(env);
+  if (publicUrl === undefined) return undefined;
+  assertWebUrl('KEYVEND_PORTAL_URL', publicUrl, localMode);
+  const issuerId = env['KEYVEND_PORTAL_ISSUER_ID']?.trim() || issuers[0]?.id || '';
+  if (!issuers.some((i) => i.id === issuerId)) throw new ConfigError('KEYVEND_PORTAL_ISSUER_ID must name a configured issuer');
+  const clientId = env['KEYVEND_PORTAL_CLIENT_ID']?.trim();
+  if (!clientId) throw new ConfigError('KEYVEND_PORTAL_CLIENT_ID is required with KEYVEND_PORTAL_URL');
+  const secretId = env['KEYVEND_PORTAL_SECRET_ID']?.trim() || undefined;
+  const clientSecret = env['KEYVEND_PORTAL_CLIENT_SECRET']?.trim() || undefined;
+  const sessionKey = env['KEYVEND_PORTAL_SESSION_KEY']?.trim() || undefined;
+  if ((clientSecret !== undefined || sessionKey !== undefined) && !localMode) {
+    throw new ConfigError('KEYVEND_PORTAL_CLIENT_SECRET and KEYVEND_PORTAL_SESSION_KEY are for local mode only; use KEYVEND_PORTAL_SECRET_ID');
+  }
+  if (secretId === undefined && (clientSecret === undefined || sessionKey === undefined)) {
+    throw new ConfigError('the portal needs KEYVEND_PORTAL_SECRET_ID (or, locally, KEYVEND_PORTAL_CLIENT_SECRET and KEYVEND_PORTAL_SESSION_KEY)');
+  }
+  if (sessionKey !== undefined && Buffer.from(sessionKey, 'base64url').length < 32) {
+    throw new ConfigError('KEYVEND_PORTAL_SESSION_KEY must be at least 32 random bytes, base64url');
+  }
+  const sessionSeconds = Number(env['KEYVEND_PORTAL_SESSION_SECONDS'] ?? '1800');
+  if (!Number.isInteger(sessionSeconds) || sessionSeconds < 60 || sessionSeconds > 43_200) {
+    throw new ConfigError('KEYVEND_PORTAL_SESSION_SECONDS must be a whole number of seconds between 60 and 43200');
+  }
+  return Object.freeze({ publicUrl: publicUrl.replace(/\/+$/, ''), issuerId, clientId, secretId, clientSecret, sessionKey, sessionSeconds });
 }

@@ -9,7 +9,14 @@ import { JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts'
 import { StsCredentialIssuer } from './adapters/sts/sts-credential-issuer.ts';
 import { makeIssueCredentials } from './app/issue-credentials.ts';
 import { makeListEntitlements } from './app/list-entitlements.ts';
-import { type Config, loadConfig, roleArnMatcher } from './config.ts';
+import { type Config, ConfigError, loadConfig, roleArnMatcher } from './config.ts';
+import { FederationConsoleSignin } from './adapters/signin/federation-console-signin.ts';
+import { makeIssueConsoleUrl } from './app/issue-console-url.ts';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { OidcPortalLogin } from './adapters/oidc/oidc-portal-login.ts';
+import { SecretsManagerPortalSecrets, StaticPortalSecrets } from './adapters/secrets/portal-secrets.ts';
+import { makePortal } from './app/portal.ts';
+import { federationEndpointFor } from './domain/console-signin.ts';
 import type { Clock } from './ports/index.ts';
 
 /**
@@ -66,3 +73,58 @@ export const issueCredentials = /* @__PURE__ */ once(() =>
 );
 
 export const listEntitlements = /* @__PURE__ */ once(() => makeListEntitlements({ verifier: verifier(), entitlements: entitlementStore() }));
+
+export const issueConsoleUrl = /* @__PURE__ */ once(() => {
+  const c = config();
+  if (c.console.issuerUrl === undefined) {
+    throw new ConfigError('console sign-in needs KEYVEND_CONSOLE_ISSUER_URL or KEYVEND_PORTAL_URL (the Issuer of sign-in URLs)');
+  }
+  return makeIssueConsoleUrl({
+    issueCredentials: issueCredentials(),
+    signin: new FederationConsoleSignin(),
+    clock: systemClock,
+    settings: {
+      issuerUrl: c.console.issuerUrl,
+      destinationRules: c.console.destinationRules,
+      federationEndpointFor: (partition) => c.console.federationEndpoint ?? federationEndpointFor(partition),
+      credentialOrigin: c.roleChaining ? 'assume_role_chained' : 'assume_role',
+    },
+  });
+});
+
+export const portal = /* @__PURE__ */ once(() => {
+  const c = config();
+  const settings = c.portal;
+  if (settings === undefined) throw new ConfigError('the portal needs KEYVEND_PORTAL_URL and KEYVEND_PORTAL_CLIENT_ID');
+  const issuer = c.issuers.find((i) => i.id === settings.issuerId);
+  if (issuer === undefined) throw new ConfigError('KEYVEND_PORTAL_ISSUER_ID must name a configured issuer');
+  const secrets =
+    settings.secretId !== undefined
+      ? new SecretsManagerPortalSecrets(new SecretsManagerClient({ region: c.region, maxAttempts: 3, requestHandler }), settings.secretId)
+      : new StaticPortalSecrets(settings.clientSecret ?? '', settings.sessionKey ?? '');
+  const federationOrigins = c.console.federationEndpoint !== undefined
+    ? [new URL(c.console.federationEndpoint).origin]
+    : (['aws', 'aws-us-gov', 'aws-cn'] as const).map((p) => new URL(federationEndpointFor(p)).origin);
+  return {
+    publicUrl: settings.publicUrl,
+    issuerName: new URL(issuer.issuer).host,
+    http: { secure: new URL(settings.publicUrl).protocol === 'https:', formTargets: federationOrigins },
+    sessionSeconds: settings.sessionSeconds,
+    app: makePortal({
+      login: new OidcPortalLogin({
+        issuer,
+        clientId: settings.clientId,
+        redirectUri: `${settings.publicUrl}/portal/callback`,
+        secrets,
+        allowLoopbackHttp: c.localMode,
+      }),
+      secrets,
+      entitlements: entitlementStore(),
+      issueConsoleUrl: issueConsoleUrl(),
+      audit: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
+      log: new PowertoolsDecisionLog(logger()),
+      clock: systemClock,
+      settings: { sessionSeconds: settings.sessionSeconds },
+    }),
+  };
+});

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { checkEntitlementsFile } from '../../src/tools/entitlements-file.ts';
-import { type DevIdp, startDevIdp } from './dev-idp/index.ts';
+import { randomBytes } from 'node:crypto';
+import { CLIENT_IDS, DEV_PORTAL_CLIENT_SECRET, type DevIdp, startDevIdp } from './dev-idp/index.ts';
 import { createTables, freePort, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from './dynamodb.ts';
 import { type LocalPrincipal, type LocalRole, type StsEmulator, startStsEmulator } from './sts-emulator/index.ts';
 
@@ -81,10 +82,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     const rolesFile = options.rolesFile ?? DEFAULT_ROLES_FILE;
     const roles = readRolesFile(rolesFile);
+    // The broker's port is known before the dev IdP starts: the portal's redirect URI is registered with it.
+    const httpPort = options.httpPort || (await freePort());
+    const portalUrl = `http://127.0.0.1:${httpPort}`;
     const [dynamo, sts, idp] = await Promise.all([
       startLocalDynamoDb(options.dynamoPort === undefined ? {} : { port: options.dynamoPort }),
       startStsEmulator({ port: options.stsPort ?? 0, accountId: roles.accountId, principals: roles.principals, roles: roles.roles }),
-      options.issuers === undefined ? startDevIdp({ port: options.idpPort ?? 0 }) : Promise.resolve(undefined),
+      options.issuers === undefined
+        ? startDevIdp({ port: options.idpPort ?? 0, portalRedirectUris: [`${portalUrl}/portal/callback`] })
+        : Promise.resolve(undefined),
     ]);
     closers.push(() => dynamo.close(), () => sts.close());
     if (idp !== undefined) closers.push(() => idp.close());
@@ -117,9 +123,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       KEYVEND_DYNAMODB_ENDPOINT: dynamo.endpoint,
       KEYVEND_ENTITLEMENTS_TABLE: LOCAL_TABLES.entitlements,
       KEYVEND_AUDIT_TABLE: LOCAL_TABLES.audit,
+      KEYVEND_FEDERATION_ENDPOINT: `${sts.url}/federation`,
+      KEYVEND_CONSOLE_ISSUER_URL: `${portalUrl}/portal`,
+      // The portal signs people in with the dev IdP; a session key is generated per start.
+      ...(idp === undefined
+        ? {}
+        : {
+            KEYVEND_PORTAL_URL: portalUrl,
+            KEYVEND_PORTAL_ISSUER_ID: 'dev',
+            KEYVEND_PORTAL_CLIENT_ID: CLIENT_IDS.portal,
+            KEYVEND_PORTAL_CLIENT_SECRET: DEV_PORTAL_CLIENT_SECRET,
+            KEYVEND_PORTAL_SESSION_KEY: randomBytes(32).toString('base64url'),
+          }),
     };
     const apiUrl = await startBroker(brokerEnv, {
-      httpPort: options.httpPort ?? 0,
+      httpPort,
       closers,
       ...(options.brokerLogFile === undefined ? {} : { logFile: options.brokerLogFile }),
     });

@@ -34,7 +34,8 @@ Get a token from your identity provider for the audience you configured, then:
 process.stdout.write(`
 Keyvend is running locally (no AWS account involved).
   API:           ${api}
-  STS emulator:  ${stack.sts.url}   (sessions it issued: ${stack.sts.url}/_emulator/sessions)
+${stack.idp ? `  Portal:        ${api}/portal   (open it in a browser; sign in as alice or bob)
+` : ''}  STS emulator:  ${stack.sts.url}   (sessions it issued: ${stack.sts.url}/_emulator/sessions)
   DynamoDB:      ${stack.dynamo.endpoint} (${stack.dynamo.engine})
 
 ${idpLine}
@@ -45,6 +46,10 @@ What may I ask for?
 Credentials for your own folder of the demo bucket (credential_process v1 JSON):
   curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
        -d '{"entitlement":"photo-uploads","durationSeconds":900}' ${api}/v1/credentials
+
+A console sign-in URL (open it in a browser: it lands on the emulator's console page):
+  curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+       -d '{"entitlement":"console-readonly"}' ${api}/v1/console
 
 Press Ctrl+C to stop.
 `);

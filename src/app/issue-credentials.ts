@@ -3,6 +3,7 @@ import { ENTITLEMENT_ID_PATTERN, POLICY_SAFE_PATTERN } from '../domain/identifie
 import type { Entitlement, Output } from '../domain/entitlement.ts';
 import { InternalError, InvalidRequestError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
+import type { Secret } from '../domain/secret.ts';
 import { assertPackedSizeFits, sessionIdentityFor } from '../domain/session-identity.ts';
 import { MissingPolicyVariableError, PolicyTemplateError, type RenderedPolicy, renderSessionPolicy } from '../domain/session-policy.ts';
 import type {
@@ -40,6 +41,20 @@ export interface IssueCredentialsInput {
   readonly context: RequestContext;
   /** A problem the HTTP layer found in the request; it is audited once the caller is known. */
   readonly rejection?: KeyvendError;
+  /** A caller the broker already authenticated (a portal session); `authorization` is then not read. */
+  readonly principal?: Principal;
+  /** How the credentials are delivered when they are not returned as they are (a console sign-in URL). */
+  readonly delivery?: Delivery;
+}
+
+export interface Delivery {
+  /** Refuses the request for this entitlement before STS is called (e.g. a destination of another partition). */
+  check(entitlement: Entitlement): void;
+  /**
+   * Turns the minted credentials into what is delivered, before the grant is recorded. If it throws,
+   * nothing is delivered and the record says `minted_not_delivered`.
+   */
+  deliver(minted: { credentials: IssuedCredentials; entitlement: Entitlement; durationSeconds: number }): Promise<Secret>;
 }
 
 export interface CredentialGrant {
@@ -50,6 +65,8 @@ export interface CredentialGrant {
   readonly durationSeconds: number;
   readonly roleSessionName: string;
   readonly sourceIdentity: string;
+  /** What `delivery` made of the credentials, when it was given. */
+  readonly delivered?: Secret;
 }
 
 /**
@@ -67,7 +84,7 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
 
     let principal: Principal;
     try {
-      principal = await deps.verifier.verifyBearer(input.authorization);
+      principal = input.principal ?? (await deps.verifier.verifyBearer(input.authorization));
     } catch (error) {
       throw await recordDenial(deps, record, asKeyvendError(error), false);
     }
@@ -91,6 +108,7 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       record.entitlement = { id: entitlement.id, version: entitlement.version };
       if (!entitlement.outputs.includes(input.output)) throw new NotEntitledError('output_not_allowed');
       if (!deps.settings.isAllowedRole(entitlement.roleArn)) throw new InternalError('role_not_in_broker_allow_list');
+      input.delivery?.check(entitlement);
 
       const durationSeconds = resolveDuration(input.durationSeconds, {
         maxDurationSeconds: entitlement.maxDurationSeconds,
@@ -131,8 +149,24 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
         ...(credentials.packedPolicySize === undefined ? {} : { packedPolicySize: credentials.packedPolicySize }),
         ...(credentials.stsRequestId === undefined ? {} : { stsRequestId: credentials.stsRequestId }),
       });
+      const deliveryType = input.output === 'console' ? 'console_url' : 'credentials';
+      let delivered: Secret | undefined;
+      if (input.delivery !== undefined) {
+        try {
+          delivered = await input.delivery.deliver({ credentials, entitlement, durationSeconds });
+        } catch (deliveryError) {
+          const failure = asKeyvendError(deliveryError);
+          record.outcome = 'minted_not_delivered';
+          record.reason = failure.reason;
+          record.errorCode = failure.code;
+          record.delivery = { type: deliveryType, delivered: false };
+          deps.log.alarm('minted_not_delivered', record, deliveryError);
+          await deps.audit.close(record).catch((auditError: unknown) => deps.log.alarm('audit_write_failed_on_denial', record, auditError));
+          throw failure;
+        }
+      }
       record.outcome = 'granted';
-      record.delivery = { type: input.output === 'console' ? 'console_url' : 'credentials', delivered: true };
+      record.delivery = { type: deliveryType, delivered: true };
 
       try {
         await deps.audit.close(record);
@@ -152,6 +186,7 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
         durationSeconds,
         roleSessionName: identity.roleSessionName,
         sourceIdentity: identity.sourceIdentity,
+        ...(delivered === undefined ? {} : { delivered }),
       };
     } catch (error) {
       if (record.outcome === 'minted_not_delivered') throw error;

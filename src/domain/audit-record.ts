@@ -10,7 +10,7 @@ export type AuditOutcome = 'pending' | 'granted' | 'denied' | 'minted_not_delive
 export interface AuditRecord {
   readonly eventId: string;
   readonly time: string;
-  readonly action: 'credentials' | 'console' | 'entitlements';
+  readonly action: 'credentials' | 'console' | 'entitlements' | 'portal_login' | 'portal_logout';
   outcome: AuditOutcome;
   reason?: string;
   errorCode?: string;

@@ -66,3 +66,39 @@ export interface DecisionLog {
 export interface Clock {
   now(): Date;
 }
+
+export interface SigninTokenRequest {
+  /** The federation endpoint of the role's partition (or the local emulator's). */
+  readonly endpoint: string;
+  readonly credentials: Pick<IssuedCredentials, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>;
+  /** Omitted for chained and federation-token credentials (see domain/console-signin.ts). */
+  readonly sessionDuration: number | undefined;
+}
+
+/**
+ * Exchanges temporary credentials for a console sign-in token at the federation endpoint. Throws
+ * UpstreamUnavailableError on any failure; never puts the credentials or the token in an error.
+ */
+export interface ConsoleSignin {
+  getSigninToken(request: SigninTokenRequest): Promise<Secret>;
+}
+
+/**
+ * How a person signs in to the portal. The OIDC adapter sends the browser to the IdP's authorization
+ * endpoint (code + PKCE) and verifies the ID token on return; a SAML adapter sends an AuthnRequest and
+ * verifies the response posted to its ACS route. Either way the portal sees only a verified Principal.
+ */
+export interface PortalLogin {
+  /** Where to send the browser, with the state, nonce and PKCE verifier to keep in a signed cookie. */
+  begin(): Promise<{ redirectUrl: string; state: string; nonce: string; codeVerifier: string }>;
+  /**
+   * Verifies the IdP's answer (the callback's query or form parameters) against what `begin` kept.
+   * Throws InvalidTokenError (with a reason for the audit record) for anything untrusted.
+   */
+  complete(response: Readonly<Record<string, string>>, kept: { state: string; nonce: string; codeVerifier: string }): Promise<Principal>;
+}
+
+/** Secrets the portal needs at run time, loaded once per container from a secret store, never from plain env in AWS. */
+export interface PortalSecrets {
+  load(): Promise<{ readonly clientSecret: Secret; readonly sessionKey: Buffer }>;
+}

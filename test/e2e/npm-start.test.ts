@@ -79,6 +79,25 @@ describe('npm start', () => {
     expect(body['durationSeconds']).toBe(900);
   });
 
+  it('prints a console command that works and a portal URL that serves the sign-in page', async () => {
+    // Prepare
+    const tokenCommand = commandAfter('Get a token for alice');
+    const consoleCommand = commandAfter('A console sign-in URL');
+    const portalUrl = /Portal: +(\S+)/.exec(printed)?.[1] ?? '';
+
+    // Act
+    const consoleUrl = spawnSync('bash', ['-c', `set -e\n${tokenCommand}\n${consoleCommand}`], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    const portal = await fetch(portalUrl);
+
+    // Assess
+    expect(consoleUrl.status, consoleUrl.stderr).toBe(0);
+    const landing = await fetch(String((JSON.parse(consoleUrl.stdout) as { url: string }).url));
+    expect(await landing.text()).toContain('arn:aws:iam::111111111111:role/keyvend/console-readonly');
+    expect(portalUrl).toBe(`http://127.0.0.1:${env['KEYVEND_HTTP_PORT']}/portal`);
+    expect(portal.status).toBe(200);
+    expect(await portal.text()).toContain('href="/portal/login"');
+  });
+
   it('stops cleanly on Ctrl+C', async () => {
     // Act
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

@@ -145,7 +145,8 @@ async function discover(issuer: string): Promise<Discovery> {
   return document as Discovery;
 }
 
-async function driveToCallback(startUrl: string, redirectUri: string, options: FetchTokensOptions): Promise<URL> {
+/** Follows an authorization URL through the login form to the redirect URI; returns the callback URL (code and state). */
+export async function driveToCallback(startUrl: string, redirectUri: string, options: FetchTokensOptions): Promise<URL> {
   const jar = new CookieJar();
   const target = new URL(redirectUri);
   let url = startUrl;

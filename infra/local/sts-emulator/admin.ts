@@ -7,6 +7,7 @@
  *   GET  /_emulator/faults                 pending faults
  *   POST /_emulator/faults                 body as injectFault() → 201
  *   POST /_emulator/reset                  → 204
+ *   GET  /_emulator/signin-events          SigninEvent[] (federation endpoint; no tokens)
  * No route returns secret keys or session tokens (the store does not expose them).
  */
 import type { ServerResponse } from 'node:http';
@@ -62,6 +63,10 @@ export function handleAdmin(req: EmulatorRequest, res: ServerResponse, state: Em
   if (route === '/calls') {
     if (method !== 'GET') return notAllowed();
     return json(res, 200, state.calls());
+  }
+  if (route === '/signin-events') {
+    if (method !== 'GET') return notAllowed();
+    return json(res, 200, state.federation.events());
   }
   if (route === '/reset') {
     if (method !== 'POST') return notAllowed();

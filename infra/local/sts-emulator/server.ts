@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ACTIONS } from './actions/index.ts';
 import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
 import { authenticate, type Caller } from './auth/authenticate.ts';
+import { FEDERATION_PATH, handleFederation } from './federation.ts';
 import { STS_API_VERSION, StsError, stsErrors } from './errors.ts';
 import { BodyTooLargeError, readRequest, splitUrl } from './protocol/http-request.ts';
 import { QueryParams } from './protocol/query-params.ts';
@@ -39,6 +40,10 @@ async function handleRequest(state: EmulatorState, req: IncomingMessage, res: Se
     const request = await readRequest(req, MAX_BODY_BYTES);
     if (isAdmin) {
       handleAdmin(request, res, state);
+      return;
+    }
+    if (rawPath === FEDERATION_PATH) {
+      handleFederation(request, res, state);
       return;
     }
     now = state.now();

@@ -1,5 +1,6 @@
 import { describePrincipalArn, parseRoleArn, roleIdFor, type PrincipalInfo, type RoleArnParts } from './arn.ts';
 import { FaultQueue } from './faults.ts';
+import { FederationState } from './federation.ts';
 import { SessionStore } from './session-store.ts';
 import type { LocalPrincipal, LocalRole, StsCallRecord, StsEmulatorOptions } from './types.ts';
 
@@ -25,6 +26,7 @@ export class EmulatorState {
   readonly roles = new Map<string, ConfiguredRole>();
   readonly store = new SessionStore();
   readonly faults = new FaultQueue();
+  readonly federation = new FederationState();
   readonly now: () => Date;
   private readonly callLog: StsCallRecord[] = [];
   private readonly onCall: ((call: StsCallRecord) => void) | undefined;
@@ -78,6 +80,7 @@ export class EmulatorState {
   reset(): void {
     this.store.clear();
     this.faults.clear();
+    this.federation.clear();
     this.callLog.length = 0;
   }
 }

@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { InvalidTokenError, UpstreamUnavailableError } from '../../domain/errors.ts';
+import { randomToken, tokensMatch } from '../../domain/portal-session.ts';
+import type { Principal } from '../../domain/principal.ts';
+import type { IdentityVerifier, PortalLogin, PortalSecrets } from '../../ports/index.ts';
+import { assertFetchableUrl, makeBoundedFetch } from './bounded-fetch.ts';
+import { JoseIdentityVerifier, type OidcIssuerSettings } from './jose-identity-verifier.ts';
+
+export interface OidcPortalLoginOptions {
+  /** The configured issuer people sign in with (the same entry the API trusts, so grants match). */
+  readonly issuer: OidcIssuerSettings;
+  readonly clientId: string;
+  readonly redirectUri: string;
+  readonly secrets: PortalSecrets;
+  readonly allowLoopbackHttp: boolean;
+  readonly scope?: string;
+}
+
+interface ProviderEndpoints {
+  readonly authorizationEndpoint: string;
+  readonly tokenEndpoint: string;
+}
+
+const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * OpenID Connect authorization code flow with PKCE (S256), `state` and `nonce`, for the portal. The ID
+ * token is verified by the same jose verifier as API tokens, with the issuer's settings turned to ID
+ * tokens: `aud` is the portal's client id, `typ` must be JWT (never `at+jwt`), and the nonce must be the
+ * one this browser was given. Endpoints come from the configured issuer's discovery document only.
+ */
+export class OidcPortalLogin implements PortalLogin {
+  readonly #options: OidcPortalLoginOptions;
+  readonly #idTokens: IdentityVerifier;
+  readonly #fetch: ReturnType<typeof makeBoundedFetch>;
+  #endpoints: Promise<ProviderEndpoints> | undefined;
+
+  constructor(options: OidcPortalLoginOptions) {
+    this.#options = options;
+    this.#fetch = makeBoundedFetch(options.allowLoopbackHttp);
+    const { authorizedParties: _ignored, ...issuer } = options.issuer;
+    this.#idTokens = new JoseIdentityVerifier({
+      issuers: [{ ...issuer, audiences: [options.clientId], tokenType: 'id' }],
+      allowLoopbackHttp: options.allowLoopbackHttp,
+    });
+  }
+
+  async begin(): Promise<{ redirectUrl: string; state: string; nonce: string; codeVerifier: string }> {
+    const { authorizationEndpoint } = await this.#discover();
+    const state = randomToken();
+    const nonce = randomToken();
+    const codeVerifier = randomToken();
+    const url = new URL(authorizationEndpoint);
+    url.search = new URLSearchParams({
+      response_type: 'code',
+      client_id: this.#options.clientId,
+      redirect_uri: this.#options.redirectUri,
+      scope: this.#options.scope ?? 'openid profile email groups',
+      state,
+      nonce,
+      code_challenge: createHash('sha256').update(codeVerifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    }).toString();
+    return { redirectUrl: url.toString(), state, nonce, codeVerifier };
+  }
+
+  async complete(
+    response: Readonly<Record<string, string>>,
+    kept: { state: string; nonce: string; codeVerifier: string },
+  ): Promise<Principal> {
+    if (!tokensMatch(kept.state, response['state'])) throw new InvalidTokenError('state_mismatch');
+    if (response['error'] !== undefined) throw new InvalidTokenError('idp_returned_error');
+    const code = response['code'];
+    if (code === undefined || code === '' || code.length > 2048) throw new InvalidTokenError('code_missing');
+
+    const idToken = await this.#exchange(code, kept.codeVerifier);
+    const principal = await this.#idTokens.verifyBearer(`Bearer ${idToken}`);
+    // Both reads follow a successful signature check, so they see verified content.
+    const typ = decodeProtectedHeader(idToken).typ;
+    if (typ !== undefined && typ.toUpperCase() !== 'JWT') throw new InvalidTokenError('id_token_typ');
+    if (!tokensMatch(kept.nonce, decodeJwt(idToken)['nonce'])) throw new InvalidTokenError('nonce_mismatch');
+    return principal;
+  }
+
+  async #exchange(code: string, codeVerifier: string): Promise<string> {
+    const { tokenEndpoint } = await this.#discover();
+    const { clientSecret } = await this.#options.secrets.load();
+    const basic = Buffer.from(
+      `${encodeURIComponent(this.#options.clientId)}:${encodeURIComponent(clientSecret.reveal())}`,
+      'utf8',
+    ).toString('base64');
+    let response: Response;
+    try {
+      response = await fetch(assertFetchableUrl(tokenEndpoint, this.#options.allowLoopbackHttp), {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: this.#options.redirectUri,
+          code_verifier: codeVerifier,
+        }),
+        signal: AbortSignal.timeout(3000),
+      });
+    } catch (error) {
+      throw new UpstreamUnavailableError('token_endpoint_unreachable', { cause: error });
+    }
+    const text = await response.text();
+    if (text.length > MAX_TOKEN_RESPONSE_BYTES) throw new UpstreamUnavailableError('token_response_too_large');
+    // A refused code (replayed, expired, or for another verifier) is the browser's problem, not an outage.
+    if (response.status === 400 || response.status === 401) throw new InvalidTokenError('code_refused');
+    if (response.status !== 200) throw new UpstreamUnavailableError(`token_endpoint_http_${response.status}`);
+    let idToken: unknown;
+    try {
+      idToken = (JSON.parse(text) as { id_token?: unknown }).id_token;
+    } catch {
+      throw new UpstreamUnavailableError('token_response_malformed');
+    }
+    if (typeof idToken !== 'string') throw new InvalidTokenError('id_token_missing');
+    return idToken;
+  }
+
+  #discover(): Promise<ProviderEndpoints> {
+    this.#endpoints ??= this.#fetchDiscovery().catch((error: unknown) => {
+      this.#endpoints = undefined;
+      throw error;
+    });
+    return this.#endpoints;
+  }
+
+  async #fetchDiscovery(): Promise<ProviderEndpoints> {
+    const issuer = this.#options.issuer.issuer;
+    let document: Record<string, unknown>;
+    try {
+      const response = await this.#fetch(`${issuer.endsWith('/') ? issuer : `${issuer}/`}.well-known/openid-configuration`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      if (response.status !== 200) throw new Error(`discovery answered ${response.status}`);
+      document = (await response.json()) as Record<string, unknown>;
+    } catch (error) {
+      throw new UpstreamUnavailableError('oidc_discovery_failed', { cause: error });
+    }
+    const { authorization_endpoint: authorizationEndpoint, token_endpoint: tokenEndpoint } = document;
+    if (document['issuer'] !== issuer || typeof authorizationEndpoint !== 'string' || typeof tokenEndpoint !== 'string') {
+      throw new UpstreamUnavailableError('oidc_discovery_mismatch');
+    }
+    assertFetchableUrl(tokenEndpoint, this.#options.allowLoopbackHttp);
+    assertFetchableUrl(authorizationEndpoint, this.#options.allowLoopbackHttp);
+    return { authorizationEndpoint, tokenEndpoint };
+  }
+}

@@ -1,0 +1,152 @@
+import type { Output } from '../domain/entitlement.ts';
+import { InvalidRequestError, InvalidTokenError, KeyvendError, UpstreamUnavailableError } from '../domain/errors.ts';
+import {
+  LOGIN_TRANSACTION_SECONDS,
+  newPortalSession,
+  openLoginTransaction,
+  openSession,
+  type PortalSession,
+  sealLoginTransaction,
+  sealSession,
+  tokensMatch,
+} from '../domain/portal-session.ts';
+import type { AuditLog, Clock, DecisionLog, EntitlementStore, PortalLogin, PortalSecrets } from '../ports/index.ts';
+import { asKeyvendError, callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
+import type { ConsoleUrlGrant, makeIssueConsoleUrl } from './issue-console-url.ts';
+import type { RequestContext } from './request-context.ts';
+
+export interface PortalDeps {
+  readonly login: PortalLogin;
+  readonly secrets: PortalSecrets;
+  readonly entitlements: EntitlementStore;
+  readonly issueConsoleUrl: ReturnType<typeof makeIssueConsoleUrl>;
+  readonly audit: AuditLog;
+  readonly log: DecisionLog;
+  readonly clock: Clock;
+  readonly settings: { readonly sessionSeconds: number };
+}
+
+export interface ConsoleEntitlementView {
+  readonly id: string;
+  readonly description: string;
+  readonly roleArn: string;
+  readonly outputs: readonly Output[];
+}
+
+/**
+ * The portal's use cases. Sessions live only in a signed cookie (no server state), so every action
+ * reads it back through `openSession`; every sign-in, console grant or refusal, and sign-out is audited
+ * like an API call, and the console itself goes through issueConsoleUrl (same checks, same record).
+ */
+export function makePortal(deps: PortalDeps) {
+  const nowSeconds = () => Math.floor(deps.clock.now().getTime() / 1000);
+  const sessionKey = async () => (await deps.secrets.load()).sessionKey;
+
+  return {
+    /** Where to send the browser to sign in, and the signed transaction cookie that remembers state, nonce and PKCE. */
+    async beginLogin(): Promise<{ redirectUrl: string; transactionCookie: string }> {
+      const { redirectUrl, state, nonce, codeVerifier } = await deps.login.begin();
+      const transactionCookie = sealLoginTransaction(
+        { state, nonce, codeVerifier, expiresAt: nowSeconds() + LOGIN_TRANSACTION_SECONDS },
+        await sessionKey(),
+      );
+      return { redirectUrl, transactionCookie };
+    },
+
+    /** Verifies the IdP's answer and opens a session; audits success and failure. */
+    async completeLogin(input: {
+      response: Readonly<Record<string, string>>;
+      transactionCookie: string | undefined;
+      context: RequestContext;
+    }): Promise<{ sessionCookie: string; session: PortalSession }> {
+      const record = newAuditRecord('portal_login', input.context, deps.clock);
+      try {
+        const key = await sessionKey();
+        const kept = openLoginTransaction(input.transactionCookie, key, nowSeconds());
+        // No transaction: never started here, expired, or already used (the cookie is cleared on return).
+        if (kept === undefined) throw new InvalidTokenError('login_transaction_missing');
+        const principal = await deps.login.complete(input.response, kept);
+        record.caller = callerOf(principal);
+        const session = newPortalSession(principal, nowSeconds(), deps.settings.sessionSeconds);
+        record.outcome = 'granted';
+        try {
+          await deps.audit.record(record);
+        } catch (auditError) {
+          throw new UpstreamUnavailableError('audit_unavailable', { cause: auditError });
+        }
+        deps.log.decision(record);
+        return { sessionCookie: sealSession(session, key), session };
+      } catch (error) {
+        if (record.outcome === 'granted') throw error;
+        throw await recordDenial(deps, record, asKeyvendError(error), false);
+      }
+    },
+
+    /** The session behind a cookie, if it is genuine and current. Reading grants nothing, so it is not audited. */
+    async session(cookie: string | undefined): Promise<PortalSession | undefined> {
+      const check = openSession(cookie, await sessionKey(), nowSeconds());
+      return check.ok ? check.session : undefined;
+    },
+
+    /** The entitlements this person may open the console with. */
+    async consoleEntitlements(session: PortalSession): Promise<ConsoleEntitlementView[]> {
+      let granted;
+      try {
+        granted = await deps.entitlements.listGranted(session.principal);
+      } catch (error) {
+        if (error instanceof KeyvendError) throw error;
+        throw new UpstreamUnavailableError('entitlements_unavailable', { cause: error });
+      }
+      return granted
+        .filter((e) => e.outputs.includes('console'))
+        .map((e) => ({ id: e.id, description: e.description, roleArn: e.roleArn, outputs: e.outputs }))
+        .sort((a, b) => a.id.localeCompare(b.id));
+    },
+
+    /** One click: a fresh console sign-in URL, if the session is genuine and the form carries its CSRF token. */
+    async openConsole(input: {
+      sessionCookie: string | undefined;
+      form: Readonly<Record<string, string>>;
+      context: RequestContext;
+    }): Promise<ConsoleUrlGrant> {
+      const check = openSession(input.sessionCookie, await sessionKey(), nowSeconds());
+      if (!check.ok) {
+        const record = newAuditRecord('console', input.context, deps.clock);
+        const requested = input.form['entitlement'];
+        if (requested !== undefined) record.entitlement = { id: requested.slice(0, 64) };
+        throw await recordDenial(deps, record, new InvalidTokenError(check.reason), false);
+      }
+      const csrfOk = tokensMatch(check.session.csrfToken, input.form['csrf']);
+      return deps.issueConsoleUrl({
+        authorization: undefined,
+        principal: check.session.principal,
+        entitlement: input.form['entitlement'],
+        destination: undefined,
+        durationSeconds: undefined,
+        context: input.context,
+        ...(csrfOk ? {} : { rejection: new InvalidRequestError('The form has expired; reload the page.', { reason: 'csrf_token_invalid' }) }),
+      });
+    },
+
+    /** Ends the session. The CSRF token is required so another site cannot sign a person out. */
+    async logout(input: { sessionCookie: string | undefined; form: Readonly<Record<string, string>>; context: RequestContext }): Promise<void> {
+      const record = newAuditRecord('portal_logout', input.context, deps.clock);
+      const check = openSession(input.sessionCookie, await sessionKey(), nowSeconds());
+      if (!check.ok) throw await recordDenial(deps, record, new InvalidTokenError(check.reason), false);
+      record.caller = callerOf(check.session.principal);
+      if (!tokensMatch(check.session.csrfToken, input.form['csrf'])) {
+        throw await recordDenial(deps, record, new InvalidRequestError('The form has expired; reload the page.', { reason: 'csrf_token_invalid' }), false);
+      }
+      record.outcome = 'granted';
+      record.reason = 'signed_out';
+      try {
+        await deps.audit.record(record);
+      } catch (auditError) {
+        deps.log.alarm('audit_write_failed_on_logout', record, auditError);
+      }
+      deps.log.decision(record);
+    },
+  };
+}
+
+export type Portal = ReturnType<typeof makePortal>;

@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import type { ConsoleEntitlementView } from '../app/portal.ts';
+
+/**
+ * The portal's pages: server-rendered HTML, one inline stylesheet allowed by its hash in the CSP, no
+ * script, no third-party font or image. Every interpolated value goes through `escapeHtml`.
+ */
+export const PORTAL_CSS = `:root{color-scheme:light;--ink:#16191f;--muted:#5f6b7a;--line:#d5dbe3;--accent:#0b5cad;--bg:#f6f8fa}
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
+header{background:#232f3e;color:#fff;padding:.75rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;justify-content:space-between}
+header p{margin:0}.brand{font-weight:700;font-size:1.1rem}
+main{max-width:46rem;margin:0 auto;padding:1rem}
+h1{font-size:1.5rem;margin:.5rem 0 1rem}h2{font-size:1.15rem;margin:0 0 .25rem}
+.card{background:#fff;border:1px solid var(--line);border-radius:.5rem;padding:1rem;margin:0 0 1rem}
+ul.roles{list-style:none;padding:0;margin:0}
+.meta{color:var(--muted);font-size:.9rem;margin:.25rem 0;overflow-wrap:anywhere}
+code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9rem;background:var(--bg);padding:.1rem .3rem;border-radius:.25rem;word-break:break-all}
+.button,button{display:inline-block;font:inherit;font-weight:600;border:0;border-radius:.4rem;padding:.6rem 1rem;background:var(--accent);color:#fff;text-decoration:none;cursor:pointer;min-height:2.75rem}
+button.secondary{background:#fff;color:var(--ink);border:1px solid var(--line)}
+.button:focus-visible,button:focus-visible,a:focus-visible{outline:3px solid #f90;outline-offset:2px}
+form.inline{display:inline;margin:0}.error{border-color:#b3261e}.error h1{color:#b3261e}
+label{display:block;font-weight:600;margin:.5rem 0 .25rem}
+footer{color:var(--muted);font-size:.85rem;text-align:center;padding:1rem}
+@media (max-width:30rem){main{padding:.5rem}.button,button{width:100%}form.inline{display:block}}`;
+
+export const PORTAL_CSS_HASH = `sha256-${createHash('sha256').update(PORTAL_CSS, 'utf8').digest('base64')}`;
+
+export function escapeHtml(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+function layout(title: string, body: string, header = ''): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${escapeHtml(title)} · Keyvend</title>
+<style>${PORTAL_CSS}</style>
+</head>
+<body>
+<header><p class="brand">Keyvend</p>${header}</header>
+<main id="main">
+${body}
+</main>
+<footer>Short-lived AWS access, granted by your organisation's entitlements. Every action here is audited.</footer>
+</body>
+</html>`;
+}
+
+export function signInPage(input: { issuerName: string; notice?: string }): string {
+  const notice = input.notice === undefined ? '' : `<p role="status">${escapeHtml(input.notice)}</p>`;
+  return layout(
+    'Sign in',
+    `<h1>Sign in</h1>
+<section class="card" aria-labelledby="signin-heading">
+<h2 id="signin-heading">Open the AWS console as a role you are entitled to</h2>
+${notice}
+<p>Sign in with your organisation's identity provider. Keyvend then lists the roles you may use.</p>
+<p><a class="button" href="/portal/login">Sign in with ${escapeHtml(input.issuerName)}</a></p>
+</section>`,
+  );
+}
+
+export function homePage(input: { subject: string; csrfToken: string; entitlements: readonly ConsoleEntitlementView[]; expiresAt: Date }): string {
+  const csrf = `<input type="hidden" name="csrf" value="${escapeHtml(input.csrfToken)}">`;
+  const logout = `<form class="inline" method="post" action="/portal/logout">${csrf}<button type="submit" class="secondary">Sign out</button></form>`;
+  const items = input.entitlements.map((e) => {
+    const headingId = `role-${escapeHtml(e.id)}`;
+    const cli = e.outputs.includes('credentials')
+      ? `<p class="meta">Same role in a terminal: <code>keyvend credentials ${escapeHtml(e.id)}</code></p>`
+      : '<p class="meta">Console only: this entitlement gives no CLI credentials.</p>';
+    return `<li class="card" aria-labelledby="${headingId}">
+<h2 id="${headingId}">${escapeHtml(e.id)}</h2>
+<p>${escapeHtml(e.description)}</p>
+<p class="meta">Role <code>${escapeHtml(e.roleArn)}</code></p>
+<form method="post" action="/portal/console">
+${csrf}
+<input type="hidden" name="entitlement" value="${escapeHtml(e.id)}">
+<button type="submit" aria-describedby="${headingId}">Open the AWS console as ${escapeHtml(e.id)}</button>
+</form>
+${cli}
+</li>`;
+  });
+  const list = items.length === 0
+    ? '<section class="card"><p id="no-roles">You have no entitlements that open the AWS console. Ask your administrator if you need one.</p></section>'
+    : `<ul class="roles">\n${items.join('\n')}\n</ul>`;
+  return layout(
+    'Your AWS roles',
+    `<h1>Your AWS console roles</h1>
+<p class="meta">Signed in until ${escapeHtml(input.expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z'))}. Each click opens a fresh console session.</p>
+${list}`,
+    `<p>Signed in as <strong id="subject">${escapeHtml(input.subject)}</strong></p>${logout}`,
+  );
+}
+
+export function errorPage(input: { title: string; message: string; requestId: string; signInAgain: boolean }): string {
+  const again = input.signInAgain ? '<p><a class="button" href="/portal/login">Sign in again</a></p>' : '<p><a href="/portal">Back to the portal</a></p>';
+  return layout(
+    input.title,
+    `<section class="card error" role="alert">
+<h1>${escapeHtml(input.title)}</h1>
+<p>${escapeHtml(input.message)}</p>
+<p class="meta">Request id <code>${escapeHtml(input.requestId)}</code></p>
+${again}
+</section>`,
+  );
+}

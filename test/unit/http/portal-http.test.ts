@@ -1,0 +1,75 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { clearCookie, cookieNames, parseForm, portalHeaders, readCookie, setCookie } from '../../../src/http/portal-http.ts';
+import { escapeHtml, homePage, PORTAL_CSS, PORTAL_CSS_HASH } from '../../../src/http/portal-pages.ts';
+
+const event = (fields: Partial<APIGatewayProxyEventV2>): APIGatewayProxyEventV2 => ({ headers: {}, ...fields }) as APIGatewayProxyEventV2;
+
+describe('portal cookies', () => {
+  it('are HttpOnly and SameSite=Lax, Secure with the __Host- prefix outside plain-http localhost', () => {
+    // Act
+    const secure = setCookie(cookieNames(true).session, 'v', { secure: true, path: '/', maxAgeSeconds: 1800 });
+    const local = setCookie(cookieNames(false).session, 'v', { secure: false, path: '/', maxAgeSeconds: 1800 });
+
+    // Assess
+    expect(secure).toBe('__Host-keyvend_session=v; Path=/; Max-Age=1800; HttpOnly; SameSite=Lax; Secure');
+    expect(local).toBe('keyvend_session=v; Path=/; Max-Age=1800; HttpOnly; SameSite=Lax');
+    expect(clearCookie('keyvend_session', { secure: false, path: '/' })).toContain('Max-Age=0');
+  });
+
+  it('reads a cookie once, and refuses two cookies of the same name', () => {
+    expect(readCookie(event({ cookies: ['a=1', 'keyvend_session=x.y'] }), 'keyvend_session')).toBe('x.y');
+    expect(readCookie(event({ headers: { cookie: 'a=1; keyvend_session=x.y' } }), 'keyvend_session')).toBe('x.y');
+    expect(readCookie(event({ cookies: ['keyvend_session=mine', 'keyvend_session=planted'] }), 'keyvend_session')).toBeUndefined();
+    expect(readCookie(event({}), 'keyvend_session')).toBeUndefined();
+  });
+});
+
+describe('portal forms', () => {
+  const form = (body: string, contentType = 'application/x-www-form-urlencoded') =>
+    event({ body, headers: { 'content-type': contentType } });
+
+  it('accepts the named fields', () => {
+    expect(parseForm(form('csrf=abc&entitlement=console-readonly'), ['csrf', 'entitlement'])).toEqual({ csrf: 'abc', entitlement: 'console-readonly' });
+  });
+
+  it('refuses repeated or unexpected fields, other media types and large bodies', () => {
+    expect(() => parseForm(form('csrf=a&csrf=b'), ['csrf'])).toThrow(expect.objectContaining({ code: 'invalid_request' }));
+    expect(() => parseForm(form('csrf=a&roleArn=x'), ['csrf'])).toThrow(expect.objectContaining({ code: 'invalid_request' }));
+    expect(() => parseForm(form('{"csrf":"a"}', 'application/json'), ['csrf'])).toThrow(expect.objectContaining({ code: 'unsupported_media_type' }));
+    expect(() => parseForm(form(`csrf=${'a'.repeat(5000)}`), ['csrf'])).toThrow(expect.objectContaining({ code: 'payload_too_large' }));
+  });
+});
+
+describe('portal headers and pages', () => {
+  it('sends a strict CSP whose style hash is the inline stylesheet, and lists only the federation origin as a form target', () => {
+    // Act
+    const headers = portalHeaders({ secure: true, formTargets: ['https://signin.aws.amazon.com'] });
+
+    // Assess
+    expect(PORTAL_CSS_HASH).toBe(`sha256-${createHash('sha256').update(PORTAL_CSS).digest('base64')}`);
+    expect(headers['content-security-policy']).toBe(
+      `default-src 'none'; style-src '${PORTAL_CSS_HASH}'; img-src 'self'; form-action 'self' https://signin.aws.amazon.com; frame-ancestors 'none'; base-uri 'none'`,
+    );
+    expect(headers).toMatchObject({ 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY', 'cache-control': 'no-store' });
+    expect(headers['strict-transport-security']).toBeDefined();
+  });
+
+  it('escapes every value it renders and loads nothing from elsewhere', () => {
+    // Act
+    const html = homePage({
+      subject: '<script>alert(1)</script>',
+      csrfToken: '"><img src=x>',
+      entitlements: [{ id: 'x', description: '<b>d</b>', roleArn: 'arn:aws:iam::111111111111:role/x', outputs: ['console'] }],
+      expiresAt: new Date(0),
+    });
+
+    // Assess
+    expect(html).not.toContain('<script>');
+    expect(html).not.toContain('<img');
+    expect(html).toContain(escapeHtml('"><img src=x>'));
+    expect(html).not.toMatch(/<script|<link|https?:\/\/(?!www\.w3)/);
+    expect(html).toContain('name="viewport"');
+  });
+});
