@@ -60,7 +60,7 @@ async function handleRequest(state: EmulatorState, req: IncomingMessage, res: Se
     }
     const fault = state.faults.take(handler.name);
     if (fault) throw fault;
-    const result = handler.handle({ params, state, now, requestId, ...(caller ? { caller } : {}) });
+    const result = await handler.handle({ params, state, now, requestId, ...(caller ? { caller } : {}) });
     send(res, 200, successXml(handler.name, result, requestId), requestId, now);
     record.outcome = 'ok';
     record.httpStatus = 200;
