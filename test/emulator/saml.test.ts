@@ -93,7 +93,7 @@ describe('AssumeRoleWithSAML', () => {
   });
 
   it.each([
-    ['an assertion under 4 characters', () => 'abc', {}, 'ValidationError'],
+    ['an assertion under 4 characters', (): string => 'abc', {}, 'ValidationError'],
     ['a duration over the role maximum', () => assertion(), { RoleArn: SHORT_ROLE, DurationSeconds: 7200 }, 'ValidationError'],
     ['an unknown SAML provider', () => assertion(), { PrincipalArn: `arn:aws:iam::${ACCOUNT}:saml-provider/nobody` }, 'InvalidIdentityTokenException'],
     ['an assertion signed by another key', () => assertion({ privateKey: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }), {}, 'InvalidIdentityTokenException'],
@@ -103,7 +103,7 @@ describe('AssumeRoleWithSAML', () => {
     ['an assertion without RoleSessionName', () => assertion({ roleSessionName: undefined as never }), {}, 'InvalidIdentityTokenException'],
     ['a role the Role attribute does not name', () => assertion({ roles: [`${SHORT_ROLE},${PROVIDER}`] }), {}, 'AccessDenied'],
     ['a provider the Role attribute does not pair with the role', () => assertion(), { PrincipalArn: OTHER_PROVIDER }, 'AccessDenied'],
-  ] as const)('refuses %s', async (_, makeAssertion, overrides, code) => {
+  ] as ReadonlyArray<readonly [string, () => string, Partial<ConstructorParameters<typeof AssumeRoleWithSAMLCommand>[0]>, string]>)('refuses %s', async (_, makeAssertion, overrides, code) => {
     // Act
     const error = await stsError(assume(makeAssertion(), overrides));
 

@@ -1,5 +1,7 @@
 import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+
+type SigningKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -20,8 +22,8 @@ const ROLE = {
 
 let idp: Server;
 let issuer: string;
-let signingKey: CryptoKey;
-let strangerKey: CryptoKey;
+let signingKey: SigningKey;
+let strangerKey: SigningKey;
 let sts: StsEmulator;
 let client: STSClient;
 
@@ -86,7 +88,7 @@ afterAll(async () => {
 
 beforeEach(() => sts.reset());
 
-async function token(claims: JWTPayload = {}, key: CryptoKey = signingKey, lifetime = 600): Promise<string> {
+async function token(claims: JWTPayload = {}, key: SigningKey = signingKey, lifetime = 600): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ iss: issuer, aud: CLIENT_ID, sub: 'user-0001', iat: now, exp: now + lifetime, ...claims })
     .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
