@@ -173,7 +173,7 @@ function issued(
   c: Credentials | undefined,
   arn: string | undefined,
   id: string | undefined,
-  output: { PackedPolicySize?: number | undefined; SourceIdentity?: string | undefined; $metadata: { requestId?: string | undefined } },
+  output: { PackedPolicySize?: number | undefined; SourceIdentity?: string | undefined; $metadata?: { requestId?: string | undefined } },
 ): IssuedCredentials {
   if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration || !arn || !id) {
     throw new UpstreamUnavailableError('sts_incomplete_response');
@@ -186,7 +186,7 @@ function issued(
     assumedRoleArn: arn,
     assumedRoleId: id,
     packedPolicySize: output.PackedPolicySize,
-    stsRequestId: output.$metadata.requestId,
+    stsRequestId: output.$metadata?.requestId,
     ...(output.SourceIdentity === undefined ? {} : { sourceIdentity: output.SourceIdentity }),
   };
 }
