@@ -77,7 +77,13 @@ const ENTITLEMENT_SCHEMA = v.pipe(
     id: v.pipe(v.string(), v.regex(ENTITLEMENT_ID_PATTERN, 'ids are 1-63 of [a-z0-9-], starting alphanumeric')),
     version: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
     description: v.pipe(v.string(), v.maxLength(512)),
-    roleArn: v.optional(v.pipe(v.string(), v.regex(ROLE_ARN_PATTERN, 'not an IAM role ARN'))),
+    // An IAM user ARN only as the stored form of a federation-token entitlement (see vendingProblems).
+    roleArn: v.optional(
+      v.pipe(
+        v.string(),
+        v.check((arn) => ROLE_ARN_PATTERN.test(arn) || IAM_USER_ARN_PATTERN.test(arn), 'not an IAM role ARN'),
+      ),
+    ),
     vending: v.optional(v.picklist(VENDING_PATHS, `vending is one of ${VENDING_PATHS.join(', ')}`), 'assume-role'),
     federationUser: v.optional(
       v.strictObject({
@@ -160,10 +166,14 @@ export function vendingProblems(e: VendingFields): string[] {
   const path = e.vending;
   if (path === 'federation-token') {
     if (e.federationUser === undefined) problems.push('federation-token needs federationUser: {secretId, userArn}');
-    if (e.roleArn !== undefined) problems.push('federation-token vends no role: remove roleArn (the IAM user is federationUser.userArn)');
+    // Parsing is idempotent: the parsed form carries the user's ARN as roleArn, and is stored and read again.
+    if (e.roleArn !== undefined && e.roleArn !== e.federationUser?.userArn) {
+      problems.push('federation-token vends no role: remove roleArn (the IAM user is federationUser.userArn)');
+    }
     if (e.transitiveTagKeys.length > 0) problems.push('GetFederationToken has no transitive tag keys: remove transitiveTagKeys');
   } else {
     if (e.roleArn === undefined) problems.push(`${path} needs roleArn`);
+    else if (!ROLE_ARN_PATTERN.test(e.roleArn)) problems.push('roleArn: not an IAM role ARN');
     if (e.federationUser !== undefined) problems.push('federationUser is for vending: federation-token only');
     if (e.maxDurationSeconds > STS_MAX_ROLE_DURATION_SECONDS) {
       problems.push(`maxDurationSeconds: ${path} sessions last at most ${STS_MAX_ROLE_DURATION_SECONDS} s (the role maximum)`);

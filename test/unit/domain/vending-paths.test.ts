@@ -46,13 +46,26 @@ describe('entitlement vending field', () => {
     expect(problems).toEqual([]);
   });
 
-  it('makes the IAM user the target ARN of a federation-token entitlement', () => {
+  it('makes the IAM user the target ARN of a federation-token entitlement, and parses its own output again', () => {
     // Act
     const result = parseEntitlement(entitlement({ vending: 'federation-token', roleArn: undefined, federationUser: FEDERATION_USER }));
+    const reread = result.ok ? parseEntitlement(JSON.parse(JSON.stringify(result.entitlement))) : result;
 
     // Assess
     expect(result.ok && result.entitlement.roleArn).toBe(FEDERATION_USER.userArn);
     expect(result.ok && result.entitlement.federationUser).toEqual(FEDERATION_USER);
+    expect(reread).toEqual(result);
+  });
+
+  it('parses every path\'s own output again (entitlements are stored parsed and re-read on every request)', () => {
+    for (const vending of ['assume-role', 'web-identity', 'saml'] as const) {
+      // Act
+      const result = parseEntitlement(entitlement({ vending }));
+      const reread = result.ok ? parseEntitlement(JSON.parse(JSON.stringify(result.entitlement))) : result;
+
+      // Assess
+      expect(reread).toEqual(result);
+    }
   });
 
   it.each([
@@ -64,6 +77,8 @@ describe('entitlement vending field', () => {
     ['federation-token without any policy', { vending: 'federation-token', roleArn: undefined, federationUser: FEDERATION_USER, sessionPolicy: undefined }, /sessionPolicy or managedPolicyArns/],
     ['a federation user secret outside the grammar', { vending: 'federation-token', roleArn: undefined, federationUser: { ...FEDERATION_USER, secretId: 'a secret' } }, /secret name or ARN/],
     ['federationUser on a role path', { federationUser: FEDERATION_USER }, /federation-token only/],
+    ['a role path naming an IAM user', { roleArn: FEDERATION_USER.userArn }, /not an IAM role ARN/],
+    ['federation-token naming a user other than its own', { vending: 'federation-token', roleArn: 'arn:aws:iam::111111111111:user/other', federationUser: FEDERATION_USER }, /remove roleArn/],
     ['web-identity over 12 h', { vending: 'web-identity', maxDurationSeconds: 43201 }, /at most 43200/],
     ['saml over 12 h', { vending: 'saml', maxDurationSeconds: 86400 }, /at most 43200/],
     ['web-identity without a role', { vending: 'web-identity', roleArn: undefined }, /needs roleArn/],
