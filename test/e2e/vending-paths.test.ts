@@ -61,7 +61,7 @@ describe('vending: web-identity (AssumeRoleWithWebIdentity with the caller\'s ow
 
     // Assess: unsigned (no broker credentials involved), and audited with its path
     const call = (await emulatorCalls()).find((c) => c.action === 'AssumeRoleWithWebIdentity' && c.outcome === 'ok') as Record<string, unknown> | undefined;
-    expect(call?.['callerAccessKeyId']).toBeUndefined();
+    expect(call?.['signed']).toBe(false);
     const record = (await auditRecords()).find((r) => r['eventId'] === response.json['grantId']);
     expect(record).toMatchObject({ outcome: 'granted', session: { vending: 'web-identity', sourceIdentity: 'tester-0001', durationSeconds: 43200 } });
     expect(JSON.stringify(record)).not.toContain(token);

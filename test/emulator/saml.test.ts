@@ -70,6 +70,10 @@ describe('AssumeRoleWithSAML', () => {
 
     // Assess
     expect(identity.Arn).toBe(`arn:aws:sts::${ACCOUNT}:assumed-role/saml-target/alice@example.com`);
+    expect(sts.calls().map((call) => [call.action, call.signed])).toEqual([
+      ['AssumeRoleWithSAML', false],
+      ['GetCallerIdentity', true],
+    ]);
     expect(output.Subject).toBe('alice-0001');
     expect(output.Issuer).toBe(TEST_SAML_IDP.entityId);
     expect(output.SourceIdentity).toBe('alice');

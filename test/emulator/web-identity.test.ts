@@ -128,6 +128,10 @@ describe('AssumeRoleWithWebIdentity', () => {
     expect(output.Provider).toBe(PROVIDER_KEY);
     expect(output.SourceIdentity).toBe('alice');
     expect(identity.Arn).toBe(`arn:aws:sts::${ACCOUNT}:assumed-role/web-identity-target/alice.abcdefghijklmnopqrstuvwxyz`);
+    expect(sts.calls().map((c) => [c.action, c.signed])).toEqual([
+      ['AssumeRoleWithWebIdentity', false],
+      ['GetCallerIdentity', true],
+    ]);
     const [session] = sts.sessions();
     expect(session).toMatchObject({
       issuedBy: 'AssumeRoleWithWebIdentity',

@@ -5,7 +5,7 @@ import { ACTIONS } from './actions/index.ts';
 import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
 import { authenticate, type Caller } from './auth/authenticate.ts';
 import { STS_API_VERSION, StsError, stsErrors } from './errors.ts';
-import { BodyTooLargeError, readRequest, splitUrl } from './protocol/http-request.ts';
+import { BodyTooLargeError, headerValue, readRequest, splitUrl } from './protocol/http-request.ts';
 import { QueryParams } from './protocol/query-params.ts';
 import { errorXml, successXml } from './protocol/xml.ts';
 import { EmulatorState } from './state.ts';
@@ -43,6 +43,7 @@ async function handleRequest(state: EmulatorState, req: IncomingMessage, res: Se
     }
     now = state.now();
     if (request.method !== 'GET' && request.method !== 'POST') throw stsErrors.methodNotAllowed(request.method);
+    record.signed = headerValue(request, 'authorization') !== undefined || /(?:^|&)X-Amz-Signature=/.test(request.rawQuery);
     const params = QueryParams.fromRequest(request);
     record.action = params.get('Action') ?? '';
     const roleArn = params.get('RoleArn');

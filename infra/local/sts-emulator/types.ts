@@ -111,6 +111,8 @@ export interface StsCallRecord {
   callerAccessKeyId?: string;
   callerArn?: string;
   outcome: 'ok' | 'error';
+  /** Whether the request carried a SigV4 signature (unsigned actions: whether the client signed anyway). */
+  signed?: boolean;
   errorCode?: string;
   roleArn?: string;
   roleSessionName?: string;
