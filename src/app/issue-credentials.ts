@@ -1,16 +1,10 @@
 import { resolveDuration } from '../domain/duration.ts';
 import { ENTITLEMENT_ID_PATTERN, POLICY_SAFE_PATTERN } from '../domain/identifiers.ts';
-import { accountOfArn, type Entitlement, type Output, partitionOfArn, type VendingPath } from '../domain/entitlement.ts';
+import type { Entitlement, Output } from '../domain/entitlement.ts';
 import { InternalError, InvalidRequestError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
-import type { AwsRoleAttribute, Principal } from '../domain/principal.ts';
+import type { Principal } from '../domain/principal.ts';
 import type { Secret } from '../domain/secret.ts';
-import {
-  assertPackedSizeFits,
-  federationNameFor,
-  type SessionIdentity,
-  sessionIdentityFor,
-  type SessionTag,
-} from '../domain/session-identity.ts';
+import { assertPackedSizeFits } from '../domain/session-identity.ts';
 import { MissingPolicyVariableError, PolicyTemplateError, type RenderedPolicy, renderSessionPolicy } from '../domain/session-policy.ts';
 import type {
   AuditLog,
@@ -23,6 +17,7 @@ import type {
 } from '../ports/index.ts';
 import { asKeyvendError, callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
 import type { RequestContext } from './request-context.ts';
+import { planVending } from './vending.ts';
 
 export interface IssueCredentialsDeps {
   readonly verifier: IdentityVerifier;
@@ -101,81 +96,36 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       if (entitlement === undefined) throw new NotEntitledError('no_matching_entitlement');
       record.entitlement = { id: entitlement.id, version: entitlement.version };
       if (!entitlement.outputs.includes(input.output)) throw new NotEntitledError('output_not_allowed');
-      const vending = entitlement.vending;
-      if (vending !== 'federation-token' && !deps.settings.isAllowedRole(entitlement.roleArn)) {
-        throw new InternalError('role_not_in_broker_allow_list');
-      }
-      const samlRole = vending === 'saml' ? samlRoleFor(principal, entitlement, input.samlAssertion) : undefined;
-      if (vending === 'web-identity' && (principal.idpType !== 'oidc' || principal.bearerToken === undefined)) {
-        throw new NotEntitledError('web_identity_needs_oidc_caller');
-      }
+      const plan = planVending(entitlement, principal, input.samlAssertion, deps.settings);
 
       const durationSeconds = resolveDuration(input.durationSeconds, {
         maxDurationSeconds: entitlement.maxDurationSeconds,
         defaultDurationSeconds: entitlement.defaultDurationSeconds,
         roleChaining: deps.settings.roleChaining,
-        vending,
+        vending: plan.vending,
       });
-      const identity = brokerSetIdentity(vending, sessionIdentityFor(principal, entitlement), principal);
       const policy = renderPolicyFor(entitlement, principal);
       if (policy === undefined && entitlement.managedPolicyArns.length === 0) throw new InternalError('no_session_policy');
-      const packedEstimate = assertPackedSizeFits(policy?.json.length ?? 0, identity.tags);
+      const packedEstimate = assertPackedSizeFits(policy?.json.length ?? 0, plan.tags);
       record.session = {
-        vending,
+        vending: plan.vending,
         roleArn: entitlement.roleArn,
-        ...(identity.roleSessionName === undefined ? {} : { roleSessionName: identity.roleSessionName }),
-        ...(identity.sourceIdentity === undefined ? {} : { sourceIdentity: identity.sourceIdentity }),
-        ...(samlRole === undefined ? {} : { samlProviderArn: samlRole.principalArn }),
-        tags: identity.tags,
-        transitiveTagKeys: identity.transitiveTagKeys,
+        ...(plan.roleSessionName === undefined ? {} : { roleSessionName: plan.roleSessionName }),
+        ...(plan.sourceIdentity === undefined ? {} : { sourceIdentity: plan.sourceIdentity }),
+        ...(plan.samlProviderArn === undefined ? {} : { samlProviderArn: plan.samlProviderArn }),
+        tags: plan.tags,
+        transitiveTagKeys: plan.transitiveTagKeys,
         ...(policy === undefined ? {} : { policySha256: policy.sha256 }),
         policyArns: entitlement.managedPolicyArns,
-        externalIdSet: vending === 'assume-role' && entitlement.externalId !== undefined,
+        externalIdSet: plan.externalIdSet,
         durationSeconds,
         packedPolicyEstimatePercent: packedEstimate,
       };
 
-      const common = { durationSeconds, policy: policy?.json, policyArns: entitlement.managedPolicyArns };
-      let credentials: IssuedCredentials;
-      switch (vending) {
-        case 'assume-role':
-          credentials = await deps.credentials.assumeRole({
-            ...common,
-            roleArn: entitlement.roleArn,
-            roleSessionName: identity.roleSessionName ?? '',
-            sourceIdentity: identity.sourceIdentity ?? '',
-            tags: identity.tags,
-            transitiveTagKeys: identity.transitiveTagKeys,
-            externalId: entitlement.externalId,
-          });
-          break;
-        case 'web-identity':
-          credentials = await deps.credentials.assumeRoleWithWebIdentity({
-            ...common,
-            roleArn: entitlement.roleArn,
-            roleSessionName: identity.roleSessionName ?? '',
-            webIdentityToken: principal.bearerToken as Secret,
-          });
-          break;
-        case 'saml':
-          credentials = await deps.credentials.assumeRoleWithSaml({
-            ...common,
-            roleArn: entitlement.roleArn,
-            principalArn: (samlRole as AwsRoleAttribute).principalArn,
-            samlAssertion: input.samlAssertion as Secret,
-          });
-          break;
-        case 'federation-token':
-          credentials = await deps.credentials.getFederationToken({
-            ...common,
-            federationUserSecretId: entitlement.federationUser?.secretId ?? '',
-            name: identity.roleSessionName ?? '',
-            tags: identity.tags,
-          });
-          break;
-      }
-      const roleSessionName = identity.roleSessionName ?? credentials.assumedRoleArn.split('/').pop() ?? '';
-      const sourceIdentity = identity.sourceIdentity ?? credentials.sourceIdentity;
+      const credentials = await plan.issue(deps.credentials, { durationSeconds, policy: policy?.json, policyArns: entitlement.managedPolicyArns });
+      // SAML sessions are named by the assertion and the unsigned paths' SourceIdentity by the IdP: as STS reports them.
+      const roleSessionName = plan.roleSessionName ?? credentials.assumedRoleArn.split('/').pop() ?? '';
+      const sourceIdentity = plan.sourceIdentity ?? credentials.sourceIdentity;
       Object.assign(record.session, {
         roleSessionName,
         ...(sourceIdentity === undefined ? {} : { sourceIdentity }),
@@ -213,55 +163,6 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
     }
   };
 }
-
-interface BrokerSetIdentity {
-  /** Undefined for SAML, whose assertion names the session. */
-  readonly roleSessionName: string | undefined;
-  /** Undefined where the API takes none from the broker. */
-  readonly sourceIdentity: string | undefined;
-  readonly tags: readonly SessionTag[];
-  readonly transitiveTagKeys: readonly string[];
-}
-
-/**
- * What the broker itself sets on each API. AssumeRole takes everything. The unsigned calls take no tags
- * or SourceIdentity parameters (STS reads them from the token's or assertion's claims), and SAML takes
- * no session name either. GetFederationToken takes tags but has neither SourceIdentity nor transitive
- * keys, so who the session belongs to is carried by its Name and the `keyvend:user` tag.
- */
-function brokerSetIdentity(vending: VendingPath, full: SessionIdentity, principal: Principal): BrokerSetIdentity {
-  switch (vending) {
-    case 'assume-role':
-      return full;
-    case 'web-identity':
-      return { roleSessionName: full.roleSessionName, sourceIdentity: undefined, tags: [], transitiveTagKeys: [] };
-    case 'saml':
-      return { roleSessionName: undefined, sourceIdentity: undefined, tags: [], transitiveTagKeys: [] };
-    case 'federation-token':
-      return { roleSessionName: federationNameFor(principal), sourceIdentity: undefined, tags: full.tags, transitiveTagKeys: [] };
-  }
-}
-
-/**
- * The Role attribute pair that names this entitlement's role. The assertion must have come from a SAML
- * caller, and the provider must be in the role's account: an assertion cannot point the broker at a role
- * the entitlement does not name.
- */
-function samlRoleFor(principal: Principal, entitlement: Entitlement, assertion: Secret | undefined): AwsRoleAttribute {
-  if (principal.idpType !== 'saml' || assertion === undefined) throw new NotEntitledError('saml_needs_saml_caller');
-  const account = accountOfArn(entitlement.roleArn);
-  const match = (principal.awsRoles ?? []).find(
-    (pair) =>
-      pair.roleArn === entitlement.roleArn &&
-      SAML_PROVIDER_ARN_PATTERN.test(pair.principalArn) &&
-      accountOfArn(pair.principalArn) === account &&
-      partitionOfArn(pair.principalArn) === partitionOfArn(entitlement.roleArn),
-  );
-  if (match === undefined) throw new NotEntitledError('saml_role_attribute_mismatch');
-  return match;
-}
-
-const SAML_PROVIDER_ARN_PATTERN = /^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:saml-provider\/[\w+=,.@-]{1,128}$/;
 
 function validateEntitlementId(value: unknown): string {
   if (typeof value !== 'string' || !ENTITLEMENT_ID_PATTERN.test(value)) {
