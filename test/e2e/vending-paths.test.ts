@@ -1,6 +1,7 @@
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import { auditRecords, emulatorCalls, emulatorSessions, postCredentials, stack, stsCallCount, testToken } from '../support/e2e.ts';
 
@@ -79,6 +80,35 @@ describe('vending: web-identity (AssumeRoleWithWebIdentity with the caller\'s ow
     expect(response.status).toBe(500);
     const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === response.json['requestId']);
     expect(record).toMatchObject({ outcome: 'denied', session: { vending: 'web-identity' } });
+  });
+});
+
+describe('the local stack\'s OIDC providers (infra/local/roles.yaml)', () => {
+  it('lets a role that trusts the dev IdP take a real dev IdP token, verified with the keys the dev IdP publishes', async () => {
+    // Prepare: alice signs in through the real authorization-code flow
+    const token = await fetchAccessToken({
+      issuer: stack().idpIssuer,
+      clientId: 'keyvend-demo-app',
+      username: 'alice',
+      password: 'alice-password',
+      resource: 'urn:keyvend:api',
+    });
+    const unsigned = new STSClient({ endpoint: stack().stsUrl, region: 'us-east-1', maxAttempts: 1, credentials: () => Promise.reject(new Error('unsigned')) });
+    clients.push(unsigned);
+
+    // Act
+    const output = await unsigned.send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: `arn:aws:iam::${ACCOUNT}:role/keyvend/web-identity-uploads`,
+        RoleSessionName: 'alice-direct',
+        WebIdentityToken: token,
+        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] }),
+      }),
+    );
+
+    // Assess
+    expect(output.Provider).toBe('dev-idp.keyvend.local');
+    expect(output.SubjectFromWebIdentityToken).toBe('7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b');
   });
 });
 
