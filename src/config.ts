@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import type { OidcIssuerSettings } from './adapters/oidc/jose-identity-verifier.ts';
 import { type DestinationRule, parseDestinationRules } from './domain/console-signin.ts';
+import { SECRET_ID_PATTERN } from './domain/entitlement.ts';
 import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
 
 /**
@@ -18,6 +19,10 @@ export interface Config {
   readonly localMode: boolean;
   readonly stsEndpoint: string | undefined;
   readonly dynamoDbEndpoint: string | undefined;
+  readonly secretsManagerEndpoint: string | undefined;
+  /** Secret ids (names or ARNs) of federation IAM users' keys; empty when no entitlement vends federation tokens. */
+  readonly federationUserSecrets: readonly string[];
+  readonly federationKeysCacheSeconds: number;
   readonly allowedOrigins: readonly string[];
   readonly console: ConsoleConfig;
   readonly portal: PortalConfig | undefined;
@@ -111,6 +116,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     return new URL(value).toString();
   };
 
+  const federationUserSecrets = (env['KEYVEND_FEDERATION_USER_SECRETS'] ?? '')
+    .split(',')
+    .map((id) => id.trim())
+    .filter(Boolean);
+  for (const id of federationUserSecrets) {
+    if (!SECRET_ID_PATTERN.test(id)) throw new ConfigError(`KEYVEND_FEDERATION_USER_SECRETS: ${id} is not a secret name or ARN`);
+  }
+  const federationKeysCacheSeconds = Number(env['KEYVEND_FEDERATION_KEYS_CACHE_SECONDS'] ?? '300');
+  if (!Number.isInteger(federationKeysCacheSeconds) || federationKeysCacheSeconds < 0 || federationKeysCacheSeconds > 3600) {
+    throw new ConfigError('KEYVEND_FEDERATION_KEYS_CACHE_SECONDS must be a whole number of seconds between 0 and 3600');
+  }
+
   return Object.freeze({
     region: env['AWS_REGION']?.trim() || 'us-east-1',
     entitlementsTable: required('KEYVEND_ENTITLEMENTS_TABLE'),
@@ -122,6 +139,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     localMode,
     stsEndpoint: endpoint('KEYVEND_STS_ENDPOINT'),
     dynamoDbEndpoint: endpoint('KEYVEND_DYNAMODB_ENDPOINT'),
+    secretsManagerEndpoint: endpoint('KEYVEND_SECRETS_MANAGER_ENDPOINT'),
+    federationUserSecrets: Object.freeze(federationUserSecrets),
+    federationKeysCacheSeconds,
     allowedOrigins: Object.freeze(
       (env['KEYVEND_ALLOWED_ORIGINS'] ?? '')
         .split(',')

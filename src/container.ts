@@ -1,23 +1,24 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAuditLog } from './adapters/dynamodb/dynamodb-audit-log.ts';
 import { DynamoDbEntitlementStore } from './adapters/dynamodb/dynamodb-entitlement-store.ts';
 import { PowertoolsDecisionLog } from './adapters/logging/powertools-decision-log.ts';
 import { JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts';
+import { SecretsManagerFederationKeys } from './adapters/secrets-manager/secrets-manager-federation-keys.ts';
 import { StsCredentialIssuer } from './adapters/sts/sts-credential-issuer.ts';
 import { makeIssueCredentials } from './app/issue-credentials.ts';
 import { makeListEntitlements } from './app/list-entitlements.ts';
 import { type Config, ConfigError, loadConfig, roleArnMatcher } from './config.ts';
 import { FederationConsoleSignin } from './adapters/signin/federation-console-signin.ts';
 import { makeIssueConsoleUrl } from './app/issue-console-url.ts';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { OidcPortalLogin } from './adapters/oidc/oidc-portal-login.ts';
 import { SecretsManagerPortalSecrets, StaticPortalSecrets } from './adapters/secrets/portal-secrets.ts';
 import { makePortal } from './app/portal.ts';
 import { federationEndpointFor } from './domain/console-signin.ts';
-import type { Clock } from './ports/index.ts';
+import type { Clock, LongTermKeys } from './ports/index.ts';
 
 /**
  * Composition: configuration and SDK clients are created once per container (at the first request's
@@ -57,6 +58,48 @@ const stsClient = /* @__PURE__ */ once(() => {
   });
 });
 
+/**
+ * AssumeRoleWithWebIdentity and AssumeRoleWithSAML are unsigned in the SDK (no-auth scheme). This client
+ * has a credential provider that always fails, so were the SDK ever to try signing, the call would fail
+ * rather than fall back to the broker's own role.
+ */
+const unsignedStsClient = /* @__PURE__ */ once(() => {
+  const c = config();
+  return new STSClient({
+    region: c.region,
+    maxAttempts: 3,
+    requestHandler,
+    credentials: () => Promise.reject(new Error('the unsigned STS client has no credentials')),
+    ...(c.stsEndpoint === undefined ? {} : { endpoint: c.stsEndpoint }),
+  });
+});
+
+const federationKeys = /* @__PURE__ */ once(() => {
+  const c = config();
+  const client = new SecretsManagerClient({
+    region: c.region,
+    maxAttempts: 3,
+    requestHandler,
+    ...(c.secretsManagerEndpoint === undefined ? {} : { endpoint: c.secretsManagerEndpoint }),
+  });
+  return new SecretsManagerFederationKeys(client, {
+    cacheSeconds: c.federationKeysCacheSeconds,
+    allowedSecretIds: c.federationUserSecrets,
+  });
+});
+
+/** GetFederationToken must be signed by the IAM user itself, so each user's keys get their own client. */
+const federationStsClient = (keys: LongTermKeys): STSClient => {
+  const c = config();
+  return new STSClient({
+    region: c.region,
+    maxAttempts: 3,
+    requestHandler,
+    credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey.reveal() },
+    ...(c.stsEndpoint === undefined ? {} : { endpoint: c.stsEndpoint }),
+  });
+};
+
 const verifier = /* @__PURE__ */ once(() => new JoseIdentityVerifier({ issuers: config().issuers, allowLoopbackHttp: config().localMode }));
 const entitlementStore = /* @__PURE__ */ once(() => new DynamoDbEntitlementStore(documentClient(), config().entitlementsTable));
 
@@ -64,7 +107,10 @@ export const issueCredentials = /* @__PURE__ */ once(() =>
   makeIssueCredentials({
     verifier: verifier(),
     entitlements: entitlementStore(),
-    credentials: new StsCredentialIssuer(stsClient()),
+    credentials: new StsCredentialIssuer(stsClient(), {
+      unsignedClient: unsignedStsClient(),
+      federation: { keys: federationKeys(), clientFor: federationStsClient },
+    }),
     audit: new DynamoDbAuditLog(documentClient(), config().auditTable, config().auditRetentionDays),
     log: new PowertoolsDecisionLog(logger()),
     clock: systemClock,
@@ -87,7 +133,7 @@ export const issueConsoleUrl = /* @__PURE__ */ once(() => {
       issuerUrl: c.console.issuerUrl,
       destinationRules: c.console.destinationRules,
       federationEndpointFor: (partition) => c.console.federationEndpoint ?? federationEndpointFor(partition),
-      credentialOrigin: c.roleChaining ? 'assume_role_chained' : 'assume_role',
+      roleChaining: c.roleChaining,
     },
   });
 });

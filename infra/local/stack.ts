@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { CLIENT_IDS, DEV_PORTAL_CLIENT_SECRET, type DevIdp, startDevIdp } from './dev-idp/index.ts';
 import { createTables, freePort, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from './dynamodb.ts';
 import { type LocalPrincipal, type LocalRole, type StsEmulator, startStsEmulator } from './sts-emulator/index.ts';
+import type { SecretsManagerEmulator } from './secrets-manager/index.ts';
+import { federationPrincipals, resolveOidcProviders, samlProvidersOf, startFederationSecrets, type VendingWorld } from './vending-world.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_ENTITLEMENTS_FILE = join(ROOT, 'infra/local/entitlements.yaml');
@@ -34,7 +36,7 @@ export interface LocalStackOptions {
   readonly brokerLogFile?: string;
 }
 
-export interface RolesFile {
+export interface RolesFile extends VendingWorld {
   readonly accountId: string;
   readonly principals: LocalPrincipal[];
   readonly roles: LocalRole[];
@@ -44,6 +46,8 @@ export interface LocalStack {
   readonly apiUrl: string;
   readonly idp: DevIdp | undefined;
   readonly sts: StsEmulator;
+  /** Serves the federation IAM users' keys (GetSecretValue). */
+  readonly secretsManager: SecretsManagerEmulator;
   readonly dynamo: LocalDynamoDb;
   readonly roles: RolesFile;
   /** The broker's environment, so a test can start a second broker with one thing changed. */
@@ -85,15 +89,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // The broker's port is known before the dev IdP starts: the portal's redirect URI is registered with it.
     const httpPort = options.httpPort || (await freePort());
     const portalUrl = `http://127.0.0.1:${httpPort}`;
-    const [dynamo, sts, idp] = await Promise.all([
+    const [dynamo, idp] = await Promise.all([
       startLocalDynamoDb(options.dynamoPort === undefined ? {} : { port: options.dynamoPort }),
-      startStsEmulator({ port: options.stsPort ?? 0, accountId: roles.accountId, principals: roles.principals, roles: roles.roles }),
       options.issuers === undefined
         ? startDevIdp({ port: options.idpPort ?? 0, portalRedirectUris: [`${portalUrl}/portal/callback`] })
         : Promise.resolve(undefined),
     ]);
-    closers.push(() => dynamo.close(), () => sts.close());
+    closers.push(() => dynamo.close());
     if (idp !== undefined) closers.push(() => idp.close());
+    const issuers = [...(options.issuers ?? (idp ? [devIssuerSettings(idp)] : [])), ...(options.extraIssuers ?? [])];
+    // The identity providers' URLs are known only now, so the STS emulator starts after the dev IdP.
+    const sts = await startStsEmulator({
+      port: options.stsPort ?? 0,
+      accountId: roles.accountId,
+      principals: [...roles.principals, ...federationPrincipals(roles)],
+      roles: roles.roles,
+      oidcProviders: resolveOidcProviders(roles, issuers),
+      samlProviders: samlProvidersOf(roles, ROOT),
+    });
+    closers.push(() => sts.close());
     log(`DynamoDB (${dynamo.engine}) at ${dynamo.endpoint}; STS emulator at ${sts.url}${idp ? `; dev IdP at ${idp.issuer}` : ''}`);
 
     await createTables(dynamo.endpoint, tableDefinitionsFromServerlessYml(join(ROOT, 'serverless.yml'), LOCAL_TABLES));
@@ -108,9 +122,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await applyEntitlements(documentClient, LOCAL_TABLES.entitlements, check.entries, { prune: true });
     log(`seeded ${check.entries.length} entitlement(s) from ${entitlementsFile}`);
 
-    const issuers = [...(options.issuers ?? (idp ? [devIssuerSettings(idp)] : [])), ...(options.extraIssuers ?? [])];
     const broker = roles.principals[0];
     if (broker === undefined) throw new Error(`${rolesFile} names no principal for the broker`);
+    const federation = await startFederationSecrets(roles, roles.accountId, broker);
+    closers.push(() => federation.secrets.close());
     const brokerEnv: Record<string, string> = {
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: broker.accessKeyId,
@@ -135,6 +150,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             KEYVEND_PORTAL_CLIENT_SECRET: DEV_PORTAL_CLIENT_SECRET,
             KEYVEND_PORTAL_SESSION_KEY: randomBytes(32).toString('base64url'),
           }),
+      ...federation.env,
     };
     const apiUrl = await startBroker(brokerEnv, {
       httpPort,
@@ -142,7 +158,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.brokerLogFile === undefined ? {} : { logFile: options.brokerLogFile }),
     });
     log(`broker at ${apiUrl}`);
-    return { apiUrl, idp, sts, dynamo, roles, brokerEnv, documentClient, close };
+    return { apiUrl, idp, sts, secretsManager: federation.secrets, dynamo, roles, brokerEnv, documentClient, close };
   } catch (error) {
     await close();
     throw error;

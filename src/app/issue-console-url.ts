@@ -1,5 +1,5 @@
 import {
-  type CredentialOrigin,
+  credentialOriginOf,
   type DestinationRule,
   loginUrl,
   type Partition,
@@ -24,8 +24,8 @@ export interface IssueConsoleUrlDeps {
     readonly issuerUrl: string;
     readonly destinationRules: readonly DestinationRule[];
     readonly federationEndpointFor: (partition: Partition) => string;
-    /** How issueCredentials obtains credentials: chained when the broker is itself a role session. */
-    readonly credentialOrigin: CredentialOrigin;
+    /** The broker's AssumeRole is chained when the broker itself runs as a role session (Lambda). */
+    readonly roleChaining: boolean;
   };
 }
 
@@ -70,12 +70,12 @@ export function makeIssueConsoleUrl(deps: IssueConsoleUrlDeps) {
           partition = partitionOf(entitlement.roleArn);
           destination = resolveDestination(input.destination, partition, deps.settings.destinationRules);
         },
-        async deliver({ credentials, durationSeconds }) {
+        async deliver({ credentials, entitlement, durationSeconds }) {
           const endpoint = deps.settings.federationEndpointFor(partition);
           const token = await deps.signin.getSigninToken({
             endpoint,
             credentials,
-            sessionDuration: sessionDurationFor(deps.settings.credentialOrigin, durationSeconds),
+            sessionDuration: sessionDurationFor(credentialOriginOf(entitlement.vending, deps.settings.roleChaining), durationSeconds),
           });
           return new Secret(loginUrl({ endpoint, issuer: deps.settings.issuerUrl, destination, signinToken: token.reveal() }));
         },

@@ -4,7 +4,7 @@ import type { Entitlement, Output } from '../domain/entitlement.ts';
 import { InternalError, InvalidRequestError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { Secret } from '../domain/secret.ts';
-import { assertPackedSizeFits, sessionIdentityFor } from '../domain/session-identity.ts';
+import { assertPackedSizeFits } from '../domain/session-identity.ts';
 import { MissingPolicyVariableError, PolicyTemplateError, type RenderedPolicy, renderSessionPolicy } from '../domain/session-policy.ts';
 import type {
   AuditLog,
@@ -17,6 +17,7 @@ import type {
 } from '../ports/index.ts';
 import { asKeyvendError, callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
 import type { RequestContext } from './request-context.ts';
+import { planVending } from './vending.ts';
 
 export interface IssueCredentialsDeps {
   readonly verifier: IdentityVerifier;
@@ -39,6 +40,8 @@ export interface IssueCredentialsInput {
   readonly durationSeconds: unknown;
   readonly output: Output;
   readonly context: RequestContext;
+  /** SAML callers: the base64 SAMLResponse their IdP issued for AWS, passed on by AssumeRoleWithSAML. */
+  readonly samlAssertion?: Secret;
   /** A problem the HTTP layer found in the request; it is audited once the caller is known. */
   readonly rejection?: KeyvendError;
   /** A caller the broker already authenticated (a portal session); `authorization` is then not read. */
@@ -63,8 +66,10 @@ export interface CredentialGrant {
   readonly principal: Principal;
   readonly credentials: IssuedCredentials;
   readonly durationSeconds: number;
+  /** The session name, or the federated user's name for federation tokens. */
   readonly roleSessionName: string;
-  readonly sourceIdentity: string;
+  /** Absent for federation tokens (GetFederationToken has none) and when a token or assertion set none. */
+  readonly sourceIdentity: string | undefined;
   /** What `delivery` made of the credentials, when it was given. */
   readonly delivered?: Secret;
 }
@@ -107,42 +112,40 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       if (entitlement === undefined) throw new NotEntitledError('no_matching_entitlement');
       record.entitlement = { id: entitlement.id, version: entitlement.version };
       if (!entitlement.outputs.includes(input.output)) throw new NotEntitledError('output_not_allowed');
-      if (!deps.settings.isAllowedRole(entitlement.roleArn)) throw new InternalError('role_not_in_broker_allow_list');
+      const plan = planVending(entitlement, principal, input.samlAssertion, deps.settings);
       input.delivery?.check(entitlement);
 
       const durationSeconds = resolveDuration(input.durationSeconds, {
         maxDurationSeconds: entitlement.maxDurationSeconds,
         defaultDurationSeconds: entitlement.defaultDurationSeconds,
         roleChaining: deps.settings.roleChaining,
+        vending: plan.vending,
       });
-      const identity = sessionIdentityFor(principal, entitlement);
       const policy = renderPolicyFor(entitlement, principal);
-      const packedEstimate = assertPackedSizeFits(policy?.json.length ?? 0, identity.tags);
+      if (policy === undefined && entitlement.managedPolicyArns.length === 0) throw new InternalError('no_session_policy');
+      const packedEstimate = assertPackedSizeFits(policy?.json.length ?? 0, plan.tags);
       record.session = {
+        vending: plan.vending,
         roleArn: entitlement.roleArn,
-        roleSessionName: identity.roleSessionName,
-        sourceIdentity: identity.sourceIdentity,
-        tags: identity.tags,
-        transitiveTagKeys: identity.transitiveTagKeys,
+        ...(plan.roleSessionName === undefined ? {} : { roleSessionName: plan.roleSessionName }),
+        ...(plan.sourceIdentity === undefined ? {} : { sourceIdentity: plan.sourceIdentity }),
+        ...(plan.samlProviderArn === undefined ? {} : { samlProviderArn: plan.samlProviderArn }),
+        tags: plan.tags,
+        transitiveTagKeys: plan.transitiveTagKeys,
         ...(policy === undefined ? {} : { policySha256: policy.sha256 }),
         policyArns: entitlement.managedPolicyArns,
-        externalIdSet: entitlement.externalId !== undefined,
+        externalIdSet: plan.externalIdSet,
         durationSeconds,
         packedPolicyEstimatePercent: packedEstimate,
       };
 
-      const credentials = await deps.credentials.assumeRole({
-        roleArn: entitlement.roleArn,
-        roleSessionName: identity.roleSessionName,
-        sourceIdentity: identity.sourceIdentity,
-        durationSeconds,
-        policy: policy?.json,
-        policyArns: entitlement.managedPolicyArns,
-        tags: identity.tags,
-        transitiveTagKeys: identity.transitiveTagKeys,
-        externalId: entitlement.externalId,
-      });
+      const credentials = await plan.issue(deps.credentials, { durationSeconds, policy: policy?.json, policyArns: entitlement.managedPolicyArns });
+      // SAML sessions are named by the assertion and the unsigned paths' SourceIdentity by the IdP: as STS reports them.
+      const roleSessionName = plan.roleSessionName ?? credentials.assumedRoleArn.split('/').pop() ?? '';
+      const sourceIdentity = plan.sourceIdentity ?? credentials.sourceIdentity;
       Object.assign(record.session, {
+        roleSessionName,
+        ...(sourceIdentity === undefined ? {} : { sourceIdentity }),
         accessKeyId: credentials.accessKeyId,
         assumedRoleArn: credentials.assumedRoleArn,
         expiration: credentials.expiration.toISOString(),
@@ -184,8 +187,8 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
         principal,
         credentials,
         durationSeconds,
-        roleSessionName: identity.roleSessionName,
-        sourceIdentity: identity.sourceIdentity,
+        roleSessionName,
+        sourceIdentity,
         ...(delivered === undefined ? {} : { delivered }),
       };
     } catch (error) {

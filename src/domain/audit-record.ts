@@ -36,7 +36,11 @@ export interface AuditRecord {
   };
   entitlement?: { readonly id: string; readonly requested?: string; readonly version?: number };
   session?: {
+    /** The STS API used: assume-role, web-identity, saml or federation-token. */
+    vending?: string;
     roleArn?: string;
+    /** AssumeRoleWithSAML: the SAML provider from the assertion's Role attribute. */
+    samlProviderArn?: string;
     roleSessionName?: string;
     sourceIdentity?: string;
     tags?: readonly SessionTag[];

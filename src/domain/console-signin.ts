@@ -1,4 +1,5 @@
 import { InvalidRequestError } from './errors.ts';
+import type { VendingPath } from './entitlement.ts';
 
 /**
  * Console sign-in through the AWS federation endpoint (aws-facts §7.6): pure rules, no I/O.
@@ -48,6 +49,20 @@ export type CredentialOrigin =
   | 'assume_role_with_saml'
   | 'assume_role_with_web_identity'
   | 'federation_token';
+
+/** How an entitlement's credentials are obtained, from its vending path and whether the broker is a role session. */
+export function credentialOriginOf(vending: VendingPath, roleChaining: boolean): CredentialOrigin {
+  switch (vending) {
+    case 'assume-role':
+      return roleChaining ? 'assume_role_chained' : 'assume_role';
+    case 'web-identity':
+      return 'assume_role_with_web_identity';
+    case 'saml':
+      return 'assume_role_with_saml';
+    case 'federation-token':
+      return 'federation_token';
+  }
+}
 
 /**
  * `SessionDuration` for getSigninToken, or undefined to omit it. The federation endpoint answers 400 when

@@ -1,14 +1,36 @@
+import type { VendingPath } from './entitlement.ts';
 import { InvalidRequestError } from './errors.ts';
 
 export const STS_MIN_DURATION_SECONDS = 900;
 export const STS_MAX_ROLE_DURATION_SECONDS = 43_200;
 /** STS refuses more than an hour when the caller is itself a role session (role chaining). */
 export const ROLE_CHAINING_MAX_DURATION_SECONDS = 3600;
+/** GetFederationToken: 15 min to 36 h, independent of any role. */
+export const FEDERATION_TOKEN_MAX_DURATION_SECONDS = 129_600;
 
 export interface DurationLimits {
   readonly maxDurationSeconds: number;
   readonly defaultDurationSeconds?: number | undefined;
   readonly roleChaining: boolean;
+  /** Defaults to `assume-role`: only that path is signed by the broker's role session, hence chained. */
+  readonly vending?: VendingPath;
+}
+
+/**
+ * The longest session each STS API grants here: AssumeRole from the broker's role session is role
+ * chaining (1 h); AssumeRoleWithWebIdentity/SAML are unsigned, so never chained, up to the 12 h role
+ * maximum; GetFederationToken is signed with an IAM user's keys and allows 36 h.
+ */
+export function apiMaxDuration(vending: VendingPath, roleChaining: boolean): number {
+  switch (vending) {
+    case 'assume-role':
+      return roleChaining ? ROLE_CHAINING_MAX_DURATION_SECONDS : STS_MAX_ROLE_DURATION_SECONDS;
+    case 'web-identity':
+    case 'saml':
+      return STS_MAX_ROLE_DURATION_SECONDS;
+    case 'federation-token':
+      return FEDERATION_TOKEN_MAX_DURATION_SECONDS;
+  }
 }
 
 /**
@@ -17,10 +39,7 @@ export interface DurationLimits {
  * we never hand out longer than was asked without the caller knowing it could be shorter.
  */
 export function resolveDuration(requested: unknown, limits: DurationLimits): number {
-  const ceiling = Math.min(
-    limits.maxDurationSeconds,
-    limits.roleChaining ? ROLE_CHAINING_MAX_DURATION_SECONDS : STS_MAX_ROLE_DURATION_SECONDS,
-  );
+  const ceiling = Math.min(limits.maxDurationSeconds, apiMaxDuration(limits.vending ?? 'assume-role', limits.roleChaining));
   if (requested === undefined) {
     return Math.max(STS_MIN_DURATION_SECONDS, Math.min(limits.defaultDurationSeconds ?? 3600, ceiling));
   }

@@ -1,7 +1,20 @@
 import * as v from 'valibot';
+import { FEDERATION_TOKEN_MAX_DURATION_SECONDS, STS_MAX_ROLE_DURATION_SECONDS } from './duration.ts';
 import { ENTITLEMENT_ID_PATTERN, ISSUER_ID_PATTERN, TAG_KEY_PATTERN } from './identifiers.ts';
 
 export type Output = 'credentials' | 'console';
+
+/** The STS API an entitlement is vended through; see docs/vending-paths.md. */
+export const VENDING_PATHS = ['assume-role', 'web-identity', 'saml', 'federation-token'] as const;
+export type VendingPath = (typeof VENDING_PATHS)[number];
+
+/** The IAM user whose long-term keys sign GetFederationToken; the keys live in Secrets Manager. */
+export interface FederationUser {
+  /** Secrets Manager secret id (ARN or name) holding `{"AccessKeyId","SecretAccessKey"}`. */
+  readonly secretId: string;
+  /** The IAM user's ARN: the federated user's permissions are at most this user's. */
+  readonly userArn: string;
+}
 
 export type SessionTagSource =
   | { readonly key: string; readonly claim: string }
@@ -12,7 +25,14 @@ export interface Entitlement {
   readonly id: string;
   readonly version: number;
   readonly description: string;
+  /**
+   * The role the credentials are for. For `federation-token` there is no role: this is then the IAM user's
+   * ARN (`federationUser.userArn`), the identity whose permissions the federated session narrows.
+   */
   readonly roleArn: string;
+  /** Defaults to `assume-role`. */
+  readonly vending: VendingPath;
+  readonly federationUser?: FederationUser;
   readonly outputs: readonly Output[];
   readonly maxDurationSeconds: number;
   readonly defaultDurationSeconds?: number;
@@ -33,6 +53,10 @@ export type GrantTarget =
 export const ROLE_ARN_PATTERN = /^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 export const MANAGED_POLICY_ARN_PATTERN =
   /^arn:(aws|aws-us-gov|aws-cn):iam::(?:\d{12}|aws):policy\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,128}$/;
+export const IAM_USER_ARN_PATTERN = /^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:user\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+/** A secret name (`[\w/+=.@-]`, 1-512) or a Secrets Manager secret ARN. */
+export const SECRET_ID_PATTERN =
+  /^(?:arn:(aws|aws-us-gov|aws-cn):secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]{1,512}|[\w/+=.@-]{1,512})$/;
 const EXTERNAL_ID_PATTERN = /^[\w+=,.@:/-]{2,1224}$/;
 /** Claim names are looked up with Object.hasOwn on the verified payload; these names could reach a prototype. */
 const CLAIM_NAME = v.pipe(
@@ -45,14 +69,28 @@ const TAG_KEY = v.pipe(
   v.regex(TAG_KEY_PATTERN, 'tag keys are 1-128 of [A-Za-z0-9_.:/=+@-] and must not start with aws:'),
   v.check((key) => !key.toLowerCase().startsWith('keyvend:'), 'the keyvend: tag prefix is reserved for the broker'),
 );
-const DURATION = v.pipe(v.number(), v.integer(), v.minValue(900), v.maxValue(43_200));
+/** The widest any API allows (GetFederationToken's 36 h); each path's own ceiling is checked below. */
+const DURATION = v.pipe(v.number(), v.integer(), v.minValue(900), v.maxValue(FEDERATION_TOKEN_MAX_DURATION_SECONDS));
 
 const ENTITLEMENT_SCHEMA = v.pipe(
   v.strictObject({
     id: v.pipe(v.string(), v.regex(ENTITLEMENT_ID_PATTERN, 'ids are 1-63 of [a-z0-9-], starting alphanumeric')),
     version: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
     description: v.pipe(v.string(), v.maxLength(512)),
-    roleArn: v.pipe(v.string(), v.regex(ROLE_ARN_PATTERN, 'not an IAM role ARN')),
+    // An IAM user ARN only as the stored form of a federation-token entitlement (see vendingProblems).
+    roleArn: v.optional(
+      v.pipe(
+        v.string(),
+        v.check((arn) => ROLE_ARN_PATTERN.test(arn) || IAM_USER_ARN_PATTERN.test(arn), 'not an IAM role ARN'),
+      ),
+    ),
+    vending: v.optional(v.picklist(VENDING_PATHS, `vending is one of ${VENDING_PATHS.join(', ')}`), 'assume-role'),
+    federationUser: v.optional(
+      v.strictObject({
+        secretId: v.pipe(v.string(), v.regex(SECRET_ID_PATTERN, 'not a Secrets Manager secret name or ARN')),
+        userArn: v.pipe(v.string(), v.regex(IAM_USER_ARN_PATTERN, 'not an IAM user ARN')),
+      }),
+    ),
     outputs: v.pipe(v.array(v.picklist(['credentials', 'console'])), v.minLength(1)),
     maxDurationSeconds: DURATION,
     defaultDurationSeconds: v.optional(DURATION),
@@ -83,6 +121,9 @@ const ENTITLEMENT_SCHEMA = v.pipe(
     (e) => e.sessionPolicy !== undefined || e.managedPolicyArns.length > 0,
     'an entitlement needs a sessionPolicy or managedPolicyArns: without either STS would grant the whole role',
   ),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (dataset.typed) for (const problem of vendingProblems(dataset.value)) addIssue({ message: problem });
+  }),
   v.check(
     (e) => e.defaultDurationSeconds === undefined || e.defaultDurationSeconds <= e.maxDurationSeconds,
     'defaultDurationSeconds exceeds maxDurationSeconds',
@@ -105,6 +146,48 @@ export const GRANT_TARGET_SCHEMA = v.union([
   v.strictObject({ issuer: v.pipe(v.string(), v.regex(ISSUER_ID_PATTERN)), group: v.pipe(v.string(), v.minLength(1)) }),
 ]);
 
+interface VendingFields {
+  readonly vending: VendingPath;
+  readonly roleArn?: string | undefined;
+  readonly federationUser?: FederationUser | undefined;
+  readonly externalId?: string | undefined;
+  readonly sessionTags: readonly SessionTagSource[];
+  readonly transitiveTagKeys: readonly string[];
+  readonly maxDurationSeconds: number;
+}
+
+/**
+ * What each STS API can carry, so an entitlement never promises what its path cannot deliver: the
+ * unsigned paths take session tags and SourceIdentity from the caller's token or assertion (never from
+ * the broker) and have no ExternalId; GetFederationToken has no role, no ExternalId, no transitive keys.
+ */
+export function vendingProblems(e: VendingFields): string[] {
+  const problems: string[] = [];
+  const path = e.vending;
+  if (path === 'federation-token') {
+    if (e.federationUser === undefined) problems.push('federation-token needs federationUser: {secretId, userArn}');
+    // Parsing is idempotent: the parsed form carries the user's ARN as roleArn, and is stored and read again.
+    if (e.roleArn !== undefined && e.roleArn !== e.federationUser?.userArn) {
+      problems.push('federation-token vends no role: remove roleArn (the IAM user is federationUser.userArn)');
+    }
+    if (e.transitiveTagKeys.length > 0) problems.push('GetFederationToken has no transitive tag keys: remove transitiveTagKeys');
+  } else {
+    if (e.roleArn === undefined) problems.push(`${path} needs roleArn`);
+    else if (!ROLE_ARN_PATTERN.test(e.roleArn)) problems.push('roleArn: not an IAM role ARN');
+    if (e.federationUser !== undefined) problems.push('federationUser is for vending: federation-token only');
+    if (e.maxDurationSeconds > STS_MAX_ROLE_DURATION_SECONDS) {
+      problems.push(`maxDurationSeconds: ${path} sessions last at most ${STS_MAX_ROLE_DURATION_SECONDS} s (the role maximum)`);
+    }
+  }
+  if (path !== 'assume-role' && e.externalId !== undefined) problems.push(`externalId is for vending: assume-role only (${path} has no ExternalId)`);
+  if ((path === 'web-identity' || path === 'saml') && (e.sessionTags.length > 0 || e.transitiveTagKeys.length > 0)) {
+    problems.push(
+      `${path} sessions take their tags from the caller's ${path === 'saml' ? 'assertion (PrincipalTag attributes)' : 'token (https://aws.amazon.com/tags claim)'}: remove sessionTags and transitiveTagKeys`,
+    );
+  }
+  return problems;
+}
+
 export type EntitlementParseResult = { ok: true; entitlement: Entitlement } | { ok: false; problems: string[] };
 
 /** Parses an entitlement from untrusted or stored data; used at write time and on every read (fail closed). */
@@ -119,11 +202,13 @@ export function parseEntitlement(input: unknown): EntitlementParseResult {
       }),
     };
   }
-  const { defaultDurationSeconds, sessionPolicy, externalId, ...rest } = result.output;
+  const { defaultDurationSeconds, sessionPolicy, externalId, roleArn, federationUser, ...rest } = result.output;
   return {
     ok: true,
     entitlement: {
       ...rest,
+      roleArn: roleArn ?? federationUser?.userArn ?? '',
+      ...(federationUser === undefined ? {} : { federationUser }),
       ...(defaultDurationSeconds === undefined ? {} : { defaultDurationSeconds }),
       ...(sessionPolicy === undefined ? {} : { sessionPolicy }),
       ...(externalId === undefined ? {} : { externalId }),

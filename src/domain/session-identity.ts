@@ -29,6 +29,17 @@ export function sessionNameFor(principal: Pick<Principal, 'subject' | 'userKey'>
 }
 
 /**
+ * GetFederationToken's `Name` (2-32 of `[\w+=,.@-]`): `kv.` and the userKey, 29 characters. The readable
+ * subject does not fit, but the name is still unspoofable (only the issuer and subject that hash to the
+ * key produce it) and unique enough: the key keeps 130 bits of SHA-256, so among a million users the
+ * chance that any two share a name is about 10^12 / 2^131 ≈ 4·10^-28. The federated user's ARN is
+ * `arn:aws:sts::<account>:federated-user/<Name>`.
+ */
+export function federationNameFor(principal: Pick<Principal, 'userKey'>): string {
+  return `kv.${principal.userKey}`;
+}
+
+/**
  * The session tags: the broker's own (who, from which issuer, for which entitlement), then the
  * entitlement's, each from a claim that was validated at verification time or from a static value.
  * A missing claim refuses the request: an ABAC policy that keys on a tag must never see it absent.

@@ -29,6 +29,40 @@ export interface AssumeRoleParameters {
   readonly externalId: string | undefined;
 }
 
+/** AssumeRoleWithWebIdentity: unsigned; the caller's own OIDC token authenticates. No tags or SourceIdentity parameters: STS takes them from the token's claims. */
+export interface WebIdentityParameters {
+  readonly roleArn: string;
+  readonly roleSessionName: string;
+  readonly webIdentityToken: Secret;
+  readonly durationSeconds: number;
+  readonly policy: string | undefined;
+  readonly policyArns: readonly string[];
+}
+
+/** AssumeRoleWithSAML: unsigned; the assertion authenticates and names the session, its tags and SourceIdentity. */
+export interface SamlParameters {
+  readonly roleArn: string;
+  /** The IAM SAML provider, from the assertion's Role attribute. */
+  readonly principalArn: string;
+  /** The base64 SAMLResponse as the IdP issued it for AWS. */
+  readonly samlAssertion: Secret;
+  readonly durationSeconds: number;
+  readonly policy: string | undefined;
+  readonly policyArns: readonly string[];
+}
+
+/** GetFederationToken, signed with the IAM user's long-term keys. It has no SourceIdentity and no transitive tags. */
+export interface FederationTokenParameters {
+  /** Secrets Manager secret id of the IAM user's keys. */
+  readonly federationUserSecretId: string;
+  /** 2-32 of `[\w+=,.@-]`; becomes `federated-user/<name>`. */
+  readonly name: string;
+  readonly durationSeconds: number;
+  readonly policy: string | undefined;
+  readonly policyArns: readonly string[];
+  readonly tags: readonly SessionTag[];
+}
+
 export interface IssuedCredentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: Secret;
@@ -38,11 +72,30 @@ export interface IssuedCredentials {
   readonly assumedRoleId: string;
   readonly packedPolicySize: number | undefined;
   readonly stsRequestId: string | undefined;
+  /** As STS reports it (web identity and SAML sessions take it from the token or assertion). */
+  readonly sourceIdentity?: string;
 }
 
-/** Vends temporary credentials. Adapters translate STS errors into KeyvendErrors. */
+/**
+ * Vends temporary credentials. Adapters translate STS errors into KeyvendErrors, and refuse any call
+ * without a session policy or managed policy ARNs (security rule: STS is never called without one).
+ */
 export interface CredentialIssuer {
   assumeRole(parameters: AssumeRoleParameters): Promise<IssuedCredentials>;
+  assumeRoleWithWebIdentity(parameters: WebIdentityParameters): Promise<IssuedCredentials>;
+  assumeRoleWithSaml(parameters: SamlParameters): Promise<IssuedCredentials>;
+  getFederationToken(parameters: FederationTokenParameters): Promise<IssuedCredentials>;
+}
+
+/** An IAM user's long-term access key; the secret half never leaves a Secret. */
+export interface LongTermKeys {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: Secret;
+}
+
+/** Where the federation IAM user's keys live (Secrets Manager in AWS). Throws UpstreamUnavailableError. */
+export interface FederationKeyStore {
+  keysFor(secretId: string): Promise<LongTermKeys>;
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { ROLE_CHAINING_MAX_DURATION_SECONDS, STS_MAX_ROLE_DURATION_SECONDS } from '../domain/duration.ts';
 import { PolicyTooLargeError } from '../domain/errors.ts';
 import { parse as parseYaml } from 'yaml';
 import { BROKER_TAG_KEYS, type Entitlement, GRANT_TARGET_SCHEMA, type GrantTarget, parseEntitlement } from '../domain/entitlement.ts';
@@ -59,6 +60,11 @@ export function checkEntitlementsFile(text: string): FileCheck {
     const grants = checkGrants(rawGrants, label, problems);
     const sizing = checkSizing(entitlement, label, problems);
     if (sizing !== undefined) report.push(`${entitlement.id}: longest policy ${sizing.chars}/${MAX_POLICY_CHARS} chars, packed estimate ${sizing.packed}%`);
+    if (entitlement.vending === 'assume-role' && entitlement.maxDurationSeconds > ROLE_CHAINING_MAX_DURATION_SECONDS) {
+      report.push(
+        `${entitlement.id}: assume-role sessions are capped at ${ROLE_CHAINING_MAX_DURATION_SECONDS} s while the broker runs as a role (role chaining); web-identity or saml allow up to ${STS_MAX_ROLE_DURATION_SECONDS} s`,
+      );
+    }
     entries.push({ entitlement, grants });
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, entries, report };

@@ -61,16 +61,28 @@ describe('npx osls package works offline and writes the stack the issue asks for
   });
 
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+  // A statement under `Fn::If` is checked as if its condition held: the strictest reading of what may be granted.
   const statementsOf = (roleId: string): Statement[] =>
-    (resources[roleId]?.Properties['Policies'] as { PolicyDocument: { Statement: Statement[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+    (resources[roleId]?.Properties['Policies'] as { PolicyDocument: { Statement: (Statement | { 'Fn::If': [string, Statement, unknown] })[] } }[])
+      .flatMap((p) => p.PolicyDocument.Statement)
+      .map((s) => ('Fn::If' in s ? s['Fn::If'][1] : s));
   const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
-  it('routes POST /v1/credentials and GET /v1/entitlements on an HTTP API', () => {
+  it('routes the API and the portal on an HTTP API', () => {
     // Assess
     expect(ofType('AWS::ApiGatewayV2::Api')).toHaveLength(1);
     expect(ofType('AWS::ApiGatewayV2::Api')[0]?.[1].Properties['ProtocolType']).toBe('HTTP');
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties['RouteKey']).sort();
-    expect(routes).toEqual(['GET /v1/entitlements', 'POST /v1/credentials']);
+    expect(routes).toEqual([
+      'GET /portal',
+      'GET /portal/callback',
+      'GET /portal/login',
+      'GET /v1/entitlements',
+      'POST /portal/console',
+      'POST /portal/logout',
+      'POST /v1/console',
+      'POST /v1/credentials',
+    ]);
   });
 
   it('runs every function on nodejs22.x and arm64, bundled to one ESM file', () => {
@@ -123,7 +135,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
     }
     const broker = statementsOf('CredentialsFunctionRole').filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
     expect(broker.map((s) => [actions(s).sort(), s.Resource])).toEqual([
-      [['dynamodb:BatchGetItem'], { 'Fn::GetAtt': ['EntitlementsTable', 'Arn'] }],
+      [['dynamodb:BatchGetItem', 'dynamodb:Query'], { 'Fn::GetAtt': ['EntitlementsTable', 'Arn'] }],
       [['dynamodb:PutItem'], { 'Fn::GetAtt': ['AuditTable', 'Arn'] }],
     ]);
   });

@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { LocalPrincipal, LocalRole } from './types.ts';
+import type { LocalOidcProvider, LocalPrincipal, LocalRole, LocalSamlProvider } from './types.ts';
 
 export interface EmulatorConfig {
   accountId?: string;
@@ -23,6 +23,8 @@ export interface EmulatorConfig {
   host?: string;
   principals: LocalPrincipal[];
   roles: LocalRole[];
+  oidcProviders?: LocalOidcProvider[];
+  samlProviders?: LocalSamlProvider[];
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -53,11 +55,13 @@ export function parseEmulatorConfig(doc: unknown): EmulatorConfig {
   if (!Array.isArray(doc.roles)) throw new TypeError('config.roles must be a list');
   const principals = doc.principals.map((p: unknown, i: number): LocalPrincipal => {
     if (!isObject(p)) throw new TypeError(`principals[${i}] must be an object`);
-    return {
+    const principal: LocalPrincipal = {
       accessKeyId: str(p.accessKeyId, `principals[${i}].accessKeyId`),
       secretAccessKey: str(p.secretAccessKey, `principals[${i}].secretAccessKey`),
       arn: str(p.arn, `principals[${i}].arn`),
     };
+    if (p.identityPolicy !== undefined) principal.identityPolicy = policyObject(p.identityPolicy, `principals[${i}].identityPolicy`);
+    return principal;
   });
   const roles = doc.roles.map((r: unknown, i: number): LocalRole => {
     if (!isObject(r)) throw new TypeError(`roles[${i}] must be an object`);
@@ -69,7 +73,30 @@ export function parseEmulatorConfig(doc: unknown): EmulatorConfig {
     if (r.permissionPolicy !== undefined) role.permissionPolicy = policyObject(r.permissionPolicy, `roles[${i}].permissionPolicy`);
     return role;
   });
+  const strings = (v: unknown, where: string): string[] => {
+    if (!Array.isArray(v)) throw new TypeError(`${where} must be a list`);
+    return v.map((x, j) => str(x, `${where}[${j}]`));
+  };
   const config: EmulatorConfig = { principals, roles };
+  if (doc.oidcProviders !== undefined) {
+    if (!Array.isArray(doc.oidcProviders)) throw new TypeError('config.oidcProviders must be a list');
+    config.oidcProviders = doc.oidcProviders.map((p: unknown, i: number): LocalOidcProvider => {
+      if (!isObject(p)) throw new TypeError(`oidcProviders[${i}] must be an object`);
+      return {
+        arn: str(p.arn, `oidcProviders[${i}].arn`),
+        issuer: str(p.issuer, `oidcProviders[${i}].issuer`),
+        clientIds: strings(p.clientIds, `oidcProviders[${i}].clientIds`),
+        ...(p.jwksUri === undefined ? {} : { jwksUri: str(p.jwksUri, `oidcProviders[${i}].jwksUri`) }),
+      };
+    });
+  }
+  if (doc.samlProviders !== undefined) {
+    if (!Array.isArray(doc.samlProviders)) throw new TypeError('config.samlProviders must be a list');
+    config.samlProviders = doc.samlProviders.map((p: unknown, i: number): LocalSamlProvider => {
+      if (!isObject(p)) throw new TypeError(`samlProviders[${i}] must be an object`);
+      return { arn: str(p.arn, `samlProviders[${i}].arn`), certificates: strings(p.certificates, `samlProviders[${i}].certificates`) };
+    });
+  }
   if (doc.accountId !== undefined) config.accountId = str(String(doc.accountId), 'accountId');
   if (doc.port !== undefined) {
     if (!Number.isInteger(doc.port)) throw new TypeError('port must be an integer');

@@ -6,7 +6,9 @@ export { startStsEmulator, MAX_BODY_BYTES } from './server.ts';
 export type {
   FaultSpec,
   IssuedSession,
+  LocalOidcProvider,
   LocalPrincipal,
+  LocalSamlProvider,
   LocalRole,
   SessionTag,
   StsCallRecord,

@@ -44,6 +44,8 @@ async function main(): Promise<void> {
   const emulator = await startStsEmulator({
     principals: config.principals,
     roles: config.roles,
+    ...(config.oidcProviders !== undefined ? { oidcProviders: config.oidcProviders } : {}),
+    ...(config.samlProviders !== undefined ? { samlProviders: config.samlProviders } : {}),
     port,
     ...(config.accountId !== undefined ? { accountId: config.accountId } : {}),
     ...((values.host ?? config.host) !== undefined ? { host: values.host ?? config.host ?? '127.0.0.1' } : {}),

@@ -6,7 +6,7 @@ import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
 import { authenticate, type Caller } from './auth/authenticate.ts';
 import { FEDERATION_PATH, handleFederation } from './federation.ts';
 import { STS_API_VERSION, StsError, stsErrors } from './errors.ts';
-import { BodyTooLargeError, readRequest, splitUrl } from './protocol/http-request.ts';
+import { BodyTooLargeError, headerValue, readRequest, splitUrl } from './protocol/http-request.ts';
 import { QueryParams } from './protocol/query-params.ts';
 import { errorXml, successXml } from './protocol/xml.ts';
 import { EmulatorState } from './state.ts';
@@ -48,6 +48,7 @@ async function handleRequest(state: EmulatorState, req: IncomingMessage, res: Se
     }
     now = state.now();
     if (request.method !== 'GET' && request.method !== 'POST') throw stsErrors.methodNotAllowed(request.method);
+    record.signed = headerValue(request, 'authorization') !== undefined || /(?:^|&)X-Amz-Signature=/.test(request.rawQuery);
     const params = QueryParams.fromRequest(request);
     record.action = params.get('Action') ?? '';
     const roleArn = params.get('RoleArn');
@@ -65,7 +66,7 @@ async function handleRequest(state: EmulatorState, req: IncomingMessage, res: Se
     }
     const fault = state.faults.take(handler.name);
     if (fault) throw fault;
-    const result = handler.handle({ params, state, now, requestId, ...(caller ? { caller } : {}) });
+    const result = await handler.handle({ params, state, now, requestId, ...(caller ? { caller } : {}) });
     send(res, 200, successXml(handler.name, result, requestId), requestId, now);
     record.outcome = 'ok';
     record.httpStatus = 200;

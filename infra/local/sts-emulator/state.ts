@@ -2,7 +2,7 @@ import { describePrincipalArn, parseRoleArn, roleIdFor, type PrincipalInfo, type
 import { FaultQueue } from './faults.ts';
 import { FederationState } from './federation.ts';
 import { SessionStore } from './session-store.ts';
-import type { LocalPrincipal, LocalRole, StsCallRecord, StsEmulatorOptions } from './types.ts';
+import type { LocalOidcProvider, LocalPrincipal, LocalRole, LocalSamlProvider, StsCallRecord, StsEmulatorOptions } from './types.ts';
 
 export const DEFAULT_ACCOUNT_ID = '000000000000';
 export const DEFAULT_MAX_SESSION_DURATION = 3600;
@@ -24,6 +24,8 @@ export class EmulatorState {
   readonly accountId: string;
   readonly principals = new Map<string, ConfiguredPrincipal>();
   readonly roles = new Map<string, ConfiguredRole>();
+  readonly oidcProviders: readonly LocalOidcProvider[];
+  readonly samlProviders: readonly LocalSamlProvider[];
   readonly store = new SessionStore();
   readonly faults = new FaultQueue();
   readonly federation = new FederationState();
@@ -36,6 +38,16 @@ export class EmulatorState {
     if (!/^\d{12}$/.test(this.accountId)) throw new TypeError(`accountId must be 12 digits, got '${this.accountId}'`);
     this.now = opts.now ?? (() => new Date());
     this.onCall = opts.onCall;
+    this.oidcProviders = structuredClone(opts.oidcProviders ?? []);
+    this.samlProviders = structuredClone(opts.samlProviders ?? []);
+    for (const p of this.oidcProviders) {
+      if (!/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/.+$/.test(p.arn)) throw new TypeError(`invalid OIDC provider ARN '${p.arn}'`);
+      if (p.clientIds.length === 0) throw new TypeError(`OIDC provider ${p.arn} needs at least one client id`);
+    }
+    for (const p of this.samlProviders) {
+      if (!/^arn:aws[a-z-]*:iam::\d{12}:saml-provider\/[\w+=,.@-]+$/.test(p.arn)) throw new TypeError(`invalid SAML provider ARN '${p.arn}'`);
+      if (p.certificates.length === 0) throw new TypeError(`SAML provider ${p.arn} needs a certificate`);
+    }
     for (const principal of opts.principals) {
       if (!principal.accessKeyId || !principal.secretAccessKey) throw new TypeError('each principal needs accessKeyId and secretAccessKey');
       if (this.principals.has(principal.accessKeyId)) throw new TypeError(`duplicate principal access key id ${principal.accessKeyId}`);

@@ -220,3 +220,21 @@ export function evaluateTrustPolicy(policy: unknown, req: TrustRequest): TrustDe
   }
   return { allowed: true };
 }
+
+/**
+ * An IAM user's identity policy (for GetFederationToken): statements apply when their Resource matches; then the same
+ * evaluation as a trust policy, with every principal matching. NotResource fails closed like NotAction.
+ */
+export function evaluateIdentityPolicy(policy: unknown, resource: string, req: Omit<TrustRequest, 'principal'>): TrustDecision {
+  const first = req.actions[0] ?? '';
+  if (!isObject(policy)) return { allowed: false, deniedAction: first, explicitDeny: false };
+  const raw = policy.Statement;
+  const statements = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter(isObject);
+  const applicable = statements.flatMap((s) => {
+    if ('NotResource' in s) return s.Effect === 'Deny' ? [{ ...s, Principal: '*' }] : [];
+    const resources = asStrings(s.Resource);
+    if (!resources) return s.Effect === 'Deny' ? [{ ...s, Principal: '*' }] : [];
+    return resources.some((r) => globToRegExp(r, 's').test(resource)) ? [{ ...s, Principal: '*', Resource: undefined }] : [];
+  });
+  return evaluateTrustPolicy({ Statement: applicable }, { ...req, principal: { type: 'AWS', id: '*' } });
+}

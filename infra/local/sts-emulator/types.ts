@@ -11,6 +11,11 @@ export interface LocalPrincipal {
    * role chaining) or `arn:aws:iam::000000000000:user/x`.
    */
   arn: string;
+  /**
+   * IAM users: their identity policy. Evaluated only for GetFederationToken (which needs `sts:GetFederationToken`, and
+   * `sts:TagSession` for tags, on `arn:aws:sts::<acct>:federated-user/<Name>`); without one the user may not call it.
+   */
+  identityPolicy?: object;
 }
 
 export interface LocalRole {
@@ -23,6 +28,30 @@ export interface LocalRole {
   permissionPolicy?: object;
 }
 
+/** An IAM OIDC identity provider, as AssumeRoleWithWebIdentity trusts it. */
+export interface LocalOidcProvider {
+  /**
+   * `arn:aws:iam::<acct>:oidc-provider/<host/path>`. The part after `oidc-provider/` is also the prefix of the
+   * trust-policy condition keys (`<host/path>:aud`, `:sub`, `:amr`). Locally the issuer's port changes on every
+   * run, so the ARN names a stable host/path of its own.
+   */
+  arn: string;
+  /** The `iss` tokens must carry, exactly. */
+  issuer: string;
+  /** The provider's client id list: a token's `aud` must be one of them. */
+  clientIds: string[];
+  /** JWKS location; default: the issuer's discovery document. */
+  jwksUri?: string;
+}
+
+/** An IAM SAML provider, as AssumeRoleWithSAML trusts it. */
+export interface LocalSamlProvider {
+  /** `arn:aws:iam::<acct>:saml-provider/<name>`. */
+  arn: string;
+  /** The IdP's signing certificate(s), PEM. */
+  certificates: string[];
+}
+
 export interface StsEmulatorOptions {
   /** 0 (the default) = random free port. */
   port?: number;
@@ -32,6 +61,8 @@ export interface StsEmulatorOptions {
   accountId?: string;
   principals: LocalPrincipal[];
   roles: LocalRole[];
+  oidcProviders?: LocalOidcProvider[];
+  samlProviders?: LocalSamlProvider[];
   /** Clock used for signature windows, expirations and records. Default: the system clock. */
   now?: () => Date;
   /** Called after every STS request with its (secret-free) record, e.g. for console logging. */
@@ -44,8 +75,14 @@ export interface SessionTag {
 }
 
 /** A session the emulator issued. Holds no secret key and no session token. */
+/** A session the emulator issued. `roleArn` is the IAM user's ARN and `assumedRoleArn` the federated-user ARN for GetFederationToken. */
 export interface IssuedSession {
   accessKeyId: string;
+  /** The STS action that issued it. */
+  issuedBy: 'AssumeRole' | 'AssumeRoleWithWebIdentity' | 'AssumeRoleWithSAML' | 'GetFederationToken';
+  /** Web identity: the OIDC provider ARN and the token's `sub`; SAML: the provider ARN and the NameID. */
+  provider?: string;
+  subject?: string;
   roleArn: string;
   assumedRoleArn: string;
   assumedRoleId: string;
@@ -74,6 +111,8 @@ export interface StsCallRecord {
   callerAccessKeyId?: string;
   callerArn?: string;
   outcome: 'ok' | 'error';
+  /** Whether the request carried a SigV4 signature (unsigned actions: whether the client signed anyway). */
+  signed?: boolean;
   errorCode?: string;
   roleArn?: string;
   roleSessionName?: string;

@@ -15,6 +15,7 @@ import {
   SUBJECT_PATTERN,
 } from '../../domain/identifiers.ts';
 import type { Principal } from '../../domain/principal.ts';
+import { Secret } from '../../domain/secret.ts';
 import type { IdentityVerifier } from '../../ports/index.ts';
 import { assertFetchableUrl, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
 import { hasDuplicateMembers } from './strict-json.ts';
@@ -205,6 +206,7 @@ export class JoseIdentityVerifier implements IdentityVerifier {
         expiresAt: exp,
         tokenRef: `sha256:${sha256Hex(token)}`,
       },
+      bearerToken: new Secret(token),
     };
   }
 

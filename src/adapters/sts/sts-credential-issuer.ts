@@ -1,12 +1,45 @@
-import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import {
+  AssumeRoleCommand,
+  AssumeRoleWithSAMLCommand,
+  AssumeRoleWithWebIdentityCommand,
+  type Credentials,
+  GetFederationTokenCommand,
+  type STSClient,
+} from '@aws-sdk/client-sts';
 import {
   InternalError,
+  InvalidTokenError,
   type KeyvendError,
+  NotEntitledError,
   PolicyTooLargeError,
   UpstreamUnavailableError,
 } from '../../domain/errors.ts';
 import { Secret } from '../../domain/secret.ts';
-import type { AssumeRoleParameters, CredentialIssuer, IssuedCredentials } from '../../ports/index.ts';
+import type {
+  AssumeRoleParameters,
+  CredentialIssuer,
+  FederationKeyStore,
+  FederationTokenParameters,
+  IssuedCredentials,
+  LongTermKeys,
+  SamlParameters,
+  WebIdentityParameters,
+} from '../../ports/index.ts';
+
+export interface StsIssuerOptions {
+  /**
+   * For AssumeRoleWithWebIdentity and AssumeRoleWithSAML, which STS accepts unsigned: a client with no
+   * credentials, so the broker's own role session is never involved (and the call is not role chaining).
+   */
+  readonly unsignedClient?: STSClient;
+  /** For GetFederationToken: the IAM user's keys, and a client signing with them. */
+  readonly federation?: {
+    readonly keys: FederationKeyStore;
+    readonly clientFor: (keys: LongTermKeys) => STSClient;
+  };
+}
+
+const MAX_CACHED_FEDERATION_CLIENTS = 8;
 
 /**
  * AssumeRole through the AWS SDK. The SDK's standard retry (3 attempts, jittered back-off) is the only
@@ -14,13 +47,15 @@ import type { AssumeRoleParameters, CredentialIssuer, IssuedCredentials } from '
  * duration (security catalog F-05).
  */
 export class StsCredentialIssuer implements CredentialIssuer {
-  constructor(private readonly client: STSClient) {}
+  readonly #federationClients = new Map<string, STSClient>();
+
+  constructor(
+    private readonly client: STSClient,
+    private readonly options: StsIssuerOptions = {},
+  ) {}
 
   async assumeRole(p: AssumeRoleParameters): Promise<IssuedCredentials> {
-    if (p.policy === undefined && p.policyArns.length === 0) {
-      // AssumeRole without a session policy grants the whole role: never, whatever the caller forgot.
-      throw new InternalError('no_session_policy');
-    }
+    assertSessionPolicy(p);
     let output;
     try {
       output = await this.client.send(
@@ -39,21 +74,148 @@ export class StsCredentialIssuer implements CredentialIssuer {
     } catch (error) {
       throw translateStsError(error);
     }
-    const c = output.Credentials;
-    const user = output.AssumedRoleUser;
-    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration || !user?.Arn || !user.AssumedRoleId) {
-      throw new UpstreamUnavailableError('sts_incomplete_response');
+    return issued(output.Credentials, output.AssumedRoleUser?.Arn, output.AssumedRoleUser?.AssumedRoleId, output);
+  }
+
+  async assumeRoleWithWebIdentity(p: WebIdentityParameters): Promise<IssuedCredentials> {
+    assertSessionPolicy(p);
+    let output;
+    try {
+      output = await this.#unsigned().send(
+        new AssumeRoleWithWebIdentityCommand({
+          RoleArn: p.roleArn,
+          RoleSessionName: p.roleSessionName,
+          WebIdentityToken: p.webIdentityToken.reveal(),
+          DurationSeconds: p.durationSeconds,
+          Policy: p.policy,
+          PolicyArns: policyArnsOf(p.policyArns),
+        }),
+      );
+    } catch (error) {
+      throw translateUnsignedStsError(error);
     }
-    return {
-      accessKeyId: c.AccessKeyId,
-      secretAccessKey: new Secret(c.SecretAccessKey),
-      sessionToken: new Secret(c.SessionToken),
-      expiration: c.Expiration,
-      assumedRoleArn: user.Arn,
-      assumedRoleId: user.AssumedRoleId,
-      packedPolicySize: output.PackedPolicySize,
-      stsRequestId: output.$metadata.requestId,
-    };
+    return issued(output.Credentials, output.AssumedRoleUser?.Arn, output.AssumedRoleUser?.AssumedRoleId, output);
+  }
+
+  async assumeRoleWithSaml(p: SamlParameters): Promise<IssuedCredentials> {
+    assertSessionPolicy(p);
+    let output;
+    try {
+      output = await this.#unsigned().send(
+        new AssumeRoleWithSAMLCommand({
+          RoleArn: p.roleArn,
+          PrincipalArn: p.principalArn,
+          SAMLAssertion: p.samlAssertion.reveal(),
+          DurationSeconds: p.durationSeconds,
+          Policy: p.policy,
+          PolicyArns: policyArnsOf(p.policyArns),
+        }),
+      );
+    } catch (error) {
+      throw translateUnsignedStsError(error);
+    }
+    return issued(output.Credentials, output.AssumedRoleUser?.Arn, output.AssumedRoleUser?.AssumedRoleId, output);
+  }
+
+  async getFederationToken(p: FederationTokenParameters): Promise<IssuedCredentials> {
+    // Without a policy the federated session has no permissions at all; with one it is the user's
+    // permissions narrowed by it. Either way the broker only ever vends what the entitlement names.
+    assertSessionPolicy(p);
+    if (!/^[\w+=,.@-]{2,32}$/.test(p.name)) throw new InternalError('federation_name_invalid');
+    const federation = this.options.federation;
+    if (federation === undefined) throw new InternalError('federation_tokens_not_configured');
+    const keys = await federation.keys.keysFor(p.federationUserSecretId);
+    let output;
+    try {
+      output = await this.#federationClient(federation.clientFor, keys).send(
+        new GetFederationTokenCommand({
+          Name: p.name,
+          DurationSeconds: p.durationSeconds,
+          Policy: p.policy,
+          PolicyArns: policyArnsOf(p.policyArns),
+          Tags: p.tags.length > 0 ? p.tags.map((t) => ({ Key: t.Key, Value: t.Value })) : undefined,
+        }),
+      );
+    } catch (error) {
+      throw translateStsError(error);
+    }
+    return issued(output.Credentials, output.FederatedUser?.Arn, output.FederatedUser?.FederatedUserId, output);
+  }
+
+  #unsigned(): STSClient {
+    const client = this.options.unsignedClient;
+    if (client === undefined) throw new InternalError('unsigned_sts_client_not_configured');
+    return client;
+  }
+
+  /** One client per access key id, so a rotated key gets a new client and the old one is dropped. */
+  #federationClient(clientFor: (keys: LongTermKeys) => STSClient, keys: LongTermKeys): STSClient {
+    const cached = this.#federationClients.get(keys.accessKeyId);
+    if (cached !== undefined) return cached;
+    if (this.#federationClients.size >= MAX_CACHED_FEDERATION_CLIENTS) {
+      for (const client of this.#federationClients.values()) client.destroy();
+      this.#federationClients.clear();
+    }
+    const client = clientFor(keys);
+    this.#federationClients.set(keys.accessKeyId, client);
+    return client;
+  }
+}
+
+/** STS without a session policy grants the whole role (or, for federation tokens, nothing): never. */
+function assertSessionPolicy(p: { readonly policy: string | undefined; readonly policyArns: readonly string[] }): void {
+  if (p.policy === undefined && p.policyArns.length === 0) throw new InternalError('no_session_policy');
+}
+
+const policyArnsOf = (arns: readonly string[]) => (arns.length > 0 ? arns.map((arn) => ({ arn })) : undefined);
+
+function issued(
+  c: Credentials | undefined,
+  arn: string | undefined,
+  id: string | undefined,
+  output: { PackedPolicySize?: number | undefined; SourceIdentity?: string | undefined; $metadata?: { requestId?: string | undefined } },
+): IssuedCredentials {
+  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration || !arn || !id) {
+    throw new UpstreamUnavailableError('sts_incomplete_response');
+  }
+  return {
+    accessKeyId: c.AccessKeyId,
+    secretAccessKey: new Secret(c.SecretAccessKey),
+    sessionToken: new Secret(c.SessionToken),
+    expiration: c.Expiration,
+    assumedRoleArn: arn,
+    assumedRoleId: id,
+    packedPolicySize: output.PackedPolicySize,
+    stsRequestId: output.$metadata?.requestId,
+    ...(output.SourceIdentity === undefined ? {} : { sourceIdentity: output.SourceIdentity }),
+  };
+}
+
+/**
+ * The unsigned calls fail on the caller's token or assertion, not on broker credentials: an expired one
+ * is the caller's to fix (401); a trust policy or provider that refuses it is a denial (403), since the
+ * role's trust policy may legitimately condition on who the caller is.
+ */
+export function translateUnsignedStsError(error: unknown): KeyvendError {
+  const name = error instanceof Error ? error.name : 'Unknown';
+  switch (name) {
+    case 'ExpiredTokenException':
+    case 'ExpiredToken':
+      return new InvalidTokenError('sts_token_expired', { cause: error });
+    case 'InvalidIdentityTokenException':
+    case 'InvalidIdentityToken':
+      return new NotEntitledError('sts_invalid_identity_token', { cause: error });
+    case 'IDPRejectedClaimException':
+    case 'IDPRejectedClaim':
+      return new NotEntitledError('sts_idp_rejected_claim', { cause: error });
+    case 'AccessDenied':
+    case 'AccessDeniedException':
+      return new NotEntitledError('sts_trust_refused', { cause: error });
+    case 'IDPCommunicationErrorException':
+    case 'IDPCommunicationError':
+      return new UpstreamUnavailableError('sts_idp_unreachable', { cause: error, retryAfterSeconds: 5 });
+    default:
+      return translateStsError(error);
   }
 }
 

@@ -31,6 +31,7 @@ const entitlement = (roleArn: string): Entitlement => ({
   managedPolicyArns: [],
   sessionTags: [],
   transitiveTagKeys: [],
+  vending: 'assume-role',
 });
 
 function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: (r: SigninTokenRequest) => Promise<Secret> } = {}) {
@@ -55,6 +56,9 @@ function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: 
           stsRequestId: 'req-1',
         };
       },
+      assumeRoleWithWebIdentity: () => Promise.reject(new Error('not this path')),
+      assumeRoleWithSaml: () => Promise.reject(new Error('not this path')),
+      getFederationToken: () => Promise.reject(new Error('not this path')),
     },
     audit: {
       open: async (r) => void audit.push(structuredClone(r)),
@@ -78,7 +82,7 @@ function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: 
       issuerUrl: 'https://keyvend.example.com/portal',
       destinationRules: [],
       federationEndpointFor,
-      credentialOrigin: options.origin ?? 'assume_role_chained',
+      roleChaining: (options.origin ?? 'assume_role_chained') === 'assume_role_chained',
     },
   });
   const input = (extra: Record<string, unknown> = {}) => ({

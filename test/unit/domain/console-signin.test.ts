@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  credentialOriginOf,
   federationEndpointFor,
   loginUrl,
   parseDestinationRules,
@@ -121,5 +122,24 @@ describe('sign-in requests and URLs', () => {
     expect(url.searchParams.get('Destination')).toBe('https://console.aws.amazon.com/s3/home?region=eu-west-1&x=1#frag');
     expect(url.searchParams.get('SigninToken')).toBe('abc+/=&def');
     expect(url.hash).toBe('');
+  });
+});
+
+describe('credentialOriginOf', () => {
+  it('sends SessionDuration only for credentials that were not chained and are not federation tokens', () => {
+    // Prepare
+    const cases = [
+      { vending: 'assume-role', chaining: true, sent: false },
+      { vending: 'assume-role', chaining: false, sent: true },
+      { vending: 'web-identity', chaining: true, sent: true },
+      { vending: 'saml', chaining: true, sent: true },
+      { vending: 'federation-token', chaining: false, sent: false },
+    ] as const;
+
+    // Act + Assess
+    for (const c of cases) {
+      const duration = sessionDurationFor(credentialOriginOf(c.vending, c.chaining), 3600);
+      expect(duration === undefined ? 'omitted' : 'sent', `${c.vending} chaining=${c.chaining}`).toBe(c.sent ? 'sent' : 'omitted');
+    }
   });
 });

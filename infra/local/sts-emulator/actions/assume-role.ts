@@ -23,6 +23,10 @@ export const assumeRole: ActionHandler = {
   auth: 'sigv4',
   handle({ params, state, now, caller }) {
     if (!caller) throw stsErrors.missingAuthenticationToken();
+    if (caller.kind === 'federated-user') {
+      // Federated users may call no STS API but GetCallerIdentity. emulator wording
+      throw stsErrors.notAuthorized(caller.arn, 'sts:AssumeRole', params.get('RoleArn') ?? '');
+    }
     const v = new ModelValidator();
     const roleArn = params.get('RoleArn');
     const roleSessionName = params.get('RoleSessionName');

@@ -1,4 +1,7 @@
 import { assumeRole } from './assume-role.ts';
+import { assumeRoleWithSaml } from './assume-role-with-saml.ts';
+import { assumeRoleWithWebIdentity } from './assume-role-with-web-identity.ts';
+import { getFederationToken } from './get-federation-token.ts';
 import { getCallerIdentity } from './get-caller-identity.ts';
 import type { ActionHandler } from './types.ts';
 
@@ -8,7 +11,7 @@ import type { ActionHandler } from './types.ts';
  * list it here.
  */
 export const ACTIONS: ReadonlyMap<string, ActionHandler> = new Map(
-  [assumeRole, getCallerIdentity].map((handler) => [handler.name, handler]),
+  [assumeRole, assumeRoleWithWebIdentity, assumeRoleWithSaml, getFederationToken, getCallerIdentity].map((handler) => [handler.name, handler]),
 );
 
 export type { ActionContext, ActionHandler } from './types.ts';

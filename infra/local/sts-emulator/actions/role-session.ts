@@ -15,7 +15,10 @@ import { LIMITS } from '../validation.ts';
 
 export interface RoleSessionRequest {
   /** `sts:AssumeRole`, `sts:AssumeRoleWithWebIdentity`, `sts:AssumeRoleWithSAML`. */
-  iamAction: string;
+  iamAction: 'sts:AssumeRole' | 'sts:AssumeRoleWithWebIdentity' | 'sts:AssumeRoleWithSAML';
+  /** Web identity and SAML: the provider ARN and the subject, recorded on the session. */
+  provider?: string;
+  subject?: string;
   roleArn: string;
   roleSessionName: string;
   durationSeconds?: number;
@@ -89,7 +92,7 @@ export function issueRoleSession(state: EmulatorState, now: Date, req: RoleSessi
   ];
 
   // Inherited tags and source identity need the same trust-policy permissions as requested ones.
-  const actions = [req.iamAction];
+  const actions: string[] = [req.iamAction];
   if (allTags.length > 0 || req.transitiveTagKeys.length > 0) actions.push('sts:TagSession');
   if (sourceIdentity !== undefined) actions.push('sts:SetSourceIdentity');
   const decision = evaluateTrustPolicy(role.role.trustPolicy, {
@@ -129,6 +132,9 @@ export function issueRoleSession(state: EmulatorState, now: Date, req: RoleSessi
   const assumedRoleId = `${role.roleId}:${req.roleSessionName}`;
   const { session, credentials } = state.store.issue(
     {
+      issuedBy: req.iamAction.slice('sts:'.length) as IssuedSession['issuedBy'],
+      ...(req.provider !== undefined ? { provider: req.provider } : {}),
+      ...(req.subject !== undefined ? { subject: req.subject } : {}),
       roleArn: role.role.arn,
       assumedRoleArn: assumedArn,
       assumedRoleId,

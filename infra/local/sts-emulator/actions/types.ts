@@ -21,5 +21,5 @@ export interface ActionHandler {
    */
   auth: 'sigv4' | 'none';
   /** Returns the content of `<{Action}Result>`. Throws StsError. */
-  handle(ctx: ActionContext): XmlTree;
+  handle(ctx: ActionContext): XmlTree | Promise<XmlTree>;
 }

@@ -63,6 +63,19 @@ export function authenticate(req: EmulatorRequest, state: EmulatorState): Caller
   verifySigV4(req, parsed, stored.secretAccessKey);
   const s = stored.session;
   const account = s.assumedRoleArn.split(':')[4] ?? state.accountId;
+  if (s.issuedBy === 'GetFederationToken') {
+    return {
+      accessKeyId: parsed.accessKeyId,
+      arn: s.assumedRoleArn,
+      userId: s.assumedRoleId,
+      account,
+      partition: s.assumedRoleArn.split(':')[1] ?? 'aws',
+      kind: 'federated-user',
+      isRoleSession: false,
+      issuedSession: structuredClone(s),
+      region: parsed.region,
+    };
+  }
   return {
     accessKeyId: parsed.accessKeyId,
     arn: s.assumedRoleArn,

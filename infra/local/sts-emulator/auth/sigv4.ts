@@ -64,7 +64,8 @@ export function sigv4Escape(value: string): string {
  * Returns undefined when the request carries no SigV4 authentication at all (→ MissingAuthenticationToken).
  * Throws IncompleteSignature / SignatureDoesNotMatch for malformed authentication.
  */
-export function parseSigV4(req: EmulatorRequest): ParsedSigV4 | undefined {
+/** `service` is the credential scope's service (`sts`, or `secretsmanager` for the local Secrets Manager). */
+export function parseSigV4(req: EmulatorRequest, service: string = SIGNING_SERVICE): ParsedSigV4 | undefined {
   const authorization = headerValue(req, 'authorization');
   const query = new Map(rawQueryPairs(req.rawQuery));
   const hasQueryAuth = query.has('X-Amz-Algorithm') || query.has('X-Amz-Signature') || query.has('X-Amz-Credential');
@@ -73,12 +74,12 @@ export function parseSigV4(req: EmulatorRequest): ParsedSigV4 | undefined {
       'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified',
     );
   }
-  if (authorization !== undefined) return parseHeaderAuth(req, authorization);
-  if (hasQueryAuth) return parseQueryAuth(req, query);
+  if (authorization !== undefined) return parseHeaderAuth(req, authorization, service);
+  if (hasQueryAuth) return parseQueryAuth(req, query, service);
   return undefined;
 }
 
-function parseHeaderAuth(req: EmulatorRequest, authorization: string): ParsedSigV4 {
+function parseHeaderAuth(req: EmulatorRequest, authorization: string, service: string): ParsedSigV4 {
   const trimmed = authorization.trim();
   const space = trimmed.indexOf(' ');
   const algorithm = space < 0 ? trimmed : trimmed.slice(0, space);
@@ -122,10 +123,10 @@ function parseHeaderAuth(req: EmulatorRequest, authorization: string): ParsedSig
     requestDate,
     dateSource,
     securityToken: headerValue(req, 'x-amz-security-token'),
-  });
+  }, service);;
 }
 
-function parseQueryAuth(req: EmulatorRequest, query: Map<string, string>): ParsedSigV4 {
+function parseQueryAuth(req: EmulatorRequest, query: Map<string, string>, service: string): ParsedSigV4 {
   const missing = QUERY_AUTH_PARAMS.filter((p) => !query.get(p));
   if (missing.length > 0) {
     throw stsErrors.incompleteSignature(
@@ -155,7 +156,7 @@ function parseQueryAuth(req: EmulatorRequest, query: Map<string, string>): Parse
     requestDate,
     dateSource: 'X-Amz-Date',
     securityToken: query.get('X-Amz-Security-Token') ?? headerValue(req, 'x-amz-security-token'),
-  });
+  }, service);;
   if (expiresSeconds !== undefined) parsed.expiresSeconds = expiresSeconds;
   return parsed;
 }
@@ -176,7 +177,7 @@ interface RawAuth {
   securityToken: string | undefined;
 }
 
-function finishParse(raw: RawAuth): ParsedSigV4 {
+function finishParse(raw: RawAuth, expectedService: string): ParsedSigV4 {
   const parts = raw.credential.split('/');
   if (parts.length !== 5) {
     throw stsErrors.incompleteSignature(
@@ -188,8 +189,8 @@ function finishParse(raw: RawAuth): ParsedSigV4 {
   if (!signedHeaders.includes('host')) {
     throw stsErrors.incompleteSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
   }
-  if (service !== SIGNING_SERVICE) {
-    throw stsErrors.signatureDoesNotMatch(`Credential should be scoped to correct service: '${SIGNING_SERVICE}'. `);
+  if (service !== expectedService) {
+    throw stsErrors.signatureDoesNotMatch(`Credential should be scoped to correct service: '${expectedService}'. `);
   }
   if (terminator !== 'aws4_request') {
     throw stsErrors.signatureDoesNotMatch(
