@@ -17,6 +17,7 @@ import {
 import type { Principal } from '../../domain/principal.ts';
 import type { IdentityVerifier } from '../../ports/index.ts';
 import { assertFetchableUrl, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
+import { isCanonicalCompactJws } from './compact-jws.ts';
 import { hasDuplicateMembers } from './strict-json.ts';
 
 /** One trusted issuer, from configuration only: nothing in a token can add or change one. */
@@ -107,6 +108,7 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     if (match === null) throw new InvalidTokenError('malformed_authorization');
     const token = match[1] ?? '';
     if (!TOKEN_PATTERN.test(token)) throw new InvalidTokenError('malformed_token');
+    if (!isCanonicalCompactJws(token)) throw new InvalidTokenError('non_canonical_encoding');
     return token;
   }
 
