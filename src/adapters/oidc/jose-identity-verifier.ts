@@ -82,7 +82,9 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     if (entry === undefined) throw new InvalidTokenError('unknown_issuer');
     const { settings } = entry;
 
-    const keys = await this.#keysFor(entry);
+    const keys = await this.#keysFor(entry).catch((error: unknown) => {
+      throw translateJoseError(error);
+    });
     let verified: { payload: JWTPayload; protectedHeader: { kid?: string } };
     try {
       verified = await jwtVerify(token, keys, {
