@@ -18,7 +18,7 @@ import type { Principal } from '../../domain/principal.ts';
 import type { IdentityVerifier } from '../../ports/index.ts';
 import { assertFetchableUrl, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
 import { isCanonicalCompactJws } from './compact-jws.ts';
-import { hasDuplicateMembers } from './strict-json.ts';
+import { hasDuplicateMembers, nestingDepth } from './strict-json.ts';
 
 /** One trusted issuer, from configuration only: nothing in a token can add or change one. */
 export interface OidcIssuerSettings {
@@ -51,6 +51,7 @@ const MAX_TOKEN_CHARS = 8192;
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,}$/;
 const MAX_GROUPS = 100;
 const REFUSED_HEADERS = ['cty', 'jku', 'jwk', 'x5u', 'x5c'] as const;
+const MAX_JSON_NESTING = 16;
 
 /**
  * Verifies OIDC bearer tokens with jose, adding what jose leaves to the application (security catalog
@@ -167,6 +168,10 @@ export class JoseIdentityVerifier implements IdentityVerifier {
       throw new InvalidTokenError('time_claims_not_finite');
     }
     if (exp - iat > settings.maxTokenLifetimeSeconds) throw new InvalidTokenError('lifetime_too_long');
+    // jose accepts nbf = -1e309 (-Infinity) as "valid since forever"; every time claim must be a real time.
+    if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || !Number.isFinite(payload.nbf))) {
+      throw new InvalidTokenError('time_claims_not_finite');
+    }
     const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     if (!audiences.every((aud) => typeof aud === 'string' && settings.audiences.includes(aud))) {
       throw new InvalidTokenError('untrusted_audience');
@@ -234,6 +239,9 @@ function decodeSegments(token: string): { header: Record<string, unknown>; paylo
   try {
     const headerText = Buffer.from(headerPart, 'base64url').toString('utf8');
     const payloadText = Buffer.from(payloadPart, 'base64url').toString('utf8');
+    if (nestingDepth(headerText) > MAX_JSON_NESTING || nestingDepth(payloadText) > MAX_JSON_NESTING) {
+      throw new InvalidTokenError('nesting_too_deep');
+    }
     const header: unknown = JSON.parse(headerText);
     const payload: unknown = JSON.parse(payloadText);
     if (!isPlainObject(header) || !isPlainObject(payload)) throw new InvalidTokenError('malformed_token');
