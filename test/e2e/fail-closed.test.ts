@@ -84,6 +84,34 @@ describe('the audit write failing (F-03)', () => {
   });
 });
 
+describe('the identity provider keys unreachable (F-08)', () => {
+  let broker: SecondBroker;
+
+  beforeAll(async () => {
+    const deadJwks = `http://127.0.0.1:${await freePort()}/jwks`;
+    const issuers = (JSON.parse(stack().brokerEnv['KEYVEND_ISSUERS'] ?? '[]') as Record<string, unknown>[]).map((issuer) =>
+      issuer['id'] === 'test' ? { ...issuer, jwksUri: deadJwks } : issuer,
+    );
+    broker = await startSecondBroker('jwks-down', { KEYVEND_ISSUERS: JSON.stringify(issuers) });
+  });
+  afterAll(() => broker?.close());
+
+  it('answers 503, never falls back to an unverified token, calls no STS, and audits the denial', async () => {
+    // Prepare
+    const stsBefore = await stsCallCount();
+
+    // Act
+    const response = await postCredentials(await testToken(), { entitlement: 'test-uploads' }, { apiUrl: broker.apiUrl });
+
+    // Assess
+    expect(response.status).toBe(503);
+    expect(response.json['error']).toBe('upstream_unavailable');
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await stsCallCount()).toBe(stsBefore);
+    expect(await recordOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'jwks_unavailable', errorCode: 'upstream_unavailable' });
+  });
+});
+
 describe('a corrupted entitlement (F-01)', () => {
   const pk = 'ENT#corrupted-for-test';
   const grant = { pk: 'P#test#sub#tester-corrupt', sk: 'ENT#corrupted-for-test' };
