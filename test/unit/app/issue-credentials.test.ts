@@ -273,7 +273,7 @@ describe('issueCredentials: fails closed', () => {
 
   it('refuses a caller whose subject a {{subject}} template cannot safely hold, without calling STS', async () => {
     // Prepare
-    const template = entitlementFor({ sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{subject}}/*' }] } });
+    const template = entitlementFor({ sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{issuerId}}/{{subject}}/*' }] } });
     const { issue, sts } = harness({ entitlements: [template], principal: principalFor({ subject: 'alice.smith@example.com' }) });
 
     // Act

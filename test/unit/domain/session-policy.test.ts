@@ -49,7 +49,7 @@ describe('renderSessionPolicy', () => {
 
   it('throws when a variable has no value, never rendering a policy without it (P-12)', () => {
     // Act + Assess
-    expect(() => renderSessionPolicy(folder('arn:aws:s3:::b/{{subject}}/*'), { ...variables, subject: undefined })).toThrow(MissingPolicyVariableError);
+    expect(() => renderSessionPolicy(folder('arn:aws:s3:::b/{{issuerId}}/{{subject}}/*'), { ...variables, subject: undefined })).toThrow(MissingPolicyVariableError);
   });
 
   it('refuses an invalid template at render time too', () => {
@@ -76,6 +76,7 @@ describe('checkPolicyTemplate', () => {
     // Act + Assess
     expect(checkPolicyTemplate(folder('arn:aws:s3:::b/{{userKey}}/*'))).toEqual([]);
     expect(checkPolicyTemplate(folder('arn:aws:s3:::b/{{userKey}}'))).toEqual([]);
+    expect(checkPolicyTemplate(folder('arn:aws:s3:::b/{{issuerId}}/{{subject}}/*'))).toEqual([]);
   });
 
   it.each([
@@ -87,7 +88,8 @@ describe('checkPolicyTemplate', () => {
     ['no resource', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x' }] }, /Resource/],
     ['a Principal', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x', Resource: '*', Principal: '*' }] }, /Principal/],
     ['a placeholder followed by a wildcard', folder('arn:aws:s3:::b/{{userKey}}*'), /followed by/],
-    ['a placeholder as a prefix of a name (P-02)', folder('arn:aws:s3:::b/{{subject}}-x/*'), /followed by/],
+    ['a placeholder as a prefix of a name (P-02)', folder('arn:aws:s3:::b/{{issuerId}}/{{subject}}-x/*'), /followed by/],
+    ['a subject without its issuer (P-08e: subjects are unique only per issuer)', folder('arn:aws:s3:::b/home/{{subject}}/*'), /unique only per issuer/],
     ['an unknown placeholder', folder('arn:aws:s3:::b/{{email}}/*'), /unknown placeholder/],
     ['a placeholder in a key', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x', Resource: '*', Condition: { StringEquals: { '{{userKey}}': 'x' } } }] }, /keys/],
     ['unbalanced braces', folder('arn:aws:s3:::b/{{userKey/*'), /unbalanced/],

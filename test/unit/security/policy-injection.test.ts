@@ -26,8 +26,8 @@ const subjectTemplate = entitlementFor({
   sessionPolicy: {
     Version: '2012-10-17',
     Statement: [
-      { Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/home/{{subject}}/*' },
-      { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::b', Condition: { StringLike: { 's3:prefix': ['home/{{subject}}/*'] } } },
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/home/{{issuerId}}/{{subject}}/*' },
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::b', Condition: { StringLike: { 's3:prefix': ['home/{{issuerId}}/{{subject}}/*'] } } },
     ],
   },
 });
@@ -115,7 +115,7 @@ describe('hostile identifiers never widen a policy (P-01 to P-06)', () => {
 
   it('P-02: a template cannot make one caller folder a prefix of another', () => {
     // Act + Assess: "home/ali*" would match "alice"
-    expect(() => renderSessionPolicy({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/home/{{subject}}*' }] }, { userKey: 'x', subject: 'ali', issuerId: 'i' })).toThrow(PolicyTemplateError);
+    expect(() => renderSessionPolicy({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/home/{{issuerId}}/{{subject}}*' }] }, { userKey: 'x', subject: 'ali', issuerId: 'i' })).toThrow(PolicyTemplateError);
   });
 
   it('P-05 / P-06: look-alike or over-long tag values are refused by the tag grammar, never truncated', () => {
@@ -227,7 +227,7 @@ const STRUCTURE_TEMPLATE = {
   Statement: [
     { Sid: 'Objects', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject'], Resource: 'arn:aws:s3:::b/{{userKey}}/*' },
     { Sid: 'List', Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::b', Condition: { StringLike: { 's3:prefix': ['{{userKey}}/', '{{issuerId}}/{{subject}}/*'] } } },
-    { Sid: 'DenyOthers', Effect: 'Deny', NotAction: 's3:*', NotResource: 'arn:aws:s3:::b/{{subject}}' },
+    { Sid: 'DenyOthers', Effect: 'Deny', NotAction: 's3:*', NotResource: 'arn:aws:s3:::b/{{userKey}}/{{subject}}' },
   ],
 };
 
