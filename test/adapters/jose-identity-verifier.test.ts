@@ -120,6 +120,20 @@ describe('JoseIdentityVerifier with a loopback JWKS', () => {
     await expect(verifier().verifyBearer(`Bearer ${raw}`)).resolves.toBeDefined();
   });
 
+  it.each([['at+jwt'], ['application/at+jwt'], ['AT+JWT']])('refuses an access token (typ %s) where ID tokens are expected (J-08)', async (typ) => {
+    // Act + Assess
+    await expect(verifier({ tokenType: 'id' }).verifyBearer(`Bearer ${await token({}, { typ })}`)).rejects.toMatchObject({ code: 'invalid_token', reason: 'claim_typ' });
+  });
+
+  it('accepts an ID token (typ JWT or none) where ID tokens are expected, and refuses it where access tokens are', async () => {
+    // Prepare
+    const idToken = await token({}, { typ: 'JWT' });
+
+    // Act + Assess
+    await expect(verifier({ tokenType: 'id' }).verifyBearer(`Bearer ${idToken}`)).resolves.toMatchObject({ subject: 'alice' });
+    await expect(verifier({ tokenType: 'access' }).verifyBearer(`Bearer ${idToken}`)).rejects.toMatchObject({ reason: 'claim_typ' });
+  });
+
   it('never fetches anything for an unknown issuer (J-06, J-10)', async () => {
     // Prepare
     const raw = await token({ iss: `${idp.base}/attacker` });

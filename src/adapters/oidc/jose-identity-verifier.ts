@@ -86,7 +86,7 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     const keys = await this.#keysFor(entry).catch((error: unknown) => {
       throw translateJoseError(error);
     });
-    let verified: { payload: JWTPayload; protectedHeader: { kid?: string } };
+    let verified: { payload: JWTPayload; protectedHeader: { kid?: string; typ?: string } };
     try {
       verified = await jwtVerify(token, keys, {
         issuer: settings.issuer,
@@ -100,6 +100,10 @@ export class JoseIdentityVerifier implements IdentityVerifier {
       });
     } catch (error) {
       throw translateJoseError(error);
+    }
+    if (settings.tokenType === 'id' && isAccessTokenType(verified.protectedHeader.typ)) {
+      // An access token from the same issuer and key must not pass for an ID token (RFC 9068 §4, J-08).
+      throw new InvalidTokenError('claim_typ');
     }
     return this.#principalFrom(settings, verified.payload, verified.protectedHeader.kid, token);
   }
@@ -253,6 +257,10 @@ function decodeSegments(token: string): { header: Record<string, unknown>; paylo
     throw new InvalidTokenError('malformed_token', { cause: error });
   }
 }
+
+/** RFC 9068 `typ`, compared as jose does: case-insensitively, with or without the `application/` prefix. */
+const isAccessTokenType = (typ: unknown): boolean =>
+  typeof typ === 'string' && typ.toLowerCase().replace(/^application\//, '') === 'at+jwt';
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
