@@ -206,3 +206,23 @@ describe('STS failures are mapped, audited, and never retried with another polic
     expect(String(response.json['AccessKeyId'])).toMatch(/^ASIA/);
   });
 });
+
+describe('client retries (F-13)', () => {
+  it('each retry is a new session with its own audit record, never a replay of stored credentials', async () => {
+    // Prepare
+    const token = await testToken();
+
+    // Act
+    const first = await postCredentials(token, { entitlement: 'test-uploads' });
+    const retry = await postCredentials(token, { entitlement: 'test-uploads' });
+
+    // Assess
+    expect([first.status, retry.status]).toEqual([200, 200]);
+    expect(retry.json['AccessKeyId']).not.toBe(first.json['AccessKeyId']);
+    expect(retry.json['grantId']).not.toBe(first.json['grantId']);
+    const records = await auditRecords();
+    for (const response of [first, retry]) {
+      expect(records.find((r) => r['eventId'] === response.json['grantId'])).toMatchObject({ outcome: 'granted', session: { accessKeyId: response.json['AccessKeyId'] } });
+    }
+  });
+});
