@@ -166,6 +166,22 @@ describe('every applicable JWT attack of security catalog §1 is refused with 40
   });
 });
 
+describe('GET /v1/entitlements uses the same verifier', () => {
+  it.each(ATTACKS.filter(([id]) => /^J-0[1-7] /.test(id)).filter((_attack, index) => index % 4 === 0))('%s → 401', async (_id, build) => {
+    // Prepare
+    const authorization = await build();
+
+    // Act
+    const response = await fetch(`${stack().apiUrl}/v1/entitlements`, { headers: authorization === '' ? {} : { authorization } });
+
+    // Assess
+    expect(response.status).toBe(401);
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(body['error']).toBe('invalid_token');
+    expect(body['entitlements']).toBeUndefined();
+  });
+});
+
 describe('JWT attacks that are not a 401', () => {
   it('J-04: a flood of unknown kids triggers at most one JWKS refetch', async () => {
     // Prepare

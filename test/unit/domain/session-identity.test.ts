@@ -27,6 +27,31 @@ describe('sessionNameFor', () => {
     expect(name.endsWith(`.${deriveUserKey(issuer, subject)}`)).toBe(true);
   });
 
+  it('is valid for every subject the grammar admits (property, 2,000 random subjects)', () => {
+    // Prepare: a seeded generator over the subject alphabet, so a failure is reproducible
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@|-';
+    let state = 42;
+    const next = () => {
+      state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+      return state / 4_294_967_296;
+    };
+    const names = new Set<string>();
+
+    for (let i = 0; i < 2000; i++) {
+      const subject = Array.from({ length: 1 + Math.floor(next() * 128) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+
+      // Act
+      const name = sessionNameFor({ subject, userKey: deriveUserKey('https://idp.example.com', subject) });
+
+      // Assess
+      expect(name).toMatch(STS_NAME);
+      expect(name.startsWith('aws:')).toBe(false);
+      names.add(`${subject}\n${name}`);
+    }
+    const bySubject = new Map([...names].map((pair) => pair.split('\n') as [string, string]));
+    expect(new Set(bySubject.values()).size).toBe(bySubject.size);
+  });
+
   it('is unique per (issuer, subject), even when readable parts collide (P-06, P-07)', () => {
     // Prepare: subjects whose readable parts are identical after cleaning or truncation
     const callers = [
