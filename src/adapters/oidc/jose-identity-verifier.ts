@@ -18,6 +18,7 @@ import type { Principal } from '../../domain/principal.ts';
 import type { IdentityVerifier } from '../../ports/index.ts';
 import { assertFetchableUrl, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
 import { isCanonicalCompactJws } from './compact-jws.ts';
+import { withKeyPolicy } from './key-policy.ts';
 import { hasDuplicateMembers, nestingDepth } from './strict-json.ts';
 
 /** One trusted issuer, from configuration only: nothing in a token can add or change one. */
@@ -138,12 +139,14 @@ export class JoseIdentityVerifier implements IdentityVerifier {
   async #resolveKeys(settings: OidcIssuerSettings): Promise<JWTVerifyGetKey> {
     const jwksUri = settings.jwksUri ?? (await this.#discoverJwksUri(settings));
     const url = assertFetchableUrl(jwksUri, this.#allowLoopbackHttp);
-    return createRemoteJWKSet(url, {
-      timeoutDuration: 2000,
-      cooldownDuration: 30_000,
-      cacheMaxAge: 300_000,
-      [customFetch]: this.#fetch,
-    });
+    return withKeyPolicy(
+      createRemoteJWKSet(url, {
+        timeoutDuration: 2000,
+        cooldownDuration: 30_000,
+        cacheMaxAge: 300_000,
+        [customFetch]: this.#fetch,
+      }),
+    );
   }
 
   async #discoverJwksUri(settings: OidcIssuerSettings): Promise<string> {

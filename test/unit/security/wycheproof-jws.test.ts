@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { isCanonicalCompactJws } from '../../../src/adapters/oidc/compact-jws.ts';
+import { withKeyPolicy } from '../../../src/adapters/oidc/key-policy.ts';
 import { ROOT } from '../../../infra/local/stack.ts';
 
 /**
@@ -20,33 +21,49 @@ interface Vector {
 }
 interface Group {
   comment: string;
-  public?: JWK;
-  private?: JWK;
+  public?: JWK | { keys: JWK[] };
+  private?: JWK | { keys: JWK[] };
   tests: Vector[];
 }
 
-const FIXTURE = join(ROOT, '../shared/fixtures/wycheproof/json_web_signature_test.json');
-const fixturePath = (() => {
-  try {
-    readFileSync(FIXTURE);
-    return FIXTURE;
-  } catch {
-    return '/work/shared/fixtures/wycheproof/json_web_signature_test.json';
+function readFixture(name: string) {
+  for (const folder of [join(ROOT, '../shared/fixtures/wycheproof'), '/work/shared/fixtures/wycheproof']) {
+    try {
+      return JSON.parse(readFileSync(join(folder, name), 'utf8')) as { numberOfTests: number; testGroups: Group[] };
+    } catch {
+      // try the next location
+    }
   }
-})();
-const suite = JSON.parse(readFileSync(fixturePath, 'utf8')) as { numberOfTests: number; testGroups: Group[] };
+  throw new Error(`Wycheproof fixture ${name} not found`);
+}
+const suite = readFixture('json_web_signature_test.json');
+const keySuite = readFixture('json_web_key_test.json');
 const BROKER_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+const keysOf = (group: Group): JWK[] => {
+  const key = group.public ?? group.private;
+  if (key === undefined) return [];
+  return 'keys' in key ? key.keys : [key];
+};
+
+/** As the broker verifies: the key chosen from a key set under its key policy, asymmetric algorithms only. */
+async function brokerAcceptsWithKeySet(keys: JWK[], jws: string): Promise<boolean> {
+  if (!isCanonicalCompactJws(jws)) return false;
+  try {
+    await compactVerify(jws, withKeyPolicy(createLocalJWKSet({ keys })), { algorithms: BROKER_ALGORITHMS });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 async function brokerAccepts(group: Group, jws: string): Promise<boolean> {
   if (!isCanonicalCompactJws(jws)) return false;
-  const key = group.public ?? group.private;
+  const [key] = keysOf(group);
   if (key === undefined) return false;
+  if (key.kty !== 'oct') return brokerAcceptsWithKeySet([key], jws);
   try {
-    if (key.kty === 'oct') {
-      await compactVerify(jws, await importJWK(key, key.alg ?? 'HS256'), { algorithms: [key.alg ?? 'HS256'] });
-    } else {
-      await compactVerify(jws, createLocalJWKSet({ keys: [key] }), { algorithms: BROKER_ALGORITHMS });
-    }
+    await compactVerify(jws, await importJWK(key, key.alg ?? 'HS256'), { algorithms: [key.alg ?? 'HS256'] });
     return true;
   } catch {
     return false;
@@ -65,7 +82,7 @@ function deliberateDifference(group: Group, vector: Vector): { why: string; acce
   if (vector.result === 'valid' && !/^[A-Za-z0-9_.-]+$/.test(vector.jws)) {
     return { why: 'the broker refuses characters outside base64url instead of skipping them (stricter by design, J-16)', accepted: false };
   }
-  const key = group.public ?? group.private;
+  const [key] = keysOf(group);
   let headerAlg: unknown;
   try {
     headerAlg = decodeProtectedHeader(vector.jws).alg;
@@ -124,5 +141,27 @@ describe('Wycheproof JWS vectors against the broker signature layer', () => {
 
     // Act + Assess
     await expect(compactVerify(valid?.jws ?? '', createLocalJWKSet({ keys: [hmac?.private as JWK] }), { algorithms: BROKER_ALGORITHMS })).rejects.toThrow();
+  });
+});
+
+const keyCases = keySuite.testGroups.flatMap((group) =>
+  group.tests.map((vector) => [`${group.comment} #${vector.tcId} ${vector.comment} (${vector.result})`, group, vector] as const),
+);
+
+describe('Wycheproof JWK vectors against the broker key selection and key policy', () => {
+  it('reads the whole suite', () => {
+    // Assess
+    expect(keyCases.length).toBe(keySuite.numberOfTests);
+  });
+
+  it.each(keyCases)('%s', async (_name, group, vector) => {
+    // Prepare: symmetric key sets are valid to Wycheproof, but the broker trusts no shared secret
+    const symmetric = keysOf(group).every((key) => key.kty === 'oct');
+
+    // Act
+    const accepted = await brokerAcceptsWithKeySet(keysOf(group), vector.jws);
+
+    // Assess
+    expect(accepted).toBe(vector.result === 'valid' && !symmetric);
   });
 });
