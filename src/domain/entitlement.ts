@@ -64,9 +64,12 @@ const CLAIM_NAME = v.pipe(
   v.regex(/^[A-Za-z0-9_:./-]{1,128}$/),
   v.check((name) => !['__proto__', 'constructor', 'prototype'].includes(name), 'reserved claim name'),
 );
-const TAG_KEY = v.pipe(
+const ANY_TAG_KEY = v.pipe(
   v.string(),
   v.regex(TAG_KEY_PATTERN, 'tag keys are 1-128 of [A-Za-z0-9_.:/=+@-] and must not start with aws:'),
+);
+const TAG_KEY = v.pipe(
+  ANY_TAG_KEY,
   v.check((key) => !key.toLowerCase().startsWith('keyvend:'), 'the keyvend: tag prefix is reserved for the broker'),
 );
 /** The widest any API allows (GetFederationToken's 36 h); each path's own ceiling is checked below. */
@@ -114,7 +117,8 @@ const ENTITLEMENT_SCHEMA = v.pipe(
       ),
       [],
     ),
-    transitiveTagKeys: v.optional(v.pipe(v.array(TAG_KEY), v.maxLength(50)), []),
+    // Broker tags may be made transitive (checked below against the tags this entitlement has).
+    transitiveTagKeys: v.optional(v.pipe(v.array(ANY_TAG_KEY), v.maxLength(50)), []),
     externalId: v.optional(v.pipe(v.string(), v.regex(EXTERNAL_ID_PATTERN, 'ExternalId is 2-1224 of [\\w+=,.@:/-]'))),
   }),
   v.check(

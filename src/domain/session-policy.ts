@@ -75,6 +75,11 @@ export function checkPolicyTemplate(template: PolicyTemplate): string[] {
           problems.push(`${path}: {{${name}}} must be followed by "/" or end the string`);
         }
       }
+      const names = [...value.matchAll(PLACEHOLDER)].map((m) => (m[1] ?? '').trim());
+      if (names.includes('subject') && !names.includes('issuerId') && !names.includes('userKey')) {
+        // OIDC Core §2: a subject is unique only within its issuer, so alone it could name another issuer's user.
+        problems.push(`${path}: {{subject}} is unique only per issuer: use it with {{issuerId}} or {{userKey}} in the same value`);
+      }
       const rest = value.replace(PLACEHOLDER, '');
       if (rest.includes('{{') || rest.includes('}}')) problems.push(`${path}: unbalanced placeholder braces`);
     },

@@ -18,7 +18,9 @@ import type { Principal } from '../../domain/principal.ts';
 import { Secret } from '../../domain/secret.ts';
 import type { IdentityVerifier } from '../../ports/index.ts';
 import { assertFetchableUrl, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
-import { hasDuplicateMembers } from './strict-json.ts';
+import { isCanonicalCompactJws } from './compact-jws.ts';
+import { withKeyPolicy } from './key-policy.ts';
+import { hasDuplicateMembers, nestingDepth } from './strict-json.ts';
 
 /** One trusted issuer, from configuration only: nothing in a token can add or change one. */
 export interface OidcIssuerSettings {
@@ -51,6 +53,7 @@ const MAX_TOKEN_CHARS = 8192;
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,}$/;
 const MAX_GROUPS = 100;
 const REFUSED_HEADERS = ['cty', 'jku', 'jwk', 'x5u', 'x5c'] as const;
+const MAX_JSON_NESTING = 16;
 
 /**
  * Verifies OIDC bearer tokens with jose, adding what jose leaves to the application (security catalog
@@ -82,8 +85,10 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     if (entry === undefined) throw new InvalidTokenError('unknown_issuer');
     const { settings } = entry;
 
-    const keys = await this.#keysFor(entry);
-    let verified: { payload: JWTPayload; protectedHeader: { kid?: string } };
+    const keys = await this.#keysFor(entry).catch((error: unknown) => {
+      throw translateJoseError(error);
+    });
+    let verified: { payload: JWTPayload; protectedHeader: { kid?: string; typ?: string } };
     try {
       verified = await jwtVerify(token, keys, {
         issuer: settings.issuer,
@@ -98,6 +103,10 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     } catch (error) {
       throw translateJoseError(error);
     }
+    if (settings.tokenType === 'id' && isAccessTokenType(verified.protectedHeader.typ)) {
+      // An access token from the same issuer and key must not pass for an ID token (RFC 9068 §4, J-08).
+      throw new InvalidTokenError('claim_typ');
+    }
     return this.#principalFrom(settings, verified.payload, verified.protectedHeader.kid, token);
   }
 
@@ -108,6 +117,7 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     if (match === null) throw new InvalidTokenError('malformed_authorization');
     const token = match[1] ?? '';
     if (!TOKEN_PATTERN.test(token)) throw new InvalidTokenError('malformed_token');
+    if (!isCanonicalCompactJws(token)) throw new InvalidTokenError('non_canonical_encoding');
     return token;
   }
 
@@ -130,12 +140,14 @@ export class JoseIdentityVerifier implements IdentityVerifier {
   async #resolveKeys(settings: OidcIssuerSettings): Promise<JWTVerifyGetKey> {
     const jwksUri = settings.jwksUri ?? (await this.#discoverJwksUri(settings));
     const url = assertFetchableUrl(jwksUri, this.#allowLoopbackHttp);
-    return createRemoteJWKSet(url, {
-      timeoutDuration: 2000,
-      cooldownDuration: 30_000,
-      cacheMaxAge: 300_000,
-      [customFetch]: this.#fetch,
-    });
+    return withKeyPolicy(
+      createRemoteJWKSet(url, {
+        timeoutDuration: 2000,
+        cooldownDuration: 30_000,
+        cacheMaxAge: 300_000,
+        [customFetch]: this.#fetch,
+      }),
+    );
   }
 
   async #discoverJwksUri(settings: OidcIssuerSettings): Promise<string> {
@@ -164,6 +176,10 @@ export class JoseIdentityVerifier implements IdentityVerifier {
       throw new InvalidTokenError('time_claims_not_finite');
     }
     if (exp - iat > settings.maxTokenLifetimeSeconds) throw new InvalidTokenError('lifetime_too_long');
+    // jose accepts nbf = -1e309 (-Infinity) as "valid since forever"; every time claim must be a real time.
+    if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || !Number.isFinite(payload.nbf))) {
+      throw new InvalidTokenError('time_claims_not_finite');
+    }
     const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     if (!audiences.every((aud) => typeof aud === 'string' && settings.audiences.includes(aud))) {
       throw new InvalidTokenError('untrusted_audience');
@@ -232,6 +248,9 @@ function decodeSegments(token: string): { header: Record<string, unknown>; paylo
   try {
     const headerText = Buffer.from(headerPart, 'base64url').toString('utf8');
     const payloadText = Buffer.from(payloadPart, 'base64url').toString('utf8');
+    if (nestingDepth(headerText) > MAX_JSON_NESTING || nestingDepth(payloadText) > MAX_JSON_NESTING) {
+      throw new InvalidTokenError('nesting_too_deep');
+    }
     const header: unknown = JSON.parse(headerText);
     const payload: unknown = JSON.parse(payloadText);
     if (!isPlainObject(header) || !isPlainObject(payload)) throw new InvalidTokenError('malformed_token');
@@ -243,6 +262,10 @@ function decodeSegments(token: string): { header: Record<string, unknown>; paylo
     throw new InvalidTokenError('malformed_token', { cause: error });
   }
 }
+
+/** RFC 9068 `typ`, compared as jose does: case-insensitively, with or without the `application/` prefix. */
+const isAccessTokenType = (typ: unknown): boolean =>
+  typeof typ === 'string' && typ.toLowerCase().replace(/^application\//, '') === 'at+jwt';
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -44,3 +44,25 @@ export function hasDuplicateMembers(text: string): boolean {
   }
   return false;
 }
+
+/**
+ * How deeply arrays and objects nest in a JSON text (strings skipped). Real claims sets nest two or three
+ * levels; a token of `[[[[...]]]]` is refused before anything walks it (security catalog J-11).
+ */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') {
+      i++;
+      while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    } else if (ch === '{' || ch === '[') {
+      depth++;
+      if (depth > deepest) deepest = depth;
+    } else if (ch === '}' || ch === ']') {
+      depth--;
+    }
+  }
+  return deepest;
+}

@@ -224,7 +224,8 @@ const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitEx
 /** STS errors by name, at the boundary. Messages stay in the cause (logs), never in what a client sees. */
 export function translateStsError(error: unknown): KeyvendError {
   const name = error instanceof Error ? error.name : 'Unknown';
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  // Anything can be thrown: a null or a string must still map to an error, not crash the mapping.
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | null | undefined)?.$metadata?.httpStatusCode;
   if (THROTTLING.has(name)) return new UpstreamUnavailableError('sts_throttled', { cause: error, retryAfterSeconds: 5 });
   switch (name) {
     case 'PackedPolicyTooLargeException':

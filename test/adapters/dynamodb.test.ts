@@ -1,0 +1,180 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log.ts';
+import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
+import type { AuditRecord } from '../../src/domain/audit-record.ts';
+import { principalFor } from '../unit/fakes.ts';
+
+const documents = mockClient(DynamoDBDocumentClient);
+const client = () => DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+
+const definition = {
+  id: 'photo-uploads',
+  description: 'Uploads',
+  roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads',
+  outputs: ['credentials'],
+  maxDurationSeconds: 3600,
+  sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }] },
+};
+const principal = principalFor({ issuerId: 'corp', subject: 'alice', groups: ['uploaders'] });
+
+describe('DynamoDbEntitlementStore', () => {
+  beforeEach(() => documents.reset());
+
+  it('reads the definition and every grant key of the caller in one strongly consistent batch', async () => {
+    // Prepare
+    documents.on(BatchGetCommand).resolves({
+      Responses: { ents: [{ pk: 'ENT#photo-uploads', sk: 'DEF', definition }, { pk: 'P#corp#grp#uploaders', sk: 'ENT#photo-uploads' }] },
+    });
+
+    // Act
+    const found = await new DynamoDbEntitlementStore(client(), 'ents').findGranted(principal, 'photo-uploads');
+
+    // Assess
+    expect(found?.id).toBe('photo-uploads');
+    const request = documents.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.['ents'];
+    expect(request?.ConsistentRead).toBe(true);
+    expect(request?.Keys).toEqual([
+      { pk: 'ENT#photo-uploads', sk: 'DEF' },
+      { pk: 'P#corp#sub#alice', sk: 'ENT#photo-uploads' },
+      { pk: 'P#corp#grp#uploaders', sk: 'ENT#photo-uploads' },
+    ]);
+  });
+
+  it('finds nothing when the definition exists but no grant does, or the reverse', async () => {
+    // Prepare
+    documents
+      .on(BatchGetCommand)
+      .resolvesOnce({ Responses: { ents: [{ pk: 'ENT#photo-uploads', sk: 'DEF', definition }] } })
+      .resolvesOnce({ Responses: { ents: [{ pk: 'P#corp#sub#alice', sk: 'ENT#photo-uploads' }] } });
+    const store = new DynamoDbEntitlementStore(client(), 'ents');
+
+    // Act + Assess
+    expect(await store.findGranted(principal, 'photo-uploads')).toBeUndefined();
+    expect(await store.findGranted(principal, 'photo-uploads')).toBeUndefined();
+  });
+
+  it('fails closed on a corrupted definition instead of guessing (F-01)', async () => {
+    // Prepare: a definition that lost its policy would grant the whole role
+    const { sessionPolicy: _dropped, ...corrupt } = definition;
+    documents.on(BatchGetCommand).resolves({
+      Responses: { ents: [{ pk: 'ENT#photo-uploads', sk: 'DEF', definition: corrupt }, { pk: 'P#corp#sub#alice', sk: 'ENT#photo-uploads' }] },
+    });
+
+    // Act + Assess
+    await expect(new DynamoDbEntitlementStore(client(), 'ents').findGranted(principal, 'photo-uploads')).rejects.toMatchObject({
+      httpStatus: 500,
+      reason: 'entitlement_corrupt',
+    });
+  });
+
+  it('retries unprocessed keys a bounded number of times, then fails', async () => {
+    // Prepare
+    documents.on(BatchGetCommand).resolves({ UnprocessedKeys: { ents: { Keys: [{ pk: 'ENT#photo-uploads', sk: 'DEF' }] } } });
+
+    // Act
+    const result = new DynamoDbEntitlementStore(client(), 'ents').findGranted(principal, 'photo-uploads');
+
+    // Assess
+    await expect(result).rejects.toThrow(/unprocessed/);
+    expect(documents.commandCalls(BatchGetCommand).length).toBe(4);
+  });
+
+  it('passes a DynamoDB failure up for the use case to turn into a 503', async () => {
+    // Prepare
+    documents.on(BatchGetCommand).rejects(Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' }));
+
+    // Act + Assess
+    await expect(new DynamoDbEntitlementStore(client(), 'ents').findGranted(principal, 'photo-uploads')).rejects.toThrow(/Throughput/);
+  });
+
+  it('lists grants with consistent, paginated queries per partition', async () => {
+    // Prepare
+    documents
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'P#corp#sub#alice', ':ent': 'ENT#' } })
+      .resolvesOnce({ Items: [{ sk: 'ENT#photo-uploads' }], LastEvaluatedKey: { pk: 'x', sk: 'y' } })
+      .resolvesOnce({ Items: [{ sk: 'ENT#console' }] });
+    documents.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'P#corp#grp#uploaders', ':ent': 'ENT#' } }).resolves({ Items: [{ sk: 'ENT#photo-uploads' }] });
+    documents.on(BatchGetCommand).resolves({ Responses: { ents: [{ definition }, { definition: { ...definition, id: 'console' } }] } });
+
+    // Act
+    const listed = await new DynamoDbEntitlementStore(client(), 'ents').listGranted(principal);
+
+    // Assess
+    expect(listed.map((e) => e.id).sort()).toEqual(['console', 'photo-uploads']);
+    const queries = documents.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(queries).toHaveLength(3);
+    expect(queries.every((q) => q.ConsistentRead === true)).toBe(true);
+    expect(documents.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.['ents']?.Keys).toEqual([
+      { pk: 'ENT#photo-uploads', sk: 'DEF' },
+      { pk: 'ENT#console', sk: 'DEF' },
+    ]);
+  });
+});
+
+describe('DynamoDbAuditLog', () => {
+  beforeEach(() => documents.reset());
+
+  const record = (): AuditRecord => ({
+    eventId: '019abcde-0000-7000-8000-000000000001',
+    time: '2026-11-23T09:30:00.000Z',
+    action: 'credentials',
+    outcome: 'pending',
+    request: { requestId: 'r1' },
+    caller: { idpType: 'oidc', issuerId: 'corp', issuer: 'https://idp', subject: 'alice', userKey: principal.userKey, groups: [], tokenIssuedAt: 1, tokenExpiresAt: 2, tokenRef: 'sha256:x' },
+  });
+
+  it('opens and records with a write that can never overwrite, and closes only a pending record', async () => {
+    // Prepare
+    documents.on(PutCommand).resolves({});
+    const log = new DynamoDbAuditLog(client(), 'audit', 30);
+
+    // Act
+    await log.open(record());
+    await log.close({ ...record(), outcome: 'granted' });
+    await log.record({ ...record(), outcome: 'denied', reason: 'token_expired' });
+
+    // Assess
+    const puts = documents.commandCalls(PutCommand).map((c) => c.args[0].input);
+    expect(puts.map((p) => p.ConditionExpression)).toEqual(['attribute_not_exists(eventId)', 'outcome = :pending', 'attribute_not_exists(eventId)']);
+    expect(puts[1]?.ExpressionAttributeValues).toEqual({ ':pending': 'pending' });
+    expect(puts[0]?.TableName).toBe('audit');
+    expect(puts[0]?.Item).toMatchObject({ eventId: record().eventId, userKey: principal.userKey, expiresAt: Date.parse('2026-11-23T09:30:00.000Z') / 1000 + 30 * 86_400 });
+  });
+
+  it('keys a denial without a known caller as anonymous', async () => {
+    // Prepare
+    documents.on(PutCommand).resolves({});
+    const { caller: _caller, ...anonymous } = record();
+
+    // Act
+    await new DynamoDbAuditLog(client(), 'audit', 30).record({ ...anonymous, outcome: 'denied' });
+
+    // Assess
+    expect(documents.commandCalls(PutCommand)[0]?.args[0].input.Item?.['userKey']).toBe('anonymous');
+  });
+
+  it('stores only what the record holds: no secret, even when the session carries credential identifiers', async () => {
+    // Prepare
+    documents.on(PutCommand).resolves({});
+    const granted: AuditRecord = { ...record(), outcome: 'granted', session: { accessKeyId: 'ASIAEXAMPLE', roleSessionName: 's', policySha256: 'f'.repeat(64) } };
+
+    // Act
+    await new DynamoDbAuditLog(client(), 'audit', 30).close(granted);
+
+    // Assess
+    const item = documents.commandCalls(PutCommand)[0]?.args[0].input.Item ?? {};
+    expect(Object.keys(item).sort()).toEqual(['action', 'caller', 'eventId', 'expiresAt', 'outcome', 'request', 'session', 'time', 'userKey']);
+    expect(JSON.stringify(item)).not.toMatch(/SecretAccessKey|SessionToken|secretAccessKey|sessionToken/);
+  });
+
+  it('throws when the conditional write fails, so the use case issues nothing', async () => {
+    // Prepare
+    documents.on(PutCommand).rejects(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }));
+
+    // Act + Assess
+    await expect(new DynamoDbAuditLog(client(), 'audit', 30).close(record())).rejects.toThrow(/conditional/);
+  });
+});

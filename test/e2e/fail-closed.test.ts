@@ -1,0 +1,228 @@
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../infra/local/dynamodb.ts';
+import { auditRecords, dynamo, postCredentials, stack, stsCallCount, testToken } from '../support/e2e.ts';
+import { type SecondBroker, startSecondBroker } from '../support/second-broker.ts';
+
+/** Security catalog §5: when a dependency fails, nothing is issued (F-01 to F-05, F-08). */
+
+const recordOf = async (requestId: unknown) => (await auditRecords()).find((r) => r['request']?.['requestId'] === requestId);
+
+async function injectStsFault(code: string, count: number, httpStatus?: number): Promise<void> {
+  const response = await fetch(`${stack().stsUrl}/_emulator/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ action: 'AssumeRole', code, count, ...(httpStatus === undefined ? {} : { httpStatus }) }),
+  });
+  expect(response.status).toBe(201);
+}
+
+describe('DynamoDB unavailable (F-01, F-03)', () => {
+  let broker: SecondBroker;
+
+  beforeAll(async () => {
+    broker = await startSecondBroker('dynamodb-down', { KEYVEND_DYNAMODB_ENDPOINT: `http://127.0.0.1:${await freePort()}` });
+  });
+  afterAll(() => broker?.close());
+
+  it('answers 503 upstream_unavailable with Retry-After, no credentials and no STS call', async () => {
+    // Prepare
+    const stsBefore = await stsCallCount();
+
+    // Act
+    const response = await postCredentials(await testToken(), { entitlement: 'test-uploads' }, { apiUrl: broker.apiUrl });
+
+    // Assess
+    expect(response.status).toBe(503);
+    expect(response.json).toMatchObject({ error: 'upstream_unavailable', message: 'A service the broker depends on is unavailable; retry later.' });
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(response.text).not.toMatch(/AccessKeyId|SecretAccessKey|SessionToken|ECONNREFUSED|127\.0\.0\.1/);
+    expect(await stsCallCount()).toBe(stsBefore);
+  });
+
+  it('lists nothing either: 503 on GET /v1/entitlements', async () => {
+    // Act
+    const response = await fetch(`${broker.apiUrl}/v1/entitlements`, { headers: { authorization: `Bearer ${await testToken()}` } });
+
+    // Assess
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { error: string }).error).toBe('upstream_unavailable');
+  });
+
+  it('keeps the denial in the decision log with an alarm, since the audit table cannot be written', () => {
+    // Assess
+    const log = readFileSync(broker.logFile, 'utf8');
+    expect(log).toContain('keyvend.alarm.audit_write_failed_on_denial');
+    expect(log).toMatch(/"outcome":"denied"/);
+  });
+});
+
+describe('the audit write failing (F-03)', () => {
+  let broker: SecondBroker;
+
+  beforeAll(async () => {
+    broker = await startSecondBroker('audit-missing', { KEYVEND_AUDIT_TABLE: 'keyvend-local-audit-does-not-exist' });
+  });
+  afterAll(() => broker?.close());
+
+  it('answers 503 and returns no credentials, without calling STS', async () => {
+    // Prepare
+    const stsBefore = await stsCallCount();
+
+    // Act
+    const response = await postCredentials(await testToken(), { entitlement: 'test-uploads' }, { apiUrl: broker.apiUrl });
+
+    // Assess
+    expect(response.status).toBe(503);
+    expect(response.json['error']).toBe('upstream_unavailable');
+    expect(response.headers.get('retry-after')).not.toBeNull();
+    expect(response.text).not.toMatch(/AccessKeyId|SecretAccessKey|SessionToken|does-not-exist/);
+    expect(await stsCallCount()).toBe(stsBefore);
+    const log = readFileSync(broker.logFile, 'utf8');
+    expect(log).toMatch(/"reason":"audit_unavailable"/);
+  });
+});
+
+describe('the identity provider keys unreachable (F-08)', () => {
+  let broker: SecondBroker;
+
+  beforeAll(async () => {
+    const deadJwks = `http://127.0.0.1:${await freePort()}/jwks`;
+    const issuers = (JSON.parse(stack().brokerEnv['KEYVEND_ISSUERS'] ?? '[]') as Record<string, unknown>[]).map((issuer) =>
+      issuer['id'] === 'test' ? { ...issuer, jwksUri: deadJwks } : issuer,
+    );
+    broker = await startSecondBroker('jwks-down', { KEYVEND_ISSUERS: JSON.stringify(issuers) });
+  });
+  afterAll(() => broker?.close());
+
+  it('answers 503, never falls back to an unverified token, calls no STS, and audits the denial', async () => {
+    // Prepare
+    const stsBefore = await stsCallCount();
+
+    // Act
+    const response = await postCredentials(await testToken(), { entitlement: 'test-uploads' }, { apiUrl: broker.apiUrl });
+
+    // Assess
+    expect(response.status).toBe(503);
+    expect(response.json['error']).toBe('upstream_unavailable');
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await stsCallCount()).toBe(stsBefore);
+    expect(await recordOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'jwks_unavailable', errorCode: 'upstream_unavailable' });
+  });
+});
+
+describe('a corrupted entitlement (F-01)', () => {
+  const pk = 'ENT#corrupted-for-test';
+  const grant = { pk: 'P#test#sub#tester-corrupt', sk: 'ENT#corrupted-for-test' };
+
+  beforeAll(async () => {
+    // A definition that lost its session policy: read blindly, it would grant the whole role
+    await dynamo().send(
+      new PutCommand({
+        TableName: stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'],
+        Item: { pk, sk: 'DEF', definition: { id: 'corrupted-for-test', description: '', roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads', outputs: ['credentials'], maxDurationSeconds: 3600 } },
+      }),
+    );
+    await dynamo().send(new PutCommand({ TableName: stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'], Item: grant }));
+  });
+  afterAll(async () => {
+    await dynamo().send(new DeleteCommand({ TableName: stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'], Key: { pk, sk: 'DEF' } }));
+    await dynamo().send(new DeleteCommand({ TableName: stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'], Key: grant }));
+  });
+
+  it('fails with an opaque 500, audited, and never calls STS', async () => {
+    // Prepare
+    const stsBefore = await stsCallCount();
+
+    // Act
+    const response = await postCredentials(await testToken({ sub: 'tester-corrupt' }), { entitlement: 'corrupted-for-test' });
+
+    // Assess
+    expect(response.status).toBe(500);
+    expect(response.json).toMatchObject({ error: 'internal_error', message: 'Internal error.' });
+    expect(await stsCallCount()).toBe(stsBefore);
+    expect(await recordOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'entitlement_corrupt' });
+  });
+});
+
+describe('STS failures are mapped, audited, and never retried with another policy (F-04, F-05)', () => {
+  it.each([
+    ['Throttling', 3, undefined, 503, 'upstream_unavailable', 'sts_throttled'],
+    ['PackedPolicyTooLarge', 1, undefined, 422, 'policy_too_large', 'sts_packed_policy_too_large'],
+    ['MalformedPolicyDocument', 1, undefined, 500, 'internal_error', 'sts_malformed_policy'],
+    ['ValidationError', 1, undefined, 500, 'internal_error', 'sts_validation_error'],
+    ['InternalFailure', 3, 500, 503, 'upstream_unavailable', 'sts_unavailable'],
+  ])('%s', async (code, count, httpStatus, status, error, reason) => {
+    // Prepare
+    await injectStsFault(code, count, httpStatus);
+    const callsBefore = await stsCallCount();
+
+    // Act
+    const response = await postCredentials(await testToken(), { entitlement: 'test-uploads' });
+
+    // Assess
+    expect(response.status).toBe(status);
+    expect(response.json['error']).toBe(error);
+    expect(response.text).not.toMatch(/AccessKeyId|Rate exceeded|arn:aws/);
+    if (status === 503) expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    const calls = (await stsCallCount()) - callsBefore;
+    expect(calls).toBe(count);
+    const faults = (await (await fetch(`${stack().stsUrl}/_emulator/faults`)).json()) as unknown[];
+    expect(faults).toEqual([]);
+    expect(await recordOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason, session: { policySha256: expect.any(String) } });
+  });
+
+  it('AccessDenied (a role that does not trust the broker) is an opaque 500 with no STS message', async () => {
+    // Act
+    const response = await postCredentials(await testToken(), { entitlement: 'untrusting-role' });
+
+    // Assess
+    expect(response.status).toBe(500);
+    expect(response.json).toMatchObject({ error: 'internal_error', message: 'Internal error.' });
+    expect(response.text).not.toMatch(/arn:aws|not authorized|untrusting/);
+    expect(await recordOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'sts_access_denied' });
+  });
+
+  it('a role outside the broker allow list is refused before STS, even though an entitlement names it', async () => {
+    // Prepare
+    const stsBefore = await stsCallCount();
+
+    // Act
+    const response = await postCredentials(await testToken(), { entitlement: 'role-outside-allow-list' });
+
+    // Assess
+    expect(response.status).toBe(500);
+    expect(await stsCallCount()).toBe(stsBefore);
+    expect(await recordOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'role_not_in_broker_allow_list' });
+  });
+
+  it('the main broker still grants after all of the above (the failures were contained)', async () => {
+    // Act
+    const response = await postCredentials(await testToken(), { entitlement: 'test-uploads' });
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(String(response.json['AccessKeyId'])).toMatch(/^ASIA/);
+  });
+});
+
+describe('client retries (F-13)', () => {
+  it('each retry is a new session with its own audit record, never a replay of stored credentials', async () => {
+    // Prepare
+    const token = await testToken();
+
+    // Act
+    const first = await postCredentials(token, { entitlement: 'test-uploads' });
+    const retry = await postCredentials(token, { entitlement: 'test-uploads' });
+
+    // Assess
+    expect([first.status, retry.status]).toEqual([200, 200]);
+    expect(retry.json['AccessKeyId']).not.toBe(first.json['AccessKeyId']);
+    expect(retry.json['grantId']).not.toBe(first.json['grantId']);
+    const records = await auditRecords();
+    for (const response of [first, retry]) {
+      expect(records.find((r) => r['eventId'] === response.json['grantId'])).toMatchObject({ outcome: 'granted', session: { accessKeyId: response.json['AccessKeyId'] } });
+    }
+  });
+});

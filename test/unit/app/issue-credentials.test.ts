@@ -1,0 +1,358 @@
+import { describe, expect, it } from 'vitest';
+import { makeIssueCredentials, type IssueCredentialsInput } from '../../../src/app/issue-credentials.ts';
+import { InvalidRequestError, InvalidTokenError, KeyvendError, UpstreamUnavailableError } from '../../../src/domain/errors.ts';
+import { sha256Hex } from '../../../src/domain/identifiers.ts';
+import type { Entitlement } from '../../../src/domain/entitlement.ts';
+import type { Principal } from '../../../src/domain/principal.ts';
+import {
+  entitlementFor,
+  FAKE_SECRET_ACCESS_KEY,
+  FAKE_SESSION_TOKEN,
+  FakeAuditLog,
+  FakeCredentialIssuer,
+  FakeDecisionLog,
+  FakeEntitlementStore,
+  FakeVerifier,
+  fixedClock,
+  principalFor,
+} from '../fakes.ts';
+
+function harness(options: { principal?: Principal | Error; entitlements?: Entitlement[]; roleChaining?: boolean; allowedRole?: (arn: string) => boolean } = {}) {
+  const verifier = new FakeVerifier(options.principal ?? principalFor());
+  const store = new FakeEntitlementStore(options.entitlements ?? [entitlementFor()]);
+  const sts = new FakeCredentialIssuer();
+  const audit = new FakeAuditLog();
+  const log = new FakeDecisionLog();
+  const issue = makeIssueCredentials({
+    verifier,
+    entitlements: store,
+    credentials: sts,
+    audit,
+    log,
+    clock: fixedClock(),
+    settings: { roleChaining: options.roleChaining ?? true, isAllowedRole: options.allowedRole ?? ((arn) => arn.startsWith('arn:aws:iam::111111111111:role/keyvend/')) },
+  });
+  return { issue, verifier, store, sts, audit, log };
+}
+
+const request = (overrides: Partial<IssueCredentialsInput> = {}): IssueCredentialsInput => ({
+  authorization: 'Bearer token',
+  entitlement: 'photo-uploads',
+  durationSeconds: 900,
+  output: 'credentials',
+  context: { requestId: 'req-1', apiRequestId: 'api-1', sourceIp: '203.0.113.9', userAgent: 'agent/1.0' },
+  ...overrides,
+});
+
+async function failure(promise: Promise<unknown>): Promise<KeyvendError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof KeyvendError) return error;
+    throw error;
+  }
+  throw new Error('expected the request to fail');
+}
+
+describe('issueCredentials: a grant', () => {
+  it('calls STS once with the rendered policy, the session identity and the clamped duration', async () => {
+    // Prepare
+    const { issue, sts } = harness();
+    const principal = principalFor();
+
+    // Act
+    const grant = await issue(request({ durationSeconds: 43_200 }));
+
+    // Assess
+    expect(sts.calls).toHaveLength(1);
+    const call = sts.calls[0];
+    expect(call).toMatchObject({
+      roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads',
+      roleSessionName: `alice-0001.${principal.userKey}`,
+      sourceIdentity: `alice-0001.${principal.userKey}`,
+      durationSeconds: 3600,
+      policyArns: [],
+      transitiveTagKeys: [],
+      externalId: undefined,
+    });
+    const policy = JSON.parse(call?.policy ?? '{}');
+    expect(policy.Statement[0].Resource).toBe(`arn:aws:s3:::uploads/${principal.userKey}/*`);
+    expect(call?.tags).toContainEqual({ Key: 'department', Value: 'research' });
+    expect(grant.durationSeconds).toBe(3600);
+    expect(grant.credentials.secretAccessKey.reveal()).toBe(FAKE_SECRET_ACCESS_KEY);
+  });
+
+  it('writes the pending record before STS, then closes it as granted with identifiers and hashes only', async () => {
+    // Prepare
+    const { issue, audit, log, sts } = harness();
+
+    // Act
+    const grant = await issue(request());
+
+    // Assess
+    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['open:pending', 'close:granted']);
+    const closed = audit.last;
+    expect(closed).toMatchObject({
+      eventId: grant.grantId,
+      action: 'credentials',
+      request: { requestId: 'req-1', apiRequestId: 'api-1', sourceIp: '203.0.113.9', userAgent: 'agent/1.0' },
+      caller: { issuerId: 'corp', subject: 'alice-0001', tokenRef: 'sha256:abc' },
+      entitlement: { id: 'photo-uploads', version: 3 },
+      session: {
+        roleSessionName: sts.calls[0]?.roleSessionName,
+        policySha256: sha256Hex(sts.calls[0]?.policy ?? ''),
+        accessKeyId: 'ASIAFAKEFAKEFAKE0001',
+        expiration: '2026-11-23T10:15:00.000Z',
+        durationSeconds: 900,
+        packedPolicySize: 12,
+        stsRequestId: 'sts-req-1',
+      },
+      delivery: { type: 'credentials', delivered: true },
+    });
+    const everything = JSON.stringify([audit.writes, log.decisions]);
+    expect(everything).not.toContain(FAKE_SECRET_ACCESS_KEY);
+    expect(everything).not.toContain(FAKE_SESSION_TOKEN);
+    expect(log.decisions.map((d) => d.outcome)).toEqual(['granted']);
+  });
+
+  it('passes managed policies, transitive tags and the ExternalId from the entitlement, not the caller', async () => {
+    // Prepare
+    const { issue, sts } = harness({
+      entitlements: [
+        entitlementFor({
+          managedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+          transitiveTagKeys: ['keyvend:user'],
+          externalId: 'tenant-42',
+        }),
+      ],
+    });
+
+    // Act
+    await issue(request());
+
+    // Assess
+    expect(sts.calls[0]).toMatchObject({ policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'], transitiveTagKeys: ['keyvend:user'], externalId: 'tenant-42' });
+  });
+
+  it('caps the duration at an hour when role chaining, and at the entitlement otherwise (P-10)', async () => {
+    // Prepare
+    const chained = harness({ roleChaining: true, entitlements: [entitlementFor({ maxDurationSeconds: 43_200 })] });
+    const direct = harness({ roleChaining: false, entitlements: [entitlementFor({ maxDurationSeconds: 43_200 })] });
+
+    // Act
+    await chained.issue(request({ durationSeconds: 43_200 }));
+    await direct.issue(request({ durationSeconds: 43_200 }));
+
+    // Assess
+    expect(chained.sts.calls[0]?.durationSeconds).toBe(3600);
+    expect(direct.sts.calls[0]?.durationSeconds).toBe(43_200);
+  });
+});
+
+describe('issueCredentials: fails closed', () => {
+  it('audits a verifier failure with its reason and calls nothing else', async () => {
+    // Prepare
+    const { issue, sts, store, audit } = harness({ principal: new InvalidTokenError('token_expired') });
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'invalid_token', httpStatus: 401 });
+    expect(sts.calls).toHaveLength(0);
+    expect(store.lookups).toHaveLength(0);
+    expect(audit.writes).toEqual([{ operation: 'record', record: expect.objectContaining({ outcome: 'denied', reason: 'token_expired', errorCode: 'invalid_token' }) }]);
+    expect(audit.last?.caller).toBeUndefined();
+  });
+
+  it('turns an unexpected verifier crash into an opaque 500, audited, with no STS call', async () => {
+    // Prepare
+    const { issue, sts, audit } = harness({ principal: new TypeError('cannot read properties of undefined') });
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'internal_error', httpStatus: 500, expose: false });
+    expect(sts.calls).toHaveLength(0);
+    expect(audit.last).toMatchObject({ outcome: 'denied', reason: 'unexpected' });
+  });
+
+  it('answers 503 when the entitlement read fails, without calling STS, and audits it', async () => {
+    // Prepare
+    const { issue, sts, store, audit } = harness();
+    store.failure = Object.assign(new Error('connect ECONNREFUSED'), { name: 'TimeoutError' });
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'upstream_unavailable', httpStatus: 503, reason: 'entitlements_unavailable' });
+    expect(error.retryAfterSeconds).toBeGreaterThan(0);
+    expect(sts.calls).toHaveLength(0);
+    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['open:pending', 'close:denied']);
+  });
+
+  it('keeps the store error when it is already a KeyvendError (a corrupt entitlement is a 500, not a grant)', async () => {
+    // Prepare
+    const { issue, sts, store } = harness();
+    store.failure = new KeyvendError('internal_error', 500, 'Internal error.', { reason: 'entitlement_corrupt' });
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess
+    expect(error).toMatchObject({ httpStatus: 500, reason: 'entitlement_corrupt' });
+    expect(sts.calls).toHaveLength(0);
+  });
+
+  it('answers 503 when the pending audit record cannot be written, without calling STS', async () => {
+    // Prepare
+    const { issue, sts, audit, log } = harness();
+    audit.failOn.add('open');
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'upstream_unavailable', httpStatus: 503, reason: 'audit_unavailable' });
+    expect(sts.calls).toHaveLength(0);
+    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['record:denied']);
+    expect(log.decisions.at(-1)).toMatchObject({ outcome: 'denied', reason: 'audit_unavailable' });
+  });
+
+  it('still denies, and raises an alarm, when neither the pending record nor the denial can be written', async () => {
+    // Prepare
+    const { issue, sts, audit, log } = harness();
+    audit.failOn.add('open').add('record');
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess
+    expect(error.httpStatus).toBe(503);
+    expect(sts.calls).toHaveLength(0);
+    expect(log.alarms.map((a) => a.event)).toEqual(['audit_write_failed_on_denial']);
+    expect(log.decisions.at(-1)?.outcome).toBe('denied');
+  });
+
+  it('withholds minted credentials when the grant cannot be recorded, and raises minted_not_delivered (F-03)', async () => {
+    // Prepare
+    const { issue, sts, audit, log } = harness();
+    audit.failOn.add('close');
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'upstream_unavailable', httpStatus: 503 });
+    expect(JSON.stringify(error)).not.toContain(FAKE_SECRET_ACCESS_KEY);
+    expect(sts.calls).toHaveLength(1);
+    expect(log.alarms).toHaveLength(1);
+    expect(log.alarms[0]).toMatchObject({
+      event: 'minted_not_delivered',
+      record: { outcome: 'minted_not_delivered', reason: 'audit_write_failed', session: { accessKeyId: 'ASIAFAKEFAKEFAKE0001' }, delivery: { delivered: false } },
+    });
+    expect(JSON.stringify(log.alarms[0]?.record)).not.toContain(FAKE_SESSION_TOKEN);
+    expect(log.decisions.some((d) => d.outcome === 'granted')).toBe(false);
+  });
+
+  it('never calls STS when the policy cannot be rendered (P-12)', async () => {
+    // Prepare: a template that passed the write-time check is corrupted in storage
+    const broken = entitlementFor({ sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{email}}/*' }] } });
+    const { issue, sts, audit } = harness({ entitlements: [broken] });
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'internal_error', reason: 'policy_render_failed' });
+    expect(sts.calls).toHaveLength(0);
+    expect(audit.last).toMatchObject({ outcome: 'denied', reason: 'policy_render_failed' });
+  });
+
+  it('refuses a caller whose subject a {{subject}} template cannot safely hold, without calling STS', async () => {
+    // Prepare
+    const template = entitlementFor({ sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{issuerId}}/{{subject}}/*' }] } });
+    const { issue, sts } = harness({ entitlements: [template], principal: principalFor({ subject: 'alice.smith@example.com' }) });
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'not_entitled', reason: 'subject_not_policy_safe' });
+    expect(sts.calls).toHaveLength(0);
+  });
+
+  it('refuses an oversized policy and tags before STS (P-11)', async () => {
+    // Prepare
+    const statements = Array.from({ length: 30 }, (_, i) => ({ Effect: 'Allow', Action: 's3:PutObject', Resource: `arn:aws:s3:::bucket-${i}/{{userKey}}/*` }));
+    const { issue, sts } = harness({ entitlements: [entitlementFor({ sessionPolicy: { Version: '2012-10-17', Statement: statements } })] });
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'policy_too_large', httpStatus: 422 });
+    expect(sts.calls).toHaveLength(0);
+  });
+
+  it.each([
+    ['an entitlement the caller lacks', { entitlement: 'admin' }, 'not_entitled', 'no_matching_entitlement'],
+    ['an output the entitlement does not allow', { output: 'console' as const }, 'not_entitled', 'output_not_allowed'],
+    ['an entitlement id outside the grammar', { entitlement: '../admin' }, 'invalid_request', 'invalid_request'],
+    ['a non-string entitlement', { entitlement: { id: 'photo-uploads' } }, 'invalid_request', 'invalid_request'],
+    ['a duration below the minimum', { durationSeconds: 60 }, 'invalid_request', 'invalid_request'],
+    ['a problem the HTTP layer found (client-chosen STS fields, P-08f)', { rejection: new InvalidRequestError('no', { reason: 'unknown_fields' }) }, 'invalid_request', 'unknown_fields'],
+  ])('denies %s, audits the reason with the caller, and calls no STS', async (_name, overrides, code, reason) => {
+    // Prepare
+    const { issue, sts, audit, log } = harness();
+
+    // Act
+    const error = await failure(issue(request(overrides as Partial<IssueCredentialsInput>)));
+
+    // Assess
+    expect(error).toMatchObject({ code, reason });
+    expect(sts.calls).toHaveLength(0);
+    expect(audit.last).toMatchObject({ outcome: 'denied', reason, errorCode: code, caller: { subject: 'alice-0001' } });
+    expect(log.decisions.at(-1)).toMatchObject({ outcome: 'denied', reason });
+  });
+
+  it('refuses a role outside the broker allow list even when an entitlement names it', async () => {
+    // Prepare
+    const { issue, sts } = harness({ entitlements: [entitlementFor({ roleArn: 'arn:aws:iam::222222222222:role/admin' })] });
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess
+    expect(error).toMatchObject({ httpStatus: 500, reason: 'role_not_in_broker_allow_list' });
+    expect(sts.calls).toHaveLength(0);
+  });
+
+  it('audits an STS failure after the pending record and returns its mapped error', async () => {
+    // Prepare
+    const { issue, sts, audit } = harness();
+    sts.failure = new UpstreamUnavailableError('sts_throttled', { retryAfterSeconds: 5 });
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess
+    expect(error).toMatchObject({ httpStatus: 503, reason: 'sts_throttled', retryAfterSeconds: 5 });
+    expect(sts.calls).toHaveLength(1);
+    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['open:pending', 'close:denied']);
+  });
+
+  it('bounds what the audit record keeps of caller-chosen text', async () => {
+    // Prepare
+    const { issue, audit } = harness();
+
+    // Act
+    await failure(issue(request({ entitlement: 'x'.repeat(5000), context: { requestId: 'r', userAgent: 'u'.repeat(5000) } })));
+
+    // Assess
+    expect(audit.last?.entitlement?.id.length).toBeLessThanOrEqual(64);
+    expect(audit.last?.request.userAgent?.length).toBeLessThanOrEqual(256);
+  });
+});

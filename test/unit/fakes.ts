@@ -1,0 +1,152 @@
+import type { AuditRecord } from '../../src/domain/audit-record.ts';
+import type { Entitlement } from '../../src/domain/entitlement.ts';
+import { deriveUserKey } from '../../src/domain/identifiers.ts';
+import type { Principal } from '../../src/domain/principal.ts';
+import { Secret } from '../../src/domain/secret.ts';
+import type {
+  AssumeRoleParameters,
+  AuditLog,
+  Clock,
+  CredentialIssuer,
+  DecisionLog,
+  EntitlementStore,
+  IdentityVerifier,
+  IssuedCredentials,
+} from '../../src/ports/index.ts';
+
+/** In-memory fakes of the ports: each records what it was asked and can be told to fail. */
+
+export const FAKE_SECRET_ACCESS_KEY = 'fake-secret-access-key-0123456789abcdefgh';
+export const FAKE_SESSION_TOKEN = 'fake-session-token-IQoJb3JpZ2luX2VjEabcdef';
+
+export function principalFor(overrides: Partial<Principal> = {}): Principal {
+  const issuer = overrides.issuer ?? 'https://idp.example.com';
+  const subject = overrides.subject ?? 'alice-0001';
+  return {
+    idpType: 'oidc',
+    issuerId: 'corp',
+    issuer,
+    subject,
+    userKey: deriveUserKey(issuer, subject),
+    groups: ['uploaders'],
+    attributes: { department: 'research' },
+    auth: { keyId: 'k1', tokenId: 'jti-1', issuedAt: 1_800_000_000, expiresAt: 1_800_000_600, tokenRef: 'sha256:abc' },
+    ...overrides,
+  };
+}
+
+export function entitlementFor(overrides: Partial<Entitlement> = {}): Entitlement {
+  return {
+    id: 'photo-uploads',
+    version: 3,
+    description: 'Uploads to your own folder',
+    roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads',
+    outputs: ['credentials'],
+    maxDurationSeconds: 3600,
+    sessionPolicy: {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: ['s3:PutObject'], Resource: 'arn:aws:s3:::uploads/{{userKey}}/*' },
+        {
+          Effect: 'Allow',
+          Action: 's3:ListBucket',
+          Resource: 'arn:aws:s3:::uploads',
+          Condition: { StringLike: { 's3:prefix': ['{{userKey}}/', '{{userKey}}/*'] } },
+        },
+      ],
+    },
+    managedPolicyArns: [],
+    sessionTags: [{ key: 'department', claim: 'department' }],
+    transitiveTagKeys: [],
+    ...overrides,
+  };
+}
+
+export class FakeVerifier implements IdentityVerifier {
+  readonly calls: (string | undefined)[] = [];
+  constructor(private readonly outcome: Principal | Error = principalFor()) {}
+
+  async verifyBearer(authorization: string | undefined): Promise<Principal> {
+    this.calls.push(authorization);
+    if (this.outcome instanceof Error) throw this.outcome;
+    return this.outcome;
+  }
+}
+
+export class FakeEntitlementStore implements EntitlementStore {
+  readonly lookups: string[] = [];
+  failure: Error | undefined;
+  constructor(private readonly granted: Entitlement[] = [entitlementFor()]) {}
+
+  async findGranted(_principal: Principal, entitlementId: string): Promise<Entitlement | undefined> {
+    this.lookups.push(entitlementId);
+    if (this.failure) throw this.failure;
+    return this.granted.find((e) => e.id === entitlementId);
+  }
+
+  async listGranted(): Promise<Entitlement[]> {
+    if (this.failure) throw this.failure;
+    return [...this.granted];
+  }
+}
+
+export class FakeCredentialIssuer implements CredentialIssuer {
+  readonly calls: AssumeRoleParameters[] = [];
+  failure: Error | undefined;
+
+  async assumeRole(parameters: AssumeRoleParameters): Promise<IssuedCredentials> {
+    this.calls.push(parameters);
+    if (this.failure) throw this.failure;
+    return {
+      accessKeyId: 'ASIAFAKEFAKEFAKE0001',
+      secretAccessKey: new Secret(FAKE_SECRET_ACCESS_KEY),
+      sessionToken: new Secret(FAKE_SESSION_TOKEN),
+      expiration: new Date('2026-11-23T10:15:00Z'),
+      assumedRoleArn: `arn:aws:sts::111111111111:assumed-role/photo-uploads/${parameters.roleSessionName}`,
+      assumedRoleId: 'AROAFAKE:session',
+      packedPolicySize: 12,
+      stsRequestId: 'sts-req-1',
+    };
+  }
+}
+
+type AuditOperation = 'open' | 'close' | 'record';
+
+export class FakeAuditLog implements AuditLog {
+  /** Deep copies, so later mutation of the record does not rewrite history. */
+  readonly writes: { operation: AuditOperation; record: AuditRecord }[] = [];
+  readonly failOn = new Set<AuditOperation>();
+
+  async open(record: AuditRecord): Promise<void> {
+    this.#write('open', record);
+  }
+  async close(record: AuditRecord): Promise<void> {
+    this.#write('close', record);
+  }
+  async record(record: AuditRecord): Promise<void> {
+    this.#write('record', record);
+  }
+
+  get last(): AuditRecord | undefined {
+    return this.writes.at(-1)?.record;
+  }
+
+  #write(operation: AuditOperation, record: AuditRecord): void {
+    if (this.failOn.has(operation)) throw new Error(`audit ${operation} failed`);
+    this.writes.push({ operation, record: JSON.parse(JSON.stringify(record)) as AuditRecord });
+  }
+}
+
+export class FakeDecisionLog implements DecisionLog {
+  readonly decisions: AuditRecord[] = [];
+  readonly alarms: { event: string; record: AuditRecord; cause: unknown }[] = [];
+
+  decision(record: AuditRecord): void {
+    this.decisions.push(JSON.parse(JSON.stringify(record)) as AuditRecord);
+  }
+  alarm(event: string, record: AuditRecord, cause: unknown): void {
+    this.alarms.push({ event, record: JSON.parse(JSON.stringify(record)) as AuditRecord, cause });
+  }
+}
+
+export const fixedClock = (iso = '2026-11-23T09:30:00.000Z'): Clock => ({ now: () => new Date(iso) });
