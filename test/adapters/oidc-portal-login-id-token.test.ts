@@ -74,7 +74,12 @@ describe('OidcPortalLogin ID token checks', () => {
   });
 
   it('refuses an access token (typ at+jwt) even with the right audience and nonce', async () => {
-    await expect(completeWith({}, 'at+jwt')).rejects.toMatchObject({ code: 'invalid_token', reason: 'id_token_typ' });
+    // The verifier of an ID-token issuer already refuses RFC 9068 access tokens.
+    await expect(completeWith({}, 'at+jwt')).rejects.toMatchObject({ code: 'invalid_token', reason: 'claim_typ' });
+  });
+
+  it('refuses another JWT of the same issuer (a logout token) even with the right audience and nonce', async () => {
+    await expect(completeWith({}, 'logout+jwt')).rejects.toMatchObject({ code: 'invalid_token', reason: 'id_token_typ' });
   });
 
   it("refuses a token for the API's audience instead of the portal client", async () => {

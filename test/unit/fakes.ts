@@ -10,8 +10,11 @@ import type {
   CredentialIssuer,
   DecisionLog,
   EntitlementStore,
+  FederationTokenParameters,
   IdentityVerifier,
   IssuedCredentials,
+  SamlParameters,
+  WebIdentityParameters,
 } from '../../src/ports/index.ts';
 
 /** In-memory fakes of the ports: each records what it was asked and can be told to fail. */
@@ -43,6 +46,7 @@ export function entitlementFor(overrides: Partial<Entitlement> = {}): Entitlemen
     roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads',
     outputs: ['credentials'],
     maxDurationSeconds: 3600,
+    vending: 'assume-role',
     sessionPolicy: {
       Version: '2012-10-17',
       Statement: [
@@ -92,7 +96,24 @@ export class FakeEntitlementStore implements EntitlementStore {
 
 export class FakeCredentialIssuer implements CredentialIssuer {
   readonly calls: AssumeRoleParameters[] = [];
+  /** Calls of the other vending paths: a test of the assume-role path asserts this stays empty. */
+  readonly otherPathCalls: string[] = [];
   failure: Error | undefined;
+
+  async assumeRoleWithWebIdentity(_parameters: WebIdentityParameters): Promise<IssuedCredentials> {
+    this.otherPathCalls.push('AssumeRoleWithWebIdentity');
+    throw new Error('FakeCredentialIssuer: web identity is not faked here');
+  }
+
+  async assumeRoleWithSaml(_parameters: SamlParameters): Promise<IssuedCredentials> {
+    this.otherPathCalls.push('AssumeRoleWithSAML');
+    throw new Error('FakeCredentialIssuer: SAML is not faked here');
+  }
+
+  async getFederationToken(_parameters: FederationTokenParameters): Promise<IssuedCredentials> {
+    this.otherPathCalls.push('GetFederationToken');
+    throw new Error('FakeCredentialIssuer: federation tokens are not faked here');
+  }
 
   async assumeRole(parameters: AssumeRoleParameters): Promise<IssuedCredentials> {
     this.calls.push(parameters);

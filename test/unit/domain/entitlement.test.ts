@@ -25,6 +25,7 @@ describe('parseEntitlement', () => {
         managedPolicyArns: [],
         sessionTags: [],
         transitiveTagKeys: [],
+        vending: 'assume-role',
       },
     });
     if (result.ok) expect('externalId' in result.entitlement).toBe(false);
