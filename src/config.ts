@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import type { OidcIssuerSettings } from './adapters/oidc/jose-identity-verifier.ts';
 import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
+import { loadSamlConfig, type SamlConfig } from './config-saml.ts';
 
 /**
  * The only reader of process.env. Parsed once at cold start; anything missing or unsafe stops the function
@@ -18,6 +19,7 @@ export interface Config {
   readonly stsEndpoint: string | undefined;
   readonly dynamoDbEndpoint: string | undefined;
   readonly allowedOrigins: readonly string[];
+  readonly saml: SamlConfig;
 }
 
 export class ConfigError extends Error {
@@ -108,6 +110,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     return new URL(value).toString();
   };
 
+  const saml = loadSamlConfig(env, { localMode, fail: (message) => new ConfigError(message) });
+  if (saml.idps.some((idp) => ids.has(idp.id))) throw new ConfigError('SAML IdP ids must differ from OIDC issuer ids');
+
   return Object.freeze({
     region: env['AWS_REGION']?.trim() || 'us-east-1',
     entitlementsTable: required('KEYVEND_ENTITLEMENTS_TABLE'),
@@ -125,6 +130,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         .map((o) => o.trim())
         .filter(Boolean),
     ),
+    saml,
   });
 }
 

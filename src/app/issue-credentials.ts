@@ -1,24 +1,30 @@
 import { resolveDuration } from '../domain/duration.ts';
 import { ENTITLEMENT_ID_PATTERN, POLICY_SAFE_PATTERN } from '../domain/identifiers.ts';
 import type { Entitlement, Output } from '../domain/entitlement.ts';
-import { InternalError, InvalidRequestError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
+import { InternalError, InvalidRequestError, InvalidSamlResponseError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
+import { AWS_SAML_AUDIENCE } from '../domain/saml.ts';
 import { assertPackedSizeFits, sessionIdentityFor } from '../domain/session-identity.ts';
 import { MissingPolicyVariableError, PolicyTemplateError, type RenderedPolicy, renderSessionPolicy } from '../domain/session-policy.ts';
 import type {
   AuditLog,
+  CallerCredential,
   Clock,
   CredentialIssuer,
   DecisionLog,
   EntitlementStore,
   IdentityVerifier,
   IssuedCredentials,
+  SamlVerification,
+  SamlVerifier,
 } from '../ports/index.ts';
 import { asKeyvendError, callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
 import type { RequestContext } from './request-context.ts';
 
 export interface IssueCredentialsDeps {
   readonly verifier: IdentityVerifier;
+  /** Absent when no SAML IdP is configured: a SAML response is then refused like an unknown issuer. */
+  readonly samlVerifier?: SamlVerifier | undefined;
   readonly entitlements: EntitlementStore;
   readonly credentials: CredentialIssuer;
   readonly audit: AuditLog;
@@ -33,7 +39,11 @@ export interface IssueCredentialsDeps {
 }
 
 export interface IssueCredentialsInput {
-  readonly authorization: string | undefined;
+  readonly authorization?: string | undefined;
+  /** How the caller authenticates; without it, the `authorization` header as a bearer token. */
+  readonly credential?: CallerCredential;
+  /** A request refused before any identity is verified (e.g. two credentials at once): audited, no caller. */
+  readonly refusal?: KeyvendError;
   readonly entitlement: unknown;
   readonly durationSeconds: unknown;
   readonly output: Output;
@@ -66,8 +76,10 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
     if (requested !== undefined) record.entitlement = { id: requested };
 
     let principal: Principal;
+    let saml: SamlVerification | undefined;
     try {
-      principal = await deps.verifier.verifyBearer(input.authorization);
+      if (input.refusal !== undefined) throw input.refusal;
+      ({ principal, saml } = await identify(deps, input.credential ?? { kind: 'bearer', authorization: input.authorization }));
     } catch (error) {
       throw await recordDenial(deps, record, asKeyvendError(error), false);
     }
@@ -76,6 +88,7 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
     let opened = false;
     try {
       if (input.rejection !== undefined) throw input.rejection;
+      if (saml?.audience === AWS_SAML_AUDIENCE) throw new NotEntitledError('saml_assertion_for_aws');
       const entitlementId = validateEntitlementId(input.entitlement);
       const [openResult, lookupResult] = await Promise.allSettled([
         deps.audit.open(record),
@@ -158,6 +171,16 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       throw await recordDenial(deps, record, asKeyvendError(error), opened);
     }
   };
+}
+
+async function identify(
+  deps: Pick<IssueCredentialsDeps, 'verifier' | 'samlVerifier'>,
+  credential: CallerCredential,
+): Promise<{ principal: Principal; saml?: SamlVerification }> {
+  if (credential.kind === 'bearer') return { principal: await deps.verifier.verifyBearer(credential.authorization) };
+  if (deps.samlVerifier === undefined) throw new InvalidSamlResponseError('saml_not_configured');
+  const saml = await deps.samlVerifier.verifySamlResponse(credential.samlResponse);
+  return { principal: saml.principal, saml };
 }
 
 function validateEntitlementId(value: unknown): string {

@@ -63,6 +63,16 @@ export class InvalidTokenError extends KeyvendError {
   }
 }
 
+/** A SAML response that is not accepted: same code and status as a bad bearer token, its own message. */
+export class InvalidSamlResponseError extends KeyvendError {
+  constructor(reason: string, options: { cause?: unknown } = {}) {
+    super('invalid_token', 401, 'The SAML response is malformed, expired, replayed or not trusted.', {
+      reason,
+      ...options,
+    });
+  }
+}
+
 /** Same status and message whether the entitlement does not exist or the caller lacks it (no oracle). */
 export class NotEntitledError extends KeyvendError {
   constructor(reason = 'not_entitled', options: { cause?: unknown } = {}) {
