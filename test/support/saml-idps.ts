@@ -96,6 +96,7 @@ export function samlifyIdp(settings: { entityId: string; cert: SigningCert; acsU
         requestSignatureAlgorithm: options.signatureAlgorithm ?? RSA_SHA256,
         isAssertionEncrypted: false,
         singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: `${settings.entityId}/sso` }],
+        singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: `${settings.entityId}/slo` }],
       });
       const sp = samlify.ServiceProvider({
         entityID: settings.audience,
