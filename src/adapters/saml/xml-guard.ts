@@ -18,11 +18,16 @@ const STRONG_SIGNATURES = new Set([
 const STRONG_DIGESTS = new Set(['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmlenc#sha512']);
 const SHA1_SIGNATURE = 'http://www.w3.org/2000/09/xmldsig#rsa-sha1';
 const SHA1_DIGEST = 'http://www.w3.org/2000/09/xmldsig#sha1';
-/** Transforms and canonicalisations that SAML IdPs use; the "with comments" forms are refused with comments. */
+/**
+ * Transforms and canonicalisations that SAML IdPs use. The "with comments" forms are harmless here
+ * because a document with a comment never gets this far.
+ */
 const ALLOWED_TRANSFORMS = new Set([
   'http://www.w3.org/2000/09/xmldsig#enveloped-signature',
   'http://www.w3.org/2001/10/xml-exc-c14n#',
+  'http://www.w3.org/2001/10/xml-exc-c14n#WithComments',
   'http://www.w3.org/TR/2001/REC-xml-c14n-20010315',
+  'http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments',
 ]);
 
 const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
