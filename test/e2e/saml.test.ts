@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.ts';
-import { type LocalStack, ROOT, startLocalStack } from '../../infra/local/stack.ts';
+import { type LocalStack, ROOT, startBroker, startLocalStack } from '../../infra/local/stack.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import {
   BILLION_LAUGHS_DOCTYPE,
@@ -307,6 +307,31 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
 
   it('not base64 at all', async () => {
     await expectRejected('<samlp:Response/>', /saml_not_base64/);
+  });
+
+  it('fails closed with 503 when the replay table cannot be written: no STS call, denial audited', async () => {
+    // Prepare: a second broker on the same stack whose replay table does not exist
+    const closers: Array<() => Promise<void>> = [];
+    const apiUrl = await startBroker({ ...stack.brokerEnv, KEYVEND_SAML_REPLAY_TABLE: 'keyvend-local-missing-replay-table' }, { closers });
+    try {
+      const callsBefore = await stsCalls();
+
+      // Act
+      const response = await fetch(`${apiUrl}/v1/credentials`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ SAMLResponse: await samlify.response(), entitlement: 'saml-uploads' }).toString(),
+      });
+      const json = (await response.json()) as Record<string, unknown>;
+
+      // Assess
+      expect(response.status).toBe(503);
+      expect(json['error']).toBe('upstream_unavailable');
+      expect(await stsCalls()).toBe(callsBefore);
+      expect(await auditOf(json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'saml_replay_cache_unavailable' });
+    } finally {
+      for (const close of closers) await close();
+    }
   });
 
   it('no raw SAML response reached the broker log', async () => {
