@@ -12,11 +12,18 @@ const issuers = issuersOverride
   ? (JSON.parse(issuersOverride.startsWith('@') ? readFileSync(issuersOverride.slice(1), 'utf8') : issuersOverride) as Record<string, unknown>[])
   : undefined;
 
+// KEYVEND_LOCAL_SAML_IDPS: SAML IdPs to trust (KEYVEND_SAML_IDPS entries, JSON or @file.json); see docs/saml.md.
+const samlOverride = env['KEYVEND_LOCAL_SAML_IDPS']?.trim();
+const samlIdps = samlOverride
+  ? (JSON.parse(samlOverride.startsWith('@') ? readFileSync(samlOverride.slice(1), 'utf8') : samlOverride) as Record<string, unknown>[])
+  : undefined;
+
 const stack = await startLocalStack({
   httpPort: Number(env['KEYVEND_HTTP_PORT'] ?? 3000),
   idpPort: Number(env['KEYVEND_DEV_IDP_PORT'] ?? 4010),
   stsPort: Number(env['KEYVEND_STS_PORT'] ?? 4020),
   ...(issuers === undefined ? {} : { issuers }),
+  ...(samlIdps === undefined ? {} : { samlIdps }),
   ...(env['KEYVEND_LOCAL_ENTITLEMENTS'] ? { entitlementsFile: env['KEYVEND_LOCAL_ENTITLEMENTS'] } : {}),
   ...(env['KEYVEND_LOCAL_ROLES'] ? { rolesFile: env['KEYVEND_LOCAL_ROLES'] } : {}),
   log: (line) => process.stdout.write(`[keyvend] ${line}\n`),

@@ -50,6 +50,13 @@ beforeAll(async () => {
         tagAttributes: { department: 'department' },
       },
       {
+        id: 'samlify-aws',
+        entityId: `${SAMLIFY_ENTITY_ID}/aws`,
+        certificates: [samlifyCert.certPem],
+        audiences: [SP_AUDIENCE, 'urn:amazon:webservices'],
+        groupsAttribute: 'groups',
+      },
+      {
         id: 'simplesaml',
         entityId: sspEntityId,
         certificates: [sspCert.certPem],
@@ -208,6 +215,21 @@ describe('SAML callers get scoped credentials end to end', () => {
     expect(response.json['error']).toBe('invalid_request');
     expect(await stsCalls()).toBe(callsBefore);
     expect(await auditOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'ambiguous_credentials' });
+  });
+
+  it('an assertion issued for AWS (pass-through audience) is verified but refused on the AssumeRole path', async () => {
+    // Prepare
+    const callsBefore = await stsCalls();
+    const forAws = await samlify.response({ issuer: `${SAMLIFY_ENTITY_ID}/aws`, audience: 'urn:amazon:webservices' });
+
+    // Act
+    const response = await postForm({ SAMLResponse: forAws, entitlement: 'saml-uploads' });
+
+    // Assess
+    expect(response.status).toBe(403);
+    expect(response.json['error']).toBe('not_entitled');
+    expect(await stsCalls()).toBe(callsBefore);
+    expect(await auditOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'saml_assertion_for_aws', caller: { issuerId: 'samlify-aws' } });
   });
 
   it('a SAML caller without the entitlement gets not_entitled, as an OIDC caller would', async () => {
