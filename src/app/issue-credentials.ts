@@ -1,5 +1,5 @@
 import { resolveDuration } from '../domain/duration.ts';
-import { ENTITLEMENT_ID_PATTERN, POLICY_SAFE_PATTERN } from '../domain/identifiers.ts';
+import { ENTITLEMENT_ID_PATTERN, POLICY_SAFE_PATTERN, sha256Hex } from '../domain/identifiers.ts';
 import type { Entitlement, Output } from '../domain/entitlement.ts';
 import { InternalError, InvalidRequestError, InvalidSamlResponseError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -81,7 +81,10 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       if (input.refusal !== undefined) throw input.refusal;
       ({ principal, saml } = await identify(deps, input.credential ?? { kind: 'bearer', authorization: input.authorization }));
     } catch (error) {
-      throw await recordDenial(deps, record, asKeyvendError(error), false);
+      const denial = asKeyvendError(error);
+      if (denial instanceof InvalidSamlResponseError && denial.principal !== undefined) record.caller = callerOf(denial.principal);
+      else if (input.credential?.kind === 'saml') record.credentialRef = `sha256:${sha256Hex(input.credential.samlResponse.reveal())}`;
+      throw await recordDenial(deps, record, denial, false);
     }
     record.caller = callerOf(principal);
 

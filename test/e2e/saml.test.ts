@@ -135,6 +135,8 @@ async function expectRejected(samlResponse: string, reason?: RegExp) {
   const record = await auditOf(response.json['requestId']);
   expect(record).toMatchObject({ outcome: 'denied', errorCode: 'invalid_token' });
   expect(String(record?.['reason'])).toMatch(reason ?? /^saml_/);
+  // A hash reference to the response, never the response: on the caller when it verified (a replay), else on the record.
+  expect(String(record?.['caller']?.['tokenRef'] ?? record?.['credentialRef'])).toMatch(/^sha256:[0-9a-f]{64}$/);
   expect(JSON.stringify(record)).not.toContain(samlResponse.slice(0, 40));
   expect(JSON.stringify(response.json)).not.toContain(samlResponse.slice(0, 40));
   return record;
@@ -247,7 +249,8 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
   it('replay: the same response twice (S-07)', async () => {
     const samlResponse = await samlify.response();
     expect((await postForm({ SAMLResponse: samlResponse, entitlement: 'saml-uploads' })).status).toBe(200);
-    await expectRejected(samlResponse, /saml_replayed/);
+    const record = await expectRejected(samlResponse, /saml_replayed/);
+    expect(record?.['caller']).toMatchObject({ idpType: 'saml', issuerId: 'samlify', subject: ALICE });
   });
 
   it('replay of a SimpleSAMLphp response', async () => {

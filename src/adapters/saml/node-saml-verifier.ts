@@ -119,15 +119,6 @@ export class NodeSamlVerifier implements SamlVerifier {
     }
     const checked = this.#checkResponse(entry.settings, guarded.root, signedAssertionXml, audience);
 
-    const tokenRef = `sha256:${sha256Hex(base64)}`;
-    let firstUse: boolean;
-    try {
-      firstUse = await this.#replayCache.claimOnce(`saml#${entry.settings.id}#${checked.assertionId}`, checked.replayExpiresAt);
-    } catch (error) {
-      throw error instanceof KeyvendError ? error : new UpstreamUnavailableError('saml_replay_cache_unavailable', { cause: error });
-    }
-    if (!firstUse) throw new InvalidSamlResponseError('saml_replayed');
-
     const principal: Principal = {
       idpType: 'saml',
       issuerId: entry.settings.id,
@@ -136,8 +127,20 @@ export class NodeSamlVerifier implements SamlVerifier {
       userKey: deriveUserKey(entry.settings.entityId, checked.subject),
       groups: checked.groups,
       attributes: checked.attributes,
-      auth: { tokenId: checked.assertionId, issuedAt: checked.issuedAt, expiresAt: checked.expiresAt, tokenRef },
+      auth: {
+        tokenId: checked.assertionId,
+        issuedAt: checked.issuedAt,
+        expiresAt: checked.expiresAt,
+        tokenRef: `sha256:${sha256Hex(base64)}`,
+      },
     };
+    let firstUse: boolean;
+    try {
+      firstUse = await this.#replayCache.claimOnce(`saml#${entry.settings.id}#${checked.assertionId}`, checked.replayExpiresAt);
+    } catch (error) {
+      throw error instanceof KeyvendError ? error : new UpstreamUnavailableError('saml_replay_cache_unavailable', { cause: error });
+    }
+    if (!firstUse) throw new InvalidSamlResponseError('saml_replayed', { principal });
     return { principal, audience, samlResponse };
   }
 
