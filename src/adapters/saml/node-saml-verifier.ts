@@ -1,4 +1,4 @@
-import { SAML } from '@node-saml/node-saml';
+import type { SAML } from '@node-saml/node-saml';
 import { DOMParser } from '@xmldom/xmldom';
 import { InvalidSamlResponseError, KeyvendError, UpstreamUnavailableError } from '../../domain/errors.ts';
 import { deriveUserKey, GROUP_PATTERN, SAFE_TAG_VALUE_PATTERN, sha256Hex, SUBJECT_PATTERN } from '../../domain/identifiers.ts';
@@ -50,8 +50,8 @@ const NO_AUDIENCE = '';
 
 interface IdpEntry {
   readonly settings: SamlIdpSettings;
-  /** One node-saml instance per accepted audience: node-saml checks a single audience. */
-  readonly byAudience: ReadonlyMap<string, SAML>;
+  /** One node-saml instance per accepted audience (node-saml checks a single audience), made on first use. */
+  readonly byAudience: Map<string, SAML>;
 }
 
 /**
@@ -78,26 +78,33 @@ export class NodeSamlVerifier implements SamlVerifier {
     this.#byEntityId = new Map(
       options.idps.map((settings) => {
         if (settings.certificates.length === 0) throw new Error(`SAML IdP ${settings.id} has no signing certificate`);
-        const audiences = this.#conformance ? [...settings.audiences, NO_AUDIENCE] : settings.audiences;
-        const byAudience = new Map(
-          audiences.map((audience) => [
-            audience,
-            new SAML({
-              callbackUrl: options.acsUrl,
-              issuer: audience || 'urn:keyvend:conformance',
-              audience: audience === NO_AUDIENCE ? false : audience,
-              idpCert: [...settings.certificates],
-              wantAssertionsSigned: !this.#conformance,
-              wantAuthnResponseSigned: settings.requireSignedResponse,
-              acceptedClockSkewMs: settings.clockSkewSeconds * 1000,
-              maxAssertionAgeMs: settings.maxAssertionLifetimeSeconds * 1000,
-              idpIssuer: settings.entityId,
-            }),
-          ]),
-        );
-        return [settings.entityId, { settings, byAudience }];
+        return [settings.entityId, { settings, byAudience: new Map() }];
       }),
     );
+  }
+
+  /**
+   * node-saml (with xml-crypto and xml2js, most of the credentials bundle) is loaded at the first SAML
+   * response, so an OIDC-only cold start never evaluates it and the entitlements function never bundles it.
+   */
+  async #samlFor(entry: IdpEntry, audience: string): Promise<SAML> {
+    const existing = entry.byAudience.get(audience);
+    if (existing !== undefined) return existing;
+    const { SAML: NodeSaml } = await import('@node-saml/node-saml');
+    const { settings } = entry;
+    const saml = new NodeSaml({
+      callbackUrl: this.#acsUrl,
+      issuer: audience || 'urn:keyvend:conformance',
+      audience: audience === NO_AUDIENCE ? false : audience,
+      idpCert: [...settings.certificates],
+      wantAssertionsSigned: !this.#conformance,
+      wantAuthnResponseSigned: settings.requireSignedResponse,
+      acceptedClockSkewMs: settings.clockSkewSeconds * 1000,
+      maxAssertionAgeMs: settings.maxAssertionLifetimeSeconds * 1000,
+      idpIssuer: settings.entityId,
+    });
+    entry.byAudience.set(audience, saml);
+    return saml;
   }
 
   async verifySamlResponse(samlResponse: Secret): Promise<SamlVerification> {
@@ -107,7 +114,7 @@ export class NodeSamlVerifier implements SamlVerifier {
     const entry = unverifiedIssuer === undefined ? undefined : this.#byEntityId.get(unverifiedIssuer);
     if (entry === undefined) throw new InvalidSamlResponseError('saml_unknown_issuer');
     const audience = this.#chooseAudience(entry, guarded.assertion);
-    const saml = entry.byAudience.get(audience) as SAML;
+    const saml = await this.#samlFor(entry, audience);
 
     let signedAssertionXml: string;
     try {
