@@ -153,4 +153,43 @@ describe('NodeSamlVerifier', () => {
     expect(ok.principal.subject).toBe('carol');
     expect(bad).toBe('saml_subject_invalid');
   });
+
+  it('accepts base64 wrapped at 76 columns (as Shibboleth posts it), and nothing else outside the alphabet', async () => {
+    // Prepare
+    const wrapped = (await idp.response()).replace(/(.{76})/g, '$1\r\n');
+    const spaced = (await idp.response()).replace(/(.{76})/g, '$1 ');
+
+    // Act
+    const accepted = await reasonOf(verifier().verifySamlResponse(new Secret(wrapped)));
+    const refused = await reasonOf(verifier().verifySamlResponse(new Secret(spaced)));
+
+    // Assess
+    expect(accepted).toBe('accepted');
+    expect(refused).toBe('saml_not_base64');
+  });
+
+  it('refuses an Assertion in a made-up namespace next to the signed one', async () => {
+    // Prepare
+    const xml = Buffer.from(await idp.response(), 'base64').toString('utf8');
+    const evil = xml.replace('</samlp:Response>', '<x:Assertion xmlns:x="urn:evil"><x:Subject>admin</x:Subject></x:Assertion></samlp:Response>');
+
+    // Act
+    const reason = await reasonOf(verifier().verifySamlResponse(new Secret(Buffer.from(evil).toString('base64'))));
+
+    // Assess
+    expect(reason).toBe('saml_assertion_count');
+  });
+
+  it('ignores the content of attributes it does not use, but refuses a used one that is not plain text', async () => {
+    // Prepare
+    const targetedId = '<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">abc</saml:NameID>';
+
+    // Act
+    const unused = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response({ attributes: { groups: ['engineers'], eduPersonTargetedID: [targetedId] } }))));
+    const used = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response({ attributes: { groups: [targetedId] } }))));
+
+    // Assess
+    expect(unused).toBe('accepted');
+    expect(used).toBe('saml_attribute_invalid');
+  });
 });

@@ -204,7 +204,10 @@ export class NodeSamlVerifier implements SamlVerifier {
     if (subjects.length !== 1) throw new InvalidSamlResponseError('saml_subject_missing');
     const subjectElement = subjects[0] as Element;
     const confirmationUntilMs = this.#checkBearerConfirmation(subjectElement, nowMs, skewMs);
-    const attributes = collectAttributes(assertion);
+    const used = new Set(
+      [settings.subjectAttribute, settings.groupsAttribute, ...Object.values(settings.tagAttributes)].filter((n): n is string => n !== undefined),
+    );
+    const attributes = collectAttributes(assertion, used);
     const subject = this.#subjectOf(settings, subjectElement, attributes);
 
     const groups = settings.groupsAttribute === undefined ? [] : (attributes.get(settings.groupsAttribute) ?? []);
@@ -278,13 +281,19 @@ function parseSignedAssertion(xml: string): Element {
   return root;
 }
 
-/** Attribute name → values; a name that appears twice is refused (parser-differential bait). */
-function collectAttributes(assertion: Element): Map<string, string[]> {
+/**
+ * The text values of the attributes we use, by name. A name that appears twice is refused (parser-differential
+ * bait); a used attribute whose value is not plain text is refused; attributes we do not use may hold anything.
+ */
+function collectAttributes(assertion: Element, used: ReadonlySet<string>): Map<string, string[]> {
+  const seen = new Set<string>();
   const attributes = new Map<string, string[]>();
   for (const statement of childElements(assertion, NS.assertion, 'AttributeStatement')) {
     for (const attribute of childElements(statement, NS.assertion, 'Attribute')) {
       const name = attribute.getAttribute('Name') ?? '';
-      if (name === '' || attributes.has(name)) throw new InvalidSamlResponseError('saml_attribute_duplicated');
+      if (name === '' || seen.has(name)) throw new InvalidSamlResponseError('saml_attribute_duplicated');
+      seen.add(name);
+      if (!used.has(name)) continue;
       const values = childElements(attribute, NS.assertion, 'AttributeValue').map((value) => {
         const text = simpleText(value);
         if (text === undefined) throw new InvalidSamlResponseError('saml_attribute_invalid');

@@ -53,8 +53,11 @@ export interface GuardedResponse {
  * whose root is a protocol Response with exactly one Assertion child and no encrypted one, and only
  * SHA-256-or-stronger signature and digest algorithms. Rejects, never cleans.
  */
-export function guardSamlResponse(base64: string, options: GuardOptions): GuardedResponse {
-  if (base64.length === 0) throw new InvalidSamlResponseError('saml_missing');
+export function guardSamlResponse(posted: string, options: GuardOptions): GuardedResponse {
+  if (posted.length === 0) throw new InvalidSamlResponseError('saml_missing');
+  if (posted.length > MAX_SAML_BASE64_CHARS * 1.05) throw new InvalidSamlResponseError('saml_too_large');
+  // Some IdPs (Shibboleth, AD FS) wrap the base64 at 64 or 76 columns; line breaks are the only slack allowed.
+  const base64 = posted.replace(/\r?\n/g, '');
   if (base64.length > MAX_SAML_BASE64_CHARS) throw new InvalidSamlResponseError('saml_too_large');
   if (!BASE64_PATTERN.test(base64) || base64.length % 4 !== 0) throw new InvalidSamlResponseError('saml_not_base64');
   const bytes = Buffer.from(base64, 'base64');
@@ -79,13 +82,14 @@ export function guardSamlResponse(base64: string, options: GuardOptions): Guarde
   if (root === null || root.namespaceURI !== NS.protocol || root.localName !== 'Response') {
     throw new InvalidSamlResponseError('saml_not_a_response');
   }
-  if (document.getElementsByTagNameNS(NS.assertion, 'EncryptedAssertion').length > 0) {
+  if (document.getElementsByTagNameNS('*', 'EncryptedAssertion').length > 0) {
     throw new InvalidSamlResponseError('saml_encrypted_assertion');
   }
   const direct = childElements(root, NS.assertion, 'Assertion');
   if (direct.length !== 1) throw new InvalidSamlResponseError('saml_assertion_count');
   const assertion = direct[0] as Element;
-  const all = Array.from(document.getElementsByTagNameNS(NS.assertion, 'Assertion'));
+  // Any namespace: node-saml finds assertions by local name, so an "Assertion" in a made-up namespace counts too.
+  const all = Array.from(document.getElementsByTagNameNS('*', 'Assertion'));
   const others = all.filter((element) => element !== assertion);
   if (others.length > 0 && !(options.allowAdviceAssertions && others.every((element) => isInsideAdvice(element, assertion)))) {
     throw new InvalidSamlResponseError('saml_assertion_count');
