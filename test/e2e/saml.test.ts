@@ -18,6 +18,7 @@ import {
   xswAttacks,
 } from '../support/saml-attacks.ts';
 import { generateSigningCert, RSA_SHA1, type SamlifyIdp, samlifyIdp, type SigningCert } from '../support/saml-idps.ts';
+import { auditRecords as sharedStackAuditRecords, stack as sharedStack, stsCallCount as sharedStackStsCalls } from '../support/e2e.ts';
 import { type SimpleSamlPhpIdp, startSimpleSamlPhp } from '../support/simplesamlphp.ts';
 
 const SAMLIFY_ENTITY_ID = 'https://samlify.idp.test/metadata';
@@ -232,6 +233,28 @@ describe('SAML callers get scoped credentials end to end', () => {
     expect(response.json['error']).toBe('not_entitled');
     expect(await stsCalls()).toBe(callsBefore);
     expect(await auditOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'saml_assertion_for_aws', caller: { issuerId: 'samlify-aws' } });
+  });
+
+  it('a broker without SAML IdPs refuses every SAML response (the shared OIDC-only stack)', async () => {
+    // Prepare
+    const callsBefore = await sharedStackStsCalls();
+
+    // Act
+    const response = await fetch(`${sharedStack().apiUrl}/v1/credentials`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ SAMLResponse: await samlify.response(), entitlement: 'photo-uploads' }).toString(),
+    });
+    const json = (await response.json()) as Record<string, unknown>;
+
+    // Assess
+    expect(response.status).toBe(401);
+    expect(json['error']).toBe('invalid_token');
+    expect(await sharedStackStsCalls()).toBe(callsBefore);
+    expect((await sharedStackAuditRecords()).find((r) => r['request']?.['requestId'] === json['requestId'])).toMatchObject({
+      outcome: 'denied',
+      reason: 'saml_not_configured',
+    });
   });
 
   it('a SAML caller without the entitlement gets not_entitled, as an OIDC caller would', async () => {
