@@ -5,7 +5,7 @@ import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import { AWS_SAML_AUDIENCE } from '../../src/domain/saml.ts';
 import { Secret } from '../../src/domain/secret.ts';
 import type { ReplayCache } from '../../src/ports/index.ts';
-import { generateSigningCert, samlifyIdp } from '../support/saml-idps.ts';
+import { generateSigningCert, samlifyIdp } from '../../infra/local/saml-idp.ts';
 
 const ENTITY_ID = 'https://idp.example.test/saml';
 const ACS = 'https://broker.example.test/v1/credentials';

@@ -17,7 +17,7 @@ import {
   XXE_DOCTYPE,
   xswAttacks,
 } from '../support/saml-attacks.ts';
-import { generateSigningCert, RSA_SHA1, type SamlifyIdp, samlifyIdp, type SigningCert } from '../support/saml-idps.ts';
+import { generateSigningCert, RSA_SHA1, type SamlifyIdp, samlifyIdp, type SigningCert } from '../../infra/local/saml-idp.ts';
 import { auditRecords as sharedStackAuditRecords, stack as sharedStack, stsCallCount as sharedStackStsCalls } from '../support/e2e.ts';
 import { type SimpleSamlPhpIdp, startSimpleSamlPhp } from '../support/simplesamlphp.ts';
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SigningCert } from './saml-idps.ts';
+import type { SigningCert } from '../../infra/local/saml-idp.ts';
 
 const SIMPLESAMLPHP_WWW = '/usr/share/simplesamlphp/www';
 const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';

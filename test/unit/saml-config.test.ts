@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { generateSigningCert } from '../support/saml-idps.ts';
+import { generateSigningCert } from '../../infra/local/saml-idp.ts';
 
 const cert = generateSigningCert('config-test-idp').certPem;
 const BASE = {

@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import samlify from 'samlify';
+import { findDemoUserByUsername } from './dev-idp/demo-users.ts';
 
 export interface SigningCert {
   readonly certPem: string;
@@ -107,5 +109,51 @@ export function samlifyIdp(settings: { entityId: string; cert: SigningCert; acsU
       const { context } = await idp.createLoginResponse(sp, { extract: { request: { id: '' } } }, 'post', { email: '' }, () => ({ id: '', context: xml }));
       return context;
     },
+  };
+}
+
+export interface DevSamlIdp {
+  readonly url: string;
+  readonly entityId: string;
+  /** The KEYVEND_SAML_IDPS entry that trusts it. */
+  readonly settings: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * The dev SAML IdP of `npm start`: the demo users of the dev OIDC IdP, signing with a key made at start.
+ * `POST /sso` with the form fields `username` and `password` answers the base64 SAMLResponse (text/plain),
+ * ready to post to the broker; a wrong password is a 401. Persistent NameID = the user's `sub`.
+ */
+export async function startDevSamlIdp(options: { port: number; acsUrl: string; audience: string }): Promise<DevSamlIdp> {
+  const url = `http://127.0.0.1:${options.port}`;
+  const entityId = `${url}/metadata`;
+  const idp = samlifyIdp({ entityId, cert: generateSigningCert('keyvend-dev-saml-idp'), acsUrl: options.acsUrl, audience: options.audience, defaultNameId: '' });
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const reply = (status: number, text: string) => {
+        response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+        response.end(text);
+      };
+      if (request.method !== 'POST' || request.url !== '/sso') return reply(404, 'POST /sso with username and password\n');
+      const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+      const user = findDemoUserByUsername(form.get('username') ?? '');
+      if (user === undefined || user.password !== form.get('password')) return reply(401, 'wrong username or password\n');
+      idp
+        .response({ nameId: user.sub, attributes: { groups: user.groups } })
+        .then((samlResponse) => reply(200, samlResponse), () => reply(500, 'signing failed\n'));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  return {
+    url,
+    entityId,
+    settings: { id: 'dev-saml', entityId, certificates: [idp.cert.certPem], groupsAttribute: 'groups' },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
