@@ -122,8 +122,8 @@ describe('NodeSamlVerifier', () => {
       idp.response({ issueInstant: new Date(Date.now() - 120_000), notOnOrAfter: new Date(Date.now() - secondsAgo * 1000) });
 
     // Act
-    const withinSkew = await reasonOf(verifier().verifySamlResponse(new Secret(await at(20))));
-    const beyondSkew = await reasonOf(verifier().verifySamlResponse(new Secret(await at(40))));
+    const withinSkew = await reasonOf(verifier().verifySamlResponse(new Secret(await at(15))));
+    const beyondSkew = await reasonOf(verifier().verifySamlResponse(new Secret(await at(45))));
 
     // Assess
     expect(withinSkew).toBe('accepted');
