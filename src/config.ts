@@ -3,6 +3,7 @@ import type { OidcIssuerSettings } from './adapters/oidc/jose-identity-verifier.
 import { type DestinationRule, parseDestinationRules } from './domain/console-signin.ts';
 import { SECRET_ID_PATTERN } from './domain/entitlement.ts';
 import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
+import { loadSamlConfig, type SamlConfig } from './config-saml.ts';
 
 /**
  * The only reader of process.env. Parsed once at cold start; anything missing or unsafe stops the function
@@ -26,6 +27,7 @@ export interface Config {
   readonly allowedOrigins: readonly string[];
   readonly console: ConsoleConfig;
   readonly portal: PortalConfig | undefined;
+  readonly saml: SamlConfig;
 }
 
 export class ConfigError extends Error {
@@ -127,6 +129,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!Number.isInteger(federationKeysCacheSeconds) || federationKeysCacheSeconds < 0 || federationKeysCacheSeconds > 3600) {
     throw new ConfigError('KEYVEND_FEDERATION_KEYS_CACHE_SECONDS must be a whole number of seconds between 0 and 3600');
   }
+  const saml = loadSamlConfig(env, { localMode, fail: (message) => new ConfigError(message) });
+  if (saml.idps.some((idp) => ids.has(idp.id))) throw new ConfigError('SAML IdP ids must differ from OIDC issuer ids');
 
   return Object.freeze({
     region: env['AWS_REGION']?.trim() || 'us-east-1',
@@ -150,6 +154,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ),
     console: loadConsoleConfig(env, localMode, endpoint),
     portal: loadPortalConfig(env, localMode, issuers),
+    saml,
   });
 }
 

@@ -5,8 +5,10 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAuditLog } from './adapters/dynamodb/dynamodb-audit-log.ts';
 import { DynamoDbEntitlementStore } from './adapters/dynamodb/dynamodb-entitlement-store.ts';
+import { DynamoDbReplayCache } from './adapters/dynamodb/dynamodb-replay-cache.ts';
 import { PowertoolsDecisionLog } from './adapters/logging/powertools-decision-log.ts';
 import { JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts';
+import { NodeSamlVerifier } from './adapters/saml/node-saml-verifier.ts';
 import { SecretsManagerFederationKeys } from './adapters/secrets-manager/secrets-manager-federation-keys.ts';
 import { StsCredentialIssuer } from './adapters/sts/sts-credential-issuer.ts';
 import { makeIssueCredentials } from './app/issue-credentials.ts';
@@ -101,11 +103,17 @@ const federationStsClient = (keys: LongTermKeys): STSClient => {
 };
 
 const verifier = /* @__PURE__ */ once(() => new JoseIdentityVerifier({ issuers: config().issuers, allowLoopbackHttp: config().localMode }));
+const samlVerifier = /* @__PURE__ */ once(() => {
+  const { saml } = config();
+  if (saml.idps.length === 0 || saml.acsUrl === undefined || saml.replayTable === undefined) return undefined;
+  return new NodeSamlVerifier({ idps: saml.idps, acsUrl: saml.acsUrl, replayCache: new DynamoDbReplayCache(documentClient(), saml.replayTable) });
+});
 const entitlementStore = /* @__PURE__ */ once(() => new DynamoDbEntitlementStore(documentClient(), config().entitlementsTable));
 
 export const issueCredentials = /* @__PURE__ */ once(() =>
   makeIssueCredentials({
     verifier: verifier(),
+    samlVerifier: samlVerifier(),
     entitlements: entitlementStore(),
     credentials: new StsCredentialIssuer(stsClient(), {
       unsignedClient: unsignedStsClient(),

@@ -81,11 +81,18 @@ export const CFN_TAGS = ['!GetAtt', '!Ref', '!Sub', '!Split', '!Join', '!If', '!
  * The tables as serverless.yml declares them for AWS, so the local tables can never drift from the
  * deployed ones. Only what DynamoDB Local understands is kept (no PITR, SSE or deletion protection).
  */
-export function tableDefinitionsFromServerlessYml(path: string, names: { entitlements: string; audit: string }): CreateTableCommandInput[] {
+export function tableDefinitionsFromServerlessYml(
+  path: string,
+  names: { entitlements: string; audit: string; samlReplay?: string },
+): CreateTableCommandInput[] {
   const document = parse(readFileSync(path, 'utf8'), { customTags: CFN_TAGS as never }) as {
     resources: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
   };
-  const tableName: Record<string, string> = { EntitlementsTable: names.entitlements, AuditTable: names.audit };
+  const tableName: Record<string, string> = {
+    EntitlementsTable: names.entitlements,
+    AuditTable: names.audit,
+    SamlReplayTable: names.samlReplay ?? 'keyvend-local-saml-replay',
+  };
   return Object.entries(document.resources.Resources)
     .filter(([, resource]) => resource.Type === 'AWS::DynamoDB::Table')
     .map(([logicalId, resource]) => {

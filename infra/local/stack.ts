@@ -17,7 +17,7 @@ import { federationPrincipals, resolveOidcProviders, samlProvidersOf, startFeder
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_ENTITLEMENTS_FILE = join(ROOT, 'infra/local/entitlements.yaml');
 export const DEFAULT_ROLES_FILE = join(ROOT, 'infra/local/roles.yaml');
-export const LOCAL_TABLES = { entitlements: 'keyvend-local-entitlements', audit: 'keyvend-local-audit' } as const;
+export const LOCAL_TABLES = { entitlements: 'keyvend-local-entitlements', audit: 'keyvend-local-audit', samlReplay: 'keyvend-local-saml-replay' } as const;
 
 export interface LocalStackOptions {
   /** Ports: 0 or undefined picks a free one, except where `npm start` fixes them for its instructions. */
@@ -31,6 +31,10 @@ export interface LocalStackOptions {
   readonly issuers?: readonly Record<string, unknown>[];
   /** Issuer settings to trust besides the dev IdP (tests add their own signing issuer this way). */
   readonly extraIssuers?: readonly Record<string, unknown>[];
+  /** SAML IdPs to trust (KEYVEND_SAML_IDPS entries); the ACS URL is the broker's own /v1/credentials. */
+  readonly samlIdps?: readonly Record<string, unknown>[];
+  /** The broker's SP entity id (KEYVEND_SAML_AUDIENCE); defaults to `urn:keyvend:local`. */
+  readonly samlAudience?: string;
   readonly log?: (line: string) => void;
   /** Where the broker's own output (its decision log lines) goes; tests scan it for leaked secrets. */
   readonly brokerLogFile?: string;
@@ -151,6 +155,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             KEYVEND_PORTAL_SESSION_KEY: randomBytes(32).toString('base64url'),
           }),
       ...federation.env,
+      ...(options.samlIdps === undefined || options.samlIdps.length === 0
+        ? {}
+        : {
+            KEYVEND_SAML_IDPS: JSON.stringify(options.samlIdps),
+            KEYVEND_SAML_AUDIENCE: options.samlAudience ?? 'urn:keyvend:local',
+            KEYVEND_SAML_ACS_URL: `http://127.0.0.1:${httpPort}/v1/credentials`,
+            KEYVEND_SAML_REPLAY_TABLE: LOCAL_TABLES.samlReplay,
+          }),
     };
     const apiUrl = await startBroker(brokerEnv, {
       httpPort,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { type DevSamlIdp, startDevSamlIdp } from './saml-idp.ts';
 import { startLocalStack } from './stack.ts';
 
 /**
@@ -12,11 +13,27 @@ const issuers = issuersOverride
   ? (JSON.parse(issuersOverride.startsWith('@') ? readFileSync(issuersOverride.slice(1), 'utf8') : issuersOverride) as Record<string, unknown>[])
   : undefined;
 
+// KEYVEND_LOCAL_SAML_IDPS: SAML IdPs to trust (KEYVEND_SAML_IDPS entries, JSON or @file.json) instead of
+// the dev SAML IdP; see docs/saml.md.
+const samlOverride = env['KEYVEND_LOCAL_SAML_IDPS']?.trim();
+const httpPort = Number(env['KEYVEND_HTTP_PORT'] ?? 3000);
+const devSamlIdp: DevSamlIdp | undefined = samlOverride
+  ? undefined
+  : await startDevSamlIdp({
+      port: Number(env['KEYVEND_DEV_SAML_IDP_PORT'] ?? 4030),
+      acsUrl: `http://127.0.0.1:${httpPort}/v1/credentials`,
+      audience: 'urn:keyvend:local',
+    });
+const samlIdps = samlOverride
+  ? (JSON.parse(samlOverride.startsWith('@') ? readFileSync(samlOverride.slice(1), 'utf8') : samlOverride) as Record<string, unknown>[])
+  : [devSamlIdp?.settings ?? {}];
+
 const stack = await startLocalStack({
-  httpPort: Number(env['KEYVEND_HTTP_PORT'] ?? 3000),
+  httpPort,
   idpPort: Number(env['KEYVEND_DEV_IDP_PORT'] ?? 4010),
   stsPort: Number(env['KEYVEND_STS_PORT'] ?? 4020),
   ...(issuers === undefined ? {} : { issuers }),
+  samlIdps,
   ...(env['KEYVEND_LOCAL_ENTITLEMENTS'] ? { entitlementsFile: env['KEYVEND_LOCAL_ENTITLEMENTS'] } : {}),
   ...(env['KEYVEND_LOCAL_ROLES'] ? { rolesFile: env['KEYVEND_LOCAL_ROLES'] } : {}),
   log: (line) => process.stdout.write(`[keyvend] ${line}\n`),
@@ -51,12 +68,21 @@ A console sign-in URL (open it in a browser: it lands on the emulator's console 
   curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
        -d '{"entitlement":"console-readonly"}' ${api}/v1/console
 
-Press Ctrl+C to stop.
+${
+  devSamlIdp
+    ? `Or sign in with SAML at the dev SAML IdP (${devSamlIdp.url}, same demo users) and post the signed response:
+  SAML=$(curl -s -d username=alice -d password=alice-password ${devSamlIdp.url}/sso)
+  curl -s -X POST --data-urlencode "SAMLResponse=$SAML" -d entitlement=photo-uploads ${api}/v1/credentials
+
+`
+    : ''
+}Press Ctrl+C to stop.
 `);
 
 const shutdown = async () => {
   process.stdout.write('\n[keyvend] stopping\n');
   await stack.close();
+  await devSamlIdp?.close();
   process.exit(0);
 };
 process.on('SIGINT', () => void shutdown());

@@ -1,19 +1,23 @@
 import { resolveDuration } from '../domain/duration.ts';
-import { ENTITLEMENT_ID_PATTERN, POLICY_SAFE_PATTERN } from '../domain/identifiers.ts';
+import { ENTITLEMENT_ID_PATTERN, POLICY_SAFE_PATTERN, sha256Hex } from '../domain/identifiers.ts';
 import type { Entitlement, Output } from '../domain/entitlement.ts';
-import { InternalError, InvalidRequestError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
+import { InternalError, InvalidRequestError, InvalidSamlResponseError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
+import { AWS_SAML_AUDIENCE } from '../domain/saml.ts';
 import type { Secret } from '../domain/secret.ts';
 import { assertPackedSizeFits } from '../domain/session-identity.ts';
 import { MissingPolicyVariableError, PolicyTemplateError, type RenderedPolicy, renderSessionPolicy } from '../domain/session-policy.ts';
 import type {
   AuditLog,
+  CallerCredential,
   Clock,
   CredentialIssuer,
   DecisionLog,
   EntitlementStore,
   IdentityVerifier,
   IssuedCredentials,
+  SamlVerification,
+  SamlVerifier,
 } from '../ports/index.ts';
 import { asKeyvendError, callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
 import type { RequestContext } from './request-context.ts';
@@ -21,6 +25,8 @@ import { planVending } from './vending.ts';
 
 export interface IssueCredentialsDeps {
   readonly verifier: IdentityVerifier;
+  /** Absent when no SAML IdP is configured: a SAML response is then refused like an unknown issuer. */
+  readonly samlVerifier?: SamlVerifier | undefined;
   readonly entitlements: EntitlementStore;
   readonly credentials: CredentialIssuer;
   readonly audit: AuditLog;
@@ -35,13 +41,15 @@ export interface IssueCredentialsDeps {
 }
 
 export interface IssueCredentialsInput {
-  readonly authorization: string | undefined;
+  readonly authorization?: string | undefined;
+  /** How the caller authenticates; without it, the `authorization` header as a bearer token. */
+  readonly credential?: CallerCredential;
+  /** A request refused before any identity is verified (e.g. two credentials at once): audited, no caller. */
+  readonly refusal?: KeyvendError;
   readonly entitlement: unknown;
   readonly durationSeconds: unknown;
   readonly output: Output;
   readonly context: RequestContext;
-  /** SAML callers: the base64 SAMLResponse their IdP issued for AWS, passed on by AssumeRoleWithSAML. */
-  readonly samlAssertion?: Secret;
   /** A problem the HTTP layer found in the request; it is audited once the caller is known. */
   readonly rejection?: KeyvendError;
   /** A caller the broker already authenticated (a portal session); `authorization` is then not read. */
@@ -88,10 +96,16 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
     if (requested !== undefined) record.entitlement = { id: requested };
 
     let principal: Principal;
+    let saml: SamlVerification | undefined;
     try {
-      principal = input.principal ?? (await deps.verifier.verifyBearer(input.authorization));
+      if (input.refusal !== undefined) throw input.refusal;
+      if (input.principal !== undefined) principal = input.principal;
+      else ({ principal, saml } = await identify(deps, input.credential ?? { kind: 'bearer', authorization: input.authorization }));
     } catch (error) {
-      throw await recordDenial(deps, record, asKeyvendError(error), false);
+      const denial = asKeyvendError(error);
+      if (denial instanceof InvalidSamlResponseError && denial.principal !== undefined) record.caller = callerOf(denial.principal);
+      else if (input.credential?.kind === 'saml') record.credentialRef = `sha256:${sha256Hex(input.credential.samlResponse.reveal())}`;
+      throw await recordDenial(deps, record, denial, false);
     }
     record.caller = callerOf(principal);
 
@@ -112,7 +126,10 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       if (entitlement === undefined) throw new NotEntitledError('no_matching_entitlement');
       record.entitlement = { id: entitlement.id, version: entitlement.version };
       if (!entitlement.outputs.includes(input.output)) throw new NotEntitledError('output_not_allowed');
-      const plan = planVending(entitlement, principal, input.samlAssertion, deps.settings);
+      // An assertion issued for AWS itself goes only to AssumeRoleWithSAML, and only the verified one does.
+      const awsAssertion = saml?.audience === AWS_SAML_AUDIENCE ? saml.samlResponse : undefined;
+      if (awsAssertion !== undefined && entitlement.vending !== 'saml') throw new NotEntitledError('saml_assertion_for_aws');
+      const plan = planVending(entitlement, principal, awsAssertion, deps.settings);
       input.delivery?.check(entitlement);
 
       const durationSeconds = resolveDuration(input.durationSeconds, {
@@ -196,6 +213,16 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       throw await recordDenial(deps, record, asKeyvendError(error), opened);
     }
   };
+}
+
+async function identify(
+  deps: Pick<IssueCredentialsDeps, 'verifier' | 'samlVerifier'>,
+  credential: CallerCredential,
+): Promise<{ principal: Principal; saml?: SamlVerification }> {
+  if (credential.kind === 'bearer') return { principal: await deps.verifier.verifyBearer(credential.authorization) };
+  if (deps.samlVerifier === undefined) throw new InvalidSamlResponseError('saml_not_configured');
+  const saml = await deps.samlVerifier.verifySamlResponse(credential.samlResponse);
+  return { principal: saml.principal, saml };
 }
 
 function validateEntitlementId(value: unknown): string {

@@ -34,6 +34,8 @@ export interface AuditRecord {
     readonly tokenExpiresAt: number;
     readonly tokenRef: string;
   };
+  /** SHA-256 of a SAML response that could not be verified: lets an operator match it without storing it. */
+  credentialRef?: string;
   entitlement?: { readonly id: string; readonly requested?: string; readonly version?: number };
   session?: {
     /** The STS API used: assume-role, web-identity, saml or federation-token. */

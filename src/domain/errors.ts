@@ -1,3 +1,5 @@
+import type { Principal } from './principal.ts';
+
 /**
  * One error model for the whole broker. Every error a caller can see has a stable snake_case `code`
  * (documented in docs/errors.md and the OpenAPI description) and an HTTP status. Errors of 500 and
@@ -60,6 +62,22 @@ export class InvalidTokenError extends KeyvendError {
       reason,
       ...options,
     });
+  }
+}
+
+/**
+ * A SAML response that is not accepted: same code and status as a bad bearer token, its own message.
+ * `principal` is set when the response verified but may not be used (a replay), so the denial names who.
+ */
+export class InvalidSamlResponseError extends KeyvendError {
+  readonly principal: Principal | undefined;
+
+  constructor(reason: string, options: { cause?: unknown; principal?: Principal } = {}) {
+    super('invalid_token', 401, 'The SAML response is malformed, expired, replayed or not trusted.', {
+      reason,
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
+    this.principal = options.principal;
   }
 }
 

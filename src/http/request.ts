@@ -5,14 +5,14 @@ import { InvalidRequestError, KeyvendError } from '../domain/errors.ts';
 const MAX_BODY_BYTES = 16 * 1024;
 
 export class PayloadTooLargeError extends KeyvendError {
-  constructor() {
-    super('payload_too_large', 413, `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+  constructor(limit = MAX_BODY_BYTES) {
+    super('payload_too_large', 413, `The request body is larger than ${limit} bytes.`);
   }
 }
 
 export class UnsupportedMediaTypeError extends KeyvendError {
-  constructor() {
-    super('unsupported_media_type', 415, 'Send the request body as application/json.');
+  constructor(message = 'Send the request body as application/json.') {
+    super('unsupported_media_type', 415, message);
   }
 }
 
@@ -49,10 +49,13 @@ export function assertNoTokenInQuery(event: APIGatewayProxyEventV2): void {
  * A JSON object body with only the named fields: anything else (a client-chosen Policy, RoleArn, Tags or
  * SourceIdentity) is refused rather than ignored, so a caller never believes it set an STS parameter.
  */
-export function parseJsonObject(event: APIGatewayProxyEventV2, allowedFields: readonly string[]): Record<string, unknown> {
-  const raw = event.body ?? '';
-  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) throw new PayloadTooLargeError();
+export function parseJsonObject(
+  event: APIGatewayProxyEventV2,
+  allowedFields: readonly string[],
+  maxBytes = MAX_BODY_BYTES,
+): Record<string, unknown> {
+  const text = bodyText(event);
+  if (Buffer.byteLength(text, 'utf8') > maxBytes) throw new PayloadTooLargeError(maxBytes);
   const contentType = (event.headers?.['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (contentType !== 'application/json') throw new UnsupportedMediaTypeError();
   let body: unknown;
@@ -71,4 +74,13 @@ export function parseJsonObject(event: APIGatewayProxyEventV2, allowedFields: re
     });
   }
   return body as Record<string, unknown>;
+}
+
+export function bodyText(event: APIGatewayProxyEventV2): string {
+  const raw = event.body ?? '';
+  return event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+}
+
+export function contentTypeOf(event: APIGatewayProxyEventV2): string | undefined {
+  return (event.headers?.['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
 }

@@ -10,6 +10,31 @@ export interface IdentityVerifier {
   verifyBearer(authorization: string | undefined): Promise<Principal>;
 }
 
+/** How a caller proves who they are: an `Authorization` header, or a signed SAML response it posts. */
+export type CallerCredential =
+  | { readonly kind: 'bearer'; readonly authorization: string | undefined }
+  | { readonly kind: 'saml'; readonly samlResponse: Secret };
+
+export interface SamlVerification {
+  readonly principal: Principal;
+  /** The Audience the assertion was accepted for: ours, or `urn:amazon:webservices` where an IdP allows it. */
+  readonly audience: string;
+  /** The verified base64 response, kept for AssumeRoleWithSAML; never logged or stored. */
+  readonly samlResponse: Secret;
+}
+
+/** Verifies a base64 SAML response from a configured IdP and consumes its assertion id (single use). */
+export interface SamlVerifier {
+  /** Throws InvalidSamlResponseError (401) for anything untrusted or replayed, UpstreamUnavailableError when replay state is unknown. */
+  verifySamlResponse(samlResponse: Secret): Promise<SamlVerification>;
+}
+
+/** Remembers a one-time identifier until it expires. */
+export interface ReplayCache {
+  /** True the first time `key` is seen before `expiresAt`, false afterwards; throws when it cannot tell. */
+  claimOnce(key: string, expiresAt: Date): Promise<boolean>;
+}
+
 /** Who may have what. Reads are strongly consistent, so a revocation takes effect on the next request. */
 export interface EntitlementStore {
   /** The entitlement if this principal (its subject or one of its groups) is granted it; undefined otherwise. */

@@ -241,7 +241,7 @@ describe('JWT attacks that are not a 401', () => {
     expect(record).toMatchObject({ outcome: 'denied', reason: 'no_matching_entitlement', caller: { subject: 'tester-0001', groups: [] } });
   });
 
-  it('J-20: a token in the query string is refused (invalid_request when a header is present too, 401 without one)', async () => {
+  it('J-20: a token in the query string is refused with invalid_request, with or without a header', async () => {
     // Prepare
     const token = await testToken();
     const stsBefore = await stsCallCount();
@@ -253,10 +253,11 @@ describe('JWT attacks that are not a 401', () => {
     // Assess
     expect(both.status).toBe(400);
     expect(both.json['error']).toBe('invalid_request');
-    expect(queryOnly.status).toBe(401);
+    expect(queryOnly.status).toBe(400);
+    expect(queryOnly.json['error']).toBe('invalid_request');
     expect(await stsCallCount()).toBe(stsBefore);
     const records = await auditRecords();
     expect(records.find((r) => r['request']?.['requestId'] === both.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'token_in_query' });
-    expect(records.find((r) => r['request']?.['requestId'] === queryOnly.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'missing_bearer' });
+    expect(records.find((r) => r['request']?.['requestId'] === queryOnly.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'token_in_query' });
   });
 });

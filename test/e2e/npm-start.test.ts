@@ -14,7 +14,7 @@ describe('npm start', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    const [http, idp, sts] = await Promise.all([freePort(), freePort(), freePort()]);
+    const [http, idp, sts, samlIdp] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     env = {
       PATH: process.env['PATH'] ?? '',
       HOME: process.env['HOME'] ?? '/tmp',
@@ -22,6 +22,7 @@ describe('npm start', () => {
       KEYVEND_DEV_IDP_PORT: String(idp),
       KEYVEND_STS_PORT: String(sts),
       KEYVEND_DEV_IDP_URL: `http://127.0.0.1:${idp}`,
+      KEYVEND_DEV_SAML_IDP_PORT: String(samlIdp),
     };
     child = spawn(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'infra/local/start.ts')], {
       cwd: ROOT,
@@ -96,6 +97,22 @@ describe('npm start', () => {
     expect(portalUrl).toBe(`http://127.0.0.1:${env['KEYVEND_HTTP_PORT']}/portal`);
     expect(portal.status).toBe(200);
     expect(await portal.text()).toContain('href="/portal/login"');
+  });
+
+  it('prints SAML commands that work as printed: a signed response from the dev SAML IdP, then credentials', () => {
+    // Prepare
+    const samlCommands = commandAfter('Or sign in with SAML');
+    expect(samlCommands).toContain('SAMLResponse=$SAML');
+
+    // Act
+    const result = spawnSync('bash', ['-c', `set -e\n${samlCommands}`], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+
+    // Assess
+    expect(result.status, result.stderr).toBe(0);
+    const body = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(body['Version']).toBe(1);
+    expect(String(body['AccessKeyId'])).toMatch(/^ASIA/);
+    expect(body['entitlement']).toBe('photo-uploads');
   });
 
   it('stops cleanly on Ctrl+C', async () => {

@@ -95,15 +95,16 @@ describe('npx osls package works offline and writes the stack the issue asks for
     }
   });
 
-  it('declares both tables on demand with point-in-time recovery, and TTL on the audit table', () => {
+  it('declares the tables on demand with point-in-time recovery, and TTL on the audit and SAML replay tables', () => {
     // Assess
     const tables = Object.fromEntries(ofType('AWS::DynamoDB::Table'));
-    expect(Object.keys(tables).sort()).toEqual(['AuditTable', 'EntitlementsTable']);
+    expect(Object.keys(tables).sort()).toEqual(['AuditTable', 'EntitlementsTable', 'SamlReplayTable']);
     for (const table of Object.values(tables)) {
       expect(table.Properties['BillingMode']).toBe('PAY_PER_REQUEST');
       expect(table.Properties['PointInTimeRecoverySpecification']).toEqual({ PointInTimeRecoveryEnabled: true });
     }
     expect(tables['AuditTable']?.Properties['TimeToLiveSpecification']).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+    expect(tables['SamlReplayTable']?.Properties['TimeToLiveSpecification']).toMatchObject({ Enabled: true });
   });
 
   it('lets the broker role assume only the configured target roles, and tag and name their sessions', () => {
@@ -117,7 +118,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
 
   it('gives each function DynamoDB actions on its own tables only, and nothing on "*"', () => {
     // Assess
-    const own = new Set(['EntitlementsTable', 'AuditTable']);
+    const own = new Set(['EntitlementsTable', 'AuditTable', 'SamlReplayTable']);
     for (const roleId of ['CredentialsFunctionRole', 'EntitlementsFunctionRole']) {
       const statements = statementsOf(roleId);
       expect(JSON.stringify(statements)).not.toMatch(/"Resource":"\*"|"\*"\]/);
@@ -137,6 +138,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
     expect(broker.map((s) => [actions(s).sort(), s.Resource])).toEqual([
       [['dynamodb:BatchGetItem', 'dynamodb:Query'], { 'Fn::GetAtt': ['EntitlementsTable', 'Arn'] }],
       [['dynamodb:PutItem'], { 'Fn::GetAtt': ['AuditTable', 'Arn'] }],
+      [['dynamodb:PutItem'], { 'Fn::GetAtt': ['SamlReplayTable', 'Arn'] }],
     ]);
   });
 });

@@ -6,6 +6,7 @@ import { type KeyvendError } from '../../../src/domain/errors.ts';
 import type { Principal } from '../../../src/domain/principal.ts';
 import { Secret } from '../../../src/domain/secret.ts';
 import type { CredentialIssuer, IssuedCredentials } from '../../../src/ports/index.ts';
+import { AWS_SAML_AUDIENCE } from '../../../src/domain/saml.ts';
 
 const ACCOUNT = '111111111111';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/keyvend/target`;
@@ -70,6 +71,8 @@ function harness(principal: Principal, entitlement: Entitlement, options: { audi
   };
   const issue = makeIssueCredentials({
     verifier: { verifyBearer: async () => principal },
+    // SAML callers of these tests bring an assertion their IdP issued for AWS (the pass-through path).
+    samlVerifier: { verifySamlResponse: async (samlResponse) => ({ principal, audience: AWS_SAML_AUDIENCE, samlResponse }) },
     entitlements: { findGranted: async () => entitlement, listGranted: async () => [entitlement] },
     credentials,
     audit: {
@@ -93,12 +96,13 @@ function harness(principal: Principal, entitlement: Entitlement, options: { audi
   });
   const run = (input: { durationSeconds?: number; samlAssertion?: Secret } = {}) =>
     issue({
-      authorization: 'Bearer x',
+      ...(input.samlAssertion === undefined
+        ? { authorization: 'Bearer x' }
+        : { credential: { kind: 'saml', samlResponse: input.samlAssertion } as const }),
       entitlement: entitlement.id,
       durationSeconds: input.durationSeconds,
       output: 'credentials',
       context: { requestId: 'r-1' },
-      ...(input.samlAssertion === undefined ? {} : { samlAssertion: input.samlAssertion }),
     });
   return { run, timeline, calls, records, last: () => records[records.length - 1] };
 }

@@ -1,0 +1,159 @@
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import samlify from 'samlify';
+import { findDemoUserByUsername } from './dev-idp/demo-users.ts';
+
+export interface SigningCert {
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/** A fresh self-signed RSA-2048 certificate from the openssl CLI, as an IdP operator would make one. */
+export function generateSigningCert(commonName: string): SigningCert {
+  const dir = mkdtempSync(join(tmpdir(), 'keyvend-saml-cert-'));
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2',
+      '-subj', `/CN=${commonName}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    return { certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'), keyPem: readFileSync(join(dir, 'key.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const SAML_NAMEID_PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
+export const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+export const RSA_SHA1 = 'http://www.w3.org/2000/09/xmldsig#rsa-sha1';
+
+export interface ResponseOptions {
+  readonly issuer?: string;
+  readonly responseIssuer?: string;
+  readonly audience?: string;
+  readonly destination?: string;
+  readonly recipient?: string;
+  readonly nameId?: string;
+  readonly nameIdFormat?: string;
+  /** Attribute name → values; values are inserted as given (already XML), so tests can inject markup. */
+  readonly attributes?: Readonly<Record<string, readonly string[]>>;
+  readonly issueInstant?: Date;
+  readonly notBefore?: Date;
+  readonly notOnOrAfter?: Date;
+  readonly assertionId?: string;
+  readonly signAssertion?: boolean;
+  readonly signResponse?: boolean;
+  readonly signatureAlgorithm?: string;
+  readonly statusCode?: string;
+}
+
+export interface SamlifyIdp {
+  readonly entityId: string;
+  readonly cert: SigningCert;
+  /** A base64 SAMLResponse signed by samlify with this IdP's key. */
+  response(options?: ResponseOptions): Promise<string>;
+}
+
+const escapeXml = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/**
+ * samlify 2.13.1 as an in-process IdP. The response is built from our own template (so a test can set any
+ * field, including wrong ones), then samlify signs the assertion and/or the response with RSA-SHA256
+ * (exclusive c14n), exactly as it does for a real SP.
+ */
+export function samlifyIdp(settings: { entityId: string; cert: SigningCert; acsUrl: string; audience: string; defaultNameId: string; defaultAttributes?: Readonly<Record<string, readonly string[]>> }): SamlifyIdp {
+  return {
+    entityId: settings.entityId,
+    cert: settings.cert,
+    async response(options: ResponseOptions = {}): Promise<string> {
+      const now = options.issueInstant ?? new Date();
+      const iso = (d: Date) => d.toISOString();
+      const notBefore = options.notBefore ?? new Date(now.getTime() - 5_000);
+      const notOnOrAfter = options.notOnOrAfter ?? new Date(now.getTime() + 300_000);
+      const issuer = escapeXml(options.issuer ?? settings.entityId);
+      const responseIssuer = escapeXml(options.responseIssuer ?? options.issuer ?? settings.entityId);
+      const attributes = Object.entries(options.attributes ?? settings.defaultAttributes ?? {})
+        .map(([name, values]) => `<saml:Attribute Name="${escapeXml(name)}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">${values.map((v) => `<saml:AttributeValue xsi:type="xs:string">${v}</saml:AttributeValue>`).join('')}</saml:Attribute>`)
+        .join('');
+      const xml =
+        `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r${randomUUID()}" Version="2.0" IssueInstant="${iso(now)}" Destination="${escapeXml(options.destination ?? settings.acsUrl)}">` +
+        `<saml:Issuer>${responseIssuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="${options.statusCode ?? 'urn:oasis:names:tc:SAML:2.0:status:Success'}"/></samlp:Status>` +
+        `<saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="${options.assertionId ?? `_a${randomUUID()}`}" Version="2.0" IssueInstant="${iso(now)}">` +
+        `<saml:Issuer>${issuer}</saml:Issuer>` +
+        `<saml:Subject><saml:NameID Format="${options.nameIdFormat ?? SAML_NAMEID_PERSISTENT}">${options.nameId ?? settings.defaultNameId}</saml:NameID>` +
+        `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(notOnOrAfter)}" Recipient="${escapeXml(options.recipient ?? settings.acsUrl)}"/></saml:SubjectConfirmation></saml:Subject>` +
+        `<saml:Conditions NotBefore="${iso(notBefore)}" NotOnOrAfter="${iso(notOnOrAfter)}"><saml:AudienceRestriction><saml:Audience>${escapeXml(options.audience ?? settings.audience)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
+        `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="_s${randomUUID()}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
+        (attributes === '' ? '' : `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>`) +
+        `</saml:Assertion></samlp:Response>`;
+
+      const idp = samlify.IdentityProvider({
+        entityID: settings.entityId,
+        privateKey: settings.cert.keyPem,
+        signingCert: settings.cert.certPem,
+        requestSignatureAlgorithm: options.signatureAlgorithm ?? RSA_SHA256,
+        isAssertionEncrypted: false,
+        singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: `${settings.entityId}/sso` }],
+        singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: `${settings.entityId}/slo` }],
+      });
+      const sp = samlify.ServiceProvider({
+        entityID: settings.audience,
+        wantAssertionsSigned: options.signAssertion ?? true,
+        wantMessageSigned: options.signResponse ?? true,
+        assertionConsumerService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: settings.acsUrl }],
+      });
+      const { context } = await idp.createLoginResponse(sp, { extract: { request: { id: '' } } }, 'post', { email: '' }, () => ({ id: '', context: xml }));
+      return context;
+    },
+  };
+}
+
+export interface DevSamlIdp {
+  readonly url: string;
+  readonly entityId: string;
+  /** The KEYVEND_SAML_IDPS entry that trusts it. */
+  readonly settings: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * The dev SAML IdP of `npm start`: the demo users of the dev OIDC IdP, signing with a key made at start.
+ * `POST /sso` with the form fields `username` and `password` answers the base64 SAMLResponse (text/plain),
+ * ready to post to the broker; a wrong password is a 401. Persistent NameID = the user's `sub`.
+ */
+export async function startDevSamlIdp(options: { port: number; acsUrl: string; audience: string }): Promise<DevSamlIdp> {
+  const url = `http://127.0.0.1:${options.port}`;
+  const entityId = `${url}/metadata`;
+  const idp = samlifyIdp({ entityId, cert: generateSigningCert('keyvend-dev-saml-idp'), acsUrl: options.acsUrl, audience: options.audience, defaultNameId: '' });
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const reply = (status: number, text: string) => {
+        response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+        response.end(text);
+      };
+      if (request.method !== 'POST' || request.url !== '/sso') return reply(404, 'POST /sso with username and password\n');
+      const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+      const user = findDemoUserByUsername(form.get('username') ?? '');
+      if (user === undefined || user.password !== form.get('password')) return reply(401, 'wrong username or password\n');
+      idp
+        .response({ nameId: user.sub, attributes: { groups: user.groups } })
+        .then((samlResponse) => reply(200, samlResponse), () => reply(500, 'signing failed\n'));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  return {
+    url,
+    entityId,
+    settings: { id: 'dev-saml', entityId, certificates: [idp.cert.certPem], groupsAttribute: 'groups' },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,96 @@
+import { X509Certificate } from 'node:crypto';
+import * as v from 'valibot';
+import type { SamlIdpSettings } from './adapters/saml/node-saml-verifier.ts';
+import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
+import { AWS_SAML_AUDIENCE } from './domain/saml.ts';
+const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
+
+export interface SamlConfig {
+  readonly idps: readonly SamlIdpSettings[];
+  /** The broker's SP entity id, the Audience its own assertions must name. */
+  readonly audience: string | undefined;
+  readonly acsUrl: string | undefined;
+  readonly replayTable: string | undefined;
+}
+
+const NON_EMPTY = v.pipe(v.string(), v.minLength(1), v.maxLength(1024));
+const ATTRIBUTE_NAME = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_:./#-]{1,256}$/, 'attribute names are 1-256 of [A-Za-z0-9_:./#-]'));
+
+const IDP_SCHEMA = v.strictObject({
+  id: v.pipe(v.string(), v.regex(ISSUER_ID_PATTERN, 'IdP ids are 1-31 of [a-z0-9-]')),
+  entityId: NON_EMPTY,
+  certificates: v.pipe(v.array(v.pipe(v.string(), v.includes('-----BEGIN CERTIFICATE-----'))), v.minLength(1, 'an IdP needs at least one pinned signing certificate')),
+  audiences: v.optional(v.pipe(v.array(NON_EMPTY), v.minLength(1))),
+  subjectAttribute: v.optional(ATTRIBUTE_NAME),
+  nameIdFormats: v.optional(v.pipe(v.array(NON_EMPTY), v.minLength(1)), [PERSISTENT]),
+  groupsAttribute: v.optional(ATTRIBUTE_NAME),
+  tagAttributes: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/)), ATTRIBUTE_NAME), {}),
+  requireSignedResponse: v.optional(v.boolean(), false),
+  maxAssertionLifetimeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400)), 3600),
+  clockSkewSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(30)), 30),
+});
+
+/**
+ * SAML settings, parsed once. Configuring an IdP without its certificate, or IdPs without the broker's
+ * own audience, ACS URL and replay table, stops the function (security catalog S-11: a verifier with
+ * no trust anchor must never start).
+ */
+export function loadSamlConfig(
+  env: Record<string, string | undefined>,
+  options: { localMode: boolean; fail: (message: string) => Error },
+): SamlConfig {
+  const raw = env['KEYVEND_SAML_IDPS']?.trim();
+  const audience = env['KEYVEND_SAML_AUDIENCE']?.trim() || undefined;
+  const acsUrl = env['KEYVEND_SAML_ACS_URL']?.trim() || undefined;
+  const replayTable = env['KEYVEND_SAML_REPLAY_TABLE']?.trim() || undefined;
+  if (raw === undefined || raw === '' || raw === '[]') return { idps: [], audience, acsUrl, replayTable };
+
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw options.fail('KEYVEND_SAML_IDPS must be a JSON array of SAML IdP settings');
+  }
+  const parsed = v.safeParse(v.array(IDP_SCHEMA), json);
+  if (!parsed.success) throw options.fail(`KEYVEND_SAML_IDPS: ${v.summarize(parsed.issues)}`);
+  if (audience === undefined) throw options.fail('KEYVEND_SAML_AUDIENCE is required when SAML IdPs are configured');
+  if (acsUrl === undefined) throw options.fail('KEYVEND_SAML_ACS_URL is required when SAML IdPs are configured');
+  if (replayTable === undefined) throw options.fail('KEYVEND_SAML_REPLAY_TABLE is required when SAML IdPs are configured');
+  let acs: URL;
+  try {
+    acs = new URL(acsUrl);
+  } catch {
+    throw options.fail('KEYVEND_SAML_ACS_URL must be a URL');
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(acs.hostname);
+  if (acs.protocol !== 'https:' && !(options.localMode && acs.protocol === 'http:' && loopback)) {
+    throw options.fail('KEYVEND_SAML_ACS_URL must be https (plain http only to loopback in local mode)');
+  }
+
+  const idps: SamlIdpSettings[] = parsed.output.map((idp) => {
+    for (const pem of idp.certificates) {
+      try {
+        new X509Certificate(pem);
+      } catch {
+        throw options.fail(`SAML IdP ${idp.id}: a certificate is not a valid X.509 PEM`);
+      }
+    }
+    const audiences = idp.audiences ?? [audience];
+    for (const accepted of audiences) {
+      if (accepted !== audience && accepted !== AWS_SAML_AUDIENCE) {
+        throw options.fail(`SAML IdP ${idp.id}: audiences may be only ${audience} and ${AWS_SAML_AUDIENCE}`);
+      }
+    }
+    const { subjectAttribute, groupsAttribute, ...rest } = idp;
+    return {
+      ...rest,
+      audiences,
+      ...(subjectAttribute === undefined ? {} : { subjectAttribute }),
+      ...(groupsAttribute === undefined ? {} : { groupsAttribute }),
+    };
+  });
+  if (new Set(idps.map((i) => i.id)).size !== idps.length || new Set(idps.map((i) => i.entityId)).size !== idps.length) {
+    throw options.fail('SAML IdP ids and entity ids must be unique');
+  }
+  return { idps, audience, acsUrl, replayTable };
+}

@@ -1,0 +1,69 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { InvalidRequestError } from '../domain/errors.ts';
+import { Secret } from '../domain/secret.ts';
+import type { CallerCredential } from '../ports/index.ts';
+import { bodyText, contentTypeOf, PayloadTooLargeError, parseJsonObject, UnsupportedMediaTypeError } from './request.ts';
+
+/** A SAML response with both signatures and the IdP certificate is a few KiB; the verifier caps the XML at 64 KiB. */
+export const SAML_BODY_BYTES = 128 * 1024;
+const FORM = 'application/x-www-form-urlencoded';
+
+export interface CredentialsRequest {
+  readonly credential: CallerCredential;
+  readonly entitlement: unknown;
+  readonly durationSeconds: unknown;
+}
+
+/**
+ * The body of POST /v1/credentials: JSON `{entitlement, durationSeconds}` with a bearer token, or a SAML
+ * response as JSON `samlResponse` or as the form field `SAMLResponse` (the HTTP-POST binding; RelayState
+ * is accepted and ignored). A request carrying both a bearer token and a SAML response is refused.
+ */
+export function parseCredentialsRequest(event: APIGatewayProxyEventV2, authorization: string | undefined): CredentialsRequest {
+  const bearer = authorization !== undefined && authorization !== '';
+  let body: Record<string, unknown>;
+  let samlResponse: unknown;
+  if (contentTypeOf(event) === FORM) {
+    body = parseForm(event, ['SAMLResponse', 'entitlement', 'durationSeconds', 'RelayState']);
+    samlResponse = body['SAMLResponse'];
+    if (typeof body['durationSeconds'] === 'string' && /^[0-9]{1,9}$/.test(body['durationSeconds'])) {
+      body['durationSeconds'] = Number(body['durationSeconds']);
+    }
+  } else {
+    try {
+      body = parseJsonObject(event, ['entitlement', 'durationSeconds', 'samlResponse'], bearer ? undefined : SAML_BODY_BYTES);
+    } catch (error) {
+      if (error instanceof UnsupportedMediaTypeError) {
+        throw new UnsupportedMediaTypeError(`Send the request body as application/json or ${FORM}.`);
+      }
+      throw error;
+    }
+    samlResponse = body['samlResponse'];
+  }
+  if (samlResponse === undefined) {
+    return { credential: { kind: 'bearer', authorization }, entitlement: body['entitlement'], durationSeconds: body['durationSeconds'] };
+  }
+  if (bearer) {
+    throw new InvalidRequestError('Send either a bearer token or a SAML response, not both.', { reason: 'ambiguous_credentials' });
+  }
+  if (typeof samlResponse !== 'string') throw new InvalidRequestError('samlResponse must be a base64 string.', { reason: 'saml_not_a_string' });
+  return {
+    credential: { kind: 'saml', samlResponse: new Secret(samlResponse) },
+    entitlement: body['entitlement'],
+    durationSeconds: body['durationSeconds'],
+  };
+}
+
+function parseForm(event: APIGatewayProxyEventV2, allowedFields: readonly string[]): Record<string, unknown> {
+  const text = bodyText(event);
+  if (Buffer.byteLength(text, 'utf8') > SAML_BODY_BYTES) throw new PayloadTooLargeError(SAML_BODY_BYTES);
+  const fields: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (!allowedFields.includes(name)) {
+      throw new InvalidRequestError(`The form may contain only: ${allowedFields.join(', ')}.`, { reason: 'unknown_fields' });
+    }
+    if (name in fields) throw new InvalidRequestError(`The form field ${name} appears more than once.`, { reason: 'duplicate_fields' });
+    fields[name] = value;
+  }
+  return fields;
+}

@@ -1,0 +1,390 @@
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../infra/local/dynamodb.ts';
+import { type LocalStack, ROOT, startBroker, startLocalStack } from '../../infra/local/stack.ts';
+import { deriveUserKey } from '../../src/domain/identifiers.ts';
+import {
+  BILLION_LAUGHS_DOCTYPE,
+  COMMENT_TRICK_DOCTYPE,
+  duplicateAssertion,
+  injectIntoNameId,
+  stripAssertionSignature,
+  stripSignatures,
+  withDoctype,
+  XXE_DOCTYPE,
+  xswAttacks,
+} from '../support/saml-attacks.ts';
+import { generateSigningCert, RSA_SHA1, type SamlifyIdp, samlifyIdp, type SigningCert } from '../../infra/local/saml-idp.ts';
+import { auditRecords as sharedStackAuditRecords, stack as sharedStack, stsCallCount as sharedStackStsCalls } from '../support/e2e.ts';
+import { type SimpleSamlPhpIdp, startSimpleSamlPhp } from '../support/simplesamlphp.ts';
+
+const SAMLIFY_ENTITY_ID = 'https://samlify.idp.test/metadata';
+const SP_AUDIENCE = 'urn:keyvend:local';
+const BROKER_LOG = join(ROOT, 'test-output/e2e-saml-broker.log');
+const ALICE = 'alice-7f3a9c1e';
+
+let stack: LocalStack;
+let acsUrl: string;
+let samlify: SamlifyIdp;
+let attackerIdp: SamlifyIdp;
+let simpleSaml: SimpleSamlPhpIdp;
+let samlifyCert: SigningCert;
+
+beforeAll(async () => {
+  samlifyCert = generateSigningCert('samlify-idp');
+  const sspCert = generateSigningCert('simplesamlphp-idp');
+  const sspPort = await freePort();
+  const sspEntityId = `http://127.0.0.1:${sspPort}/saml2/idp/metadata.php`;
+  stack = await startLocalStack({
+    entitlementsFile: join(ROOT, 'test/e2e/fixtures/saml-entitlements.yaml'),
+    brokerLogFile: BROKER_LOG,
+    samlAudience: SP_AUDIENCE,
+    samlIdps: [
+      {
+        id: 'samlify',
+        entityId: SAMLIFY_ENTITY_ID,
+        certificates: [samlifyCert.certPem],
+        groupsAttribute: 'groups',
+        tagAttributes: { department: 'department' },
+      },
+      {
+        id: 'samlify-aws',
+        entityId: `${SAMLIFY_ENTITY_ID}/aws`,
+        certificates: [samlifyCert.certPem],
+        audiences: [SP_AUDIENCE, 'urn:amazon:webservices'],
+        groupsAttribute: 'groups',
+      },
+      {
+        id: 'simplesaml',
+        entityId: sspEntityId,
+        certificates: [sspCert.certPem],
+        subjectAttribute: 'uid',
+        groupsAttribute: 'groups',
+        tagAttributes: { department: 'department' },
+        requireSignedResponse: true,
+      },
+    ],
+  });
+  acsUrl = stack.brokerEnv['KEYVEND_SAML_ACS_URL'] as string;
+  const idpSettings = {
+    acsUrl,
+    audience: SP_AUDIENCE,
+    defaultNameId: ALICE,
+    defaultAttributes: { groups: ['engineers'], department: ['research'] },
+  };
+  samlify = samlifyIdp({ entityId: SAMLIFY_ENTITY_ID, cert: samlifyCert, ...idpSettings });
+  attackerIdp = samlifyIdp({ entityId: SAMLIFY_ENTITY_ID, cert: generateSigningCert('attacker'), ...idpSettings });
+  simpleSaml = await startSimpleSamlPhp({
+    port: sspPort,
+    cert: sspCert,
+    spEntityId: SP_AUDIENCE,
+    acsUrl,
+    users: [{ username: 'carol', password: 'carol-password', attributes: { uid: ['carol-ssp'], groups: ['engineers'], department: ['finance'] } }],
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await simpleSaml?.close();
+  await stack?.close();
+});
+
+async function postForm(fields: Record<string, string>, headers: Record<string, string> = {}) {
+  const response = await fetch(`${stack.apiUrl}/v1/credentials`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(fields).toString(),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+async function postJson(body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${stack.apiUrl}/v1/credentials`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+async function stsCalls(): Promise<number> {
+  return ((await (await fetch(`${stack.sts.url}/_emulator/calls`)).json()) as unknown[]).length;
+}
+
+async function sessions(): Promise<{ accessKeyId: string; roleSessionName: string; sourceIdentity?: string; tags: { Key: string; Value: string }[]; policy?: string }[]> {
+  return (await (await fetch(`${stack.sts.url}/_emulator/sessions`)).json()) as never;
+}
+
+async function auditRecords(): Promise<Record<string, any>[]> {
+  const page = await stack.documentClient.send(new ScanCommand({ TableName: stack.brokerEnv['KEYVEND_AUDIT_TABLE'], ConsistentRead: true }));
+  return page.Items ?? [];
+}
+
+async function auditOf(requestId: unknown): Promise<Record<string, any> | undefined> {
+  return (await auditRecords()).find((r) => r['request']?.['requestId'] === requestId);
+}
+
+/** Every rejection: 401 invalid_token, no STS call, a denial audited with the reason, and no raw response anywhere. */
+async function expectRejected(samlResponse: string, reason?: RegExp) {
+  const callsBefore = await stsCalls();
+  const response = await postForm({ SAMLResponse: samlResponse, entitlement: 'saml-uploads' });
+  expect(response.status).toBe(401);
+  expect(response.json['error']).toBe('invalid_token');
+  expect(await stsCalls()).toBe(callsBefore);
+  const record = await auditOf(response.json['requestId']);
+  expect(record).toMatchObject({ outcome: 'denied', errorCode: 'invalid_token' });
+  expect(String(record?.['reason'])).toMatch(reason ?? /^saml_/);
+  // A hash reference to the response, never the response: on the caller when it verified (a replay), else on the record.
+  expect(String(record?.['caller']?.['tokenRef'] ?? record?.['credentialRef'])).toMatch(/^sha256:[0-9a-f]{64}$/);
+  expect(JSON.stringify(record)).not.toContain(samlResponse.slice(0, 40));
+  expect(JSON.stringify(response.json)).not.toContain(samlResponse.slice(0, 40));
+  return record;
+}
+
+async function expectWorkingCredentials(json: Record<string, unknown>, expected: { issuer: string; subject: string; department: string }) {
+  const userKey = deriveUserKey(expected.issuer, expected.subject);
+  const sts = new STSClient({
+    endpoint: stack.sts.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: String(json['AccessKeyId']), secretAccessKey: String(json['SecretAccessKey']), sessionToken: String(json['SessionToken']) },
+  });
+  const identity = await sts.send(new GetCallerIdentityCommand({}));
+  expect(identity.Arn).toBe(`arn:aws:sts::111111111111:assumed-role/photo-uploads/${json['roleSessionName']}`);
+  const session = (await sessions()).find((s) => s.accessKeyId === json['AccessKeyId']);
+  expect(session?.roleSessionName).toBe(`${expected.subject}.${userKey}`);
+  expect(session?.sourceIdentity).toBe(`${expected.subject}.${userKey}`);
+  expect(session?.tags).toContainEqual({ Key: 'department', Value: expected.department });
+  expect(JSON.parse(String(session?.policy)).Statement[0].Resource).toBe(`arn:aws:s3:::keyvend-demo-uploads/${userKey}/*`);
+  return userKey;
+}
+
+describe('SAML callers get scoped credentials end to end', () => {
+  it('a samlify-signed (RSA-SHA256) response posted as a form gets working credentials, audited as a SAML grant', async () => {
+    // Prepare
+    const samlResponse = await samlify.response();
+
+    // Act
+    const response = await postForm({ SAMLResponse: samlResponse, entitlement: 'saml-uploads', durationSeconds: '900', RelayState: 'ignored' });
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({ Version: 1, entitlement: 'saml-uploads', durationSeconds: 900 });
+    const userKey = await expectWorkingCredentials(response.json, { issuer: SAMLIFY_ENTITY_ID, subject: ALICE, department: 'research' });
+    const record = (await auditRecords()).find((r) => r['eventId'] === response.json['grantId']);
+    expect(record).toMatchObject({
+      outcome: 'granted',
+      caller: { idpType: 'saml', issuerId: 'samlify', issuer: SAMLIFY_ENTITY_ID, subject: ALICE, userKey, groups: ['engineers'] },
+    });
+    expect(String(record?.['caller']?.['tokenRef'])).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(JSON.stringify(record)).not.toContain(samlResponse.slice(0, 40));
+  });
+
+  it('accepts the JSON form {samlResponse, entitlement}', async () => {
+    // Act
+    const response = await postJson({ samlResponse: await samlify.response(), entitlement: 'saml-uploads' });
+
+    // Assess
+    expect(response.status).toBe(200);
+    await expectWorkingCredentials(response.json, { issuer: SAMLIFY_ENTITY_ID, subject: ALICE, department: 'research' });
+  });
+
+  it('a SimpleSAMLphp user signing in through its login form gets working credentials', async () => {
+    // Prepare: a real IdP-initiated sign-in, response and assertion signed with RSA-SHA256
+    const samlResponse = await simpleSaml.login({ username: 'carol', password: 'carol-password' });
+
+    // Act
+    const response = await postForm({ SAMLResponse: samlResponse, entitlement: 'saml-uploads' });
+
+    // Assess
+    expect(response.status, JSON.stringify(response.json)).toBe(200);
+    await expectWorkingCredentials(response.json, { issuer: simpleSaml.entityId, subject: 'carol-ssp', department: 'finance' });
+  });
+
+  it('refuses a SimpleSAMLphp login with a wrong password before any response exists', async () => {
+    await expect(simpleSaml.login({ username: 'carol', password: 'wrong' })).rejects.toThrow(/no SAMLResponse/);
+  });
+
+  it('refuses a request carrying both a bearer token and a SAML response (invalid_request), audited, no STS call', async () => {
+    // Prepare
+    const callsBefore = await stsCalls();
+
+    // Act
+    const response = await postForm({ SAMLResponse: await samlify.response(), entitlement: 'saml-uploads' }, { authorization: 'Bearer abc.def.ghi' });
+
+    // Assess
+    expect(response.status).toBe(400);
+    expect(response.json['error']).toBe('invalid_request');
+    expect(await stsCalls()).toBe(callsBefore);
+    expect(await auditOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'ambiguous_credentials' });
+  });
+
+  it('an assertion issued for AWS (pass-through audience) is verified but refused on the AssumeRole path', async () => {
+    // Prepare
+    const callsBefore = await stsCalls();
+    const forAws = await samlify.response({ issuer: `${SAMLIFY_ENTITY_ID}/aws`, audience: 'urn:amazon:webservices' });
+
+    // Act
+    const response = await postForm({ SAMLResponse: forAws, entitlement: 'saml-uploads' });
+
+    // Assess
+    expect(response.status).toBe(403);
+    expect(response.json['error']).toBe('not_entitled');
+    expect(await stsCalls()).toBe(callsBefore);
+    expect(await auditOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'saml_assertion_for_aws', caller: { issuerId: 'samlify-aws' } });
+  });
+
+  it('a broker without SAML IdPs refuses every SAML response (the shared OIDC-only stack)', async () => {
+    // Prepare
+    const callsBefore = await sharedStackStsCalls();
+
+    // Act
+    const response = await fetch(`${sharedStack().apiUrl}/v1/credentials`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ SAMLResponse: await samlify.response(), entitlement: 'photo-uploads' }).toString(),
+    });
+    const json = (await response.json()) as Record<string, unknown>;
+
+    // Assess
+    expect(response.status).toBe(401);
+    expect(json['error']).toBe('invalid_token');
+    expect(await sharedStackStsCalls()).toBe(callsBefore);
+    expect((await sharedStackAuditRecords()).find((r) => r['request']?.['requestId'] === json['requestId'])).toMatchObject({
+      outcome: 'denied',
+      reason: 'saml_not_configured',
+    });
+  });
+
+  it('a SAML caller without the entitlement gets not_entitled, as an OIDC caller would', async () => {
+    // Act
+    const response = await postForm({ SAMLResponse: await samlify.response({ attributes: { groups: ['visitors'], department: ['research'] } }), entitlement: 'saml-uploads' });
+
+    // Assess
+    expect(response.status).toBe(403);
+    expect(response.json['error']).toBe('not_entitled');
+    expect(await auditOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', caller: { idpType: 'saml', subject: ALICE } });
+  });
+});
+
+describe('every SAML attack of the security catalog (§2) is refused with 401, no STS call, and audited', () => {
+  it('replay: the same response twice (S-07)', async () => {
+    const samlResponse = await samlify.response();
+    expect((await postForm({ SAMLResponse: samlResponse, entitlement: 'saml-uploads' })).status).toBe(200);
+    const record = await expectRejected(samlResponse, /saml_replayed/);
+    expect(record?.['caller']).toMatchObject({ idpType: 'saml', issuerId: 'samlify', subject: ALICE });
+  });
+
+  it('replay of a SimpleSAMLphp response', async () => {
+    const samlResponse = await simpleSaml.login({ username: 'carol', password: 'carol-password' });
+    expect((await postForm({ SAMLResponse: samlResponse, entitlement: 'saml-uploads' })).status).toBe(200);
+    await expectRejected(samlResponse, /saml_replayed/);
+  });
+
+  it.each(Object.entries(xswAttacks('admin', undefined)))('signature wrapping on a samlify response: %s (S-01)', async (_name, attack) => {
+    await expectRejected(attack(await samlify.response()));
+  });
+
+  it.each(Object.entries(xswAttacks('admin', 'uid')))('signature wrapping on a SimpleSAMLphp response: %s (S-01)', async (_name, attack) => {
+    await expectRejected(attack(await simpleSaml.login({ username: 'carol', password: 'carol-password' })));
+  });
+
+  it('comment injection in the NameID (S-03)', async () => {
+    await expectRejected(injectIntoNameId(await samlify.response({ nameId: 'admin.evil.test' }), 5, '<!---->'), /saml_comment/);
+  });
+
+  it('processing-instruction injection in the NameID (S-04)', async () => {
+    await expectRejected(injectIntoNameId(await samlify.response({ nameId: 'not-an-admin' }), 0, '<?p not-an-?>'), /saml_processing_instruction/);
+  });
+
+  it('an unsigned response and assertion (S-05)', async () => {
+    await expectRejected(stripSignatures(await samlify.response()), /saml_bad_signature/);
+  });
+
+  it('a signed response carrying an unsigned assertion (S-05)', async () => {
+    await expectRejected(await samlify.response({ signAssertion: false, signResponse: true }), /saml_bad_signature/);
+    await expectRejected(stripAssertionSignature(await simpleSaml.login({ username: 'carol', password: 'carol-password' })), /saml_bad_signature/);
+  });
+
+  it('an assertion-only signed response where the IdP is configured to sign responses too', async () => {
+    const doc = Buffer.from(await simpleSaml.login({ username: 'carol', password: 'carol-password' }), 'base64').toString('utf8');
+    const responseSignature = /<ds:Signature[\s\S]*?<\/ds:Signature>/.exec(doc)?.[0] ?? '';
+    await expectRejected(Buffer.from(doc.replace(responseSignature, ''), 'utf8').toString('base64'), /saml_bad_signature/);
+  });
+
+  it('two assertions (S-06)', async () => {
+    await expectRejected(duplicateAssertion(await samlify.response()), /saml_assertion_count/);
+  });
+
+  it.each([
+    ['Issuer of another IdP, signed by the same key', { issuer: 'https://other.idp.test/metadata', responseIssuer: 'https://other.idp.test/metadata' }, /saml_unknown_issuer/],
+    ['assertion Issuer that differs from the response Issuer', { responseIssuer: 'https://other.idp.test/metadata' }, /saml_issuer_mismatch/],
+    ['Audience of another SP', { audience: 'urn:other:sp' }, /saml_untrusted_audience/],
+    ['Audience urn:amazon:webservices, not configured for this IdP', { audience: 'urn:amazon:webservices' }, /saml_untrusted_audience/],
+    ['Destination of another SP', { destination: 'https://other.sp.test/acs' }, /saml_destination_mismatch/],
+    ['Recipient of another SP', { recipient: 'https://other.sp.test/acs' }, /saml_recipient_mismatch/],
+    ['expired', { issueInstant: new Date(Date.now() - 3_600_000), notOnOrAfter: new Date(Date.now() - 60_000) }, /saml_expired/],
+    ['not yet valid', { notBefore: new Date(Date.now() + 120_000), notOnOrAfter: new Date(Date.now() + 600_000) }, /saml_not_yet_valid/],
+    ['signed with RSA-SHA1 (S-10)', { signatureAlgorithm: RSA_SHA1 }, /saml_weak_signature_algorithm/],
+    ['a status other than Success', { statusCode: 'urn:oasis:names:tc:SAML:2.0:status:Responder' }, /saml_status_not_success/],
+    ['a transient NameID where persistent is required (S-12)', { nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient' }, /saml_nameid_format/],
+    ['a NameID with a trailing newline (S-12)', { nameId: `${ALICE}\n` }, /saml_subject_invalid/],
+    ['a NameID with a wildcard (S-12)', { nameId: 'alice*' }, /saml_subject_invalid/],
+    ['a group outside the grammar', { attributes: { groups: ['engineers', 'admins*'], department: ['research'] } }, /saml_groups_invalid/],
+    ['a multi-valued tag attribute', { attributes: { groups: ['engineers'], department: ['research', 'finance'] } }, /saml_attribute_invalid/],
+  ] as const)('%s (S-08)', async (_name, options, reason) => {
+    await expectRejected(await samlify.response(options), reason);
+  });
+
+  it('a response signed by a key that is not pinned (wrong certificate, S-10)', async () => {
+    await expectRejected(await attackerIdp.response(), /saml_bad_signature/);
+  });
+
+  it.each([
+    ['XXE', XXE_DOCTYPE],
+    ['billion laughs', BILLION_LAUGHS_DOCTYPE],
+    ['the DOCTYPE comment trick (CVE-2025-25291)', COMMENT_TRICK_DOCTYPE],
+  ])('a DOCTYPE: %s (S-09)', async (_name, doctype) => {
+    await expectRejected(withDoctype(await samlify.response(), doctype), /saml_doctype|saml_comment/);
+  });
+
+  it('an oversized response (S-09)', async () => {
+    await expectRejected(await samlify.response({ attributes: { groups: ['engineers'], department: ['research'], padding: ['x'.repeat(70_000)] } }), /saml_too_large/);
+  });
+
+  it('not base64 at all', async () => {
+    await expectRejected('<samlp:Response/>', /saml_not_base64/);
+  });
+
+  it('fails closed with 503 when the replay table cannot be written: no STS call, denial audited', async () => {
+    // Prepare: a second broker on the same stack whose replay table does not exist
+    const closers: Array<() => Promise<void>> = [];
+    const apiUrl = await startBroker({ ...stack.brokerEnv, KEYVEND_SAML_REPLAY_TABLE: 'keyvend-local-missing-replay-table' }, { closers });
+    try {
+      const callsBefore = await stsCalls();
+
+      // Act
+      const response = await fetch(`${apiUrl}/v1/credentials`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ SAMLResponse: await samlify.response(), entitlement: 'saml-uploads' }).toString(),
+      });
+      const json = (await response.json()) as Record<string, unknown>;
+
+      // Assess
+      expect(response.status).toBe(503);
+      expect(json['error']).toBe('upstream_unavailable');
+      expect(await stsCalls()).toBe(callsBefore);
+      expect(await auditOf(json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'saml_replay_cache_unavailable' });
+    } finally {
+      for (const close of closers) await close();
+    }
+  });
+
+  it('no raw SAML response reached the broker log', async () => {
+    const log = readFileSync(BROKER_LOG, 'utf8');
+    expect(log).not.toMatch(/PHNhbWxwOlJlc3BvbnNl/); // base64 of "<samlp:Response"
+    expect(log).not.toContain('<samlp:Response');
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+import { generateSigningCert } from '../../infra/local/saml-idp.ts';
+
+const cert = generateSigningCert('config-test-idp').certPem;
+const BASE = {
+  KEYVEND_ISSUERS: JSON.stringify([{ id: 'dev', issuer: 'https://idp.example.test', audiences: ['urn:keyvend:api'] }]),
+  KEYVEND_ALLOWED_ROLE_ARNS: 'arn:aws:iam::111111111111:role/keyvend/*',
+  KEYVEND_ENTITLEMENTS_TABLE: 'entitlements',
+  KEYVEND_AUDIT_TABLE: 'audit',
+};
+const SAML = {
+  KEYVEND_SAML_AUDIENCE: 'urn:keyvend:prod',
+  KEYVEND_SAML_ACS_URL: 'https://keyvend.example.test/v1/credentials',
+  KEYVEND_SAML_REPLAY_TABLE: 'saml-replay',
+};
+const idp = (overrides: Record<string, unknown> = {}) => ({ id: 'corp', entityId: 'https://sts.corp.example.test/adfs', certificates: [cert], ...overrides });
+const load = (env: Record<string, string>) => () => loadConfig({ ...BASE, ...env });
+
+describe('SAML configuration', () => {
+  it('is optional: without IdPs nothing else is required', () => {
+    expect(loadConfig(BASE).saml.idps).toEqual([]);
+  });
+
+  it('parses an IdP with safe defaults: our audience, persistent NameIDs, 30 s skew, assertion signature', () => {
+    // Act
+    const { saml } = loadConfig({ ...BASE, ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ groupsAttribute: 'groups' })]) });
+
+    // Assess
+    expect(saml.acsUrl).toBe(SAML.KEYVEND_SAML_ACS_URL);
+    expect(saml.idps[0]).toMatchObject({
+      id: 'corp',
+      audiences: ['urn:keyvend:prod'],
+      nameIdFormats: ['urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'],
+      clockSkewSeconds: 30,
+      requireSignedResponse: false,
+      groupsAttribute: 'groups',
+      tagAttributes: {},
+    });
+  });
+
+  it.each([
+    ['an IdP without a certificate', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [] })]) }, /certificate/],
+    ['an IdP whose certificate is not X.509', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----'] })]) }, /X\.509/],
+    ['IdPs without the broker audience', { ...SAML, KEYVEND_SAML_AUDIENCE: '', KEYVEND_SAML_IDPS: JSON.stringify([idp()]) }, /KEYVEND_SAML_AUDIENCE/],
+    ['IdPs without the ACS URL', { ...SAML, KEYVEND_SAML_ACS_URL: '', KEYVEND_SAML_IDPS: JSON.stringify([idp()]) }, /KEYVEND_SAML_ACS_URL/],
+    ['IdPs without the replay table', { ...SAML, KEYVEND_SAML_REPLAY_TABLE: '', KEYVEND_SAML_IDPS: JSON.stringify([idp()]) }, /KEYVEND_SAML_REPLAY_TABLE/],
+    ['a plain-http ACS URL outside local mode', { ...SAML, KEYVEND_SAML_ACS_URL: 'http://keyvend.example.test/v1/credentials', KEYVEND_SAML_IDPS: JSON.stringify([idp()]) }, /https/],
+    ['an audience that is neither ours nor AWS', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ audiences: ['urn:someone:else'] })]) }, /audiences/],
+    ['a clock skew above 30 s', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ clockSkewSeconds: 300 })]) }, /KEYVEND_SAML_IDPS/],
+    ['an unknown setting (a typo must not pass silently)', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ wantAssertionsSigned: false })]) }, /KEYVEND_SAML_IDPS/],
+    ['an IdP id that is also an OIDC issuer id', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ id: 'dev' })]) }, /differ/],
+    ['two IdPs with one entity id', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp(), idp({ id: 'corp2' })]) }, /unique/],
+    ['IdPs that are not JSON', { ...SAML, KEYVEND_SAML_IDPS: '[{' }, /JSON/],
+  ])('refuses to start with %s', (_name, env, message) => {
+    expect(load(env)).toThrow(ConfigError);
+    expect(load(env)).toThrow(message);
+  });
+
+  it('accepts the AWS audience for pass-through, and plain http to loopback in local mode', () => {
+    // Act
+    const { saml } = loadConfig({
+      ...BASE,
+      ...SAML,
+      KEYVEND_LOCAL_MODE: 'true',
+      KEYVEND_SAML_ACS_URL: 'http://127.0.0.1:3000/v1/credentials',
+      KEYVEND_SAML_IDPS: JSON.stringify([idp({ audiences: ['urn:keyvend:prod', 'urn:amazon:webservices'] })]),
+    });
+
+    // Assess
+    expect(saml.idps[0]?.audiences).toEqual(['urn:keyvend:prod', 'urn:amazon:webservices']);
+  });
+});
