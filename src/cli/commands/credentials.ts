@@ -24,13 +24,18 @@ const CREDENTIAL_FLAGS_HELP = `  --min-remaining MIN  use cached credentials onl
 async function credentialsFor(context: CliContext, values: Record<string, unknown>, entitlement: string): Promise<ObtainedCredentials> {
   if (!ENTITLEMENT_ID_PATTERN.test(entitlement)) throw usageError(`"${entitlement}" is not an entitlement id (lower-case letters, digits and -)`);
   const settings = resolveSettings(context, settingFlags(values));
-  return obtainCredentials(context, {
+  const minRemainingMs = settings.minRemainingMinutes * 60_000;
+  const obtained = await obtainCredentials(context, {
     brokerUrl: requireBrokerUrl(settings),
     issuer: requireIssuer(settings),
     entitlement,
-    minRemainingMs: settings.minRemainingMinutes * 60_000,
+    minRemainingMs,
     durationSeconds: optionalDuration(values['duration']),
   });
+  if (obtained.source === 'broker' && Date.parse(obtained.credentials.Expiration) - context.now() <= minRemainingMs) {
+    context.stderr(`keyvend: warning: these credentials last less than ${settings.minRemainingMinutes} minutes, so the cache cannot serve them; lower --min-remaining or ask for a longer --duration\n`);
+  }
+  return obtained;
 }
 
 export const credentials: Command = {

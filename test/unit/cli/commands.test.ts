@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readLogin } from '../../../src/cli/login-store.ts';
@@ -141,6 +141,33 @@ describe('keyvend commands: output, errors and exit codes', () => {
     );
     expect(broker.calls.filter((call) => call.path === '/v1/credentials')).toHaveLength(1);
     expect(JSON.parse(broker.calls[0]?.body ?? '')).toEqual({ entitlement: 'photo-uploads' });
+  });
+
+  it('warns, without any secret, when the broker gives credentials too short for the cache to serve', async () => {
+    // Act
+    const run = await runInProcess(['credentials', 'photo-uploads', '--min-remaining', '20'], env);
+
+    // Assess
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('keyvend: warning: these credentials last less than 20 minutes, so the cache cannot serve them; lower --min-remaining or ask for a longer --duration\n');
+  });
+
+  it('logs out: forgets the tokens and the credentials cached for that login', async () => {
+    // Prepare
+    await runInProcess(['credentials', 'photo-uploads'], env);
+    const cacheDir = join(env['XDG_CACHE_HOME'] ?? '', 'keyvend', 'credentials');
+    const cachedBefore = readdirSync(cacheDir).length;
+
+    // Act
+    const run = await runInProcess(['logout'], env);
+    const after = await runInProcess(['credentials', 'photo-uploads'], env);
+
+    // Assess
+    expect(cachedBefore).toBe(1);
+    expect(run).toMatchObject({ code: 0, stderr: `Logged out of ${ISSUER}.\n` });
+    expect(readLogin(contextFor(env), ISSUER)).toBeUndefined();
+    expect(readdirSync(cacheDir)).toEqual([]);
+    expect(after.code).toBe(3);
   });
 
   it('lists entitlements as a table without control characters, or as JSON', async () => {
