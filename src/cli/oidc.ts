@@ -56,7 +56,7 @@ export interface Prompter {
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** RFC 8628: show a code and a URL, then poll the token endpoint until the user has signed in. */
-export async function deviceFlow(discovery: Discovery, client: ClientRequest, prompter: Prompter, openBrowser: boolean): Promise<TokenResponse> {
+export async function deviceFlow(discovery: Discovery, client: ClientRequest, prompter: Prompter): Promise<TokenResponse> {
   const endpoint = discovery.deviceAuthorizationEndpoint;
   if (endpoint === undefined) throw new CliError('device_flow_unsupported', `${discovery.issuer} does not offer the device authorization grant`, EXIT.failure);
   const started = await request(endpoint, {
@@ -75,7 +75,6 @@ export async function deviceFlow(discovery: Discovery, client: ClientRequest, pr
   const complete = stringField(body, 'verification_uri_complete');
   prompter.say(`To sign in, open ${verificationUri} and enter the code ${userCode}`);
   if (complete !== undefined) prompter.say(`(or open ${complete})`);
-  if (openBrowser) await prompter.open(complete ?? verificationUri);
 
   let intervalMs = Math.max(1, Number(body['interval'] ?? 5)) * 1000;
   const deadline = prompter.now() + Math.max(30, Number(body['expires_in'] ?? 600)) * 1000;

@@ -27,7 +27,8 @@ flow with PKCE and a loopback redirect to 127.0.0.1 on a random port.
   --resource URI          resource indicator (RFC 8707) of the broker's API, e.g. urn:keyvend:api
   --scope SCOPES          scopes to ask for (default: "scope" in the config file, else "openid offline_access")
   --device, --browser     force one flow
-  --no-open               do not open a browser; print the URL only
+  --no-open               browser flow: do not open a browser, print the URL only
+                          (the device flow never opens one: use any browser, on any machine)
   --client-credentials    sign a workload in with its client id and secret: the id from --client-id or
                           $KEYVEND_CLIENT_ID, the secret from --client-secret-file (re-read at every
                           renewal) or $KEYVEND_CLIENT_SECRET (read again from the environment at renewal).
@@ -80,7 +81,8 @@ flow with PKCE and a loopback redirect to 127.0.0.1 on a random port.
       };
       const flow = values.device ? 'device' : values.browser ? 'browser' : settings.loginFlow;
       const useDevice = flow === 'device' || (flow === 'auto' && discovery.deviceAuthorizationEndpoint !== undefined);
-      const tokens = useDevice ? await deviceFlow(discovery, client, prompter, flow === 'device' && !values['no-open']) : await browserFlow(discovery, client, prompter);
+      // The device flow only prints its URL: it is meant for any browser, on any machine.
+      const tokens = useDevice ? await deviceFlow(discovery, client, prompter) : await browserFlow(discovery, client, prompter);
       record = loginRecordFrom(
         { kind: 'user', issuer, tokenEndpoint: discovery.tokenEndpoint, clientId: settings.clientId, scope: settings.scope, resource: settings.resource },
         tokens,
