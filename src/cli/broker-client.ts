@@ -69,13 +69,15 @@ export function brokerClient(brokerUrl: string, accessToken: string): BrokerClie
 
 /** The broker's `{error, message, requestId}` as a one-line CLI error with the matching exit code. */
 export function brokerRefusal(status: number, body: Record<string, unknown>): CliError {
-  const code = stringField(body, 'error') ?? `http_${status}`;
+  // Only a snake_case code is the broker's; anything else (a proxy's or a gateway's page) is named by status.
+  const reported = stringField(body, 'error');
+  const code = reported !== undefined && /^[a-z][a-z0-9_]{0,63}$/u.test(reported) ? reported : `http_${status}`;
   const requestId = stringField(body, 'requestId');
   const options = requestId === undefined ? {} : { requestId };
   if (status === 401) {
-    return new CliError(code, `${stringField(body, 'message') ?? 'the broker refused your token'}; run \`keyvend login\``, EXIT.notLoggedIn, options);
+    return new CliError(code, `${(code === reported ? stringField(body, 'message') : undefined) ?? 'the broker refused your token'}; run \`keyvend login\``, EXIT.notLoggedIn, options);
   }
-  const message = stringField(body, 'message') ?? `the broker answered HTTP ${status}`;
+  const message = (code === reported ? stringField(body, 'message') : undefined) ?? `the broker answered HTTP ${status}`;
   const exitCode = status === 429 || status >= 500 ? EXIT.unavailable : EXIT.refused;
   return new CliError(code, message, exitCode, options);
 }

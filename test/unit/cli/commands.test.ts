@@ -126,6 +126,20 @@ describe('keyvend commands: output, errors and exit codes', () => {
     expect(runs.every((run) => run.stdout === '')).toBe(true);
   });
 
+  it('names a refusal that is not the broker own (a gateway page) by its HTTP status only', async () => {
+    // Prepare
+    broker.answers.set('POST /v1/console', [{ status: 404, body: { statusCode: 404, error: 'Serverless-offline: route not found.', message: 'Route not found' } }]);
+    broker.answers.set('GET /v1/entitlements', [{ status: 502, body: { message: 'Bad Gateway\u001b[2J' } }]);
+
+    // Act
+    const console = await runInProcess(['console', 'console-readonly'], env);
+    const list = await runInProcess(['ls'], env);
+
+    // Assess
+    expect(console).toMatchObject({ code: 4, stderr: 'keyvend: http_404: the broker answered HTTP 404\n' });
+    expect(list).toMatchObject({ code: 5, stderr: 'keyvend: http_502: the broker answered HTTP 502\n' });
+  });
+
   it('prints credentials on stdout only, as JSON or shell exports, and nothing on stderr', async () => {
     // Act
     const json = await runInProcess(['credentials', 'photo-uploads'], env);
