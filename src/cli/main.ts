@@ -36,10 +36,14 @@ Exit codes:
 /** Runs one invocation and resolves to its exit code; errors become one line on stderr. */
 export async function runCli(argv: readonly string[], context: CliContext): Promise<number> {
   const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    context.stderr(`${USAGE}\n`);
+    return EXIT.usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? COMMANDS.find((command) => command.name === args[0]) : undefined;
     context.stdout(`${topic?.help ?? USAGE}\n`);
-    return name === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
   const command = COMMANDS.find((candidate) => candidate.name === name);
   if (command === undefined) {

@@ -64,8 +64,8 @@ export interface LockOptions {
  */
 export async function withFileLock<T>(path: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const lockPath = `${path}.lock`;
-  const staleMs = options.staleMs ?? 60_000;
-  const deadline = Date.now() + (options.waitMs ?? 90_000);
+  const staleMs = options.staleMs ?? 120_000;
+  const deadline = Date.now() + (options.waitMs ?? 150_000);
   let fd: number | undefined;
   while (fd === undefined) {
     try {

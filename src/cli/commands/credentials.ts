@@ -83,8 +83,9 @@ export const exec: Command = {
 
 Runs the command with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
 AWS_CREDENTIAL_EXPIRATION set (and AWS_PROFILE unset, so no profile overrides them). keyvend exits with
-the command's exit code; if the command dies of a signal, keyvend dies of the same signal. SIGINT,
-SIGTERM and SIGHUP sent to keyvend are passed on to the command. If keyvend itself fails before the
+the command's exit code; if the command dies of a signal, keyvend dies of the same signal. SIGTERM and
+SIGHUP sent to keyvend are passed on to the command, and SIGINT too unless keyvend runs in a terminal
+(where Ctrl+C already reaches the command). If keyvend itself fails before the
 command starts, its own exit codes apply (see keyvend --help); 127 means the command was not found.
 
 ${CREDENTIAL_FLAGS_HELP}`,
@@ -106,11 +107,17 @@ ${CREDENTIAL_FLAGS_HELP}`,
 function runChild(program: string, args: string[], env: Record<string, string | undefined>): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { stdio: 'inherit', env: env as NodeJS.ProcessEnv });
-    const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    // Ctrl+C in a terminal reaches the command directly (same process group): passing it on as well would
+    // make it a double interrupt, which some tools (terraform) take as "abort now". keyvend just outlives it.
+    const fromTerminal = process.stdin.isTTY === true;
+    const forwarded: NodeJS.Signals[] = fromTerminal ? ['SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    const ignore = () => {};
     for (const signal of forwarded) process.on(signal, forward);
+    if (fromTerminal) process.on('SIGINT', ignore);
     const cleanUp = () => {
       for (const signal of forwarded) process.off(signal, forward);
+      process.off('SIGINT', ignore);
     };
     child.once('error', (error: NodeJS.ErrnoException) => {
       cleanUp();

@@ -1,4 +1,4 @@
-import { BROKER_FLAGS, parse, settingFlags } from '../args.ts';
+import { BROKER_FLAGS, optionalDuration, parse, settingFlags } from '../args.ts';
 import { help, type Command } from '../command.ts';
 import { obtainCredentials } from '../credential-cache.ts';
 import { EXIT, usageError } from '../errors.ts';
@@ -10,7 +10,7 @@ import { ENTITLEMENT_ID_PATTERN } from '../../domain/identifiers.ts';
 export const serve: Command = {
   name: 'serve',
   summary: 'serve credentials to any AWS SDK as a container-credentials endpoint on 127.0.0.1',
-  help: `Usage: keyvend serve <entitlement>... [--port PORT] [--min-remaining MIN] [--json]
+  help: `Usage: keyvend serve <entitlement>... [--port PORT] [--min-remaining MIN] [--duration SECONDS] [--json]
 
 Starts an HTTP endpoint on 127.0.0.1 only (PORT, default a random free port) that answers
   GET /creds/<entitlement>   with {"AccessKeyId","SecretAccessKey","Token","Expiration"}
@@ -18,6 +18,8 @@ for each entitlement named, as the AWS SDKs' container credentials provider expe
 must carry the random token printed at start-up in its Authorization header (compared in constant
 time); a missing or wrong token gets 401 {"Code","Message"}. Credentials come from the cache and are
 replaced by new ones from the broker when they have fewer than MIN minutes left (default 5).
+SDKs refresh on their own schedule (boto3 from 15 minutes before expiry): with short credentials they
+simply ask this endpoint more often. --duration asks the broker for longer ones (the entitlement caps it).
 
 It prints, for you to give the application (the token is a secret: keep it out of logs):
   export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:PORT/creds/<entitlement>
@@ -29,6 +31,7 @@ It runs until interrupted (SIGINT or SIGTERM).`,
       ...BROKER_FLAGS,
       port: { type: 'string' },
       'min-remaining': { type: 'string' },
+      duration: { type: 'string' },
       json: { type: 'boolean' },
     });
     if (values.help) return help(context, this.help);
@@ -40,13 +43,14 @@ It runs until interrupted (SIGINT or SIGTERM).`,
     const settings = resolveSettings(context, settingFlags(values));
     const brokerUrl = requireBrokerUrl(settings);
     const issuer = requireIssuer(settings);
+    const durationSeconds = optionalDuration(values.duration);
 
     const endpoint = await startContainerEndpoint({
       port,
       entitlements: positionals,
       log: (line) => context.stderr(`${line}\n`),
       credentialsFor: async (entitlement) =>
-        (await obtainCredentials(context, { brokerUrl, issuer, entitlement, minRemainingMs: settings.minRemainingMinutes * 60_000 })).credentials,
+        (await obtainCredentials(context, { brokerUrl, issuer, entitlement, minRemainingMs: settings.minRemainingMinutes * 60_000, durationSeconds })).credentials,
     });
     if (values.json) {
       const uris = Object.fromEntries(positionals.map((entitlement) => [entitlement, endpoint.uriFor(entitlement)]));

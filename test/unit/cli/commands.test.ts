@@ -256,12 +256,15 @@ describe('keyvend exec', () => {
   let broker: FakeBroker;
   let env: Record<string, string>;
   // Asynchronous: the fake broker answers from this very process.
-  const run = (command: string[]) =>
+  const run = (command: string[], onStdout?: (text: string, keyvendPid: number) => void) =>
     new Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [join(ROOT, 'bin/keyvend.mjs'), 'exec', 'photo-uploads', '--', ...command], { env });
       let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        onStdout?.(stdout, child.pid ?? 0);
+      });
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
     });
@@ -295,5 +298,20 @@ describe('keyvend exec', () => {
     expect(killed.signal).toBe('SIGTERM');
     expect(missing.status).toBe(127);
     expect(missing.stderr).toBe('keyvend: command_not_found: /nonexistent/program: command not found\n');
+  });
+
+  it('passes a SIGTERM sent to keyvend on to the command, and exits as the command does', async () => {
+    // Act
+    let signalled = false;
+    const result = await run(['/bin/sh', '-c', "trap 'kill $!; exit 42' TERM; echo ready; sleep 30 & wait"], (stdout, keyvendPid) => {
+      if (stdout.includes('ready') && !signalled) {
+        signalled = true;
+        process.kill(keyvendPid, 'SIGTERM');
+      }
+    });
+
+    // Assess
+    expect(signalled).toBe(true);
+    expect(result.status).toBe(42);
   });
 });
