@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { BROKER_FLAGS, exactlyOne, optionalDuration, parse, settingFlags } from '../args.ts';
 import { help, type Command } from '../command.ts';
@@ -106,12 +106,14 @@ ${CREDENTIAL_FLAGS_HELP}`,
 
 function runChild(program: string, args: string[], env: Record<string, string | undefined>): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: 'inherit', env: env as NodeJS.ProcessEnv });
     // Ctrl+C in a terminal reaches the command directly (same process group): passing it on as well would
     // make it a double interrupt, which some tools (terraform) take as "abort now". keyvend just outlives it.
     const fromTerminal = process.stdin.isTTY === true;
     const forwarded: NodeJS.Signals[] = fromTerminal ? ['SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    // Handlers go in before the command starts: it may print, and be signalled through keyvend, at once.
+    const early: NodeJS.Signals[] = [];
+    let child: ChildProcess | undefined;
+    const forward = (signal: NodeJS.Signals) => (child ? child.kill(signal) : early.push(signal));
     const ignore = () => {};
     for (const signal of forwarded) process.on(signal, forward);
     if (fromTerminal) process.on('SIGINT', ignore);
@@ -119,6 +121,8 @@ function runChild(program: string, args: string[], env: Record<string, string | 
       for (const signal of forwarded) process.off(signal, forward);
       process.off('SIGINT', ignore);
     };
+    child = spawn(program, args, { stdio: 'inherit', env: env as NodeJS.ProcessEnv });
+    for (const signal of early) child.kill(signal);
     child.once('error', (error: NodeJS.ErrnoException) => {
       cleanUp();
       if (error.code === 'ENOENT') reject(new CliError('command_not_found', `${program}: command not found`, 127));

@@ -303,7 +303,7 @@ describe('keyvend exec', () => {
   it('passes a SIGTERM sent to keyvend on to the command, and exits as the command does', async () => {
     // Act
     let signalled = false;
-    const result = await run(['/bin/sh', '-c', "trap 'kill $!; exit 42' TERM; echo ready; sleep 30 & wait"], (stdout, keyvendPid) => {
+    const result = await run(['/bin/sh', '-c', "trap 'kill $!; exit 42' TERM; echo ready; sleep 8 & wait"], (stdout, keyvendPid) => {
       if (stdout.includes('ready') && !signalled) {
         signalled = true;
         process.kill(keyvendPid, 'SIGTERM');
@@ -312,6 +312,6 @@ describe('keyvend exec', () => {
 
     // Assess
     expect(signalled).toBe(true);
-    expect(result.status).toBe(42);
+    expect(result, JSON.stringify(result)).toMatchObject({ status: 42 });
   });
 });
