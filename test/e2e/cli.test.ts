@@ -7,7 +7,7 @@ import { ROOT } from '../../infra/local/stack.ts';
 import { loginPath } from '../../src/cli/login-store.ts';
 import { signInAsBrowser } from '../support/browser-sign-in.ts';
 import { contextFor, isolatedEnv } from '../support/cli-harness.ts';
-import { emulatorCalls, stack } from '../support/e2e.ts';
+import { auditRecords, emulatorCalls, stack } from '../support/e2e.ts';
 
 const AWS_CLI = '/usr/bin/aws';
 const PYTHON = '/usr/bin/python3';
@@ -148,10 +148,14 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     // Prepare
     const first = JSON.parse((await keyvend(['credentials', 'photo-uploads'], alice)).stdout) as Record<string, string>;
     const before = await assumeRoleCount();
+    // Every request the broker answers is audited, granted or denied: an unchanged count means it was not asked.
+    const aliceDecisions = async () => (await auditRecords()).filter((record) => record['caller']?.['subject'] === ALICE_SUB).length;
+    const decisionsBefore = await aliceDecisions();
 
     // Act
     const cachedRun = await keyvend(['credentials', 'photo-uploads'], alice);
     const afterCached = await assumeRoleCount();
+    const decisionsAfterCached = await aliceDecisions();
     // Fifteen-minute credentials have less than 16 minutes left: they count as near expiry.
     const refreshedRun = await keyvend(['credentials', 'photo-uploads', '--min-remaining', '16'], alice);
     const afterRefresh = await assumeRoleCount();
@@ -160,6 +164,8 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     // Assess
     expect(JSON.parse(cachedRun.stdout)).toEqual(first);
     expect(afterCached).toBe(before);
+    expect(decisionsAfterCached).toBe(decisionsBefore);
+    expect(await aliceDecisions()).toBe(decisionsBefore + 1);
     const refreshed = JSON.parse(refreshedRun.stdout) as Record<string, string>;
     secretsSeen.push(refreshed['SecretAccessKey'] ?? '', refreshed['SessionToken'] ?? '');
     expect(refreshed['AccessKeyId']).not.toBe(first['AccessKeyId']);
