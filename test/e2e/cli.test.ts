@@ -45,11 +45,12 @@ function run(command: string, args: string[], env: Record<string, string>, onStd
 const keyvend = (args: string[], env: Record<string, string>, onStderr?: (text: string) => void) => run(process.execPath, [KEYVEND, ...args], env, onStderr);
 
 /** `keyvend login` as a person would do it: the CLI prints a URL, the person signs in there in a browser. */
-async function login(env: Record<string, string>, username: 'alice' | 'bob', flow: 'device' | 'browser'): Promise<Run> {
+async function login(env: Record<string, string>, username: 'alice' | 'bob', flow: 'auto' | 'browser'): Promise<Run> {
   let started = false;
   let signIn: Promise<unknown> = Promise.resolve();
-  const result = await keyvend(['login', `--${flow}`, '--no-open', '--json'], env, (stderr) => {
-    const url = flow === 'device' ? /\(or open (\S+)\)/u.exec(stderr)?.[1] : /visit:\n\s+(\S+)/u.exec(stderr)?.[1];
+  const flags = flow === 'auto' ? [] : [`--${flow}`, '--no-open'];
+  const result = await keyvend(['login', ...flags, '--json'], env, (stderr) => {
+    const url = flow === 'auto' ? /\(or open (\S+)\)/u.exec(stderr)?.[1] : /visit:\n\s+(\S+)/u.exec(stderr)?.[1];
     if (url !== undefined && !started) {
       started = true;
       signIn = signInAsBrowser(url, username, `${username}-password`);
@@ -70,9 +71,13 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
   const bob = userEnv();
 
   beforeAll(async () => {
-    const [aliceLogin, bobLogin] = await Promise.all([login(alice, 'alice', 'device'), login(bob, 'bob', 'browser')]);
+    // The dev IdP advertises a device_authorization_endpoint, so a plain `keyvend login` uses the device flow.
+    const [aliceLogin, bobLogin] = await Promise.all([login(alice, 'alice', 'auto'), login(bob, 'bob', 'browser')]);
     expect(aliceLogin.code, aliceLogin.stderr).toBe(0);
+    expect(aliceLogin.stderr).toMatch(/^To sign in, open http:\/\/127\.0\.0\.1:\d+\/device and enter the code [A-Z]{4}-[A-Z]{4}\n/u);
+    expect(JSON.parse(aliceLogin.stdout)).toMatchObject({ issuer: stack().idpIssuer, subject: ALICE_SUB, kind: 'user' });
     expect(bobLogin.code, bobLogin.stderr).toBe(0);
+    expect(bobLogin.stderr).toMatch(/code_challenge_method=S256/u);
   });
 
   afterAll(() => {

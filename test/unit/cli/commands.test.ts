@@ -314,4 +314,45 @@ describe('keyvend exec', () => {
     expect(signalled).toBe(true);
     expect(result, JSON.stringify(result)).toMatchObject({ status: 42 });
   });
+
+});
+
+describe('keyvend serve', () => {
+  it('prints the two variables to export, serves each named entitlement, and stops cleanly on SIGTERM', async () => {
+    // Prepare
+    const broker = await startFakeBroker();
+    const env = { ...isolatedEnv(), KEYVEND_URL: broker.url, KEYVEND_ISSUER: ISSUER };
+    storeLogin(env, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: fakeAccessToken('user-1', 4_000_000_000) });
+    const child = spawn(process.execPath, [join(ROOT, 'bin/keyvend.mjs'), 'serve', 'photo-uploads', 'other-one'], { env });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+
+    try {
+      // Act
+      const printed = await new Promise<string>((resolve) => {
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.split('\n').length > 3) resolve(stdout);
+        });
+      });
+      const uri = /^export AWS_CONTAINER_CREDENTIALS_FULL_URI='([^']+)'$/mu.exec(printed)?.[1] ?? '';
+      const token = /^export AWS_CONTAINER_AUTHORIZATION_TOKEN='([^']+)'$/mu.exec(printed)?.[1] ?? '';
+      const first = await fetch(uri, { headers: { authorization: token } });
+      const other = await fetch(uri.replace('photo-uploads', 'other-one'), { headers: { authorization: token } });
+
+      // Assess
+      expect(printed).toMatch(/^export AWS_CONTAINER_CREDENTIALS_FULL_URI='http:\/\/127\.0\.0\.1:\d+\/creds\/photo-uploads'\nexport AWS_CONTAINER_AUTHORIZATION_TOKEN='[A-Za-z0-9_-]{43}'\n# for other-one: AWS_CONTAINER_CREDENTIALS_FULL_URI=http:\/\/127\.0\.0\.1:\d+\/creds\/other-one\n$/u);
+      expect(first.status).toBe(200);
+      expect(await first.json()).toMatchObject({ AccessKeyId: expect.stringMatching(/^ASIAFAKE/u), Token: expect.any(String) });
+      expect(other.status).toBe(200);
+      expect(broker.calls.filter((call) => call.path === '/v1/credentials').map((call) => JSON.parse(call.body) as unknown)).toEqual([
+        { entitlement: 'photo-uploads' },
+        { entitlement: 'other-one' },
+      ]);
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await broker.close();
+    }
+  });
 });
