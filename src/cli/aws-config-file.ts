@@ -1,9 +1,8 @@
-import { constants, accessSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { usageError } from './errors.ts';
 import { readTextIfPresent, writeFileAtomic } from './secure-file.ts';
-import { mkdirSync, statSync } from 'node:fs';
 
 export const PROFILE_NAME_PATTERN = /^[A-Za-z0-9_.@+-]{1,64}$/u;
 const REGION_PATTERN = /^[a-z0-9-]{2,32}$/u;

@@ -10,8 +10,6 @@ export const EXIT = Object.freeze({
   unavailable: 5,
 } as const);
 
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
-
 /**
  * Every failure the CLI reports: a stable snake_case `code` (the broker's own code when the broker
  * refused), a one-line message that never carries a secret, and the exit code scripts rely on.

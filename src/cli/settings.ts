@@ -5,8 +5,8 @@ import { CliError, EXIT, usageError } from './errors.ts';
 import { readTextIfPresent } from './secure-file.ts';
 
 /**
- * The CLI's view of its surroundings. Commands receive it instead of reading `process.env`, so tests
- * run them with temporary HOME and XDG folders; this module is the CLI's only reader of the environment.
+ * The CLI's view of its surroundings. Commands receive it instead of reading `process.env` (only
+ * `processContext` in main.ts does), so tests run them with temporary HOME and XDG folders and a clock.
  */
 export interface CliContext {
   readonly env: Readonly<Record<string, string | undefined>>;

@@ -1,5 +1,4 @@
-import { rmSync } from 'node:fs';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BROKER_FLAGS, parse, settingFlags } from '../args.ts';
 import { browserOpener } from '../browser.ts';
