@@ -48,7 +48,9 @@ const keyvend = (args: string[], env: Record<string, string>, onStderr?: (text: 
 async function login(env: Record<string, string>, username: 'alice' | 'bob', flow: 'auto' | 'browser'): Promise<Run> {
   let started = false;
   let signIn: Promise<unknown> = Promise.resolve();
-  const flags = flow === 'auto' ? [] : [`--${flow}`, '--no-open'];
+  // Bob's login names the API's resource indicator (RFC 8707) explicitly, as IdPs other than the dev one need;
+  // alice's relies on the dev IdP's default resource.
+  const flags = flow === 'auto' ? [] : [`--${flow}`, '--no-open', '--resource', 'urn:keyvend:api', '--scope', 'openid offline_access keyvend'];
   const result = await keyvend(['login', ...flags, '--json'], env, (stderr) => {
     const url = flow === 'auto' ? /\(or open (\S+)\)/u.exec(stderr)?.[1] : /visit:\n\s+(\S+)/u.exec(stderr)?.[1];
     if (url !== undefined && !started) {
@@ -106,7 +108,7 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     const aliceList = await keyvend(['ls', '--json'], alice);
 
     // Assess
-    expect(JSON.parse(readFileSync(loginPath(contextFor(bob), stack().idpIssuer), 'utf8'))).toMatchObject({ subject: BOB_SUB });
+    expect(JSON.parse(readFileSync(loginPath(contextFor(bob), stack().idpIssuer), 'utf8'))).toMatchObject({ subject: BOB_SUB, resource: 'urn:keyvend:api' });
     expect(table.stdout).toMatch(/^ENTITLEMENT\s+OUTPUTS\s+MAX\s+DESCRIPTION\nphoto-uploads\s+credentials\s+60m\s+Upload photos/u);
     expect((JSON.parse(json.stdout) as { entitlements: { id: string }[] }).entitlements.map((e) => e.id)).toEqual(['photo-uploads']);
     expect((JSON.parse(aliceList.stdout) as { entitlements: { id: string }[] }).entitlements.map((e) => e.id)).toEqual(['console-readonly', 'photo-uploads']);
