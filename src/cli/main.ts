@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from './command.ts';
@@ -21,7 +22,7 @@ const USAGE = `Usage: keyvend <command> [options]     (keyvend <command> --help 
 Commands:
 ${COMMANDS.map((command) => `  ${command.name.padEnd(12)} ${command.summary}`).join('\n')}
 
-Common options: --broker-url URL (or $KEYVEND_URL), --issuer URL (or $KEYVEND_ISSUER), --help.
+Common options: --broker-url URL (or $KEYVEND_URL), --issuer URL (or $KEYVEND_ISSUER), --help. keyvend --version.
 Defaults come from ~/.config/keyvend/config.json (see keyvend config --help and docs/cli.md).
 
 Exit codes:
@@ -39,6 +40,10 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
   if (name === undefined) {
     context.stderr(`${USAGE}\n`);
     return EXIT.usage;
+  }
+  if (name === '--version' || name === '-V') {
+    context.stdout(`${packageVersion()}\n`);
+    return EXIT.ok;
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? COMMANDS.find((command) => command.name === args[0]) : undefined;
@@ -68,4 +73,9 @@ export function processContext(): CliContext {
     selfCommand: SELF_COMMAND,
     now: () => Date.now(),
   };
+}
+
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version?: unknown };
+  return `keyvend ${String(manifest.version)}`;
 }

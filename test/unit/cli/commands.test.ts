@@ -43,7 +43,10 @@ describe('keyvend commands: output, errors and exit codes', () => {
       ['login', 'logout', 'ls', 'credentials', 'env', 'exec', 'configure', 'serve', 'console', 'config'].map((name) => runInProcess([name, '--help'], env)),
     );
 
+    const version = await runInProcess(['--version'], env);
+
     // Assess
+    expect(version).toMatchObject({ code: 0, stdout: expect.stringMatching(/^keyvend \d+\.\d+\.\d+\n$/u) });
     expect(runs.map((run) => run.code)).toEqual([2, 2, 2, 2, 2, 2, 2, 2]);
     expect(runs[3]?.stderr).toMatch(/^keyvend: usage: Unknown option '--bogus'/u);
     expect(broker.calls).toEqual([]);
