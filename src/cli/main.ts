@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from './command.ts';
+import { config } from './commands/config.ts';
+import { configure } from './commands/configure.ts';
+import { consoleCommand } from './commands/console.ts';
+import { credentials, env, exec } from './commands/credentials.ts';
+import { login, logout } from './commands/login.ts';
+import { ls } from './commands/ls.ts';
+import { serve } from './commands/serve.ts';
+import { describeFailure, EXIT } from './errors.ts';
+import type { CliContext } from './settings.ts';
+
+export const COMMANDS: readonly Command[] = [login, logout, ls, credentials, env, exec, configure, serve, consoleCommand, config];
+
+/** The program that runs this CLI again, as `credential_process` must name it: node and the bin, by absolute path. */
+export const SELF_COMMAND = [process.execPath, join(dirname(fileURLToPath(import.meta.url)), '../../bin/keyvend.mjs')] as const;
+
+const USAGE = `Usage: keyvend <command> [options]     (keyvend <command> --help for each command)
+
+Commands:
+${COMMANDS.map((command) => `  ${command.name.padEnd(12)} ${command.summary}`).join('\n')}
+
+Common options: --broker-url URL (or $KEYVEND_URL), --issuer URL (or $KEYVEND_ISSUER), --help. keyvend --version.
+Defaults come from ~/.config/keyvend/config.json (see keyvend config --help and docs/cli.md).
+
+Exit codes:
+  0  success
+  1  failure (unexpected answer, local error)
+  2  usage error (bad flags or arguments, missing setting, invalid config file)
+  3  not logged in, or the login expired or was refused: run \`keyvend login\`
+  4  the broker refused the request (not_entitled, invalid_request, ...)
+  5  the broker or the identity provider is unreachable, throttled or failing: retry later
+  exec: the command's own exit code once it has started`;
+
+/** Runs one invocation and resolves to its exit code; errors become one line on stderr. */
+export async function runCli(argv: readonly string[], context: CliContext): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined) {
+    context.stderr(`${USAGE}\n`);
+    return EXIT.usage;
+  }
+  if (name === '--version' || name === '-V') {
+    context.stdout(`${packageVersion()}\n`);
+    return EXIT.ok;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' ? COMMANDS.find((command) => command.name === args[0]) : undefined;
+    context.stdout(`${topic?.help ?? USAGE}\n`);
+    return EXIT.ok;
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (command === undefined) {
+    context.stderr(`keyvend: usage: unknown command "${name}"\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  try {
+    return await command.run(args, context);
+  } catch (error) {
+    const failure = describeFailure(error);
+    context.stderr(`${failure.line}\n`);
+    if (failure.exitCode === EXIT.usage) context.stderr(`Run \`keyvend ${command.name} --help\` for usage.\n`);
+    return failure.exitCode;
+  }
+}
+
+export function processContext(): CliContext {
+  return {
+    env: process.env,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    selfCommand: SELF_COMMAND,
+    now: () => Date.now(),
+  };
+}
+
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version?: unknown };
+  return `keyvend ${String(manifest.version)}`;
+}

@@ -1,0 +1,110 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AwsCredentials } from './broker-client.ts';
+import { CliError } from './errors.ts';
+import { containerCredentialsJson } from './formats.ts';
+
+export interface ContainerEndpointOptions {
+  readonly port: number;
+  readonly entitlements: readonly string[];
+  /** Fresh credentials for an entitlement (from the cache, refreshed when near expiry). */
+  readonly credentialsFor: (entitlement: string) => Promise<AwsCredentials>;
+  readonly log: (line: string) => void;
+  /** Default: 32 random bytes, base64url. */
+  readonly token?: string;
+}
+
+export interface ContainerEndpoint {
+  readonly port: number;
+  readonly token: string;
+  uriFor(entitlement: string): string;
+  close(): Promise<void>;
+}
+
+const PATH = /^\/creds\/([a-z0-9][a-z0-9-]{0,62})$/u;
+
+/**
+ * The container credentials provider every AWS SDK knows (`AWS_CONTAINER_CREDENTIALS_FULL_URI` with
+ * `AWS_CONTAINER_AUTHORIZATION_TOKEN`), bound to 127.0.0.1 only. Each request must carry the random token
+ * (compared in constant time) and a loopback Host header, which also defeats DNS rebinding from a web page.
+ */
+export async function startContainerEndpoint(options: ContainerEndpointOptions): Promise<ContainerEndpoint> {
+  const token = options.token ?? randomBytes(32).toString('base64url');
+  const expectedDigest = digest(token);
+  const allowed = new Set(options.entitlements);
+  let port = 0;
+
+  const server: Server = createServer((req, res) => {
+    void handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) reply(res, 500, { Code: 'InternalError', Message: 'keyvend serve failed; see its output' });
+      options.log(`keyvend serve: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
+      reply(res, 403, { Code: 'AccessDenied', Message: 'Requests must be addressed to 127.0.0.1.' });
+      return;
+    }
+    const presented = req.headers.authorization ?? '';
+    if (!timingSafeEqual(digest(presented), expectedDigest)) {
+      reply(res, 401, { Code: 'AccessDenied', Message: 'Missing or wrong authorization token.' });
+      return;
+    }
+    if (req.method !== 'GET') {
+      reply(res, 405, { Code: 'MethodNotAllowed', Message: 'Use GET.' }, { allow: 'GET' });
+      return;
+    }
+    const entitlement = PATH.exec(new URL(req.url ?? '/', 'http://127.0.0.1').pathname)?.[1];
+    if (entitlement === undefined || !allowed.has(entitlement)) {
+      reply(res, 404, { Code: 'NotFound', Message: `This endpoint serves /creds/<entitlement> for: ${[...allowed].join(', ')}.` });
+      return;
+    }
+    try {
+      const credentials = await options.credentialsFor(entitlement);
+      send(res, 200, containerCredentialsJson(credentials));
+      options.log(`served ${entitlement} (${credentials.AccessKeyId}, expires ${credentials.Expiration})`);
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error;
+      const status = error.exitCode === 4 ? 403 : error.exitCode === 3 ? 401 : 503;
+      reply(res, status, { Code: error.code, Message: error.message });
+      options.log(`refused ${entitlement}: ${error.code}: ${error.message}`);
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    token,
+    uriFor: (entitlement) => `http://127.0.0.1:${port}/creds/${entitlement}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+function reply(res: ServerResponse, status: number, body: { Code: string; Message: string }, headers: Record<string, string> = {}): void {
+  send(res, status, JSON.stringify(body), headers);
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+  });
+  res.end(body);
+}
