@@ -337,4 +337,32 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     expect(wrongSecret.code).toBe(3);
     expect(wrongSecret.stderr).toBe('keyvend: login_failed: the identity provider refused the client credentials of "keyvend-workload"\n');
   });
+  it('prints a console sign-in URL that lands on the console as the entitled role, and refuses a person without console access', async () => {
+    // Prepare
+    const signinsBefore = await assumeRoleCount();
+
+    // Act
+    const printed = await keyvend(['console', 'console-readonly'], alice);
+    const json = await keyvend(['console', 'console-readonly', '--json', '--destination', 'https://console.aws.amazon.com/s3/home'], alice);
+    const refused = await keyvend(['console', 'console-readonly'], bob);
+    const landing = await fetch(printed.stdout.trim());
+    const page = await landing.text();
+
+    // Assess
+    expect(printed.code, printed.stderr).toBe(0);
+    expect(printed.stdout).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/federation\?Action=login&/u);
+    expect(landing.status).toBe(200);
+    expect(page).toContain('arn:aws:iam::111111111111:role/keyvend/console-readonly');
+    expect(json.code, json.stderr).toBe(0);
+    const answer = JSON.parse(json.stdout) as { url: string; expiresAt: string };
+    expect(new URL(answer.url).searchParams.get('Destination')).toBe('https://console.aws.amazon.com/s3/home');
+    expect(Date.parse(answer.expiresAt)).toBeGreaterThan(Date.now());
+    expect(refused.code).toBe(4);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^keyvend: not_entitled: /u);
+    expect(await assumeRoleCount()).toBe(signinsBefore + 2);
+    const signinToken = new URL(printed.stdout.trim()).searchParams.get('SigninToken') ?? '';
+    expect(signinToken.length).toBeGreaterThan(16);
+    secretsSeen.push(signinToken, new URL(answer.url).searchParams.get('SigninToken') ?? '');
+  });
 });
