@@ -338,13 +338,16 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     expect(wrongSecret.stderr).toBe('keyvend: login_failed: the identity provider refused the client credentials of "keyvend-workload"\n');
   });
   it('prints a console sign-in URL that lands on the console as the entitled role, and refuses a person without console access', async () => {
-    // Prepare
+    // Prepare: bob's login of the other tests is expired on purpose by then, so he signs in afresh
+    const freshBob = userEnv();
+    const bobLogin = await login(freshBob, 'bob', 'browser');
+    expect(bobLogin.code, bobLogin.stderr).toBe(0);
     const signinsBefore = await assumeRoleCount();
 
     // Act
     const printed = await keyvend(['console', 'console-readonly'], alice);
     const json = await keyvend(['console', 'console-readonly', '--json', '--destination', 'https://console.aws.amazon.com/s3/home'], alice);
-    const refused = await keyvend(['console', 'console-readonly'], bob);
+    const refused = await keyvend(['console', 'console-readonly'], freshBob);
     const landing = await fetch(printed.stdout.trim());
     const page = await landing.text();
 
