@@ -15,6 +15,7 @@ import {
   UpstreamUnavailableError,
 } from '../../domain/errors.ts';
 import { Secret } from '../../domain/secret.ts';
+import type { SessionTag } from '../../domain/session-identity.ts';
 import type {
   AssumeRoleParameters,
   CredentialIssuer,
@@ -65,8 +66,8 @@ export class StsCredentialIssuer implements CredentialIssuer {
           SourceIdentity: p.sourceIdentity,
           DurationSeconds: p.durationSeconds,
           Policy: p.policy,
-          PolicyArns: p.policyArns.length > 0 ? p.policyArns.map((arn) => ({ arn })) : undefined,
-          Tags: p.tags.length > 0 ? p.tags.map((t) => ({ Key: t.Key, Value: t.Value })) : undefined,
+          PolicyArns: policyArnsOf(p.policyArns),
+          Tags: tagsOf(p.tags),
           TransitiveTagKeys: p.transitiveTagKeys.length > 0 ? [...p.transitiveTagKeys] : undefined,
           ExternalId: p.externalId,
         }),
@@ -133,7 +134,7 @@ export class StsCredentialIssuer implements CredentialIssuer {
           DurationSeconds: p.durationSeconds,
           Policy: p.policy,
           PolicyArns: policyArnsOf(p.policyArns),
-          Tags: p.tags.length > 0 ? p.tags.map((t) => ({ Key: t.Key, Value: t.Value })) : undefined,
+          Tags: tagsOf(p.tags),
         }),
       );
     } catch (error) {
@@ -168,6 +169,7 @@ function assertSessionPolicy(p: { readonly policy: string | undefined; readonly 
 }
 
 const policyArnsOf = (arns: readonly string[]) => (arns.length > 0 ? arns.map((arn) => ({ arn })) : undefined);
+const tagsOf = (tags: readonly SessionTag[]) => (tags.length > 0 ? tags.map((t) => ({ Key: t.Key, Value: t.Value })) : undefined);
 
 function issued(
   c: Credentials | undefined,
