@@ -1,5 +1,6 @@
 import { type BuildOptions, build } from 'esbuild';
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { CFN_TAGS } from '../infra/local/dynamodb.ts';
@@ -10,12 +11,12 @@ import type { FunctionName } from './protocol.ts';
 const PLUGIN_ONLY_OPTIONS = new Set([
   'concurrency', 'zipConcurrency', 'exclude', 'nativeZip', 'packager', 'packagePath', 'watch', 'keepOutputDirectory',
   'packagerOptions', 'installExtraArgs', 'outputFileExtension', 'outputBuildFolder', 'outputWorkFolder', 'nodeExternals',
-  'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions', 'disposeContext',
+  'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions', 'disposeContext', 'plugins',
 ]);
 
 interface ServerlessYml {
   functions: Record<string, { handler: string }>;
-  custom: { esbuild: Record<string, unknown> & { exclude?: string[]; outputFileExtension?: string } };
+  custom: { esbuild: Record<string, unknown> & { exclude?: string[]; outputFileExtension?: string; plugins?: string } };
 }
 
 const serverlessYml = (): ServerlessYml =>
@@ -29,9 +30,14 @@ export interface Bundle {
   readonly bytes: number;
 }
 
+/** `custom.esbuild.plugins`: a file exporting esbuild plugins, which serverless-esbuild `require`s from the service folder. */
+const esbuildPlugins = (file: string | undefined): NonNullable<BuildOptions['plugins']> =>
+  file === undefined ? [] : (createRequire(join(ROOT, 'package.json'))(join(ROOT, file)) as NonNullable<BuildOptions['plugins']>);
+
 /**
  * Bundles one function the way serverless-esbuild does for `serverless package`: the `custom.esbuild` block of
- * serverless.yml without the plugin's own keys, `exclude` as esbuild externals, and its output extension.
+ * serverless.yml without the plugin's own keys, its esbuild plugins file, `exclude` as esbuild externals, and
+ * its output extension.
  */
 export async function bundleFunction(name: FunctionName, outdir: string): Promise<Bundle> {
   const yml = serverlessYml();
@@ -45,6 +51,7 @@ export async function bundleFunction(name: FunctionName, outdir: string): Promis
     ...options,
     // BENCH_READABLE=1 keeps names for profiling; the sizes reported are then not those of the deployment.
     ...(process.env['BENCH_READABLE'] === '1' ? { minify: false, keepNames: true } : {}),
+    plugins: esbuildPlugins(settings.plugins),
     external: [...(settings.exclude ?? [])],
     ...(extension === '.js' ? {} : { outExtension: { '.js': extension } }),
     entryPoints: [entry],
