@@ -16,7 +16,7 @@ export function httpApiEvent(request: HandlerRequest): APIGatewayProxyEventV2 {
   const routeKey = `${request.method} ${request.path}`;
   const headers: Record<string, string> = {
     accept: 'application/json',
-    authorization: request.authorization,
+    ...(request.authorization === undefined ? {} : { authorization: request.authorization }),
     host: DOMAIN,
     'user-agent': USER_AGENT,
     'x-amzn-trace-id': `Root=1-${Math.floor(now.getTime() / 1000).toString(16)}-${randomBytes(12).toString('hex')}`,

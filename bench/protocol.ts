@@ -5,12 +5,12 @@
  */
 export const RESULT_MARKER = '@@keyvend-bench-result@@ ';
 
-export type FunctionName = 'credentials' | 'entitlements';
+export type FunctionName = 'credentials' | 'entitlements' | 'console' | 'portal';
 
 export interface HandlerRequest {
   readonly method: 'GET' | 'POST';
   readonly path: string;
-  readonly authorization: string;
+  readonly authorization?: string;
   readonly body?: string;
 }
 

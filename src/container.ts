@@ -110,10 +110,10 @@ const samlVerifier = /* @__PURE__ */ once(() => {
 });
 const entitlementStore = /* @__PURE__ */ once(() => new DynamoDbEntitlementStore(documentClient(), config().entitlementsTable));
 
-export const issueCredentials = /* @__PURE__ */ once(() =>
+const makeIssuer = (saml: ReturnType<typeof samlVerifier>) =>
   makeIssueCredentials({
     verifier: verifier(),
-    samlVerifier: samlVerifier(),
+    samlVerifier: saml,
     entitlements: entitlementStore(),
     credentials: new StsCredentialIssuer(stsClient(), {
       unsignedClient: unsignedStsClient(),
@@ -123,8 +123,11 @@ export const issueCredentials = /* @__PURE__ */ once(() =>
     log: new PowertoolsDecisionLog(logger()),
     clock: systemClock,
     settings: { roleChaining: config().roleChaining, isAllowedRole: roleArnMatcher(config().allowedRoleArnPatterns) },
-  }),
-);
+  });
+
+export const issueCredentials = /* @__PURE__ */ once(() => makeIssuer(samlVerifier()));
+/** Console sign-in and the portal take bearer tokens only, so their bundles carry no SAML verifier (docs/bundle-size.md). */
+const issueBearerCredentials = /* @__PURE__ */ once(() => makeIssuer(undefined));
 
 export const listEntitlements = /* @__PURE__ */ once(() => makeListEntitlements({ verifier: verifier(), entitlements: entitlementStore() }));
 
@@ -134,7 +137,7 @@ export const issueConsoleUrl = /* @__PURE__ */ once(() => {
     throw new ConfigError('console sign-in needs KEYVEND_CONSOLE_ISSUER_URL or KEYVEND_PORTAL_URL (the Issuer of sign-in URLs)');
   }
   return makeIssueConsoleUrl({
-    issueCredentials: issueCredentials(),
+    issueCredentials: issueBearerCredentials(),
     signin: new FederationConsoleSignin(),
     clock: systemClock,
     settings: {

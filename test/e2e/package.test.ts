@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../infra/local/stack.ts';
+import { zipEntries } from '../support/zip-entries.ts';
 
 /** What `serverless package` reads: the service definition and the code it bundles. */
-const PROJECT_ENTRIES = ['serverless.yml', 'package.json', 'tsconfig.json', '.npmrc', 'functions', 'src'];
+const PROJECT_ENTRIES = ['serverless.yml', 'package.json', 'tsconfig.json', '.npmrc', 'functions', 'src', 'build'];
 const TARGET_ROLES = 'arn:aws:iam::333333333333:role/keyvend/photo-uploads,arn:aws:iam::444444444444:role/keyvend/reports';
 
 type Resource = { Type: string; Properties: Record<string, any> };
@@ -93,6 +94,24 @@ describe('npx osls package works offline and writes the stack the issue asks for
       expect(f['Runtime']).toBe('nodejs22.x');
       expect(f['Architectures']).toEqual(['arm64']);
     }
+  });
+
+  it('zips each function as its one handler file, under 600 KiB except the SAML-capable credentials function', () => {
+    // Prepare
+    const limitKiB: Record<string, number> = { entitlements: 600, console: 600, portal: 600, credentials: 900 };
+    // Act
+    const zips = Object.fromEntries(Object.keys(limitKiB).map((name) => [name, zipEntries(join(dir, `.serverless/${name}.zip`))]));
+    // Assess
+    for (const [name, entries] of Object.entries(zips)) {
+      expect(entries.map((e) => e.name)).toEqual([`functions/${name}.mjs`]);
+      expect(entries[0]!.bytes / 1024).toBeLessThan(limitKiB[name]!);
+    }
+    // node-saml's decryption and XML-building modules are stubbed (build/esbuild-plugins.cjs), and only the
+    // credentials function carries SAML verification at all.
+    const code = (name: string) => zips[name]![0]!.content().toString('utf8');
+    expect(code('credentials')).toContain('xml-encryption.decrypt is not bundled');
+    expect(code('credentials')).not.toContain('encryption without encrypted key is not supported yet');
+    for (const name of ['entitlements', 'console', 'portal']) expect(code(name)).not.toMatch(/node-saml|xml-crypto|DOMParser/);
   });
 
   it('declares the tables on demand with point-in-time recovery, and TTL on the audit and SAML replay tables', () => {

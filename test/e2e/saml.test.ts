@@ -313,6 +313,22 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
     await expectRejected(Buffer.from(doc.replace(responseSignature, ''), 'utf8').toString('base64'), /saml_bad_signature/);
   });
 
+  it.each([
+    ['in place of the signed assertion', (_assertion: string, encrypted: string) => encrypted],
+    ['beside the signed assertion', (assertion: string, encrypted: string) => `${assertion}${encrypted}`],
+  ])('an EncryptedAssertion %s: refused with a clear reason, never decrypted (the bundle carries no decryption)', async (_name, place) => {
+    // Prepare
+    const doc = Buffer.from(await samlify.response(), 'base64').toString('utf8');
+    const assertion = /<(\w+:)?Assertion[\s>][\s\S]*?<\/\1Assertion>/.exec(doc)?.[0] ?? '';
+    expect(assertion).not.toBe('');
+    const encrypted =
+      '<saml:EncryptedAssertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#">' +
+      '<xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes256-cbc"/><xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue>' +
+      '</xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>';
+    // Act, Assess
+    await expectRejected(Buffer.from(doc.replace(assertion, place(assertion, encrypted)), 'utf8').toString('base64'), /^saml_encrypted_assertion$/);
+  });
+
   it('two assertions (S-06)', async () => {
     await expectRejected(duplicateAssertion(await samlify.response()), /saml_assertion_count/);
   });
