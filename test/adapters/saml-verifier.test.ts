@@ -79,8 +79,17 @@ describe('NodeSamlVerifier', () => {
 
   it('accepts an assertion for urn:amazon:webservices only from an IdP configured for it', async () => {
     // Prepare
-    const forAws = await idp.response({ audience: AWS_SAML_AUDIENCE });
-    const forAwsAgain = await idp.response({ audience: AWS_SAML_AUDIENCE });
+    const forAwsOptions = {
+      audience: AWS_SAML_AUDIENCE,
+      destination: 'https://signin.aws.amazon.com/saml',
+      recipient: 'https://signin.aws.amazon.com/saml',
+      attributes: {
+        'https://aws.amazon.com/SAML/Attributes/Role': ['arn:aws:iam::111111111111:role/r,arn:aws:iam::111111111111:saml-provider/p'],
+        'https://aws.amazon.com/SAML/Attributes/RoleSessionName': ['alice-1'],
+      },
+    };
+    const forAws = await idp.response(forAwsOptions);
+    const forAwsAgain = await idp.response(forAwsOptions);
 
     // Act
     const configured = await verifier({ audiences: [AUDIENCE, AWS_SAML_AUDIENCE] }).verifySamlResponse(new Secret(forAws));

@@ -2,7 +2,8 @@ import type { SAML } from '@node-saml/node-saml';
 import { DOMParser } from '@xmldom/xmldom';
 import { InvalidSamlResponseError, KeyvendError, UpstreamUnavailableError } from '../../domain/errors.ts';
 import { deriveUserKey, GROUP_PATTERN, SAFE_TAG_VALUE_PATTERN, sha256Hex, SUBJECT_PATTERN } from '../../domain/identifiers.ts';
-import type { Principal } from '../../domain/principal.ts';
+import type { AwsRoleAttribute, Principal } from '../../domain/principal.ts';
+import { AWS_SAML_AUDIENCE, AWS_SAML_ENDPOINTS, AwsSamlAttributeError, isAwsSamlAttribute, parseAwsSamlAttributes } from '../../domain/saml.ts';
 import type { Secret } from '../../domain/secret.ts';
 import type { ReplayCache, SamlVerification, SamlVerifier } from '../../ports/index.ts';
 import { childElements, type GuardOptions, guardSamlResponse, NS } from './xml-guard.ts';
@@ -57,7 +58,7 @@ interface IdpEntry {
 /**
  * Verifies SAML responses with @node-saml/node-saml and adds every check it leaves to the caller
  * (security catalog §2.0): the pre-parse guard, Issuer bound to the IdP whose certificates verified,
- * Destination and Recipient equal to our ACS, Status, times with a bounded skew and lifetime, the
+ * Destination and Recipient equal to the expected consumer (our ACS, or AWS for pass-through), Status, times with a bounded skew and lifetime, the
  * NameID/attribute grammar, and a shared replay cache keyed on the assertion id. Everything the
  * principal is built from is read from the bytes that were signed (node-saml's signed assertion).
  */
@@ -124,7 +125,7 @@ export class NodeSamlVerifier implements SamlVerifier {
     } catch (error) {
       throw new InvalidSamlResponseError(reasonOf(error), { cause: error });
     }
-    const checked = this.#checkResponse(entry.settings, guarded.root, signedAssertionXml, audience);
+    const checked = this.#checkResponse(entry.settings, guarded.root, signedAssertionXml, audience, this.#acsUrl);
 
     const principal: Principal = {
       idpType: 'saml',
@@ -134,6 +135,7 @@ export class NodeSamlVerifier implements SamlVerifier {
       userKey: deriveUserKey(entry.settings.entityId, checked.subject),
       groups: checked.groups,
       attributes: checked.attributes,
+      ...(checked.awsRoles === undefined ? {} : { awsRoles: checked.awsRoles }),
       auth: {
         tokenId: checked.assertionId,
         issuedAt: checked.issuedAt,
@@ -160,9 +162,13 @@ export class NodeSamlVerifier implements SamlVerifier {
     return match;
   }
 
-  #checkResponse(settings: SamlIdpSettings, root: Element, signedAssertionXml: string, audience: string) {
-    // The root is signed when the IdP signs the response; either way it must name us and say Success.
-    if (root.getAttribute('Destination') !== this.#acsUrl) throw new InvalidSamlResponseError('saml_destination_mismatch');
+  #checkResponse(settings: SamlIdpSettings, root: Element, signedAssertionXml: string, audience: string, acsUrl: string) {
+    // The root is signed when the IdP signs the response; either way it must name its consumer and say Success.
+    // An assertion for AWS is consumed by AWS's SAML endpoint (of one partition), never by our ACS.
+    const destination = root.getAttribute('Destination') ?? '';
+    const forAws = audience === AWS_SAML_AUDIENCE;
+    const awsPartition = forAws && Object.hasOwn(AWS_SAML_ENDPOINTS, destination) ? AWS_SAML_ENDPOINTS[destination] : undefined;
+    if (forAws ? awsPartition === undefined : destination !== acsUrl) throw new InvalidSamlResponseError('saml_destination_mismatch');
     if (root.getAttribute('Version') !== '2.0') throw new InvalidSamlResponseError('saml_version');
     const responseIssuers = childElements(root, NS.assertion, 'Issuer');
     if (responseIssuers.length > 1 || (responseIssuers[0] !== undefined && textOf(responseIssuers[0]) !== settings.entityId)) {
@@ -203,11 +209,20 @@ export class NodeSamlVerifier implements SamlVerifier {
     const subjects = childElements(assertion, NS.assertion, 'Subject');
     if (subjects.length !== 1) throw new InvalidSamlResponseError('saml_subject_missing');
     const subjectElement = subjects[0] as Element;
-    const confirmationUntilMs = this.#checkBearerConfirmation(subjectElement, nowMs, skewMs);
+    const confirmationUntilMs = this.#checkBearerConfirmation(subjectElement, destination, nowMs, skewMs);
     const used = new Set(
       [settings.subjectAttribute, settings.groupsAttribute, ...Object.values(settings.tagAttributes)].filter((n): n is string => n !== undefined),
     );
-    const attributes = collectAttributes(assertion, used);
+    const attributes = collectAttributes(assertion, (name) => used.has(name) || (forAws && isAwsSamlAttribute(name)));
+    let awsRoles: readonly AwsRoleAttribute[] | undefined;
+    if (awsPartition !== undefined) {
+      try {
+        awsRoles = parseAwsSamlAttributes(attributes, awsPartition);
+      } catch (error) {
+        if (error instanceof AwsSamlAttributeError) throw new InvalidSamlResponseError(error.reason, { cause: error });
+        throw error;
+      }
+    }
     const subject = this.#subjectOf(settings, subjectElement, attributes);
 
     const groups = settings.groupsAttribute === undefined ? [] : (attributes.get(settings.groupsAttribute) ?? []);
@@ -224,6 +239,7 @@ export class NodeSamlVerifier implements SamlVerifier {
     return {
       assertionId,
       subject,
+      awsRoles,
       groups: [...new Set(groups)],
       attributes: Object.freeze(tags),
       issuedAt: Math.floor(issuedAtMs / 1000),
@@ -233,14 +249,14 @@ export class NodeSamlVerifier implements SamlVerifier {
     };
   }
 
-  /** At least one bearer confirmation for our ACS, still valid; returns its NotOnOrAfter. */
-  #checkBearerConfirmation(subject: Element, nowMs: number, skewMs: number): number {
+  /** At least one bearer confirmation for the response's (already checked) Destination, still valid; returns its NotOnOrAfter. */
+  #checkBearerConfirmation(subject: Element, recipient: string, nowMs: number, skewMs: number): number {
     for (const confirmation of childElements(subject, NS.assertion, 'SubjectConfirmation')) {
       if (confirmation.getAttribute('Method') !== BEARER) continue;
       const data = childElements(confirmation, NS.assertion, 'SubjectConfirmationData');
       if (data.length !== 1) continue;
       const element = data[0] as Element;
-      if (element.getAttribute('Recipient') !== this.#acsUrl) continue;
+      if (element.getAttribute('Recipient') !== recipient) continue;
       const until = element.getAttribute('NotOnOrAfter');
       if (until === null || until === '') continue;
       const untilMs = instant(until);
@@ -285,7 +301,7 @@ function parseSignedAssertion(xml: string): Element {
  * The text values of the attributes we use, by name. A name that appears twice is refused (parser-differential
  * bait); a used attribute whose value is not plain text is refused; attributes we do not use may hold anything.
  */
-function collectAttributes(assertion: Element, used: ReadonlySet<string>): Map<string, string[]> {
+function collectAttributes(assertion: Element, isUsed: (name: string) => boolean): Map<string, string[]> {
   const seen = new Set<string>();
   const attributes = new Map<string, string[]>();
   for (const statement of childElements(assertion, NS.assertion, 'AttributeStatement')) {
@@ -293,7 +309,7 @@ function collectAttributes(assertion: Element, used: ReadonlySet<string>): Map<s
       const name = attribute.getAttribute('Name') ?? '';
       if (name === '' || seen.has(name)) throw new InvalidSamlResponseError('saml_attribute_duplicated');
       seen.add(name);
-      if (!used.has(name)) continue;
+      if (!isUsed(name)) continue;
       const values = childElements(attribute, NS.assertion, 'AttributeValue').map((value) => {
         const text = simpleText(value);
         if (text === undefined) throw new InvalidSamlResponseError('saml_attribute_invalid');
