@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { boundSamlVerifier } from '../support/bound-saml-verifier.ts';
 import { NodeSamlVerifier } from '../../src/adapters/saml/node-saml-verifier.ts';
+import { describe, expect, it } from 'vitest';
+
 import { InvalidSamlResponseError } from '../../src/domain/errors.ts';
 import { AWS_SAML_AUDIENCE } from '../../src/domain/saml.ts';
 import { Secret } from '../../src/domain/secret.ts';
@@ -17,7 +19,7 @@ const cert = generateSigningCert('verifier-aws-test-idp');
 const idp = samlifyIdp({ entityId: ENTITY_ID, cert, acsUrl: ACS, audience: AUDIENCE, defaultNameId: 'alice-1' });
 
 const noReplays: ReplayCache = { claimOnce: async () => true };
-const verifier = new NodeSamlVerifier({
+const verifier = boundSamlVerifier({
   idps: [
     {
       id: 'corp',
@@ -143,5 +145,57 @@ describe('NodeSamlVerifier, assertions for AWS (pass-through)', () => {
 
     // Assess
     expect(result).toBe('accepted');
+  });
+});
+
+describe('NodeSamlVerifier, the expected ACS is a parameter of each verification', () => {
+  const PORTAL_ACS = 'https://broker.example.test/portal/saml/acs';
+  const unbound = new NodeSamlVerifier({
+    idps: [
+      {
+        id: 'corp',
+        entityId: ENTITY_ID,
+        certificates: [cert.certPem],
+        audiences: [AUDIENCE, AWS_SAML_AUDIENCE],
+        nameIdFormats: ['urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'],
+        tagAttributes: {},
+        requireSignedResponse: false,
+        maxAssertionLifetimeSeconds: 3600,
+        clockSkewSeconds: 30,
+      },
+    ],
+    replayCache: noReplays,
+  });
+  const portal = { acsUrl: PORTAL_ACS, acceptsAwsAudience: false };
+  const reasonAt = async (response: Promise<string>, consumer: { acsUrl: string; acceptsAwsAudience: boolean }) => {
+    try {
+      await unbound.verifySamlResponse(new Secret(await response), consumer);
+      return 'accepted';
+    } catch (error) {
+      if (error instanceof InvalidSamlResponseError) return error.reason;
+      throw error;
+    }
+  };
+
+  it('accepts a response for the portal ACS only where the portal ACS is expected, and the API ACS only at the API', async () => {
+    // Act
+    const portalAtPortal = await reasonAt(idp.response({ destination: PORTAL_ACS, recipient: PORTAL_ACS }), portal);
+    const apiAtPortal = await reasonAt(idp.response(), portal);
+    const portalAtApi = await reasonAt(idp.response({ destination: PORTAL_ACS, recipient: PORTAL_ACS }), { acsUrl: ACS, acceptsAwsAudience: true });
+    const mixed = await reasonAt(idp.response({ destination: PORTAL_ACS }), portal);
+
+    // Assess
+    expect(portalAtPortal).toBe('accepted');
+    expect(apiAtPortal).toBe('saml_destination_mismatch');
+    expect(portalAtApi).toBe('saml_destination_mismatch');
+    expect(mixed).toBe('saml_recipient_mismatch');
+  });
+
+  it('refuses an assertion for AWS where the consumer does not accept that audience (the portal)', async () => {
+    // Act
+    const reason = await reasonAt(forAws(), portal);
+
+    // Assess
+    expect(reason).toBe('saml_untrusted_audience');
   });
 });

@@ -1,5 +1,6 @@
+import { boundSamlVerifier } from '../support/bound-saml-verifier.ts';
 import { describe, expect, it } from 'vitest';
-import { NodeSamlVerifier, type SamlIdpSettings } from '../../src/adapters/saml/node-saml-verifier.ts';
+import { type SamlIdpSettings } from '../../src/adapters/saml/node-saml-verifier.ts';
 import { InvalidSamlResponseError, UpstreamUnavailableError } from '../../src/domain/errors.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import { AWS_SAML_AUDIENCE } from '../../src/domain/saml.ts';
@@ -19,7 +20,7 @@ function memoryReplayCache(): ReplayCache & { keys: Map<string, Date> } {
 }
 
 function verifier(overrides: Partial<SamlIdpSettings> = {}, replayCache: ReplayCache = memoryReplayCache()) {
-  return new NodeSamlVerifier({
+  return boundSamlVerifier({
     idps: [
       {
         id: 'corp',

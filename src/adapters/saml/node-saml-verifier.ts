@@ -5,7 +5,7 @@ import { deriveUserKey, GROUP_PATTERN, SAFE_TAG_VALUE_PATTERN, sha256Hex, SUBJEC
 import type { AwsRoleAttribute, Principal } from '../../domain/principal.ts';
 import { AWS_SAML_AUDIENCE, AWS_SAML_ENDPOINTS, AwsSamlAttributeError, isAwsSamlAttribute, parseAwsSamlAttributes } from '../../domain/saml.ts';
 import type { Secret } from '../../domain/secret.ts';
-import type { ReplayCache, SamlVerification, SamlVerifier } from '../../ports/index.ts';
+import type { ReplayCache, SamlConsumer, SamlVerification, SamlVerifier } from '../../ports/index.ts';
 import { childElements, type GuardOptions, guardSamlResponse, NS } from './xml-guard.ts';
 
 /** One trusted SAML IdP, from configuration only: its certificates are bound to its entity id. */
@@ -27,12 +27,12 @@ export interface SamlIdpSettings {
   readonly requireSignedResponse: boolean;
   readonly maxAssertionLifetimeSeconds: number;
   readonly clockSkewSeconds: number;
+  /** Where the portal's "Sign in with SAML" link sends a person (the IdP's IdP-initiated SSO URL). */
+  readonly portalSignInUrl?: string;
 }
 
 export interface SamlVerifierOptions {
   readonly idps: readonly SamlIdpSettings[];
-  /** The broker's Assertion Consumer Service URL: every Destination and Recipient must equal it. */
-  readonly acsUrl: string;
   readonly replayCache: ReplayCache;
   readonly now?: () => Date;
   /**
@@ -64,14 +64,12 @@ interface IdpEntry {
  */
 export class NodeSamlVerifier implements SamlVerifier {
   readonly #byEntityId: Map<string, IdpEntry>;
-  readonly #acsUrl: string;
   readonly #replayCache: ReplayCache;
   readonly #now: () => Date;
   readonly #guard: GuardOptions;
   readonly #conformance: boolean;
 
   constructor(options: SamlVerifierOptions) {
-    this.#acsUrl = options.acsUrl;
     this.#replayCache = options.replayCache;
     this.#now = options.now ?? (() => new Date());
     this.#conformance = options.conformanceProfile === true;
@@ -94,7 +92,8 @@ export class NodeSamlVerifier implements SamlVerifier {
     const { SAML: NodeSaml } = await import('@node-saml/node-saml');
     const { settings } = entry;
     const saml = new NodeSaml({
-      callbackUrl: this.#acsUrl,
+      // node-saml uses it only for requests it builds; the ACS each response names is checked per call.
+      callbackUrl: 'urn:keyvend:acs-checked-per-response',
       issuer: audience || 'urn:keyvend:conformance',
       audience: audience === NO_AUDIENCE ? false : audience,
       idpCert: [...settings.certificates],
@@ -108,13 +107,13 @@ export class NodeSamlVerifier implements SamlVerifier {
     return saml;
   }
 
-  async verifySamlResponse(samlResponse: Secret): Promise<SamlVerification> {
+  async verifySamlResponse(samlResponse: Secret, consumer: SamlConsumer): Promise<SamlVerification> {
     const base64 = samlResponse.reveal();
     const guarded = guardSamlResponse(base64, this.#guard);
     const unverifiedIssuer = textOf(firstChild(guarded.assertion, NS.assertion, 'Issuer'));
     const entry = unverifiedIssuer === undefined ? undefined : this.#byEntityId.get(unverifiedIssuer);
     if (entry === undefined) throw new InvalidSamlResponseError('saml_unknown_issuer');
-    const audience = this.#chooseAudience(entry, guarded.assertion);
+    const audience = this.#chooseAudience(entry, guarded.assertion, consumer);
     const saml = await this.#samlFor(entry, audience);
 
     let signedAssertionXml: string;
@@ -125,7 +124,7 @@ export class NodeSamlVerifier implements SamlVerifier {
     } catch (error) {
       throw new InvalidSamlResponseError(reasonOf(error), { cause: error });
     }
-    const checked = this.#checkResponse(entry.settings, guarded.root, signedAssertionXml, audience, this.#acsUrl);
+    const checked = this.#checkResponse(entry.settings, guarded.root, signedAssertionXml, audience, consumer.acsUrl);
 
     const principal: Principal = {
       idpType: 'saml',
@@ -154,9 +153,11 @@ export class NodeSamlVerifier implements SamlVerifier {
   }
 
   /** Picks the node-saml instance by the (unverified) audience; node-saml then checks it against the signed bytes. */
-  #chooseAudience(entry: IdpEntry, assertion: Element): string {
+  #chooseAudience(entry: IdpEntry, assertion: Element, consumer: SamlConsumer): string {
     const audiences = Array.from(assertion.getElementsByTagNameNS(NS.assertion, 'Audience')).map((a) => textOf(a));
-    const match = entry.settings.audiences.find((audience) => audiences.includes(audience));
+    const match = entry.settings.audiences.find(
+      (audience) => audiences.includes(audience) && (audience !== AWS_SAML_AUDIENCE || consumer.acceptsAwsAudience),
+    );
     if (match === undefined && this.#conformance && audiences.length === 0) return NO_AUDIENCE;
     if (match === undefined) throw new InvalidSamlResponseError('saml_untrusted_audience');
     return match;
