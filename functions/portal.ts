@@ -21,13 +21,15 @@ import { requestContextOf } from '../src/http/request.ts';
 const p = portal(); // at init: bad configuration stops the function before it serves
 const names = cookieNames(p.http.secure);
 const LOGIN_COOKIE_PATH = '/portal/callback';
+/** A SAMLResponse form: the verifier's own 64 KiB XML limit, base64-encoded and form-encoded, with room for RelayState. */
+const MAX_SAML_FORM_BYTES = 128 * 1024;
 
 type Route = (event: APIGatewayProxyEventV2, context: RequestContext) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const routes: Record<string, Route> = {
   'GET /portal': async (event) => {
     const session = await p.app.session(readCookie(event, names.session));
-    if (session === undefined) return htmlResponse(p.http, 200, signInPage({ issuerName: p.issuerName }));
+    if (session === undefined) return htmlResponse(p.http, 200, signInPage({ issuerName: p.issuerName, samlSignIns: p.samlSignIns }));
     const entitlements = await p.app.consoleEntitlements(session);
     return htmlResponse(
       p.http,
@@ -67,6 +69,19 @@ const routes: Record<string, Route> = {
     }
   },
 
+  // The IdP's page posts here cross-site: no CSRF token can exist, so the signed assertion (naming this ACS and
+  // our audience, minutes long) and the replay cache (one session per assertion) are what protect it.
+  'POST /portal/saml/acs': async (event, context) => {
+    try {
+      const form = safeForm(event, ['SAMLResponse', 'RelayState'], MAX_SAML_FORM_BYTES);
+      const { sessionCookie, session } = await p.app.completeSamlLogin({ samlResponse: form['SAMLResponse'], context });
+      const maxAgeSeconds = session.expiresAt - Math.floor(Date.now() / 1000);
+      return redirectResponse(p.http, '/portal', [setCookie(names.session, sessionCookie, { secure: p.http.secure, path: '/', maxAgeSeconds })]);
+    } catch (error) {
+      return errorResponse(asKeyvendError(error), context, 'login', []);
+    }
+  },
+
   'POST /portal/console': async (event, context) => {
     const grant = await p.app.openConsole({ sessionCookie: readCookie(event, names.session), form: safeForm(event, ['csrf', 'entitlement']), context });
     // The sign-in URL leaves only in this Location header, with no-store and no-referrer.
@@ -79,7 +94,7 @@ const routes: Record<string, Route> = {
   },
 };
 
-/** GET /portal, /portal/login, /portal/callback; POST /portal/console, /portal/logout. */
+/** GET /portal, /portal/login, /portal/callback; POST /portal/saml/acs, /portal/console, /portal/logout. */
 export const handler = httpHandler(async (event, lambdaContext) => {
   const context = requestContextOf(event, lambdaContext);
   const path = (event.rawPath ?? '').replace(/\/+$/, '');
@@ -95,9 +110,9 @@ export const handler = httpHandler(async (event, lambdaContext) => {
 });
 
 /** Malformed input is refused by the use case (audited), not here: an unreadable form is an empty one. */
-function safeForm(event: APIGatewayProxyEventV2, fields: readonly string[]): Record<string, string> {
+function safeForm(event: APIGatewayProxyEventV2, fields: readonly string[], maxBytes?: number): Record<string, string> {
   try {
-    return parseForm(event, fields);
+    return parseForm(event, fields, maxBytes);
   } catch {
     return {};
   }

@@ -28,6 +28,8 @@ const IDP_SCHEMA = v.strictObject({
   requireSignedResponse: v.optional(v.boolean(), false),
   maxAssertionLifetimeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400)), 3600),
   clockSkewSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(30)), 30),
+  /** The IdP's IdP-initiated sign-in URL for the portal's "Sign in with SAML" link (from configuration only). */
+  portalSignInUrl: v.optional(v.pipe(v.string(), v.url(), v.maxLength(1024))),
 });
 
 /**
@@ -81,12 +83,20 @@ export function loadSamlConfig(
         throw options.fail(`SAML IdP ${idp.id}: audiences may be only ${audience} and ${AWS_SAML_AUDIENCE}`);
       }
     }
-    const { subjectAttribute, groupsAttribute, ...rest } = idp;
+    if (idp.portalSignInUrl !== undefined) {
+      const link = new URL(idp.portalSignInUrl);
+      const linkLoopback = ['127.0.0.1', 'localhost', '[::1]'].includes(link.hostname);
+      if (link.protocol !== 'https:' && !(options.localMode && link.protocol === 'http:' && linkLoopback)) {
+        throw options.fail(`SAML IdP ${idp.id}: portalSignInUrl must be https (plain http only to loopback in local mode)`);
+      }
+    }
+    const { subjectAttribute, groupsAttribute, portalSignInUrl, ...rest } = idp;
     return {
       ...rest,
       audiences,
       ...(subjectAttribute === undefined ? {} : { subjectAttribute }),
       ...(groupsAttribute === undefined ? {} : { groupsAttribute }),
+      ...(portalSignInUrl === undefined ? {} : { portalSignInUrl }),
     };
   });
   if (new Set(idps.map((i) => i.id)).size !== idps.length || new Set(idps.map((i) => i.entityId)).size !== idps.length) {

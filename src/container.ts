@@ -106,7 +106,7 @@ const verifier = /* @__PURE__ */ once(() => new JoseIdentityVerifier({ issuers: 
 const samlVerifier = /* @__PURE__ */ once(() => {
   const { saml } = config();
   if (saml.idps.length === 0 || saml.acsUrl === undefined || saml.replayTable === undefined) return undefined;
-  return new NodeSamlVerifier({ idps: saml.idps, acsUrl: saml.acsUrl, replayCache: new DynamoDbReplayCache(documentClient(), saml.replayTable) });
+  return new NodeSamlVerifier({ idps: saml.idps, replayCache: new DynamoDbReplayCache(documentClient(), saml.replayTable) });
 });
 const entitlementStore = /* @__PURE__ */ once(() => new DynamoDbEntitlementStore(documentClient(), config().entitlementsTable));
 
@@ -114,6 +114,7 @@ const makeIssuer = (saml: ReturnType<typeof samlVerifier>) =>
   makeIssueCredentials({
     verifier: verifier(),
     samlVerifier: saml,
+    samlAcsUrl: config().saml.acsUrl,
     entitlements: entitlementStore(),
     credentials: new StsCredentialIssuer(stsClient(), {
       unsignedClient: unsignedStsClient(),
@@ -165,6 +166,10 @@ export const portal = /* @__PURE__ */ once(() => {
   return {
     publicUrl: settings.publicUrl,
     issuerName: new URL(issuer.issuer).host,
+    /** One "Sign in with SAML" link per SAML IdP configured with a portal sign-in URL. */
+    samlSignIns: samlVerifier() === undefined
+      ? []
+      : c.saml.idps.flatMap((idp) => (idp.portalSignInUrl === undefined ? [] : [{ id: idp.id, url: idp.portalSignInUrl }])),
     http: { secure: new URL(settings.publicUrl).protocol === 'https:', formTargets: federationOrigins },
     sessionSeconds: settings.sessionSeconds,
     app: makePortal({
@@ -182,6 +187,10 @@ export const portal = /* @__PURE__ */ once(() => {
       log: new PowertoolsDecisionLog(logger()),
       clock: systemClock,
       settings: { sessionSeconds: settings.sessionSeconds },
+      saml: (() => {
+        const verifier = samlVerifier();
+        return verifier === undefined ? undefined : { verifier, acsUrl: `${settings.publicUrl}/portal/saml/acs` };
+      })(),
     }),
   };
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,8 +124,10 @@ export interface DevSamlIdp {
  * The dev SAML IdP of `npm start`: the demo users of the dev OIDC IdP, signing with a key made at start.
  * `POST /sso` with the form fields `username` and `password` answers the base64 SAMLResponse (text/plain),
  * ready to post to the broker; a wrong password is a 401. Persistent NameID = the user's `sub`.
+ * With `portalAcsUrl`, it also has the portal as a second SP: `GET /portal-sso` is a sign-in form, and posting
+ * it answers a page that posts the signed SAMLResponse (Destination and Recipient = the portal ACS) there.
  */
-export async function startDevSamlIdp(options: { port: number; acsUrl: string; audience: string }): Promise<DevSamlIdp> {
+export async function startDevSamlIdp(options: { port: number; acsUrl: string; audience: string; portalAcsUrl?: string }): Promise<DevSamlIdp> {
   const url = `http://127.0.0.1:${options.port}`;
   const entityId = `${url}/metadata`;
   const idp = samlifyIdp({ entityId, cert: generateSigningCert('keyvend-dev-saml-idp'), acsUrl: options.acsUrl, audience: options.audience, defaultNameId: '' });
@@ -137,6 +139,9 @@ export async function startDevSamlIdp(options: { port: number; acsUrl: string; a
         response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
         response.end(text);
       };
+      if (options.portalAcsUrl !== undefined && request.url === '/portal-sso') {
+        return portalSignIn(request.method ?? '', Buffer.concat(chunks).toString('utf8'), options.portalAcsUrl, idp, response);
+      }
       if (request.method !== 'POST' || request.url !== '/sso') return reply(404, 'POST /sso with username and password\n');
       const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
       const user = findDemoUserByUsername(form.get('username') ?? '');
@@ -153,7 +158,57 @@ export async function startDevSamlIdp(options: { port: number; acsUrl: string; a
   return {
     url,
     entityId,
-    settings: { id: 'dev-saml', entityId, certificates: [idp.cert.certPem], groupsAttribute: 'groups' },
+    settings: {
+      id: 'dev-saml',
+      entityId,
+      certificates: [idp.cert.certPem],
+      groupsAttribute: 'groups',
+      ...(options.portalAcsUrl === undefined ? {} : { portalSignInUrl: `${url}/portal-sso` }),
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+const devIdpPage = (title: string, body: string) => `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:26rem;margin:2rem auto;padding:0 1rem}label{display:block;margin:.75rem 0 .25rem;font-weight:600}input{font:inherit;width:100%;padding:.5rem}button{font:inherit;margin-top:1rem;padding:.6rem 1rem}</style>
+</head><body>${body}</body></html>`;
+
+/**
+ * The dev IdP's IdP-initiated sign-in for the portal: a form, then (for a demo user) a page whose form posts the
+ * SAMLResponse to the portal's ACS, submitted by a one-line script or by the button when scripts are off.
+ */
+function portalSignIn(method: string, body: string, portalAcsUrl: string, idp: SamlifyIdp, response: ServerResponse): void {
+  const html = (status: number, page: string) => {
+    response.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    response.end(page);
+  };
+  const form = (message: string) =>
+    devIdpPage(
+      'Dev SAML IdP · Sign in',
+      `<h1>Dev SAML IdP</h1><p>Sign in to the Keyvend portal. Demo users: alice / alice-password, bob / bob-password.</p>${message}
+<form method="post" action="/portal-sso"><label for="username">Username</label><input id="username" name="username" autocomplete="username">
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password">
+<button type="submit">Sign in</button></form>`,
+    );
+  if (method === 'GET') return html(200, form(''));
+  if (method !== 'POST') return html(405, form(''));
+  const fields = new URLSearchParams(body);
+  const user = findDemoUserByUsername(fields.get('username') ?? '');
+  if (user === undefined || user.password !== fields.get('password')) return html(401, form('<p role="alert">Wrong username or password.</p>'));
+  idp
+    .response({ nameId: user.sub, attributes: { groups: user.groups }, destination: portalAcsUrl, recipient: portalAcsUrl })
+    .then(
+      (samlResponse) =>
+        html(
+          200,
+          devIdpPage(
+            'Dev SAML IdP · Continue',
+            `<p>Signed in as ${escapeXml(user.username)}. Continuing to Keyvend…</p>
+<form id="to-sp" method="post" action="${escapeXml(portalAcsUrl)}"><input type="hidden" name="SAMLResponse" value="${samlResponse}"><button type="submit">Continue</button></form>
+<script>document.getElementById('to-sp').submit()</script>`,
+          ),
+        ),
+      () => html(500, devIdpPage('Dev SAML IdP', '<p>Signing failed.</p>')),
+    );
 }

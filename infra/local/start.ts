@@ -23,6 +23,7 @@ const devSamlIdp: DevSamlIdp | undefined = samlOverride
       port: Number(env['KEYVEND_DEV_SAML_IDP_PORT'] ?? 4030),
       acsUrl: `http://127.0.0.1:${httpPort}/v1/credentials`,
       audience: 'urn:keyvend:local',
+      portalAcsUrl: `http://127.0.0.1:${httpPort}/portal/saml/acs`,
     });
 const samlIdps = samlOverride
   ? (JSON.parse(samlOverride.startsWith('@') ? readFileSync(samlOverride.slice(1), 'utf8') : samlOverride) as Record<string, unknown>[])

@@ -27,6 +27,8 @@ export interface IssueCredentialsDeps {
   readonly verifier: IdentityVerifier;
   /** Absent when no SAML IdP is configured: a SAML response is then refused like an unknown issuer. */
   readonly samlVerifier?: SamlVerifier | undefined;
+  /** The API's ACS (`KEYVEND_SAML_ACS_URL`): what Destination and Recipient must name on this path. */
+  readonly samlAcsUrl?: string | undefined;
   readonly entitlements: EntitlementStore;
   readonly credentials: CredentialIssuer;
   readonly audit: AuditLog;
@@ -216,12 +218,12 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
 }
 
 async function identify(
-  deps: Pick<IssueCredentialsDeps, 'verifier' | 'samlVerifier'>,
+  deps: Pick<IssueCredentialsDeps, 'verifier' | 'samlVerifier' | 'samlAcsUrl'>,
   credential: CallerCredential,
 ): Promise<{ principal: Principal; saml?: SamlVerification }> {
   if (credential.kind === 'bearer') return { principal: await deps.verifier.verifyBearer(credential.authorization) };
-  if (deps.samlVerifier === undefined) throw new InvalidSamlResponseError('saml_not_configured');
-  const saml = await deps.samlVerifier.verifySamlResponse(credential.samlResponse);
+  if (deps.samlVerifier === undefined || deps.samlAcsUrl === undefined) throw new InvalidSamlResponseError('saml_not_configured');
+  const saml = await deps.samlVerifier.verifySamlResponse(credential.samlResponse, { acsUrl: deps.samlAcsUrl, acceptsAwsAudience: true });
   return { principal: saml.principal, saml };
 }
 

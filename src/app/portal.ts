@@ -1,5 +1,8 @@
 import type { Output } from '../domain/entitlement.ts';
-import { InvalidRequestError, InvalidTokenError, KeyvendError, UpstreamUnavailableError } from '../domain/errors.ts';
+import { InvalidRequestError, InvalidSamlResponseError, InvalidTokenError, KeyvendError, UpstreamUnavailableError } from '../domain/errors.ts';
+import { sha256Hex } from '../domain/identifiers.ts';
+import type { Principal } from '../domain/principal.ts';
+import { Secret } from '../domain/secret.ts';
 import {
   LOGIN_TRANSACTION_SECONDS,
   newPortalSession,
@@ -10,7 +13,7 @@ import {
   sealSession,
   tokensMatch,
 } from '../domain/portal-session.ts';
-import type { AuditLog, Clock, DecisionLog, EntitlementStore, PortalLogin, PortalSecrets } from '../ports/index.ts';
+import type { AuditLog, Clock, DecisionLog, EntitlementStore, PortalLogin, PortalSecrets, SamlVerifier } from '../ports/index.ts';
 import { asKeyvendError, callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
 import type { ConsoleUrlGrant, makeIssueConsoleUrl } from './issue-console-url.ts';
 import type { RequestContext } from './request-context.ts';
@@ -24,6 +27,8 @@ export interface PortalDeps {
   readonly log: DecisionLog;
   readonly clock: Clock;
   readonly settings: { readonly sessionSeconds: number };
+  /** SAML sign-in at the portal's own ACS; absent when no SAML IdP is configured. */
+  readonly saml?: { readonly verifier: SamlVerifier; readonly acsUrl: string } | undefined;
 }
 
 export interface ConsoleEntitlementView {
@@ -42,6 +47,40 @@ export function makePortal(deps: PortalDeps) {
   const nowSeconds = () => Math.floor(deps.clock.now().getTime() / 1000);
   const sessionKey = async () => (await deps.secrets.load()).sessionKey;
 
+  /** Opens a session for whoever `identify` verifies, auditing the sign-in either way (OIDC and SAML alike). */
+  async function startSession(
+    context: RequestContext,
+    identify: (key: Buffer) => Promise<Principal>,
+    credentialRef?: string,
+  ): Promise<{ sessionCookie: string; session: PortalSession }> {
+    const record = newAuditRecord('portal_login', context, deps.clock);
+    if (credentialRef !== undefined) record.credentialRef = credentialRef;
+    try {
+      const key = await sessionKey();
+      let principal: Principal;
+      try {
+        principal = await identify(key);
+      } catch (error) {
+        // A replayed assertion was verified: the denial names who it belonged to.
+        if (error instanceof InvalidSamlResponseError && error.principal !== undefined) record.caller = callerOf(error.principal);
+        throw error;
+      }
+      record.caller = callerOf(principal);
+      const session = newPortalSession(principal, nowSeconds(), deps.settings.sessionSeconds);
+      record.outcome = 'granted';
+      try {
+        await deps.audit.record(record);
+      } catch (auditError) {
+        throw new UpstreamUnavailableError('audit_unavailable', { cause: auditError });
+      }
+      deps.log.decision(record);
+      return { sessionCookie: sealSession(session, key), session };
+    } catch (error) {
+      if (record.outcome === 'granted') throw error;
+      throw await recordDenial(deps, record, asKeyvendError(error), false);
+    }
+  }
+
   return {
     /** Where to send the browser to sign in, and the signed transaction cookie that remembers state, nonce and PKCE. */
     async beginLogin(): Promise<{ redirectUrl: string; transactionCookie: string }> {
@@ -59,28 +98,27 @@ export function makePortal(deps: PortalDeps) {
       transactionCookie: string | undefined;
       context: RequestContext;
     }): Promise<{ sessionCookie: string; session: PortalSession }> {
-      const record = newAuditRecord('portal_login', input.context, deps.clock);
-      try {
-        const key = await sessionKey();
+      return startSession(input.context, async (key) => {
         const kept = openLoginTransaction(input.transactionCookie, key, nowSeconds());
         // No transaction: never started here, expired, or already used (the cookie is cleared on return).
         if (kept === undefined) throw new InvalidTokenError('login_transaction_missing');
-        const principal = await deps.login.complete(input.response, kept);
-        record.caller = callerOf(principal);
-        const session = newPortalSession(principal, nowSeconds(), deps.settings.sessionSeconds);
-        record.outcome = 'granted';
-        try {
-          await deps.audit.record(record);
-        } catch (auditError) {
-          throw new UpstreamUnavailableError('audit_unavailable', { cause: auditError });
-        }
-        deps.log.decision(record);
-        return { sessionCookie: sealSession(session, key), session };
-      } catch (error) {
-        if (record.outcome === 'granted') throw error;
-        throw await recordDenial(deps, record, asKeyvendError(error), false);
-      }
+        return deps.login.complete(input.response, kept);
+      });
     },
+
+    /**
+     * A SAML response posted to the portal's ACS (IdP-initiated, cross-site, so no CSRF token can exist):
+     * what protects it is the IdP's signature over an assertion naming this ACS and our audience, its
+     * short validity, and the replay cache that lets each assertion open one session only.
+     */
+    async completeSamlLogin(input: { samlResponse: string | undefined; context: RequestContext }): Promise<{ sessionCookie: string; session: PortalSession }> {
+      return startSession(input.context, async () => {
+        if (deps.saml === undefined) throw new InvalidSamlResponseError('saml_not_configured');
+        const verified = await deps.saml.verifier.verifySamlResponse(new Secret(input.samlResponse ?? ''), { acsUrl: deps.saml.acsUrl, acceptsAwsAudience: false });
+        return verified.principal;
+      }, `sha256:${sha256Hex(input.samlResponse ?? '')}`);
+    },
+
 
     /** The session behind a cookie, if it is genuine and current. Reading grants nothing, so it is not audited. */
     async session(cookie: string | undefined): Promise<PortalSession | undefined> {

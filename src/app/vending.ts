@@ -1,6 +1,7 @@
 import { accountOfArn, type Entitlement, partitionOfArn, type VendingPath } from '../domain/entitlement.ts';
 import { InternalError, NotEntitledError } from '../domain/errors.ts';
 import type { AwsRoleAttribute, Principal } from '../domain/principal.ts';
+import { SAML_PROVIDER_ARN_PATTERN } from '../domain/saml.ts';
 import type { Secret } from '../domain/secret.ts';
 import { federationNameFor, sessionIdentityFor, type SessionTag } from '../domain/session-identity.ts';
 import type { CredentialIssuer, IssuedCredentials } from '../ports/index.ts';
@@ -98,8 +99,6 @@ export function planVending(
     }
   }
 }
-
-const SAML_PROVIDER_ARN_PATTERN = /^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:saml-provider\/[\w+=,.@-]{1,128}$/;
 
 /**
  * The Role attribute pair that names this entitlement's role, with a SAML provider in the role's account and

@@ -52,10 +52,10 @@ export function clearCookie(name: string, options: { secure: boolean; path: stri
 }
 
 /** An `application/x-www-form-urlencoded` body with only the named fields, each once. */
-export function parseForm(event: APIGatewayProxyEventV2, allowed: readonly string[]): Record<string, string> {
+export function parseForm(event: APIGatewayProxyEventV2, allowed: readonly string[], maxBytes = MAX_FORM_BYTES): Record<string, string> {
   const raw = event.body ?? '';
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-  if (Buffer.byteLength(text, 'utf8') > MAX_FORM_BYTES) throw new PayloadTooLargeError();
+  if (Buffer.byteLength(text, 'utf8') > maxBytes) throw new PayloadTooLargeError();
   const contentType = (event.headers?.['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (contentType !== 'application/x-www-form-urlencoded') throw new UnsupportedMediaTypeError();
   const form: Record<string, string> = Object.create(null) as Record<string, string>;

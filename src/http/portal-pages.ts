@@ -49,8 +49,11 @@ ${body}
 </html>`;
 }
 
-export function signInPage(input: { issuerName: string; notice?: string }): string {
+export function signInPage(input: { issuerName: string; notice?: string; samlSignIns?: readonly { id: string; url: string }[] }): string {
   const notice = input.notice === undefined ? '' : `<p role="status">${escapeHtml(input.notice)}</p>`;
+  const saml = (input.samlSignIns ?? [])
+    .map((idp) => `<p><a class="button" href="${escapeHtml(idp.url)}">Sign in with SAML (${escapeHtml(idp.id)})</a></p>`)
+    .join('\n');
   return layout(
     'Sign in',
     `<h1>Sign in</h1>
@@ -59,6 +62,7 @@ export function signInPage(input: { issuerName: string; notice?: string }): stri
 ${notice}
 <p>Sign in with your organisation's identity provider. Keyvend then lists the roles you may use.</p>
 <p><a class="button" href="/portal/login">Sign in with ${escapeHtml(input.issuerName)}</a></p>
+${saml}
 </section>`,
   );
 }

@@ -23,10 +23,17 @@ export interface SamlVerification {
   readonly samlResponse: Secret;
 }
 
+/** Where a SAML response was posted: its Destination and Recipient must name this ACS. */
+export interface SamlConsumer {
+  readonly acsUrl: string;
+  /** Whether an assertion issued for AWS (`urn:amazon:webservices`) may be accepted here (the API's pass-through). */
+  readonly acceptsAwsAudience: boolean;
+}
+
 /** Verifies a base64 SAML response from a configured IdP and consumes its assertion id (single use). */
 export interface SamlVerifier {
   /** Throws InvalidSamlResponseError (401) for anything untrusted or replayed, UpstreamUnavailableError when replay state is unknown. */
-  verifySamlResponse(samlResponse: Secret): Promise<SamlVerification>;
+  verifySamlResponse(samlResponse: Secret, consumer: SamlConsumer): Promise<SamlVerification>;
 }
 
 /** Remembers a one-time identifier until it expires. */

@@ -1,7 +1,8 @@
+import { type BoundSamlVerifier, boundSamlVerifier } from '../support/bound-saml-verifier.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { NodeSamlVerifier, type SamlIdpSettings } from '../../src/adapters/saml/node-saml-verifier.ts';
+import { type SamlIdpSettings } from '../../src/adapters/saml/node-saml-verifier.ts';
 import { InvalidSamlResponseError } from '../../src/domain/errors.ts';
 import { Secret } from '../../src/domain/secret.ts';
 
@@ -15,7 +16,7 @@ const idp = (overrides: Partial<SamlIdpSettings>): SamlIdpSettings => ({
   requireSignedResponse: false, maxAssertionLifetimeSeconds: 3600, clockSkewSeconds: 30, ...overrides,
 });
 
-async function outcome(verifier: NodeSamlVerifier, file: string): Promise<string> {
+async function outcome(verifier: BoundSamlVerifier, file: string): Promise<string> {
   const base64 = Buffer.from(readFileSync(file)).toString('base64');
   try {
     const result = await verifier.verifySamlResponse(new Secret(base64));
@@ -34,7 +35,7 @@ const PASSED_EVERY_SIGNATURE_CHECK = 'saml_subject_invalid';
 describe('node-saml signature corpus (S-05)', () => {
   const dir = join(FIXTURES, 'saml-signatures');
   const verifier = (conformanceProfile: boolean) =>
-    new NodeSamlVerifier({
+    boundSamlVerifier({
       idps: [
         idp({
           entityId: 'https://evil-corp.com',
@@ -97,7 +98,7 @@ describe('node-saml signature corpus (S-05)', () => {
 describe('xml-crypto corpus (S-02, CVE-2025-29774/29775)', () => {
   const dir = join(FIXTURES, 'xml-crypto');
   const feide = () =>
-    new NodeSamlVerifier({
+    boundSamlVerifier({
       idps: [
         idp({
           entityId: 'https://openidp.feide.no',
@@ -111,7 +112,7 @@ describe('xml-crypto corpus (S-02, CVE-2025-29774/29775)', () => {
       conformanceProfile: true,
     });
   const onelogin = () =>
-    new NodeSamlVerifier({
+    boundSamlVerifier({
       idps: [
         idp({
           entityId: 'https://app.onelogin.com/saml/metadata/164679',
@@ -160,7 +161,7 @@ describe('xml-crypto corpus (S-02, CVE-2025-29774/29775)', () => {
     // Prepare
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(new Date('2012-07-03T11:35:00Z'));
-    const production = new NodeSamlVerifier({
+    const production = boundSamlVerifier({
       idps: [idp({ entityId: 'https://openidp.feide.no', certificates: [readFileSync(join(dir, 'feide_public.pem'), 'utf8')], audiences: ['passport-saml'], nameIdFormats: ['urn:oasis:names:tc:SAML:2.0:nameid-format:transient'] })],
       acsUrl: 'http://localhost:3000/login/callback',
       replayCache: memoryReplayCache(),

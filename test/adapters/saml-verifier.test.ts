@@ -1,5 +1,6 @@
+import { boundSamlVerifier } from '../support/bound-saml-verifier.ts';
 import { describe, expect, it } from 'vitest';
-import { NodeSamlVerifier, type SamlIdpSettings } from '../../src/adapters/saml/node-saml-verifier.ts';
+import { type SamlIdpSettings } from '../../src/adapters/saml/node-saml-verifier.ts';
 import { InvalidSamlResponseError, UpstreamUnavailableError } from '../../src/domain/errors.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import { AWS_SAML_AUDIENCE } from '../../src/domain/saml.ts';
@@ -19,7 +20,7 @@ function memoryReplayCache(): ReplayCache & { keys: Map<string, Date> } {
 }
 
 function verifier(overrides: Partial<SamlIdpSettings> = {}, replayCache: ReplayCache = memoryReplayCache()) {
-  return new NodeSamlVerifier({
+  return boundSamlVerifier({
     idps: [
       {
         id: 'corp',
@@ -79,8 +80,17 @@ describe('NodeSamlVerifier', () => {
 
   it('accepts an assertion for urn:amazon:webservices only from an IdP configured for it', async () => {
     // Prepare
-    const forAws = await idp.response({ audience: AWS_SAML_AUDIENCE });
-    const forAwsAgain = await idp.response({ audience: AWS_SAML_AUDIENCE });
+    const forAwsOptions = {
+      audience: AWS_SAML_AUDIENCE,
+      destination: 'https://signin.aws.amazon.com/saml',
+      recipient: 'https://signin.aws.amazon.com/saml',
+      attributes: {
+        'https://aws.amazon.com/SAML/Attributes/Role': ['arn:aws:iam::111111111111:role/r,arn:aws:iam::111111111111:saml-provider/p'],
+        'https://aws.amazon.com/SAML/Attributes/RoleSessionName': ['alice-1'],
+      },
+    };
+    const forAws = await idp.response(forAwsOptions);
+    const forAwsAgain = await idp.response(forAwsOptions);
 
     // Act
     const configured = await verifier({ audiences: [AUDIENCE, AWS_SAML_AUDIENCE] }).verifySamlResponse(new Secret(forAws));

@@ -25,6 +25,11 @@ const SAMLIFY_ENTITY_ID = 'https://samlify.idp.test/metadata';
 const SP_AUDIENCE = 'urn:keyvend:local';
 const BROKER_LOG = join(ROOT, 'test-output/e2e-saml-broker.log');
 const ALICE = 'alice-7f3a9c1e';
+const AWS_SIGNIN_SAML = 'https://signin.aws.amazon.com/saml';
+const PASSTHROUGH_ROLE = 'arn:aws:iam::111111111111:role/keyvend/saml-uploads';
+/** The SAML provider of infra/local/roles.yaml, which trusts test/fixtures/saml-idp/cert.pem. */
+const EMULATOR_SAML_PROVIDER = 'arn:aws:iam::111111111111:saml-provider/keyvend-test-idp';
+const AWS_ATTRIBUTE = 'https://aws.amazon.com/SAML/Attributes/';
 
 let stack: LocalStack;
 let acsUrl: string;
@@ -32,6 +37,12 @@ let samlify: SamlifyIdp;
 let attackerIdp: SamlifyIdp;
 let simpleSaml: SimpleSamlPhpIdp;
 let samlifyCert: SigningCert;
+/** The IdP configured for the pass-through: it signs with the key the emulator's SAML provider trusts. */
+let awsIdp: SamlifyIdp;
+const awsIdpCert: SigningCert = {
+  certPem: readFileSync(join(ROOT, 'test/fixtures/saml-idp/cert.pem'), 'utf8'),
+  keyPem: readFileSync(join(ROOT, 'test/fixtures/saml-idp/key.pem'), 'utf8'),
+};
 
 beforeAll(async () => {
   samlifyCert = generateSigningCert('samlify-idp');
@@ -53,7 +64,7 @@ beforeAll(async () => {
       {
         id: 'samlify-aws',
         entityId: `${SAMLIFY_ENTITY_ID}/aws`,
-        certificates: [samlifyCert.certPem],
+        certificates: [awsIdpCert.certPem],
         audiences: [SP_AUDIENCE, 'urn:amazon:webservices'],
         groupsAttribute: 'groups',
       },
@@ -76,6 +87,7 @@ beforeAll(async () => {
     defaultAttributes: { groups: ['engineers'], department: ['research'] },
   };
   samlify = samlifyIdp({ entityId: SAMLIFY_ENTITY_ID, cert: samlifyCert, ...idpSettings });
+  awsIdp = samlifyIdp({ entityId: `${SAMLIFY_ENTITY_ID}/aws`, cert: awsIdpCert, ...idpSettings });
   attackerIdp = samlifyIdp({ entityId: SAMLIFY_ENTITY_ID, cert: generateSigningCert('attacker'), ...idpSettings });
   simpleSaml = await startSimpleSamlPhp({
     port: sspPort,
@@ -223,7 +235,7 @@ describe('SAML callers get scoped credentials end to end', () => {
   it('an assertion issued for AWS (pass-through audience) is verified but refused on the AssumeRole path', async () => {
     // Prepare
     const callsBefore = await stsCalls();
-    const forAws = await samlify.response({ issuer: `${SAMLIFY_ENTITY_ID}/aws`, audience: 'urn:amazon:webservices' });
+    const forAws = await awsAssertion();
 
     // Act
     const response = await postForm({ SAMLResponse: forAws, entitlement: 'saml-uploads' });
@@ -402,5 +414,92 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
     const log = readFileSync(BROKER_LOG, 'utf8');
     expect(log).not.toMatch(/PHNhbWxwOlJlc3BvbnNl/); // base64 of "<samlp:Response"
     expect(log).not.toContain('<samlp:Response');
+  });
+});
+
+/** An assertion as the pass-through IdP issues it for AWS: audience, Destination and Recipient are AWS's. */
+function awsAssertion(options: { roles?: string[]; recipient?: string; destination?: string; attributes?: Record<string, string[]> } = {}) {
+  return awsIdp.response({
+    audience: 'urn:amazon:webservices',
+    destination: options.destination ?? AWS_SIGNIN_SAML,
+    recipient: options.recipient ?? AWS_SIGNIN_SAML,
+    attributes: {
+      groups: ['engineers'],
+      [`${AWS_ATTRIBUTE}Role`]: options.roles ?? [`${EMULATOR_SAML_PROVIDER},${PASSTHROUGH_ROLE}`],
+      [`${AWS_ATTRIBUTE}RoleSessionName`]: ['alice@example.com'],
+      [`${AWS_ATTRIBUTE}SourceIdentity`]: ['alice'],
+      [`${AWS_ATTRIBUTE}PrincipalTag:team`]: ['research'],
+      ...options.attributes,
+    },
+  });
+}
+
+/** A refusal after verification: the status and reason, no STS call, a denial audited for the verified caller. */
+async function expectRefusedAfterVerification(samlResponse: string, entitlement: string, expected: { status: number; error: string; reason: string }) {
+  const callsBefore = await stsCalls();
+  const response = await postForm({ SAMLResponse: samlResponse, entitlement });
+  expect(response.status).toBe(expected.status);
+  expect(response.json['error']).toBe(expected.error);
+  expect(await stsCalls()).toBe(callsBefore);
+  const record = await auditOf(response.json['requestId']);
+  expect(record).toMatchObject({ outcome: 'denied', reason: expected.reason, caller: { idpType: 'saml' } });
+  expect(JSON.stringify(record)).not.toContain(samlResponse.slice(0, 40));
+}
+
+describe('SAML pass-through (vending: saml): an assertion issued for AWS goes to AssumeRoleWithSAML', () => {
+  it('gets working credentials from AssumeRoleWithSAML, with the entitlement session policy, audited', async () => {
+    // Prepare
+    const samlResponse = await awsAssertion();
+
+    // Act
+    const response = await postForm({ SAMLResponse: samlResponse, entitlement: 'saml-passthrough' });
+
+    // Assess
+    expect(response.status, JSON.stringify(response.json)).toBe(200);
+    expect(response.json).toMatchObject({ Version: 1, entitlement: 'saml-passthrough', roleSessionName: 'alice@example.com', durationSeconds: 900 });
+    const client = new STSClient({
+      endpoint: stack.sts.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: String(response.json['AccessKeyId']), secretAccessKey: String(response.json['SecretAccessKey']), sessionToken: String(response.json['SessionToken']) },
+    });
+    const identity = await client.send(new GetCallerIdentityCommand({}));
+    expect(identity.Arn).toBe('arn:aws:sts::111111111111:assumed-role/saml-uploads/alice@example.com');
+    const session = (await sessions()).find((s) => s.accessKeyId === response.json['AccessKeyId']) as Record<string, any> | undefined;
+    const userKey = deriveUserKey(`${SAMLIFY_ENTITY_ID}/aws`, ALICE);
+    expect(session).toMatchObject({ issuedBy: 'AssumeRoleWithSAML', provider: EMULATOR_SAML_PROVIDER, sourceIdentity: 'alice', tags: [{ Key: 'team', Value: 'research' }] });
+    expect(JSON.parse(String(session?.['policy'])).Statement[0]).toMatchObject({ Action: ['s3:GetObject'], Resource: `arn:aws:s3:::keyvend-demo-uploads/${userKey}/*` });
+    const record = (await auditRecords()).find((r) => r['eventId'] === response.json['grantId']);
+    expect(record).toMatchObject({
+      outcome: 'granted',
+      caller: { idpType: 'saml', issuerId: 'samlify-aws', subject: ALICE, userKey },
+      session: { vending: 'saml', roleArn: PASSTHROUGH_ROLE, samlProviderArn: EMULATOR_SAML_PROVIDER, roleSessionName: 'alice@example.com', sourceIdentity: 'alice' },
+    });
+    expect(JSON.stringify(record)).not.toContain(samlResponse.slice(0, 40));
+  });
+
+  it('refuses an assertion whose Role attribute names another role (403), before STS', async () => {
+    // Prepare
+    const otherRole = await awsAssertion({ roles: [`${EMULATOR_SAML_PROVIDER},arn:aws:iam::111111111111:role/keyvend/photo-uploads`] });
+
+    // Act + Assess
+    await expectRefusedAfterVerification(otherRole, 'saml-passthrough', { status: 403, error: 'not_entitled', reason: 'saml_role_attribute_mismatch' });
+  });
+
+  it('refuses an assertion for the broker itself on the saml entitlement (403 saml_needs_saml_caller), before STS', async () => {
+    // Prepare
+    const forUs = await samlify.response();
+
+    // Act + Assess
+    await expectRefusedAfterVerification(forUs, 'saml-passthrough', { status: 403, error: 'not_entitled', reason: 'saml_needs_saml_caller' });
+  });
+
+  it('refuses an assertion for AWS that names our ACS as Recipient or Destination (401), before STS', async () => {
+    await expectRejected(await awsAssertion({ recipient: acsUrl }), /^saml_recipient_mismatch$/);
+    await expectRejected(await awsAssertion({ recipient: acsUrl, destination: acsUrl }), /^saml_destination_mismatch$/);
+  });
+
+  it('refuses an assertion for AWS whose AWS attributes STS would refuse (401), before STS', async () => {
+    await expectRejected(await awsAssertion({ attributes: { [`${AWS_ATTRIBUTE}RoleSessionName`]: ['alice smith'] } }), /^saml_aws_role_session_name_invalid$/);
+    await expectRejected(await awsAssertion({ roles: [PASSTHROUGH_ROLE] }), /^saml_aws_role_invalid$/);
   });
 });

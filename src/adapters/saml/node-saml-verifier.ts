@@ -2,9 +2,10 @@ import type { SAML } from '@node-saml/node-saml';
 import { DOMParser } from '@xmldom/xmldom';
 import { InvalidSamlResponseError, KeyvendError, UpstreamUnavailableError } from '../../domain/errors.ts';
 import { deriveUserKey, GROUP_PATTERN, SAFE_TAG_VALUE_PATTERN, sha256Hex, SUBJECT_PATTERN } from '../../domain/identifiers.ts';
-import type { Principal } from '../../domain/principal.ts';
+import type { AwsRoleAttribute, Principal } from '../../domain/principal.ts';
+import { AWS_SAML_AUDIENCE, AWS_SAML_ENDPOINTS, AwsSamlAttributeError, isAwsSamlAttribute, parseAwsSamlAttributes } from '../../domain/saml.ts';
 import type { Secret } from '../../domain/secret.ts';
-import type { ReplayCache, SamlVerification, SamlVerifier } from '../../ports/index.ts';
+import type { ReplayCache, SamlConsumer, SamlVerification, SamlVerifier } from '../../ports/index.ts';
 import { childElements, type GuardOptions, guardSamlResponse, NS } from './xml-guard.ts';
 
 /** One trusted SAML IdP, from configuration only: its certificates are bound to its entity id. */
@@ -26,12 +27,12 @@ export interface SamlIdpSettings {
   readonly requireSignedResponse: boolean;
   readonly maxAssertionLifetimeSeconds: number;
   readonly clockSkewSeconds: number;
+  /** Where the portal's "Sign in with SAML" link sends a person (the IdP's IdP-initiated SSO URL). */
+  readonly portalSignInUrl?: string;
 }
 
 export interface SamlVerifierOptions {
   readonly idps: readonly SamlIdpSettings[];
-  /** The broker's Assertion Consumer Service URL: every Destination and Recipient must equal it. */
-  readonly acsUrl: string;
   readonly replayCache: ReplayCache;
   readonly now?: () => Date;
   /**
@@ -57,20 +58,18 @@ interface IdpEntry {
 /**
  * Verifies SAML responses with @node-saml/node-saml and adds every check it leaves to the caller
  * (security catalog §2.0): the pre-parse guard, Issuer bound to the IdP whose certificates verified,
- * Destination and Recipient equal to our ACS, Status, times with a bounded skew and lifetime, the
+ * Destination and Recipient equal to the expected consumer (our ACS, or AWS for pass-through), Status, times with a bounded skew and lifetime, the
  * NameID/attribute grammar, and a shared replay cache keyed on the assertion id. Everything the
  * principal is built from is read from the bytes that were signed (node-saml's signed assertion).
  */
 export class NodeSamlVerifier implements SamlVerifier {
   readonly #byEntityId: Map<string, IdpEntry>;
-  readonly #acsUrl: string;
   readonly #replayCache: ReplayCache;
   readonly #now: () => Date;
   readonly #guard: GuardOptions;
   readonly #conformance: boolean;
 
   constructor(options: SamlVerifierOptions) {
-    this.#acsUrl = options.acsUrl;
     this.#replayCache = options.replayCache;
     this.#now = options.now ?? (() => new Date());
     this.#conformance = options.conformanceProfile === true;
@@ -93,7 +92,8 @@ export class NodeSamlVerifier implements SamlVerifier {
     const { SAML: NodeSaml } = await import('@node-saml/node-saml');
     const { settings } = entry;
     const saml = new NodeSaml({
-      callbackUrl: this.#acsUrl,
+      // node-saml uses it only for requests it builds; the ACS each response names is checked per call.
+      callbackUrl: 'urn:keyvend:acs-checked-per-response',
       issuer: audience || 'urn:keyvend:conformance',
       audience: audience === NO_AUDIENCE ? false : audience,
       idpCert: [...settings.certificates],
@@ -107,13 +107,13 @@ export class NodeSamlVerifier implements SamlVerifier {
     return saml;
   }
 
-  async verifySamlResponse(samlResponse: Secret): Promise<SamlVerification> {
+  async verifySamlResponse(samlResponse: Secret, consumer: SamlConsumer): Promise<SamlVerification> {
     const base64 = samlResponse.reveal();
     const guarded = guardSamlResponse(base64, this.#guard);
     const unverifiedIssuer = textOf(firstChild(guarded.assertion, NS.assertion, 'Issuer'));
     const entry = unverifiedIssuer === undefined ? undefined : this.#byEntityId.get(unverifiedIssuer);
     if (entry === undefined) throw new InvalidSamlResponseError('saml_unknown_issuer');
-    const audience = this.#chooseAudience(entry, guarded.assertion);
+    const audience = this.#chooseAudience(entry, guarded.assertion, consumer);
     const saml = await this.#samlFor(entry, audience);
 
     let signedAssertionXml: string;
@@ -124,7 +124,7 @@ export class NodeSamlVerifier implements SamlVerifier {
     } catch (error) {
       throw new InvalidSamlResponseError(reasonOf(error), { cause: error });
     }
-    const checked = this.#checkResponse(entry.settings, guarded.root, signedAssertionXml, audience);
+    const checked = this.#checkResponse(entry.settings, guarded.root, signedAssertionXml, audience, consumer.acsUrl);
 
     const principal: Principal = {
       idpType: 'saml',
@@ -134,6 +134,7 @@ export class NodeSamlVerifier implements SamlVerifier {
       userKey: deriveUserKey(entry.settings.entityId, checked.subject),
       groups: checked.groups,
       attributes: checked.attributes,
+      ...(checked.awsRoles === undefined ? {} : { awsRoles: checked.awsRoles }),
       auth: {
         tokenId: checked.assertionId,
         issuedAt: checked.issuedAt,
@@ -152,17 +153,23 @@ export class NodeSamlVerifier implements SamlVerifier {
   }
 
   /** Picks the node-saml instance by the (unverified) audience; node-saml then checks it against the signed bytes. */
-  #chooseAudience(entry: IdpEntry, assertion: Element): string {
+  #chooseAudience(entry: IdpEntry, assertion: Element, consumer: SamlConsumer): string {
     const audiences = Array.from(assertion.getElementsByTagNameNS(NS.assertion, 'Audience')).map((a) => textOf(a));
-    const match = entry.settings.audiences.find((audience) => audiences.includes(audience));
+    const match = entry.settings.audiences.find(
+      (audience) => audiences.includes(audience) && (audience !== AWS_SAML_AUDIENCE || consumer.acceptsAwsAudience),
+    );
     if (match === undefined && this.#conformance && audiences.length === 0) return NO_AUDIENCE;
     if (match === undefined) throw new InvalidSamlResponseError('saml_untrusted_audience');
     return match;
   }
 
-  #checkResponse(settings: SamlIdpSettings, root: Element, signedAssertionXml: string, audience: string) {
-    // The root is signed when the IdP signs the response; either way it must name us and say Success.
-    if (root.getAttribute('Destination') !== this.#acsUrl) throw new InvalidSamlResponseError('saml_destination_mismatch');
+  #checkResponse(settings: SamlIdpSettings, root: Element, signedAssertionXml: string, audience: string, acsUrl: string) {
+    // The root is signed when the IdP signs the response; either way it must name its consumer and say Success.
+    // An assertion for AWS is consumed by AWS's SAML endpoint (of one partition), never by our ACS.
+    const destination = root.getAttribute('Destination') ?? '';
+    const forAws = audience === AWS_SAML_AUDIENCE;
+    const awsPartition = forAws && Object.hasOwn(AWS_SAML_ENDPOINTS, destination) ? AWS_SAML_ENDPOINTS[destination] : undefined;
+    if (forAws ? awsPartition === undefined : destination !== acsUrl) throw new InvalidSamlResponseError('saml_destination_mismatch');
     if (root.getAttribute('Version') !== '2.0') throw new InvalidSamlResponseError('saml_version');
     const responseIssuers = childElements(root, NS.assertion, 'Issuer');
     if (responseIssuers.length > 1 || (responseIssuers[0] !== undefined && textOf(responseIssuers[0]) !== settings.entityId)) {
@@ -203,11 +210,20 @@ export class NodeSamlVerifier implements SamlVerifier {
     const subjects = childElements(assertion, NS.assertion, 'Subject');
     if (subjects.length !== 1) throw new InvalidSamlResponseError('saml_subject_missing');
     const subjectElement = subjects[0] as Element;
-    const confirmationUntilMs = this.#checkBearerConfirmation(subjectElement, nowMs, skewMs);
+    const confirmationUntilMs = this.#checkBearerConfirmation(subjectElement, destination, nowMs, skewMs);
     const used = new Set(
       [settings.subjectAttribute, settings.groupsAttribute, ...Object.values(settings.tagAttributes)].filter((n): n is string => n !== undefined),
     );
-    const attributes = collectAttributes(assertion, used);
+    const attributes = collectAttributes(assertion, (name) => used.has(name) || (forAws && isAwsSamlAttribute(name)));
+    let awsRoles: readonly AwsRoleAttribute[] | undefined;
+    if (awsPartition !== undefined) {
+      try {
+        awsRoles = parseAwsSamlAttributes(attributes, awsPartition);
+      } catch (error) {
+        if (error instanceof AwsSamlAttributeError) throw new InvalidSamlResponseError(error.reason, { cause: error });
+        throw error;
+      }
+    }
     const subject = this.#subjectOf(settings, subjectElement, attributes);
 
     const groups = settings.groupsAttribute === undefined ? [] : (attributes.get(settings.groupsAttribute) ?? []);
@@ -224,6 +240,7 @@ export class NodeSamlVerifier implements SamlVerifier {
     return {
       assertionId,
       subject,
+      awsRoles,
       groups: [...new Set(groups)],
       attributes: Object.freeze(tags),
       issuedAt: Math.floor(issuedAtMs / 1000),
@@ -233,14 +250,14 @@ export class NodeSamlVerifier implements SamlVerifier {
     };
   }
 
-  /** At least one bearer confirmation for our ACS, still valid; returns its NotOnOrAfter. */
-  #checkBearerConfirmation(subject: Element, nowMs: number, skewMs: number): number {
+  /** At least one bearer confirmation for the response's (already checked) Destination, still valid; returns its NotOnOrAfter. */
+  #checkBearerConfirmation(subject: Element, recipient: string, nowMs: number, skewMs: number): number {
     for (const confirmation of childElements(subject, NS.assertion, 'SubjectConfirmation')) {
       if (confirmation.getAttribute('Method') !== BEARER) continue;
       const data = childElements(confirmation, NS.assertion, 'SubjectConfirmationData');
       if (data.length !== 1) continue;
       const element = data[0] as Element;
-      if (element.getAttribute('Recipient') !== this.#acsUrl) continue;
+      if (element.getAttribute('Recipient') !== recipient) continue;
       const until = element.getAttribute('NotOnOrAfter');
       if (until === null || until === '') continue;
       const untilMs = instant(until);
@@ -285,7 +302,7 @@ function parseSignedAssertion(xml: string): Element {
  * The text values of the attributes we use, by name. A name that appears twice is refused (parser-differential
  * bait); a used attribute whose value is not plain text is refused; attributes we do not use may hold anything.
  */
-function collectAttributes(assertion: Element, used: ReadonlySet<string>): Map<string, string[]> {
+function collectAttributes(assertion: Element, isUsed: (name: string) => boolean): Map<string, string[]> {
   const seen = new Set<string>();
   const attributes = new Map<string, string[]>();
   for (const statement of childElements(assertion, NS.assertion, 'AttributeStatement')) {
@@ -293,7 +310,7 @@ function collectAttributes(assertion: Element, used: ReadonlySet<string>): Map<s
       const name = attribute.getAttribute('Name') ?? '';
       if (name === '' || seen.has(name)) throw new InvalidSamlResponseError('saml_attribute_duplicated');
       seen.add(name);
-      if (!used.has(name)) continue;
+      if (!isUsed(name)) continue;
       const values = childElements(attribute, NS.assertion, 'AttributeValue').map((value) => {
         const text = simpleText(value);
         if (text === undefined) throw new InvalidSamlResponseError('saml_attribute_invalid');

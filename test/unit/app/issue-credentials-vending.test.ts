@@ -73,6 +73,7 @@ function harness(principal: Principal, entitlement: Entitlement, options: { audi
     verifier: { verifyBearer: async () => principal },
     // SAML callers of these tests bring an assertion their IdP issued for AWS (the pass-through path).
     samlVerifier: { verifySamlResponse: async (samlResponse) => ({ principal, audience: AWS_SAML_AUDIENCE, samlResponse }) },
+    samlAcsUrl: 'https://broker.example.test/v1/credentials',
     entitlements: { findGranted: async () => entitlement, listGranted: async () => [entitlement] },
     credentials,
     audit: {
