@@ -1,7 +1,7 @@
 import { type BuildOptions, build } from 'esbuild';
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parse } from 'yaml';
 import { CFN_TAGS } from '../infra/local/dynamodb.ts';
 import { ROOT } from '../infra/local/stack.ts';
@@ -66,7 +66,7 @@ export async function bundleFunction(name: FunctionName, outdir: string): Promis
     absWorkingDir: ROOT,
     logLevel: 'warning',
   });
-  const path = join(outdir, `${name}${extension}`);
+  const path = join(outdir, `${basename(entry, '.ts')}${extension}`);
   const parts = new Map<string, number>();
   for (const output of Object.values(result.metafile.outputs)) {
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) parts.set(partOf(input), (parts.get(partOf(input)) ?? 0) + bytesInOutput);

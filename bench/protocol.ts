@@ -5,7 +5,7 @@
  */
 export const RESULT_MARKER = '@@keyvend-bench-result@@ ';
 
-export type FunctionName = 'credentials' | 'entitlements' | 'console' | 'portal';
+export type FunctionName = 'credentials' | 'entitlements' | 'console' | 'portal' | 'portalSaml';
 
 export interface HandlerRequest {
   readonly method: 'GET' | 'POST';

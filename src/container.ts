@@ -103,9 +103,10 @@ const federationStsClient = (keys: LongTermKeys): STSClient => {
 };
 
 const verifier = /* @__PURE__ */ once(() => new JoseIdentityVerifier({ issuers: config().issuers, allowLoopbackHttp: config().localMode }));
+const samlConfigured = (c: Config): boolean => c.saml.idps.length > 0 && c.saml.acsUrl !== undefined && c.saml.replayTable !== undefined;
 const samlVerifier = /* @__PURE__ */ once(() => {
   const { saml } = config();
-  if (saml.idps.length === 0 || saml.acsUrl === undefined || saml.replayTable === undefined) return undefined;
+  if (!samlConfigured(config()) || saml.replayTable === undefined) return undefined;
   return new NodeSamlVerifier({ idps: saml.idps, replayCache: new DynamoDbReplayCache(documentClient(), saml.replayTable) });
 });
 const entitlementStore = /* @__PURE__ */ once(() => new DynamoDbEntitlementStore(documentClient(), config().entitlementsTable));
@@ -150,7 +151,15 @@ export const issueConsoleUrl = /* @__PURE__ */ once(() => {
   });
 });
 
-export const portal = /* @__PURE__ */ once(() => {
+/**
+ * The portal's pages, OIDC sign-in and console button, built without the SAML verifier so that its bundle
+ * carries no XML stack; `POST /portal/saml/acs` is its own function, built from `samlPortal` (docs/bundle-size.md).
+ */
+export const portal = /* @__PURE__ */ once(() => makePortalFunction(undefined));
+/** Without SAML configuration it still serves, refusing every assertion with `saml_not_configured` (audited). */
+export const samlPortal = /* @__PURE__ */ once(() => makePortalFunction(samlVerifier()));
+
+const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
   const c = config();
   const settings = c.portal;
   if (settings === undefined) throw new ConfigError('the portal needs KEYVEND_PORTAL_URL and KEYVEND_PORTAL_CLIENT_ID');
@@ -167,7 +176,7 @@ export const portal = /* @__PURE__ */ once(() => {
     publicUrl: settings.publicUrl,
     issuerName: new URL(issuer.issuer).host,
     /** One "Sign in with SAML" link per SAML IdP configured with a portal sign-in URL. */
-    samlSignIns: samlVerifier() === undefined
+    samlSignIns: !samlConfigured(c)
       ? []
       : c.saml.idps.flatMap((idp) => (idp.portalSignInUrl === undefined ? [] : [{ id: idp.id, url: idp.portalSignInUrl }])),
     http: { secure: new URL(settings.publicUrl).protocol === 'https:', formTargets: federationOrigins },
@@ -187,10 +196,7 @@ export const portal = /* @__PURE__ */ once(() => {
       log: new PowertoolsDecisionLog(logger()),
       clock: systemClock,
       settings: { sessionSeconds: settings.sessionSeconds },
-      saml: (() => {
-        const verifier = samlVerifier();
-        return verifier === undefined ? undefined : { verifier, acsUrl: `${settings.publicUrl}/portal/saml/acs` };
-      })(),
+      saml: saml === undefined ? undefined : { verifier: saml, acsUrl: `${settings.publicUrl}/portal/saml/acs` },
     }),
   };
-});
+};

@@ -81,6 +81,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'GET /v1/entitlements',
       'POST /portal/console',
       'POST /portal/logout',
+      'POST /portal/saml/acs',
       'POST /v1/console',
       'POST /v1/credentials',
     ]);
@@ -96,20 +97,23 @@ describe('npx osls package works offline and writes the stack the issue asks for
     }
   });
 
-  it('zips each function as its one handler file, under 600 KiB except the SAML-capable credentials function', () => {
+  it('zips each function as its one handler file, under 600 KiB except the two SAML-verifying functions', () => {
     // Prepare
-    const limitKiB: Record<string, number> = { entitlements: 600, console: 600, portal: 600, credentials: 900 };
+    const limitKiB: Record<string, number> = { entitlements: 600, console: 600, portal: 600, credentials: 950, portalSaml: 950 };
+    const handlerFile: Record<string, string> = { portalSaml: 'portal-saml' };
     // Act
     const zips = Object.fromEntries(Object.keys(limitKiB).map((name) => [name, zipEntries(join(dir, `.serverless/${name}.zip`))]));
     // Assess
+    expect(ofType('AWS::Lambda::Function')).toHaveLength(Object.keys(limitKiB).length);
     for (const [name, entries] of Object.entries(zips)) {
-      expect(entries.map((e) => e.name)).toEqual([`functions/${name}.mjs`]);
+      expect(entries.map((e) => e.name)).toEqual([`functions/${handlerFile[name] ?? name}.mjs`]);
       expect(entries[0]!.bytes / 1024).toBeLessThan(limitKiB[name]!);
     }
     // node-saml's decryption and XML-building modules are stubbed (build/esbuild-plugins.cjs), and only the
-    // credentials function carries SAML verification at all.
+    // credentials function and the portal's SAML sign-in carry SAML verification at all.
     const code = (name: string) => zips[name]![0]!.content().toString('utf8');
     expect(code('credentials')).toContain('xml-encryption.decrypt is not bundled');
+    expect(code('portalSaml')).toContain('xml-encryption.decrypt is not bundled');
     expect(code('credentials')).not.toContain('encryption without encrypted key is not supported yet');
     for (const name of ['entitlements', 'console', 'portal']) expect(code(name)).not.toMatch(/node-saml|xml-crypto|DOMParser/);
   });

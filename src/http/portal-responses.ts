@@ -1,0 +1,55 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { describeError } from '../adapters/logging/powertools-decision-log.ts';
+import type { RequestContext } from '../app/request-context.ts';
+import { logger } from '../container.ts';
+import type { KeyvendError } from '../domain/errors.ts';
+import { htmlResponse, parseForm, type PortalHttpSettings, queryOf } from './portal-http.ts';
+import { errorPage } from './portal-pages.ts';
+
+/** Malformed input is refused by the use case (audited), not here: an unreadable form is an empty one. */
+export function safeForm(event: APIGatewayProxyEventV2, fields: readonly string[], maxBytes?: number): Record<string, string> {
+  try {
+    return parseForm(event, fields, maxBytes);
+  } catch {
+    return {};
+  }
+}
+
+export function safeQuery(event: APIGatewayProxyEventV2): Record<string, string> {
+  try {
+    return queryOf(event);
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * A portal error as a page: a refused sign-in asks to start again, an expired session to sign in again, an exposed
+ * refusal says why, anything else says nothing of its cause (which is logged, for 5xx only).
+ */
+export function portalErrorResponse(
+  http: PortalHttpSettings,
+  error: KeyvendError,
+  context: RequestContext,
+  during: 'login' | 'action',
+  cookies: string[],
+): APIGatewayProxyStructuredResultV2 {
+  if (error.httpStatus >= 500) {
+    logger().error('keyvend.portal_failed', { code: error.code, reason: error.reason, failure: describeError(error.cause ?? error) });
+  }
+  const view = (() => {
+    if (error.code === 'invalid_token') {
+      return during === 'login'
+        ? { title: 'Sign-in failed', message: 'The sign-in could not be completed. Please start again.' }
+        : { title: 'Please sign in again', message: 'Your portal session is missing or has expired.' };
+    }
+    if (error.expose) return { title: 'Request refused', message: error.message };
+    return { title: 'Something went wrong', message: 'The portal could not complete this request. Please try again later.' };
+  })();
+  return htmlResponse(
+    http,
+    error.httpStatus,
+    errorPage({ ...view, requestId: context.requestId, signInAgain: error.code === 'invalid_token' }),
+    cookies,
+  );
+}
