@@ -239,6 +239,14 @@ function writeResults(r: {
     '|---|---:|---:|---:|---:|',
     ...Object.entries(r.cold).map(([name, c]) => `| ${name} | ${fmt(c.wall.median)} | ${fmt(c.boot.median)} | ${fmt(c.import.median)} | ${fmt(c.firstRequest.median)} |`),
     '',
+    ...(r.bundles.some((b) => r.cold[b.name] === undefined)
+      ? [
+          `Not measured: ${r.bundles.filter((b) => r.cold[b.name] === undefined).map((b) => b.name).join(', ')}. ` +
+            "portalSaml's first request needs a signed response from a SAML IdP for the portal's ACS, which the bench's stack does not run; " +
+            'its size is above, and its code path is the credentials function\'s SAML path plus the portal session.',
+          '',
+        ]
+      : []),
     '## Warm: POST /v1/credentials',
     '',
     `One process, ${WARMUP_CALLS} warm-up calls, then ${MEASURED_CALLS} iterations. Each iteration calls the bundled handler with an API Gateway HTTP API event, then makes the four calls no implementation can avoid, `
