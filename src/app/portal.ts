@@ -119,7 +119,6 @@ export function makePortal(deps: PortalDeps) {
       }, `sha256:${sha256Hex(input.samlResponse ?? '')}`);
     },
 
-
     /** The session behind a cookie, if it is genuine and current. Reading grants nothing, so it is not audited. */
     async session(cookie: string | undefined): Promise<PortalSession | undefined> {
       const check = openSession(cookie, await sessionKey(), nowSeconds());
