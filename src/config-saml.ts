@@ -2,7 +2,6 @@ import { X509Certificate } from 'node:crypto';
 import * as v from 'valibot';
 import type { SamlIdpSettings } from './adapters/saml/node-saml-verifier.ts';
 import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
-import { AWS_SAML_AUDIENCE } from './domain/saml.ts';
 const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
 
 export interface SamlConfig {
@@ -79,9 +78,8 @@ export function loadSamlConfig(
     }
     const audiences = idp.audiences ?? [audience];
     for (const accepted of audiences) {
-      if (accepted !== audience && accepted !== AWS_SAML_AUDIENCE) {
-        throw options.fail(`SAML IdP ${idp.id}: audiences may be only ${audience} and ${AWS_SAML_AUDIENCE}`);
-      }
+      // Assertions for AWS itself (urn:amazon:webservices) went with the saml pass-through path (docs/adr/0001-broker-as-oidc-issuer.md).
+      if (accepted !== audience) throw options.fail(`SAML IdP ${idp.id}: audiences may be only ${audience}, the broker's own`);
     }
     if (idp.portalSignInUrl !== undefined) {
       const link = new URL(idp.portalSignInUrl);

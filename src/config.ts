@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import type { OidcIssuerSettings } from './adapters/oidc/jose-identity-verifier.ts';
 import { type DestinationRule, parseDestinationRules } from './domain/console-signin.ts';
+import { type BrokerTokenSettings, MAX_TOKEN_LIFETIME_SECONDS, MIN_TOKEN_LIFETIME_SECONDS } from './domain/broker-token.ts';
 import { SECRET_ID_PATTERN } from './domain/entitlement.ts';
 import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
 import { loadSamlConfig, type SamlConfig } from './config-saml.ts';
@@ -21,6 +22,9 @@ export interface Config {
   readonly stsEndpoint: string | undefined;
   readonly dynamoDbEndpoint: string | undefined;
   readonly secretsManagerEndpoint: string | undefined;
+  readonly kmsEndpoint: string | undefined;
+  /** The broker as the OIDC issuer target roles trust (keyvend-issuer); undefined when not configured. */
+  readonly brokerIssuer: BrokerIssuerConfig | undefined;
   /** Secret ids (names or ARNs) of federation IAM users' keys; empty when no entitlement vends federation tokens. */
   readonly federationUserSecrets: readonly string[];
   readonly federationKeysCacheSeconds: number;
@@ -144,6 +148,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     stsEndpoint: endpoint('KEYVEND_STS_ENDPOINT'),
     dynamoDbEndpoint: endpoint('KEYVEND_DYNAMODB_ENDPOINT'),
     secretsManagerEndpoint: endpoint('KEYVEND_SECRETS_MANAGER_ENDPOINT'),
+    kmsEndpoint: endpoint('KEYVEND_KMS_ENDPOINT'),
+    brokerIssuer: loadBrokerIssuerConfig(env, localMode),
     federationUserSecrets: Object.freeze(federationUserSecrets),
     federationKeysCacheSeconds,
     allowedOrigins: Object.freeze(
@@ -164,6 +170,55 @@ export function roleArnMatcher(patterns: readonly string[]): (roleArn: string) =
     (p) => new RegExp(`^${p.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('[^:]*')}$`),
   );
   return (roleArn) => regexes.some((r) => r.test(roleArn));
+}
+
+export interface BrokerIssuerConfig {
+  readonly token: BrokerTokenSettings;
+  /** The KMS key that signs (key id, key ARN, alias name or alias ARN). */
+  readonly signingKeyId: string;
+  /** KMS keys published in the JWKS beside it: the next key before a switch, the previous one after. */
+  readonly publishedKeyIds: readonly string[];
+}
+
+const KMS_KEY_ID_PATTERN =
+  /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|alias\/[\w/-]{1,250}|arn:(aws|aws-us-gov|aws-cn):kms:[a-z0-9-]+:\d{12}:(?:key\/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32})|alias\/[\w/-]{1,250}))$/;
+/** What an IAM OIDC provider accepts as a client id (aud): no wildcards, no spaces. */
+const AUDIENCE_PATTERN = /^[\w.:/@-]{1,255}$/;
+
+/**
+ * KEYVEND_TOKEN_ISSUER turns the issuer on: it must equal, character for character, the Url of the IAM
+ * OIDC provider in each member account, and AWS fetches `<issuer>/.well-known/openid-configuration` from
+ * it, so https with no query, fragment or trailing slash (plain http to loopback only locally).
+ */
+function loadBrokerIssuerConfig(env: Record<string, string | undefined>, localMode: boolean): BrokerIssuerConfig | undefined {
+  const issuer = env['KEYVEND_TOKEN_ISSUER']?.trim();
+  if (!issuer) return undefined;
+  assertWebUrl('KEYVEND_TOKEN_ISSUER', issuer, localMode);
+  const url = new URL(issuer);
+  if (url.search !== '' || url.hash !== '' || issuer.endsWith('/') || url.username !== '' || url.password !== '') {
+    throw new ConfigError('KEYVEND_TOKEN_ISSUER must be a plain https URL without query, fragment or trailing slash');
+  }
+  const audience = env['KEYVEND_TOKEN_AUDIENCE']?.trim() || 'sts.amazonaws.com';
+  if (!AUDIENCE_PATTERN.test(audience)) throw new ConfigError('KEYVEND_TOKEN_AUDIENCE must be 1-255 of [A-Za-z0-9_.:/@-]');
+  const signingKeyId = env['KEYVEND_SIGNING_KEY_ID']?.trim();
+  if (!signingKeyId) throw new ConfigError('KEYVEND_SIGNING_KEY_ID is required with KEYVEND_TOKEN_ISSUER');
+  const publishedKeyIds = (env['KEYVEND_PUBLISHED_KEY_IDS'] ?? '')
+    .split(',')
+    .map((id) => id.trim())
+    .filter(Boolean);
+  for (const id of [signingKeyId, ...publishedKeyIds]) {
+    if (!KMS_KEY_ID_PATTERN.test(id)) throw new ConfigError(`${id} is not a KMS key id, key ARN or alias`);
+  }
+  if (publishedKeyIds.length > 3) throw new ConfigError('KEYVEND_PUBLISHED_KEY_IDS: at most 3 keys besides the signing key');
+  const lifetimeSeconds = Number(env['KEYVEND_TOKEN_LIFETIME_SECONDS'] ?? '300');
+  if (!Number.isInteger(lifetimeSeconds) || lifetimeSeconds < MIN_TOKEN_LIFETIME_SECONDS || lifetimeSeconds > MAX_TOKEN_LIFETIME_SECONDS) {
+    throw new ConfigError(`KEYVEND_TOKEN_LIFETIME_SECONDS must be a whole number between ${MIN_TOKEN_LIFETIME_SECONDS} and ${MAX_TOKEN_LIFETIME_SECONDS}`);
+  }
+  return Object.freeze({
+    token: Object.freeze({ issuer, audience, lifetimeSeconds }),
+    signingKeyId,
+    publishedKeyIds: Object.freeze(publishedKeyIds.filter((id) => id !== signingKeyId)),
+  });
 }
 
 export interface ConsoleConfig {

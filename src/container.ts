@@ -1,11 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAuditLog } from './adapters/dynamodb/dynamodb-audit-log.ts';
 import { DynamoDbEntitlementStore } from './adapters/dynamodb/dynamodb-entitlement-store.ts';
 import { DynamoDbReplayCache } from './adapters/dynamodb/dynamodb-replay-cache.ts';
+import { KmsSigningKeys } from './adapters/kms/kms-signing-keys.ts';
 import { PowertoolsDecisionLog } from './adapters/logging/powertools-decision-log.ts';
 import { JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts';
 import { NodeSamlVerifier } from './adapters/saml/node-saml-verifier.ts';
@@ -76,6 +78,20 @@ const unsignedStsClient = /* @__PURE__ */ once(() => {
   });
 });
 
+/** The broker's signing keys in KMS, shared by minting (credentials, console) and the JWKS (issuer). */
+const signingKeys = /* @__PURE__ */ once(() => {
+  const c = config();
+  const issuer = c.brokerIssuer;
+  if (issuer === undefined) return undefined;
+  const client = new KMSClient({
+    region: c.region,
+    maxAttempts: 3,
+    requestHandler,
+    ...(c.kmsEndpoint === undefined ? {} : { endpoint: c.kmsEndpoint }),
+  });
+  return { settings: issuer.token, keys: new KmsSigningKeys(client, { signingKeyId: issuer.signingKeyId, publishedKeyIds: issuer.publishedKeyIds }) };
+});
+
 const federationKeys = /* @__PURE__ */ once(() => {
   const c = config();
   const client = new SecretsManagerClient({
@@ -121,11 +137,24 @@ const makeIssuer = (saml: ReturnType<typeof samlVerifier>) =>
       unsignedClient: unsignedStsClient(),
       federation: { keys: federationKeys(), clientFor: federationStsClient },
     }),
+    brokerIssuer: brokerIssuer(),
     audit: new DynamoDbAuditLog(documentClient(), config().auditTable, config().auditRetentionDays),
     log: new PowertoolsDecisionLog(logger()),
     clock: systemClock,
     settings: { roleChaining: config().roleChaining, isAllowedRole: roleArnMatcher(config().allowedRoleArnPatterns) },
   });
+
+const brokerIssuer = () => {
+  const signing = signingKeys();
+  return signing === undefined ? undefined : { settings: signing.settings, signer: signing.keys };
+};
+
+/** The issuer's public side: discovery and JWKS. Without KEYVEND_TOKEN_ISSUER the function refuses to start. */
+export const issuerDocuments = /* @__PURE__ */ once(() => {
+  const signing = signingKeys();
+  if (signing === undefined) throw new ConfigError('the issuer function needs KEYVEND_TOKEN_ISSUER and KEYVEND_SIGNING_KEY_ID');
+  return { issuer: signing.settings.issuer, keys: signing.keys };
+});
 
 export const issueCredentials = /* @__PURE__ */ once(() => makeIssuer(samlVerifier()));
 /** Console sign-in and the portal take bearer tokens only, so their bundles carry no SAML verifier (docs/bundle-size.md). */

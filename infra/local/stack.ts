@@ -12,6 +12,7 @@ import { CLIENT_IDS, DEV_PORTAL_CLIENT_SECRET, type DevIdp, startDevIdp } from '
 import { createTables, freePort, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from './dynamodb.ts';
 import { type LocalPrincipal, type LocalRole, type StsEmulator, startStsEmulator } from './sts-emulator/index.ts';
 import type { SecretsManagerEmulator } from './secrets-manager/index.ts';
+import { type KmsEmulator, startKmsEmulator } from './kms/index.ts';
 import { federationPrincipals, resolveOidcProviders, samlProvidersOf, startFederationSecrets, type VendingWorld } from './vending-world.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -35,6 +36,8 @@ export interface LocalStackOptions {
   readonly samlIdps?: readonly Record<string, unknown>[];
   /** The broker's SP entity id (KEYVEND_SAML_AUDIENCE); defaults to `urn:keyvend:local`. */
   readonly samlAudience?: string;
+  /** The broker's signing key (RS256 by default). */
+  readonly signingKeySpec?: 'RSA_2048' | 'ECC_NIST_P256';
   readonly log?: (line: string) => void;
   /** Where the broker's own output (its decision log lines) goes; tests scan it for leaked secrets. */
   readonly brokerLogFile?: string;
@@ -52,11 +55,18 @@ export interface LocalStack {
   readonly sts: StsEmulator;
   /** Serves the federation IAM users' keys (GetSecretValue). */
   readonly secretsManager: SecretsManagerEmulator;
+  /** Holds the broker's signing key (Sign, GetPublicKey). */
+  readonly kms: KmsEmulator;
   readonly dynamo: LocalDynamoDb;
   readonly roles: RolesFile;
   /** The broker's environment, so a test can start a second broker with one thing changed. */
   readonly brokerEnv: Readonly<Record<string, string>>;
   readonly documentClient: DynamoDBDocumentClient;
+  /**
+   * Replaces the running broker with one whose environment differs by `changes` (a key set to undefined is
+   * removed), on the same port, so its issuer URL stays the one the STS emulator trusts (key rotation tests).
+   */
+  restartBroker(changes: Readonly<Record<string, string | undefined>>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -102,13 +112,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     closers.push(() => dynamo.close());
     if (idp !== undefined) closers.push(() => idp.close());
     const issuers = [...(options.issuers ?? (idp ? [devIssuerSettings(idp)] : [])), ...(options.extraIssuers ?? [])];
+    const broker = roles.principals[0];
+    if (broker === undefined) throw new Error(`${rolesFile} names no principal for the broker`);
+    // The broker is the issuer of the tokens it mints: AWS (here the STS emulator) reads its discovery document.
+    const brokerIssuer = portalUrl;
+    const kms = await startKmsEmulator({
+      accountId: roles.accountId,
+      principals: [{ ...broker, usableKeys: ['*'] }],
+      keys: [{ alias: 'alias/keyvend-local-signing', keySpec: options.signingKeySpec ?? 'RSA_2048' }],
+    });
+    closers.push(() => kms.close());
     // The identity providers' URLs are known only now, so the STS emulator starts after the dev IdP.
     const sts = await startStsEmulator({
       port: options.stsPort ?? 0,
       accountId: roles.accountId,
       principals: [...roles.principals, ...federationPrincipals(roles)],
       roles: roles.roles,
-      oidcProviders: resolveOidcProviders(roles, issuers),
+      oidcProviders: resolveOidcProviders(roles, issuers, brokerIssuer),
       samlProviders: samlProvidersOf(roles, ROOT),
     });
     closers.push(() => sts.close());
@@ -126,8 +146,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await applyEntitlements(documentClient, LOCAL_TABLES.entitlements, check.entries, { prune: true });
     log(`seeded ${check.entries.length} entitlement(s) from ${entitlementsFile}`);
 
-    const broker = roles.principals[0];
-    if (broker === undefined) throw new Error(`${rolesFile} names no principal for the broker`);
     const federation = await startFederationSecrets(roles, roles.accountId, broker);
     closers.push(() => federation.secrets.close());
     const brokerEnv: Record<string, string> = {
@@ -137,6 +155,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       KEYVEND_LOCAL_MODE: 'true',
       KEYVEND_ISSUERS: JSON.stringify(issuers),
       KEYVEND_ALLOWED_ROLE_ARNS: `arn:aws:iam::${roles.accountId}:role/keyvend/*`,
+      KEYVEND_TOKEN_ISSUER: brokerIssuer,
+      KEYVEND_SIGNING_KEY_ID: kms.keys[0]?.arn ?? '',
+      KEYVEND_KMS_ENDPOINT: kms.url,
       KEYVEND_ROLE_CHAINING: 'true',
       KEYVEND_STS_ENDPOINT: sts.url,
       KEYVEND_DYNAMODB_ENDPOINT: dynamo.endpoint,
@@ -164,13 +185,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             KEYVEND_SAML_REPLAY_TABLE: LOCAL_TABLES.samlReplay,
           }),
     };
-    const apiUrl = await startBroker(brokerEnv, {
-      httpPort,
-      closers,
-      ...(options.brokerLogFile === undefined ? {} : { logFile: options.brokerLogFile }),
-    });
-    log(`broker at ${apiUrl}`);
-    return { apiUrl, idp, sts, secretsManager: federation.secrets, dynamo, roles, brokerEnv, documentClient, close };
+    const brokerOptions = { httpPort, ...(options.brokerLogFile === undefined ? {} : { logFile: options.brokerLogFile }) };
+    let brokerClosers: Array<() => Promise<void>> = [];
+    const stopBroker = async () => {
+      for (const closer of brokerClosers) await closer();
+      brokerClosers = [];
+    };
+    closers.push(stopBroker);
+    const apiUrl = await startBroker(brokerEnv, { ...brokerOptions, closers: brokerClosers });
+    const restartBroker = async (changes: Readonly<Record<string, string | undefined>>) => {
+      await stopBroker();
+      const env: Record<string, string> = { ...brokerEnv };
+      for (const [name, value] of Object.entries(changes)) {
+        if (value === undefined) delete env[name];
+        else env[name] = value;
+      }
+      await startBroker(env, { ...brokerOptions, closers: brokerClosers });
+    };
+    log(`broker at ${apiUrl}; issuer ${brokerIssuer}, signing key in the local KMS at ${kms.url}`);
+    return { apiUrl, idp, sts, secretsManager: federation.secrets, kms, dynamo, roles, brokerEnv, documentClient, restartBroker, close };
   } catch (error) {
     await close();
     throw error;

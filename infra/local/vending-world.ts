@@ -11,15 +11,17 @@ export interface VendingWorld {
 }
 
 const PLACEHOLDER = /^\{\{(issuer|audience):([a-z0-9-]+)\}\}$/;
+const BROKER_PLACEHOLDER = '{{broker}}';
 
 /**
- * OIDC providers with `{{issuer:<id>}}` / `{{audience:<id>}}` filled in from the issuers the broker trusts. A provider
- * whose issuer is not trusted in this run (the tests' issuer under `npm start`) is left out, as an IAM provider
- * for an IdP that does not exist would be.
+ * OIDC providers with `{{broker}}` (the local broker's issuer URL) and `{{issuer:<id>}}` / `{{audience:<id>}}` filled
+ * in from the issuers the broker trusts. A provider whose issuer is not trusted in this run (the tests' issuer under
+ * `npm start`) is left out, as an IAM provider for an IdP that does not exist would be.
  */
-export function resolveOidcProviders(world: VendingWorld, issuers: readonly Record<string, unknown>[]): LocalOidcProvider[] {
+export function resolveOidcProviders(world: VendingWorld, issuers: readonly Record<string, unknown>[], brokerIssuer: string): LocalOidcProvider[] {
   const byId = new Map(issuers.map((i) => [String(i['id']), i]));
   const resolve = (value: string): string | undefined => {
+    if (value === BROKER_PLACEHOLDER) return brokerIssuer;
     const match = PLACEHOLDER.exec(value);
     if (match === null) return value;
     const issuer = byId.get(match[2] ?? '');

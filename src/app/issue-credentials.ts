@@ -3,7 +3,6 @@ import { ENTITLEMENT_ID_PATTERN, POLICY_SAFE_PATTERN, sha256Hex } from '../domai
 import type { Entitlement, Output } from '../domain/entitlement.ts';
 import { InternalError, InvalidRequestError, InvalidSamlResponseError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
-import { AWS_SAML_AUDIENCE } from '../domain/saml.ts';
 import type { Secret } from '../domain/secret.ts';
 import { assertPackedSizeFits } from '../domain/session-identity.ts';
 import { MissingPolicyVariableError, PolicyTemplateError, type RenderedPolicy, renderSessionPolicy } from '../domain/session-policy.ts';
@@ -16,12 +15,11 @@ import type {
   EntitlementStore,
   IdentityVerifier,
   IssuedCredentials,
-  SamlVerification,
   SamlVerifier,
 } from '../ports/index.ts';
 import { asKeyvendError, callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
 import type { RequestContext } from './request-context.ts';
-import { planVending } from './vending.ts';
+import { type BrokerIssuer, planVending } from './vending.ts';
 
 export interface IssueCredentialsDeps {
   readonly verifier: IdentityVerifier;
@@ -31,6 +29,8 @@ export interface IssueCredentialsDeps {
   readonly samlAcsUrl?: string | undefined;
   readonly entitlements: EntitlementStore;
   readonly credentials: CredentialIssuer;
+  /** The broker as an OIDC issuer (keyvend-issuer entitlements); absent when not configured. */
+  readonly brokerIssuer: BrokerIssuer | undefined;
   readonly audit: AuditLog;
   readonly log: DecisionLog;
   readonly clock: Clock;
@@ -78,7 +78,7 @@ export interface CredentialGrant {
   readonly durationSeconds: number;
   /** The session name, or the federated user's name for federation tokens. */
   readonly roleSessionName: string;
-  /** Absent for federation tokens (GetFederationToken has none) and when a token or assertion set none. */
+  /** Absent for federation tokens (GetFederationToken has none). */
   readonly sourceIdentity: string | undefined;
   /** What `delivery` made of the credentials, when it was given. */
   readonly delivered?: Secret;
@@ -98,11 +98,9 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
     if (requested !== undefined) record.entitlement = { id: requested };
 
     let principal: Principal;
-    let saml: SamlVerification | undefined;
     try {
       if (input.refusal !== undefined) throw input.refusal;
-      if (input.principal !== undefined) principal = input.principal;
-      else ({ principal, saml } = await identify(deps, input.credential ?? { kind: 'bearer', authorization: input.authorization }));
+      principal = input.principal ?? (await identify(deps, input.credential ?? { kind: 'bearer', authorization: input.authorization }));
     } catch (error) {
       const denial = asKeyvendError(error);
       if (denial instanceof InvalidSamlResponseError && denial.principal !== undefined) record.caller = callerOf(denial.principal);
@@ -128,10 +126,7 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       if (entitlement === undefined) throw new NotEntitledError('no_matching_entitlement');
       record.entitlement = { id: entitlement.id, version: entitlement.version };
       if (!entitlement.outputs.includes(input.output)) throw new NotEntitledError('output_not_allowed');
-      // An assertion issued for AWS itself goes only to AssumeRoleWithSAML, and only the verified one does.
-      const awsAssertion = saml?.audience === AWS_SAML_AUDIENCE ? saml.samlResponse : undefined;
-      if (awsAssertion !== undefined && entitlement.vending !== 'saml') throw new NotEntitledError('saml_assertion_for_aws');
-      const plan = planVending(entitlement, principal, awsAssertion, deps.settings);
+      const plan = planVending(entitlement, principal, record.eventId, deps);
       input.delivery?.check(entitlement);
 
       const durationSeconds = resolveDuration(input.durationSeconds, {
@@ -146,9 +141,9 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       record.session = {
         vending: plan.vending,
         roleArn: entitlement.roleArn,
-        ...(plan.roleSessionName === undefined ? {} : { roleSessionName: plan.roleSessionName }),
+        roleSessionName: plan.roleSessionName,
         ...(plan.sourceIdentity === undefined ? {} : { sourceIdentity: plan.sourceIdentity }),
-        ...(plan.samlProviderArn === undefined ? {} : { samlProviderArn: plan.samlProviderArn }),
+        ...(plan.tokenSubject === undefined ? {} : { tokenSubject: plan.tokenSubject }),
         tags: plan.tags,
         transitiveTagKeys: plan.transitiveTagKeys,
         ...(policy === undefined ? {} : { policySha256: policy.sha256 }),
@@ -158,13 +153,10 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
         packedPolicyEstimatePercent: packedEstimate,
       };
 
-      const credentials = await plan.issue(deps.credentials, { durationSeconds, policy: policy?.json, policyArns: entitlement.managedPolicyArns });
-      // SAML sessions are named by the assertion and the unsigned paths' SourceIdentity by the IdP: as STS reports them.
-      const roleSessionName = plan.roleSessionName ?? credentials.assumedRoleArn.split('/').pop() ?? '';
-      const sourceIdentity = plan.sourceIdentity ?? credentials.sourceIdentity;
+      const { credentials, tokenKeyId } = await plan.issue({ durationSeconds, policy: policy?.json, policyArns: entitlement.managedPolicyArns });
+      const { roleSessionName, sourceIdentity } = plan;
       Object.assign(record.session, {
-        roleSessionName,
-        ...(sourceIdentity === undefined ? {} : { sourceIdentity }),
+        ...(tokenKeyId === undefined ? {} : { tokenKeyId }),
         accessKeyId: credentials.accessKeyId,
         assumedRoleArn: credentials.assumedRoleArn,
         expiration: credentials.expiration.toISOString(),
@@ -217,14 +209,10 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
   };
 }
 
-async function identify(
-  deps: Pick<IssueCredentialsDeps, 'verifier' | 'samlVerifier' | 'samlAcsUrl'>,
-  credential: CallerCredential,
-): Promise<{ principal: Principal; saml?: SamlVerification }> {
-  if (credential.kind === 'bearer') return { principal: await deps.verifier.verifyBearer(credential.authorization) };
+async function identify(deps: Pick<IssueCredentialsDeps, 'verifier' | 'samlVerifier' | 'samlAcsUrl'>, credential: CallerCredential): Promise<Principal> {
+  if (credential.kind === 'bearer') return deps.verifier.verifyBearer(credential.authorization);
   if (deps.samlVerifier === undefined || deps.samlAcsUrl === undefined) throw new InvalidSamlResponseError('saml_not_configured');
-  const saml = await deps.samlVerifier.verifySamlResponse(credential.samlResponse, { acsUrl: deps.samlAcsUrl, acceptsAwsAudience: true });
-  return { principal: saml.principal, saml };
+  return (await deps.samlVerifier.verifySamlResponse(credential.samlResponse, { acsUrl: deps.samlAcsUrl })).principal;
 }
 
 function validateEntitlementId(value: unknown): string {

@@ -1,10 +1,9 @@
-import { accountOfArn, type Entitlement, partitionOfArn, type VendingPath } from '../domain/entitlement.ts';
-import { InternalError, NotEntitledError } from '../domain/errors.ts';
-import type { AwsRoleAttribute, Principal } from '../domain/principal.ts';
-import { SAML_PROVIDER_ARN_PATTERN } from '../domain/saml.ts';
-import type { Secret } from '../domain/secret.ts';
+import { brokerTokenClaims, brokerTokenSubject, type BrokerTokenSettings } from '../domain/broker-token.ts';
+import type { Entitlement, VendingPath } from '../domain/entitlement.ts';
+import { InternalError } from '../domain/errors.ts';
+import type { Principal } from '../domain/principal.ts';
 import { federationNameFor, sessionIdentityFor, type SessionTag } from '../domain/session-identity.ts';
-import type { CredentialIssuer, IssuedCredentials } from '../ports/index.ts';
+import type { Clock, CredentialIssuer, IssuedCredentials, TokenSigner } from '../ports/index.ts';
 
 /** What every path passes: decided by the use case after the plan (duration rules, rendered policy). */
 export interface SessionLimits {
@@ -13,105 +12,106 @@ export interface SessionLimits {
   readonly policyArns: readonly string[];
 }
 
+/** What the credentials came from, beyond the session itself: the broker's token on its own path. */
+export interface IssuedGrant {
+  readonly credentials: IssuedCredentials;
+  /** The `kid` of the key that signed the broker's token (keyvend-issuer only). */
+  readonly tokenKeyId?: string;
+}
+
 /**
- * One entitlement's STS call for one caller, decided before anything is called: what the broker itself sets
- * (session name, SourceIdentity, tags; undefined where the API takes them from the token or assertion), and
- * the call. Building it checks that the caller fits the path, so a misfit is a denial before STS.
+ * One entitlement's STS call for one caller, decided before anything is called: what the broker sets
+ * (session name, SourceIdentity, tags), and the call. Building it checks that the caller fits the path,
+ * so a misfit is a denial before STS.
  */
 export interface VendingPlan {
   readonly vending: VendingPath;
-  /** Undefined for SAML, whose assertion names the session. */
-  readonly roleSessionName: string | undefined;
-  /** Undefined where the API takes none from the broker (web identity, SAML, federation tokens). */
+  readonly roleSessionName: string;
+  /** Undefined for federation tokens (GetFederationToken has none). */
   readonly sourceIdentity: string | undefined;
   readonly tags: readonly SessionTag[];
   readonly transitiveTagKeys: readonly string[];
-  readonly samlProviderArn: string | undefined;
+  /** keyvend-issuer: the token's `sub`, which the target role's trust policy pins and CloudTrail records. */
+  readonly tokenSubject: string | undefined;
   readonly externalIdSet: boolean;
-  issue(issuer: CredentialIssuer, limits: SessionLimits): Promise<IssuedCredentials>;
+  issue(limits: SessionLimits): Promise<IssuedGrant>;
 }
 
-export interface VendingSettings {
-  readonly isAllowedRole: (roleArn: string) => boolean;
+/** The broker as an OIDC issuer: what its tokens say and who signs them. Absent when not configured. */
+export interface BrokerIssuer {
+  readonly settings: BrokerTokenSettings;
+  readonly signer: TokenSigner;
+}
+
+export interface VendingDeps {
+  readonly credentials: CredentialIssuer;
+  readonly brokerIssuer: BrokerIssuer | undefined;
+  readonly clock: Clock;
+  readonly settings: {
+    readonly isAllowedRole: (roleArn: string) => boolean;
+  };
 }
 
 /**
- * AssumeRole takes everything the broker sets. The unsigned calls take no tags or SourceIdentity (STS reads
- * them from the token's or assertion's claims), and SAML takes no session name either. GetFederationToken
- * takes tags but has neither SourceIdentity nor transitive keys, so who a session belongs to is carried by
- * its Name and the `keyvend:user` tag.
+ * keyvend-issuer mints a token for exactly this grant and exchanges it unsigned (no chaining: up to the
+ * role's 12 h), STS reading tags and SourceIdentity from its claims. AssumeRole takes everything as
+ * parameters. GetFederationToken takes tags but has neither SourceIdentity nor transitive keys, so who a
+ * session belongs to is carried by its Name and the `keyvend:user` tag.
  */
-export function planVending(
-  entitlement: Entitlement,
-  principal: Principal,
-  samlAssertion: Secret | undefined,
-  settings: VendingSettings,
-): VendingPlan {
+export function planVending(entitlement: Entitlement, principal: Principal, grantId: string, deps: VendingDeps): VendingPlan {
   const vending = entitlement.vending;
-  if (vending !== 'federation-token' && !settings.isAllowedRole(entitlement.roleArn)) {
+  if (vending !== 'federation-token' && !deps.settings.isAllowedRole(entitlement.roleArn)) {
     throw new InternalError('role_not_in_broker_allow_list');
   }
-  const full = sessionIdentityFor(principal, entitlement);
-  const unsigned = { vending, sourceIdentity: undefined, tags: [], transitiveTagKeys: [], externalIdSet: false } as const;
+  const identity = sessionIdentityFor(principal, entitlement, grantId);
   switch (vending) {
+    case 'keyvend-issuer': {
+      const issuer = deps.brokerIssuer;
+      if (issuer === undefined) throw new InternalError('broker_issuer_not_configured');
+      const grant = { grantId, entitlementId: entitlement.id, userKey: principal.userKey, identity };
+      return {
+        ...identity,
+        vending,
+        tokenSubject: brokerTokenSubject(entitlement.id, principal.userKey),
+        externalIdSet: false,
+        issue: async (limits) => {
+          const signed = await issuer.signer.sign(brokerTokenClaims(issuer.settings, grant, deps.clock.now()));
+          const credentials = await deps.credentials.assumeRoleWithWebIdentity({
+            ...limits,
+            roleArn: entitlement.roleArn,
+            roleSessionName: identity.roleSessionName,
+            webIdentityToken: signed.token,
+          });
+          return { credentials, tokenKeyId: signed.keyId };
+        },
+      };
+    }
     case 'assume-role':
       return {
-        ...full,
+        ...identity,
         vending,
-        samlProviderArn: undefined,
+        tokenSubject: undefined,
         externalIdSet: entitlement.externalId !== undefined,
-        issue: (issuer, limits) =>
-          issuer.assumeRole({ ...limits, ...full, roleArn: entitlement.roleArn, externalId: entitlement.externalId }),
+        issue: async (limits) => ({
+          credentials: await deps.credentials.assumeRole({ ...limits, ...identity, roleArn: entitlement.roleArn, externalId: entitlement.externalId }),
+        }),
       };
-    case 'web-identity': {
-      const token = principal.bearerToken;
-      if (principal.idpType !== 'oidc' || token === undefined) throw new NotEntitledError('web_identity_needs_oidc_caller');
-      return {
-        ...unsigned,
-        roleSessionName: full.roleSessionName,
-        samlProviderArn: undefined,
-        issue: (issuer, limits) =>
-          issuer.assumeRoleWithWebIdentity({ ...limits, roleArn: entitlement.roleArn, roleSessionName: full.roleSessionName, webIdentityToken: token }),
-      };
-    }
-    case 'saml': {
-      if (principal.idpType !== 'saml' || samlAssertion === undefined) throw new NotEntitledError('saml_needs_saml_caller');
-      const { principalArn } = samlRoleFor(principal, entitlement);
-      return {
-        ...unsigned,
-        roleSessionName: undefined,
-        samlProviderArn: principalArn,
-        issue: (issuer, limits) =>
-          issuer.assumeRoleWithSaml({ ...limits, roleArn: entitlement.roleArn, principalArn, samlAssertion }),
-      };
-    }
     case 'federation-token': {
       const secretId = entitlement.federationUser?.secretId;
       if (secretId === undefined) throw new InternalError('federation_user_missing');
       const name = federationNameFor(principal);
       return {
-        ...unsigned,
+        vending,
         roleSessionName: name,
-        tags: full.tags,
-        samlProviderArn: undefined,
-        issue: (issuer, limits) => issuer.getFederationToken({ ...limits, federationUserSecretId: secretId, name, tags: full.tags }),
+        sourceIdentity: undefined,
+        tags: identity.tags,
+        transitiveTagKeys: [],
+        tokenSubject: undefined,
+        externalIdSet: false,
+        issue: async (limits) => ({
+          credentials: await deps.credentials.getFederationToken({ ...limits, federationUserSecretId: secretId, name, tags: identity.tags }),
+        }),
       };
     }
   }
-}
-
-/**
- * The Role attribute pair that names this entitlement's role, with a SAML provider in the role's account and
- * partition: an assertion cannot point the broker at a role the entitlement does not name.
- */
-function samlRoleFor(principal: Principal, entitlement: Entitlement): AwsRoleAttribute {
-  const match = (principal.awsRoles ?? []).find(
-    (pair) =>
-      pair.roleArn === entitlement.roleArn &&
-      SAML_PROVIDER_ARN_PATTERN.test(pair.principalArn) &&
-      accountOfArn(pair.principalArn) === accountOfArn(entitlement.roleArn) &&
-      partitionOfArn(pair.principalArn) === partitionOfArn(entitlement.roleArn),
-  );
-  if (match === undefined) throw new NotEntitledError('saml_role_attribute_mismatch');
-  return match;
 }

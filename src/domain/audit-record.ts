@@ -38,11 +38,12 @@ export interface AuditRecord {
   credentialRef?: string;
   entitlement?: { readonly id: string; readonly requested?: string; readonly version?: number };
   session?: {
-    /** The STS API used: assume-role, web-identity, saml or federation-token. */
+    /** The vending path: keyvend-issuer, assume-role or federation-token. */
     vending?: string;
     roleArn?: string;
-    /** AssumeRoleWithSAML: the SAML provider from the assertion's Role attribute. */
-    samlProviderArn?: string;
+    /** keyvend-issuer: the minted token's `sub` (what CloudTrail records) and the `kid` that signed it; never the token. */
+    tokenSubject?: string;
+    tokenKeyId?: string;
     roleSessionName?: string;
     sourceIdentity?: string;
     tags?: readonly SessionTag[];

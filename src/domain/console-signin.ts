@@ -40,25 +40,18 @@ export function defaultDestinationFor(partition: Partition): string {
 
 /**
  * How the credentials that go to the federation endpoint were obtained. The broker's AssumeRole from a
- * Lambda role session is chained; the SAML and web-identity paths call STS without credentials (not
+ * Lambda role session is chained; AssumeRoleWithWebIdentity with the broker's token is unsigned (not
  * chained); GetFederationToken sessions take their console lifetime from the token itself.
  */
-export type CredentialOrigin =
-  | 'assume_role'
-  | 'assume_role_chained'
-  | 'assume_role_with_saml'
-  | 'assume_role_with_web_identity'
-  | 'federation_token';
+export type CredentialOrigin = 'assume_role' | 'assume_role_chained' | 'assume_role_with_web_identity' | 'federation_token';
 
 /** How an entitlement's credentials are obtained, from its vending path and whether the broker is a role session. */
 export function credentialOriginOf(vending: VendingPath, roleChaining: boolean): CredentialOrigin {
   switch (vending) {
     case 'assume-role':
       return roleChaining ? 'assume_role_chained' : 'assume_role';
-    case 'web-identity':
+    case 'keyvend-issuer':
       return 'assume_role_with_web_identity';
-    case 'saml':
-      return 'assume_role_with_saml';
     case 'federation-token':
       return 'federation_token';
   }

@@ -12,21 +12,20 @@ export interface DurationLimits {
   readonly maxDurationSeconds: number;
   readonly defaultDurationSeconds?: number | undefined;
   readonly roleChaining: boolean;
-  /** Defaults to `assume-role`: only that path is signed by the broker's role session, hence chained. */
-  readonly vending?: VendingPath;
+  /** Only `assume-role` is signed by the broker's role session, hence chained. */
+  readonly vending: VendingPath;
 }
 
 /**
  * The longest session each STS API grants here: AssumeRole from the broker's role session is role
- * chaining (1 h); AssumeRoleWithWebIdentity/SAML are unsigned, so never chained, up to the 12 h role
- * maximum; GetFederationToken is signed with an IAM user's keys and allows 36 h.
+ * chaining (1 h); AssumeRoleWithWebIdentity with the broker's token is unsigned, so never chained, up to
+ * the 12 h role maximum; GetFederationToken is signed with an IAM user's keys and allows 36 h.
  */
 export function apiMaxDuration(vending: VendingPath, roleChaining: boolean): number {
   switch (vending) {
     case 'assume-role':
       return roleChaining ? ROLE_CHAINING_MAX_DURATION_SECONDS : STS_MAX_ROLE_DURATION_SECONDS;
-    case 'web-identity':
-    case 'saml':
+    case 'keyvend-issuer':
       return STS_MAX_ROLE_DURATION_SECONDS;
     case 'federation-token':
       return FEDERATION_TOKEN_MAX_DURATION_SECONDS;
@@ -39,7 +38,7 @@ export function apiMaxDuration(vending: VendingPath, roleChaining: boolean): num
  * we never hand out longer than was asked without the caller knowing it could be shorter.
  */
 export function resolveDuration(requested: unknown, limits: DurationLimits): number {
-  const ceiling = Math.min(limits.maxDurationSeconds, apiMaxDuration(limits.vending ?? 'assume-role', limits.roleChaining));
+  const ceiling = Math.min(limits.maxDurationSeconds, apiMaxDuration(limits.vending, limits.roleChaining));
   if (requested === undefined) {
     return Math.max(STS_MIN_DURATION_SECONDS, Math.min(limits.defaultDurationSeconds ?? 3600, ceiling));
   }

@@ -5,7 +5,7 @@ import { ENTITLEMENT_ID_PATTERN, ISSUER_ID_PATTERN, TAG_KEY_PATTERN } from './id
 export type Output = 'credentials' | 'console';
 
 /** The STS API an entitlement is vended through; see docs/vending-paths.md. */
-export const VENDING_PATHS = ['assume-role', 'web-identity', 'saml', 'federation-token'] as const;
+export const VENDING_PATHS = ['keyvend-issuer', 'assume-role', 'federation-token'] as const;
 export type VendingPath = (typeof VENDING_PATHS)[number];
 
 /** The IAM user whose long-term keys sign GetFederationToken; the keys live in Secrets Manager. */
@@ -30,7 +30,7 @@ export interface Entitlement {
    * ARN (`federationUser.userArn`), the identity whose permissions the federated session narrows.
    */
   readonly roleArn: string;
-  /** Defaults to `assume-role`. */
+  /** Defaults to `keyvend-issuer`: the role trusts only tokens the broker mints (docs/vending-paths.md). */
   readonly vending: VendingPath;
   readonly federationUser?: FederationUser;
   readonly outputs: readonly Output[];
@@ -87,7 +87,10 @@ const ENTITLEMENT_SCHEMA = v.pipe(
         v.check((arn) => ROLE_ARN_PATTERN.test(arn) || IAM_USER_ARN_PATTERN.test(arn), 'not an IAM role ARN'),
       ),
     ),
-    vending: v.optional(v.picklist(VENDING_PATHS, `vending is one of ${VENDING_PATHS.join(', ')}`), 'assume-role'),
+    vending: v.optional(
+      v.picklist(VENDING_PATHS, `vending is one of ${VENDING_PATHS.join(', ')} (web-identity and saml pass-through were removed: docs/adr/0001)`),
+      'keyvend-issuer',
+    ),
     federationUser: v.optional(
       v.strictObject({
         secretId: v.pipe(v.string(), v.regex(SECRET_ID_PATTERN, 'not a Secrets Manager secret name or ARN')),
@@ -143,7 +146,7 @@ const ENTITLEMENT_SCHEMA = v.pipe(
 );
 
 /** Tags the broker always sets; entitlements may make them transitive but not define them. */
-export const BROKER_TAG_KEYS = ['keyvend:user', 'keyvend:issuer', 'keyvend:entitlement'] as const;
+export const BROKER_TAG_KEYS = ['keyvend:user', 'keyvend:issuer', 'keyvend:entitlement', 'keyvend:grant'] as const;
 
 export const GRANT_TARGET_SCHEMA = v.union([
   v.strictObject({ issuer: v.pipe(v.string(), v.regex(ISSUER_ID_PATTERN)), subject: v.pipe(v.string(), v.minLength(1)) }),
@@ -162,8 +165,8 @@ interface VendingFields {
 
 /**
  * What each STS API can carry, so an entitlement never promises what its path cannot deliver: the
- * unsigned paths take session tags and SourceIdentity from the caller's token or assertion (never from
- * the broker) and have no ExternalId; GetFederationToken has no role, no ExternalId, no transitive keys.
+ * broker's own token carries tags and SourceIdentity as claims but AssumeRoleWithWebIdentity has no
+ * ExternalId; GetFederationToken has no role, no ExternalId, no transitive keys.
  */
 export function vendingProblems(e: VendingFields): string[] {
   const problems: string[] = [];
@@ -184,11 +187,6 @@ export function vendingProblems(e: VendingFields): string[] {
     }
   }
   if (path !== 'assume-role' && e.externalId !== undefined) problems.push(`externalId is for vending: assume-role only (${path} has no ExternalId)`);
-  if ((path === 'web-identity' || path === 'saml') && (e.sessionTags.length > 0 || e.transitiveTagKeys.length > 0)) {
-    problems.push(
-      `${path} sessions take their tags from the caller's ${path === 'saml' ? 'assertion (PrincipalTag attributes)' : 'token (https://aws.amazon.com/tags claim)'}: remove sessionTags and transitiveTagKeys`,
-    );
-  }
   return problems;
 }
 

@@ -1,12 +1,3 @@
-import type { Secret } from './secret.ts';
-
-/** One value of a SAML assertion's `https://aws.amazon.com/SAML/Attributes/Role` attribute. */
-export interface AwsRoleAttribute {
-  readonly roleArn: string;
-  /** The IAM SAML provider, `arn:aws:iam::<account>:saml-provider/<name>`. */
-  readonly principalArn: string;
-}
-
 /** Who the caller is, after verification. Only allow-listed, grammar-checked values live here. */
 export interface Principal {
   readonly idpType: 'oidc' | 'saml';
@@ -30,11 +21,4 @@ export interface Principal {
     /** SHA-256 of the raw token: lets an operator match a token they hold without storing the token. */
     readonly tokenRef: string;
   };
-  /**
-   * OIDC callers: the verified bearer token itself, passed on to AssumeRoleWithWebIdentity. A Secret, so
-   * it can reach neither a log nor a stored record.
-   */
-  readonly bearerToken?: Secret;
-  /** SAML callers: the role/provider pairs of the assertion's AWS Role attribute, for AssumeRoleWithSAML. */
-  readonly awsRoles?: readonly AwsRoleAttribute[];
 }

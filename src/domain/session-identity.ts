@@ -40,16 +40,17 @@ export function federationNameFor(principal: Pick<Principal, 'userKey'>): string
 }
 
 /**
- * The session tags: the broker's own (who, from which issuer, for which entitlement), then the
- * entitlement's, each from a claim that was validated at verification time or from a static value.
- * A missing claim refuses the request: an ABAC policy that keys on a tag must never see it absent.
+ * The session tags: the broker's own (who, from which issuer, for which entitlement, in which grant),
+ * then the entitlement's, each from a claim that was validated at verification time or from a static
+ * value. A missing claim refuses the request: an ABAC policy that keys on a tag must never see it absent.
  */
-export function sessionIdentityFor(principal: Principal, entitlement: Entitlement): SessionIdentity {
+export function sessionIdentityFor(principal: Principal, entitlement: Entitlement, grantId: string): SessionIdentity {
   const name = sessionNameFor(principal);
   const tags: SessionTag[] = [
     { Key: 'keyvend:user', Value: principal.userKey },
     { Key: 'keyvend:issuer', Value: principal.issuerId },
     { Key: 'keyvend:entitlement', Value: entitlement.id },
+    { Key: 'keyvend:grant', Value: grantId },
   ];
   for (const source of entitlement.sessionTags) {
     if ('value' in source) {

@@ -21,3 +21,9 @@ export function jsonResponse(
 ): APIGatewayProxyResultV2 & { statusCode: number; headers: Record<string, string>; body: string } {
   return { statusCode, headers: { ...SECURITY_HEADERS, ...extraHeaders }, body: JSON.stringify(body) };
 }
+
+/** A public document anyone may cache (the issuer's discovery document and JWKS): never credentials. */
+export function publicJsonResponse(body: unknown, maxAgeSeconds: number): APIGatewayProxyResultV2 & { statusCode: number; headers: Record<string, string>; body: string } {
+  const { pragma: _pragma, ...headers } = SECURITY_HEADERS;
+  return { statusCode: 200, headers: { ...headers, 'cache-control': `public, max-age=${maxAgeSeconds}` }, body: JSON.stringify(body) };
+}

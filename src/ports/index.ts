@@ -17,17 +17,11 @@ export type CallerCredential =
 
 export interface SamlVerification {
   readonly principal: Principal;
-  /** The Audience the assertion was accepted for: ours, or `urn:amazon:webservices` where an IdP allows it. */
-  readonly audience: string;
-  /** The verified base64 response, kept for AssumeRoleWithSAML; never logged or stored. */
-  readonly samlResponse: Secret;
 }
 
 /** Where a SAML response was posted: its Destination and Recipient must name this ACS. */
 export interface SamlConsumer {
   readonly acsUrl: string;
-  /** Whether an assertion issued for AWS (`urn:amazon:webservices`) may be accepted here (the API's pass-through). */
-  readonly acceptsAwsAudience: boolean;
 }
 
 /** Verifies a base64 SAML response from a configured IdP and consumes its assertion id (single use). */
@@ -61,23 +55,14 @@ export interface AssumeRoleParameters {
   readonly externalId: string | undefined;
 }
 
-/** AssumeRoleWithWebIdentity: unsigned; the caller's own OIDC token authenticates. No tags or SourceIdentity parameters: STS takes them from the token's claims. */
+/**
+ * AssumeRoleWithWebIdentity with a token the broker minted for this grant: unsigned (so not role
+ * chaining); STS takes the session's tags and SourceIdentity from the token's claims.
+ */
 export interface WebIdentityParameters {
   readonly roleArn: string;
   readonly roleSessionName: string;
   readonly webIdentityToken: Secret;
-  readonly durationSeconds: number;
-  readonly policy: string | undefined;
-  readonly policyArns: readonly string[];
-}
-
-/** AssumeRoleWithSAML: unsigned; the assertion authenticates and names the session, its tags and SourceIdentity. */
-export interface SamlParameters {
-  readonly roleArn: string;
-  /** The IAM SAML provider, from the assertion's Role attribute. */
-  readonly principalArn: string;
-  /** The base64 SAMLResponse as the IdP issued it for AWS. */
-  readonly samlAssertion: Secret;
   readonly durationSeconds: number;
   readonly policy: string | undefined;
   readonly policyArns: readonly string[];
@@ -104,7 +89,7 @@ export interface IssuedCredentials {
   readonly assumedRoleId: string;
   readonly packedPolicySize: number | undefined;
   readonly stsRequestId: string | undefined;
-  /** As STS reports it (web identity and SAML sessions take it from the token or assertion). */
+  /** As STS reports it (web identity sessions take it from the broker's token). */
   readonly sourceIdentity?: string;
 }
 
@@ -115,8 +100,39 @@ export interface IssuedCredentials {
 export interface CredentialIssuer {
   assumeRole(parameters: AssumeRoleParameters): Promise<IssuedCredentials>;
   assumeRoleWithWebIdentity(parameters: WebIdentityParameters): Promise<IssuedCredentials>;
-  assumeRoleWithSaml(parameters: SamlParameters): Promise<IssuedCredentials>;
   getFederationToken(parameters: FederationTokenParameters): Promise<IssuedCredentials>;
+}
+
+/** A compact JWS and the `kid` of the key that signed it. The token is a bearer secret until it expires. */
+export interface SignedToken {
+  readonly token: Secret;
+  readonly keyId: string;
+}
+
+/**
+ * Signs the broker's tokens with a key whose private half never leaves its store (KMS). Throws
+ * UpstreamUnavailableError when signing is unavailable or throttled, InternalError when the key is unusable.
+ */
+export interface TokenSigner {
+  sign(claims: Readonly<Record<string, unknown>>): Promise<SignedToken>;
+}
+
+/** A public JSON Web Key as published: never a private member. */
+export interface PublicJwk {
+  readonly kty: 'RSA' | 'EC';
+  readonly kid: string;
+  readonly alg: 'RS256' | 'ES256';
+  readonly use: 'sig';
+  readonly n?: string;
+  readonly e?: string;
+  readonly crv?: 'P-256';
+  readonly x?: string;
+  readonly y?: string;
+}
+
+/** The keys relying parties (AWS) verify the broker's tokens with: the signing key and those being rotated in or out. */
+export interface PublicKeySet {
+  publicKeys(): Promise<readonly PublicJwk[]>;
 }
 
 /** An IAM user's long-term access key; the secret half never leaves a Secret. */

@@ -62,7 +62,7 @@ export function checkEntitlementsFile(text: string): FileCheck {
     if (sizing !== undefined) report.push(`${entitlement.id}: longest policy ${sizing.chars}/${MAX_POLICY_CHARS} chars, packed estimate ${sizing.packed}%`);
     if (entitlement.vending === 'assume-role' && entitlement.maxDurationSeconds > ROLE_CHAINING_MAX_DURATION_SECONDS) {
       report.push(
-        `${entitlement.id}: assume-role sessions are capped at ${ROLE_CHAINING_MAX_DURATION_SECONDS} s while the broker runs as a role (role chaining); web-identity or saml allow up to ${STS_MAX_ROLE_DURATION_SECONDS} s`,
+        `${entitlement.id}: assume-role sessions are capped at ${ROLE_CHAINING_MAX_DURATION_SECONDS} s while the broker runs as a role (role chaining); keyvend-issuer allows up to ${STS_MAX_ROLE_DURATION_SECONDS} s`,
       );
     }
     entries.push({ entitlement, grants });
@@ -88,6 +88,8 @@ function checkSizing(entitlement: Entitlement, label: string, problems: string[]
     { Key: BROKER_TAG_KEYS[0], Value: 'z'.repeat(26) },
     { Key: BROKER_TAG_KEYS[1], Value: 'x'.repeat(31) },
     { Key: BROKER_TAG_KEYS[2], Value: entitlement.id },
+    // A grant id is a UUID.
+    { Key: BROKER_TAG_KEYS[3], Value: '0'.repeat(36) },
     ...entitlement.sessionTags.map((t) => ({ Key: t.key, Value: 'value' in t ? t.value : LONGEST_CLAIM_TAG_VALUE })),
   ];
   if (tags.length > 50) {

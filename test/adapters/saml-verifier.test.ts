@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { type SamlIdpSettings } from '../../src/adapters/saml/node-saml-verifier.ts';
 import { InvalidSamlResponseError, UpstreamUnavailableError } from '../../src/domain/errors.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
-import { AWS_SAML_AUDIENCE } from '../../src/domain/saml.ts';
 import { Secret } from '../../src/domain/secret.ts';
 import type { ReplayCache } from '../../src/ports/index.ts';
 import { generateSigningCert, samlifyIdp } from '../../infra/local/saml-idp.ts';
@@ -71,34 +70,24 @@ describe('NodeSamlVerifier', () => {
       attributes: { department: 'research' },
       auth: { tokenId: '_assertion-1' },
     });
-    expect(result.audience).toBe(AUDIENCE);
-    expect(result.samlResponse.reveal()).toBe(response);
     expect(JSON.stringify(result)).not.toContain(response.slice(0, 40));
     expect([...replayCache.keys.keys()]).toEqual(['saml#corp#_assertion-1']);
     expect(replayCache.keys.get('saml#corp#_assertion-1')!.getTime()).toBeGreaterThan(Date.now() + 250_000);
   });
 
-  it('accepts an assertion for urn:amazon:webservices only from an IdP configured for it', async () => {
+  it('refuses an assertion issued for AWS itself (urn:amazon:webservices): the pass-through path is gone', async () => {
     // Prepare
-    const forAwsOptions = {
-      audience: AWS_SAML_AUDIENCE,
+    const forAws = await idp.response({
+      audience: 'urn:amazon:webservices',
       destination: 'https://signin.aws.amazon.com/saml',
       recipient: 'https://signin.aws.amazon.com/saml',
-      attributes: {
-        'https://aws.amazon.com/SAML/Attributes/Role': ['arn:aws:iam::111111111111:role/r,arn:aws:iam::111111111111:saml-provider/p'],
-        'https://aws.amazon.com/SAML/Attributes/RoleSessionName': ['alice-1'],
-      },
-    };
-    const forAws = await idp.response(forAwsOptions);
-    const forAwsAgain = await idp.response(forAwsOptions);
+    });
 
     // Act
-    const configured = await verifier({ audiences: [AUDIENCE, AWS_SAML_AUDIENCE] }).verifySamlResponse(new Secret(forAws));
-    const notConfigured = await reasonOf(verifier().verifySamlResponse(new Secret(forAwsAgain)));
+    const reason = await reasonOf(verifier().verifySamlResponse(new Secret(forAws)));
 
     // Assess
-    expect(configured.audience).toBe(AWS_SAML_AUDIENCE);
-    expect(notConfigured).toBe('saml_untrusted_audience');
+    expect(reason).toBe('saml_untrusted_audience');
   });
 
   it('fails closed with 503 when the replay cache cannot be written', async () => {

@@ -1,9 +1,10 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
-  AssumeRoleWithSAMLCommand,
   AssumeRoleWithWebIdentityCommand,
   GetFederationTokenCommand,
+  IDPCommunicationErrorException,
   IDPRejectedClaimException,
+  InvalidIdentityTokenException,
   ExpiredTokenException,
   STSClient,
 } from '@aws-sdk/client-sts';
@@ -91,10 +92,12 @@ describe('StsCredentialIssuer: AssumeRoleWithWebIdentity', () => {
   });
 
   it.each([
-    [new ExpiredTokenException({ message: 'expired', $metadata: { httpStatusCode: 400 } }), 'invalid_token', 'sts_token_expired'],
-    [new IDPRejectedClaimException({ message: 'rejected', $metadata: { httpStatusCode: 403 } }), 'not_entitled', 'sts_idp_rejected_claim'],
+    [new ExpiredTokenException({ message: 'expired', $metadata: { httpStatusCode: 400 } }), 'internal_error', 'sts_broker_token_expired'],
+    [new InvalidIdentityTokenException({ message: 'Incorrect token audience', $metadata: { httpStatusCode: 400 } }), 'internal_error', 'sts_broker_token_rejected'],
+    [new IDPRejectedClaimException({ message: 'rejected', $metadata: { httpStatusCode: 403 } }), 'internal_error', 'sts_broker_token_claims_rejected'],
+    [new IDPCommunicationErrorException({ message: 'no keys', $metadata: { httpStatusCode: 400 } }), 'upstream_unavailable', 'sts_cannot_fetch_broker_keys'],
     [Object.assign(new Error('Not authorized'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }), 'not_entitled', 'sts_trust_refused'],
-  ])('translates %s for the caller', async (stsError, code, reason) => {
+  ])('translates %s: the broker\'s own token, so never the caller\'s fault but a trust refusal', async (stsError, code, reason) => {
     // Prepare
     const { issuer, mocked } = stsPair();
     mocked.unsigned.on(AssumeRoleWithWebIdentityCommand).rejects(stsError);
@@ -104,35 +107,6 @@ describe('StsCredentialIssuer: AssumeRoleWithWebIdentity', () => {
 
     // Assess
     expect([error.code, error.reason]).toEqual([code, reason]);
-  });
-});
-
-describe('StsCredentialIssuer: AssumeRoleWithSAML', () => {
-  it('sends the assertion and the provider on the unsigned client', async () => {
-    // Prepare
-    const { issuer, mocked } = stsPair();
-    mocked.unsigned.on(AssumeRoleWithSAMLCommand).resolves({
-      Credentials: CREDENTIALS,
-      AssumedRoleUser: { Arn: 'arn:aws:sts::111111111111:assumed-role/target/alice@example.com', AssumedRoleId: 'AROA:alice@example.com' },
-    });
-
-    // Act
-    const issued = await issuer.assumeRoleWithSaml({
-      ...common,
-      roleArn: ROLE,
-      principalArn: 'arn:aws:iam::111111111111:saml-provider/corp',
-      samlAssertion: new Secret('PHNhbWw+'),
-    });
-
-    // Assess
-    expect(mocked.unsigned.commandCalls(AssumeRoleWithSAMLCommand)[0]?.args[0].input).toMatchObject({
-      RoleArn: ROLE,
-      PrincipalArn: 'arn:aws:iam::111111111111:saml-provider/corp',
-      SAMLAssertion: 'PHNhbWw+',
-      Policy: POLICY,
-    });
-    expect(issued.assumedRoleArn).toContain('alice@example.com');
-    expect(mocked.signed.calls()).toHaveLength(0);
   });
 });
 
@@ -183,16 +157,15 @@ describe('StsCredentialIssuer: GetFederationToken', () => {
     expect(mocked.federation.calls()).toHaveLength(0);
   });
 
-  it('refuses the unsigned paths without a session policy too', async () => {
+  it('refuses the unsigned path without a session policy too', async () => {
     // Prepare
     const { issuer, mocked } = stsPair();
 
     // Act
     const web = await refusal(issuer.assumeRoleWithWebIdentity({ ...common, policy: undefined, roleArn: ROLE, roleSessionName: 'a', webIdentityToken: new Secret('t') }));
-    const saml = await refusal(issuer.assumeRoleWithSaml({ ...common, policy: undefined, roleArn: ROLE, principalArn: 'p', samlAssertion: new Secret('s') }));
 
     // Assess
-    expect([web.reason, saml.reason]).toEqual(['no_session_policy', 'no_session_policy']);
+    expect(web.reason).toBe('no_session_policy');
     expect(mocked.unsigned.calls()).toHaveLength(0);
   });
 });

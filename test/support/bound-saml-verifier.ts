@@ -6,9 +6,9 @@ export interface BoundSamlVerifier {
   verifySamlResponse(samlResponse: Secret): Promise<SamlVerification>;
 }
 
-/** A NodeSamlVerifier with the ACS its test responses are posted to, as the API's path uses it (AWS audience allowed). */
+/** A NodeSamlVerifier with the ACS its test responses are posted to, as the API's path uses it. */
 export function boundSamlVerifier(options: SamlVerifierOptions & { readonly acsUrl: string }): BoundSamlVerifier {
   const { acsUrl, ...rest } = options;
   const verifier = new NodeSamlVerifier(rest);
-  return { verifySamlResponse: (samlResponse) => verifier.verifySamlResponse(samlResponse, { acsUrl, acceptsAwsAudience: true }) };
+  return { verifySamlResponse: (samlResponse) => verifier.verifySamlResponse(samlResponse, { acsUrl }) };
 }

@@ -13,7 +13,8 @@ import type {
   FederationTokenParameters,
   IdentityVerifier,
   IssuedCredentials,
-  SamlParameters,
+  SignedToken,
+  TokenSigner,
   WebIdentityParameters,
 } from '../../src/ports/index.ts';
 
@@ -96,18 +97,16 @@ export class FakeEntitlementStore implements EntitlementStore {
 
 export class FakeCredentialIssuer implements CredentialIssuer {
   readonly calls: AssumeRoleParameters[] = [];
+  readonly webIdentityCalls: WebIdentityParameters[] = [];
   /** Calls of the other vending paths: a test of the assume-role path asserts this stays empty. */
   readonly otherPathCalls: string[] = [];
   failure: Error | undefined;
 
-  async assumeRoleWithWebIdentity(_parameters: WebIdentityParameters): Promise<IssuedCredentials> {
+  async assumeRoleWithWebIdentity(parameters: WebIdentityParameters): Promise<IssuedCredentials> {
     this.otherPathCalls.push('AssumeRoleWithWebIdentity');
-    throw new Error('FakeCredentialIssuer: web identity is not faked here');
-  }
-
-  async assumeRoleWithSaml(_parameters: SamlParameters): Promise<IssuedCredentials> {
-    this.otherPathCalls.push('AssumeRoleWithSAML');
-    throw new Error('FakeCredentialIssuer: SAML is not faked here');
+    this.webIdentityCalls.push(parameters);
+    if (this.failure) throw this.failure;
+    return this.#issued(parameters.roleSessionName);
   }
 
   async getFederationToken(_parameters: FederationTokenParameters): Promise<IssuedCredentials> {
@@ -118,18 +117,41 @@ export class FakeCredentialIssuer implements CredentialIssuer {
   async assumeRole(parameters: AssumeRoleParameters): Promise<IssuedCredentials> {
     this.calls.push(parameters);
     if (this.failure) throw this.failure;
+    return this.#issued(parameters.roleSessionName);
+  }
+
+  #issued(roleSessionName: string): IssuedCredentials {
     return {
       accessKeyId: 'ASIAFAKEFAKEFAKE0001',
       secretAccessKey: new Secret(FAKE_SECRET_ACCESS_KEY),
       sessionToken: new Secret(FAKE_SESSION_TOKEN),
       expiration: new Date('2026-11-23T10:15:00Z'),
-      assumedRoleArn: `arn:aws:sts::111111111111:assumed-role/photo-uploads/${parameters.roleSessionName}`,
+      assumedRoleArn: `arn:aws:sts::111111111111:assumed-role/photo-uploads/${roleSessionName}`,
       assumedRoleId: 'AROAFAKE:session',
       packedPolicySize: 12,
       stsRequestId: 'sts-req-1',
     };
   }
 }
+
+export const FAKE_MINTED_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.fake-minted-token.signature-0123456789';
+
+/** Records the claims it is asked to sign and returns a fixed token; can be told to fail. */
+export class FakeTokenSigner implements TokenSigner {
+  readonly signed: Readonly<Record<string, unknown>>[] = [];
+  failure: Error | undefined;
+
+  async sign(claims: Readonly<Record<string, unknown>>): Promise<SignedToken> {
+    if (this.failure) throw this.failure;
+    this.signed.push(claims);
+    return { token: new Secret(FAKE_MINTED_TOKEN), keyId: 'fake-kid-1' };
+  }
+}
+
+export const fakeBrokerIssuer = (signer: TokenSigner = new FakeTokenSigner()) => ({
+  settings: { issuer: 'https://keyvend.example.com', audience: 'sts.amazonaws.com', lifetimeSeconds: 300 },
+  signer,
+});
 
 type AuditOperation = 'open' | 'close' | 'record';
 

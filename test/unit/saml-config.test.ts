@@ -57,17 +57,19 @@ describe('SAML configuration', () => {
     expect(load(env)).toThrow(message);
   });
 
-  it('accepts the AWS audience for pass-through, and plain http to loopback in local mode', () => {
+  it('accepts plain http to loopback in local mode, and refuses the AWS audience (the pass-through path is gone)', () => {
     // Act
     const { saml } = loadConfig({
       ...BASE,
       ...SAML,
       KEYVEND_LOCAL_MODE: 'true',
       KEYVEND_SAML_ACS_URL: 'http://127.0.0.1:3000/v1/credentials',
-      KEYVEND_SAML_IDPS: JSON.stringify([idp({ audiences: ['urn:keyvend:prod', 'urn:amazon:webservices'] })]),
+      KEYVEND_SAML_IDPS: JSON.stringify([idp({ audiences: ['urn:keyvend:prod'] })]),
     });
+    const forAws = () => loadConfig({ ...BASE, ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ audiences: ['urn:keyvend:prod', 'urn:amazon:webservices'] })]) });
 
     // Assess
-    expect(saml.idps[0]?.audiences).toEqual(['urn:keyvend:prod', 'urn:amazon:webservices']);
+    expect(saml.idps[0]?.audiences).toEqual(['urn:keyvend:prod']);
+    expect(forAws).toThrow(/audiences may be only urn:keyvend:prod, the broker's own/);
   });
 });

@@ -15,7 +15,6 @@ import {
   SUBJECT_PATTERN,
 } from '../../domain/identifiers.ts';
 import type { Principal } from '../../domain/principal.ts';
-import { Secret } from '../../domain/secret.ts';
 import type { IdentityVerifier } from '../../ports/index.ts';
 import { assertFetchableUrl, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
 import { isCanonicalCompactJws } from './compact-jws.ts';
@@ -222,7 +221,6 @@ export class JoseIdentityVerifier implements IdentityVerifier {
         expiresAt: exp,
         tokenRef: `sha256:${sha256Hex(token)}`,
       },
-      bearerToken: new Secret(token),
     };
   }
 

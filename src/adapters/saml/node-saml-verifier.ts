@@ -2,8 +2,7 @@ import type { SAML } from '@node-saml/node-saml';
 import { DOMParser } from '@xmldom/xmldom';
 import { InvalidSamlResponseError, KeyvendError, UpstreamUnavailableError } from '../../domain/errors.ts';
 import { deriveUserKey, GROUP_PATTERN, SAFE_TAG_VALUE_PATTERN, sha256Hex, SUBJECT_PATTERN } from '../../domain/identifiers.ts';
-import type { AwsRoleAttribute, Principal } from '../../domain/principal.ts';
-import { AWS_SAML_AUDIENCE, AWS_SAML_ENDPOINTS, AwsSamlAttributeError, isAwsSamlAttribute, parseAwsSamlAttributes } from '../../domain/saml.ts';
+import type { Principal } from '../../domain/principal.ts';
 import type { Secret } from '../../domain/secret.ts';
 import type { ReplayCache, SamlConsumer, SamlVerification, SamlVerifier } from '../../ports/index.ts';
 import { childElements, type GuardOptions, guardSamlResponse, NS } from './xml-guard.ts';
@@ -15,7 +14,7 @@ export interface SamlIdpSettings {
   readonly entityId: string;
   /** Pinned signing certificates (PEM); KeyInfo in a response is never trusted. */
   readonly certificates: readonly string[];
-  /** Audiences accepted from this IdP: the broker's own, and `urn:amazon:webservices` for pass-through. */
+  /** Audiences accepted from this IdP: the broker's own (an assertion for AWS itself is never accepted). */
   readonly audiences: readonly string[];
   /** The attribute naming the subject; without it, the NameID (with one of `nameIdFormats`). */
   readonly subjectAttribute?: string;
@@ -58,7 +57,7 @@ interface IdpEntry {
 /**
  * Verifies SAML responses with @node-saml/node-saml and adds every check it leaves to the caller
  * (security catalog §2.0): the pre-parse guard, Issuer bound to the IdP whose certificates verified,
- * Destination and Recipient equal to the expected consumer (our ACS, or AWS for pass-through), Status, times with a bounded skew and lifetime, the
+ * Destination and Recipient equal to our ACS, Status, times with a bounded skew and lifetime, the
  * NameID/attribute grammar, and a shared replay cache keyed on the assertion id. Everything the
  * principal is built from is read from the bytes that were signed (node-saml's signed assertion).
  */
@@ -113,7 +112,7 @@ export class NodeSamlVerifier implements SamlVerifier {
     const unverifiedIssuer = textOf(firstChild(guarded.assertion, NS.assertion, 'Issuer'));
     const entry = unverifiedIssuer === undefined ? undefined : this.#byEntityId.get(unverifiedIssuer);
     if (entry === undefined) throw new InvalidSamlResponseError('saml_unknown_issuer');
-    const audience = this.#chooseAudience(entry, guarded.assertion, consumer);
+    const audience = this.#chooseAudience(entry, guarded.assertion);
     const saml = await this.#samlFor(entry, audience);
 
     let signedAssertionXml: string;
@@ -134,7 +133,6 @@ export class NodeSamlVerifier implements SamlVerifier {
       userKey: deriveUserKey(entry.settings.entityId, checked.subject),
       groups: checked.groups,
       attributes: checked.attributes,
-      ...(checked.awsRoles === undefined ? {} : { awsRoles: checked.awsRoles }),
       auth: {
         tokenId: checked.assertionId,
         issuedAt: checked.issuedAt,
@@ -149,15 +147,13 @@ export class NodeSamlVerifier implements SamlVerifier {
       throw error instanceof KeyvendError ? error : new UpstreamUnavailableError('saml_replay_cache_unavailable', { cause: error });
     }
     if (!firstUse) throw new InvalidSamlResponseError('saml_replayed', { principal });
-    return { principal, audience, samlResponse };
+    return { principal };
   }
 
   /** Picks the node-saml instance by the (unverified) audience; node-saml then checks it against the signed bytes. */
-  #chooseAudience(entry: IdpEntry, assertion: Element, consumer: SamlConsumer): string {
+  #chooseAudience(entry: IdpEntry, assertion: Element): string {
     const audiences = Array.from(assertion.getElementsByTagNameNS(NS.assertion, 'Audience')).map((a) => textOf(a));
-    const match = entry.settings.audiences.find(
-      (audience) => audiences.includes(audience) && (audience !== AWS_SAML_AUDIENCE || consumer.acceptsAwsAudience),
-    );
+    const match = entry.settings.audiences.find((audience) => audiences.includes(audience));
     if (match === undefined && this.#conformance && audiences.length === 0) return NO_AUDIENCE;
     if (match === undefined) throw new InvalidSamlResponseError('saml_untrusted_audience');
     return match;
@@ -165,11 +161,8 @@ export class NodeSamlVerifier implements SamlVerifier {
 
   #checkResponse(settings: SamlIdpSettings, root: Element, signedAssertionXml: string, audience: string, acsUrl: string) {
     // The root is signed when the IdP signs the response; either way it must name its consumer and say Success.
-    // An assertion for AWS is consumed by AWS's SAML endpoint (of one partition), never by our ACS.
     const destination = root.getAttribute('Destination') ?? '';
-    const forAws = audience === AWS_SAML_AUDIENCE;
-    const awsPartition = forAws && Object.hasOwn(AWS_SAML_ENDPOINTS, destination) ? AWS_SAML_ENDPOINTS[destination] : undefined;
-    if (forAws ? awsPartition === undefined : destination !== acsUrl) throw new InvalidSamlResponseError('saml_destination_mismatch');
+    if (destination !== acsUrl) throw new InvalidSamlResponseError('saml_destination_mismatch');
     if (root.getAttribute('Version') !== '2.0') throw new InvalidSamlResponseError('saml_version');
     const responseIssuers = childElements(root, NS.assertion, 'Issuer');
     if (responseIssuers.length > 1 || (responseIssuers[0] !== undefined && textOf(responseIssuers[0]) !== settings.entityId)) {
@@ -214,16 +207,7 @@ export class NodeSamlVerifier implements SamlVerifier {
     const used = new Set(
       [settings.subjectAttribute, settings.groupsAttribute, ...Object.values(settings.tagAttributes)].filter((n): n is string => n !== undefined),
     );
-    const attributes = collectAttributes(assertion, (name) => used.has(name) || (forAws && isAwsSamlAttribute(name)));
-    let awsRoles: readonly AwsRoleAttribute[] | undefined;
-    if (awsPartition !== undefined) {
-      try {
-        awsRoles = parseAwsSamlAttributes(attributes, awsPartition);
-      } catch (error) {
-        if (error instanceof AwsSamlAttributeError) throw new InvalidSamlResponseError(error.reason, { cause: error });
-        throw error;
-      }
-    }
+    const attributes = collectAttributes(assertion, (name) => used.has(name));
     const subject = this.#subjectOf(settings, subjectElement, attributes);
 
     const groups = settings.groupsAttribute === undefined ? [] : (attributes.get(settings.groupsAttribute) ?? []);
@@ -240,7 +224,6 @@ export class NodeSamlVerifier implements SamlVerifier {
     return {
       assertionId,
       subject,
-      awsRoles,
       groups: [...new Set(groups)],
       attributes: Object.freeze(tags),
       issuedAt: Math.floor(issuedAtMs / 1000),

@@ -1,6 +1,5 @@
 import {
   AssumeRoleCommand,
-  AssumeRoleWithSAMLCommand,
   AssumeRoleWithWebIdentityCommand,
   type Credentials,
   GetFederationTokenCommand,
@@ -8,7 +7,6 @@ import {
 } from '@aws-sdk/client-sts';
 import {
   InternalError,
-  InvalidTokenError,
   type KeyvendError,
   NotEntitledError,
   PolicyTooLargeError,
@@ -23,14 +21,13 @@ import type {
   FederationTokenParameters,
   IssuedCredentials,
   LongTermKeys,
-  SamlParameters,
   WebIdentityParameters,
 } from '../../ports/index.ts';
 
 export interface StsIssuerOptions {
   /**
-   * For AssumeRoleWithWebIdentity and AssumeRoleWithSAML, which STS accepts unsigned: a client with no
-   * credentials, so the broker's own role session is never involved (and the call is not role chaining).
+   * For AssumeRoleWithWebIdentity, which STS accepts unsigned: a client with no credentials, so the
+   * broker's own role session is never involved (and the call is not role chaining).
    */
   readonly unsignedClient?: STSClient;
   /** For GetFederationToken: the IAM user's keys, and a client signing with them. */
@@ -93,27 +90,7 @@ export class StsCredentialIssuer implements CredentialIssuer {
         }),
       );
     } catch (error) {
-      throw translateUnsignedStsError(error);
-    }
-    return issued(output.Credentials, output.AssumedRoleUser?.Arn, output.AssumedRoleUser?.AssumedRoleId, output);
-  }
-
-  async assumeRoleWithSaml(p: SamlParameters): Promise<IssuedCredentials> {
-    assertSessionPolicy(p);
-    let output;
-    try {
-      output = await this.#unsigned().send(
-        new AssumeRoleWithSAMLCommand({
-          RoleArn: p.roleArn,
-          PrincipalArn: p.principalArn,
-          SAMLAssertion: p.samlAssertion.reveal(),
-          DurationSeconds: p.durationSeconds,
-          Policy: p.policy,
-          PolicyArns: policyArnsOf(p.policyArns),
-        }),
-      );
-    } catch (error) {
-      throw translateUnsignedStsError(error);
+      throw translateBrokerTokenStsError(error);
     }
     return issued(output.Credentials, output.AssumedRoleUser?.Arn, output.AssumedRoleUser?.AssumedRoleId, output);
   }
@@ -194,28 +171,30 @@ function issued(
 }
 
 /**
- * The unsigned calls fail on the caller's token or assertion, not on broker credentials: an expired one
- * is the caller's to fix (401); a trust policy or provider that refuses it is a denial (403), since the
- * role's trust policy may legitimately condition on who the caller is.
+ * AssumeRoleWithWebIdentity fails on the broker's own token, never on the caller's: a trust policy that
+ * refuses this entitlement's `sub` (or its tags or SourceIdentity) is the member account saying no (403);
+ * a token STS finds invalid or expired, or a provider it does not know, is the broker's or the account's
+ * misconfiguration (500, for operators); STS unable to fetch our JWKS is an outage (503). Never retried
+ * with a weaker request.
  */
-export function translateUnsignedStsError(error: unknown): KeyvendError {
+export function translateBrokerTokenStsError(error: unknown): KeyvendError {
   const name = error instanceof Error ? error.name : 'Unknown';
   switch (name) {
-    case 'ExpiredTokenException':
-    case 'ExpiredToken':
-      return new InvalidTokenError('sts_token_expired', { cause: error });
-    case 'InvalidIdentityTokenException':
-    case 'InvalidIdentityToken':
-      return new NotEntitledError('sts_invalid_identity_token', { cause: error });
-    case 'IDPRejectedClaimException':
-    case 'IDPRejectedClaim':
-      return new NotEntitledError('sts_idp_rejected_claim', { cause: error });
     case 'AccessDenied':
     case 'AccessDeniedException':
       return new NotEntitledError('sts_trust_refused', { cause: error });
+    case 'ExpiredTokenException':
+    case 'ExpiredToken':
+      return new InternalError('sts_broker_token_expired', { cause: error });
+    case 'InvalidIdentityTokenException':
+    case 'InvalidIdentityToken':
+      return new InternalError('sts_broker_token_rejected', { cause: error });
+    case 'IDPRejectedClaimException':
+    case 'IDPRejectedClaim':
+      return new InternalError('sts_broker_token_claims_rejected', { cause: error });
     case 'IDPCommunicationErrorException':
     case 'IDPCommunicationError':
-      return new UpstreamUnavailableError('sts_idp_unreachable', { cause: error, retryAfterSeconds: 5 });
+      return new UpstreamUnavailableError('sts_cannot_fetch_broker_keys', { cause: error, retryAfterSeconds: 5 });
     default:
       return translateStsError(error);
   }

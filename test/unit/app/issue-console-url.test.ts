@@ -57,7 +57,6 @@ function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: 
         };
       },
       assumeRoleWithWebIdentity: () => Promise.reject(new Error('not this path')),
-      assumeRoleWithSaml: () => Promise.reject(new Error('not this path')),
       getFederationToken: () => Promise.reject(new Error('not this path')),
     },
     audit: {
@@ -67,6 +66,7 @@ function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: 
     },
     log: { decision: () => {}, alarm: (event) => void alarms.push(event) },
     clock: { now: () => new Date() },
+    brokerIssuer: undefined,
     settings: { roleChaining: options.origin === 'assume_role_chained', isAllowedRole: () => true },
   });
   const issue = makeIssueConsoleUrl({

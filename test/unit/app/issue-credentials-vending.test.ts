@@ -2,16 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { makeIssueCredentials } from '../../../src/app/issue-credentials.ts';
 import type { AuditRecord } from '../../../src/domain/audit-record.ts';
 import { type Entitlement, parseEntitlement } from '../../../src/domain/entitlement.ts';
-import { type KeyvendError } from '../../../src/domain/errors.ts';
+import { type KeyvendError, UpstreamUnavailableError } from '../../../src/domain/errors.ts';
 import type { Principal } from '../../../src/domain/principal.ts';
 import { Secret } from '../../../src/domain/secret.ts';
-import type { CredentialIssuer, IssuedCredentials } from '../../../src/ports/index.ts';
-import { AWS_SAML_AUDIENCE } from '../../../src/domain/saml.ts';
+import type { CredentialIssuer, IssuedCredentials, TokenSigner } from '../../../src/ports/index.ts';
 
 const ACCOUNT = '111111111111';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/keyvend/target`;
-const SAML_PROVIDER = `arn:aws:iam::${ACCOUNT}:saml-provider/corp-idp`;
 const USER_KEY = 'abcdefghijklmnopqrstuvwxyz';
+const MINTED = 'minted.broker.token';
+const ISSUER = { issuer: 'https://keyvend.example.com', audience: 'sts.amazonaws.com', lifetimeSeconds: 300 };
 const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }] };
 const RENDERED_POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::b/${USER_KEY}/*` }] });
 
@@ -21,7 +21,7 @@ function entitlementOf(overrides: Record<string, unknown>): Entitlement {
   return result.entitlement;
 }
 
-const oidcPrincipal = (token = 'header.payload.signature'): Principal => ({
+const oidcPrincipal = (): Principal => ({
   idpType: 'oidc',
   issuerId: 'corp',
   issuer: 'https://idp.example',
@@ -30,22 +30,17 @@ const oidcPrincipal = (token = 'header.payload.signature'): Principal => ({
   groups: ['staff'],
   attributes: { department: 'research' },
   auth: { issuedAt: 1, expiresAt: 2, tokenRef: 'sha256:00' },
-  bearerToken: new Secret(token),
 });
 
-const samlPrincipal = (awsRoles: Principal['awsRoles'] = [{ roleArn: ROLE, principalArn: SAML_PROVIDER }]): Principal => ({
-  ...oidcPrincipal(),
-  idpType: 'saml',
-  bearerToken: undefined as never,
-  awsRoles,
-});
+const samlPrincipal = (): Principal => ({ ...oidcPrincipal(), idpType: 'saml', issuerId: 'corp-saml' });
 
 type Call = { method: string; parameters: Record<string, unknown> };
 
-/** Records every call in order: the audit writes and the STS calls share one timeline. */
-function harness(principal: Principal, entitlement: Entitlement, options: { auditOpenFails?: boolean } = {}) {
+/** Records every call in order: the audit writes, the signing and the STS calls share one timeline. */
+function harness(principal: Principal, entitlement: Entitlement, options: { auditOpenFails?: boolean; signFails?: Error; noIssuer?: boolean } = {}) {
   const timeline: string[] = [];
   const calls: Call[] = [];
+  const signed: Record<string, unknown>[] = [];
   const records: AuditRecord[] = [];
   const issued = (arn: string, extra: Partial<IssuedCredentials> = {}): IssuedCredentials => ({
     accessKeyId: 'ASIAEXAMPLE000000001',
@@ -65,17 +60,24 @@ function harness(principal: Principal, entitlement: Entitlement, options: { audi
   };
   const credentials: CredentialIssuer = {
     assumeRole: record('assumeRole', issued(`arn:aws:sts::${ACCOUNT}:assumed-role/target/alice.${USER_KEY}`)),
-    assumeRoleWithWebIdentity: record('assumeRoleWithWebIdentity', issued(`arn:aws:sts::${ACCOUNT}:assumed-role/target/alice.${USER_KEY}`, { sourceIdentity: 'alice-from-token' })),
-    assumeRoleWithSaml: record('assumeRoleWithSaml', issued(`arn:aws:sts::${ACCOUNT}:assumed-role/target/alice@example.com`)),
+    assumeRoleWithWebIdentity: record('assumeRoleWithWebIdentity', issued(`arn:aws:sts::${ACCOUNT}:assumed-role/target/alice.${USER_KEY}`, { sourceIdentity: `alice.${USER_KEY}` })),
     getFederationToken: record('getFederationToken', issued(`arn:aws:sts::${ACCOUNT}:federated-user/kv.${USER_KEY}`)),
+  };
+  const signer: TokenSigner = {
+    sign: async (claims) => {
+      timeline.push('kms:sign');
+      if (options.signFails !== undefined) throw options.signFails;
+      signed.push({ ...claims });
+      return { token: new Secret(MINTED), keyId: 'kid-1' };
+    },
   };
   const issue = makeIssueCredentials({
     verifier: { verifyBearer: async () => principal },
-    // SAML callers of these tests bring an assertion their IdP issued for AWS (the pass-through path).
-    samlVerifier: { verifySamlResponse: async (samlResponse) => ({ principal, audience: AWS_SAML_AUDIENCE, samlResponse }) },
+    samlVerifier: { verifySamlResponse: async () => ({ principal }) },
     samlAcsUrl: 'https://broker.example.test/v1/credentials',
     entitlements: { findGranted: async () => entitlement, listGranted: async () => [entitlement] },
     credentials,
+    brokerIssuer: options.noIssuer === true ? undefined : { settings: ISSUER, signer },
     audit: {
       open: async (r) => {
         timeline.push('audit:open');
@@ -105,7 +107,7 @@ function harness(principal: Principal, entitlement: Entitlement, options: { audi
       output: 'credentials',
       context: { requestId: 'r-1' },
     });
-  return { run, timeline, calls, records, last: () => records[records.length - 1] };
+  return { run, timeline, calls, signed, records, last: () => records[records.length - 1] };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<KeyvendError> {
@@ -118,38 +120,48 @@ async function refusal(promise: Promise<unknown>): Promise<KeyvendError> {
 }
 
 describe('issue credentials: the path is chosen by the entitlement', () => {
-  it('web-identity passes the caller\'s own token, a 12 h session, the policy, and no broker tags', async () => {
+  it.each([
+    ['an OIDC caller', oidcPrincipal, {}],
+    ['a SAML caller', samlPrincipal, { samlAssertion: new Secret('PHNhbWxwOlJlc3BvbnNlLz4=') }],
+  ] as const)('keyvend-issuer mints a token for the grant and exchanges it for a 12 h session, for %s', async (_, principalOf, input) => {
     // Prepare
-    const h = harness(oidcPrincipal('the.raw.token'), entitlementOf({ vending: 'web-identity' }));
+    const principal = principalOf();
+    const h = harness(principal, entitlementOf({ sessionTags: [{ key: 'department', claim: 'department' }], transitiveTagKeys: ['department'] }));
 
     // Act
-    const grant = await h.run({ durationSeconds: 43200 });
+    const grant = await h.run({ ...input, durationSeconds: 43200 });
 
-    // Assess
-    expect(h.timeline).toEqual(['audit:open', 'sts:assumeRoleWithWebIdentity', 'audit:close:granted']);
+    // Assess: the pending record exists before the token does, and the grant names the token's subject and key
+    expect(h.timeline).toEqual(['audit:open', 'kms:sign', 'sts:assumeRoleWithWebIdentity', 'audit:close:granted']);
+    const grantId = h.records[0]!.eventId;
+    expect(h.signed).toEqual([
+      {
+        iss: ISSUER.issuer,
+        aud: 'sts.amazonaws.com',
+        sub: `ent:target:user:${USER_KEY}`,
+        jti: grantId,
+        iat: 1_795_428_000,
+        nbf: 1_795_428_000,
+        exp: 1_795_428_300,
+        'https://aws.amazon.com/source_identity': `alice.${USER_KEY}`,
+        'https://aws.amazon.com/tags': {
+          principal_tags: {
+            'keyvend:user': [USER_KEY],
+            'keyvend:issuer': [principal.issuerId],
+            'keyvend:entitlement': ['target'],
+            'keyvend:grant': [grantId],
+            department: ['research'],
+          },
+          transitive_tag_keys: ['department'],
+        },
+      },
+    ]);
     const p = h.calls[0]!.parameters;
-    expect((p['webIdentityToken'] as Secret).reveal()).toBe('the.raw.token');
+    expect((p['webIdentityToken'] as Secret).reveal()).toBe(MINTED);
     expect(p).toMatchObject({ roleArn: ROLE, roleSessionName: `alice.${USER_KEY}`, durationSeconds: 43200, policy: RENDERED_POLICY });
-    expect(grant.sourceIdentity).toBe('alice-from-token');
-    expect(h.last()?.session).toMatchObject({ vending: 'web-identity', tags: [], sourceIdentity: 'alice-from-token' });
-    expect(JSON.stringify(h.records)).not.toContain('the.raw.token');
-  });
-
-  it('saml passes the assertion and the provider from the Role attribute, and names the session from STS', async () => {
-    // Prepare
-    const h = harness(samlPrincipal(), entitlementOf({ vending: 'saml' }));
-
-    // Act
-    const grant = await h.run({ samlAssertion: new Secret('PHNhbWxwOlJlc3BvbnNlLz4=') });
-
-    // Assess
-    expect(h.timeline).toEqual(['audit:open', 'sts:assumeRoleWithSaml', 'audit:close:granted']);
-    const p = h.calls[0]!.parameters;
-    expect(p).toMatchObject({ roleArn: ROLE, principalArn: SAML_PROVIDER, durationSeconds: 3600, policy: RENDERED_POLICY });
-    expect((p['samlAssertion'] as Secret).reveal()).toBe('PHNhbWxwOlJlc3BvbnNlLz4=');
-    expect(grant.roleSessionName).toBe('alice@example.com');
-    expect(h.last()?.session).toMatchObject({ vending: 'saml', samlProviderArn: SAML_PROVIDER, roleSessionName: 'alice@example.com' });
-    expect(JSON.stringify(h.records)).not.toContain('PHNhbWxw');
+    expect(grant).toMatchObject({ grantId, durationSeconds: 43200, sourceIdentity: `alice.${USER_KEY}`, roleSessionName: `alice.${USER_KEY}` });
+    expect(h.last()?.session).toMatchObject({ vending: 'keyvend-issuer', tokenSubject: `ent:target:user:${USER_KEY}`, tokenKeyId: 'kid-1', sourceIdentity: `alice.${USER_KEY}` });
+    expect(JSON.stringify(h.records)).not.toContain(MINTED);
   });
 
   it('federation-token signs with the IAM user\'s secret, names the user from the key, tags it, and allows 36 h', async () => {
@@ -180,6 +192,7 @@ describe('issue credentials: the path is chosen by the entitlement', () => {
         { Key: 'keyvend:user', Value: USER_KEY },
         { Key: 'keyvend:issuer', Value: 'corp' },
         { Key: 'keyvend:entitlement', Value: 'target' },
+        { Key: 'keyvend:grant', Value: h.records[0]!.eventId },
         { Key: 'department', Value: 'research' },
       ],
     });
@@ -189,7 +202,7 @@ describe('issue credentials: the path is chosen by the entitlement', () => {
 
   it('assume-role keeps today\'s call: tags, SourceIdentity, ExternalId, and the 1 h chaining cap', async () => {
     // Prepare
-    const h = harness(oidcPrincipal(), entitlementOf({ externalId: 'keyvend-partner-1' }));
+    const h = harness(oidcPrincipal(), entitlementOf({ vending: 'assume-role', externalId: 'keyvend-partner-1' }));
 
     // Act
     await h.run({ durationSeconds: 43200 });
@@ -205,30 +218,40 @@ describe('issue credentials: the path is chosen by the entitlement', () => {
 
 describe('issue credentials: each path refuses what does not fit it, before STS, with a denial audited', () => {
   it.each([
-    ['web-identity for a SAML caller', () => harness(samlPrincipal(), entitlementOf({ vending: 'web-identity' })), {}, 'web_identity_needs_oidc_caller'],
-    ['saml for an OIDC caller', () => harness(oidcPrincipal(), entitlementOf({ vending: 'saml' })), { samlAssertion: new Secret('x') }, 'saml_needs_saml_caller'],
-    ['saml without the assertion', () => harness(samlPrincipal(), entitlementOf({ vending: 'saml' })), {}, 'saml_needs_saml_caller'],
-    ['saml whose Role attribute names another role', () => harness(samlPrincipal([{ roleArn: `arn:aws:iam::${ACCOUNT}:role/keyvend/other`, principalArn: SAML_PROVIDER }]), entitlementOf({ vending: 'saml' })), { samlAssertion: new Secret('x') }, 'saml_role_attribute_mismatch'],
-    ['saml whose provider is in another account', () => harness(samlPrincipal([{ roleArn: ROLE, principalArn: 'arn:aws:iam::222222222222:saml-provider/corp-idp' }]), entitlementOf({ vending: 'saml' })), { samlAssertion: new Secret('x') }, 'saml_role_attribute_mismatch'],
-    ['saml whose principal is not a SAML provider', () => harness(samlPrincipal([{ roleArn: ROLE, principalArn: `arn:aws:iam::${ACCOUNT}:oidc-provider/idp.example` }]), entitlementOf({ vending: 'saml' })), { samlAssertion: new Secret('x') }, 'saml_role_attribute_mismatch'],
-    ['web-identity for a role outside the broker allow-list', () => harness(oidcPrincipal(), entitlementOf({ vending: 'web-identity', roleArn: `arn:aws:iam::${ACCOUNT}:role/admin` })), {}, 'role_not_in_broker_allow_list'],
-  ] as const)('%s', async (_, make, input, reason) => {
+    ['keyvend-issuer for a role outside the broker allow-list', () => harness(oidcPrincipal(), entitlementOf({ roleArn: `arn:aws:iam::${ACCOUNT}:role/admin` })), 'role_not_in_broker_allow_list'],
+    ['keyvend-issuer on a broker with no issuer configured', () => harness(oidcPrincipal(), entitlementOf({}), { noIssuer: true }), 'broker_issuer_not_configured'],
+  ] as const)('%s', async (_, make, reason) => {
     // Prepare
     const h = make();
 
     // Act
-    const error = await refusal(h.run(input));
+    const error = await refusal(h.run());
 
     // Assess
     expect(error.reason).toBe(reason);
     expect(h.calls).toHaveLength(0);
+    expect(h.timeline).not.toContain('kms:sign');
     expect(h.last()).toMatchObject({ outcome: 'denied', reason });
+  });
+
+  it('signing that fails (KMS throttled or down) issues nothing: 503 with Retry-After, no STS call, denial audited', async () => {
+    // Prepare
+    const h = harness(oidcPrincipal(), entitlementOf({}), { signFails: new UpstreamUnavailableError('kms_throttled', { retryAfterSeconds: 5 }) });
+
+    // Act
+    const error = await refusal(h.run());
+
+    // Assess
+    expect(error).toMatchObject({ code: 'upstream_unavailable', httpStatus: 503, retryAfterSeconds: 5, reason: 'kms_throttled' });
+    expect(h.calls).toHaveLength(0);
+    expect(h.timeline).toEqual(['audit:open', 'kms:sign', 'audit:close:denied']);
+    expect(h.last()).toMatchObject({ outcome: 'denied', reason: 'kms_throttled' });
   });
 
   it('issues nothing on any path when the pending audit record cannot be written', async () => {
     for (const [principal, entitlement, input] of [
-      [oidcPrincipal(), entitlementOf({ vending: 'web-identity' }), {}],
-      [samlPrincipal(), entitlementOf({ vending: 'saml' }), { samlAssertion: new Secret('x') }],
+      [oidcPrincipal(), entitlementOf({}), {}],
+      [samlPrincipal(), entitlementOf({}), { samlAssertion: new Secret('x') }],
       [oidcPrincipal(), entitlementOf({ vending: 'federation-token', roleArn: undefined, federationUser: { secretId: 's', userArn: `arn:aws:iam::${ACCOUNT}:user/u` } }), {}],
     ] as const) {
       // Prepare
@@ -240,6 +263,7 @@ describe('issue credentials: each path refuses what does not fit it, before STS,
       // Assess
       expect(error.code).toBe('upstream_unavailable');
       expect(h.calls).toHaveLength(0);
+      expect(h.timeline).not.toContain('kms:sign');
     }
   });
 });

@@ -27,6 +27,7 @@ function harness(options: { principal?: Principal | Error; entitlements?: Entitl
     verifier,
     entitlements: store,
     credentials: sts,
+    brokerIssuer: undefined,
     audit,
     log,
     clock: fixedClock(),

@@ -30,7 +30,7 @@ describe('SessionDuration follows how the credentials were obtained', () => {
 
   it('is the session duration, within 900..43200, for credentials obtained without chaining', () => {
     expect(sessionDurationFor('assume_role', 3600)).toBe(3600);
-    expect(sessionDurationFor('assume_role_with_saml', 43_200)).toBe(43_200);
+    expect(sessionDurationFor('assume_role_with_web_identity', 43_200)).toBe(43_200);
     expect(sessionDurationFor('assume_role_with_web_identity', 100)).toBe(900);
     expect(sessionDurationFor('assume_role', 129_600)).toBe(43_200);
   });
@@ -131,8 +131,8 @@ describe('credentialOriginOf', () => {
     const cases = [
       { vending: 'assume-role', chaining: true, sent: false },
       { vending: 'assume-role', chaining: false, sent: true },
-      { vending: 'web-identity', chaining: true, sent: true },
-      { vending: 'saml', chaining: true, sent: true },
+      { vending: 'keyvend-issuer', chaining: true, sent: true },
+      { vending: 'keyvend-issuer', chaining: false, sent: true },
       { vending: 'federation-token', chaining: false, sent: false },
     ] as const;
 

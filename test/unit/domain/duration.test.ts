@@ -4,6 +4,7 @@ import { resolveDuration } from '../../../src/domain/duration.ts';
 const limits = (maxDurationSeconds: number, roleChaining: boolean, defaultDurationSeconds?: number) => ({
   maxDurationSeconds,
   roleChaining,
+  vending: 'assume-role' as const,
   defaultDurationSeconds,
 });
 

@@ -25,7 +25,7 @@ describe('parseEntitlement', () => {
         managedPolicyArns: [],
         sessionTags: [],
         transitiveTagKeys: [],
-        vending: 'assume-role',
+        vending: 'keyvend-issuer',
       },
     });
     if (result.ok) expect('externalId' in result.entitlement).toBe(false);
@@ -39,6 +39,7 @@ describe('parseEntitlement', () => {
         managedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
         sessionTags: [{ key: 'team', claim: 'team' }, { key: 'env', value: 'prod' }],
         transitiveTagKeys: ['team', 'keyvend:user'],
+        vending: 'assume-role',
         externalId: 'tenant-42:abc',
       }),
     );

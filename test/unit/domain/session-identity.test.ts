@@ -86,7 +86,7 @@ describe('sessionNameFor', () => {
 });
 
 describe('sessionIdentityFor', () => {
-  it('sets SourceIdentity to the session name, the broker tags first, then the entitlement tags', () => {
+  it('sets SourceIdentity to the session name, the broker tags (with the grant) first, then the entitlement tags', () => {
     // Prepare
     const principal = principalFor();
     const entitlement = entitlementFor({
@@ -98,7 +98,7 @@ describe('sessionIdentityFor', () => {
     });
 
     // Act
-    const identity = sessionIdentityFor(principal, entitlement);
+    const identity = sessionIdentityFor(principal, entitlement, '0190a1b2-0000-7000-8000-000000000001');
 
     // Assess
     expect(identity.sourceIdentity).toBe(identity.roleSessionName);
@@ -107,6 +107,7 @@ describe('sessionIdentityFor', () => {
       { Key: 'keyvend:user', Value: principal.userKey },
       { Key: 'keyvend:issuer', Value: 'corp' },
       { Key: 'keyvend:entitlement', Value: 'photo-uploads' },
+      { Key: 'keyvend:grant', Value: '0190a1b2-0000-7000-8000-000000000001' },
       { Key: 'department', Value: 'research' },
       { Key: 'cost-center', Value: 'cc-42' },
     ]);
@@ -119,8 +120,8 @@ describe('sessionIdentityFor', () => {
     const inherited = entitlementFor({ sessionTags: [{ key: 'x', claim: 'toString' }] });
 
     // Act + Assess
-    expect(() => sessionIdentityFor(principalFor(), missing)).toThrow(expect.objectContaining({ code: 'not_entitled', reason: 'tag_claim_missing' }));
-    expect(() => sessionIdentityFor(principalFor({ attributes: {} }), inherited)).toThrow(expect.objectContaining({ reason: 'tag_claim_missing' }));
+    expect(() => sessionIdentityFor(principalFor(), missing, 'grant-1')).toThrow(expect.objectContaining({ code: 'not_entitled', reason: 'tag_claim_missing' }));
+    expect(() => sessionIdentityFor(principalFor({ attributes: {} }), inherited, 'grant-1')).toThrow(expect.objectContaining({ reason: 'tag_claim_missing' }));
   });
 });
 

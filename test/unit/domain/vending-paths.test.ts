@@ -25,19 +25,26 @@ const problemsOf = (input: Record<string, unknown>): string[] => {
 };
 
 describe('entitlement vending field', () => {
-  it('defaults to assume-role, as every entitlement before it', () => {
+  it('defaults to keyvend-issuer: the role trusts only the tokens the broker mints', () => {
     // Act
     const result = parseEntitlement(entitlement());
 
     // Assess
-    expect(result.ok && result.entitlement.vending).toBe('assume-role');
+    expect(result.ok && result.entitlement.vending).toBe('keyvend-issuer');
+  });
+
+  it.each([['web-identity'], ['saml']])('refuses the removed pass-through path %s, saying why', (vending) => {
+    // Act
+    const problems = problemsOf(entitlement({ vending, maxDurationSeconds: 3600 }));
+
+    // Assess
+    expect(problems.join('\n')).toMatch(/vending is one of keyvend-issuer, assume-role, federation-token .*pass-through were removed/);
   });
 
   it.each([
-    ['web-identity', { vending: 'web-identity', maxDurationSeconds: 43200 }],
-    ['saml', { vending: 'saml', maxDurationSeconds: 43200 }],
+    ['keyvend-issuer for 12 h with tags', { maxDurationSeconds: 43200, sessionTags: [{ key: 'team', claim: 'team' }], transitiveTagKeys: ['team', 'keyvend:user'] }],
     ['federation-token', { vending: 'federation-token', roleArn: undefined, federationUser: FEDERATION_USER, maxDurationSeconds: 129600, sessionTags: [{ key: 'team', value: 'blue' }] }],
-    ['assume-role with an ExternalId', { externalId: 'keyvend-partner-1', sessionTags: [{ key: 'team', claim: 'team' }], transitiveTagKeys: ['team'] }],
+    ['assume-role with an ExternalId', { vending: 'assume-role', externalId: 'keyvend-partner-1', sessionTags: [{ key: 'team', claim: 'team' }], transitiveTagKeys: ['team'] }],
   ])('accepts a coherent %s entitlement', (_, overrides) => {
     // Act
     const problems = problemsOf(entitlement(overrides));
@@ -58,7 +65,7 @@ describe('entitlement vending field', () => {
   });
 
   it('parses every path\'s own output again (entitlements are stored parsed and re-read on every request)', () => {
-    for (const vending of ['assume-role', 'web-identity', 'saml'] as const) {
+    for (const vending of ['assume-role', 'keyvend-issuer'] as const) {
       // Act
       const result = parseEntitlement(entitlement({ vending }));
       const reread = result.ok ? parseEntitlement(JSON.parse(JSON.stringify(result.entitlement))) : result;
@@ -79,13 +86,10 @@ describe('entitlement vending field', () => {
     ['federationUser on a role path', { federationUser: FEDERATION_USER }, /federation-token only/],
     ['a role path naming an IAM user', { roleArn: FEDERATION_USER.userArn }, /not an IAM role ARN/],
     ['federation-token naming a user other than its own', { vending: 'federation-token', roleArn: 'arn:aws:iam::111111111111:user/other', federationUser: FEDERATION_USER }, /remove roleArn/],
-    ['web-identity over 12 h', { vending: 'web-identity', maxDurationSeconds: 43201 }, /at most 43200/],
-    ['saml over 12 h', { vending: 'saml', maxDurationSeconds: 86400 }, /at most 43200/],
-    ['web-identity without a role', { vending: 'web-identity', roleArn: undefined }, /needs roleArn/],
-    ['web-identity with an ExternalId', { vending: 'web-identity', externalId: 'keyvend-partner-1' }, /assume-role only/],
-    ['saml with an ExternalId', { vending: 'saml', externalId: 'keyvend-partner-1' }, /assume-role only/],
-    ['web-identity with broker-set tags', { vending: 'web-identity', sessionTags: [{ key: 'team', claim: 'team' }] }, /https:\/\/aws.amazon.com\/tags/],
-    ['saml with broker-set tags', { vending: 'saml', sessionTags: [{ key: 'team', value: 'blue' }] }, /PrincipalTag/],
+    ['keyvend-issuer over 12 h', { maxDurationSeconds: 43201 }, /at most 43200/],
+    ['keyvend-issuer without a role', { roleArn: undefined }, /needs roleArn/],
+    ['keyvend-issuer with an ExternalId', { externalId: 'keyvend-partner-1' }, /assume-role only/],
+    ['an entitlement defining a broker tag', { sessionTags: [{ key: 'keyvend:grant', value: 'x' }] }, /reserved for the broker/],
   ])('refuses %s at write time', (_, overrides, message) => {
     // Act
     const problems = problemsOf(entitlement(overrides));
@@ -96,8 +100,8 @@ describe('entitlement vending field', () => {
 
   it('reports through the entitlements file check too, with the role-chaining cap as a note', () => {
     // Act
-    const refused = checkEntitlementsFile(stringify({ entitlements: [entitlement({ vending: 'web-identity', externalId: 'keyvend-partner-1' })] }));
-    const noted = checkEntitlementsFile(stringify({ entitlements: [entitlement({ maxDurationSeconds: 43200 })] }));
+    const refused = checkEntitlementsFile(stringify({ entitlements: [entitlement({ externalId: 'keyvend-partner-1' })] }));
+    const noted = checkEntitlementsFile(stringify({ entitlements: [entitlement({ vending: 'assume-role', maxDurationSeconds: 43200 })] }));
 
     // Assess
     expect(refused.ok).toBe(false);
@@ -109,8 +113,7 @@ describe('durations per API', () => {
   it.each([
     ['assume-role, chained', 'assume-role', true, 3600],
     ['assume-role, not chained', 'assume-role', false, 43200],
-    ['web-identity (never chained)', 'web-identity', true, 43200],
-    ['saml (never chained)', 'saml', true, 43200],
+    ['keyvend-issuer (unsigned, never chained)', 'keyvend-issuer', true, 43200],
     ['federation-token', 'federation-token', true, 129600],
   ] as const)('%s allows up to %#', (_, vending, roleChaining, ceiling) => {
     // Act
@@ -123,11 +126,11 @@ describe('durations per API', () => {
 
   it('keeps the entitlement maximum below the API ceiling and refuses less than 900 s on every path', () => {
     // Act
-    const clamped = resolveDuration(43200, { maxDurationSeconds: 7200, roleChaining: true, vending: 'web-identity' });
+    const clamped = resolveDuration(43200, { maxDurationSeconds: 7200, roleChaining: true, vending: 'keyvend-issuer' });
 
     // Assess
     expect(clamped).toBe(7200);
-    for (const vending of ['assume-role', 'web-identity', 'saml', 'federation-token'] as const) {
+    for (const vending of ['assume-role', 'keyvend-issuer', 'federation-token'] as const) {
       expect(() => resolveDuration(899, { maxDurationSeconds: 3600, roleChaining: true, vending })).toThrow(/at least 900/);
     }
   });

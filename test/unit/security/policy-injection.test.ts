@@ -40,6 +40,7 @@ function broker(principal: Principal, entitlements: Entitlement[] = [subjectTemp
     verifier: new FakeVerifier(principal),
     entitlements: new FakeEntitlementStore(entitlements),
     credentials: sts,
+    brokerIssuer: undefined,
     audit,
     log: new FakeDecisionLog(),
     clock: fixedClock(),
