@@ -51,7 +51,7 @@ describe('infra/target-role.yaml', () => {
 
     // Assess
     const tagCondition = (role: Record<string, any>) => trustStatements(role).find((s) => s['Action'] === 'sts:TagSession')?.['Condition'];
-    const brokerKeys = ['keyvend:user', 'keyvend:issuer', 'keyvend:entitlement'];
+    const brokerKeys = ['keyvend:user', 'keyvend:issuer', 'keyvend:entitlement', 'keyvend:grant'];
     expect(tagCondition(plain)).toEqual({
       'ForAllValues:StringEquals': { 'aws:TagKeys': brokerKeys },
       Null: { 'aws:RequestTag/keyvend:user': 'false' },
