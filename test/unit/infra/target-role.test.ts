@@ -2,77 +2,16 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { CFN_TAGS } from '../../../infra/local/dynamodb.ts';
 import { ROOT } from '../../../infra/local/stack.ts';
-
-type Node = unknown;
-type Template = {
-  Parameters: Record<string, { Default?: string | number; AllowedPattern?: string; NoEcho?: boolean }>;
-  Conditions: Record<string, Node>;
-  Resources: Record<string, { Type: string; Properties: Record<string, Node> }>;
-};
+import { loadTemplate, renderTemplate } from '../../support/cfn-render.ts';
 
 const BROKER_ROLE_ARN = 'arn:aws:iam::222222222222:role/keyvend-prod-broker';
-const NO_VALUE = Symbol('AWS::NoValue');
 
-// Through JSON: the short-form tags leave YAML collection nodes inside the parsed document.
-const template = JSON.parse(
-  JSON.stringify(parse(readFileSync(join(ROOT, 'infra/target-role.yaml'), 'utf8'), { customTags: CFN_TAGS as never })),
-) as Template;
+const template = loadTemplate('infra/target-role.yaml');
 
-/**
- * Resolves the template as CloudFormation would for the given parameters, for the intrinsics it uses
- * (Ref, Sub, If, Equals, Not, Split, Join): enough to read the role that a stack would create.
- */
-function render(parameters: Record<string, string | number>): { role: Record<string, any>; parameters: Record<string, unknown> } {
-  const values: Record<string, unknown> = { 'AWS::Partition': 'aws' };
-  for (const [name, declaration] of Object.entries(template.Parameters)) {
-    values[name] = parameters[name] ?? declaration.Default;
-    if (values[name] === undefined) throw new Error(`parameter ${name} needs a value`);
-  }
-  values['ManagedPolicyArns'] = String(values['ManagedPolicyArns']).split(',');
-  const conditions: Record<string, boolean> = {};
-  const resolve = (node: Node): unknown => {
-    if (Array.isArray(node)) return node.map(resolve).filter((item) => item !== NO_VALUE);
-    if (typeof node !== 'object' || node === null) return node;
-    const [tag] = Object.keys(node);
-    const arg = (node as Record<string, any>)[tag ?? ''];
-    switch (tag) {
-      case '!Ref':
-        if (arg === 'AWS::NoValue') return NO_VALUE;
-        if (!(arg in values)) throw new Error(`unknown Ref ${arg}`);
-        return values[arg];
-      case '!Sub':
-        return String(arg).replace(/\$\{(!?)([^}]+)\}/g, (_m, bang: string, name: string) => {
-          if (bang) return `\${${name}}`;
-          if (!(name in values)) throw new Error(`unknown Sub variable ${name}`);
-          return String(values[name]);
-        });
-      case '!If': {
-        if (!(arg[0] in conditions)) throw new Error(`unknown condition ${arg[0]}`);
-        return resolve(conditions[arg[0]] ? arg[1] : arg[2]);
-      }
-      case '!Equals':
-        return JSON.stringify(resolve(arg[0])) === JSON.stringify(resolve(arg[1]));
-      case '!Not':
-        return !resolve(arg[0]);
-      case '!Split':
-        return String(resolve(arg[1])).split(arg[0]);
-      case '!Join':
-        return (resolve(arg[1]) as unknown[]).join(arg[0]);
-      default: {
-        const out: Record<string, unknown> = {};
-        for (const [key, value] of Object.entries(node)) {
-          const resolved = resolve(value);
-          if (resolved !== NO_VALUE) out[key] = resolved;
-        }
-        return out;
-      }
-    }
-  };
-  for (const [name, condition] of Object.entries(template.Conditions)) conditions[name] = resolve(condition) as boolean;
-  return { role: resolve(template.Resources['TargetRole']?.Properties) as Record<string, any>, parameters: values };
+/** The role a stack would create for these parameters. */
+function render(parameters: Record<string, string | number>): { role: Record<string, any> } {
+  return { role: renderTemplate(template, parameters).resources['TargetRole'] as Record<string, any> };
 }
 
 const trustStatements = (role: Record<string, any>): Record<string, any>[] => role['AssumeRolePolicyDocument']['Statement'];
@@ -112,7 +51,7 @@ describe('infra/target-role.yaml', () => {
 
     // Assess
     const tagCondition = (role: Record<string, any>) => trustStatements(role).find((s) => s['Action'] === 'sts:TagSession')?.['Condition'];
-    const brokerKeys = ['keyvend:user', 'keyvend:issuer', 'keyvend:entitlement'];
+    const brokerKeys = ['keyvend:user', 'keyvend:issuer', 'keyvend:entitlement', 'keyvend:grant'];
     expect(tagCondition(plain)).toEqual({
       'ForAllValues:StringEquals': { 'aws:TagKeys': brokerKeys },
       Null: { 'aws:RequestTag/keyvend:user': 'false' },

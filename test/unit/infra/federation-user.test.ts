@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROOT } from '../../../infra/local/stack.ts';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { ConditionContext, evaluateTrustPolicy } from '../../../infra/local/sts-emulator/trust-policy.ts';
 
 const ACCOUNT = '123456789012';
 const CFN_TAGS = ['!Sub', '!Ref', '!GetAtt', '!Join', '!Not', '!Equals', '!If', '!Split'].flatMap((tag) =>
@@ -16,48 +15,6 @@ const template = (name: string) =>
 
 /** `${Name}` substitution as CloudFormation's Fn::Sub does it, for the parameters a test chooses. */
 const substitute = (text: string, values: Record<string, string>) => text.replace(/\$\{([\w:]+)\}/g, (_, name: string) => values[name] ?? `\${${name}}`);
-
-describe('infra/target-role-web-identity.yaml', () => {
-  const document = template('target-role-web-identity.yaml')['Resources']['Role']['Properties']['AssumeRolePolicyDocument'];
-  const [text, variables] = document['!Sub'] as [string, unknown];
-  const trust = JSON.parse(
-    substitute(text, { 'AWS::Partition': 'aws', 'AWS::AccountId': ACCOUNT, IssuerHostPath: 'login.example.com/tenant', SubjectPattern: '*', Audiences: 'keyvend-aws' }),
-  ) as object;
-  const provider = `arn:aws:iam::${ACCOUNT}:oidc-provider/login.example.com/tenant`;
-  const request = (federated: string, aud: string) => ({
-    principal: { type: 'Federated' as const, id: federated },
-    actions: ['sts:AssumeRoleWithWebIdentity', 'sts:TagSession', 'sts:SetSourceIdentity'],
-    context: new ConditionContext({ 'login.example.com/tenant:aud': aud, 'login.example.com/tenant:sub': 'alice' }),
-  });
-
-  it('trusts the issuer\'s OIDC provider for Keyvend\'s audience only', () => {
-    // Assess
-    expect(variables).toBeDefined();
-    expect(evaluateTrustPolicy(trust, request(provider, 'keyvend-aws')).allowed).toBe(true);
-    expect(evaluateTrustPolicy(trust, request(provider, 'another-app')).allowed).toBe(false);
-    expect(evaluateTrustPolicy(trust, request(`arn:aws:iam::${ACCOUNT}:oidc-provider/elsewhere.example`, 'keyvend-aws')).allowed).toBe(false);
-  });
-});
-
-describe('infra/target-role-saml.yaml', () => {
-  const document = template('target-role-saml.yaml')['Resources']['Role']['Properties']['AssumeRolePolicyDocument'];
-  const statement = document['Statement'][0];
-  const trust = { ...document, Statement: [{ ...statement, Principal: { Federated: `arn:aws:iam::${ACCOUNT}:saml-provider/corp` } }] };
-
-  it('trusts the SAML provider for assertions issued for the AWS sign-in endpoint only', () => {
-    // Prepare
-    const request = (aud: string) => ({
-      principal: { type: 'Federated' as const, id: `arn:aws:iam::${ACCOUNT}:saml-provider/corp` },
-      actions: ['sts:AssumeRoleWithSAML'],
-      context: new ConditionContext({ 'SAML:aud': aud }),
-    });
-
-    // Assess
-    expect(statement['Principal']['Federated']['!Sub']).toBe('arn:${AWS::Partition}:iam::${AWS::AccountId}:saml-provider/${ProviderName}');
-    expect(evaluateTrustPolicy(trust, request('https://signin.aws.amazon.com/saml')).allowed).toBe(true);
-    expect(evaluateTrustPolicy(trust, request('https://sp.example/acs')).allowed).toBe(false);
-  });
-});
 
 describe('infra/federation-user.yaml', () => {
   const policy = template('federation-user.yaml')['Resources']['User']['Properties']['Policies'][0]['PolicyDocument'];
