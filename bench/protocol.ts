@@ -5,7 +5,7 @@
  */
 export const RESULT_MARKER = '@@keyvend-bench-result@@ ';
 
-export type FunctionName = 'credentials' | 'entitlements' | 'console' | 'portal' | 'portalSaml';
+export type FunctionName = 'credentials' | 'entitlements' | 'console' | 'portal' | 'portalSaml' | 'issuer';
 
 export interface HandlerRequest {
   readonly method: 'GET' | 'POST';
@@ -58,13 +58,21 @@ export interface WarmPlan {
   readonly entitlementsTable: string;
   readonly auditTable: string;
   readonly stsEndpoint: string;
+  /** Which STS call the entitlement's path makes, and so which calls are unavoidable. */
+  readonly vending: 'keyvend-issuer' | 'assume-role';
+  readonly kmsEndpoint: string;
+  readonly signingKeyId: string;
+  /** The broker's token settings, to mint tokens of the same shape as the broker's. */
+  readonly tokenIssuer: string;
+  readonly tokenAudience: string;
 }
 
 /**
- * The handler, the four calls it cannot avoid (each made the way the broker makes it), and the entitlement
- * read together with a concurrent audit write, as the handler's own design makes them.
+ * The handler, the calls it cannot avoid (each made the way the broker makes it: KMS Sign only on the
+ * keyvend-issuer path, whose STS call is AssumeRoleWithWebIdentity; AssumeRole on the assume-role path), and the
+ * entitlement read together with a concurrent audit write, as the handler's own design makes them.
  */
-export const WARM_OPERATIONS = ['handler', 'jwtVerify', 'batchGetItem', 'assumeRole', 'putItem', 'readWithConcurrentWrite'] as const;
+export const WARM_OPERATIONS = ['handler', 'jwtVerify', 'batchGetItem', 'kmsSign', 'stsCall', 'putItem', 'readWithConcurrentWrite'] as const;
 export type WarmOperation = (typeof WARM_OPERATIONS)[number];
 
 export interface WarmResult {

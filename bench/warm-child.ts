@@ -1,19 +1,24 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { AssumeRoleCommand, type AssumeRoleCommandInput, STSClient } from '@aws-sdk/client-sts';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { AssumeRoleCommand, type AssumeRoleCommandInput, AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { definitionKey, principalPartitionKeys } from '../src/adapters/dynamodb/keys.ts';
+import { KmsSigningKeys } from '../src/adapters/kms/kms-signing-keys.ts';
+import { brokerTokenClaims } from '../src/domain/broker-token.ts';
 import { httpApiEvent, lambdaContext } from './lambda-event.ts';
 import { RESULT_MARKER, WARM_OPERATIONS, type WarmOperation, type WarmPlan, type WarmResult } from './protocol.ts';
 
 /**
  * Warm latency of POST /v1/credentials through the bundled handler, and in the same process, interleaved
- * call by call so that machine load falls on both alike, the four calls no implementation can avoid: one
- * JWT verification (keys cached), the entitlement read, AssumeRole and one audit write, each with the very
- * parameters the broker used (read back from its audit record and from the STS emulator).
+ * call by call so that machine load falls on both alike, the calls no implementation of the path can avoid:
+ * one JWT verification (keys cached), the entitlement read, on the keyvend-issuer path one KMS Sign of a
+ * token of the broker's shape and AssumeRoleWithWebIdentity with it, on the assume-role path AssumeRole, and
+ * one audit write, each with the very parameters the broker used (read back from its audit record and from
+ * the STS emulator).
  */
 const plan = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as WarmPlan;
 type Handler = (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }>;
@@ -35,6 +40,17 @@ const dynamo = DynamoDBDocumentClient.from(
   { marshallOptions: { removeUndefinedValues: true } },
 );
 const sts = new STSClient({ region: plan.region, maxAttempts: 3, requestHandler, endpoint: plan.stsEndpoint });
+const unsignedSts = new STSClient({
+  region: plan.region,
+  maxAttempts: 3,
+  requestHandler,
+  endpoint: plan.stsEndpoint,
+  credentials: () => Promise.reject(new Error('unsigned')),
+});
+const signingKeys = new KmsSigningKeys(new KMSClient({ region: plan.region, maxAttempts: 3, requestHandler, endpoint: plan.kmsEndpoint }), {
+  signingKeyId: plan.signingKeyId,
+  publishedKeyIds: [],
+});
 
 const audit = (await dynamo.send(new GetCommand({ TableName: plan.auditTable, Key: { eventId: last['grantId'] }, ConsistentRead: true }))).Item;
 if (audit === undefined || audit['outcome'] !== 'granted') throw new Error(`no granted audit record for ${String(last['grantId'])}`);
@@ -57,6 +73,20 @@ const assumeRoleInput: AssumeRoleCommandInput = {
   Tags: session.tags.length > 0 ? session.tags : undefined,
   TransitiveTagKeys: session.transitiveTagKeys.length > 0 ? session.transitiveTagKeys : undefined,
 };
+// A token of the broker's shape for this grant, signed by the broker's key: what KMS signs and STS reads on each request.
+const userKey = String((audit['caller'] as { userKey: string }).userKey);
+const claimsOf = (grantId: string) =>
+  brokerTokenClaims(
+    { issuer: plan.tokenIssuer, audience: plan.tokenAudience, lifetimeSeconds: 300 },
+    {
+      grantId,
+      entitlementId: String(last['entitlement']),
+      userKey,
+      identity: { roleSessionName: session.roleSessionName, sourceIdentity: session.sourceIdentity ?? '', tags: session.tags, transitiveTagKeys: session.transitiveTagKeys },
+    },
+    new Date(),
+  );
+const minted = plan.vending === 'keyvend-issuer' ? (await signingKeys.sign(claimsOf(randomUUID()))).token : undefined;
 const batchKeys = [
   definitionKey(String(last['entitlement'])),
   ...principalPartitionKeys(caller).map((pk) => ({ pk, sk: `ENT#${String(last['entitlement'])}` })),
@@ -83,7 +113,19 @@ const putAuditItem = () =>
 const operations: Record<Exclude<WarmOperation, 'handler'>, () => Promise<unknown>> = {
   jwtVerify: () => jwtVerify(plan.token, jwks, verifyOptions),
   batchGetItem: readEntitlement,
-  assumeRole: () => sts.send(new AssumeRoleCommand(assumeRoleInput)),
+  kmsSign: () => (plan.vending === 'keyvend-issuer' ? signingKeys.sign(claimsOf(randomUUID())) : Promise.resolve()),
+  stsCall: () =>
+    minted === undefined
+      ? sts.send(new AssumeRoleCommand(assumeRoleInput))
+      : unsignedSts.send(
+          new AssumeRoleWithWebIdentityCommand({
+            RoleArn: session.roleArn,
+            RoleSessionName: session.roleSessionName,
+            WebIdentityToken: minted.reveal(),
+            DurationSeconds: session.durationSeconds,
+            Policy: session.policy,
+          }),
+        ),
   putItem: () => putAuditItem(),
   readWithConcurrentWrite: () => Promise.all([readEntitlement(), putAuditItem()]),
 };

@@ -53,7 +53,9 @@ process.stdout.write(`
 Keyvend is running locally (no AWS account involved).
   API:           ${api}
 ${stack.idp ? `  Portal:        ${api}/portal   (open it in a browser; sign in as alice or bob)
-` : ''}  STS emulator:  ${stack.sts.url}   (sessions it issued: ${stack.sts.url}/_emulator/sessions)
+` : ''}  Issuer:        ${api}/.well-known/openid-configuration   (the demo roles trust only the tokens Keyvend mints)
+  STS emulator:  ${stack.sts.url}   (sessions it issued: ${stack.sts.url}/_emulator/sessions)
+  KMS emulator:  ${stack.kms.url}   (holds the signing key)
   DynamoDB:      ${stack.dynamo.endpoint} (${stack.dynamo.engine})
 
 ${idpLine}
@@ -65,9 +67,13 @@ Credentials for your own folder of the demo bucket (credential_process v1 JSON):
   curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
        -d '{"entitlement":"photo-uploads","durationSeconds":900}' ${api}/v1/credentials
 
-A console sign-in URL (open it in a browser: it lands on the emulator's console page):
+The same for 12 hours (no role chaining: the role trusts Keyvend's own token, minted for this grant):
   curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
-       -d '{"entitlement":"console-readonly"}' ${api}/v1/console
+       -d '{"entitlement":"photo-uploads","durationSeconds":43200}' ${api}/v1/credentials
+
+A 12-hour console sign-in URL (open it in a browser: it lands on the emulator's console page):
+  curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+       -d '{"entitlement":"console-readonly","durationSeconds":43200}' ${api}/v1/console
 
 ${
   devSamlIdp

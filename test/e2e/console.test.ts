@@ -72,11 +72,11 @@ describe('POST /v1/console: a console sign-in URL end to end', () => {
     expect(expiresIn).toBeGreaterThan(14 * 60_000);
     expect(expiresIn).toBeLessThanOrEqual(15 * 60_000);
 
-    // Assess: getSigninToken was a POST without SessionDuration (the broker's AssumeRole is chained)
+    // Assess: getSigninToken was a POST with SessionDuration: the session came from the broker's token, not chained
     const events = await signinEvents();
     const tokenEvent = events.filter((e) => e.action === 'getSigninToken').at(-1);
     expect(tokenEvent).toMatchObject({ outcome: 'ok' });
-    expect(tokenEvent?.sessionDuration).toBeUndefined();
+    expect(tokenEvent?.sessionDuration).toBe(900);
 
     // Act: a browser follows the URL
     const page = await fetch(url);
@@ -106,6 +106,25 @@ describe('POST /v1/console: a console sign-in URL end to end', () => {
       session: { accessKeyId: tokenEvent?.accessKeyId, roleSessionName: sessionName, durationSeconds: 900 },
       delivery: { type: 'console_url', delivered: true },
     });
+  });
+
+  it('opens a 12-hour console session through the broker\'s token, and the one-hour assume-role path omits SessionDuration', async () => {
+    // Act
+    const long = await postConsole(aliceToken, { entitlement: 'console-readonly', durationSeconds: 43_200 });
+    const longEvent = (await signinEvents()).filter((e) => e.action === 'getSigninToken').at(-1);
+    const hourly = await postConsole(aliceToken, { entitlement: 'hourly-readonly', durationSeconds: 43_200 });
+    const hourlyEvent = (await signinEvents()).filter((e) => e.action === 'getSigninToken').at(-1);
+
+    // Assess: the federation endpoint accepted a 12 h SessionDuration for the unchained session, and the browser lands
+    expect(long.status, long.text).toBe(200);
+    expect(longEvent).toMatchObject({ outcome: 'ok', sessionDuration: 43_200 });
+    const session = (await emulatorSessions()).find((s) => s.accessKeyId === longEvent?.accessKeyId);
+    expect(session).toMatchObject({ durationSeconds: 43_200, roleArn: 'arn:aws:iam::111111111111:role/keyvend/console-readonly' });
+    expect((await fetch(String(long.json['url']))).status).toBe(200);
+    // Assess: AssumeRole from the broker's role session is chained: one hour, and no SessionDuration
+    expect(hourly.status, hourly.text).toBe(200);
+    expect(hourlyEvent?.sessionDuration).toBeUndefined();
+    expect((await emulatorSessions()).find((s) => s.accessKeyId === hourlyEvent?.accessKeyId)?.durationSeconds).toBe(3600);
   });
 
   it('refuses a caller who is not entitled: 403, audited, no STS call', async () => {

@@ -26,7 +26,9 @@ function writeFile(name: string, grants: unknown[], bucket = 'keyvend-demo-uploa
         {
           id: 'cli-managed',
           description: 'Written by the entitlements command in a test',
-          roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads',
+          // The one-hour path: the demo roles that trust the broker's issuer pin the entitlements they serve.
+          vending: 'assume-role',
+          roleArn: 'arn:aws:iam::111111111111:role/keyvend/hourly-readonly',
           outputs: ['credentials'],
           maxDurationSeconds: 3600,
           sessionPolicy: {

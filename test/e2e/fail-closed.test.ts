@@ -13,7 +13,7 @@ async function injectStsFault(code: string, count: number, httpStatus?: number):
   const response = await fetch(`${stack().stsUrl}/_emulator/faults`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ action: 'AssumeRole', code, count, ...(httpStatus === undefined ? {} : { httpStatus }) }),
+    body: JSON.stringify({ action: 'AssumeRoleWithWebIdentity', code, count, ...(httpStatus === undefined ? {} : { httpStatus }) }),
   });
   expect(response.status).toBe(201);
 }
@@ -182,6 +182,25 @@ describe('STS failures are mapped, audited, and never retried with another polic
     expect(response.json).toMatchObject({ error: 'internal_error', message: 'Internal error.' });
     expect(response.text).not.toMatch(/arn:aws|not authorized|untrusting/);
     expect(await recordOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'sts_access_denied' });
+  });
+
+  it('a role whose trust policy does not pin the entitlement refuses the broker\'s token: 403, audited, no retry', async () => {
+    // Prepare
+    const callsBefore = await stsCallCount();
+
+    // Act
+    const response = await postCredentials(await testToken(), { entitlement: 'unpinned-uploads' });
+
+    // Assess: one AssumeRoleWithWebIdentity, refused by the trust policy's sub pin; the member account said no
+    expect(response.status).toBe(403);
+    expect(response.json).toMatchObject({ error: 'not_entitled' });
+    expect(response.text).not.toMatch(/arn:aws|not authorized|AccessKeyId/);
+    expect((await stsCallCount()) - callsBefore).toBe(1);
+    expect(await recordOf(response.json['requestId'])).toMatchObject({
+      outcome: 'denied',
+      reason: 'sts_trust_refused',
+      session: { vending: 'keyvend-issuer', tokenSubject: expect.stringMatching(/^ent:unpinned-uploads:user:[a-z2-7]{26}$/) },
+    });
   });
 
   it('a role outside the broker allow list is refused before STS, even though an entitlement names it', async () => {

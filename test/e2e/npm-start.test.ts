@@ -72,7 +72,7 @@ describe('npm start', () => {
 
     // Assess
     expect(listed.status, listed.stderr).toBe(0);
-    expect(JSON.parse(listed.stdout).entitlements.map((e: { id: string }) => e.id)).toEqual(['console-readonly', 'photo-uploads']);
+    expect(JSON.parse(listed.stdout).entitlements.map((e: { id: string }) => e.id)).toEqual(['console-readonly', 'hourly-readonly', 'photo-uploads']);
     expect(credentials.status, credentials.stderr).toBe(0);
     const body = JSON.parse(credentials.stdout) as Record<string, unknown>;
     expect(body['Version']).toBe(1);
@@ -80,10 +80,31 @@ describe('npm start', () => {
     expect(body['durationSeconds']).toBe(900);
   });
 
+  it('gives alice 12-hour credentials through a Keyvend-minted token, as printed', async () => {
+    // Prepare
+    const tokenCommand = commandAfter('Get a token for alice');
+    const longCommand = commandAfter('The same for 12 hours');
+    const stsUrl = /STS emulator: +(\S+)/.exec(printed)?.[1] ?? '';
+
+    // Act
+    const result = spawnSync('bash', ['-c', `set -e\n${tokenCommand}\n${longCommand}`], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+
+    // Assess
+    expect(result.status, result.stderr).toBe(0);
+    const body = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(body['durationSeconds']).toBe(43_200);
+    const sessions = (await (await fetch(`${stsUrl}/_emulator/sessions`)).json()) as { accessKeyId: string; issuedBy: string; provider?: string; durationSeconds: number }[];
+    expect(sessions.find((s) => s.accessKeyId === body['AccessKeyId'])).toMatchObject({
+      issuedBy: 'AssumeRoleWithWebIdentity',
+      provider: 'arn:aws:iam::111111111111:oidc-provider/keyvend.local',
+      durationSeconds: 43_200,
+    });
+  });
+
   it('prints a console command that works and a portal URL that serves the sign-in page', async () => {
     // Prepare
     const tokenCommand = commandAfter('Get a token for alice');
-    const consoleCommand = commandAfter('A console sign-in URL');
+    const consoleCommand = commandAfter('A 12-hour console sign-in URL');
     const portalUrl = /Portal: +(\S+)/.exec(printed)?.[1] ?? '';
 
     // Act

@@ -44,17 +44,20 @@ describe('npx osls package works offline and writes the stack the issue asks for
   let dir: string;
   let resources: Record<string, Resource>;
   let outputs: Record<string, { Value: unknown }>;
+  let conditions: Record<string, unknown>;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'keyvend-package-'));
     const result = await packageCopy(dir, {
       KEYVEND_ISSUERS: JSON.stringify([{ id: 'corp', issuer: 'https://idp.example.com', audiences: ['api://keyvend'] }]),
       KEYVEND_ALLOWED_ROLE_ARNS: TARGET_ROLES,
+      KEYVEND_ASSUME_ROLE_ARNS: TARGET_ROLES,
     });
     if (result.code !== 0) throw new Error(`serverless package exited ${result.code}:\n${result.output}`);
     const template = JSON.parse(readFileSync(join(dir, '.serverless/cloudformation-template-update-stack.json'), 'utf8'));
     resources = template.Resources;
     outputs = template.Outputs;
+    conditions = template.Conditions;
   }, 180_000);
 
   afterAll(() => {
@@ -75,6 +78,8 @@ describe('npx osls package works offline and writes the stack the issue asks for
     expect(ofType('AWS::ApiGatewayV2::Api')[0]?.[1].Properties['ProtocolType']).toBe('HTTP');
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties['RouteKey']).sort();
     expect(routes).toEqual([
+      'GET /.well-known/jwks.json',
+      'GET /.well-known/openid-configuration',
       'GET /portal',
       'GET /portal/callback',
       'GET /portal/login',
@@ -99,7 +104,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
 
   it('zips each function as its one handler file, under 600 KiB except the two SAML-verifying functions', () => {
     // Prepare
-    const limitKiB: Record<string, number> = { entitlements: 600, console: 600, portal: 600, credentials: 950, portalSaml: 950 };
+    const limitKiB: Record<string, number> = { entitlements: 600, console: 600, portal: 600, credentials: 950, portalSaml: 950, issuer: 600 };
     const handlerFile: Record<string, string> = { portalSaml: 'portal-saml' };
     // Act
     const zips = Object.fromEntries(Object.keys(limitKiB).map((name) => [name, zipEntries(join(dir, `.serverless/${name}.zip`))]));
@@ -115,7 +120,9 @@ describe('npx osls package works offline and writes the stack the issue asks for
     expect(code('credentials')).toContain('xml-encryption.decrypt is not bundled');
     expect(code('portalSaml')).toContain('xml-encryption.decrypt is not bundled');
     expect(code('credentials')).not.toContain('encryption without encrypted key is not supported yet');
-    for (const name of ['entitlements', 'console', 'portal']) expect(code(name)).not.toMatch(/node-saml|xml-crypto|DOMParser/);
+    for (const name of ['entitlements', 'console', 'portal', 'issuer']) expect(code(name)).not.toMatch(/node-saml|xml-crypto|DOMParser/);
+    // The issuer function publishes public keys: it carries no STS client and no signing call.
+    expect(code('issuer')).not.toMatch(/AssumeRoleWithWebIdentity|GetFederationToken/);
   });
 
   it('declares the tables on demand with point-in-time recovery, and TTL on the audit and SAML replay tables', () => {
@@ -130,8 +137,14 @@ describe('npx osls package works offline and writes the stack the issue asks for
     expect(tables['SamlReplayTable']?.Properties['TimeToLiveSpecification']).toMatchObject({ Enabled: true });
   });
 
-  it('lets the broker role assume only the configured target roles, and tag and name their sessions', () => {
-    // Assess
+  it('lets the broker role assume only the roles named for the one-hour path, and none without them', () => {
+    // Assess: the statement exists only under a condition that is false when KEYVEND_ASSUME_ROLE_ARNS is empty
+    const raw = (resources['CredentialsFunctionRole']?.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, any>[] } }[])
+      .flatMap((p) => p.PolicyDocument.Statement);
+    const conditional = raw.filter((s) => 'Fn::If' in s && JSON.stringify(s).includes('sts:AssumeRole'));
+    expect(conditional.map((s) => s['Fn::If'][0])).toEqual(['HasAssumeRoleTargets']);
+    expect(conditions['HasAssumeRoleTargets']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [TARGET_ROLES, ''] }] });
+    expect(raw.filter((s) => !('Fn::If' in s) && JSON.stringify(s).includes('sts:'))).toEqual([]);
     const assume = statementsOf('CredentialsFunctionRole').filter((s) => actions(s).some((a) => a.startsWith('sts:')));
     expect(assume).toHaveLength(1);
     expect(actions(assume[0]!).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
@@ -139,12 +152,35 @@ describe('npx osls package works offline and writes the stack the issue asks for
     expect(outputs['BrokerRoleArn']?.Value).toEqual({ 'Fn::GetAtt': ['CredentialsFunctionRole', 'Arn'] });
   });
 
+  it('signs with a KMS key only the broker role may sign with; the issuer function reads public keys only', () => {
+    // Assess: the key
+    const key = resources['SigningKey']?.Properties ?? {};
+    expect([key['KeySpec'], key['KeyUsage']]).toEqual(['RSA_2048', 'SIGN_VERIFY']);
+    const keyStatements = key['KeyPolicy']['Statement'] as { Sid: string; Principal: unknown; Action: string | string[] }[];
+    const signers = keyStatements.filter((s) => JSON.stringify(s.Action).match(/kms:Sign"|kms:\*"|"\*"/));
+    expect(signers.map((s) => s.Principal)).toEqual([{ AWS: { 'Fn::GetAtt': ['CredentialsFunctionRole', 'Arn'] } }]);
+    // Assess: the roles
+    const signing = statementsOf('CredentialsFunctionRole').filter((s) => actions(s).some((a) => a.startsWith('kms:')));
+    expect(signing.map((s) => [actions(s).sort(), s.Resource])).toEqual([[['kms:GetPublicKey', 'kms:Sign'], { 'Fn::GetAtt': ['SigningKey', 'Arn'] }]]);
+    const issuer = statementsOf('IssuerFunctionRole');
+    expect(issuer.flatMap(actions).sort()).toEqual(['kms:GetPublicKey', 'logs:CreateLogStream', 'logs:PutLogEvents']);
+    // Assess: the functions learn the issuer (the API's own URL by default) and the key from the template
+    const issuerFunction = Object.values(resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties['Handler'] === 'functions/issuer.handler');
+    expect(issuerFunction?.Properties['Environment']['Variables']).toMatchObject({
+      KEYVEND_TOKEN_ISSUER: { 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] },
+      KEYVEND_SIGNING_KEY_ID: { 'Fn::GetAtt': ['SigningKey', 'Arn'] },
+      KEYVEND_TOKEN_AUDIENCE: 'sts.amazonaws.com',
+    });
+    expect(outputs['IssuerUrl']?.Value).toEqual({ 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] });
+  });
+
   it('gives each function DynamoDB actions on its own tables only, and nothing on "*"', () => {
     // Assess
     const own = new Set(['EntitlementsTable', 'AuditTable', 'SamlReplayTable']);
-    for (const roleId of ['CredentialsFunctionRole', 'EntitlementsFunctionRole']) {
+    for (const roleId of ['CredentialsFunctionRole', 'EntitlementsFunctionRole', 'IssuerFunctionRole']) {
       const statements = statementsOf(roleId);
       expect(JSON.stringify(statements)).not.toMatch(/"Resource":"\*"|"\*"\]/);
+      if (roleId === 'IssuerFunctionRole') continue;
       const dynamo = statements.filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo.length).toBeGreaterThan(0);
       for (const s of dynamo) {

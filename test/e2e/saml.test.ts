@@ -20,16 +20,18 @@ import {
 import { generateSigningCert, RSA_SHA1, type SamlifyIdp, samlifyIdp, type SigningCert } from '../../infra/local/saml-idp.ts';
 import { auditRecords as sharedStackAuditRecords, stack as sharedStack, stsCallCount as sharedStackStsCalls } from '../support/e2e.ts';
 import { type SimpleSamlPhpIdp, startSimpleSamlPhp } from '../support/simplesamlphp.ts';
+import { samlWithCli, samlWithSdk } from '../support/direct-sts.ts';
 
 const SAMLIFY_ENTITY_ID = 'https://samlify.idp.test/metadata';
 const SP_AUDIENCE = 'urn:keyvend:local';
 const BROKER_LOG = join(ROOT, 'test-output/e2e-saml-broker.log');
 const ALICE = 'alice-7f3a9c1e';
 const AWS_SIGNIN_SAML = 'https://signin.aws.amazon.com/saml';
-const PASSTHROUGH_ROLE = 'arn:aws:iam::111111111111:role/keyvend/saml-uploads';
 /** The SAML provider of infra/local/roles.yaml, which trusts test/fixtures/saml-idp/cert.pem. */
 const EMULATOR_SAML_PROVIDER = 'arn:aws:iam::111111111111:saml-provider/keyvend-test-idp';
 const AWS_ATTRIBUTE = 'https://aws.amazon.com/SAML/Attributes/';
+const BROKER_PROVIDER = 'arn:aws:iam::111111111111:oidc-provider/keyvend.local';
+const DEMO_ROLES = ['photo-uploads', 'console-readonly', 'hourly-readonly'].map((name) => `arn:aws:iam::111111111111:role/keyvend/${name}`);
 
 let stack: LocalStack;
 let acsUrl: string;
@@ -37,7 +39,10 @@ let samlify: SamlifyIdp;
 let attackerIdp: SamlifyIdp;
 let simpleSaml: SimpleSamlPhpIdp;
 let samlifyCert: SigningCert;
-/** The IdP configured for the pass-through: it signs with the key the emulator's SAML provider trusts. */
+/**
+ * An IdP the broker does not trust, signing with the key the emulator's SAML provider trusts: what an account that
+ * once trusted its callers' IdP directly still accepts at its SAML provider. No demo role trusts that provider.
+ */
 let awsIdp: SamlifyIdp;
 const awsIdpCert: SigningCert = {
   certPem: readFileSync(join(ROOT, 'test/fixtures/saml-idp/cert.pem'), 'utf8'),
@@ -60,13 +65,6 @@ beforeAll(async () => {
         certificates: [samlifyCert.certPem],
         groupsAttribute: 'groups',
         tagAttributes: { department: 'department' },
-      },
-      {
-        id: 'samlify-aws',
-        entityId: `${SAMLIFY_ENTITY_ID}/aws`,
-        certificates: [awsIdpCert.certPem],
-        audiences: [SP_AUDIENCE, 'urn:amazon:webservices'],
-        groupsAttribute: 'groups',
       },
       {
         id: 'simplesaml',
@@ -125,7 +123,9 @@ async function stsCalls(): Promise<number> {
   return ((await (await fetch(`${stack.sts.url}/_emulator/calls`)).json()) as unknown[]).length;
 }
 
-async function sessions(): Promise<{ accessKeyId: string; roleSessionName: string; sourceIdentity?: string; tags: { Key: string; Value: string }[]; policy?: string }[]> {
+async function sessions(): Promise<
+  { accessKeyId: string; issuedBy: string; provider?: string; subject?: string; roleSessionName: string; sourceIdentity?: string; tags: { Key: string; Value: string }[]; policy?: string; durationSeconds: number }[]
+> {
   return (await (await fetch(`${stack.sts.url}/_emulator/sessions`)).json()) as never;
 }
 
@@ -165,6 +165,8 @@ async function expectWorkingCredentials(json: Record<string, unknown>, expected:
   const identity = await sts.send(new GetCallerIdentityCommand({}));
   expect(identity.Arn).toBe(`arn:aws:sts::111111111111:assumed-role/photo-uploads/${json['roleSessionName']}`);
   const session = (await sessions()).find((s) => s.accessKeyId === json['AccessKeyId']);
+  // Issued for the broker's own token, never for the caller's assertion.
+  expect(session).toMatchObject({ issuedBy: 'AssumeRoleWithWebIdentity', provider: BROKER_PROVIDER, subject: `ent:saml-uploads:user:${userKey}` });
   expect(session?.roleSessionName).toBe(`${expected.subject}.${userKey}`);
   expect(session?.sourceIdentity).toBe(`${expected.subject}.${userKey}`);
   expect(session?.tags).toContainEqual({ Key: 'department', Value: expected.department });
@@ -191,6 +193,19 @@ describe('SAML callers get scoped credentials end to end', () => {
     });
     expect(String(record?.['caller']?.['tokenRef'])).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(JSON.stringify(record)).not.toContain(samlResponse.slice(0, 40));
+  });
+
+  it('a SAML caller gets a 12-hour session through the broker\'s own token (no role chaining)', async () => {
+    // Act
+    const response = await postForm({ SAMLResponse: await samlify.response(), entitlement: 'saml-uploads', durationSeconds: '43200' });
+
+    // Assess
+    expect(response.status, JSON.stringify(response.json)).toBe(200);
+    expect(response.json['durationSeconds']).toBe(43_200);
+    await expectWorkingCredentials(response.json, { issuer: SAMLIFY_ENTITY_ID, subject: ALICE, department: 'research' });
+    const session = (await sessions()).find((s) => s.accessKeyId === response.json['AccessKeyId']);
+    expect(session?.durationSeconds).toBe(43_200);
+    expect(new Date(String(response.json['Expiration'])).getTime() - Date.now()).toBeGreaterThan(43_100_000);
   });
 
   it('accepts the JSON form {samlResponse, entitlement}', async () => {
@@ -232,19 +247,12 @@ describe('SAML callers get scoped credentials end to end', () => {
     expect(await auditOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'ambiguous_credentials' });
   });
 
-  it('an assertion issued for AWS (pass-through audience) is verified but refused on the AssumeRole path', async () => {
+  it('an assertion a trusted IdP issued for AWS itself is refused (401 saml_untrusted_audience), audited, no STS call', async () => {
     // Prepare
-    const callsBefore = await stsCalls();
-    const forAws = await awsAssertion();
+    const forAws = await samlify.response({ audience: 'urn:amazon:webservices', destination: AWS_SIGNIN_SAML, recipient: AWS_SIGNIN_SAML });
 
-    // Act
-    const response = await postForm({ SAMLResponse: forAws, entitlement: 'saml-uploads' });
-
-    // Assess
-    expect(response.status).toBe(403);
-    expect(response.json['error']).toBe('not_entitled');
-    expect(await stsCalls()).toBe(callsBefore);
-    expect(await auditOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'saml_assertion_for_aws', caller: { issuerId: 'samlify-aws' } });
+    // Act + Assess
+    await expectRejected(forAws, /^saml_untrusted_audience$/);
   });
 
   it('a broker without SAML IdPs refuses every SAML response (the shared OIDC-only stack)', async () => {
@@ -417,15 +425,15 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
   });
 });
 
-/** An assertion as the pass-through IdP issues it for AWS: audience, Destination and Recipient are AWS's. */
-function awsAssertion(options: { roles?: string[]; recipient?: string; destination?: string; attributes?: Record<string, string[]> } = {}) {
+/** An assertion issued for AWS itself: audience, Destination and Recipient are AWS's. */
+function awsAssertion(options: { roles: string[]; recipient?: string; destination?: string; attributes?: Record<string, string[]> }) {
   return awsIdp.response({
     audience: 'urn:amazon:webservices',
     destination: options.destination ?? AWS_SIGNIN_SAML,
     recipient: options.recipient ?? AWS_SIGNIN_SAML,
     attributes: {
       groups: ['engineers'],
-      [`${AWS_ATTRIBUTE}Role`]: options.roles ?? [`${EMULATOR_SAML_PROVIDER},${PASSTHROUGH_ROLE}`],
+      [`${AWS_ATTRIBUTE}Role`]: options.roles,
       [`${AWS_ATTRIBUTE}RoleSessionName`]: ['alice@example.com'],
       [`${AWS_ATTRIBUTE}SourceIdentity`]: ['alice'],
       [`${AWS_ATTRIBUTE}PrincipalTag:team`]: ['research'],
@@ -434,72 +442,19 @@ function awsAssertion(options: { roles?: string[]; recipient?: string; destinati
   });
 }
 
-/** A refusal after verification: the status and reason, no STS call, a denial audited for the verified caller. */
-async function expectRefusedAfterVerification(samlResponse: string, entitlement: string, expected: { status: number; error: string; reason: string }) {
-  const callsBefore = await stsCalls();
-  const response = await postForm({ SAMLResponse: samlResponse, entitlement });
-  expect(response.status).toBe(expected.status);
-  expect(response.json['error']).toBe(expected.error);
-  expect(await stsCalls()).toBe(callsBefore);
-  const record = await auditOf(response.json['requestId']);
-  expect(record).toMatchObject({ outcome: 'denied', reason: expected.reason, caller: { idpType: 'saml' } });
-  expect(JSON.stringify(record)).not.toContain(samlResponse.slice(0, 40));
-}
-
-describe('SAML pass-through (vending: saml): an assertion issued for AWS goes to AssumeRoleWithSAML', () => {
-  it('gets working credentials from AssumeRoleWithSAML, with the entitlement session policy, audited', async () => {
-    // Prepare
-    const samlResponse = await awsAssertion();
+describe('a SAML assertion for AWS, sent straight to STS, opens no demo role', () => {
+  it.each(DEMO_ROLES)('%s refuses it with the AWS SDK and with the AWS CLI', async (roleArn) => {
+    // Prepare: an assertion the account's (leftover) SAML provider verifies, naming this role
+    const assertion = await awsAssertion({ roles: [`${EMULATOR_SAML_PROVIDER},${roleArn}`] });
+    const again = await awsAssertion({ roles: [`${EMULATOR_SAML_PROVIDER},${roleArn}`] });
 
     // Act
-    const response = await postForm({ SAMLResponse: samlResponse, entitlement: 'saml-passthrough' });
+    const sdk = await samlWithSdk(stack.sts.url, roleArn, EMULATOR_SAML_PROVIDER, assertion);
+    const cli = await samlWithCli(stack.sts.url, roleArn, EMULATOR_SAML_PROVIDER, again);
 
-    // Assess
-    expect(response.status, JSON.stringify(response.json)).toBe(200);
-    expect(response.json).toMatchObject({ Version: 1, entitlement: 'saml-passthrough', roleSessionName: 'alice@example.com', durationSeconds: 900 });
-    const client = new STSClient({
-      endpoint: stack.sts.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: String(response.json['AccessKeyId']), secretAccessKey: String(response.json['SecretAccessKey']), sessionToken: String(response.json['SessionToken']) },
-    });
-    const identity = await client.send(new GetCallerIdentityCommand({}));
-    expect(identity.Arn).toBe('arn:aws:sts::111111111111:assumed-role/saml-uploads/alice@example.com');
-    const session = (await sessions()).find((s) => s.accessKeyId === response.json['AccessKeyId']) as Record<string, any> | undefined;
-    const userKey = deriveUserKey(`${SAMLIFY_ENTITY_ID}/aws`, ALICE);
-    expect(session).toMatchObject({ issuedBy: 'AssumeRoleWithSAML', provider: EMULATOR_SAML_PROVIDER, sourceIdentity: 'alice', tags: [{ Key: 'team', Value: 'research' }] });
-    expect(JSON.parse(String(session?.['policy'])).Statement[0]).toMatchObject({ Action: ['s3:GetObject'], Resource: `arn:aws:s3:::keyvend-demo-uploads/${userKey}/*` });
-    const record = (await auditRecords()).find((r) => r['eventId'] === response.json['grantId']);
-    expect(record).toMatchObject({
-      outcome: 'granted',
-      caller: { idpType: 'saml', issuerId: 'samlify-aws', subject: ALICE, userKey },
-      session: { vending: 'saml', roleArn: PASSTHROUGH_ROLE, samlProviderArn: EMULATOR_SAML_PROVIDER, roleSessionName: 'alice@example.com', sourceIdentity: 'alice' },
-    });
-    expect(JSON.stringify(record)).not.toContain(samlResponse.slice(0, 40));
-  });
-
-  it('refuses an assertion whose Role attribute names another role (403), before STS', async () => {
-    // Prepare
-    const otherRole = await awsAssertion({ roles: [`${EMULATOR_SAML_PROVIDER},arn:aws:iam::111111111111:role/keyvend/photo-uploads`] });
-
-    // Act + Assess
-    await expectRefusedAfterVerification(otherRole, 'saml-passthrough', { status: 403, error: 'not_entitled', reason: 'saml_role_attribute_mismatch' });
-  });
-
-  it('refuses an assertion for the broker itself on the saml entitlement (403 saml_needs_saml_caller), before STS', async () => {
-    // Prepare
-    const forUs = await samlify.response();
-
-    // Act + Assess
-    await expectRefusedAfterVerification(forUs, 'saml-passthrough', { status: 403, error: 'not_entitled', reason: 'saml_needs_saml_caller' });
-  });
-
-  it('refuses an assertion for AWS that names our ACS as Recipient or Destination (401), before STS', async () => {
-    await expectRejected(await awsAssertion({ recipient: acsUrl }), /^saml_recipient_mismatch$/);
-    await expectRejected(await awsAssertion({ recipient: acsUrl, destination: acsUrl }), /^saml_destination_mismatch$/);
-  });
-
-  it('refuses an assertion for AWS whose AWS attributes STS would refuse (401), before STS', async () => {
-    await expectRejected(await awsAssertion({ attributes: { [`${AWS_ATTRIBUTE}RoleSessionName`]: ['alice smith'] } }), /^saml_aws_role_session_name_invalid$/);
-    await expectRejected(await awsAssertion({ roles: [PASSTHROUGH_ROLE] }), /^saml_aws_role_invalid$/);
+    // Assess: AccessDenied, not an invalid assertion: the provider verified it and the role's trust policy said no
+    expect(sdk).toEqual({ ok: false, error: 'AccessDenied' });
+    expect(cli.ok).toBe(false);
+    expect(cli.error).toMatch(/AccessDenied/);
   });
 });
