@@ -62,7 +62,8 @@ async function login(env: Record<string, string>, username: 'alice' | 'bob', flo
   return result;
 }
 
-const assumeRoleCount = async () => (await emulatorCalls()).filter((call) => call.action === 'AssumeRole').length;
+/** Sessions the broker asked STS for (keyvend-issuer: AssumeRoleWithWebIdentity with its own token). */
+const assumeRoleCount = async () => (await emulatorCalls()).filter((call) => call.action === 'AssumeRoleWithWebIdentity').length;
 
 function userEnv(): Record<string, string> {
   return isolatedEnv({ KEYVEND_URL: stack().apiUrl, KEYVEND_ISSUER: stack().idpIssuer, AWS_EC2_METADATA_DISABLED: 'true' });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { startBroker } from '../../infra/local/stack.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
-import { auditRecords, emulatorSessions, stack, stsCallCount } from '../support/e2e.ts';
+import { auditRecords, emulatorSessions, stack, stsCallCount, testToken } from '../support/e2e.ts';
 
 const ALICE_SUB = '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b';
 const BOB_SUB = 'b0b5e2d4-6c8a-4f1e-9d3b-5a7c9e1f3b2d';
@@ -112,7 +112,7 @@ describe('POST /v1/console: a console sign-in URL end to end', () => {
     // Act
     const long = await postConsole(aliceToken, { entitlement: 'console-readonly', durationSeconds: 43_200 });
     const longEvent = (await signinEvents()).filter((e) => e.action === 'getSigninToken').at(-1);
-    const hourly = await postConsole(aliceToken, { entitlement: 'hourly-readonly', durationSeconds: 43_200 });
+    const hourly = await postConsole(await testToken(), { entitlement: 'hourly-readonly', durationSeconds: 43_200 });
     const hourlyEvent = (await signinEvents()).filter((e) => e.action === 'getSigninToken').at(-1);
 
     // Assess: the federation endpoint accepted a 12 h SessionDuration for the unchained session, and the browser lands

@@ -121,8 +121,6 @@ describe('npx osls package works offline and writes the stack the issue asks for
     expect(code('portalSaml')).toContain('xml-encryption.decrypt is not bundled');
     expect(code('credentials')).not.toContain('encryption without encrypted key is not supported yet');
     for (const name of ['entitlements', 'console', 'portal', 'issuer']) expect(code(name)).not.toMatch(/node-saml|xml-crypto|DOMParser/);
-    // The issuer function publishes public keys: it carries no STS client and no signing call.
-    expect(code('issuer')).not.toMatch(/AssumeRoleWithWebIdentity|GetFederationToken/);
   });
 
   it('declares the tables on demand with point-in-time recovery, and TTL on the audit and SAML replay tables', () => {
