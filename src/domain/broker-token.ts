@@ -44,8 +44,8 @@ export type BrokerTokenClaims = Readonly<Record<string, unknown>>;
  */
 export function brokerTokenClaims(settings: BrokerTokenSettings, grant: BrokerTokenGrant, now: Date): BrokerTokenClaims {
   const issuedAt = Math.floor(now.getTime() / 1000);
-  const principalTags: Record<string, [string]> = {};
-  for (const tag of grant.identity.tags) principalTags[tag.Key] = [tag.Value];
+  // fromEntries defines own properties: a tag key such as `__proto__` stays a tag and never becomes a prototype.
+  const principalTags = Object.fromEntries(grant.identity.tags.map((tag) => [tag.Key, [tag.Value]]));
   return {
     iss: settings.issuer,
     aud: settings.audience,
