@@ -142,7 +142,9 @@ function walk(node: unknown, depth: number, path: string, visitor: Visitor): voi
     return;
   }
   if (typeof node === 'string') visitor.string(node, path);
-  else if (Array.isArray(node)) node.forEach((item, i) => walk(item, depth + 1, `${path}[${i}]`, visitor));
+  else if (Array.isArray(node)) {
+    for (const [i, item] of node.entries()) walk(item, depth + 1, `${path}[${i}]`, visitor);
+  }
   else if (typeof node === 'object' && node !== null) {
     for (const [key, value] of Object.entries(node)) {
       visitor.key(key, `${path}.${key}`);

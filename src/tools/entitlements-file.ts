@@ -23,7 +23,7 @@ export type FileCheck =
  */
 const EXTREME_VARIABLES: readonly PolicyVariables[] = [
   { userKey: 'z'.repeat(26), subject: 'W'.repeat(64), issuerId: 'x'.repeat(31) },
-  { userKey: '2'.repeat(26), subject: '-_'.repeat(32), issuerId: 'a-'.repeat(15) + 'a' },
+  { userKey: '2'.repeat(26), subject: '-_'.repeat(32), issuerId: `${'a-'.repeat(15)}a` },
   { userKey: 'a'.repeat(26), subject: 'a', issuerId: 'a' },
 ];
 const LONGEST_CLAIM_TAG_VALUE = 'W'.repeat(256);

@@ -2,7 +2,7 @@ import { type BoundSamlVerifier, boundSamlVerifier } from '../support/bound-saml
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type SamlIdpSettings } from '../../src/adapters/saml/node-saml-verifier.ts';
+import type { SamlIdpSettings } from '../../src/adapters/saml/node-saml-verifier.ts';
 import { InvalidSamlResponseError } from '../../src/domain/errors.ts';
 import { Secret } from '../../src/domain/secret.ts';
 

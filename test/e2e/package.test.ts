@@ -67,7 +67,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
   // A statement under `Fn::If` is checked as if its condition held: the strictest reading of what may be granted.
   const statementsOf = (roleId: string): Statement[] =>
-    (resources[roleId]?.Properties['Policies'] as { PolicyDocument: { Statement: (Statement | { 'Fn::If': [string, Statement, unknown] })[] } }[])
+    (resources[roleId]!.Properties['Policies'] as { PolicyDocument: { Statement: (Statement | { 'Fn::If': [string, Statement, unknown] })[] } }[])
       .flatMap((p) => p.PolicyDocument.Statement)
       .map((s) => ('Fn::If' in s ? s['Fn::If'][1] : s));
   const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
@@ -137,7 +137,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
 
   it('lets the broker role assume only the roles named for the one-hour path, and none without them', () => {
     // Assess: the statement exists only under a condition that is false when KEYVEND_ASSUME_ROLE_ARNS is empty
-    const raw = (resources['CredentialsFunctionRole']?.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, any>[] } }[])
+    const raw = (resources['CredentialsFunctionRole']!.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, any>[] } }[])
       .flatMap((p) => p.PolicyDocument.Statement);
     const conditional = raw.filter((s) => 'Fn::If' in s && JSON.stringify(s).includes('sts:AssumeRole'));
     expect(conditional.map((s) => s['Fn::If'][0])).toEqual(['HasAssumeRoleTargets']);

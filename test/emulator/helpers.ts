@@ -125,7 +125,15 @@ export interface TestClock {
 
 export function testClock(start = Date.now()): TestClock {
   let t = start;
-  return { now: () => new Date(t), advance: (ms) => void (t += ms), reset: () => void (t = Date.now()) };
+  return {
+    now: () => new Date(t),
+    advance: (ms) => {
+      t += ms;
+    },
+    reset: () => {
+      t = Date.now();
+    },
+  };
 }
 
 export interface Fixture {

@@ -29,7 +29,7 @@ export interface RoleArnParts {
 /** `arn:aws:iam::123456789012:role/optional/path/Name`; anything else is undefined. */
 export function parseRoleArn(arn: string): RoleArnParts | undefined {
   const p = parseArn(arn);
-  if (!p || p.service !== 'iam' || p.region !== '' || !/^\d{12}$/.test(p.account)) return undefined;
+  if (p?.service !== 'iam' || p.region !== '' || !/^\d{12}$/.test(p.account)) return undefined;
   if (!p.resource.startsWith('role/')) return undefined;
   const segments = p.resource.slice('role/'.length).split('/');
   const name = segments.pop() ?? '';

@@ -134,7 +134,7 @@ export function readTagParams(params: QueryParams, v: ModelValidator): TagParams
   });
   const transitiveTagKeys = params.list('TransitiveTagKeys');
   v.listLength('transitiveTagKeys', transitiveTagKeys, `[${transitiveTagKeys.join(', ')}]`, LIMITS.maxTransitiveTagKeys);
-  transitiveTagKeys.forEach((k, i) => v.string(`transitiveTagKeys.${i + 1}.member`, k, C.tagKey));
+  for (const [i, k] of transitiveTagKeys.entries()) v.string(`transitiveTagKeys.${i + 1}.member`, k, C.tagKey);
   return { tags, transitiveTagKeys };
 }
 
@@ -159,7 +159,7 @@ export function checkTagSemantics({ tags, transitiveTagKeys }: TagParams): void 
 }
 
 export function checkSourceIdentity(sourceIdentity: string | undefined): void {
-  if (sourceIdentity !== undefined && sourceIdentity.toLowerCase().startsWith('aws:')) {
+  if (sourceIdentity?.toLowerCase().startsWith('aws:')) {
     // emulator wording (the model pattern already excludes ':', so this only documents the rule)
     throw stsErrors.validation("SourceIdentity cannot start with the reserved prefix 'aws:'");
   }

@@ -123,7 +123,7 @@ function parseHeaderAuth(req: EmulatorRequest, authorization: string, service: s
     requestDate,
     dateSource,
     securityToken: headerValue(req, 'x-amz-security-token'),
-  }, service);;
+  }, service);
 }
 
 function parseQueryAuth(req: EmulatorRequest, query: Map<string, string>, service: string): ParsedSigV4 {
