@@ -11,7 +11,7 @@ const USAGE = `Usage:
 
 validate  checks every entitlement and renders each session policy with the longest and strangest
           identifiers allowed; nothing is written.
-apply     validates, then writes the entitlements and their grants (revocations first).
+apply     validates, then writes each entitlement: revoked grants, then the definition, then new grants.
           --table    defaults to $KEYVEND_ENTITLEMENTS_TABLE
           --endpoint defaults to $KEYVEND_DYNAMODB_ENDPOINT (DynamoDB Local); AWS otherwise
           --prune    also deletes entitlements that are in the table but not in the file
