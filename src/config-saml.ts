@@ -21,6 +21,8 @@ const IDP_SCHEMA = v.strictObject({
   certificates: v.pipe(v.array(v.pipe(v.string(), v.includes('-----BEGIN CERTIFICATE-----'))), v.minLength(1, 'an IdP needs at least one pinned signing certificate')),
   audiences: v.optional(v.pipe(v.array(NON_EMPTY), v.minLength(1))),
   subjectAttribute: v.optional(ATTRIBUTE_NAME),
+  /** The explicit opt-in to a subject other than a persistent NameID (an attribute, or another NameID format). */
+  allowMutableSubject: v.optional(v.literal(true)),
   nameIdFormats: v.optional(v.pipe(v.array(NON_EMPTY), v.minLength(1)), [PERSISTENT]),
   groupsAttribute: v.optional(ATTRIBUTE_NAME),
   tagAttributes: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/)), ATTRIBUTE_NAME), {}),
@@ -38,7 +40,7 @@ const IDP_SCHEMA = v.strictObject({
  */
 export function loadSamlConfig(
   env: Record<string, string | undefined>,
-  options: { localMode: boolean; fail: (message: string) => Error },
+  options: { localMode: boolean; fail: (message: string) => Error; warn?: (message: string) => void },
 ): SamlConfig {
   const raw = env['KEYVEND_SAML_IDPS']?.trim();
   const audience = env['KEYVEND_SAML_AUDIENCE']?.trim() || undefined;
@@ -88,7 +90,15 @@ export function loadSamlConfig(
         throw options.fail(`SAML IdP ${idp.id}: portalSignInUrl must be https (plain http only to loopback in local mode)`);
       }
     }
-    const { subjectAttribute, groupsAttribute, portalSignInUrl, ...rest } = idp;
+    // Only a persistent NameID is meant to be stable and never reassigned (SAML Core §8.3.7); an attribute
+    // (uid, mail) or an email/unspecified NameID may be renamed or reused, moving grants to someone else.
+    const mutable = idp.subjectAttribute !== undefined ? `subjectAttribute "${idp.subjectAttribute}"` : idp.nameIdFormats.some((f) => f !== PERSISTENT) ? 'a NameID format other than persistent' : undefined;
+    if (mutable !== undefined && idp.allowMutableSubject !== true) {
+      throw options.fail(`SAML IdP ${idp.id}: ${mutable} may be changed or reassigned at the IdP, letting people become each other; use the persistent NameID, or set allowMutableSubject: true`);
+    }
+    if (mutable === undefined && idp.allowMutableSubject === true) throw options.fail(`SAML IdP ${idp.id}: allowMutableSubject is set but the subject is the persistent NameID: remove it`);
+    if (mutable !== undefined) options.warn?.(`SAML IdP ${idp.id}: the subject is ${mutable}; if the IdP lets it change or reuses it, one person can take over another's grants`);
+    const { subjectAttribute, groupsAttribute, portalSignInUrl, allowMutableSubject: _mutable, ...rest } = idp;
     return {
       ...rest,
       audiences,

@@ -32,6 +32,11 @@ export interface Config {
   readonly console: ConsoleConfig;
   readonly portal: PortalConfig | undefined;
   readonly saml: SamlConfig;
+  /**
+   * Accepted but risky settings (an opt-out of a safety check), one sentence each with no secret in it;
+   * the container logs them once at cold start.
+   */
+  readonly warnings: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -52,6 +57,10 @@ const ISSUER_SCHEMA = v.strictObject({
   groupsClaim: v.optional(NON_EMPTY),
   tagClaims: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_:./-]{1,128}$/))), []),
   authorizedParties: v.optional(v.pipe(v.array(NON_EMPTY), v.minLength(1))),
+  /** The explicit opt-out of authorizedParties: any client of the IdP that can get the audience is accepted. */
+  anyAuthorizedParty: v.optional(v.literal(true)),
+  /** The explicit opt-in to a subjectClaim other than `sub`, which the IdP may let people change. */
+  allowMutableSubjectClaim: v.optional(v.literal(true)),
   maxTokenLifetimeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400)), 3600),
   clockToleranceSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(60)), 60),
 });
@@ -81,8 +90,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const parsed = v.safeParse(v.pipe(v.array(ISSUER_SCHEMA), v.minLength(1, 'at least one issuer is required')), issuersJson);
   if (!parsed.success) throw new ConfigError(`KEYVEND_ISSUERS: ${v.summarize(parsed.issues)}`);
+  const warnings: string[] = [];
   const issuers: OidcIssuerSettings[] = parsed.output.map((i) => {
-    const { jwksUri, groupsClaim, authorizedParties, ...rest } = i;
+    warnings.push(...issuerHazards(i));
+    const { jwksUri, groupsClaim, authorizedParties, anyAuthorizedParty: _any, allowMutableSubjectClaim: _mutable, ...rest } = i;
     return {
       ...rest,
       ...(jwksUri === undefined ? {} : { jwksUri }),
@@ -133,7 +144,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!Number.isInteger(federationKeysCacheSeconds) || federationKeysCacheSeconds < 0 || federationKeysCacheSeconds > 3600) {
     throw new ConfigError('KEYVEND_FEDERATION_KEYS_CACHE_SECONDS must be a whole number of seconds between 0 and 3600');
   }
-  const saml = loadSamlConfig(env, { localMode, fail: (message) => new ConfigError(message) });
+  const saml = loadSamlConfig(env, { localMode, fail: (message) => new ConfigError(message), warn: (message) => warnings.push(message) });
   if (saml.idps.some((idp) => ids.has(idp.id))) throw new ConfigError('SAML IdP ids must differ from OIDC issuer ids');
 
   return Object.freeze({
@@ -161,7 +172,42 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     console: loadConsoleConfig(env, localMode, endpoint),
     portal: loadPortalConfig(env, localMode, issuers),
     saml,
+    warnings: Object.freeze(warnings),
   });
+}
+
+/**
+ * Two identity settings that let one person pass for another, refused unless the issuer says explicitly
+ * that it means them. Without `authorizedParties`, any client registered at the IdP that can get a token
+ * for the broker's audience (a third-party app, a test client) is accepted. A subject claim other than
+ * `sub` (`email`, `preferred_username`) is often editable by users or reassigned when someone leaves, so
+ * grants and user keys could move to someone else; OIDC Core §5.7 says only `sub` with `iss` is stable.
+ */
+function issuerHazards(i: v.InferOutput<typeof ISSUER_SCHEMA>): string[] {
+  const warnings: string[] = [];
+  if (i.authorizedParties === undefined && i.anyAuthorizedParty !== true) {
+    throw new ConfigError(
+      `issuer ${i.id}: authorizedParties is required (the azp/client_id values of the clients that may call the broker); set anyAuthorizedParty: true to accept any client of the IdP`,
+    );
+  }
+  if (i.authorizedParties !== undefined && i.anyAuthorizedParty === true) {
+    throw new ConfigError(`issuer ${i.id}: authorizedParties and anyAuthorizedParty exclude each other`);
+  }
+  if (i.anyAuthorizedParty === true) {
+    warnings.push(`issuer ${i.id}: anyAuthorizedParty is set, so a token from any client of ${i.issuer} with the broker's audience is accepted`);
+  }
+  if (i.subjectClaim !== 'sub' && i.allowMutableSubjectClaim !== true) {
+    throw new ConfigError(
+      `issuer ${i.id}: subjectClaim "${i.subjectClaim}" may be changed or reassigned at the IdP, letting people become each other; use sub, or set allowMutableSubjectClaim: true`,
+    );
+  }
+  if (i.subjectClaim === 'sub' && i.allowMutableSubjectClaim === true) {
+    throw new ConfigError(`issuer ${i.id}: allowMutableSubjectClaim is set but subjectClaim is sub: remove it`);
+  }
+  if (i.allowMutableSubjectClaim === true) {
+    warnings.push(`issuer ${i.id}: subjectClaim "${i.subjectClaim}" is not sub; if the IdP lets it change or reuses it, one person can take over another's grants`);
+  }
+  return warnings;
 }
 
 /** `*` in a configured pattern matches within one ARN segment part, never across `:`. */

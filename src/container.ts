@@ -34,7 +34,12 @@ const once = <T>(create: () => T): (() => T) => {
   return () => (value ??= create());
 };
 
-export const config = /* @__PURE__ */ once((): Config => loadConfig());
+export const config = /* @__PURE__ */ once((): Config => {
+  const loaded = loadConfig();
+  // Once per cold start: each is an opt-out someone chose, to be seen in the logs, not on every request.
+  for (const warning of loaded.warnings) logger().warn('keyvend.config.risky_setting', { detail: warning });
+  return loaded;
+});
 export const logger = /* @__PURE__ */ once(() => new Logger({ serviceName: 'keyvend' }));
 const systemClock: Clock = { now: () => new Date() };
 

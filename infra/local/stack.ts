@@ -79,6 +79,9 @@ export function devIssuerSettings(idp: DevIdp): Record<string, unknown> {
     id: 'dev',
     issuer: idp.issuer,
     audiences: [idp.apiAudience],
+    // The dev IdP's clients that call the broker with access tokens (RFC 9068 client_id); the portal signs in with
+    // ID tokens, which are checked against its own client id instead.
+    authorizedParties: [CLIENT_IDS.cli, CLIENT_IDS.demoApp, CLIENT_IDS.workload],
     algorithms: ['RS256'],
     tokenType: 'access',
     groupsClaim: 'groups',

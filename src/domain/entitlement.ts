@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { FEDERATION_TOKEN_MAX_DURATION_SECONDS, STS_MAX_ROLE_DURATION_SECONDS } from './duration.ts';
 import { ENTITLEMENT_ID_PATTERN, ISSUER_ID_PATTERN, TAG_KEY_PATTERN } from './identifiers.ts';
+import { broadStatements } from './session-policy.ts';
 
 export type Output = 'credentials' | 'console';
 
@@ -42,6 +43,13 @@ export interface Entitlement {
   readonly sessionTags: readonly SessionTagSource[];
   readonly transitiveTagKeys: readonly string[];
   readonly externalId?: string;
+  /**
+   * Acknowledges that, with no sessionPolicy, sessions get everything the role (or federation user) allows
+   * within the managed policies, the same for every grantee. Present only when true.
+   */
+  readonly allowWholeRole?: true;
+  /** Acknowledges Allow statements with NotAction/NotResource or `*` actions/resources. Present only when true. */
+  readonly allowBroadStatements?: true;
 }
 
 export type PolicyTemplate = { readonly [key: string]: unknown };
@@ -123,6 +131,8 @@ const ENTITLEMENT_SCHEMA = v.pipe(
     // Broker tags may be made transitive (checked below against the tags this entitlement has).
     transitiveTagKeys: v.optional(v.pipe(v.array(ANY_TAG_KEY), v.maxLength(50)), []),
     externalId: v.optional(v.pipe(v.string(), v.regex(EXTERNAL_ID_PATTERN, 'ExternalId is 2-1224 of [\\w+=,.@:/-]'))),
+    allowWholeRole: v.optional(v.boolean()),
+    allowBroadStatements: v.optional(v.boolean()),
   }),
   v.check(
     (e) => e.sessionPolicy !== undefined || e.managedPolicyArns.length > 0,
@@ -204,7 +214,8 @@ export function parseEntitlement(input: unknown): EntitlementParseResult {
       }),
     };
   }
-  const { defaultDurationSeconds, sessionPolicy, externalId, roleArn, federationUser, ...rest } = result.output;
+  const { defaultDurationSeconds, sessionPolicy, externalId, roleArn, federationUser, allowWholeRole, allowBroadStatements, ...rest } =
+    result.output;
   return {
     ok: true,
     entitlement: {
@@ -214,8 +225,37 @@ export function parseEntitlement(input: unknown): EntitlementParseResult {
       ...(defaultDurationSeconds === undefined ? {} : { defaultDurationSeconds }),
       ...(sessionPolicy === undefined ? {} : { sessionPolicy }),
       ...(externalId === undefined ? {} : { externalId }),
+      // A flag left false is stored as absent, so writing `false` and omitting it are the same entitlement.
+      ...(allowWholeRole === true ? { allowWholeRole } : {}),
+      ...(allowBroadStatements === true ? { allowBroadStatements } : {}),
     },
   };
+}
+
+/**
+ * What an entitlement grants beyond a per-user scope, checked when it is written (not on every read, so a
+ * table written before these checks keeps serving until the file is applied again). Each breadth needs its
+ * flag (`problems` otherwise); each flag used is a `warning` the operator sees; a flag with nothing to
+ * acknowledge is a problem, so it cannot silently cover a later widening.
+ */
+export function reviewBreadth(e: Entitlement): { problems: string[]; warnings: string[] } {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  if (e.sessionPolicy === undefined) {
+    const what = `no sessionPolicy: every grantee gets all that ${e.vending === 'federation-token' ? 'the federation user' : 'the role'} allows within managedPolicyArns (${e.managedPolicyArns.join(', ')})`;
+    if (e.allowWholeRole === true) warnings.push(`allowWholeRole: ${what}`);
+    else problems.push(`${what}; add a sessionPolicy, or set allowWholeRole: true to accept that`);
+  } else if (e.allowWholeRole === true) {
+    problems.push('allowWholeRole is set but a sessionPolicy scopes the sessions: remove it');
+  }
+  const broad = e.sessionPolicy === undefined ? [] : broadStatements(e.sessionPolicy);
+  if (broad.length > 0) {
+    if (e.allowBroadStatements === true) warnings.push(`allowBroadStatements: ${broad.join('; ')}`);
+    else problems.push(...broad.map((b) => `sessionPolicy ${b}; narrow it, or set allowBroadStatements: true to accept that`));
+  } else if (e.allowBroadStatements === true) {
+    problems.push('allowBroadStatements is set but no Allow statement is broad: remove it');
+  }
+  return { problems, warnings };
 }
 
 export const partitionOfArn = (arn: string): string => arn.split(':')[1] ?? 'aws';

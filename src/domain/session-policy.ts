@@ -36,9 +36,11 @@ const isVariableName = (name: string): name is PolicyVariableName =>
 
 /**
  * Checks a template's shape and placeholders without rendering it: an IAM policy document whose
- * placeholders stand only in string values (never in keys), name a known variable, and are followed by
- * `/` or the end of the string, so `{{userKey}}` can never become a prefix of another user's folder
- * (`home/ali*` matching `alice`). Returns the problems found; none means valid.
+ * placeholders stand only in string values (never in keys), name a known variable, and each fill a whole
+ * path segment: they start the string or follow `/` or `:`, and are followed by `/` or the end. So
+ * `{{userKey}}` can never be a prefix of another user's folder (`home/ali*` matching `alice`) nor its
+ * suffix (`home/*alice` matching `home/malice`), and no wildcard shares its segment. Returns the problems
+ * found; none means valid.
  */
 export function checkPolicyTemplate(template: PolicyTemplate): string[] {
   const problems: string[] = [];
@@ -74,6 +76,11 @@ export function checkPolicyTemplate(template: PolicyTemplate): string[] {
         if (next !== undefined && next !== '/') {
           problems.push(`${path}: {{${name}}} must be followed by "/" or end the string`);
         }
+        const previous = match.index === 0 ? undefined : value[(match.index ?? 0) - 1];
+        if (previous !== undefined && previous !== '/' && previous !== ':') {
+          // `bucket/*{{userKey}}/*` matches `bucket/<anything><userKey>/`: the wildcard reaches other users' folders.
+          problems.push(`${path}: {{${name}}} must start its path segment (follow "/", ":" or start the string)`);
+        }
       }
       const names = [...value.matchAll(PLACEHOLDER)].map((m) => (m[1] ?? '').trim());
       if (names.includes('subject') && !names.includes('issuerId') && !names.includes('userKey')) {
@@ -88,6 +95,42 @@ export function checkPolicyTemplate(template: PolicyTemplate): string[] {
     },
   });
   return problems;
+}
+
+/**
+ * What makes an `Allow` statement reach beyond anything the template names: `NotAction` or `NotResource`
+ * (everything except a list), an action that is `*` or wildcards the service (`*:Get*`), a resource that is
+ * `*`, wildcards the ARN's service, or is nothing but wildcards after the account (`arn:aws:s3:::*`).
+ * Such a template is written only with `allowBroadStatements` (entitlement.ts). Deny statements only narrow.
+ */
+export function broadStatements(template: PolicyTemplate): string[] {
+  const statements = Array.isArray(template['Statement']) ? (template['Statement'] as unknown[]) : [];
+  const found: string[] = [];
+  statements.forEach((statement, index) => {
+    if (typeof statement !== 'object' || statement === null) return;
+    const s = statement as Record<string, unknown>;
+    if (s['Effect'] !== 'Allow') return;
+    const at = `Statement[${index}]`;
+    if ('NotAction' in s) found.push(`${at}: Allow with NotAction allows every action not listed`);
+    if ('NotResource' in s) found.push(`${at}: Allow with NotResource allows every resource not listed`);
+    for (const action of valuesOf(s['Action'])) {
+      if (isBroadAction(action)) found.push(`${at}: Action "${action}" allows every service's actions`);
+    }
+    for (const resource of valuesOf(s['Resource'])) {
+      if (isBroadResource(resource)) found.push(`${at}: Resource "${resource}" matches every resource`);
+    }
+  });
+  return found;
+}
+
+const WILDCARD = /[*?]/;
+const valuesOf = (value: unknown): string[] =>
+  (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+const isBroadAction = (action: string): boolean => WILDCARD.test(action.split(':')[0] ?? '');
+function isBroadResource(resource: string): boolean {
+  if (!resource.startsWith('arn:')) return /^[*?]+$/.test(resource);
+  const [, partition = '', service = '', , , ...rest] = resource.split(':');
+  return WILDCARD.test(partition) || WILDCARD.test(service) || /^[*?/]+$/.test(rest.join(':'));
 }
 
 /**

@@ -20,8 +20,12 @@ export interface ApplySummary {
 }
 
 /**
- * Writes validated entitlements. Revocations go first, then new grants, then the definition: at no moment
- * does anyone hold a grant that neither the old nor the new file gives them.
+ * Writes validated entitlements so that, whenever the run stops, nobody holds more than the old or the new
+ * file gives them: removed grants are revoked first (the old definition still applies to those left), then
+ * the definition is replaced (only grantees of both files see it change), and only then are new grants added,
+ * so a new grantee never meets the old, possibly wider, definition. The grant list stored beside the
+ * definition is what the next run diffs against, so it is written to match what the table holds at each
+ * step: the kept grants with the new definition, the full list once the additions are in.
  */
 export async function applyEntitlements(
   client: DynamoDBDocumentClient,
@@ -41,20 +45,26 @@ export async function applyEntitlements(
     const { version: oldVersion = 0, ...oldBody } = oldDefinition ?? {};
     const definitionChanged = oldDefinition === undefined || JSON.stringify(oldBody) !== JSON.stringify(body);
 
-    await batchWrite(client, tableName, revoked.map((pk) => ({ DeleteRequest: { Key: { pk, sk: grantSortKey(entitlement.id) } } })));
-    await batchWrite(client, tableName, added.map((pk) => ({ PutRequest: { Item: { pk, sk: grantSortKey(entitlement.id) } } })));
-    if (definitionChanged || revoked.length > 0 || added.length > 0) {
-      const version = definitionChanged ? oldVersion + 1 : oldVersion;
-      await client.send(
+    const version = definitionChanged ? oldVersion + 1 : oldVersion;
+    const putDefinition = (stored: readonly GrantTarget[]) =>
+      client.send(
         new PutCommand({
           TableName: tableName,
-          Item: { ...definitionKey(entitlement.id), definition: { ...body, version }, grants },
+          Item: { ...definitionKey(entitlement.id), definition: { ...body, version }, grants: stored },
         }),
       );
-      summary.written.push(entitlement.id);
-    } else {
-      summary.unchanged.push(entitlement.id);
+
+    await batchWrite(client, tableName, revoked.map((pk) => ({ DeleteRequest: { Key: { pk, sk: grantSortKey(entitlement.id) } } })));
+    if (definitionChanged || revoked.length > 0) {
+      // A run that stops after this write finds only the kept grants recorded, and adds the rest next time.
+      await putDefinition(grants.filter((g) => !added.includes(grantPartitionKey(g))));
     }
+    if (added.length > 0) {
+      await batchWrite(client, tableName, added.map((pk) => ({ PutRequest: { Item: { pk, sk: grantSortKey(entitlement.id) } } })));
+      await putDefinition(grants);
+    }
+    if (definitionChanged || revoked.length > 0 || added.length > 0) summary.written.push(entitlement.id);
+    else summary.unchanged.push(entitlement.id);
     summary.revokedGrants += revoked.length;
     summary.addedGrants += added.length;
   }

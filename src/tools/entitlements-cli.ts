@@ -10,8 +10,9 @@ const USAGE = `Usage:
   npm run entitlements -- apply <file.yaml> [--table NAME] [--endpoint URL] [--region REGION] [--prune]
 
 validate  checks every entitlement and renders each session policy with the longest and strangest
-          identifiers allowed; nothing is written.
-apply     validates, then writes the entitlements and their grants (revocations first).
+          identifiers allowed; nothing is written. Prints a warning for each allowWholeRole or
+          allowBroadStatements flag used.
+apply     validates, then writes each entitlement: revoked grants, then the definition, then new grants.
           --table    defaults to $KEYVEND_ENTITLEMENTS_TABLE
           --endpoint defaults to $KEYVEND_DYNAMODB_ENDPOINT (DynamoDB Local); AWS otherwise
           --prune    also deletes entitlements that are in the table but not in the file
@@ -40,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   for (const line of check.report) process.stdout.write(`ok  ${line}\n`);
+  // Each breadth flag is a decision someone should see every time the file is checked, not only when written.
+  for (const line of check.warnings) process.stderr.write(`warning  ${line}\n`);
   if (command === 'validate') return 0;
 
   const table = values.table ?? process.env['KEYVEND_ENTITLEMENTS_TABLE'];

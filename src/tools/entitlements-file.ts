@@ -2,7 +2,14 @@ import * as v from 'valibot';
 import { ROLE_CHAINING_MAX_DURATION_SECONDS, STS_MAX_ROLE_DURATION_SECONDS } from '../domain/duration.ts';
 import { PolicyTooLargeError } from '../domain/errors.ts';
 import { parse as parseYaml } from 'yaml';
-import { BROKER_TAG_KEYS, type Entitlement, GRANT_TARGET_SCHEMA, type GrantTarget, parseEntitlement } from '../domain/entitlement.ts';
+import {
+  BROKER_TAG_KEYS,
+  type Entitlement,
+  GRANT_TARGET_SCHEMA,
+  type GrantTarget,
+  parseEntitlement,
+  reviewBreadth,
+} from '../domain/entitlement.ts';
 import { GROUP_PATTERN, SUBJECT_PATTERN } from '../domain/identifiers.ts';
 import { estimatePackedPercent, PACKED_ESTIMATE_WRITE_LIMIT_PERCENT, type SessionTag } from '../domain/session-identity.ts';
 import { checkPolicyTemplate, MAX_POLICY_CHARS, type PolicyVariables, renderSessionPolicy } from '../domain/session-policy.ts';
@@ -13,7 +20,7 @@ export interface EntitlementWithGrants {
 }
 
 export type FileCheck =
-  | { ok: true; entries: EntitlementWithGrants[]; report: string[] }
+  | { ok: true; entries: EntitlementWithGrants[]; report: string[]; warnings: string[] }
   | { ok: false; problems: string[] };
 
 /**
@@ -41,6 +48,7 @@ export function checkEntitlementsFile(text: string): FileCheck {
   }
   const problems: string[] = [];
   const report: string[] = [];
+  const warnings: string[] = [];
   const entries: EntitlementWithGrants[] = [];
   const seen = new Set<string>();
   for (const [index, raw] of ((document as { entitlements: unknown[] }).entitlements).entries()) {
@@ -57,6 +65,10 @@ export function checkEntitlementsFile(text: string): FileCheck {
     if (seen.has(entitlement.id)) problems.push(`${label}: duplicate entitlement id`);
     seen.add(entitlement.id);
 
+    const breadth = reviewBreadth(entitlement);
+    problems.push(...breadth.problems.map((p) => `${label}: ${p}`));
+    warnings.push(...breadth.warnings.map((w) => `${label}: ${w}`));
+
     const grants = checkGrants(rawGrants, label, problems);
     const sizing = checkSizing(entitlement, label, problems);
     if (sizing !== undefined) report.push(`${entitlement.id}: longest policy ${sizing.chars}/${MAX_POLICY_CHARS} chars, packed estimate ${sizing.packed}%`);
@@ -67,7 +79,7 @@ export function checkEntitlementsFile(text: string): FileCheck {
     }
     entries.push({ entitlement, grants });
   }
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, entries, report };
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, entries, report, warnings };
 }
 
 function checkGrants(raw: unknown, label: string, problems: string[]): GrantTarget[] {

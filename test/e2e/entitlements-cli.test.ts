@@ -96,5 +96,83 @@ describe('npm run entitlements', () => {
     // Assess
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^ok {2}photo-uploads: longest policy \d+\/2048 chars/m);
+    // The demo's read-only entitlements are broad on purpose, and say so every time.
+    expect(result.stderr).toMatch(/^warning {2}console-readonly: allowBroadStatements: Statement\[0\]: Resource "\*"/m);
+    expect(result.stderr).toMatch(/^warning {2}hourly-readonly: allowBroadStatements:/m);
+  });
+
+  it('refuses the over-broad templates of the security review (issue 10, item 3) and writes none of them', async () => {
+    // Prepare: each validated as ok before (a fresh object each, or yaml would write aliases, which are refused)
+    const base = () => ({ roleArn: 'arn:aws:iam::111111111111:role/keyvend/hourly-readonly', vending: 'assume-role', outputs: ['credentials'], maxDurationSeconds: 3600 });
+    const path = join(dir, 'broad.yaml');
+    writeFileSync(
+      path,
+      stringify({
+        entitlements: [
+          {
+            ...base(),
+            id: 'suffix-folder',
+            description: 'any user can write inside another user folder',
+            sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::keyvend-demo-uploads/*{{userKey}}/*' }] },
+            grants: [{ issuer: 'test', group: 'testers' }],
+          },
+          { ...base(), id: 'whole-role', description: 'the whole role', managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'], grants: [{ issuer: 'test', group: 'testers' }] },
+          {
+            ...base(),
+            id: 'not-action',
+            description: 'everything but IAM',
+            sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', NotAction: 'iam:*', NotResource: 'arn:aws:s3:::keyvend-audit/*' }] },
+            grants: [{ issuer: 'test', group: 'testers' }],
+          },
+        ],
+      }),
+    );
+    const token = await testToken();
+
+    // Act
+    const validated = runCli(['validate', path]);
+    const applied = runCli(['apply', path, ...target()]);
+    const requested = await postCredentials(token, { entitlement: 'whole-role' });
+
+    // Assess
+    expect(validated.status).toBe(1);
+    expect(validated.stderr).toMatch(/suffix-folder: .*\{\{userKey\}\} must start its path segment/);
+    expect(validated.stderr).toMatch(/whole-role: no sessionPolicy: every grantee gets all that the role allows.*set allowWholeRole: true/);
+    expect(validated.stderr).toMatch(/not-action: sessionPolicy Statement\[0\]: Allow with NotAction/);
+    expect(validated.stderr).toMatch(/not-action: sessionPolicy Statement\[0\]: Allow with NotResource/);
+    expect(applied.status).toBe(1);
+    expect(requested.status).toBe(403);
+  });
+
+  it('applies a flagged whole-role entitlement, warning on validate and on apply', () => {
+    // Prepare
+    const path = join(dir, 'flagged.yaml');
+    writeFileSync(
+      path,
+      stringify({
+        entitlements: [
+          {
+            id: 'flagged-whole-role',
+            description: 'managed policy only, acknowledged',
+            vending: 'assume-role',
+            roleArn: 'arn:aws:iam::111111111111:role/keyvend/hourly-readonly',
+            outputs: ['credentials'],
+            maxDurationSeconds: 3600,
+            managedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+            allowWholeRole: true,
+          },
+        ],
+      }),
+    );
+
+    // Act
+    const validated = runCli(['validate', path]);
+    const applied = runCli(['apply', path, ...target()]);
+
+    // Assess
+    expect(validated.status).toBe(0);
+    expect(validated.stderr).toMatch(/^warning {2}flagged-whole-role: allowWholeRole: no sessionPolicy/m);
+    expect(applied.status).toBe(0);
+    expect(applied.stderr).toMatch(/^warning {2}flagged-whole-role: allowWholeRole/m);
   });
 });

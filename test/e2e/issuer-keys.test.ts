@@ -10,7 +10,7 @@ import { type LocalStack, ROOT, startLocalStack } from '../../infra/local/stack.
 import { KmsSigningKeys } from '../../src/adapters/kms/kms-signing-keys.ts';
 import { brokerTokenClaims } from '../../src/domain/broker-token.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
-import { startTestIssuer, type TestIssuer } from '../support/test-issuer.ts';
+import { startTestIssuer, TEST_CLIENT_ID, type TestIssuer } from '../support/test-issuer.ts';
 
 /**
  * The signing key's life: KMS faults while signing, and a rotation from an RS256 key to an ES256 key that never
@@ -36,7 +36,7 @@ afterAll(async () => {
 
 async function token(): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: issuer.issuer, aud: issuer.audience, sub: 'tester-0001', groups: ['testers'], department: 'research', iat: now, exp: now + 600 })
+  return new SignJWT({ iss: issuer.issuer, aud: issuer.audience, sub: 'tester-0001', client_id: TEST_CLIENT_ID, groups: ['testers'], department: 'research', iat: now, exp: now + 600 })
     .setProtectedHeader({ alg: 'RS256', kid: issuer.rsa.kid, typ: 'at+jwt' })
     .sign(await importJWK(issuer.rsa.privateJwk as JWK, 'RS256'));
 }

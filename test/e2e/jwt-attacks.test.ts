@@ -1,6 +1,7 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditRecords, postCredentials, stack, stsCallCount, testToken } from '../support/e2e.ts';
+import { deriveUserKey } from '../../src/domain/identifiers.ts';
+import { auditRecords, emulatorSessions, postCredentials, stack, stsCallCount, testToken } from '../support/e2e.ts';
 import { b64url, issuerEc, issuerRsa, type RawKey, rsaHeader, signCompact, startCanary, validClaims } from '../support/raw-jwt.ts';
 
 /**
@@ -79,6 +80,10 @@ const ATTACKS: Attack[] = [
   ['J-07 wrong audience', () => bearer(signed(validClaims({ aud: 'other-api' }))), 'claim_aud'],
   ['J-07 extra untrusted audience without azp', () => bearer(signed(validClaims({ aud: ['other-api', stack().testIssuer.audience] }))), 'untrusted_audience'],
   ['J-07 extra untrusted audience with a foreign azp', () => bearer(signed(validClaims({ aud: ['other-api', stack().testIssuer.audience], azp: 'other-client' }))), 'untrusted_audience'],
+  // Issue 10, item 4: another client of the same IdP that can get the broker's audience
+  ['J-07 a token for another client of the issuer (client_id)', () => bearer(signed(validClaims({ client_id: 'some-other-app' }))), 'untrusted_authorized_party'],
+  ['J-07 a token for another client of the issuer (azp)', () => bearer(signed(validClaims({ azp: 'some-other-app' }))), 'untrusted_authorized_party'],
+  ['J-07 a token naming no client', () => { const { client_id: _c, ...claims } = validClaims(); return bearer(signed(claims)); }, 'untrusted_authorized_party'],
   ['J-07 audience missing', () => { const { aud: _aud, ...claims } = validClaims(); return bearer(signed(claims)); }, 'claim_aud'],
   // J-08 token type
   ['J-08 no typ (an ID token shape)', () => { const { typ: _typ, ...header } = rsaHeader(); return bearer(signed(validClaims(), header)); }, 'claim_typ'],
@@ -222,6 +227,32 @@ describe('JWT attacks that are not a 401', () => {
 
     // Assess
     expect(response.status).toBe(200);
+  });
+
+  it('keyvend:* tags cannot come from a token: claims named like the broker\'s tags, or AWS\'s tag claim, change no session tag (issue 10, item 4c)', async () => {
+    // Prepare: the caller's own claims that would set the broker's tags if anything passed them through
+    const forged = {
+      'keyvend:user': 'aaaaaaaaaaaaaaaaaaaaaaaaaa',
+      'keyvend:entitlement': 'console-readonly',
+      'keyvend:issuer': 'dev',
+      'https://aws.amazon.com/tags': { principal_tags: { 'keyvend:user': ['aaaaaaaaaaaaaaaaaaaaaaaaaa'], 'keyvend:entitlement': ['console-readonly'] } },
+    };
+    const token = signed(validClaims(forged));
+
+    // Act
+    const response = await postCredentials(token, { entitlement: 'test-uploads' });
+
+    // Assess: the session carries the broker's values under keyvend:*, and only the entitlement's tag besides
+    expect(response.status).toBe(200);
+    const session = (await emulatorSessions()).find((s) => s.accessKeyId === response.json['AccessKeyId']);
+    const byKey = Object.fromEntries((session?.tags ?? []).map((t) => [t.Key, t.Value]));
+    expect(byKey).toEqual({
+      'keyvend:user': deriveUserKey(stack().testIssuer.issuer, 'tester-0001'),
+      'keyvend:issuer': 'test',
+      'keyvend:entitlement': 'test-uploads',
+      'keyvend:grant': response.json['grantId'],
+      department: 'research',
+    });
   });
 
   it('J-19: a __proto__ claim pollutes nothing: the groups it carries grant nothing', async () => {

@@ -49,7 +49,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'keyvend-package-'));
     const result = await packageCopy(dir, {
-      KEYVEND_ISSUERS: JSON.stringify([{ id: 'corp', issuer: 'https://idp.example.com', audiences: ['api://keyvend'] }]),
+      KEYVEND_ISSUERS: JSON.stringify([{ id: 'corp', issuer: 'https://idp.example.com', audiences: ['api://keyvend'], authorizedParties: ['keyvend-cli'] }]),
       KEYVEND_ALLOWED_ROLE_ARNS: TARGET_ROLES,
       KEYVEND_ASSUME_ROLE_ARNS: TARGET_ROLES,
     });

@@ -71,6 +71,8 @@ beforeAll(async () => {
         entityId: sspEntityId,
         certificates: [sspCert.certPem],
         subjectAttribute: 'uid',
+        // SimpleSAMLphp's example users have no persistent NameID; uid stands in for one here.
+        allowMutableSubject: true,
         groupsAttribute: 'groups',
         tagAttributes: { department: 'department' },
         requireSignedResponse: true,

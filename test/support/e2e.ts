@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { importJWK, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { inject } from 'vitest';
+import { TEST_CLIENT_ID } from './test-issuer.ts';
 
 export const stack = () => inject('stack');
 
@@ -18,6 +19,7 @@ export async function testToken(
     iss: testIssuer.issuer,
     aud: testIssuer.audience,
     sub: 'tester-0001',
+    client_id: TEST_CLIENT_ID,
     groups: ['testers'],
     department: 'research',
     iat: now,

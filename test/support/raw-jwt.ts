@@ -2,6 +2,7 @@ import { createHmac, createPrivateKey, type KeyObject, sign } from 'node:crypto'
 import { createServer, type Server } from 'node:http';
 import type { JWK } from 'jose';
 import { stack } from './e2e.ts';
+import { TEST_CLIENT_ID } from './test-issuer.ts';
 
 /**
  * Tokens built byte by byte, for attacks a JWT library refuses to produce: duplicate members, raw JSON
@@ -35,6 +36,7 @@ export function validClaims(overrides: Record<string, unknown> = {}): Record<str
     iss: stack().testIssuer.issuer,
     aud: stack().testIssuer.audience,
     sub: 'tester-0001',
+    client_id: TEST_CLIENT_ID,
     groups: ['testers'],
     department: 'research',
     iat: now,

@@ -1,6 +1,9 @@
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createServer, type Server } from 'node:http';
 
+/** The client the tests' tokens are issued to (`client_id`, RFC 9068); the broker accepts only it (authorizedParties). */
+export const TEST_CLIENT_ID = 'keyvend-tests';
+
 export interface TestIssuer {
   readonly issuer: string;
   readonly jwksUri: string;
@@ -58,6 +61,7 @@ export async function startTestIssuer(): Promise<TestIssuer> {
       id: 'test',
       issuer,
       audiences: [audience],
+      authorizedParties: [TEST_CLIENT_ID],
       algorithms: ['RS256', 'ES256'],
       jwksUri: `${base}/jwks`,
       tokenType: 'access',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, roleArnMatcher } from '../../src/config.ts';
 
-const issuer = { id: 'corp', issuer: 'https://idp.example.com', audiences: ['urn:keyvend'] };
+const issuer = { id: 'corp', issuer: 'https://idp.example.com', audiences: ['urn:keyvend'], authorizedParties: ['keyvend-cli'] };
 const env = (overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> => ({
   KEYVEND_ISSUERS: JSON.stringify([issuer]),
   KEYVEND_ALLOWED_ROLE_ARNS: 'arn:aws:iam::111111111111:role/keyvend/*',
@@ -18,6 +18,38 @@ describe('loadConfig refuses to start on missing or unsafe configuration (F-09)'
     // Assess
     expect(config).toMatchObject({ localMode: false, roleChaining: true, auditRetentionDays: 400, stsEndpoint: undefined });
     expect(config.issuers[0]).toMatchObject({ algorithms: ['RS256'], tokenType: 'access', clockToleranceSeconds: 60, maxTokenLifetimeSeconds: 3600 });
+    expect(config.warnings).toEqual([]);
+  });
+
+  describe('identity hazards (issue 10, item 4)', () => {
+    const { authorizedParties: _omitted, ...anyClient } = issuer;
+    const load = (settings: Record<string, unknown>) => loadConfig(env({ KEYVEND_ISSUERS: JSON.stringify([settings]) }));
+
+    it.each([
+      ['no authorizedParties (any client of the IdP with the audience would pass)', anyClient, /authorizedParties is required/],
+      ['both authorizedParties and the opt-out', { ...issuer, anyAuthorizedParty: true }, /exclude each other/],
+      ['anyAuthorizedParty: false', { ...anyClient, anyAuthorizedParty: false }, /anyAuthorizedParty/],
+      ['subjectClaim email without the opt-in', { ...issuer, subjectClaim: 'email' }, /subjectClaim "email" may be changed/],
+      ['subjectClaim preferred_username without the opt-in', { ...issuer, subjectClaim: 'preferred_username' }, /allowMutableSubjectClaim/],
+      ['the opt-in with sub', { ...issuer, allowMutableSubjectClaim: true }, /remove it/],
+    ])('refuses %s', (_name, settings, message) => {
+      // Act + Assess
+      expect(() => load(settings)).toThrow(message);
+    });
+
+    it('accepts each explicit opt-out with a warning that names the issuer and no secret', () => {
+      // Act
+      const config = load({ ...anyClient, anyAuthorizedParty: true, subjectClaim: 'email', allowMutableSubjectClaim: true });
+
+      // Assess
+      expect(config.warnings).toEqual([
+        expect.stringMatching(/^issuer corp: anyAuthorizedParty is set, so a token from any client of https:\/\/idp\.example\.com/),
+        expect.stringMatching(/^issuer corp: subjectClaim "email" is not sub/),
+      ]);
+      expect(config.issuers[0]).not.toHaveProperty('anyAuthorizedParty');
+      expect(config.issuers[0]).not.toHaveProperty('authorizedParties');
+      expect(Object.isFrozen(config.warnings)).toBe(true);
+    });
   });
 
   it.each(['KEYVEND_ISSUERS', 'KEYVEND_ALLOWED_ROLE_ARNS', 'KEYVEND_ENTITLEMENTS_TABLE', 'KEYVEND_AUDIT_TABLE'])('%s unset or blank', (name) => {

@@ -4,7 +4,7 @@ import { generateSigningCert } from '../../infra/local/saml-idp.ts';
 
 const cert = generateSigningCert('config-test-idp').certPem;
 const BASE = {
-  KEYVEND_ISSUERS: JSON.stringify([{ id: 'dev', issuer: 'https://idp.example.test', audiences: ['urn:keyvend:api'] }]),
+  KEYVEND_ISSUERS: JSON.stringify([{ id: 'dev', issuer: 'https://idp.example.test', audiences: ['urn:keyvend:api'], authorizedParties: ['keyvend-cli'] }]),
   KEYVEND_ALLOWED_ROLE_ARNS: 'arn:aws:iam::111111111111:role/keyvend/*',
   KEYVEND_ENTITLEMENTS_TABLE: 'entitlements',
   KEYVEND_AUDIT_TABLE: 'audit',
@@ -55,6 +55,24 @@ describe('SAML configuration', () => {
   ])('refuses to start with %s', (_name, env, message) => {
     expect(load(env)).toThrow(ConfigError);
     expect(load(env)).toThrow(message);
+  });
+
+  it.each([
+    ['a subject attribute (uid, mail: renamed or reused at the IdP)', { subjectAttribute: 'mail' }, /subjectAttribute "mail" may be changed/],
+    ['an email NameID format', { nameIdFormats: ['urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'] }, /NameID format other than persistent/],
+    ['the opt-in with a persistent NameID', { allowMutableSubject: true }, /remove it/],
+  ])('refuses a mutable subject unless opted in: %s (issue 10, item 4)', (_name, overrides, message) => {
+    expect(load({ ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp(overrides)]) })).toThrow(message);
+  });
+
+  it('accepts a subject attribute with allowMutableSubject, with a warning', () => {
+    // Act
+    const config = loadConfig({ ...BASE, ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ subjectAttribute: 'uid', allowMutableSubject: true })]) });
+
+    // Assess
+    expect(config.saml.idps[0]).toMatchObject({ subjectAttribute: 'uid' });
+    expect(config.saml.idps[0]).not.toHaveProperty('allowMutableSubject');
+    expect(config.warnings).toEqual([expect.stringMatching(/^SAML IdP corp: the subject is subjectAttribute "uid"/)]);
   });
 
   it('accepts plain http to loopback in local mode, and refuses the AWS audience (the pass-through path is gone)', () => {

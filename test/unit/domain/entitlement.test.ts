@@ -12,6 +12,19 @@ const valid = (overrides: Record<string, unknown> = {}) => ({
 });
 
 describe('parseEntitlement', () => {
+  it('stores the breadth flags only when true, and parses its own output to the same entitlement', () => {
+    // Act
+    const flagged = parseEntitlement(valid({ allowWholeRole: true, allowBroadStatements: true }));
+    const unflagged = parseEntitlement(valid({ allowWholeRole: false, allowBroadStatements: false }));
+    const reread = flagged.ok ? parseEntitlement(JSON.parse(JSON.stringify(flagged.entitlement))) : flagged;
+
+    // Assess
+    expect(flagged).toMatchObject({ ok: true, entitlement: { allowWholeRole: true, allowBroadStatements: true } });
+    expect(reread).toEqual(flagged);
+    expect(unflagged.ok && ('allowWholeRole' in unflagged.entitlement || 'allowBroadStatements' in unflagged.entitlement)).toBe(false);
+    expect(parseEntitlement(valid({ allowWholeRole: 'yes' })).ok).toBe(false);
+  });
+
   it('fills defaults and leaves absent optional fields out', () => {
     // Act
     const result = parseEntitlement(valid());

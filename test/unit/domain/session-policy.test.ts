@@ -89,6 +89,8 @@ describe('checkPolicyTemplate', () => {
     ['a Principal', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x', Resource: '*', Principal: '*' }] }, /Principal/],
     ['a placeholder followed by a wildcard', folder('arn:aws:s3:::b/{{userKey}}*'), /followed by/],
     ['a placeholder as a prefix of a name (P-02)', folder('arn:aws:s3:::b/{{issuerId}}/{{subject}}-x/*'), /followed by/],
+    ['a wildcard in the placeholder\'s segment (another user\'s folder ends in the key)', folder('arn:aws:s3:::b/*{{userKey}}/*'), /start its path segment/],
+    ['a placeholder as a suffix of a name', folder('arn:aws:s3:::b/{{issuerId}}/x{{subject}}/*'), /start its path segment/],
     ['a subject without its issuer (P-08e: subjects are unique only per issuer)', folder('arn:aws:s3:::b/home/{{subject}}/*'), /unique only per issuer/],
     ['an unknown placeholder', folder('arn:aws:s3:::b/{{email}}/*'), /unknown placeholder/],
     ['a placeholder in a key', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x', Resource: '*', Condition: { StringEquals: { '{{userKey}}': 'x' } } }] }, /keys/],

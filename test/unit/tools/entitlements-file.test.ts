@@ -89,6 +89,84 @@ describe('checkEntitlementsFile', () => {
     expect(result.problems.join('\n')).toMatch(/whole role/);
   });
 
+  describe('over-broad templates (issue 10, item 3)', () => {
+    const statement = (s: Record<string, unknown>) => ({ sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', ...s }] } });
+
+    it.each([
+      ['a wildcard before the placeholder in its segment', { Action: 's3:PutObject', Resource: 'arn:aws:s3:::bucket/*{{userKey}}/*' }, /must start its path segment/],
+      ['text before the placeholder in its segment', { Action: 's3:PutObject', Resource: 'arn:aws:s3:::bucket/x-{{userKey}}/*' }, /must start its path segment/],
+      ['a ? before the placeholder', { Action: 's3:PutObject', Resource: 'arn:aws:s3:::bucket/?{{userKey}}/*' }, /must start its path segment/],
+      ['Allow with NotAction', { NotAction: 'iam:*', Resource: 'arn:aws:s3:::bucket/{{userKey}}/*' }, /NotAction allows every action not listed/],
+      ['Allow with NotResource', { Action: 's3:GetObject', NotResource: 'arn:aws:s3:::secret/*' }, /NotResource allows every resource not listed/],
+      ['Action "*"', { Action: '*', Resource: 'arn:aws:s3:::bucket/{{userKey}}/*' }, /Action "\*" allows every service/],
+      ['a wildcard service', { Action: ['s3:GetObject', '*:Get*'], Resource: 'arn:aws:s3:::bucket/{{userKey}}/*' }, /Action "\*:Get\*"/],
+      ['Resource "*"', { Action: 's3:GetObject', Resource: '*' }, /Resource "\*" matches every resource/],
+      ['every bucket', { Action: 's3:GetObject', Resource: ['arn:aws:s3:::*'] }, /Resource "arn:aws:s3:::\*"/],
+      ['every service', { Action: 's3:GetObject', Resource: 'arn:aws:*:*:*:*' }, /matches every resource/],
+    ])('refuses %s', (_name, s, problem) => {
+      // Act
+      const result = checkEntitlementsFile(file(entitlement(statement(s))));
+
+      // Assess
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      expect(result.problems.join('\n')).toMatch(problem);
+    });
+
+    it('accepts broad statements with allowBroadStatements, warning once per flag', () => {
+      // Act
+      const result = checkEntitlementsFile(
+        file(entitlement({ ...statement({ NotAction: 'iam:*', Resource: '*' }), allowBroadStatements: true })),
+      );
+
+      // Assess
+      expect(result.ok).toBe(true);
+      if (!result.ok) return;
+      expect(result.warnings).toEqual([expect.stringMatching(/^uploads: allowBroadStatements: Statement\[0\]: Allow with NotAction.*Resource "\*"/)]);
+      expect(result.entries[0]?.entitlement.allowBroadStatements).toBe(true);
+    });
+
+    it('leaves a Deny with NotAction, a service wildcard and a named resource alone', () => {
+      // Act
+      const result = checkEntitlementsFile(
+        file(
+          entitlement({
+            sessionPolicy: {
+              Version: '2012-10-17',
+              Statement: [
+                { Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::bucket/{{userKey}}/*' },
+                { Effect: 'Deny', NotAction: 's3:GetObject', NotResource: 'arn:aws:s3:::bucket/{{userKey}}/*' },
+              ],
+            },
+          }),
+        ),
+      );
+
+      // Assess
+      expect(result).toMatchObject({ ok: true, warnings: [] });
+    });
+
+    it('refuses managed policies alone (the whole role) unless allowWholeRole says so, and warns when it does', () => {
+      // Prepare
+      const { sessionPolicy: _omitted, ...wholeRole } = entitlement({ managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'] });
+
+      // Act
+      const refused = checkEntitlementsFile(file(wholeRole));
+      const flagged = checkEntitlementsFile(file({ ...wholeRole, allowWholeRole: true }));
+
+      // Assess
+      expect(refused.ok).toBe(false);
+      if (!refused.ok) expect(refused.problems.join('\n')).toMatch(/no sessionPolicy: every grantee gets all that the role allows.*AdministratorAccess.*allowWholeRole/);
+      expect(flagged.ok).toBe(true);
+      if (flagged.ok) expect(flagged.warnings).toEqual([expect.stringMatching(/^uploads: allowWholeRole: no sessionPolicy/)]);
+    });
+
+    it('refuses a flag with nothing to acknowledge, so it cannot cover a later widening', () => {
+      expect(checkEntitlementsFile(file(entitlement({ allowWholeRole: true }))).ok).toBe(false);
+      expect(checkEntitlementsFile(file(entitlement({ allowBroadStatements: true }))).ok).toBe(false);
+    });
+  });
+
   it('refuses grants outside the grammars, duplicate ids, duplicate YAML keys and aliases', () => {
     expect(checkEntitlementsFile(file(entitlement({ grants: [{ issuer: 'dev', subject: 'a b' }] }))).ok).toBe(false);
     expect(checkEntitlementsFile(file(entitlement({ grants: [{ issuer: 'Dev!', group: 'x' }] }))).ok).toBe(false);

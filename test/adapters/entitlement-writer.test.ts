@@ -1,0 +1,125 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { createTables, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from '../../infra/local/dynamodb.ts';
+import { ROOT } from '../../infra/local/stack.ts';
+import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
+import type { Entitlement } from '../../src/domain/entitlement.ts';
+import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
+import { checkEntitlementsFile, type EntitlementWithGrants } from '../../src/tools/entitlements-file.ts';
+import { principalFor } from '../unit/fakes.ts';
+
+/**
+ * `entitlements apply` stopped at every possible write: whatever the table holds then, each person gets at most
+ * what the old or the new file gives them (issue 10, item 2). The writer uses no transactions, so the
+ * in-process engine (dynalite) behaves as DynamoDB Local would and spares the shared machine a JVM.
+ */
+const TABLE = 'writer-test-entitlements';
+let dynamo: LocalDynamoDb;
+let client: DynamoDBDocumentClient;
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamoDb({ engine: 'dynalite' });
+  await createTables(dynamo.endpoint, tableDefinitionsFromServerlessYml(join(ROOT, 'serverless.yml'), { entitlements: TABLE, audit: 'writer-test-audit' }));
+  client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS }), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}, 60_000);
+afterAll(async () => {
+  client?.destroy();
+  await dynamo?.close();
+});
+
+const WRITE_COMMANDS = new Set(['PutCommand', 'DeleteCommand', 'UpdateCommand', 'BatchWriteCommand', 'TransactWriteCommand']);
+
+/** The document client, failing the n-th write as DynamoDB does when it throttles (the SDK's retries exhausted). */
+function failingOnWrite(n: number): DynamoDBDocumentClient {
+  let writes = 0;
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property !== 'send') return Reflect.get(target, property, receiver);
+      return async (command: { constructor: { name: string } }) => {
+        if (WRITE_COMMANDS.has(command.constructor.name) && ++writes === n) {
+          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException' });
+        }
+        return (target.send as (c: unknown) => Promise<unknown>)(command);
+      };
+    },
+  });
+}
+
+const people = ['alice', 'bob', 'carol', 'dave'] as const;
+const principal = (name: string) => principalFor({ issuerId: 'corp', subject: name, groups: [] });
+
+function file(id: string, action: string, resource: string, grantees: readonly string[]): EntitlementWithGrants[] {
+  const check = checkEntitlementsFile(
+    stringify({
+      entitlements: [
+        {
+          id,
+          description: 'narrowed while gaining grantees',
+          roleArn: 'arn:aws:iam::111111111111:role/keyvend/uploads',
+          outputs: ['credentials'],
+          maxDurationSeconds: 3600,
+          sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: action, Resource: resource }] },
+          grants: grantees.map((subject) => ({ issuer: 'corp', subject })),
+        },
+      ],
+    }),
+  );
+  if (!check.ok) throw new Error(check.problems.join('; '));
+  return check.entries;
+}
+
+const statementOf = (e: Entitlement | undefined) => (e?.sessionPolicy?.['Statement'] as unknown[] | undefined)?.[0];
+
+describe('applyEntitlements, interrupted', () => {
+  it('never lets anyone hold more than the old or the new file gives them, and a second run finishes the job', async () => {
+    const store = new DynamoDbEntitlementStore(client, TABLE);
+    const oldStatement = { Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::shared/*' };
+    const newStatement = { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::shared/{{userKey}}/*' };
+    const oldGrantees = ['alice', 'dave'];
+    const newGrantees = ['alice', 'bob', 'carol'];
+    let completedAt: number | undefined;
+
+    for (let n = 1; completedAt === undefined && n < 20; n++) {
+      // Prepare: the old file is in place
+      const id = `narrowing-${n}`;
+      const oldFile = file(id, oldStatement.Action, oldStatement.Resource, oldGrantees);
+      const newFile = file(id, newStatement.Action, newStatement.Resource, newGrantees);
+      await applyEntitlements(client, TABLE, oldFile, { prune: false });
+
+      // Act: apply the new file, failing at the n-th write
+      const outcome = await applyEntitlements(failingOnWrite(n), TABLE, newFile, { prune: false }).then(
+        () => 'completed' as const,
+        (error: unknown) => (error as Error).name,
+      );
+
+      // Assess: what the broker would give each person now
+      if (outcome === 'completed') completedAt = n;
+      else expect(outcome).toBe('ThrottlingException');
+      for (const name of people) {
+        const granted = await store.findGranted(principal(name), id);
+        if (granted === undefined) continue;
+        const statement = statementOf(granted);
+        const allowedByOld = oldGrantees.includes(name) && JSON.stringify(statement) === JSON.stringify(oldStatement);
+        const allowedByNew = newGrantees.includes(name) && JSON.stringify(statement) === JSON.stringify(newStatement);
+        expect(allowedByOld || allowedByNew, `write ${n} failed: ${name} holds ${JSON.stringify(statement)}`).toBe(true);
+      }
+
+      // Act + Assess: running apply again ends in exactly the new file
+      await applyEntitlements(client, TABLE, newFile, { prune: false });
+      for (const name of people) {
+        const granted = await store.findGranted(principal(name), id);
+        if (newGrantees.includes(name)) expect(statementOf(granted)).toEqual(newStatement);
+        else expect(granted).toBeUndefined();
+      }
+      const stored = await client.send(new GetCommand({ TableName: TABLE, Key: { pk: `ENT#${id}`, sk: 'DEF' }, ConsistentRead: true }));
+      expect(stored.Item?.['grants']).toEqual(newGrantees.map((subject) => ({ issuer: 'corp', subject })));
+    }
+    // Every write of the run was interrupted once before a run got through.
+    expect(completedAt).toBeGreaterThan(3);
+  });
+});
