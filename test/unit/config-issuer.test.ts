@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 const base = {
-  KEYVEND_ISSUERS: JSON.stringify([{ id: 'corp', issuer: 'https://idp.example', audiences: ['keyvend'] }]),
+  KEYVEND_ISSUERS: JSON.stringify([{ id: 'corp', issuer: 'https://idp.example', audiences: ['keyvend'], authorizedParties: ['keyvend-cli'] }]),
   KEYVEND_ALLOWED_ROLE_ARNS: 'arn:aws:iam::*:role/keyvend/*',
   KEYVEND_ENTITLEMENTS_TABLE: 'e',
   KEYVEND_AUDIT_TABLE: 'a',
