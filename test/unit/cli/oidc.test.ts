@@ -2,14 +2,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserFlow, discover, type Prompter } from '../../../src/cli/oidc.ts';
+import { isolatedEnv, runInProcess, storeLogin } from '../../support/cli-harness.ts';
 
 describe('OIDC sign-in: the checks the CLI makes itself', () => {
   let server: Server;
   let base: string;
   let published: Record<string, unknown> = {};
+  const seen: string[] = [];
 
   beforeAll(async () => {
     server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
       if (req.url === '/.well-known/openid-configuration') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(published));
       else res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"invalid_grant"}');
     });
@@ -29,6 +32,44 @@ describe('OIDC sign-in: the checks the CLI makes itself', () => {
 
     // Assess
     await expect(attempt).rejects.toMatchObject({ code: 'discovery_failed', exitCode: 1 });
+  });
+
+  it('refuses a discovery document that sends codes, refresh tokens or secrets to a plain-http endpoint off this machine', async () => {
+    // Prepare
+    const endpoints = { token_endpoint: `${base}/token`, authorization_endpoint: `${base}/auth`, device_authorization_endpoint: `${base}/device` };
+    const attempts: unknown[] = [];
+
+    // Act
+    for (const name of Object.keys(endpoints)) {
+      published = { issuer: base, ...endpoints, [name]: 'http://idp.example.com/oauth' };
+      attempts.push(await discover(base).catch((error: unknown) => error));
+    }
+    published = { issuer: base, ...endpoints, token_endpoint: 'http://127.0.0.2:8080/token' };
+    const loopback = await discover(base);
+
+    // Assess
+    for (const [index, name] of Object.keys(endpoints).entries()) {
+      expect(attempts[index]).toMatchObject({ code: 'discovery_failed', exitCode: 1, message: expect.stringContaining(`${name} that is neither https nor loopback (http://idp.example.com)`) });
+    }
+    expect(loopback.tokenEndpoint).toBe('http://127.0.0.2:8080/token');
+  });
+
+  it('keyvend login stops at such a document, and a saved login with such a token endpoint is not refreshed there', async () => {
+    // Prepare
+    published = { issuer: base, token_endpoint: 'http://idp.example.com/token', authorization_endpoint: `${base}/auth` };
+    const env = isolatedEnv({ KEYVEND_ISSUER: base, KEYVEND_URL: base });
+    const saved = isolatedEnv({ KEYVEND_ISSUER: base, KEYVEND_URL: base });
+    storeLogin(saved, { issuer: base, tokenEndpoint: 'http://idp.example.com/token', accessToken: 'a.b.c', refreshToken: 'refresh-1', accessTokenExpiresAt: Date.now() - 1000 });
+    seen.length = 0;
+
+    // Act
+    const login = await runInProcess(['login', '--no-open'], env);
+    const refresh = await runInProcess(['ls'], saved);
+
+    // Assess
+    expect(login).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/^keyvend: discovery_failed: .*token_endpoint that is neither https nor loopback/u) });
+    expect(refresh).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/^keyvend: discovery_failed: the saved login names a token_endpoint/u) });
+    expect(seen).toEqual(['GET /.well-known/openid-configuration']);
   });
 
   it('redirects to 127.0.0.1 on a random port with PKCE S256, and refuses an answer with the wrong state', async () => {
