@@ -37,7 +37,8 @@ export function cliPaths(env: CliContext['env']): CliPaths {
   };
 }
 
-const LOGIN_FLOWS = ['auto', 'device', 'browser'] as const;
+// 'auto' once meant "device when offered"; it is kept so existing config files still load, and now means browser.
+const LOGIN_FLOWS = ['browser', 'device', 'auto'] as const;
 export type LoginFlow = (typeof LOGIN_FLOWS)[number];
 
 export const CONFIG_KEYS = ['brokerUrl', 'issuer', 'clientId', 'resource', 'scope', 'minRemainingMinutes', 'loginFlow'] as const;
@@ -122,7 +123,7 @@ export function resolveSettings(context: CliContext, flags: SettingFlags): Resol
     resource: flags.resource ?? file.resource,
     scope: flags.scope ?? file.scope ?? DEFAULT_SCOPE,
     minRemainingMinutes,
-    loginFlow: file.loginFlow ?? 'auto',
+    loginFlow: file.loginFlow ?? 'browser',
   };
 }
 

@@ -1,5 +1,7 @@
+import { chmodSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserFlow, discover, type Prompter } from '../../../src/cli/oidc.ts';
 import { isolatedEnv, runInProcess, storeLogin } from '../../support/cli-harness.ts';
@@ -13,7 +15,14 @@ describe('OIDC sign-in: the checks the CLI makes itself', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
-      if (req.url === '/.well-known/openid-configuration') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(published));
+      const url = new URL(req.url ?? '/', base);
+      if (url.pathname === '/auth') {
+        // An identity provider whose user declines: straight back to the loopback redirect with an error.
+        const back = new URL(url.searchParams.get('redirect_uri') ?? '');
+        back.searchParams.set('error', 'access_denied');
+        back.searchParams.set('state', url.searchParams.get('state') ?? '');
+        res.writeHead(302, { location: back.href }).end();
+      } else if (req.url === '/.well-known/openid-configuration') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(published));
       else res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"invalid_grant"}');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -70,6 +79,31 @@ describe('OIDC sign-in: the checks the CLI makes itself', () => {
     expect(login).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/^keyvend: discovery_failed: .*token_endpoint that is neither https nor loopback/u) });
     expect(refresh).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/^keyvend: discovery_failed: the saved login names a token_endpoint/u) });
     expect(seen).toEqual(['GET /.well-known/openid-configuration']);
+  });
+
+  it('keyvend login uses the browser flow by default, even when the identity provider offers the device flow', async () => {
+    // Prepare
+    published = { issuer: base, token_endpoint: `${base}/token`, authorization_endpoint: `${base}/auth`, device_authorization_endpoint: `${base}/device` };
+    const env = isolatedEnv({ KEYVEND_ISSUER: base, KEYVEND_URL: base });
+    const browser = join(env['HOME'] ?? '', 'browser.mjs');
+    writeFileSync(browser, `#!${process.execPath}\nawait fetch(process.argv[2]);\n`);
+    chmodSync(browser, 0o755);
+    seen.length = 0;
+
+    // Act
+    const login = await runInProcess(['login'], { ...env, KEYVEND_BROWSER: browser });
+    const device = await runInProcess(['login', '--device'], env);
+
+    // Assess
+    expect(login).toMatchObject({ code: 3, stderr: expect.stringContaining('login_failed: the identity provider refused the sign-in: access_denied') });
+    expect(login.stderr).toMatch(/visit:\n\s+http:\/\/127\.0\.0\.1:\d+\/auth\?.*code_challenge_method=S256/u);
+    expect(device).toMatchObject({ code: 1, stderr: expect.stringContaining('idp_invalid_grant') });
+    expect(seen.map((line) => line.replace(/\?.*$/u, ''))).toEqual([
+      'GET /.well-known/openid-configuration',
+      'GET /auth',
+      'GET /.well-known/openid-configuration',
+      'POST /device',
+    ]);
   });
 
   it('redirects to 127.0.0.1 on a random port with PKCE S256, and refuses an answer with the wrong state', async () => {
