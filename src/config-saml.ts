@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import * as v from 'valibot';
 import type { SamlIdpSettings } from './adapters/saml/node-saml-verifier.ts';
 import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
+import { isSecureTransport } from './domain/transport.ts';
 const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
 
 export interface SamlConfig {
@@ -65,8 +66,7 @@ export function loadSamlConfig(
   } catch {
     throw options.fail('KEYVEND_SAML_ACS_URL must be a URL');
   }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(acs.hostname);
-  if (acs.protocol !== 'https:' && !(options.localMode && acs.protocol === 'http:' && loopback)) {
+  if (!isSecureTransport(acs, { allowLoopbackHttp: options.localMode })) {
     throw options.fail('KEYVEND_SAML_ACS_URL must be https (plain http only to loopback in local mode)');
   }
 
@@ -84,9 +84,7 @@ export function loadSamlConfig(
       if (accepted !== audience) throw options.fail(`SAML IdP ${idp.id}: audiences may be only ${audience}, the broker's own`);
     }
     if (idp.portalSignInUrl !== undefined) {
-      const link = new URL(idp.portalSignInUrl);
-      const linkLoopback = ['127.0.0.1', 'localhost', '[::1]'].includes(link.hostname);
-      if (link.protocol !== 'https:' && !(options.localMode && link.protocol === 'http:' && linkLoopback)) {
+      if (!isSecureTransport(new URL(idp.portalSignInUrl), { allowLoopbackHttp: options.localMode })) {
         throw options.fail(`SAML IdP ${idp.id}: portalSignInUrl must be https (plain http only to loopback in local mode)`);
       }
     }

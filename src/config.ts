@@ -4,6 +4,7 @@ import { type DestinationRule, parseDestinationRules } from './domain/console-si
 import { type BrokerTokenSettings, MAX_TOKEN_LIFETIME_SECONDS, MIN_TOKEN_LIFETIME_SECONDS } from './domain/broker-token.ts';
 import { SECRET_ID_PATTERN } from './domain/entitlement.ts';
 import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
+import { isSecureTransport } from './domain/transport.ts';
 import { loadSamlConfig, type SamlConfig } from './config-saml.ts';
 
 /**
@@ -106,9 +107,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (ids.size !== issuers.length || names.size !== issuers.length) throw new ConfigError('issuer ids and issuers must be unique');
   for (const i of issuers) {
     for (const url of [i.issuer, i.jwksUri].filter((u): u is string => u !== undefined)) {
-      const { protocol, hostname } = new URL(url);
-      const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
-      if (protocol !== 'https:' && !(localMode && protocol === 'http:' && loopback)) {
+      if (!isSecureTransport(new URL(url), { allowLoopbackHttp: localMode })) {
         throw new ConfigError(`issuer ${i.id}: ${url} must be https (plain http only to loopback in local mode)`);
       }
     }
@@ -322,8 +321,7 @@ function assertWebUrl(name: string, value: string, localMode: boolean): void {
   } catch {
     throw new ConfigError(`${name} must be a URL`);
   }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(localMode && url.protocol === 'http:' && loopback)) {
+  if (!isSecureTransport(url, { allowLoopbackHttp: localMode })) {
     throw new ConfigError(`${name} must be https (plain http only to loopback in local mode)`);
   }
 }

@@ -1,4 +1,4 @@
-import { type AuditRecord, newEventId } from '../domain/audit-record.ts';
+import { type AuditRecord, AuditConflictError, isSameDecision, newEventId } from '../domain/audit-record.ts';
 import { type KeyvendError, InternalError, isKeyvendError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { AuditLog, Clock, DecisionLog } from '../ports/index.ts';
@@ -48,6 +48,21 @@ export const asKeyvendError = (error: unknown): KeyvendError =>
   isKeyvendError(error) ? error : new InternalError('unexpected', { cause: error });
 
 /**
+ * One conditional audit write (`open`, `close` or `record`). When the response of a write that committed
+ * is lost, the SDK retries it and the retry fails the write's own condition; if the stored record is then
+ * exactly the one we were writing, the write happened, and reporting a failure would withhold (or deny)
+ * what the table says was delivered, and send the caller back for a second session.
+ */
+export async function writeAudit(write: (record: AuditRecord) => Promise<void>, record: AuditRecord): Promise<void> {
+  try {
+    await write(record);
+  } catch (error) {
+    if (error instanceof AuditConflictError && isSameDecision(error.stored, record)) return;
+    throw error;
+  }
+}
+
+/**
  * Records a denial and returns the error to throw. When the pending record was written it is closed as
  * denied; otherwise a finished denial is written. If the audit store itself fails here, the denial still
  * stands (nothing was issued) and the decision log keeps the record.
@@ -62,8 +77,8 @@ export async function recordDenial(
   record.reason = error.reason;
   record.errorCode = error.code;
   try {
-    if (opened) await deps.audit.close(record);
-    else await deps.audit.record(record);
+    if (opened) await writeAudit((r) => deps.audit.close(r), record);
+    else await writeAudit((r) => deps.audit.record(r), record);
   } catch (auditError) {
     deps.log.alarm('audit_write_failed_on_denial', record, auditError);
   }

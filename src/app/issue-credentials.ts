@@ -17,7 +17,7 @@ import type {
   IssuedCredentials,
   SamlVerifier,
 } from '../ports/index.ts';
-import { asKeyvendError, callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
+import { asKeyvendError, callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
 import type { RequestContext } from './request-context.ts';
 import { type BrokerIssuer, planVending } from './vending.ts';
 
@@ -114,7 +114,7 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       if (input.rejection !== undefined) throw input.rejection;
       const entitlementId = validateEntitlementId(input.entitlement);
       const [openResult, lookupResult] = await Promise.allSettled([
-        deps.audit.open(record),
+        writeAudit((r) => deps.audit.open(r), record),
         deps.entitlements.findGranted(principal, entitlementId),
       ]);
       if (openResult.status === 'rejected') {
@@ -175,7 +175,7 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
           record.errorCode = failure.code;
           record.delivery = { type: deliveryType, delivered: false };
           deps.log.alarm('minted_not_delivered', record, deliveryError);
-          await deps.audit.close(record).catch((auditError: unknown) => deps.log.alarm('audit_write_failed_on_denial', record, auditError));
+          await writeAudit((r) => deps.audit.close(r), record).catch((auditError: unknown) => deps.log.alarm('audit_write_failed_on_denial', record, auditError));
           throw failure;
         }
       }
@@ -183,7 +183,7 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       record.delivery = { type: deliveryType, delivered: true };
 
       try {
-        await deps.audit.close(record);
+        await writeAudit((r) => deps.audit.close(r), record);
       } catch (auditError) {
         record.outcome = 'minted_not_delivered';
         record.reason = 'audit_write_failed';

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isSecureTransport } from '../domain/transport.ts';
 import { CliError, EXIT } from './errors.ts';
 import { jsonObject, request, stringField } from './http.ts';
 
@@ -30,12 +31,34 @@ export async function discover(issuer: string): Promise<Discovery> {
   if (stringField(body, 'issuer')?.replace(/\/+$/u, '') !== issuer) {
     throw new CliError('discovery_failed', `the OpenID configuration at ${issuer} names another issuer`, EXIT.failure);
   }
+  const optionalEndpoint = (name: string) => {
+    const value = stringField(body, name);
+    return value === undefined ? undefined : checkedEndpoint(`the OpenID configuration at ${issuer}`, name, value);
+  };
   return {
     issuer,
-    tokenEndpoint,
-    authorizationEndpoint: stringField(body, 'authorization_endpoint'),
-    deviceAuthorizationEndpoint: stringField(body, 'device_authorization_endpoint'),
+    tokenEndpoint: checkedEndpoint(`the OpenID configuration at ${issuer}`, 'token_endpoint', tokenEndpoint),
+    authorizationEndpoint: optionalEndpoint('authorization_endpoint'),
+    deviceAuthorizationEndpoint: optionalEndpoint('device_authorization_endpoint'),
   };
+}
+
+/**
+ * Codes, refresh tokens and client secrets are sent to these endpoints, so they meet the rule the
+ * issuer itself meets: https, or plain http to loopback. A discovery document fetched over https can
+ * still name an http endpoint elsewhere, and everything sent there would cross the network in clear.
+ */
+function checkedEndpoint(source: string, name: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliError('discovery_failed', `${source} has an invalid ${name}`, EXIT.failure);
+  }
+  if (!isSecureTransport(url, { allowLoopbackHttp: true })) {
+    throw new CliError('discovery_failed', `${source} names a ${name} that is neither https nor loopback (${url.protocol}//${url.host})`, EXIT.failure);
+  }
+  return value;
 }
 
 export interface ClientRequest {
@@ -175,6 +198,8 @@ async function tokenRequest(
   now: () => number,
   authorization?: string,
 ): Promise<TokenResult> {
+  // Logins saved by older versions keep the token endpoint they discovered, unchecked.
+  checkedEndpoint('the saved login', 'token_endpoint', discovery.tokenEndpoint);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (authorization !== undefined) headers['authorization'] = authorization;
   const response = await request(discovery.tokenEndpoint, { what: 'identity provider', method: 'POST', headers, body: new URLSearchParams(form) });

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import * as v from 'valibot';
+import { isSecureTransport } from '../domain/transport.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 import { readTextIfPresent } from './secure-file.ts';
 
@@ -36,7 +37,8 @@ export function cliPaths(env: CliContext['env']): CliPaths {
   };
 }
 
-const LOGIN_FLOWS = ['auto', 'device', 'browser'] as const;
+// 'auto' once meant "device when offered"; it is kept so existing config files still load, and now means browser.
+const LOGIN_FLOWS = ['browser', 'device', 'auto'] as const;
 export type LoginFlow = (typeof LOGIN_FLOWS)[number];
 
 export const CONFIG_KEYS = ['brokerUrl', 'issuer', 'clientId', 'resource', 'scope', 'minRemainingMinutes', 'loginFlow'] as const;
@@ -121,7 +123,7 @@ export function resolveSettings(context: CliContext, flags: SettingFlags): Resol
     resource: flags.resource ?? file.resource,
     scope: flags.scope ?? file.scope ?? DEFAULT_SCOPE,
     minRemainingMinutes,
-    loginFlow: file.loginFlow ?? 'auto',
+    loginFlow: file.loginFlow ?? 'browser',
   };
 }
 
@@ -150,13 +152,9 @@ export function normaliseServiceUrl(what: string, value: string): string {
   } catch {
     throw usageError(`${what} "${value}" is not a URL`);
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+  if (!isSecureTransport(url, { allowLoopbackHttp: true })) {
     throw usageError(`${what} must use https (plain http is allowed to 127.0.0.1 and localhost only): ${value}`);
   }
   if (url.search || url.hash || url.username || url.password) throw usageError(`${what} must have no query, fragment or credentials: ${value}`);
   return url.href.replace(/\/+$/u, '');
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/u.test(hostname);
 }

@@ -73,3 +73,36 @@ export function newEventId(now: Date, random: Uint8Array): string {
   const hex = Buffer.from(bytes).toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+/**
+ * A conditional audit write found the record already in another state ("only if pending", "only if
+ * new"). That is a fact about the data, not an outage: `stored` is the record as a consistent read found
+ * it (undefined if it is gone), and the caller decides. The usual cause is our own write: it committed,
+ * its response was lost, and the SDK's retry of the same write failed the condition.
+ */
+export class AuditConflictError extends Error {
+  override readonly name = 'AuditConflictError';
+
+  constructor(
+    readonly stored: AuditRecord | undefined,
+    options: { cause?: unknown } = {},
+  ) {
+    super('the audit record is already in another state', options.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+/**
+ * Whether `stored` is the write we were making: same decision, same reason, same request and, for a
+ * grant, the same AccessKeyId. Then a conflicting retry is our own committed write, and the write stands.
+ */
+export function isSameDecision(stored: AuditRecord | undefined, record: AuditRecord): boolean {
+  return (
+    stored !== undefined &&
+    stored.eventId === record.eventId &&
+    stored.request.requestId === record.request.requestId &&
+    stored.outcome === record.outcome &&
+    stored.reason === record.reason &&
+    stored.session?.accessKeyId === record.session?.accessKeyId &&
+    (record.outcome !== 'granted' || record.session?.accessKeyId !== undefined)
+  );
+}

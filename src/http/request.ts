@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { RequestContext } from '../app/request-context.ts';
 import { InvalidRequestError, KeyvendError } from '../domain/errors.ts';
+import { hasDuplicateMembers } from '../domain/strict-json.ts';
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -46,8 +47,9 @@ export function assertNoTokenInQuery(event: APIGatewayProxyEventV2): void {
 }
 
 /**
- * A JSON object body with only the named fields: anything else (a client-chosen Policy, RoleArn, Tags or
- * SourceIdentity) is refused rather than ignored, so a caller never believes it set an STS parameter.
+ * A JSON object body with only the named fields, each at most once: anything else (a client-chosen Policy,
+ * RoleArn, Tags or SourceIdentity) is refused rather than ignored, so a caller never believes it set an STS
+ * parameter.
  */
 export function parseJsonObject(
   event: APIGatewayProxyEventV2,
@@ -66,6 +68,11 @@ export function parseJsonObject(
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidRequestError('The request body must be a JSON object.');
+  }
+  // JSON.parse keeps the last of two same-named members; a WAF, a gateway or a log reader may keep the
+  // first, so `{"entitlement":"a","entitlement":"b"}` would be checked as one request and served as another.
+  if (hasDuplicateMembers(text)) {
+    throw new InvalidRequestError('The request body names a member more than once.', { reason: 'duplicate_json_member' });
   }
   const unknown = Object.keys(body).filter((key) => !allowedFields.includes(key));
   if (unknown.length > 0) {

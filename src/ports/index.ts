@@ -149,7 +149,9 @@ export interface FederationKeyStore {
 /**
  * The audit trail. `open` writes a pending record before any credential exists; `close` turns it into a
  * grant or a denial. `record` writes a finished denial in one step, for requests refused before the
- * caller is known. Each throws when the write fails, and the caller must then issue nothing.
+ * caller is known. Each throws when the write fails, and the caller must then issue nothing. Writes are
+ * conditional (open and record only if new, close only if pending); a failed condition throws an
+ * AuditConflictError carrying the stored record, on which the caller decides (`writeAudit`).
  */
 export interface AuditLog {
   open(record: AuditRecord): Promise<void>;

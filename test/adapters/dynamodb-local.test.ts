@@ -9,7 +9,9 @@ import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-e
 import type { AuditRecord } from '../../src/domain/audit-record.ts';
 import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { checkEntitlementsFile } from '../../src/tools/entitlements-file.ts';
-import { principalFor } from '../unit/fakes.ts';
+import { makeIssueCredentials } from '../../src/app/issue-credentials.ts';
+import type { AuditConflictError } from '../../src/domain/audit-record.ts';
+import { entitlementFor, FakeCredentialIssuer, FakeDecisionLog, FakeEntitlementStore, FakeVerifier, principalFor } from '../unit/fakes.ts';
 
 /** The DynamoDB adapters against DynamoDB Local with the tables of serverless.yml: real conditions, real keys. */
 const TABLES = { entitlements: 'adapter-test-entitlements', audit: 'adapter-test-audit' };
@@ -37,6 +39,37 @@ const record = (eventId: string): AuditRecord => ({
   caller: { idpType: 'oidc', issuerId: 'corp', issuer: 'https://idp', subject: 'alice', userKey: 'abcdefghijklmnopqrstuvwxyz', groups: [], tokenIssuedAt: 1, tokenExpiresAt: 2, tokenRef: 'sha256:x' },
 });
 
+/**
+ * A client on DynamoDB Local whose first PutItem that sets `outcome` to something other than pending
+ * (a close) reaches the table and commits, and then loses its response as a reset connection would. The
+ * middleware sits inside the SDK's retry loop, so the real standard retry sends the write again.
+ */
+function lossyClient(): { client: DynamoDBDocumentClient; readonly attempts: number } {
+  const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+  const state = { lost: false, attempts: 0 };
+  raw.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Item?: { outcome?: { S?: string } } };
+      const closing = context.commandName === 'PutItemCommand' && input.Item?.outcome?.S !== undefined && input.Item.outcome.S !== 'pending';
+      if (closing) state.attempts += 1;
+      const result = await next(args);
+      if (closing && !state.lost) {
+        state.lost = true;
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET', name: 'Error' });
+      }
+      return result;
+    },
+    { step: 'deserialize', name: 'loseFirstCloseResponse' },
+  );
+  const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  return {
+    client,
+    get attempts() {
+      return state.attempts;
+    },
+  };
+}
+
 describe('DynamoDbAuditLog on DynamoDB Local', () => {
   it('closes a pending record once, and never overwrites or re-closes it', async () => {
     // Prepare
@@ -47,12 +80,61 @@ describe('DynamoDbAuditLog on DynamoDB Local', () => {
     // Act
     await log.close({ ...record(id), outcome: 'granted' });
 
-    // Assess: each later write is refused by its condition
-    await expect(log.open(record(id))).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
-    await expect(log.close({ ...record(id), outcome: 'denied' })).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
-    await expect(log.record({ ...record(id), outcome: 'denied' })).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
+    // Assess: each later write is refused by its condition, as a conflict carrying what is stored
+    const conflict = { name: 'AuditConflictError', stored: expect.objectContaining({ eventId: id, outcome: 'granted' }), cause: expect.objectContaining({ name: 'ConditionalCheckFailedException' }) };
+    await expect(log.open(record(id))).rejects.toMatchObject(conflict);
+    await expect(log.close({ ...record(id), outcome: 'denied' })).rejects.toMatchObject(conflict);
+    await expect(log.record({ ...record(id), outcome: 'denied' })).rejects.toMatchObject(conflict);
     const stored = await client.send(new GetCommand({ TableName: TABLES.audit, Key: { eventId: id }, ConsistentRead: true }));
     expect(stored.Item).toMatchObject({ outcome: 'granted', userKey: 'abcdefghijklmnopqrstuvwxyz' });
+  });
+
+  it('reports a close whose response was lost, and which the SDK retried, as a conflict with the record it wrote', async () => {
+    // Prepare: the first attempt of each close commits, then its response is lost (a reset connection), so
+    // the SDK's standard retry sends the same write again
+    const lossy = lossyClient();
+    const log = new DynamoDbAuditLog(lossy.client, TABLES.audit, 30);
+    const id = '019abcde-0000-7000-8000-0000000000a3';
+    await log.open(record(id));
+    const granted: AuditRecord = { ...record(id), outcome: 'granted', session: { accessKeyId: 'ASIALOSTRESPONSE0001' } };
+
+    // Act
+    const attempt = log.close(granted).catch((error: unknown) => error);
+
+    // Assess
+    expect(await attempt).toMatchObject({ name: 'AuditConflictError', stored: { eventId: id, outcome: 'granted', session: { accessKeyId: 'ASIALOSTRESPONSE0001' } } });
+    expect(((await attempt) as AuditConflictError).stored).not.toHaveProperty('expiresAt');
+    expect(lossy.attempts).toBe(2);
+    lossy.client.destroy();
+  });
+
+  it('lets issueCredentials deliver that grant once, as the table says, instead of minted_not_delivered and a 503', async () => {
+    // Prepare
+    const lossy = lossyClient();
+    const audit = new DynamoDbAuditLog(lossy.client, TABLES.audit, 30);
+    const sts = new FakeCredentialIssuer();
+    const log = new FakeDecisionLog();
+    const issue = makeIssueCredentials({
+      verifier: new FakeVerifier(principalFor()),
+      entitlements: new FakeEntitlementStore([entitlementFor()]),
+      credentials: sts,
+      brokerIssuer: undefined,
+      audit,
+      log,
+      clock: { now: () => new Date() },
+      settings: { roleChaining: true, isAllowedRole: () => true },
+    });
+
+    // Act
+    const grant = await issue({ authorization: 'Bearer token', entitlement: 'photo-uploads', durationSeconds: 900, output: 'credentials', context: { requestId: 'lost-1' } });
+
+    // Assess
+    const stored = await client.send(new GetCommand({ TableName: TABLES.audit, Key: { eventId: grant.grantId }, ConsistentRead: true }));
+    expect(stored.Item).toMatchObject({ outcome: 'granted', session: { accessKeyId: grant.credentials.accessKeyId }, delivery: { delivered: true } });
+    expect(sts.calls).toHaveLength(1);
+    expect(log.alarms).toEqual([]);
+    expect(lossy.attempts).toBe(2);
+    lossy.client.destroy();
   });
 
   it('fails when the table does not exist, so the use case issues nothing', async () => {

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log.ts';
@@ -170,11 +170,26 @@ describe('DynamoDbAuditLog', () => {
     expect(JSON.stringify(item)).not.toMatch(/SecretAccessKey|SessionToken|secretAccessKey|sessionToken/);
   });
 
-  it('throws when the conditional write fails, so the use case issues nothing', async () => {
+  it('turns a failed condition into an AuditConflictError carrying the stored record, read back consistently', async () => {
     // Prepare
     documents.on(PutCommand).rejects(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }));
+    documents.on(GetCommand).resolves({ Item: { ...record(), outcome: 'denied', userKey: 'u', expiresAt: 1 } });
+
+    // Act
+    const error = await new DynamoDbAuditLog(client(), 'audit', 30).close(record()).catch((caught: unknown) => caught);
+
+    // Assess
+    expect(error).toMatchObject({ name: 'AuditConflictError', stored: { outcome: 'denied' }, cause: { name: 'ConditionalCheckFailedException' } });
+    expect((error as { stored: object }).stored).not.toHaveProperty('expiresAt');
+    expect(documents.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({ TableName: 'audit', Key: { eventId: record().eventId }, ConsistentRead: true });
+  });
+
+  it('passes any other failure on, so the use case issues nothing', async () => {
+    // Prepare
+    documents.on(PutCommand).rejects(Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException' }));
 
     // Act + Assess
-    await expect(new DynamoDbAuditLog(client(), 'audit', 30).close(record())).rejects.toThrow(/conditional/);
+    await expect(new DynamoDbAuditLog(client(), 'audit', 30).close(record())).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    expect(documents.commandCalls(GetCommand)).toHaveLength(0);
   });
 });

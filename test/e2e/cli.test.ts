@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALICE_SUB, BOB_SUB, DEV_WORKLOAD_CLIENT_SECRET } from '../../infra/local/dev-idp/index.ts';
@@ -45,14 +45,14 @@ function run(command: string, args: string[], env: Record<string, string>, onStd
 const keyvend = (args: string[], env: Record<string, string>, onStderr?: (text: string) => void) => run(process.execPath, [KEYVEND, ...args], env, onStderr);
 
 /** `keyvend login` as a person would do it: the CLI prints a URL, the person signs in there in a browser. */
-async function login(env: Record<string, string>, username: 'alice' | 'bob', flow: 'auto' | 'browser'): Promise<Run> {
+async function login(env: Record<string, string>, username: 'alice' | 'bob', flow: 'device' | 'default'): Promise<Run> {
   let started = false;
   let signIn: Promise<unknown> = Promise.resolve();
   // Bob's login names the API's resource indicator (RFC 8707) explicitly, as IdPs other than the dev one need;
   // alice's relies on the dev IdP's default resource.
-  const flags = flow === 'auto' ? [] : [`--${flow}`, '--no-open', '--resource', 'urn:keyvend:api', '--scope', 'openid offline_access keyvend'];
+  const flags = flow === 'device' ? ['--device'] : ['--no-open', '--resource', 'urn:keyvend:api', '--scope', 'openid offline_access keyvend'];
   const result = await keyvend(['login', ...flags, '--json'], env, (stderr) => {
-    const url = flow === 'auto' ? /\(or open (\S+)\)/u.exec(stderr)?.[1] : /visit:\n\s+(\S+)/u.exec(stderr)?.[1];
+    const url = flow === 'device' ? /\(or open (\S+)\)/u.exec(stderr)?.[1] : /visit:\n\s+(\S+)/u.exec(stderr)?.[1];
     if (url !== undefined && !started) {
       started = true;
       signIn = signInAsBrowser(url, username, `${username}-password`);
@@ -74,13 +74,15 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
   const bob = userEnv();
 
   beforeAll(async () => {
-    // The dev IdP advertises a device_authorization_endpoint, so a plain `keyvend login` uses the device flow.
-    const [aliceLogin, bobLogin] = await Promise.all([login(alice, 'alice', 'auto'), login(bob, 'bob', 'browser')]);
+    // The dev IdP advertises a device_authorization_endpoint, but only `--device` uses it: a plain `keyvend login`
+    // takes the browser flow, which a phisher cannot start on the victim's behalf.
+    const [aliceLogin, bobLogin] = await Promise.all([login(alice, 'alice', 'device'), login(bob, 'bob', 'default')]);
     expect(aliceLogin.code, aliceLogin.stderr).toBe(0);
     expect(aliceLogin.stderr).toMatch(/^To sign in, open http:\/\/127\.0\.0\.1:\d+\/device and enter the code [A-Z]{4}-[A-Z]{4}\n/u);
     expect(JSON.parse(aliceLogin.stdout)).toMatchObject({ issuer: stack().idpIssuer, subject: ALICE_SUB, kind: 'user' });
     expect(bobLogin.code, bobLogin.stderr).toBe(0);
     expect(bobLogin.stderr).toMatch(/code_challenge_method=S256/u);
+    expect(bobLogin.stderr).not.toContain('enter the code');
   });
 
   afterAll(() => {
@@ -102,7 +104,7 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     secretsSeen.push(String(record['accessToken']), String(record['refreshToken']));
   });
 
-  it('logs a person in with the browser flow (PKCE, loopback redirect) and lists their entitlements', async () => {
+  it('logs a person in with the browser flow (PKCE, loopback redirect), the default, and lists their entitlements', async () => {
     // Act
     const table = await keyvend(['ls'], bob);
     const json = await keyvend(['ls', '--json'], bob);
@@ -341,7 +343,7 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
   it('prints a console sign-in URL that lands on the console as the entitled role, and refuses a person without console access', async () => {
     // Prepare: bob's login of the other tests is expired on purpose by then, so he signs in afresh
     const freshBob = userEnv();
-    const bobLogin = await login(freshBob, 'bob', 'browser');
+    const bobLogin = await login(freshBob, 'bob', 'default');
     expect(bobLogin.code, bobLogin.stderr).toBe(0);
     const signinsBefore = await assumeRoleCount();
 
@@ -351,6 +353,17 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     const refused = await keyvend(['console', 'console-readonly'], freshBob);
     const landing = await fetch(printed.stdout.trim());
     const page = await landing.text();
+    const browserArgs = join(alice['HOME'] ?? '', 'browser-args');
+    const browser = join(alice['HOME'] ?? '', 'browser.sh');
+    writeFileSync(browser, `#!/bin/sh\nprintf '%s\\n' "$@" > '${browserArgs}'\n`, { mode: 0o755 });
+    const opening = keyvend(['console', 'console-readonly', '--open'], { ...alice, KEYVEND_BROWSER: browser });
+    await expect.poll(() => (existsSync(browserArgs) ? readFileSync(browserArgs, 'utf8') : ''), { timeout: 20_000 }).toMatch(/^http:/u);
+    const link = readFileSync(browserArgs, 'utf8').trim();
+    const redirect = await fetch(link, { redirect: 'manual' });
+    const signInUrl = redirect.headers.get('location') ?? '';
+    const openedPage = await (await fetch(signInUrl)).text();
+    const followedAgain = await fetch(link, { redirect: 'manual' }).then((response) => response.status, () => 'closed');
+    const opened = await opening;
 
     // Assess
     expect(printed.code, printed.stderr).toBe(0);
@@ -364,9 +377,19 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     expect(refused.code).toBe(4);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toMatch(/^keyvend: not_entitled: /u);
-    expect(await assumeRoleCount()).toBe(signinsBefore + 2);
+    expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{43}$/u);
+    expect(redirect.status).toBe(302);
+    expect(signInUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/federation\?Action=login&/u);
+    expect(openedPage).toContain('arn:aws:iam::111111111111:role/keyvend/console-readonly');
+    expect(followedAgain).toBe('closed');
+    expect(opened.code, opened.stderr).toBe(0);
+    expect(opened.stdout).toBe('');
+    expect(await assumeRoleCount()).toBe(signinsBefore + 3);
     const signinToken = new URL(printed.stdout.trim()).searchParams.get('SigninToken') ?? '';
     expect(signinToken.length).toBeGreaterThan(16);
-    secretsSeen.push(signinToken, new URL(answer.url).searchParams.get('SigninToken') ?? '');
+    const openedToken = new URL(signInUrl).searchParams.get('SigninToken') ?? '';
+    expect(openedToken.length).toBeGreaterThan(16);
+    expect(readFileSync(browserArgs, 'utf8')).not.toContain(openedToken);
+    secretsSeen.push(signinToken, new URL(answer.url).searchParams.get('SigninToken') ?? '', openedToken);
   });
 });

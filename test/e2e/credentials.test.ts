@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
-import { auditRecords, emulatorSessions, postCredentials, stack } from '../support/e2e.ts';
+import { auditRecords, emulatorSessions, postCredentials, stack, stsCallCount } from '../support/e2e.ts';
 
 const ALICE_SUB = '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b';
 const BOB_SUB = 'b0b5e2d4-6c8a-4f1e-9d3b-5a7c9e1f3b2d';
@@ -196,6 +196,54 @@ describe('an OIDC caller gets scoped credentials end to end', () => {
       const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === response.json['requestId']);
       expect(record).toMatchObject({ outcome: 'denied', errorCode: 'invalid_request', caller: { subject: ALICE_SUB } });
     }
+  });
+
+  it('refuses a JSON body that names a member twice (last one wins in JSON.parse), on both POST routes: 400, audited, no STS call', async () => {
+    // Prepare
+    const stsBefore = await stsCallCount();
+    const twice = '{"entitlement":"console-readonly","entitlement":"photo-uploads"}';
+
+    // Act
+    const credentials = await postCredentials(aliceToken, twice);
+    const escaped = await postCredentials(aliceToken, '{"entitlement":"photo-uploads","entitl\\u0065ment":"photo-uploads"}');
+    const consoleResponse = await fetch(`${stack().apiUrl}/v1/console`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${aliceToken}`, 'content-type': 'application/json' },
+      body: twice.replaceAll('photo-uploads', 'console-readonly'),
+    });
+    const consoleJson = (await consoleResponse.json()) as Record<string, unknown>;
+
+    // Assess
+    const records = await auditRecords();
+    for (const [status, json] of [[credentials.status, credentials.json], [escaped.status, escaped.json], [consoleResponse.status, consoleJson]] as const) {
+      expect(status).toBe(400);
+      expect(json).toMatchObject({ error: 'invalid_request' });
+      expect(json['AccessKeyId']).toBeUndefined();
+      expect(json['url']).toBeUndefined();
+      const record = records.find((r) => r['request']?.['requestId'] === json['requestId']);
+      expect(record).toMatchObject({ outcome: 'denied', errorCode: 'invalid_request', reason: 'duplicate_json_member', caller: { subject: ALICE_SUB } });
+    }
+    expect(await stsCallCount()).toBe(stsBefore);
+  });
+
+  it('refuses a form body (the SAML callers\' binding) that repeats a field: 400 duplicate_fields, audited, no STS call', async () => {
+    // Prepare
+    const stsBefore = await stsCallCount();
+
+    // Act
+    const response = await fetch(`${stack().apiUrl}/v1/credentials`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams([['SAMLResponse', 'PHNhbWxwOlJlc3BvbnNlLz4='], ['entitlement', 'console-readonly'], ['entitlement', 'photo-uploads']]).toString(),
+    });
+    const json = (await response.json()) as Record<string, unknown>;
+
+    // Assess
+    expect(response.status).toBe(400);
+    expect(json).toMatchObject({ error: 'invalid_request' });
+    const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === json['requestId']);
+    expect(record).toMatchObject({ outcome: 'denied', errorCode: 'invalid_request', reason: 'duplicate_fields' });
+    expect(await stsCallCount()).toBe(stsBefore);
   });
 
   it('clamps the duration to the entitlement maximum', async () => {

@@ -42,6 +42,8 @@ describe('parseCredentialsRequest', () => {
   it.each([
     ['a bearer token and a SAML response together', () => parseCredentialsRequest(form([['SAMLResponse', 'AAAA'], ['entitlement', 'e']]), 'Bearer t'), '400 ambiguous_credentials'],
     ['a repeated form field', () => parseCredentialsRequest(form([['SAMLResponse', 'AAAA'], ['SAMLResponse', 'BBBB']]), undefined), '400 duplicate_fields'],
+    ['a JSON member named twice (JSON.parse would keep the last)', () => parseCredentialsRequest(event('application/json', '{"entitlement":"other","entitlement":"photo-uploads"}'), 'Bearer t'), '400 duplicate_json_member'],
+    ['a JSON member named twice, once escaped', () => parseCredentialsRequest(event('application/json', '{"samlResponse":"AAAA","saml\\u0052esponse":"BBBB"}'), undefined), '400 duplicate_json_member'],
     ['an unknown form field', () => parseCredentialsRequest(form([['SAMLResponse', 'AAAA'], ['RoleArn', 'x']]), undefined), '400 unknown_fields'],
     ['a non-string samlResponse', () => parseCredentialsRequest(event('application/json', '{"samlResponse":["a"]}'), undefined), '400 saml_not_a_string'],
     ['a form above the SAML body limit', () => parseCredentialsRequest(form([['SAMLResponse', 'A'.repeat(SAML_BODY_BYTES)]]), undefined), '413 payload_too_large'],

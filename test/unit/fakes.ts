@@ -1,4 +1,4 @@
-import type { AuditRecord } from '../../src/domain/audit-record.ts';
+import { type AuditRecord, AuditConflictError } from '../../src/domain/audit-record.ts';
 import type { Entitlement } from '../../src/domain/entitlement.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import type { Principal } from '../../src/domain/principal.ts';
@@ -159,6 +159,13 @@ export class FakeAuditLog implements AuditLog {
   /** Deep copies, so later mutation of the record does not rewrite history. */
   readonly writes: { operation: AuditOperation; record: AuditRecord }[] = [];
   readonly failOn = new Set<AuditOperation>();
+  /**
+   * Operations whose write commits but whose response is lost: the SDK's retry then fails the write's
+   * own condition, and the adapter reports an AuditConflictError carrying what is stored. `storedInstead`
+   * makes the stored record another one (someone else's write won).
+   */
+  readonly responseLostOn = new Set<AuditOperation>();
+  storedInstead: ((written: AuditRecord) => AuditRecord) | undefined;
 
   async open(record: AuditRecord): Promise<void> {
     this.#write('open', record);
@@ -177,6 +184,9 @@ export class FakeAuditLog implements AuditLog {
   #write(operation: AuditOperation, record: AuditRecord): void {
     if (this.failOn.has(operation)) throw new Error(`audit ${operation} failed`);
     this.writes.push({ operation, record: JSON.parse(JSON.stringify(record)) as AuditRecord });
+    if (this.responseLostOn.has(operation)) {
+      throw new AuditConflictError(JSON.parse(JSON.stringify(this.storedInstead?.(record) ?? record)) as AuditRecord);
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCanonicalCompactJws } from '../../src/adapters/oidc/compact-jws.ts';
-import { hasDuplicateMembers, nestingDepth } from '../../src/adapters/oidc/strict-json.ts';
+import { hasDuplicateMembers, nestingDepth } from '../../src/domain/strict-json.ts';
 
 describe('hasDuplicateMembers', () => {
   it.each([

@@ -1,11 +1,12 @@
-import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { AuditRecord } from '../../domain/audit-record.ts';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type AuditRecord, AuditConflictError } from '../../domain/audit-record.ts';
 import type { AuditLog } from '../../ports/index.ts';
 
 /**
  * The audit table: one item per decision, keyed by its time-ordered event id, with a `byUser` index
  * (userKey, time) for "what did this person get". Items expire after the retention period (TTL).
- * Writes are conditional so a record can be neither overwritten nor closed twice.
+ * Writes are conditional so a record can be neither overwritten nor closed twice; a failed condition
+ * becomes an AuditConflictError carrying the stored record, read back with a consistent read.
  */
 export class DynamoDbAuditLog implements AuditLog {
   constructor(
@@ -28,13 +29,26 @@ export class DynamoDbAuditLog implements AuditLog {
 
   async #put(record: AuditRecord, condition: string, values?: Record<string, string>): Promise<void> {
     const expiresAt = Math.floor(Date.parse(record.time) / 1000) + this.retentionDays * 86_400;
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { ...record, userKey: record.caller?.userKey ?? 'anonymous', expiresAt },
-        ConditionExpression: condition,
-        ...(values === undefined ? {} : { ExpressionAttributeValues: values }),
-      }),
-    );
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...record, userKey: record.caller?.userKey ?? 'anonymous', expiresAt },
+          ConditionExpression: condition,
+          ...(values === undefined ? {} : { ExpressionAttributeValues: values }),
+        }),
+      );
+    } catch (error) {
+      if ((error as { name?: unknown } | undefined)?.name !== 'ConditionalCheckFailedException') throw error;
+      throw new AuditConflictError(await this.#read(record.eventId), { cause: error });
+    }
+  }
+
+  async #read(eventId: string): Promise<AuditRecord | undefined> {
+    // Consistent: an eventually consistent read could still show the pending record our own retry overwrote.
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { eventId }, ConsistentRead: true }));
+    if (Item === undefined) return undefined;
+    const { userKey: _userKey, expiresAt: _expiresAt, ...stored } = Item;
+    return stored as AuditRecord;
   }
 }

@@ -1,3 +1,5 @@
+import { isSecureTransport } from '../../domain/transport.ts';
+
 /** Largest JWKS or discovery document we read: real ones are a few KiB; a huge one is an attack (J-11). */
 export const MAX_DOCUMENT_BYTES = 64 * 1024;
 
@@ -5,16 +7,13 @@ export class UntrustedUrlError extends Error {
   override readonly name = 'UntrustedUrlError';
 }
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
 /**
  * HTTPS only. Plain HTTP is allowed solely to a loopback host and only when the broker runs in local
  * mode, for the dev identity provider. No other scheme (file:, data:) is ever fetched.
  */
 export function assertFetchableUrl(raw: string, allowLoopbackHttp: boolean): URL {
   const url = new URL(raw);
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && allowLoopbackHttp && LOOPBACK_HOSTS.has(url.hostname)) return url;
+  if (isSecureTransport(url, { allowLoopbackHttp })) return url;
   throw new UntrustedUrlError(`refusing to fetch ${url.protocol}//${url.host}: https is required`);
 }
 

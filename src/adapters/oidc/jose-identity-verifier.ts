@@ -19,7 +19,7 @@ import type { IdentityVerifier } from '../../ports/index.ts';
 import { assertFetchableUrl, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
 import { isCanonicalCompactJws } from './compact-jws.ts';
 import { withKeyPolicy } from './key-policy.ts';
-import { hasDuplicateMembers, nestingDepth } from './strict-json.ts';
+import { hasDuplicateMembers, nestingDepth } from '../../domain/strict-json.ts';
 
 /** One trusted issuer, from configuration only: nothing in a token can add or change one. */
 export interface OidcIssuerSettings {

@@ -4,8 +4,11 @@ import { browserOpener } from '../browser.ts';
 import { help, type Command } from '../command.ts';
 import { CliError, EXIT, usageError } from '../errors.ts';
 import { currentAccessToken } from '../login-store.ts';
+import { oneShotRedirect } from '../one-shot-redirect.ts';
 import { requireBrokerUrl, requireIssuer, resolveSettings } from '../settings.ts';
 import { ENTITLEMENT_ID_PATTERN } from '../../domain/identifiers.ts';
+
+const OPEN_TIMEOUT_MS = 120_000;
 
 export const consoleCommand: Command = {
   name: 'console',
@@ -14,7 +17,9 @@ export const consoleCommand: Command = {
 
 Asks the broker for a console sign-in URL (POST /v1/console). The URL signs whoever opens it in, for
 15 minutes: treat it as a secret. By default it is printed on stdout; with --open it is opened in your
-browser ($KEYVEND_BROWSER, else the system's opener) and not printed.
+browser ($KEYVEND_BROWSER, else the system's opener) and not printed: the browser is given a one-use
+http://127.0.0.1 link that redirects to the sign-in URL, so the URL is never in a process's arguments.
+keyvend waits (up to 2 minutes) until the browser has followed that link.
   --destination URL    the console page to land on (the broker accepts console URLs only)
   --duration SECONDS   console session length (the entitlement may cap it)
   --json               print {"url","expiresAt"}`,
@@ -40,8 +45,15 @@ browser ($KEYVEND_BROWSER, else the system's opener) and not printed.
       ...(durationSeconds === undefined ? {} : { durationSeconds }),
     });
     if (values.open) {
-      if (!(await browserOpener(context.env)(signIn.url))) {
+      // Any local user can read a process's arguments, and the sign-in URL is a bearer secret: the browser
+      // gets a loopback link that redirects to it once instead.
+      const redirect = await oneShotRedirect(signIn.url, OPEN_TIMEOUT_MS);
+      if (!(await browserOpener(context.env)(redirect.url))) {
+        redirect.close();
         throw new CliError('browser_unavailable', 'could not open a browser; run without --open to print the URL', EXIT.failure);
+      }
+      if (!(await redirect.followed)) {
+        throw new CliError('browser_timeout', 'the browser did not open the sign-in link within 2 minutes; run without --open to print the URL', EXIT.failure);
       }
       context.stderr(`Opened the console sign-in in your browser (the link expires at ${signIn.expiresAt}).\n`);
       return EXIT.ok;

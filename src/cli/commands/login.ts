@@ -17,15 +17,17 @@ export const login: Command = {
        keyvend login --client-credentials [--client-id ID] [--client-secret-file PATH] [--resource URI] [--scope SCOPES]
 
 Signs you in and keeps the tokens in a file only you can read (0600), refreshing them when they expire.
-By default the device authorization grant is used when the identity provider offers it (you open a URL
-and type a code, in any browser on any machine); otherwise, or with --browser, the authorization code
-flow with PKCE and a loopback redirect to 127.0.0.1 on a random port.
+By default the authorization code flow with PKCE and a loopback redirect to 127.0.0.1 on a random port:
+the sign-in can only complete in a browser on this machine. --device uses the device authorization
+grant instead (you open a URL and type a code, in any browser on any machine: for SSH sessions), but
+anyone who sends you a code can have you sign them in, so only enter a code you started yourself.
 
   --issuer URL            OIDC issuer (default: $KEYVEND_ISSUER, else "issuer" in the config file)
   --client-id ID          OAuth client (default: "clientId" in the config file, else keyvend-cli)
   --resource URI          resource indicator (RFC 8707) of the broker's API, e.g. urn:keyvend:api
   --scope SCOPES          scopes to ask for (default: "scope" in the config file, else "openid offline_access")
-  --device, --browser     force one flow
+  --device                the device authorization grant (or "loginFlow": "device" in the config file)
+  --browser               the browser flow, whatever the config file says
   --no-open               browser flow: do not open a browser, print the URL only
                           (the device flow never opens one: use any browser, on any machine)
   --client-credentials    sign a workload in with its client id and secret: the id from --client-id or
@@ -78,9 +80,10 @@ flow with PKCE and a loopback redirect to 127.0.0.1 on a random port.
         now: context.now,
         sleep: (ms) => new Promise((done) => setTimeout(done, ms)),
       };
-      const flow = values.device ? 'device' : values.browser ? 'browser' : settings.loginFlow;
-      const useDevice = flow === 'device' || (flow === 'auto' && discovery.deviceAuthorizationEndpoint !== undefined);
-      // The device flow only prints its URL: it is meant for any browser, on any machine.
+      // The device flow is phishable (an attacker starts it and sends the victim the code), so it is never
+      // chosen for the user: only --device or the config file's loginFlow asks for it. It only prints its
+      // URL: it is meant for any browser, on any machine.
+      const useDevice = values.device || (!values.browser && settings.loginFlow === 'device');
       const tokens = useDevice ? await deviceFlow(discovery, client, prompter) : await browserFlow(discovery, client, prompter);
       record = loginRecordFrom(
         { kind: 'user', issuer, tokenEndpoint: discovery.tokenEndpoint, clientId: settings.clientId, scope: settings.scope, resource: settings.resource },

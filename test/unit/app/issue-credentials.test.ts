@@ -258,6 +258,36 @@ describe('issueCredentials: fails closed', () => {
     expect(log.decisions.some((d) => d.outcome === 'granted')).toBe(false);
   });
 
+  it('delivers, once, when the grant was recorded but the response of that write was lost and its retry failed the condition', async () => {
+    // Prepare
+    const { issue, sts, audit, log } = harness();
+    audit.responseLostOn.add('open').add('close');
+
+    // Act
+    const grant = await issue(request());
+
+    // Assess
+    expect(grant.credentials.accessKeyId).toBe('ASIAFAKEFAKEFAKE0001');
+    expect(sts.calls).toHaveLength(1);
+    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['open:pending', 'close:granted']);
+    expect(log.alarms).toEqual([]);
+    expect(log.decisions.at(-1)).toMatchObject({ outcome: 'granted', session: { accessKeyId: 'ASIAFAKEFAKEFAKE0001' } });
+  });
+
+  it('still withholds the credentials when the conflicting stored record is not the grant being written', async () => {
+    // Prepare
+    const { issue, audit, log } = harness();
+    audit.responseLostOn.add('close');
+    audit.storedInstead = (written) => ({ ...written, session: { ...written.session, accessKeyId: 'ASIAOTHERSESSION0000' } });
+
+    // Act
+    const error = await failure(issue(request()));
+
+    // Assess: a grant of another session under this event id is not ours
+    expect(error).toMatchObject({ code: 'upstream_unavailable', httpStatus: 503, reason: 'audit_unavailable' });
+    expect(log.alarms.map((alarm) => alarm.event)).toEqual(['minted_not_delivered']);
+  });
+
   it('never calls STS when the policy cannot be rendered (P-12)', async () => {
     // Prepare: a template that passed the write-time check is corrupted in storage
     const broken = entitlementFor({ sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{email}}/*' }] } });

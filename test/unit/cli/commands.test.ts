@@ -199,21 +199,34 @@ describe('keyvend commands: output, errors and exit codes', () => {
 
   it('asks POST /v1/console for a sign-in URL and prints it, as JSON, or opens it without printing it', async () => {
     // Prepare
-    const opened = join(env['HOME'] ?? '', 'opened-url');
+    const opened = join(env['HOME'] ?? '', 'opened-args');
     const opener = join(env['HOME'] ?? '', 'fake-browser.sh');
-    writeFileSync(opener, `#!/bin/sh\nprintf '%s' "$1" > '${opened}'\n`);
+    writeFileSync(opener, `#!/bin/sh\nprintf '%s\\n' "$@" > '${opened}'\n`);
     chmodSync(opener, 0o755);
 
     // Act
     const printed = await runInProcess(['console', 'console-readonly', '--destination', 'https://console.aws.amazon.com/s3/', '--duration', '1800'], env);
     const json = await runInProcess(['console', 'console-readonly', '--json'], env);
-    const open = await runInProcess(['console', 'console-readonly', '--open'], { ...env, KEYVEND_BROWSER: opener });
-    await expect.poll(() => { try { return readFileSync(opened, 'utf8'); } catch { return ''; } }, { timeout: 10_000 }).toContain('SigninToken=');
+    const opening = runInProcess(['console', 'console-readonly', '--open'], { ...env, KEYVEND_BROWSER: opener });
+    await expect.poll(() => { try { return readFileSync(opened, 'utf8'); } catch { return ''; } }, { timeout: 10_000 }).toMatch(/^http:/u);
+    const browserArgs = readFileSync(opened, 'utf8');
+    const link = browserArgs.trim();
+    const guessed = await fetch(new URL('/favicon.ico', link));
+    const first = await fetch(link, { redirect: 'manual' });
+    const again = await fetch(link, { redirect: 'manual' }).then((response) => response.status, () => 'closed');
+    const open = await opening;
 
     // Assess
     const url = 'https://signin.aws.amazon.com/federation?Action=login&SigninToken=secret-signin-token';
     expect(printed).toMatchObject({ code: 0, stdout: `${url}\n`, stderr: '' });
     expect(JSON.parse(json.stdout)).toEqual({ url, expiresAt: '2030-01-01T00:15:00Z' });
+    expect(browserArgs).not.toContain('secret-signin-token');
+    expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{43}$/u);
+    expect(guessed.status).toBe(404);
+    expect(first.status).toBe(302);
+    expect(first.headers.get('location')).toBe(url);
+    expect(first.headers.get('cache-control')).toBe('no-store');
+    expect(again).toBe('closed');
     expect(open.code).toBe(0);
     expect(open.stdout).toBe('');
     expect(open.stderr).not.toContain('SigninToken');
