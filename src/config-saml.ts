@@ -1,5 +1,5 @@
-import { X509Certificate } from 'node:crypto';
 import * as v from 'valibot';
+import { signingKeyProblem } from './adapters/saml/key-policy.ts';
 import type { SamlIdpSettings } from './adapters/saml/node-saml-verifier.ts';
 import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
 const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
@@ -70,11 +70,8 @@ export function loadSamlConfig(
 
   const idps: SamlIdpSettings[] = parsed.output.map((idp) => {
     for (const pem of idp.certificates) {
-      try {
-        new X509Certificate(pem);
-      } catch {
-        throw options.fail(`SAML IdP ${idp.id}: a certificate is not a valid X.509 PEM`);
-      }
+      const problem = signingKeyProblem(pem);
+      if (problem !== undefined) throw options.fail(`SAML IdP ${idp.id}: a pinned certificate ${problem}`);
     }
     const audiences = idp.audiences ?? [audience];
     for (const accepted of audiences) {

@@ -12,12 +12,15 @@ export interface SigningCert {
   readonly keyPem: string;
 }
 
-/** A fresh self-signed RSA-2048 certificate from the openssl CLI, as an IdP operator would make one. */
-export function generateSigningCert(commonName: string): SigningCert {
+/**
+ * A fresh self-signed certificate from the openssl CLI, as an IdP operator would make one: RSA-2048 unless told
+ * otherwise (tests make weaker ones, which the broker must refuse).
+ */
+export function generateSigningCert(commonName: string, options: { newKey?: readonly string[] } = {}): SigningCert {
   const dir = mkdtempSync(join(tmpdir(), 'keyvend-saml-cert-'));
   try {
     execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2',
+      'req', '-x509', ...(options.newKey ?? ['-newkey', 'rsa:2048']), '-nodes', '-sha256', '-days', '2',
       '-subj', `/CN=${commonName}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
     ], { stdio: 'ignore' });
     return { certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'), keyPem: readFileSync(join(dir, 'key.pem'), 'utf8') };
@@ -48,6 +51,8 @@ export interface ResponseOptions {
   readonly signResponse?: boolean;
   readonly signatureAlgorithm?: string;
   readonly statusCode?: string;
+  /** The AuthnRequest this answers (SP-initiated): set on the Response and on the bearer confirmation. */
+  readonly inResponseTo?: string;
 }
 
 export interface SamlifyIdp {
@@ -74,18 +79,19 @@ export function samlifyIdp(settings: { entityId: string; cert: SigningCert; acsU
       const iso = (d: Date) => d.toISOString();
       const notBefore = options.notBefore ?? new Date(now.getTime() - 5_000);
       const notOnOrAfter = options.notOnOrAfter ?? new Date(now.getTime() + 300_000);
+      const inResponseTo = options.inResponseTo === undefined ? '' : ` InResponseTo="${escapeXml(options.inResponseTo)}"`;
       const issuer = escapeXml(options.issuer ?? settings.entityId);
       const responseIssuer = escapeXml(options.responseIssuer ?? options.issuer ?? settings.entityId);
       const attributes = Object.entries(options.attributes ?? settings.defaultAttributes ?? {})
         .map(([name, values]) => `<saml:Attribute Name="${escapeXml(name)}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">${values.map((v) => `<saml:AttributeValue xsi:type="xs:string">${v}</saml:AttributeValue>`).join('')}</saml:Attribute>`)
         .join('');
       const xml =
-        `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r${randomUUID()}" Version="2.0" IssueInstant="${iso(now)}" Destination="${escapeXml(options.destination ?? settings.acsUrl)}">` +
+        `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r${randomUUID()}" Version="2.0" IssueInstant="${iso(now)}" Destination="${escapeXml(options.destination ?? settings.acsUrl)}"${inResponseTo}>` +
         `<saml:Issuer>${responseIssuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="${options.statusCode ?? 'urn:oasis:names:tc:SAML:2.0:status:Success'}"/></samlp:Status>` +
         `<saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="${options.assertionId ?? `_a${randomUUID()}`}" Version="2.0" IssueInstant="${iso(now)}">` +
         `<saml:Issuer>${issuer}</saml:Issuer>` +
         `<saml:Subject><saml:NameID Format="${options.nameIdFormat ?? SAML_NAMEID_PERSISTENT}">${options.nameId ?? settings.defaultNameId}</saml:NameID>` +
-        `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(notOnOrAfter)}" Recipient="${escapeXml(options.recipient ?? settings.acsUrl)}"/></saml:SubjectConfirmation></saml:Subject>` +
+        `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(notOnOrAfter)}" Recipient="${escapeXml(options.recipient ?? settings.acsUrl)}"${inResponseTo}/></saml:SubjectConfirmation></saml:Subject>` +
         `<saml:Conditions NotBefore="${iso(notBefore)}" NotOnOrAfter="${iso(notOnOrAfter)}"><saml:AudienceRestriction><saml:Audience>${escapeXml(options.audience ?? settings.audience)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
         `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="_s${randomUUID()}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
         (attributes === '' ? '' : `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>`) +

@@ -114,7 +114,10 @@ export function makePortal(deps: PortalDeps) {
     async completeSamlLogin(input: { samlResponse: string | undefined; context: RequestContext }): Promise<{ sessionCookie: string; session: PortalSession }> {
       return startSession(input.context, async () => {
         if (deps.saml === undefined) throw new InvalidSamlResponseError('saml_not_configured');
-        const verified = await deps.saml.verifier.verifySamlResponse(new Secret(input.samlResponse ?? ''), { acsUrl: deps.saml.acsUrl });
+        const verified = await deps.saml.verifier.verifySamlResponse(new Secret(input.samlResponse ?? ''), {
+          acsUrl: deps.saml.acsUrl,
+          solicitation: { kind: 'never-requested' },
+        });
         return verified.principal;
       }, `sha256:${sha256Hex(input.samlResponse ?? '')}`);
     },
