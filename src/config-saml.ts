@@ -27,8 +27,8 @@ const IDP_SCHEMA = v.strictObject({
   requireSignedResponse: v.optional(v.boolean(), false),
   maxAssertionLifetimeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400)), 3600),
   clockSkewSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(30)), 30),
-  /** The IdP's IdP-initiated sign-in URL for the portal's "Sign in with SAML" link (from configuration only). */
-  portalSignInUrl: v.optional(v.pipe(v.string(), v.url(), v.maxLength(1024))),
+  /** The IdP's SSO URL (HTTP-Redirect binding) for the portal's SP-initiated "Sign in with SAML" (configuration only). */
+  ssoUrl: v.optional(v.pipe(v.string(), v.url(), v.maxLength(1024))),
 });
 
 /**
@@ -51,6 +51,12 @@ export function loadSamlConfig(
     json = JSON.parse(raw);
   } catch {
     throw options.fail('KEYVEND_SAML_IDPS must be a JSON array of SAML IdP settings');
+  }
+  if (Array.isArray(json) && json.some((idp) => typeof idp === 'object' && idp !== null && Object.hasOwn(idp, 'portalSignInUrl'))) {
+    // Its meaning changed, so it is not silently carried over: an IdP-initiated URL does not take an AuthnRequest.
+    throw options.fail(
+      'KEYVEND_SAML_IDPS: portalSignInUrl (an IdP-initiated sign-in URL) is no longer accepted: the portal refuses unsolicited responses; set ssoUrl, the IdP\'s SSO URL for AuthnRequests (HTTP-Redirect binding)',
+    );
   }
   const parsed = v.safeParse(v.array(IDP_SCHEMA), json);
   if (!parsed.success) throw options.fail(`KEYVEND_SAML_IDPS: ${v.summarize(parsed.issues)}`);
@@ -78,20 +84,20 @@ export function loadSamlConfig(
       // Assertions for AWS itself (urn:amazon:webservices) went with the saml pass-through path (docs/adr/0001-broker-as-oidc-issuer.md).
       if (accepted !== audience) throw options.fail(`SAML IdP ${idp.id}: audiences may be only ${audience}, the broker's own`);
     }
-    if (idp.portalSignInUrl !== undefined) {
-      const link = new URL(idp.portalSignInUrl);
+    if (idp.ssoUrl !== undefined) {
+      const link = new URL(idp.ssoUrl);
       const linkLoopback = ['127.0.0.1', 'localhost', '[::1]'].includes(link.hostname);
       if (link.protocol !== 'https:' && !(options.localMode && link.protocol === 'http:' && linkLoopback)) {
-        throw options.fail(`SAML IdP ${idp.id}: portalSignInUrl must be https (plain http only to loopback in local mode)`);
+        throw options.fail(`SAML IdP ${idp.id}: ssoUrl must be https (plain http only to loopback in local mode)`);
       }
     }
-    const { subjectAttribute, groupsAttribute, portalSignInUrl, ...rest } = idp;
+    const { subjectAttribute, groupsAttribute, ssoUrl, ...rest } = idp;
     return {
       ...rest,
       audiences,
       ...(subjectAttribute === undefined ? {} : { subjectAttribute }),
       ...(groupsAttribute === undefined ? {} : { groupsAttribute }),
-      ...(portalSignInUrl === undefined ? {} : { portalSignInUrl }),
+      ...(ssoUrl === undefined ? {} : { ssoUrl }),
     };
   });
   if (new Set(idps.map((i) => i.id)).size !== idps.length || new Set(idps.map((i) => i.entityId)).size !== idps.length) {

@@ -41,6 +41,12 @@ export interface SamlVerifier {
   verifySamlResponse(samlResponse: Secret, consumer: SamlConsumer): Promise<SamlVerification>;
 }
 
+/** SP-initiated SAML sign-in: where to send a browser with an AuthnRequest of a given id. */
+export interface SamlAuthnRequests {
+  /** The IdP's SSO URL carrying an AuthnRequest with this id, or undefined when that IdP has no SSO URL configured. */
+  redirectUrl(idpId: string, requestId: string, issuedAt: Date): string | undefined;
+}
+
 /** Remembers a one-time identifier until it expires. */
 export interface ReplayCache {
   /** True the first time `key` is seen before `expiresAt`, false afterwards; throws when it cannot tell. */

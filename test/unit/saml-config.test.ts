@@ -58,6 +58,8 @@ describe('SAML configuration', () => {
     ['an IdP id that is also an OIDC issuer id', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ id: 'dev' })]) }, /differ/],
     ['two IdPs with one entity id', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp(), idp({ id: 'corp2' })]) }, /unique/],
     ['IdPs that are not JSON', { ...SAML, KEYVEND_SAML_IDPS: '[{' }, /JSON/],
+    ['the former portalSignInUrl (IdP-initiated sign-in, now refused by the portal)', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ portalSignInUrl: 'https://idp.example.test/sso' })]) }, /portalSignInUrl .* set ssoUrl/],
+    ['a plain-http ssoUrl outside local mode', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ ssoUrl: 'http://idp.example.test/sso' })]) }, /ssoUrl must be https/],
     ['a pinned RSA-1024 certificate', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [cert, weakCerts.rsa1024] })]) }, /corp: a pinned certificate holds an RSA key of 1024 bits/],
     ['a pinned EC certificate on a curve under P-256', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [weakCerts.ecP224] })]) }, /holds an EC key on secp224r1/],
     ['a pinned Ed25519 certificate (no XML signature algorithm the broker allows)', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [weakCerts.ed25519] })]) }, /holds an ed25519 key/],

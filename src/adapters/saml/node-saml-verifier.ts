@@ -27,8 +27,11 @@ export interface SamlIdpSettings {
   readonly requireSignedResponse: boolean;
   readonly maxAssertionLifetimeSeconds: number;
   readonly clockSkewSeconds: number;
-  /** Where the portal's "Sign in with SAML" link sends a person (the IdP's IdP-initiated SSO URL). */
-  readonly portalSignInUrl?: string;
+  /**
+   * The IdP's SingleSignOnService URL (HTTP-Redirect binding), where the portal's "Sign in with SAML" sends an
+   * AuthnRequest; without it the portal offers no SAML sign-in for this IdP.
+   */
+  readonly ssoUrl?: string;
 }
 
 export interface SamlVerifierOptions {
