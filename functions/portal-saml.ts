@@ -1,28 +1,70 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { asKeyvendError } from '../src/app/audit-trail.ts';
+import type { RequestContext } from '../src/app/request-context.ts';
 import { samlPortal } from '../src/container.ts';
+import { SAML_REQUEST_SECONDS } from '../src/domain/portal-session.ts';
 import { httpHandler } from '../src/http/handler.ts';
-import { cookieNames, redirectResponse, setCookie } from '../src/http/portal-http.ts';
-import { portalErrorResponse, safeForm } from '../src/http/portal-responses.ts';
+import { clearCookie, cookieNames, htmlResponse, readCookie, redirectResponse, setCookie } from '../src/http/portal-http.ts';
+import { errorPage } from '../src/http/portal-pages.ts';
+import { portalErrorResponse, safeForm, safeQuery } from '../src/http/portal-responses.ts';
 import { requestContextOf } from '../src/http/request.ts';
 
 const p = samlPortal(); // at init: bad configuration stops the function before it serves
 const names = cookieNames(p.http.secure);
 /** A SAMLResponse form: the verifier's own 64 KiB XML limit, base64-encoded and form-encoded, with room for RelayState. */
 const MAX_SAML_FORM_BYTES = 128 * 1024;
+const ACS_PATH = '/portal/saml/acs';
+const requestCookieOptions = { secure: p.http.secure, path: ACS_PATH, crossSitePost: true } as const;
+
+type Route = (event: APIGatewayProxyEventV2, context: RequestContext) => Promise<APIGatewayProxyStructuredResultV2>;
+
+const routes: Record<string, Route> = {
+  /** SP-initiated sign-in: an AuthnRequest to the IdP, its id bound to this browser by the request cookie. */
+  'GET /portal/saml/login': async (event) => {
+    const begun = await p.app.beginSamlLogin({ idpId: safeQuery(event)['idp'], sessionCookie: readCookie(event, names.session) });
+    if (begun.kind === 'signed-in') return redirectResponse(p.http, '/portal');
+    return redirectResponse(p.http, begun.redirectUrl, [
+      setCookie(names.samlRequest, begun.requestCookie, { ...requestCookieOptions, maxAgeSeconds: SAML_REQUEST_SECONDS }),
+    ]);
+  },
+
+  /**
+   * The IdP's page posts here cross-site, so no CSRF token can exist: the response must answer the AuthnRequest
+   * whose id this browser's request cookie holds (login CSRF), then the signed assertion (naming this ACS and our
+   * audience, minutes long) and the replay cache (one session per assertion) protect it as on the API.
+   */
+  'POST /portal/saml/acs': async (event, context) => {
+    // The request cookie is single-use: cleared whatever the outcome, so the same request cannot be answered twice.
+    const clearRequest = clearCookie(names.samlRequest, requestCookieOptions);
+    try {
+      const form = safeForm(event, ['SAMLResponse', 'RelayState'], MAX_SAML_FORM_BYTES);
+      const { sessionCookie, session } = await p.app.completeSamlLogin({
+        samlResponse: form['SAMLResponse'],
+        requestCookie: readCookie(event, names.samlRequest),
+        sessionCookie: readCookie(event, names.session),
+        context,
+      });
+      const maxAgeSeconds = session.expiresAt - Math.floor(Date.now() / 1000);
+      return redirectResponse(p.http, '/portal', [clearRequest, setCookie(names.session, sessionCookie, { secure: p.http.secure, path: '/', maxAgeSeconds })]);
+    } catch (error) {
+      return portalErrorResponse(p.http, asKeyvendError(error), context, 'login', [clearRequest]);
+    }
+  },
+};
 
 /**
- * POST /portal/saml/acs: SAML sign-in to the portal. Its own function so that only it (and POST /v1/credentials)
- * carries the XML stack (docs/bundle-size.md). The IdP's page posts here cross-site: no CSRF token can exist, so
- * the signed assertion (naming this ACS and our audience, minutes long) and the replay cache (one session per
- * assertion) are what protect it.
+ * GET /portal/saml/login and POST /portal/saml/acs: SAML sign-in to the portal. Its own function so that only it
+ * (and POST /v1/credentials) carries the XML stack (docs/bundle-size.md).
  */
 export const handler = httpHandler(async (event, lambdaContext) => {
   const context = requestContextOf(event, lambdaContext);
+  const path = (event.rawPath ?? '').replace(/\/+$/, '');
+  const route = routes[`${event.requestContext?.http?.method ?? ''} ${path}`];
+  if (route === undefined) {
+    return htmlResponse(p.http, 404, errorPage({ title: 'Not found', message: 'There is no such page.', requestId: context.requestId, signInAgain: false }));
+  }
   try {
-    const form = safeForm(event, ['SAMLResponse', 'RelayState'], MAX_SAML_FORM_BYTES);
-    const { sessionCookie, session } = await p.app.completeSamlLogin({ samlResponse: form['SAMLResponse'], context });
-    const maxAgeSeconds = session.expiresAt - Math.floor(Date.now() / 1000);
-    return redirectResponse(p.http, '/portal', [setCookie(names.session, sessionCookie, { secure: p.http.secure, path: '/', maxAgeSeconds })]);
+    return await route(event, context);
   } catch (error) {
     return portalErrorResponse(p.http, asKeyvendError(error), context, 'login', []);
   }

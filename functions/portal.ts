@@ -69,7 +69,7 @@ const routes: Record<string, Route> = {
   },
 };
 
-/** GET /portal, /portal/login, /portal/callback; POST /portal/console, /portal/logout. POST /portal/saml/acs is functions/portal-saml.ts. */
+/** GET /portal, /portal/login, /portal/callback; POST /portal/console, /portal/logout. SAML sign-in (/portal/saml/*) is functions/portal-saml.ts. */
 export const handler = httpHandler(async (event, lambdaContext) => {
   const context = requestContextOf(event, lambdaContext);
   const path = (event.rawPath ?? '').replace(/\/+$/, '');

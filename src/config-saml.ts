@@ -1,5 +1,5 @@
-import { X509Certificate } from 'node:crypto';
 import * as v from 'valibot';
+import { signingKeyProblem } from './adapters/saml/key-policy.ts';
 import type { SamlIdpSettings } from './adapters/saml/node-saml-verifier.ts';
 import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
 import { isSecureTransport } from './domain/transport.ts';
@@ -30,8 +30,8 @@ const IDP_SCHEMA = v.strictObject({
   requireSignedResponse: v.optional(v.boolean(), false),
   maxAssertionLifetimeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400)), 3600),
   clockSkewSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(30)), 30),
-  /** The IdP's IdP-initiated sign-in URL for the portal's "Sign in with SAML" link (from configuration only). */
-  portalSignInUrl: v.optional(v.pipe(v.string(), v.url(), v.maxLength(1024))),
+  /** The IdP's SSO URL (HTTP-Redirect binding) for the portal's SP-initiated "Sign in with SAML" (configuration only). */
+  ssoUrl: v.optional(v.pipe(v.string(), v.url(), v.maxLength(1024))),
 });
 
 /**
@@ -55,6 +55,12 @@ export function loadSamlConfig(
   } catch {
     throw options.fail('KEYVEND_SAML_IDPS must be a JSON array of SAML IdP settings');
   }
+  if (Array.isArray(json) && json.some((idp) => typeof idp === 'object' && idp !== null && Object.hasOwn(idp, 'portalSignInUrl'))) {
+    // Its meaning changed, so it is not silently carried over: an IdP-initiated URL does not take an AuthnRequest.
+    throw options.fail(
+      'KEYVEND_SAML_IDPS: portalSignInUrl (an IdP-initiated sign-in URL) is no longer accepted: the portal refuses unsolicited responses; set ssoUrl, the IdP\'s SSO URL for AuthnRequests (HTTP-Redirect binding)',
+    );
+  }
   const parsed = v.safeParse(v.array(IDP_SCHEMA), json);
   if (!parsed.success) throw options.fail(`KEYVEND_SAML_IDPS: ${v.summarize(parsed.issues)}`);
   if (audience === undefined) throw options.fail('KEYVEND_SAML_AUDIENCE is required when SAML IdPs are configured');
@@ -72,20 +78,17 @@ export function loadSamlConfig(
 
   const idps: SamlIdpSettings[] = parsed.output.map((idp) => {
     for (const pem of idp.certificates) {
-      try {
-        new X509Certificate(pem);
-      } catch {
-        throw options.fail(`SAML IdP ${idp.id}: a certificate is not a valid X.509 PEM`);
-      }
+      const problem = signingKeyProblem(pem);
+      if (problem !== undefined) throw options.fail(`SAML IdP ${idp.id}: a pinned certificate ${problem}`);
     }
     const audiences = idp.audiences ?? [audience];
     for (const accepted of audiences) {
       // Assertions for AWS itself (urn:amazon:webservices) went with the saml pass-through path (docs/adr/0001-broker-as-oidc-issuer.md).
       if (accepted !== audience) throw options.fail(`SAML IdP ${idp.id}: audiences may be only ${audience}, the broker's own`);
     }
-    if (idp.portalSignInUrl !== undefined) {
-      if (!isSecureTransport(new URL(idp.portalSignInUrl), { allowLoopbackHttp: options.localMode })) {
-        throw options.fail(`SAML IdP ${idp.id}: portalSignInUrl must be https (plain http only to loopback in local mode)`);
+    if (idp.ssoUrl !== undefined) {
+      if (!isSecureTransport(new URL(idp.ssoUrl), { allowLoopbackHttp: options.localMode })) {
+        throw options.fail(`SAML IdP ${idp.id}: ssoUrl must be https (plain http only to loopback in local mode)`);
       }
     }
     // Only a persistent NameID is meant to be stable and never reassigned (SAML Core §8.3.7); an attribute
@@ -96,13 +99,13 @@ export function loadSamlConfig(
     }
     if (mutable === undefined && idp.allowMutableSubject === true) throw options.fail(`SAML IdP ${idp.id}: allowMutableSubject is set but the subject is the persistent NameID: remove it`);
     if (mutable !== undefined) options.warn?.(`SAML IdP ${idp.id}: the subject is ${mutable}; if the IdP lets it change or reuses it, one person can take over another's grants`);
-    const { subjectAttribute, groupsAttribute, portalSignInUrl, allowMutableSubject: _mutable, ...rest } = idp;
+    const { subjectAttribute, groupsAttribute, ssoUrl, allowMutableSubject: _mutable, ...rest } = idp;
     return {
       ...rest,
       audiences,
       ...(subjectAttribute === undefined ? {} : { subjectAttribute }),
       ...(groupsAttribute === undefined ? {} : { groupsAttribute }),
-      ...(portalSignInUrl === undefined ? {} : { portalSignInUrl }),
+      ...(ssoUrl === undefined ? {} : { ssoUrl }),
     };
   });
   if (new Set(idps.map((i) => i.id)).size !== idps.length || new Set(idps.map((i) => i.entityId)).size !== idps.length) {

@@ -11,6 +11,7 @@ import { KmsSigningKeys } from './adapters/kms/kms-signing-keys.ts';
 import { PowertoolsDecisionLog } from './adapters/logging/powertools-decision-log.ts';
 import { JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts';
 import { NodeSamlVerifier } from './adapters/saml/node-saml-verifier.ts';
+import { RedirectSamlAuthnRequests } from './adapters/saml/redirect-authn-requests.ts';
 import { SecretsManagerFederationKeys } from './adapters/secrets-manager/secrets-manager-federation-keys.ts';
 import { StsCredentialIssuer } from './adapters/sts/sts-credential-issuer.ts';
 import { makeIssueCredentials } from './app/issue-credentials.ts';
@@ -187,7 +188,7 @@ export const issueConsoleUrl = /* @__PURE__ */ once(() => {
 
 /**
  * The portal's pages, OIDC sign-in and console button, built without the SAML verifier so that its bundle
- * carries no XML stack; `POST /portal/saml/acs` is its own function, built from `samlPortal` (docs/bundle-size.md).
+ * carries no XML stack; SAML sign-in (`GET /portal/saml/login`, `POST /portal/saml/acs`) is its own function, built from `samlPortal` (docs/bundle-size.md).
  */
 export const portal = /* @__PURE__ */ once(() => makePortalFunction(undefined));
 /** Without SAML configuration it still serves, refusing every assertion with `saml_not_configured` (audited). */
@@ -209,10 +210,10 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
   return {
     publicUrl: settings.publicUrl,
     issuerName: new URL(issuer.issuer).host,
-    /** One "Sign in with SAML" link per SAML IdP configured with a portal sign-in URL. */
+    /** One "Sign in with SAML" link per SAML IdP with an SSO URL: the portal's own SP-initiated route. */
     samlSignIns: !samlConfigured(c)
       ? []
-      : c.saml.idps.flatMap((idp) => (idp.portalSignInUrl === undefined ? [] : [{ id: idp.id, url: idp.portalSignInUrl }])),
+      : c.saml.idps.flatMap((idp) => (idp.ssoUrl === undefined ? [] : [{ id: idp.id, url: `/portal/saml/login?idp=${encodeURIComponent(idp.id)}` }])),
     http: { secure: new URL(settings.publicUrl).protocol === 'https:', formTargets: federationOrigins },
     sessionSeconds: settings.sessionSeconds,
     app: makePortal({
@@ -230,7 +231,22 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
       log: new PowertoolsDecisionLog(logger()),
       clock: systemClock,
       settings: { sessionSeconds: settings.sessionSeconds },
-      saml: saml === undefined ? undefined : { verifier: saml, acsUrl: `${settings.publicUrl}/portal/saml/acs` },
+      saml:
+        saml === undefined || c.saml.audience === undefined
+          ? undefined
+          : {
+              verifier: saml,
+              acsUrl: `${settings.publicUrl}/portal/saml/acs`,
+              requests: new RedirectSamlAuthnRequests({
+                spEntityId: c.saml.audience,
+                acsUrl: `${settings.publicUrl}/portal/saml/acs`,
+                endpoints: c.saml.idps.flatMap((idp) =>
+                  idp.ssoUrl === undefined
+                    ? []
+                    : [{ idpId: idp.id, ssoUrl: idp.ssoUrl, nameIdFormat: idp.subjectAttribute === undefined && idp.nameIdFormats.length === 1 ? idp.nameIdFormats[0] : undefined }],
+                ),
+              }),
+            },
     }),
   };
 };

@@ -212,7 +212,8 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
 async function identify(deps: Pick<IssueCredentialsDeps, 'verifier' | 'samlVerifier' | 'samlAcsUrl'>, credential: CallerCredential): Promise<Principal> {
   if (credential.kind === 'bearer') return deps.verifier.verifyBearer(credential.authorization);
   if (deps.samlVerifier === undefined || deps.samlAcsUrl === undefined) throw new InvalidSamlResponseError('saml_not_configured');
-  return (await deps.samlVerifier.verifySamlResponse(credential.samlResponse, { acsUrl: deps.samlAcsUrl })).principal;
+  // Keyvend never sends an AuthnRequest on the API's path, so a response answering one was made for someone else.
+  return (await deps.samlVerifier.verifySamlResponse(credential.samlResponse, { acsUrl: deps.samlAcsUrl, solicitation: { kind: 'never-requested' } })).principal;
 }
 
 function validateEntitlementId(value: unknown): string {

@@ -6,14 +6,18 @@ import { Secret } from '../domain/secret.ts';
 import {
   LOGIN_TRANSACTION_SECONDS,
   newPortalSession,
+  newSamlRequestId,
   openLoginTransaction,
+  openSamlRequest,
   openSession,
   type PortalSession,
+  SAML_REQUEST_SECONDS,
   sealLoginTransaction,
+  sealSamlRequest,
   sealSession,
   tokensMatch,
 } from '../domain/portal-session.ts';
-import type { AuditLog, Clock, DecisionLog, EntitlementStore, PortalLogin, PortalSecrets, SamlVerifier } from '../ports/index.ts';
+import type { AuditLog, Clock, DecisionLog, EntitlementStore, PortalLogin, PortalSecrets, SamlAuthnRequests, SamlVerifier } from '../ports/index.ts';
 import { asKeyvendError, callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
 import type { ConsoleUrlGrant, makeIssueConsoleUrl } from './issue-console-url.ts';
 import type { RequestContext } from './request-context.ts';
@@ -27,8 +31,8 @@ export interface PortalDeps {
   readonly log: DecisionLog;
   readonly clock: Clock;
   readonly settings: { readonly sessionSeconds: number };
-  /** SAML sign-in at the portal's own ACS; absent when no SAML IdP is configured. */
-  readonly saml?: { readonly verifier: SamlVerifier; readonly acsUrl: string } | undefined;
+  /** SP-initiated SAML sign-in with the portal's own ACS; absent when no SAML IdP is configured. */
+  readonly saml?: { readonly verifier: SamlVerifier; readonly requests: SamlAuthnRequests; readonly acsUrl: string } | undefined;
 }
 
 export interface ConsoleEntitlementView {
@@ -52,6 +56,7 @@ export function makePortal(deps: PortalDeps) {
     context: RequestContext,
     identify: (key: Buffer) => Promise<Principal>,
     credentialRef?: string,
+    admit?: (principal: Principal, key: Buffer) => void,
   ): Promise<{ sessionCookie: string; session: PortalSession }> {
     const record = newAuditRecord('portal_login', context, deps.clock);
     if (credentialRef !== undefined) record.credentialRef = credentialRef;
@@ -66,6 +71,7 @@ export function makePortal(deps: PortalDeps) {
         throw error;
       }
       record.caller = callerOf(principal);
+      admit?.(principal, key);
       const session = newPortalSession(principal, nowSeconds(), deps.settings.sessionSeconds);
       record.outcome = 'granted';
       try {
@@ -107,16 +113,58 @@ export function makePortal(deps: PortalDeps) {
     },
 
     /**
-     * A SAML response posted to the portal's ACS (IdP-initiated, cross-site, so no CSRF token can exist):
-     * what protects it is the IdP's signature over an assertion naming this ACS and our audience, its
-     * short validity, and the replay cache that lets each assertion open one session only.
+     * Starts an SP-initiated SAML sign-in: an AuthnRequest with a fresh id for the IdP, and the signed cookie that
+     * binds that id to this browser. A browser that is already signed in is sent home instead, so a link another
+     * site makes it follow can never lead to a second session.
      */
-    async completeSamlLogin(input: { samlResponse: string | undefined; context: RequestContext }): Promise<{ sessionCookie: string; session: PortalSession }> {
-      return startSession(input.context, async () => {
-        if (deps.saml === undefined) throw new InvalidSamlResponseError('saml_not_configured');
-        const verified = await deps.saml.verifier.verifySamlResponse(new Secret(input.samlResponse ?? ''), { acsUrl: deps.saml.acsUrl });
-        return verified.principal;
-      }, `sha256:${sha256Hex(input.samlResponse ?? '')}`);
+    async beginSamlLogin(input: { idpId: string | undefined; sessionCookie: string | undefined }): Promise<
+      { kind: 'signed-in' } | { kind: 'redirect'; redirectUrl: string; requestCookie: string }
+    > {
+      const key = await sessionKey();
+      if (openSession(input.sessionCookie, key, nowSeconds()).ok) return { kind: 'signed-in' };
+      const id = newSamlRequestId();
+      const redirectUrl = input.idpId === undefined ? undefined : deps.saml?.requests.redirectUrl(input.idpId, id, deps.clock.now());
+      if (redirectUrl === undefined || input.idpId === undefined) {
+        throw new InvalidRequestError('There is no SAML sign-in for this identity provider.', { reason: 'saml_idp_unknown' });
+      }
+      const requestCookie = sealSamlRequest({ id, idpId: input.idpId, expiresAt: nowSeconds() + SAML_REQUEST_SECONDS }, key);
+      return { kind: 'redirect', redirectUrl, requestCookie };
+    },
+
+    /**
+     * A SAML response posted to the portal's ACS (cross-site from the IdP, so no CSRF token can exist). It must
+     * answer the AuthnRequest whose id this browser's request cookie holds: an unsolicited (IdP-initiated) response,
+     * or one answering a request another browser started, is what a login-CSRF attacker posts, and is refused. Then
+     * the IdP's signature over an assertion naming this ACS and our audience, its short validity and the replay
+     * cache apply as on the API. A browser signed in as someone else is never switched to the new person.
+     */
+    async completeSamlLogin(input: {
+      samlResponse: string | undefined;
+      requestCookie: string | undefined;
+      sessionCookie: string | undefined;
+      context: RequestContext;
+    }): Promise<{ sessionCookie: string; session: PortalSession }> {
+      return startSession(
+        input.context,
+        async (key) => {
+          if (deps.saml === undefined) throw new InvalidSamlResponseError('saml_not_configured');
+          const request = openSamlRequest(input.requestCookie, key, nowSeconds());
+          const verified = await deps.saml.verifier.verifySamlResponse(new Secret(input.samlResponse ?? ''), {
+            acsUrl: deps.saml.acsUrl,
+            solicitation: { kind: 'requested', request: request === undefined ? undefined : { id: request.id, idpId: request.idpId } },
+          });
+          return verified.principal;
+        },
+        `sha256:${sha256Hex(input.samlResponse ?? '')}`,
+        (principal, key) => {
+          const current = openSession(input.sessionCookie, key, nowSeconds());
+          if (current.ok && current.session.principal.userKey !== principal.userKey) {
+            throw new InvalidRequestError('You are already signed in to the portal as someone else. Sign out first, then sign in again.', {
+              reason: 'portal_signed_in_as_another',
+            });
+          }
+        },
+      );
     },
 
     /** The session behind a cookie, if it is genuine and current. Reading grants nothing, so it is not audited. */

@@ -3,13 +3,13 @@ import { GROUP_PATTERN, ISSUER_ID_PATTERN, SAFE_TAG_VALUE_PATTERN, SUBJECT_PATTE
 import type { Principal } from './principal.ts';
 
 /**
- * Signed browser state for the portal: the session cookie and the sign-in transaction cookie. Each is
+ * Signed browser state for the portal: the session cookie and the sign-in transaction cookies (OIDC and SAML). Each is
  * `base64url(JSON).base64url(HMAC-SHA256(purpose "." body))`: the purpose in the MAC keeps a transaction
  * cookie from ever passing for a session. The payload holds no AWS credential and no token, only the
  * verified principal's allow-listed fields, a CSRF token and the expiry; it is read back through the
  * same grammars the verifier applied, so a key leak cannot smuggle an unchecked value into a policy.
  */
-export type SealPurpose = 'session' | 'login';
+export type SealPurpose = 'session' | 'login' | 'saml-request';
 
 const MAX_COOKIE_CHARS = 3800;
 
@@ -149,4 +149,35 @@ export function openLoginTransaction(value: string | undefined, key: Buffer, now
   const { s, n, v, exp } = p;
   if (typeof s !== 'string' || typeof n !== 'string' || typeof v !== 'string' || typeof exp !== 'number' || nowSeconds >= exp) return undefined;
   return { state: s, nonce: n, codeVerifier: v, expiresAt: exp };
+}
+
+/**
+ * The AuthnRequest a browser is waiting for an answer to (SP-initiated SAML sign-in): its id, which the response's
+ * InResponseTo must repeat, and the IdP it was sent to. Only this browser holds it, so an attacker cannot post an
+ * answer to it (login CSRF): their own responses answer their own requests, or none.
+ */
+export interface SamlRequestTransaction {
+  readonly id: string;
+  readonly idpId: string;
+  readonly expiresAt: number;
+}
+
+/** Long enough to type a password and pass MFA at the IdP; the assertion's own validity is minutes too. */
+export const SAML_REQUEST_SECONDS = 600;
+
+/** `_` and 40 hex digits: an XML NCName (SAML Core §1.3.4) with 160 random bits. */
+export const newSamlRequestId = (): string => `_${randomBytes(20).toString('hex')}`;
+const SAML_REQUEST_ID_PATTERN = /^_[0-9a-f]{40}$/;
+
+export function sealSamlRequest(transaction: SamlRequestTransaction, key: Buffer): string {
+  return seal('saml-request', { id: transaction.id, idp: transaction.idpId, exp: transaction.expiresAt }, key);
+}
+
+export function openSamlRequest(value: string | undefined, key: Buffer, nowSeconds: number): SamlRequestTransaction | undefined {
+  const p = unseal('saml-request', value, key);
+  if (p === undefined) return undefined;
+  const { id, idp, exp } = p;
+  if (typeof id !== 'string' || !SAML_REQUEST_ID_PATTERN.test(id) || typeof idp !== 'string' || !ISSUER_ID_PATTERN.test(idp)) return undefined;
+  if (typeof exp !== 'number' || nowSeconds >= exp) return undefined;
+  return { id, idpId: idp, expiresAt: exp };
 }

@@ -16,6 +16,7 @@ export const cookieNames = (secure: boolean) => ({
   // `__Host-` pins the cookie to this host, path / and Secure; it cannot be used over plain http.
   session: secure ? '__Host-keyvend_session' : 'keyvend_session',
   login: secure ? '__Secure-keyvend_login' : 'keyvend_login',
+  samlRequest: secure ? '__Secure-keyvend_saml_request' : 'keyvend_saml_request',
 });
 
 /** Cookies as API Gateway v2 passes them (`event.cookies`), with the Cookie header as a fallback. */
@@ -32,22 +33,27 @@ export function readCookie(event: APIGatewayProxyEventV2, name: string): string 
   return found;
 }
 
+/**
+ * `SameSite=Lax` unless `crossSitePost`: a cookie the IdP's cross-site form POST must carry back (the SAML request
+ * cookie) is `SameSite=None`, which browsers accept only with `Secure`. Over plain http (the local stack on
+ * loopback) it stays Lax: the dev IdP on another loopback port is the same site, so its POST carries it anyway.
+ */
 export function setCookie(
   name: string,
   value: string,
-  options: { secure: boolean; path: string; maxAgeSeconds: number },
+  options: { secure: boolean; path: string; maxAgeSeconds: number; crossSitePost?: boolean },
 ): string {
   return [
     `${name}=${value}`,
     `Path=${options.path}`,
     `Max-Age=${Math.max(0, Math.floor(options.maxAgeSeconds))}`,
     'HttpOnly',
-    'SameSite=Lax',
+    options.crossSitePost === true && options.secure ? 'SameSite=None' : 'SameSite=Lax',
     ...(options.secure ? ['Secure'] : []),
   ].join('; ');
 }
 
-export function clearCookie(name: string, options: { secure: boolean; path: string }): string {
+export function clearCookie(name: string, options: { secure: boolean; path: string; crossSitePost?: boolean }): string {
   return setCookie(name, '', { ...options, maxAgeSeconds: 0 });
 }
 

@@ -23,6 +23,9 @@ export function safeQuery(event: APIGatewayProxyEventV2): Record<string, string>
   }
 }
 
+/** SAML responses that answer no AuthnRequest of this browser: what a login-CSRF attempt looks like. */
+const UNSOLICITED_SAML = new Set(['saml_unsolicited', 'saml_no_pending_request', 'saml_in_response_to_mismatch']);
+
 /**
  * A portal error as a page: a refused sign-in asks to start again, an expired session to sign in again, an exposed
  * refusal says why, anything else says nothing of its cause (which is logged, for 5xx only).
@@ -38,6 +41,13 @@ export function portalErrorResponse(
     logger().error('keyvend.portal_failed', { code: error.code, reason: error.reason, failure: describeError(error.cause ?? error) });
   }
   const view = (() => {
+    if (error.code === 'invalid_token' && during === 'login' && UNSOLICITED_SAML.has(error.reason)) {
+      return {
+        title: 'Sign-in failed',
+        message:
+          'A SAML sign-in to the portal must start here, with its “Sign in with SAML” button. A sign-in started elsewhere (at the identity provider, on another site, or in another browser) is not accepted. Please start again.',
+      };
+    }
     if (error.code === 'invalid_token') {
       return during === 'login'
         ? { title: 'Sign-in failed', message: 'The sign-in could not be completed. Please start again.' }

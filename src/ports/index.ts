@@ -19,15 +19,32 @@ export interface SamlVerification {
   readonly principal: Principal;
 }
 
-/** Where a SAML response was posted: its Destination and Recipient must name this ACS. */
+/**
+ * Whether the consumer asked for the response. `never-requested`: it never sends an AuthnRequest (the API's
+ * POST /v1/credentials), so a response claiming to answer one (`InResponseTo`) is refused. `requested`: it signs in
+ * only with answers to its own AuthnRequests (the portal), so the response must answer `request`, the one this
+ * browser is waiting for (undefined when there is none: no, an expired, or a used request cookie).
+ */
+export type SamlSolicitation =
+  | { readonly kind: 'never-requested' }
+  | { readonly kind: 'requested'; readonly request: { readonly id: string; readonly idpId: string } | undefined };
+
+/** Where a SAML response was posted: its Destination and Recipient must name this ACS, its InResponseTo fit `solicitation`. */
 export interface SamlConsumer {
   readonly acsUrl: string;
+  readonly solicitation: SamlSolicitation;
 }
 
 /** Verifies a base64 SAML response from a configured IdP and consumes its assertion id (single use). */
 export interface SamlVerifier {
   /** Throws InvalidSamlResponseError (401) for anything untrusted or replayed, UpstreamUnavailableError when replay state is unknown. */
   verifySamlResponse(samlResponse: Secret, consumer: SamlConsumer): Promise<SamlVerification>;
+}
+
+/** SP-initiated SAML sign-in: where to send a browser with an AuthnRequest of a given id. */
+export interface SamlAuthnRequests {
+  /** The IdP's SSO URL carrying an AuthnRequest with this id, or undefined when that IdP has no SSO URL configured. */
+  redirectUrl(idpId: string, requestId: string, issuedAt: Date): string | undefined;
 }
 
 /** Remembers a one-time identifier until it expires. */

@@ -6,6 +6,7 @@ import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import { Secret } from '../../src/domain/secret.ts';
 import type { ReplayCache } from '../../src/ports/index.ts';
 import { generateSigningCert, samlifyIdp } from '../../infra/local/saml-idp.ts';
+import { alterSignedResponse, resignResponseWith } from '../support/saml-attacks.ts';
 
 const ENTITY_ID = 'https://idp.example.test/saml';
 const ACS = 'https://broker.example.test/v1/credentials';
@@ -190,5 +191,111 @@ describe('NodeSamlVerifier', () => {
     // Assess
     expect(unused).toBe('accepted');
     expect(used).toBe('saml_attribute_invalid');
+  });
+
+  describe('signatures and keys (issue 10, item 8)', () => {
+    const attacker = generateSigningCert('attacker');
+
+    it.each([
+      ['altered after the IdP signed it (both signed)', async () => alterSignedResponse(await idp.response())],
+      ['re-signed by a foreign key with its certificate in KeyInfo (assertion signed by the IdP)', async () => resignResponseWith(await idp.response({ signResponse: false }), attacker)],
+      ['its IdP signature replaced by a foreign one (both signed)', async () => resignResponseWith(await idp.response(), attacker)],
+    ])('refuses a Response whose own signature does not verify, although the assertion\'s does: %s', async (_name, make) => {
+      // Prepare
+      const response = await make();
+
+      // Act: whether the IdP is configured to sign responses or not, a signature that is present must verify
+      const lenient = await reasonOf(verifier().verifySamlResponse(new Secret(response)));
+      const strict = await reasonOf(verifier({ requireSignedResponse: true }).verifySamlResponse(new Secret(response)));
+
+      // Assess
+      expect(lenient).toBe('saml_bad_signature');
+      expect(strict).toBe('saml_bad_signature');
+    });
+
+    it('still accepts a Response without a signature of its own when only the assertion must be signed', async () => {
+      expect(await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response({ signResponse: false }))))).toBe('accepted');
+    });
+
+    it('refuses a Signature anywhere but on the Response or the Assertion (one nobody would verify)', async () => {
+      // Prepare: the IdP's Response signature moved into the Status
+      const xml = Buffer.from(await idp.response(), 'base64').toString('utf8');
+      const signature = /<ds:Signature[\s\S]*?<\/ds:Signature>/.exec(xml)?.[0] ?? '';
+      const moved = xml.replace(signature, '').replace('</samlp:Status>', `<samlp:StatusDetail>${signature}</samlp:StatusDetail></samlp:Status>`);
+
+      // Act
+      const reason = await reasonOf(verifier().verifySamlResponse(new Secret(Buffer.from(moved).toString('base64'))));
+
+      // Assess
+      expect(reason).toBe('saml_signature_misplaced');
+    });
+
+    it.each([
+      ['RSA-1024', 'rsa:1024'],
+      ['RSA-1536', 'rsa:1536'],
+    ])('refuses every response of an IdP whose pinned certificate holds a %s key', async (_name, key) => {
+      // Prepare: an IdP signing with a weak key, pinned as it is
+      const weak = generateSigningCert('weak-idp', { newKey: ['-newkey', key] });
+      const weakIdp = samlifyIdp({ entityId: ENTITY_ID, cert: weak, acsUrl: ACS, audience: AUDIENCE, defaultNameId: 'alice-1' });
+
+      // Act
+      const reason = await reasonOf(verifier({ certificates: [weak.certPem] }).verifySamlResponse(new Secret(await weakIdp.response())));
+
+      // Assess
+      expect(reason).toBe('saml_weak_key');
+    });
+
+    it.each([
+      ['on the Response and the confirmation', { inResponseTo: '_req-1' }],
+    ])('refuses a response carrying InResponseTo where no AuthnRequest was ever sent (the API): %s', async (_name, options) => {
+      // Act
+      const reason = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response(options))));
+
+      // Assess
+      expect(reason).toBe('saml_unsolicited_in_response_to');
+    });
+
+    it('refuses InResponseTo on the Response alone where no AuthnRequest was sent', async () => {
+      // Prepare: InResponseTo added to an assertion-signed response's unsigned root
+      const xml = Buffer.from(await idp.response({ signResponse: false }), 'base64').toString('utf8');
+      const withId = xml.replace('<samlp:Response ', '<samlp:Response InResponseTo="_req-1" ');
+
+      // Act
+      const reason = await reasonOf(verifier().verifySamlResponse(new Secret(Buffer.from(withId).toString('base64'))));
+
+      // Assess
+      expect(reason).toBe('saml_unsolicited_in_response_to');
+    });
+
+    it('at an ACS that sent an AuthnRequest, accepts only the answer to the pending request of that IdP', async () => {
+      // Prepare
+      const pending = { kind: 'requested', request: { id: '_req-pending', idpId: 'corp' } } as const;
+
+      // Act
+      const answered = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response({ inResponseTo: '_req-pending' })), pending));
+      const unsolicited = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response()), pending));
+      const other = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response({ inResponseTo: '_req-other' })), pending));
+      const nonePending = await reasonOf(
+        verifier().verifySamlResponse(new Secret(await idp.response({ inResponseTo: '_req-pending' })), { kind: 'requested', request: undefined }),
+      );
+      const otherIdp = await reasonOf(
+        verifier().verifySamlResponse(new Secret(await idp.response({ inResponseTo: '_req-pending' })), { kind: 'requested', request: { id: '_req-pending', idpId: 'another' } }),
+      );
+
+      // Assess
+      expect(answered).toBe('accepted');
+      expect(unsolicited).toBe('saml_unsolicited');
+      expect(other).toBe('saml_in_response_to_mismatch');
+      expect(nonePending).toBe('saml_no_pending_request');
+      expect(otherIdp).toBe('saml_in_response_to_mismatch');
+    });
+
+    it('names the caller on a refused unsolicited response, whose assertion verified', async () => {
+      // Act
+      const attempt = verifier().verifySamlResponse(new Secret(await idp.response()), { kind: 'requested', request: undefined });
+
+      // Assess
+      await expect(attempt).rejects.toMatchObject({ reason: 'saml_unsolicited', principal: { subject: 'alice-1', issuerId: 'corp' } });
+    });
   });
 });

@@ -83,6 +83,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'GET /portal',
       'GET /portal/callback',
       'GET /portal/login',
+      'GET /portal/saml/login',
       'GET /v1/entitlements',
       'POST /portal/console',
       'POST /portal/logout',
@@ -104,7 +105,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
 
   it('zips each function as its one handler file, under 600 KiB except the two SAML-verifying functions', () => {
     // Prepare
-    const limitKiB: Record<string, number> = { entitlements: 600, console: 600, portal: 600, credentials: 950, portalSaml: 950, issuer: 600 };
+    const limitKiB: Record<string, number> = { entitlements: 600, console: 600, portal: 600, credentials: 950, portalSaml: 960, issuer: 600 };
     const handlerFile: Record<string, string> = { portalSaml: 'portal-saml' };
     // Act
     const zips = Object.fromEntries(Object.keys(limitKiB).map((name) => [name, zipEntries(join(dir, `.serverless/${name}.zip`))]));

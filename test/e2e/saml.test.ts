@@ -7,10 +7,12 @@ import { freePort } from '../../infra/local/dynamodb.ts';
 import { type LocalStack, ROOT, startBroker, startLocalStack } from '../../infra/local/stack.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import {
+  alterSignedResponse,
   BILLION_LAUGHS_DOCTYPE,
   COMMENT_TRICK_DOCTYPE,
   duplicateAssertion,
   injectIntoNameId,
+  resignResponseWith,
   stripAssertionSignature,
   stripSignatures,
   withDoctype,
@@ -377,6 +379,20 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
 
   it('a response signed by a key that is not pinned (wrong certificate, S-10)', async () => {
     await expectRejected(await attackerIdp.response(), /saml_bad_signature/);
+  });
+
+  it('a Response whose own signature does not verify, although the IdP signed the assertion (issue 10, item 8 a)', async () => {
+    // The samlify IdP's responses need only a signed assertion (requireSignedResponse is off): a signature that is
+    // present must verify all the same.
+    await expectRejected(alterSignedResponse(await samlify.response()), /^saml_bad_signature$/);
+    await expectRejected(resignResponseWith(await samlify.response({ signResponse: false }), attackerIdp.cert), /^saml_bad_signature$/);
+    await expectRejected(resignResponseWith(await samlify.response(), attackerIdp.cert), /^saml_bad_signature$/);
+  });
+
+  it('a response answering an AuthnRequest, which the API never sends (issue 10, item 8 c)', async () => {
+    const record = await expectRejected(await samlify.response({ inResponseTo: '_request-of-another-sp' }), /^saml_unsolicited_in_response_to$/);
+    // The assertion verified, so the denial names whose it was.
+    expect(record?.['caller']).toMatchObject({ idpType: 'saml', issuerId: 'samlify', subject: ALICE });
   });
 
   it.each([

@@ -1,4 +1,6 @@
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
+import { SignedXml } from 'xml-crypto';
+import type { SigningCert } from '../../infra/local/saml-idp.ts';
 
 /**
  * Attacks on a real signed SAMLResponse, built by DOM manipulation as SAMLRaider does (security catalog
@@ -176,3 +178,42 @@ export function withDoctype(b64: string, doctype: string): string {
 export const XXE_DOCTYPE = '<!DOCTYPE samlp:Response [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>';
 export const BILLION_LAUGHS_DOCTYPE = `<!DOCTYPE lolz [<!ENTITY lol "lol">${Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i === 0 ? '' : i};`.repeat(10)}">`).join('')}]>`;
 export const COMMENT_TRICK_DOCTYPE = `<!DOCTYPE response SYSTEM 'x"><!--'>`;
+
+/**
+ * The Response's own signature broken after the IdP signed it: its IssueInstant (covered by the Response signature
+ * only, read by nothing else) moved a second. The assertion and its signature are untouched.
+ */
+export const alterSignedResponse: Attack = (b64) => {
+  const doc = parse(b64);
+  const root = doc.documentElement as Element;
+  const instant = new Date(Date.parse(root.getAttribute('IssueInstant') ?? '') + 1000).toISOString();
+  root.setAttribute('IssueInstant', instant);
+  return serialize(doc);
+};
+
+/**
+ * The Response (re-)signed with a key the broker does not pin, its certificate in KeyInfo (security catalog S-10,
+ * node-saml's `root-resigned-by-attacker` fixtures): any Response signature of the IdP is replaced by the attacker's,
+ * the IdP-signed assertion is kept as it is.
+ */
+export function resignResponseWith(b64: string, attacker: SigningCert): string {
+  const doc = parse(b64);
+  removeSignature(doc.documentElement as Element);
+  const xml = new XMLSerializer().serializeToString(doc);
+  const signer = new SignedXml({
+    privateKey: attacker.keyPem,
+    publicCert: attacker.certPem,
+    signatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+    canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
+  });
+  signer.addReference({
+    xpath: "/*[local-name(.)='Response']",
+    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
+    digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
+  });
+  signer.computeSignature(xml, {
+    prefix: 'ds',
+    location: { reference: "/*[local-name(.)='Response']/*[local-name(.)='Issuer']", action: 'after' },
+  });
+  return encode(signer.getSignedXml());
+}

@@ -3,6 +3,12 @@ import { ConfigError, loadConfig } from '../../src/config.ts';
 import { generateSigningCert } from '../../infra/local/saml-idp.ts';
 
 const cert = generateSigningCert('config-test-idp').certPem;
+const weakCerts = {
+  rsa1024: generateSigningCert('weak-rsa', { newKey: ['-newkey', 'rsa:1024'] }).certPem,
+  ecP224: generateSigningCert('weak-ec', { newKey: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp224r1'] }).certPem,
+  ed25519: generateSigningCert('ed25519', { newKey: ['-newkey', 'ed25519'] }).certPem,
+};
+const p256 = generateSigningCert('p256', { newKey: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] }).certPem;
 const BASE = {
   KEYVEND_ISSUERS: JSON.stringify([{ id: 'dev', issuer: 'https://idp.example.test', audiences: ['urn:keyvend:api'], authorizedParties: ['keyvend-cli'] }]),
   KEYVEND_ALLOWED_ROLE_ARNS: 'arn:aws:iam::111111111111:role/keyvend/*',
@@ -52,6 +58,11 @@ describe('SAML configuration', () => {
     ['an IdP id that is also an OIDC issuer id', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ id: 'dev' })]) }, /differ/],
     ['two IdPs with one entity id', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp(), idp({ id: 'corp2' })]) }, /unique/],
     ['IdPs that are not JSON', { ...SAML, KEYVEND_SAML_IDPS: '[{' }, /JSON/],
+    ['the former portalSignInUrl (IdP-initiated sign-in, now refused by the portal)', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ portalSignInUrl: 'https://idp.example.test/sso' })]) }, /portalSignInUrl .* set ssoUrl/],
+    ['a plain-http ssoUrl outside local mode', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ ssoUrl: 'http://idp.example.test/sso' })]) }, /ssoUrl must be https/],
+    ['a pinned RSA-1024 certificate', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [cert, weakCerts.rsa1024] })]) }, /corp: a pinned certificate holds an RSA key of 1024 bits/],
+    ['a pinned EC certificate on a curve under P-256', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [weakCerts.ecP224] })]) }, /holds an EC key on secp224r1/],
+    ['a pinned Ed25519 certificate (no XML signature algorithm the broker allows)', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [weakCerts.ed25519] })]) }, /holds an ed25519 key/],
   ])('refuses to start with %s', (_name, env, message) => {
     expect(load(env)).toThrow(ConfigError);
     expect(load(env)).toThrow(message);
@@ -89,5 +100,13 @@ describe('SAML configuration', () => {
     // Assess
     expect(saml.idps[0]?.audiences).toEqual(['urn:keyvend:prod']);
     expect(forAws).toThrow(/audiences may be only urn:keyvend:prod, the broker's own/);
+  });
+
+  it('accepts pinned keys of RSA-2048 and more, and EC P-256', () => {
+    // Act
+    const { saml } = loadConfig({ ...BASE, ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [cert, p256] })]) });
+
+    // Assess
+    expect(saml.idps[0]?.certificates).toHaveLength(2);
   });
 });

@@ -4,7 +4,8 @@ import { InvalidSamlResponseError, KeyvendError, UpstreamUnavailableError } from
 import { deriveUserKey, GROUP_PATTERN, SAFE_TAG_VALUE_PATTERN, sha256Hex, SUBJECT_PATTERN } from '../../domain/identifiers.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { Secret } from '../../domain/secret.ts';
-import type { ReplayCache, SamlConsumer, SamlVerification, SamlVerifier } from '../../ports/index.ts';
+import type { ReplayCache, SamlConsumer, SamlSolicitation, SamlVerification, SamlVerifier } from '../../ports/index.ts';
+import { signingKeyProblem } from './key-policy.ts';
 import { childElements, type GuardOptions, guardSamlResponse, NS } from './xml-guard.ts';
 
 /** One trusted SAML IdP, from configuration only: its certificates are bound to its entity id. */
@@ -26,8 +27,11 @@ export interface SamlIdpSettings {
   readonly requireSignedResponse: boolean;
   readonly maxAssertionLifetimeSeconds: number;
   readonly clockSkewSeconds: number;
-  /** Where the portal's "Sign in with SAML" link sends a person (the IdP's IdP-initiated SSO URL). */
-  readonly portalSignInUrl?: string;
+  /**
+   * The IdP's SingleSignOnService URL (HTTP-Redirect binding), where the portal's "Sign in with SAML" sends an
+   * AuthnRequest; without it the portal offers no SAML sign-in for this IdP.
+   */
+  readonly ssoUrl?: string;
 }
 
 export interface SamlVerifierOptions {
@@ -35,7 +39,7 @@ export interface SamlVerifierOptions {
   readonly replayCache: ReplayCache;
   readonly now?: () => Date;
   /**
-   * The conformance profile runs the public corpus (RSA-SHA1, 2020, response or assertion signed, Advice):
+   * The conformance profile runs the public corpus (RSA-SHA1, RSA-1024 keys, 2012 and 2020, response or assertion signed, Advice):
    * tests construct it directly; configuration cannot select it.
    */
   readonly conformanceProfile?: boolean;
@@ -50,8 +54,19 @@ const NO_AUDIENCE = '';
 
 interface IdpEntry {
   readonly settings: SamlIdpSettings;
-  /** One node-saml instance per accepted audience (node-saml checks a single audience), made on first use. */
-  readonly byAudience: Map<string, SAML>;
+  /** Set when a pinned certificate's key is too weak to trust (key-policy.ts): every response is then refused. */
+  readonly weakKey: string | undefined;
+  /**
+   * node-saml instances, made on first use: one per accepted audience (node-saml checks a single audience) and per
+   * pair of signature requirements (which signatures it must verify, decided per response).
+   */
+  readonly instances: Map<string, SAML>;
+}
+
+/** Which signatures node-saml must verify for one response. */
+interface SignatureRequirements {
+  readonly response: boolean;
+  readonly assertion: boolean;
 }
 
 /**
@@ -76,7 +91,9 @@ export class NodeSamlVerifier implements SamlVerifier {
     this.#byEntityId = new Map(
       options.idps.map((settings) => {
         if (settings.certificates.length === 0) throw new Error(`SAML IdP ${settings.id} has no signing certificate`);
-        return [settings.entityId, { settings, byAudience: new Map() }];
+        // The conformance profile runs the 2012 xml-crypto corpus, whose IdP key is RSA-1024, as it allows its SHA-1.
+        const weakKey = this.#conformance ? undefined : settings.certificates.map(signingKeyProblem).find((problem) => problem !== undefined);
+        return [settings.entityId, { settings, weakKey, instances: new Map() }];
       }),
     );
   }
@@ -85,8 +102,9 @@ export class NodeSamlVerifier implements SamlVerifier {
    * node-saml (with xml-crypto and xml2js, most of the credentials bundle) is loaded at the first SAML
    * response, so an OIDC-only cold start never evaluates it and the entitlements function never bundles it.
    */
-  async #samlFor(entry: IdpEntry, audience: string): Promise<SAML> {
-    const existing = entry.byAudience.get(audience);
+  async #samlFor(entry: IdpEntry, audience: string, signed: SignatureRequirements): Promise<SAML> {
+    const instanceKey = `${audience}\n${signed.response}\n${signed.assertion}`;
+    const existing = entry.instances.get(instanceKey);
     if (existing !== undefined) return existing;
     const { SAML: NodeSaml } = await import('@node-saml/node-saml');
     const { settings } = entry;
@@ -96,13 +114,13 @@ export class NodeSamlVerifier implements SamlVerifier {
       issuer: audience || 'urn:keyvend:conformance',
       audience: audience === NO_AUDIENCE ? false : audience,
       idpCert: [...settings.certificates],
-      wantAssertionsSigned: !this.#conformance,
-      wantAuthnResponseSigned: settings.requireSignedResponse,
+      wantAssertionsSigned: signed.assertion,
+      wantAuthnResponseSigned: signed.response,
       acceptedClockSkewMs: settings.clockSkewSeconds * 1000,
       maxAssertionAgeMs: settings.maxAssertionLifetimeSeconds * 1000,
       idpIssuer: settings.entityId,
     });
-    entry.byAudience.set(audience, saml);
+    entry.instances.set(instanceKey, saml);
     return saml;
   }
 
@@ -112,8 +130,15 @@ export class NodeSamlVerifier implements SamlVerifier {
     const unverifiedIssuer = textOf(firstChild(guarded.assertion, NS.assertion, 'Issuer'));
     const entry = unverifiedIssuer === undefined ? undefined : this.#byEntityId.get(unverifiedIssuer);
     if (entry === undefined) throw new InvalidSamlResponseError('saml_unknown_issuer');
+    if (entry.weakKey !== undefined) throw new InvalidSamlResponseError('saml_weak_key');
     const audience = this.#chooseAudience(entry, guarded.assertion);
-    const saml = await this.#samlFor(entry, audience);
+    // node-saml skips a Response signature that fails unless told to want one (and, in the conformance profile, an
+    // assertion signature under a valid Response signature): a signature that is present must verify, whatever
+    // the configuration requires, so whatever is signed is also required to verify.
+    const saml = await this.#samlFor(entry, audience, {
+      response: entry.settings.requireSignedResponse || guarded.responseSigned,
+      assertion: !this.#conformance || guarded.assertionSigned,
+    });
 
     let signedAssertionXml: string;
     try {
@@ -140,6 +165,8 @@ export class NodeSamlVerifier implements SamlVerifier {
         tokenRef: `sha256:${sha256Hex(base64)}`,
       },
     };
+    // After the signature, so that a refusal names whose response it was (a login-CSRF attempt names the attacker).
+    checkSolicitation(consumer.solicitation, entry.settings.id, checked.inResponseTo, principal);
     let firstUse: boolean;
     try {
       firstUse = await this.#replayCache.claimOnce(`saml#${entry.settings.id}#${checked.assertionId}`, checked.replayExpiresAt);
@@ -203,7 +230,8 @@ export class NodeSamlVerifier implements SamlVerifier {
     const subjects = childElements(assertion, NS.assertion, 'Subject');
     if (subjects.length !== 1) throw new InvalidSamlResponseError('saml_subject_missing');
     const subjectElement = subjects[0] as Element;
-    const confirmationUntilMs = this.#checkBearerConfirmation(subjectElement, destination, nowMs, skewMs);
+    const confirmation = this.#checkBearerConfirmation(subjectElement, destination, nowMs, skewMs);
+    const confirmationUntilMs = confirmation.untilMs;
     const used = new Set(
       [settings.subjectAttribute, settings.groupsAttribute, ...Object.values(settings.tagAttributes)].filter((n): n is string => n !== undefined),
     );
@@ -223,6 +251,9 @@ export class NodeSamlVerifier implements SamlVerifier {
     const expiresAtMs = Math.min(notOnOrAfterMs, confirmationUntilMs);
     return {
       assertionId,
+      // Every InResponseTo the response carries: the Response's (signed when the Response is) and the bearer
+      // confirmation's (inside the signed assertion).
+      inResponseTo: [root.hasAttribute('InResponseTo') ? root.getAttribute('InResponseTo') : null, confirmation.inResponseTo].filter((id): id is string => id !== null),
       subject,
       groups: [...new Set(groups)],
       attributes: Object.freeze(tags),
@@ -233,8 +264,8 @@ export class NodeSamlVerifier implements SamlVerifier {
     };
   }
 
-  /** At least one bearer confirmation for the response's (already checked) Destination, still valid; returns its NotOnOrAfter. */
-  #checkBearerConfirmation(subject: Element, recipient: string, nowMs: number, skewMs: number): number {
+  /** At least one bearer confirmation for the response's (already checked) Destination, still valid; returns its NotOnOrAfter and InResponseTo. */
+  #checkBearerConfirmation(subject: Element, recipient: string, nowMs: number, skewMs: number): { untilMs: number; inResponseTo: string | null } {
     for (const confirmation of childElements(subject, NS.assertion, 'SubjectConfirmation')) {
       if (confirmation.getAttribute('Method') !== BEARER) continue;
       const data = childElements(confirmation, NS.assertion, 'SubjectConfirmationData');
@@ -247,7 +278,7 @@ export class NodeSamlVerifier implements SamlVerifier {
       if (nowMs - skewMs >= untilMs) throw new InvalidSamlResponseError('saml_expired');
       const notBefore = element.getAttribute('NotBefore');
       if (notBefore !== null && notBefore !== '' && nowMs + skewMs < instant(notBefore)) throw new InvalidSamlResponseError('saml_not_yet_valid');
-      return untilMs;
+      return { untilMs, inResponseTo: element.hasAttribute('InResponseTo') ? element.getAttribute('InResponseTo') : null };
     }
     throw new InvalidSamlResponseError('saml_recipient_mismatch');
   }
@@ -267,6 +298,31 @@ export class NodeSamlVerifier implements SamlVerifier {
     }
     if (subject === undefined || !SUBJECT_PATTERN.test(subject)) throw new InvalidSamlResponseError('saml_subject_invalid');
     return subject;
+  }
+}
+
+/**
+ * InResponseTo against what the consumer asked for (SAML Profiles §4.1.4.2, security catalog S-07 c/e). Where no
+ * AuthnRequest is ever sent, any InResponseTo means the response was made for another consumer's request. Where one
+ * is, only the answer to this browser's pending request, sent to this IdP, is taken: an unsolicited (IdP-initiated)
+ * response is what a login-CSRF attacker posts, with an assertion the IdP issued to them.
+ */
+function checkSolicitation(
+  solicitation: SamlSolicitation,
+  idpId: string,
+  inResponseTo: readonly string[],
+  principal: Principal,
+): void {
+  const refuse = (reason: string) => new InvalidSamlResponseError(reason, { principal });
+  if (solicitation.kind === 'never-requested') {
+    if (inResponseTo.length > 0) throw refuse('saml_unsolicited_in_response_to');
+    return;
+  }
+  if (inResponseTo.length === 0) throw refuse('saml_unsolicited');
+  const { request } = solicitation;
+  if (request === undefined) throw refuse('saml_no_pending_request');
+  if (request.idpId !== idpId || !inResponseTo.every((id) => id === request.id)) {
+    throw refuse('saml_in_response_to_mismatch');
   }
 }
 

@@ -45,6 +45,10 @@ export interface GuardedResponse {
   readonly document: Document;
   readonly root: Element;
   readonly assertion: Element;
+  /** The Response carries its own ds:Signature (which must then verify, whatever the IdP's settings). */
+  readonly responseSigned: boolean;
+  /** The Assertion carries its own ds:Signature. */
+  readonly assertionSigned: boolean;
 }
 
 /**
@@ -95,7 +99,15 @@ export function guardSamlResponse(posted: string, options: GuardOptions): Guarde
     throw new InvalidSamlResponseError('saml_assertion_count');
   }
   checkAlgorithms(document, options.allowSha1);
-  return { xml, document, root, assertion };
+  const signatureHomes = new Set<Node>([root, assertion, ...(options.allowAdviceAssertions ? others : [])]);
+  // A signature anywhere else signs nothing node-saml verifies (it looks only at these two), so it is refused
+  // rather than left unchecked: every signature in an accepted response has been verified.
+  for (const signature of Array.from(document.getElementsByTagNameNS(NS.dsig, 'Signature'))) {
+    if (signature.parentNode === null || !signatureHomes.has(signature.parentNode)) throw new InvalidSamlResponseError('saml_signature_misplaced');
+  }
+  const responseSigned = childElements(root, NS.dsig, 'Signature').length > 0;
+  const assertionSigned = childElements(assertion, NS.dsig, 'Signature').length > 0;
+  return { xml, document, root, assertion, responseSigned, assertionSigned };
 }
 
 function parseStrict(xml: string): Document {

@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   newPortalSession,
+  newSamlRequestId,
   openLoginTransaction,
+  openSamlRequest,
   openSession,
+  sealSamlRequest,
   seal,
   sealLoginTransaction,
   sealSession,
@@ -118,5 +121,22 @@ describe('CSRF and state comparison', () => {
     expect(tokensMatch(token, '')).toBe(false);
     expect(tokensMatch(token, undefined)).toBe(false);
     expect(tokensMatch(token, [token])).toBe(false);
+  });
+});
+
+describe('SAML request cookie (SP-initiated sign-in)', () => {
+  it('round-trips the request id and IdP until it expires, and never passes for another cookie', () => {
+    // Prepare
+    const id = newSamlRequestId();
+    const cookie = sealSamlRequest({ id, idpId: 'dev-saml', expiresAt: NOW + 600 }, key);
+
+    // Act + Assess
+    expect(id).toMatch(/^_[0-9a-f]{40}$/);
+    expect(openSamlRequest(cookie, key, NOW)).toEqual({ id, idpId: 'dev-saml', expiresAt: NOW + 600 });
+    expect(openSamlRequest(cookie, key, NOW + 600)).toBeUndefined();
+    expect(openSamlRequest(cookie, randomBytes(32), NOW)).toBeUndefined();
+    expect(openSamlRequest(sealLoginTransaction({ state: 's', nonce: 'n', codeVerifier: 'v', expiresAt: NOW + 600 }, key), key, NOW)).toBeUndefined();
+    expect(openSession(cookie, key, NOW)).toMatchObject({ ok: false, reason: 'bad_signature' });
+    expect(openSamlRequest(seal('saml-request', { id: 'chosen', idp: 'dev-saml', exp: NOW + 600 }, key), key, NOW)).toBeUndefined();
   });
 });

@@ -18,6 +18,16 @@ describe('portal cookies', () => {
     expect(clearCookie('keyvend_session', { secure: false, path: '/' })).toContain('Max-Age=0');
   });
 
+  it('lets the SAML request cookie ride the IdP\'s cross-site POST: SameSite=None and Secure over https, Lax on plain-http loopback', () => {
+    // Act
+    const secure = setCookie(cookieNames(true).samlRequest, 'v', { secure: true, path: '/portal/saml/acs', maxAgeSeconds: 600, crossSitePost: true });
+    const local = setCookie(cookieNames(false).samlRequest, 'v', { secure: false, path: '/portal/saml/acs', maxAgeSeconds: 600, crossSitePost: true });
+
+    // Assess: browsers drop SameSite=None without Secure; the local dev IdP on another loopback port is the same site
+    expect(secure).toBe('__Secure-keyvend_saml_request=v; Path=/portal/saml/acs; Max-Age=600; HttpOnly; SameSite=None; Secure');
+    expect(local).toBe('keyvend_saml_request=v; Path=/portal/saml/acs; Max-Age=600; HttpOnly; SameSite=Lax');
+  });
+
   it('reads a cookie once, and refuses two cookies of the same name', () => {
     expect(readCookie(event({ cookies: ['a=1', 'keyvend_session=x.y'] }), 'keyvend_session')).toBe('x.y');
     expect(readCookie(event({ headers: { cookie: 'a=1; keyvend_session=x.y' } }), 'keyvend_session')).toBe('x.y');
