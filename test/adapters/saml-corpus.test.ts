@@ -8,7 +8,7 @@ import { InvalidSamlResponseError } from '../../src/domain/errors.ts';
 import { Secret } from '../../src/domain/secret.ts';
 import type { SamlSolicitation } from '../../src/ports/index.ts';
 
-const FIXTURES = join(import.meta.dirname, '../../../shared/fixtures');
+const FIXTURES = join(import.meta.dirname, '../fixtures/public');
 const memoryReplayCache = () => {
   const seen = new Set<string>();
   return { claimOnce: async (key: string) => !seen.has(key) && Boolean(seen.add(key)) };

@@ -8,7 +8,7 @@ import { ROOT } from '../../../infra/local/stack.ts';
 
 /**
  * The signature layer as the broker ships it, against C2SP/wycheproof json_web_signature_test.json
- * (Apache-2.0, via /work/shared/fixtures, see its README): the canonical-encoding check, then jose verifying
+ * (Apache-2.0, vendored in test/fixtures/public, see its README): the canonical-encoding check, then jose verifying
  * with the key chosen from a key set (kid, alg, use and key_ops matching, as createRemoteJWKSet does) and
  * an asymmetric algorithm allow-list. HMAC groups are verified with the bare key: the broker never accepts
  * HS*, but the vectors still check jose's MAC layer and our canonical-encoding check ("base64" group).
@@ -27,14 +27,7 @@ interface Group {
 }
 
 function readFixture(name: string) {
-  for (const folder of [join(ROOT, '../shared/fixtures/wycheproof'), '/work/shared/fixtures/wycheproof']) {
-    try {
-      return JSON.parse(readFileSync(join(folder, name), 'utf8')) as { numberOfTests: number; testGroups: Group[] };
-    } catch {
-      // try the next location
-    }
-  }
-  throw new Error(`Wycheproof fixture ${name} not found`);
+  return JSON.parse(readFileSync(join(ROOT, 'test/fixtures/public/wycheproof', name), 'utf8')) as { numberOfTests: number; testGroups: Group[] };
 }
 const suite = readFixture('json_web_signature_test.json');
 const keySuite = readFixture('json_web_key_test.json');
