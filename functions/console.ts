@@ -1,6 +1,5 @@
-import { asKeyvendError } from '../src/app/audit-trail.ts';
-import type { KeyvendError } from '../src/domain/errors.ts';
-import { issueConsoleUrl } from '../src/container.ts';
+import { asKeyvendError, type KeyvendError } from '../src/domain/errors.ts';
+import { issueConsoleUrl, logger } from '../src/container.ts';
 import { httpHandler } from '../src/http/handler.ts';
 import { assertNoTokenInQuery, authorizationOf, parseJsonObject, requestContextOf } from '../src/http/request.ts';
 import { jsonResponse } from '../src/http/responses.ts';
@@ -8,7 +7,7 @@ import { jsonResponse } from '../src/http/responses.ts';
 const issue = issueConsoleUrl(); // at init: bad configuration stops the function before it serves
 
 /** POST /v1/console: a console sign-in URL for one entitlement. The URL is a bearer secret for 15 minutes. */
-export const handler = httpHandler(async (event, context) => {
+export const handler = httpHandler(logger(), async (event, context) => {
   let body: Record<string, unknown> = {};
   let rejection: KeyvendError | undefined;
   try {

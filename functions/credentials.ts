@@ -1,6 +1,5 @@
-import { asKeyvendError } from '../src/app/audit-trail.ts';
-import type { KeyvendError } from '../src/domain/errors.ts';
-import { issueCredentials } from '../src/container.ts';
+import { asKeyvendError, type KeyvendError } from '../src/domain/errors.ts';
+import { issueCredentials, logger } from '../src/container.ts';
 import { type CredentialsRequest, parseCredentialsRequest } from '../src/http/credentials-request.ts';
 import { httpHandler } from '../src/http/handler.ts';
 import { assertNoTokenInQuery, authorizationOf, requestContextOf } from '../src/http/request.ts';
@@ -9,7 +8,7 @@ import { jsonResponse } from '../src/http/responses.ts';
 const issue = issueCredentials(); // at init: bad configuration stops the function before it serves
 
 /** POST /v1/credentials: credential_process v1 JSON for one entitlement, for a bearer token or a SAML response. */
-export const handler = httpHandler(async (event, context) => {
+export const handler = httpHandler(logger(), async (event, context) => {
   const authorization = authorizationOf(event);
   let request: CredentialsRequest = { credential: { kind: 'bearer', authorization }, entitlement: undefined, durationSeconds: undefined };
   let rejection: KeyvendError | undefined;

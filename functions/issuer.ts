@@ -1,4 +1,4 @@
-import { issuerDocuments } from '../src/container.ts';
+import { issuerDocuments, logger } from '../src/container.ts';
 import { discoveryDocument } from '../src/domain/broker-token.ts';
 import { httpHandler } from '../src/http/handler.ts';
 import { publicJsonResponse } from '../src/http/responses.ts';
@@ -9,7 +9,7 @@ const issuer = issuerDocuments(); // at init: without an issuer and a signing ke
 const MAX_AGE_SECONDS = 300;
 
 /** GET /.well-known/openid-configuration and GET /.well-known/jwks.json: what AWS verifies the broker's tokens with. */
-export const handler = httpHandler(async (event) => {
+export const handler = httpHandler(logger(), async (event) => {
   const keys = await issuer.keys.publicKeys();
   if (event.rawPath.endsWith('/jwks.json')) return publicJsonResponse({ keys }, MAX_AGE_SECONDS);
   return publicJsonResponse(discoveryDocument(issuer.issuer, keys.map((k) => k.alg)), MAX_AGE_SECONDS);

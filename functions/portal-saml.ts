@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { asKeyvendError } from '../src/app/audit-trail.ts';
-import type { RequestContext } from '../src/app/request-context.ts';
-import { samlPortal } from '../src/container.ts';
+import { asKeyvendError } from '../src/domain/errors.ts';
+import type { RequestContext } from '../src/domain/request-context.ts';
+import { logger, samlPortal } from '../src/container.ts';
 import { SAML_REQUEST_SECONDS } from '../src/domain/portal-session.ts';
 import { httpHandler } from '../src/http/handler.ts';
 import { clearCookie, cookieNames, htmlResponse, readCookie, redirectResponse, setCookie } from '../src/http/portal-http.ts';
@@ -47,7 +47,7 @@ const routes: Record<string, Route> = {
       const maxAgeSeconds = session.expiresAt - Math.floor(Date.now() / 1000);
       return redirectResponse(p.http, '/portal', [clearRequest, setCookie(names.session, sessionCookie, { secure: p.http.secure, path: '/', maxAgeSeconds })]);
     } catch (error) {
-      return portalErrorResponse(p.http, asKeyvendError(error), context, 'login', [clearRequest]);
+      return portalErrorResponse(p.http, asKeyvendError(error), context, 'login', [clearRequest], logger());
     }
   },
 };
@@ -56,7 +56,7 @@ const routes: Record<string, Route> = {
  * GET /portal/saml/login and POST /portal/saml/acs: SAML sign-in to the portal. Its own function so that only it
  * (and POST /v1/credentials) carries the XML stack (docs/bundle-size.md).
  */
-export const handler = httpHandler(async (event, lambdaContext) => {
+export const handler = httpHandler(logger(), async (event, lambdaContext) => {
   const context = requestContextOf(event, lambdaContext);
   const path = (event.rawPath ?? '').replace(/\/+$/, '');
   const route = routes[`${event.requestContext?.http?.method ?? ''} ${path}`];
@@ -66,6 +66,6 @@ export const handler = httpHandler(async (event, lambdaContext) => {
   try {
     return await route(event, context);
   } catch (error) {
-    return portalErrorResponse(p.http, asKeyvendError(error), context, 'login', []);
+    return portalErrorResponse(p.http, asKeyvendError(error), context, 'login', [], logger());
   }
 });

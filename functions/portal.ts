@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { asKeyvendError } from '../src/app/audit-trail.ts';
-import type { RequestContext } from '../src/app/request-context.ts';
-import { portal } from '../src/container.ts';
+import { asKeyvendError } from '../src/domain/errors.ts';
+import type { RequestContext } from '../src/domain/request-context.ts';
+import { logger, portal } from '../src/container.ts';
 import { httpHandler } from '../src/http/handler.ts';
 import { clearCookie, cookieNames, htmlResponse, readCookie, redirectResponse, setCookie } from '../src/http/portal-http.ts';
 import { errorPage, homePage, signInPage } from '../src/http/portal-pages.ts';
@@ -53,7 +53,7 @@ const routes: Record<string, Route> = {
         setCookie(names.session, sessionCookie, { secure: p.http.secure, path: '/', maxAgeSeconds }),
       ]);
     } catch (error) {
-      return portalErrorResponse(p.http, asKeyvendError(error), context, 'login', [clearLogin]);
+      return portalErrorResponse(p.http, asKeyvendError(error), context, 'login', [clearLogin], logger());
     }
   },
 
@@ -70,7 +70,7 @@ const routes: Record<string, Route> = {
 };
 
 /** GET /portal, /portal/login, /portal/callback; POST /portal/console, /portal/logout. SAML sign-in (/portal/saml/*) is functions/portal-saml.ts. */
-export const handler = httpHandler(async (event, lambdaContext) => {
+export const handler = httpHandler(logger(), async (event, lambdaContext) => {
   const context = requestContextOf(event, lambdaContext);
   const path = (event.rawPath ?? '').replace(/\/+$/, '');
   const route = routes[`${event.requestContext?.http?.method ?? ''} ${path}`];
@@ -80,6 +80,6 @@ export const handler = httpHandler(async (event, lambdaContext) => {
   try {
     return await route(event, context);
   } catch (error) {
-    return portalErrorResponse(p.http, asKeyvendError(error), context, 'action', []);
+    return portalErrorResponse(p.http, asKeyvendError(error), context, 'action', [], logger());
   }
 });

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
-import { signingKeyProblem } from './adapters/saml/key-policy.ts';
-import type { SamlIdpSettings } from './adapters/saml/node-saml-verifier.ts';
+import type { SamlIdpSettings } from './domain/identity-providers.ts';
+import { signingKeyProblem } from './domain/saml-key-policy.ts';
 import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
 import { isSecureTransport } from './domain/transport.ts';
 const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';

@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import type { OidcIssuerSettings } from './adapters/oidc/jose-identity-verifier.ts';
+import type { OidcIssuerSettings } from './domain/identity-providers.ts';
 import { type DestinationRule, parseDestinationRules } from './domain/console-signin.ts';
 import { type BrokerTokenSettings, MAX_TOKEN_LIFETIME_SECONDS, MIN_TOKEN_LIFETIME_SECONDS } from './domain/broker-token.ts';
 import { SECRET_ID_PATTERN } from './domain/entitlement.ts';

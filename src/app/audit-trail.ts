@@ -1,8 +1,8 @@
 import { type AuditRecord, AuditConflictError, isSameDecision, newEventId } from '../domain/audit-record.ts';
-import { type KeyvendError, InternalError, isKeyvendError } from '../domain/errors.ts';
+import type { KeyvendError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { AuditLog, Clock, DecisionLog } from '../ports/index.ts';
-import type { RequestContext } from './request-context.ts';
+import type { RequestContext } from '../domain/request-context.ts';
 import { randomBytes } from 'node:crypto';
 
 const USER_AGENT_LIMIT = 256;
@@ -44,8 +44,6 @@ export function callerOf(principal: Principal): NonNullable<AuditRecord['caller'
   };
 }
 
-export const asKeyvendError = (error: unknown): KeyvendError =>
-  isKeyvendError(error) ? error : new InternalError('unexpected', { cause: error });
 
 /**
  * One conditional audit write (`open`, `close` or `record`). When the response of a write that committed

@@ -13,7 +13,7 @@ import type { Principal } from '../domain/principal.ts';
 import { Secret } from '../domain/secret.ts';
 import type { Clock, ConsoleSignin } from '../ports/index.ts';
 import type { makeIssueCredentials } from './issue-credentials.ts';
-import type { RequestContext } from './request-context.ts';
+import type { RequestContext } from '../domain/request-context.ts';
 
 export interface IssueConsoleUrlDeps {
   readonly issueCredentials: ReturnType<typeof makeIssueCredentials>;

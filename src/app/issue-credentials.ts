@@ -1,7 +1,7 @@
 import { resolveDuration } from '../domain/duration.ts';
 import { ENTITLEMENT_ID_PATTERN, POLICY_SAFE_PATTERN, sha256Hex } from '../domain/identifiers.ts';
 import type { Entitlement, Output } from '../domain/entitlement.ts';
-import { InternalError, InvalidRequestError, InvalidSamlResponseError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
+import { asKeyvendError, InternalError, InvalidRequestError, InvalidSamlResponseError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { Secret } from '../domain/secret.ts';
 import { assertPackedSizeFits } from '../domain/session-identity.ts';
@@ -17,8 +17,8 @@ import type {
   IssuedCredentials,
   SamlVerifier,
 } from '../ports/index.ts';
-import { asKeyvendError, callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
-import type { RequestContext } from './request-context.ts';
+import { callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
+import type { RequestContext } from '../domain/request-context.ts';
 import { type BrokerIssuer, planVending } from './vending.ts';
 
 export interface IssueCredentialsDeps {

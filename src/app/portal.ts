@@ -1,5 +1,5 @@
 import type { Output } from '../domain/entitlement.ts';
-import { InvalidRequestError, InvalidSamlResponseError, InvalidTokenError, KeyvendError, UpstreamUnavailableError } from '../domain/errors.ts';
+import { asKeyvendError, InvalidRequestError, InvalidSamlResponseError, InvalidTokenError, KeyvendError, UpstreamUnavailableError } from '../domain/errors.ts';
 import { sha256Hex } from '../domain/identifiers.ts';
 import type { Principal } from '../domain/principal.ts';
 import { Secret } from '../domain/secret.ts';
@@ -18,9 +18,9 @@ import {
   tokensMatch,
 } from '../domain/portal-session.ts';
 import type { AuditLog, Clock, DecisionLog, EntitlementStore, PortalLogin, PortalSecrets, SamlAuthnRequests, SamlVerifier } from '../ports/index.ts';
-import { asKeyvendError, callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
+import { callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
 import type { ConsoleUrlGrant, makeIssueConsoleUrl } from './issue-console-url.ts';
-import type { RequestContext } from './request-context.ts';
+import type { RequestContext } from '../domain/request-context.ts';
 
 export interface PortalDeps {
   readonly login: PortalLogin;

@@ -1,5 +1,6 @@
 import { brokerTokenClaims, brokerTokenSubject, type BrokerTokenSettings } from '../domain/broker-token.ts';
-import type { Entitlement, VendingPath } from '../domain/entitlement.ts';
+import type { Entitlement } from '../domain/entitlement.ts';
+import type { VendingPath } from '../domain/vending-path.ts';
 import { InternalError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
 import { federationNameFor, sessionIdentityFor, type SessionTag } from '../domain/session-identity.ts';

@@ -1,5 +1,5 @@
 import { InvalidRequestError } from './errors.ts';
-import type { VendingPath } from './entitlement.ts';
+import type { VendingPath } from './vending-path.ts';
 
 /**
  * Console sign-in through the AWS federation endpoint (aws-facts §7.6): pure rules, no I/O.

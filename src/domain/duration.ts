@@ -1,4 +1,4 @@
-import type { VendingPath } from './entitlement.ts';
+import type { VendingPath } from './vending-path.ts';
 import { InvalidRequestError } from './errors.ts';
 
 export const STS_MIN_DURATION_SECONDS = 900;

@@ -1,13 +1,11 @@
 import * as v from 'valibot';
 import { FEDERATION_TOKEN_MAX_DURATION_SECONDS, STS_MAX_ROLE_DURATION_SECONDS } from './duration.ts';
 import { ENTITLEMENT_ID_PATTERN, ISSUER_ID_PATTERN, TAG_KEY_PATTERN } from './identifiers.ts';
-import { broadStatements } from './session-policy.ts';
+import { VENDING_PATHS, type VendingPath } from './vending-path.ts';
+import { broadStatements, type PolicyTemplate } from './session-policy.ts';
 
 export type Output = 'credentials' | 'console';
 
-/** The STS API an entitlement is vended through; see docs/vending-paths.md. */
-export const VENDING_PATHS = ['keyvend-issuer', 'assume-role', 'federation-token'] as const;
-export type VendingPath = (typeof VENDING_PATHS)[number];
 
 /** The IAM user whose long-term keys sign GetFederationToken; the keys live in Secrets Manager. */
 export interface FederationUser {
@@ -52,7 +50,6 @@ export interface Entitlement {
   readonly allowBroadStatements?: true;
 }
 
-export type PolicyTemplate = { readonly [key: string]: unknown };
 
 export type GrantTarget =
   | { readonly issuer: string; readonly subject: string }

@@ -123,3 +123,18 @@ export class InternalError extends KeyvendError {
 }
 
 export const isKeyvendError = (value: unknown): value is KeyvendError => value instanceof KeyvendError;
+
+/** Anything thrown, as the one error model: an unknown failure is an opaque internal error whose cause is kept for the log. */
+export const asKeyvendError = (error: unknown): KeyvendError =>
+  isKeyvendError(error) ? error : new InternalError('unexpected', { cause: error });
+
+/** What a log line may say of a failure: its name, code and the start of its message, never the object itself. */
+export function describeError(error: unknown): { name: string; code?: string; message: string } {
+  if (!(error instanceof Error)) return { name: 'NonError', message: 'non-error thrown' };
+  const code = (error as { code?: unknown }).code;
+  return {
+    name: error.name,
+    ...(typeof code === 'string' ? { code } : {}),
+    message: error.message.slice(0, 300),
+  };
+}

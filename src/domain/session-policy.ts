@@ -1,6 +1,8 @@
 import { PolicyTooLargeError } from './errors.ts';
 import { sha256Hex } from './identifiers.ts';
-import type { PolicyTemplate } from './entitlement.ts';
+
+/** An IAM policy document with `{{userKey}}`-style placeholders, as an entitlement stores it. */
+export type PolicyTemplate = { readonly [key: string]: unknown };
 
 /** STS refuses an inline session policy over 2,048 characters. */
 export const MAX_POLICY_CHARS = 2048;

@@ -1,8 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
-import { describeError } from '../adapters/logging/powertools-decision-log.ts';
-import { InternalError, isKeyvendError } from '../domain/errors.ts';
+import { describeError, InternalError, isKeyvendError } from '../domain/errors.ts';
 import { jsonResponse } from './responses.ts';
 
 /**

@@ -1,8 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { describeError } from '../adapters/logging/powertools-decision-log.ts';
-import type { RequestContext } from '../app/request-context.ts';
-import { logger } from '../container.ts';
-import type { KeyvendError } from '../domain/errors.ts';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { RequestContext } from '../domain/request-context.ts';
+import { describeError, type KeyvendError } from '../domain/errors.ts';
 import { htmlResponse, parseForm, type PortalHttpSettings, queryOf } from './portal-http.ts';
 import { errorPage } from './portal-pages.ts';
 
@@ -36,9 +35,10 @@ export function portalErrorResponse(
   context: RequestContext,
   during: 'login' | 'action',
   cookies: string[],
+  logger: Logger,
 ): APIGatewayProxyStructuredResultV2 {
   if (error.httpStatus >= 500) {
-    logger().error('keyvend.portal_failed', { code: error.code, reason: error.reason, failure: describeError(error.cause ?? error) });
+    logger.error('keyvend.portal_failed', { code: error.code, reason: error.reason, failure: describeError(error.cause ?? error) });
   }
   const view = (() => {
     if (error.code === 'invalid_token' && during === 'login' && UNSOLICITED_SAML.has(error.reason)) {

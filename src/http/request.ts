@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import type { RequestContext } from '../app/request-context.ts';
+import type { RequestContext } from '../domain/request-context.ts';
 import { InvalidRequestError, KeyvendError } from '../domain/errors.ts';
 import { hasDuplicateMembers } from '../domain/strict-json.ts';
 

@@ -2,7 +2,8 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertFetchableUrl, makeBoundedFetch, MAX_DOCUMENT_BYTES } from '../../src/adapters/oidc/bounded-fetch.ts';
-import { JoseIdentityVerifier, type OidcIssuerSettings } from '../../src/adapters/oidc/jose-identity-verifier.ts';
+import { JoseIdentityVerifier } from '../../src/adapters/oidc/jose-identity-verifier.ts';
+import type { OidcIssuerSettings } from '../../src/domain/identity-providers.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void;

@@ -2,8 +2,8 @@ import { type BoundSamlVerifier, boundSamlVerifier } from '../support/bound-saml
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { signingKeyProblem } from '../../src/adapters/saml/key-policy.ts';
-import type { SamlIdpSettings } from '../../src/adapters/saml/node-saml-verifier.ts';
+import type { SamlIdpSettings } from '../../src/domain/identity-providers.ts';
+import { signingKeyProblem } from '../../src/domain/saml-key-policy.ts';
 import { InvalidSamlResponseError } from '../../src/domain/errors.ts';
 import { Secret } from '../../src/domain/secret.ts';
 import type { SamlSolicitation } from '../../src/ports/index.ts';

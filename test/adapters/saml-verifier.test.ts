@@ -1,6 +1,6 @@
 import { boundSamlVerifier } from '../support/bound-saml-verifier.ts';
 import { describe, expect, it } from 'vitest';
-import type { SamlIdpSettings } from '../../src/adapters/saml/node-saml-verifier.ts';
+import type { SamlIdpSettings } from '../../src/domain/identity-providers.ts';
 import { InvalidSamlResponseError, UpstreamUnavailableError } from '../../src/domain/errors.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import { Secret } from '../../src/domain/secret.ts';

@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { AuditRecord } from '../../domain/audit-record.ts';
+import { describeError } from '../../domain/errors.ts';
 import type { DecisionLog } from '../../ports/index.ts';
 
 /**
@@ -18,14 +19,4 @@ export class PowertoolsDecisionLog implements DecisionLog {
   alarm(event: string, record: AuditRecord, cause: unknown): void {
     this.logger.error(`keyvend.alarm.${event}`, { audit: record, failure: describeError(cause) });
   }
-}
-
-export function describeError(error: unknown): { name: string; code?: string; message: string } {
-  if (!(error instanceof Error)) return { name: 'NonError', message: 'non-error thrown' };
-  const code = (error as { code?: unknown }).code;
-  return {
-    name: error.name,
-    ...(typeof code === 'string' ? { code } : {}),
-    message: error.message.slice(0, 300),
-  };
 }

@@ -14,6 +14,7 @@ import {
   sha256Hex,
   SUBJECT_PATTERN,
 } from '../../domain/identifiers.ts';
+import type { OidcIssuerSettings } from '../../domain/identity-providers.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { IdentityVerifier } from '../../ports/index.ts';
 import { assertFetchableUrl, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
@@ -22,24 +23,6 @@ import { withKeyPolicy } from './key-policy.ts';
 import { hasDuplicateMembers, nestingDepth } from '../../domain/strict-json.ts';
 
 /** One trusted issuer, from configuration only: nothing in a token can add or change one. */
-export interface OidcIssuerSettings {
-  readonly id: string;
-  readonly issuer: string;
-  readonly audiences: readonly string[];
-  readonly algorithms: readonly string[];
-  /** Without it, the JWKS URL comes from the issuer's discovery document (whose `issuer` must match). */
-  readonly jwksUri?: string;
-  /** `access` requires RFC 9068 `typ: at+jwt`; `id` refuses it, so one kind can't pass for the other. */
-  readonly tokenType: 'access' | 'id';
-  readonly subjectClaim: string;
-  readonly groupsClaim?: string;
-  /** Claims that may feed session tags; each must fit the tag grammar when present. */
-  readonly tagClaims: readonly string[];
-  /** `azp` / `client_id` values accepted; when set, a token without one of them is refused. */
-  readonly authorizedParties?: readonly string[];
-  readonly maxTokenLifetimeSeconds: number;
-  readonly clockToleranceSeconds: number;
-}
 
 export interface JoseVerifierOptions {
   readonly issuers: readonly OidcIssuerSettings[];

@@ -5,7 +5,8 @@ import { randomToken, tokensMatch } from '../../domain/portal-session.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { IdentityVerifier, PortalLogin, PortalSecrets } from '../../ports/index.ts';
 import { assertFetchableUrl, makeBoundedFetch } from './bounded-fetch.ts';
-import { JoseIdentityVerifier, type OidcIssuerSettings } from './jose-identity-verifier.ts';
+import type { OidcIssuerSettings } from '../../domain/identity-providers.ts';
+import { JoseIdentityVerifier } from './jose-identity-verifier.ts';
 
 export interface OidcPortalLoginOptions {
   /** The configured issuer people sign in with (the same entry the API trusts, so grants match). */

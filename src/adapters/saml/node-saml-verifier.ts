@@ -2,37 +2,12 @@ import type { SAML } from '@node-saml/node-saml';
 import { DOMParser } from '@xmldom/xmldom';
 import { InvalidSamlResponseError, KeyvendError, UpstreamUnavailableError } from '../../domain/errors.ts';
 import { deriveUserKey, GROUP_PATTERN, SAFE_TAG_VALUE_PATTERN, sha256Hex, SUBJECT_PATTERN } from '../../domain/identifiers.ts';
+import type { SamlIdpSettings } from '../../domain/identity-providers.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { Secret } from '../../domain/secret.ts';
 import type { ReplayCache, SamlConsumer, SamlSolicitation, SamlVerification, SamlVerifier } from '../../ports/index.ts';
-import { signingKeyProblem } from './key-policy.ts';
+import { signingKeyProblem } from '../../domain/saml-key-policy.ts';
 import { childElements, type GuardOptions, guardSamlResponse, NS } from './xml-guard.ts';
-
-/** One trusted SAML IdP, from configuration only: its certificates are bound to its entity id. */
-export interface SamlIdpSettings {
-  /** Our short id for it (the `issuer` of entitlement grants), unique across OIDC and SAML. */
-  readonly id: string;
-  readonly entityId: string;
-  /** Pinned signing certificates (PEM); KeyInfo in a response is never trusted. */
-  readonly certificates: readonly string[];
-  /** Audiences accepted from this IdP: the broker's own (an assertion for AWS itself is never accepted). */
-  readonly audiences: readonly string[];
-  /** The attribute naming the subject; without it, the NameID (with one of `nameIdFormats`). */
-  readonly subjectAttribute?: string;
-  readonly nameIdFormats: readonly string[];
-  readonly groupsAttribute?: string;
-  /** Principal attribute name → SAML attribute name, for session tags. */
-  readonly tagAttributes: Readonly<Record<string, string>>;
-  /** Also require the Response itself to be signed (the Assertion always must be). */
-  readonly requireSignedResponse: boolean;
-  readonly maxAssertionLifetimeSeconds: number;
-  readonly clockSkewSeconds: number;
-  /**
-   * The IdP's SingleSignOnService URL (HTTP-Redirect binding), where the portal's "Sign in with SAML" sends an
-   * AuthnRequest; without it the portal offers no SAML sign-in for this IdP.
-   */
-  readonly ssoUrl?: string;
-}
 
 export interface SamlVerifierOptions {
   readonly idps: readonly SamlIdpSettings[];
