@@ -24,6 +24,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          globalSetup: ['test/build-cli.setup.ts'],
           include: ['test/unit/**/*.test.ts', 'test/adapters/**/*.test.ts', 'test/emulator/**/*.test.ts', 'test/dev-idp/**/*.test.ts'],
           testTimeout: 20_000,
         },
@@ -32,7 +33,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          globalSetup: ['test/e2e/global-setup.ts'],
+          globalSetup: ['test/build-cli.setup.ts', 'test/e2e/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // The stack is shared: tests read its audit table and emulator state, so files run one at a time.

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from './command.ts';
@@ -14,8 +14,14 @@ import type { CliContext } from './settings.ts';
 
 export const COMMANDS: readonly Command[] = [login, logout, ls, credentials, env, exec, configure, serve, consoleCommand, config];
 
-/** The program that runs this CLI again, as `credential_process` must name it: node and the bin, by absolute path. */
-export const SELF_COMMAND = [process.execPath, join(dirname(fileURLToPath(import.meta.url)), '../../bin/keyvend.mjs')] as const;
+/** Set by the build (build/build-cli.mjs); absent when the sources run directly (the tests). */
+declare const __KEYVEND_VERSION__: string | undefined;
+
+/**
+ * The program that runs this CLI again, as `credential_process` must name it: node and the running executable, by
+ * absolute path (the installed `keyvend`, whatever directory the AWS CLI runs it from).
+ */
+const selfCommand = (): readonly [string, string] => [process.execPath, realpathSync(process.argv[1] ?? '')];
 
 const USAGE = `Usage: keyvend <command> [options]     (keyvend <command> --help for each command)
 
@@ -70,12 +76,13 @@ export function processContext(): CliContext {
     env: process.env,
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
-    selfCommand: SELF_COMMAND,
+    selfCommand: selfCommand(),
     now: () => Date.now(),
   };
 }
 
 function packageVersion(): string {
+  if (typeof __KEYVEND_VERSION__ === 'string') return `keyvend ${__KEYVEND_VERSION__}`;
   const manifest = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version?: unknown };
   return `keyvend ${String(manifest.version)}`;
 }

@@ -73,7 +73,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const isEntryPoint = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '');
-if (isEntryPoint) process.exitCode = await main(process.argv.slice(2));
-
 export { main as entitlementsCli };

@@ -11,7 +11,7 @@ import { auditRecords, emulatorCalls, stack } from '../support/e2e.ts';
 
 const AWS_CLI = '/usr/bin/aws';
 const PYTHON = '/usr/bin/python3';
-const KEYVEND = join(ROOT, 'bin/keyvend.mjs');
+const KEYVEND = join(ROOT, 'dist/keyvend.mjs');
 
 interface Run {
   code: number | null;

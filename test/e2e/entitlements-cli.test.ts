@@ -10,7 +10,7 @@ import { postCredentials, stack, testToken } from '../support/e2e.ts';
 const dir = mkdtempSync(join(tmpdir(), 'keyvend-entitlements-'));
 
 function runCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'src/tools/entitlements-cli.ts'), ...args], {
+  const result = spawnSync(process.execPath, [join(ROOT, 'dist/keyvend-entitlements.mjs'), ...args], {
     encoding: 'utf8',
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp' },
   });

@@ -4,8 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { saveLogin, type LoginRecord } from '../../src/cli/login-store.ts';
-import { runCli, SELF_COMMAND } from '../../src/cli/main.ts';
+import { runCli } from '../../src/cli/main.ts';
 import type { CliContext } from '../../src/cli/settings.ts';
+import { ROOT } from '../../infra/local/stack.ts';
+
+/** The built executable, as `credential_process` lines name it (test/build-cli.setup.ts builds it first). */
+export const SELF_COMMAND = [process.execPath, join(ROOT, 'dist/keyvend.mjs')] as const;
 
 /** Temporary HOME, XDG folders and AWS config file, so no test touches the real ones. */
 export function isolatedEnv(extra: Record<string, string> = {}): Record<string, string> {

@@ -274,7 +274,7 @@ describe('keyvend exec', () => {
   // Asynchronous: the fake broker answers from this very process.
   const run = (command: string[], onStdout?: (text: string, keyvendPid: number) => void) =>
     new Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(ROOT, 'bin/keyvend.mjs'), 'exec', 'photo-uploads', '--', ...command], { env });
+      const child = spawn(process.execPath, [join(ROOT, 'dist/keyvend.mjs'), 'exec', 'photo-uploads', '--', ...command], { env });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => {
@@ -339,7 +339,7 @@ describe('keyvend serve', () => {
     const broker = await startFakeBroker();
     const env = { ...isolatedEnv(), KEYVEND_URL: broker.url, KEYVEND_ISSUER: ISSUER };
     storeLogin(env, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: fakeAccessToken('user-1', 4_000_000_000) });
-    const child = spawn(process.execPath, [join(ROOT, 'bin/keyvend.mjs'), 'serve', 'photo-uploads', 'other-one'], { env });
+    const child = spawn(process.execPath, [join(ROOT, 'dist/keyvend.mjs'), 'serve', 'photo-uploads', 'other-one'], { env });
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
 
     try {

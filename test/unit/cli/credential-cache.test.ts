@@ -108,7 +108,7 @@ describe('the credential cache', () => {
     const runs = await Promise.all(
       Array.from({ length: 4 }, () =>
         new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-          const child = spawn(process.execPath, [join(ROOT, 'bin/keyvend.mjs'), 'credentials', 'photo-uploads', '--broker-url', broker.url, '--issuer', ISSUER], { env });
+          const child = spawn(process.execPath, [join(ROOT, 'dist/keyvend.mjs'), 'credentials', 'photo-uploads', '--broker-url', broker.url, '--issuer', ISSUER], { env });
           let stdout = '';
           let stderr = '';
           child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
