@@ -10,10 +10,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { isLoopback } from '../sts-emulator/admin.ts';
 import { checkRequestTime, parseSigV4, verifySigV4 } from '../sts-emulator/auth/sigv4.ts';
-import { StsError } from '../sts-emulator/errors.ts';
+import { json11Reply, listenLocal, signatureFailure } from '../json-protocol.ts';
 import { FaultQueue } from '../sts-emulator/faults.ts';
 import { BodyTooLargeError, headerValue, readRequest, type EmulatorRequest } from '../sts-emulator/protocol/http-request.ts';
 import { KmsError, kmsErrors } from './errors.ts';
@@ -95,13 +94,6 @@ export interface KmsEmulator {
 }
 
 /** The STS verifier's errors, under the names KMS uses for the same failures (as the local Secrets Manager does). */
-const SIGNATURE_ERRORS: Record<string, string> = {
-  SignatureDoesNotMatch: 'InvalidSignatureException',
-  IncompleteSignature: 'IncompleteSignature',
-  InvalidClientTokenId: 'UnrecognizedClientException',
-  MissingAuthenticationToken: 'MissingAuthenticationTokenException',
-  ExpiredToken: 'ExpiredTokenException',
-};
 
 const FAULT_DEFAULTS: Record<string, { status: number; message: string }> = {
   ThrottlingException: { status: 400, message: 'You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.' },
@@ -183,15 +175,7 @@ export async function startKmsEmulator(options: KmsEmulatorOptions): Promise<Kms
   });
 
   const server = createServer((req, res) => {
-    const reply = (status: number, body: unknown) => {
-      const text = JSON.stringify(body);
-      res.writeHead(status, {
-        'content-type': 'application/x-amz-json-1.1',
-        'content-length': Buffer.byteLength(text),
-        'x-amzn-requestid': randomUUID(),
-      });
-      res.end(text);
-    };
+    const reply = (status: number, body: unknown) => json11Reply(res, status, body, { 'x-amzn-requestid': randomUUID() });
     void (async () => {
       const record: KmsCallRecord = { time: now().toISOString(), operation: '', outcome: 'error' };
       try {
@@ -232,9 +216,10 @@ export async function startKmsEmulator(options: KmsEmulatorOptions): Promise<Kms
           record.errorCode = error.type;
           return reply(error.status, { __type: error.type, message: error.message });
         }
-        if (error instanceof StsError) {
-          record.errorCode = SIGNATURE_ERRORS[error.code] ?? error.code;
-          return reply(400, { __type: record.errorCode, message: error.message });
+        const signature = signatureFailure(error);
+        if (signature !== undefined) {
+          record.errorCode = signature.type;
+          return reply(400, { __type: signature.type, message: signature.message });
         }
         record.errorCode = 'KMSInternalException';
         return reply(500, { __type: 'KMSInternalException', message: 'An internal error occurred.' });
@@ -243,15 +228,9 @@ export async function startKmsEmulator(options: KmsEmulatorOptions): Promise<Kms
       }
     })();
   });
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.host ?? '127.0.0.1';
+  const url = await listenLocal(server, options);
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
     get keys() {
       return ring.list();
     },

@@ -9,10 +9,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { isLoopback } from '../sts-emulator/admin.ts';
 import { checkRequestTime, parseSigV4, verifySigV4 } from '../sts-emulator/auth/sigv4.ts';
-import { StsError } from '../sts-emulator/errors.ts';
+import { json11Reply, listenLocal, signatureFailure } from '../json-protocol.ts';
 import { headerValue, readRequest } from '../sts-emulator/protocol/http-request.ts';
 
 export interface LocalSecret {
@@ -66,14 +65,6 @@ class SecretsError extends Error {
   }
 }
 
-/** The STS verifier's errors, under the names Secrets Manager uses for the same failures. */
-const SIGNATURE_ERRORS: Record<string, string> = {
-  SignatureDoesNotMatch: 'InvalidSignatureException',
-  IncompleteSignature: 'IncompleteSignature',
-  InvalidClientTokenId: 'UnrecognizedClientException',
-  MissingAuthenticationToken: 'MissingAuthenticationTokenException',
-  ExpiredToken: 'ExpiredTokenException',
-};
 
 const SUFFIX_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
@@ -96,11 +87,7 @@ export async function startSecretsManagerEmulator(options: SecretsManagerEmulato
     });
 
   const server = createServer((req, res) => {
-    const reply = (status: number, body: unknown) => {
-      const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    };
+    const reply = (status: number, body: unknown) => json11Reply(res, status, body);
     void (async () => {
       const record: SecretsCallRecord = { time: now().toISOString(), target: '', outcome: 'error' };
       try {
@@ -157,9 +144,10 @@ export async function startSecretsManagerEmulator(options: SecretsManagerEmulato
           record.errorCode = error.type;
           return reply(error.status, { __type: error.type, message: error.message });
         }
-        if (error instanceof StsError) {
-          record.errorCode = SIGNATURE_ERRORS[error.code] ?? error.code;
-          return reply(400, { __type: record.errorCode, message: error.message });
+        const signature = signatureFailure(error);
+        if (signature !== undefined) {
+          record.errorCode = signature.type;
+          return reply(400, { __type: signature.type, message: signature.message });
         }
         record.errorCode = 'InternalServiceError';
         return reply(500, { __type: 'InternalServiceError', message: 'An error occurred on the server side.' });
@@ -168,14 +156,9 @@ export async function startSecretsManagerEmulator(options: SecretsManagerEmulato
       }
     })();
   });
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const url = await listenLocal(server, options);
   return {
-    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    url,
     arns,
     calls: () => callLog.map((c) => ({ ...c })),
     close: () =>
