@@ -81,9 +81,9 @@ describe('docs/openapi.yaml and docs/errors.md against the code', () => {
     expect(reasons.filter((reason) => !errorsDoc.includes(`\`${reason}\``))).toEqual([]);
   });
 
-  it('links only to files that exist from the README and the docs', () => {
+  it('links only to files that exist from the top-level documents and the docs', () => {
     // Prepare
-    const documents = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const documents = ['README.md', 'CONTRIBUTING.md', 'CHANGELOG.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
     // Act
     const missing = documents.flatMap((doc) =>
