@@ -4,7 +4,7 @@ import type { Principal } from '../domain/principal.ts';
 import type { Secret } from '../domain/secret.ts';
 import type { SessionTag } from '../domain/session-identity.ts';
 
-/** Turns a caller's credential (an `Authorization` header today, a SAML response later) into a Principal. */
+/** Turns a caller's `Authorization` header into a Principal. SAML responses go to SamlVerifier instead. */
 export interface IdentityVerifier {
   /** Throws InvalidTokenError (401) for anything untrusted and UpstreamUnavailableError when keys cannot be fetched. */
   verifyBearer(authorization: string | undefined): Promise<Principal>;
@@ -158,15 +158,18 @@ export interface LongTermKeys {
   readonly secretAccessKey: Secret;
 }
 
-/** Where the federation IAM user's keys live (Secrets Manager in AWS). Throws UpstreamUnavailableError. */
+/**
+ * Where the federation IAM user's keys live (Secrets Manager in AWS). Throws UpstreamUnavailableError when the
+ * store cannot be read, InternalError for a secret id that is not allow-listed or a secret that is malformed.
+ */
 export interface FederationKeyStore {
   keysFor(secretId: string): Promise<LongTermKeys>;
 }
 
 /**
  * The audit trail. `open` writes a pending record before any credential exists; `close` turns it into a
- * grant or a denial. `record` writes a finished denial in one step, for requests refused before the
- * caller is known. Each throws when the write fails, and the caller must then issue nothing. Writes are
+ * grant or a denial. `record` writes a finished record in one step: a denial of a request refused before any
+ * pending record was opened, and the portal's sign-in and sign-out, which mint nothing. Each throws when the write fails, and the caller must then issue nothing. Writes are
  * conditional (open and record only if new, close only if pending); a failed condition throws an
  * AuditConflictError carrying the stored record, on which the caller decides (`writeAudit`).
  */
@@ -204,9 +207,9 @@ export interface ConsoleSignin {
 }
 
 /**
- * How a person signs in to the portal. The OIDC adapter sends the browser to the IdP's authorization
- * endpoint (code + PKCE) and verifies the ID token on return; a SAML adapter sends an AuthnRequest and
- * verifies the response posted to its ACS route. Either way the portal sees only a verified Principal.
+ * How a person signs in to the portal with OIDC: the adapter sends the browser to the IdP's authorization
+ * endpoint (code + PKCE) and verifies the ID token on return, so the portal sees only a verified Principal.
+ * SAML sign-in does not use this port: it is SamlAuthnRequests plus SamlVerifier (the portalSaml function).
  */
 export interface PortalLogin {
   /** Where to send the browser, with the state, nonce and PKCE verifier to keep in a signed cookie. */

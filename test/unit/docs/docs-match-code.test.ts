@@ -6,10 +6,20 @@ import { CFN_TAGS } from '../../../infra/local/dynamodb.ts';
 import { ROOT } from '../../../infra/local/stack.ts';
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
-const sourceFiles = (dir: string): string[] =>
+
+/** Files under `dir` (recursively) whose names end in one of `extensions`. */
+const filesUnder = (dir: string, extensions: readonly string[]): string[] =>
   readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.ts'))
+    .filter((file) => extensions.some((ext) => file.endsWith(ext)))
     .map((file) => join(dir, file));
+const sourceFiles = (dir: string): string[] => filesUnder(dir, ['.ts']);
+
+/** serverless.yml as plain data (its CloudFormation tags parsed, then dropped). */
+const serverless = JSON.parse(JSON.stringify(parse(read('serverless.yml'), { customTags: CFN_TAGS as never }))) as {
+  functions: Record<string, { events?: { httpApi?: { method: string; path: string } }[] }>;
+};
+const routesOf = (fn: { events?: { httpApi?: { method: string; path: string } }[] }): string[] =>
+  (fn.events ?? []).flatMap((e) => (e.httpApi === undefined ? [] : [`${e.httpApi.method.toUpperCase()} ${e.httpApi.path}`])).sort();
 
 const openapi = parse(read('docs/openapi.yaml')) as {
   paths: Record<string, Record<string, unknown>>;
@@ -39,13 +49,7 @@ function literalReasons(): string[] {
 describe('docs/openapi.yaml and docs/errors.md against the code', () => {
   it('describes exactly the routes serverless.yml deploys', () => {
     // Prepare
-    const yml = JSON.parse(JSON.stringify(parse(read('serverless.yml'), { customTags: CFN_TAGS as never }))) as {
-      functions: Record<string, { events?: { httpApi?: { method: string; path: string } }[] }>;
-    };
-    const deployed = Object.values(yml.functions)
-      .flatMap((f) => f.events ?? [])
-      .flatMap((e) => (e.httpApi === undefined ? [] : [`${e.httpApi.method.toUpperCase()} ${e.httpApi.path}`]))
-      .sort();
+    const deployed = Object.values(serverless.functions).flatMap(routesOf).sort();
 
     // Act
     const documented = Object.entries(openapi.paths)
@@ -77,9 +81,9 @@ describe('docs/openapi.yaml and docs/errors.md against the code', () => {
     expect(reasons.filter((reason) => !errorsDoc.includes(`\`${reason}\``))).toEqual([]);
   });
 
-  it('links only to files that exist from the README and the docs', () => {
+  it('links only to files that exist from the top-level documents and the docs', () => {
     // Prepare
-    const documents = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const documents = ['README.md', 'CONTRIBUTING.md', 'CHANGELOG.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
     // Act
     const missing = documents.flatMap((doc) =>
@@ -92,5 +96,61 @@ describe('docs/openapi.yaml and docs/errors.md against the code', () => {
 
     // Assess
     expect(missing).toEqual([]);
+  });
+});
+
+/**
+ * Catalogue identifiers (J-01, P-08c, ...) cited in code, tests, infrastructure and the docs. The catalogue lives
+ * outside the repository, so docs/security.md must define each one; vendored fixtures are data, not citations.
+ */
+const CATALOGUE_ID = /\b[A-Z]{1,2}-\d{2}[a-z]?\b/g;
+const CODE = ['.ts', '.mjs', '.cjs', '.yaml', '.yml'];
+
+function citedCatalogueIds(): Map<string, string[]> {
+  const files = [
+    ...['src', 'functions', 'infra', 'test'].flatMap((dir) => filesUnder(dir, CODE)).filter((file) => !file.startsWith(join('test', 'fixtures'))),
+    'serverless.yml',
+    ...filesUnder('docs', ['.md']),
+  ];
+  const citedIn = new Map<string, string[]>();
+  for (const file of files) {
+    for (const id of new Set(read(file).match(CATALOGUE_ID) ?? [])) citedIn.set(id, [...(citedIn.get(id) ?? []), file]);
+  }
+  return citedIn;
+}
+
+/** The number words the architecture overview counts its functions with. */
+const NUMBER_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve'];
+
+describe('docs/security.md and docs/architecture.md against the code', () => {
+  it('defines in docs/security.md every security catalogue identifier the code, tests and docs cite', () => {
+    // Prepare
+    const defined = new Set([...read('docs/security.md').matchAll(/^\| ([A-Z]{1,2}-\d{2}[a-z]?) \|/gm)].map((m) => m[1]));
+
+    // Act
+    const cited = citedCatalogueIds();
+    const undefinedIds = [...cited].filter(([id]) => !defined.has(id)).map(([id, files]) => `${id} (${files.join(', ')})`);
+
+    // Assess
+    expect([...cited.keys()]).toEqual(expect.arrayContaining(['J-01', 'S-07', 'P-08f', 'C-02', 'F-05']));
+    expect(undefinedIds).toEqual([]);
+  });
+
+  it('names in docs/architecture.md exactly the functions serverless.yml deploys, with their routes and their number', () => {
+    // Prepare
+    const architecture = read('docs/architecture.md');
+    const section = /^## Functions\n([\s\S]*?)^## /m.exec(architecture)?.[1] ?? '';
+    const deployed = Object.fromEntries(Object.entries(serverless.functions).map(([name, fn]) => [name, routesOf(fn)]));
+
+    // Act
+    const documented = Object.fromEntries(
+      [...section.matchAll(/^\| `([A-Za-z]+)` \| ([^|]*) \|/gm)].map((m) => [m[1] ?? '', [...(m[2] ?? '').matchAll(/`([A-Z]+ \/[^`]*)`/g)].map((r) => r[1]).sort()]),
+    );
+    const countWord = /Keyvend is (\w+) Lambda functions/.exec(architecture)?.[1];
+
+    // Assess
+    expect(Object.keys(deployed).length).toBeGreaterThan(0);
+    expect(documented).toEqual(deployed);
+    expect(countWord).toBe(NUMBER_WORDS[Object.keys(deployed).length]);
   });
 });
