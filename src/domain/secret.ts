@@ -2,9 +2,9 @@ const REDACTED = '[redacted]';
 
 /**
  * A value that must never reach a log, an error message or a stored record. Serialising or printing it
- * yields `[redacted]`; only an explicit `reveal()` at the one place that returns it to its owner gets the
- * value. This turns "remember not to log the secret key" into something the type system and
- * `JSON.stringify` enforce.
+ * yields `[redacted]`; only an explicit `reveal()`, where the value must leave (to its owner, or to the
+ * service that checks it; docs/architecture.md lists each call), gets the value. This turns "remember not
+ * to log the secret key" into something the type system and `JSON.stringify` enforce.
  */
 export class Secret {
   readonly #value: string;
