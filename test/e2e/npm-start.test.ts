@@ -101,7 +101,7 @@ describe('npm start', () => {
     });
   });
 
-  it('prints a console command that works and a portal URL that serves the sign-in page', async () => {
+  it('prints a 12-hour console command that works and a portal URL that serves the sign-in page', async () => {
     // Prepare
     const tokenCommand = commandAfter('Get a token for alice');
     const consoleCommand = commandAfter('A 12-hour console sign-in URL');
@@ -115,6 +115,12 @@ describe('npm start', () => {
     expect(consoleUrl.status, consoleUrl.stderr).toBe(0);
     const landing = await fetch(String((JSON.parse(consoleUrl.stdout) as { url: string }).url));
     expect(await landing.text()).toContain('arn:aws:iam::111111111111:role/keyvend/console-readonly');
+    const stsUrl = /STS emulator: +(\S+)/.exec(printed)?.[1] ?? '';
+    const signins = (await (await fetch(`${stsUrl}/_emulator/signin-events`)).json()) as { action: string; sessionDuration?: number; accessKeyId?: string }[];
+    const tokenEvent = signins.filter((e) => e.action === 'getSigninToken').at(-1);
+    expect(tokenEvent?.sessionDuration).toBe(43_200);
+    const sessions = (await (await fetch(`${stsUrl}/_emulator/sessions`)).json()) as { accessKeyId: string; issuedBy: string; durationSeconds: number }[];
+    expect(sessions.find((s) => s.accessKeyId === tokenEvent?.accessKeyId)).toMatchObject({ issuedBy: 'AssumeRoleWithWebIdentity', durationSeconds: 43_200 });
     expect(portalUrl).toBe(`http://127.0.0.1:${env['KEYVEND_HTTP_PORT']}/portal`);
     expect(portal.status).toBe(200);
     expect(await portal.text()).toContain('href="/portal/login"');
