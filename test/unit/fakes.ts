@@ -155,8 +155,15 @@ export const fakeBrokerIssuer = (signer: TokenSigner = new FakeTokenSigner()) =>
 
 type AuditOperation = 'open' | 'close' | 'record';
 
+const copyOf = (record: AuditRecord): AuditRecord => JSON.parse(JSON.stringify(record)) as AuditRecord;
+
+/**
+ * An audit table in memory, with the adapter's conditions (test/contracts/audit-log.contract.ts holds it
+ * to them): `open` and `record` only if the event id is new, `close` only if the stored record is pending;
+ * a failed condition throws an AuditConflictError carrying the stored record, as the adapter reads it back.
+ */
 export class FakeAuditLog implements AuditLog {
-  /** Deep copies, so later mutation of the record does not rewrite history. */
+  /** The writes that committed, in order; deep copies, so later mutation of the record does not rewrite history. */
   readonly writes: { operation: AuditOperation; record: AuditRecord }[] = [];
   readonly failOn = new Set<AuditOperation>();
   /**
@@ -166,27 +173,44 @@ export class FakeAuditLog implements AuditLog {
    */
   readonly responseLostOn = new Set<AuditOperation>();
   storedInstead: ((written: AuditRecord) => AuditRecord) | undefined;
+  readonly #table = new Map<string, AuditRecord>();
+  #loseNextResponse = false;
 
   async open(record: AuditRecord): Promise<void> {
-    this.#write('open', record);
+    this.#write('open', record, (stored) => stored === undefined);
   }
   async close(record: AuditRecord): Promise<void> {
-    this.#write('close', record);
+    this.#write('close', record, (stored) => stored?.outcome === 'pending');
   }
   async record(record: AuditRecord): Promise<void> {
-    this.#write('record', record);
+    this.#write('record', record, (stored) => stored === undefined);
   }
 
   get last(): AuditRecord | undefined {
     return this.writes.at(-1)?.record;
   }
 
-  #write(operation: AuditOperation, record: AuditRecord): void {
+  /** The record as stored under this event id, or undefined. */
+  stored(eventId: string): AuditRecord | undefined {
+    const stored = this.#table.get(eventId);
+    return stored === undefined ? undefined : copyOf(stored);
+  }
+
+  /** The next write, whatever its operation, commits and then loses its response. */
+  loseNextResponse(): void {
+    this.#loseNextResponse = true;
+  }
+
+  #write(operation: AuditOperation, record: AuditRecord, condition: (stored: AuditRecord | undefined) => boolean): void {
     if (this.failOn.has(operation)) throw new Error(`audit ${operation} failed`);
-    this.writes.push({ operation, record: JSON.parse(JSON.stringify(record)) as AuditRecord });
-    if (this.responseLostOn.has(operation)) {
-      throw new AuditConflictError(JSON.parse(JSON.stringify(this.storedInstead?.(record) ?? record)) as AuditRecord);
-    }
+    if (!condition(this.#table.get(record.eventId))) throw new AuditConflictError(this.stored(record.eventId));
+    const lost = this.responseLostOn.has(operation) || this.#loseNextResponse;
+    this.#loseNextResponse = false;
+    const stored = copyOf(lost && this.storedInstead !== undefined ? this.storedInstead(record) : record);
+    this.#table.set(record.eventId, stored);
+    this.writes.push({ operation, record: copyOf(record) });
+    // The retry of a committed write meets its own condition, and the adapter reads back what is stored.
+    if (lost) throw new AuditConflictError(this.stored(record.eventId));
   }
 }
 

@@ -1,0 +1,66 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { createTables, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from '../../infra/local/dynamodb.ts';
+import { ROOT } from '../../infra/local/stack.ts';
+import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log.ts';
+import type { AuditRecord } from '../../src/domain/audit-record.ts';
+import { auditLogContract } from './audit-log.contract.ts';
+
+/** The DynamoDB adapters on DynamoDB Local, with the tables as serverless.yml declares them, held to the port contracts. */
+const TABLES = { entitlements: 'contract-entitlements', audit: 'contract-audit', samlReplay: 'contract-saml-replay' };
+let dynamo: LocalDynamoDb;
+const clients: DynamoDBClient[] = [];
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamoDb();
+  await createTables(dynamo.endpoint, tableDefinitionsFromServerlessYml(join(ROOT, 'serverless.yml'), TABLES));
+}, 60_000);
+afterAll(async () => {
+  for (const client of clients) client.destroy();
+  await dynamo?.close();
+});
+
+/**
+ * A document client on DynamoDB Local. Once armed, the next PutItem reaches the table and commits, then
+ * loses its response as a reset connection would; the middleware sits inside the SDK's retry loop, so the
+ * standard retry sends the same write again.
+ */
+function documentClient(): { client: DynamoDBDocumentClient; loseNextResponse(): void } {
+  const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+  clients.push(raw);
+  let armed = false;
+  raw.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (armed && context.commandName === 'PutItemCommand') {
+        armed = false;
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET', name: 'Error' });
+      }
+      return result;
+    },
+    { step: 'deserialize', name: 'loseNextPutResponse' },
+  );
+  return {
+    client: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
+    loseNextResponse: () => {
+      armed = true;
+    },
+  };
+}
+
+auditLogContract('DynamoDbAuditLog on DynamoDB Local', {
+  make: () => {
+    const { client, loseNextResponse } = documentClient();
+    const stored = async (eventId: string): Promise<AuditRecord | undefined> => {
+      const { Item } = await client.send(new GetCommand({ TableName: TABLES.audit, Key: { eventId }, ConsistentRead: true }));
+      if (Item === undefined) return undefined;
+      // The index key and the TTL are the table's, not the record's.
+      const { userKey: _userKey, expiresAt: _expiresAt, ...record } = Item;
+      return record as AuditRecord;
+    };
+    return { log: new DynamoDbAuditLog(client, TABLES.audit, 30), stored, loseNextResponse };
+  },
+  broken: () => new DynamoDbAuditLog(documentClient().client, 'contract-no-such-table', 30),
+});

@@ -1,0 +1,17 @@
+import type { AuditLog } from '../../src/ports/index.ts';
+import { FakeAuditLog } from '../unit/fakes.ts';
+import { auditLogContract } from './audit-log.contract.ts';
+
+/** The in-memory fakes the unit tests use, held to the same port contracts as the real adapters. */
+
+auditLogContract('FakeAuditLog', {
+  make: () => {
+    const fake = new FakeAuditLog();
+    return { log: fake, stored: async (eventId) => fake.stored(eventId), loseNextResponse: () => fake.loseNextResponse() };
+  },
+  broken: (): AuditLog => {
+    const fake = new FakeAuditLog();
+    for (const operation of ['open', 'close', 'record'] as const) fake.failOn.add(operation);
+    return fake;
+  },
+});
