@@ -1,12 +1,16 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { createTables, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from '../../infra/local/dynamodb.ts';
+import { CFN_TAGS, createTables, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from '../../infra/local/dynamodb.ts';
 import { ROOT } from '../../infra/local/stack.ts';
 import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log.ts';
+import { DynamoDbReplayCache } from '../../src/adapters/dynamodb/dynamodb-replay-cache.ts';
 import type { AuditRecord } from '../../src/domain/audit-record.ts';
+import { parse } from 'yaml';
 import { auditLogContract } from './audit-log.contract.ts';
+import { replayCacheContract } from './replay-cache.contract.ts';
 
 /** The DynamoDB adapters on DynamoDB Local, with the tables as serverless.yml declares them, held to the port contracts. */
 const TABLES = { entitlements: 'contract-entitlements', audit: 'contract-audit', samlReplay: 'contract-saml-replay' };
@@ -63,4 +67,39 @@ auditLogContract('DynamoDbAuditLog on DynamoDB Local', {
     return { log: new DynamoDbAuditLog(client, TABLES.audit, 30), stored, loseNextResponse };
   },
   broken: () => new DynamoDbAuditLog(documentClient().client, 'contract-no-such-table', 30),
+});
+
+/** The TTL attribute serverless.yml gives a table: DynamoDB Local stores it but never sweeps. */
+function ttlAttributeOf(logicalId: string): string {
+  const document = parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8'), { customTags: CFN_TAGS as never }) as {
+    resources: { Resources: Record<string, { Properties: { TimeToLiveSpecification?: { AttributeName: string; Enabled: boolean } } }> };
+  };
+  const ttl = document.resources.Resources[logicalId]?.Properties.TimeToLiveSpecification;
+  if (ttl?.Enabled !== true) throw new Error(`${logicalId} has no TTL`);
+  return ttl.AttributeName;
+}
+
+/**
+ * DynamoDB's TTL sweep, as AWS documents it: an item whose TTL attribute is a Number of epoch seconds at or
+ * before now is deleted; any other value (a string, milliseconds far in the future) is never swept.
+ */
+async function sweepExpired(client: DynamoDBDocumentClient, tableName: string, ttlAttribute: string, now: Date): Promise<void> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }));
+    for (const item of page.Items ?? []) {
+      const ttl = item[ttlAttribute];
+      if (typeof ttl === 'number' && ttl * 1000 <= now.getTime()) await client.send(new DeleteCommand({ TableName: tableName, Key: { pk: item['pk'] } }));
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+}
+
+replayCacheContract('DynamoDbReplayCache on DynamoDB Local', {
+  make: () => {
+    const { client } = documentClient();
+    const ttlAttribute = ttlAttributeOf('SamlReplayTable');
+    return { cache: new DynamoDbReplayCache(client, TABLES.samlReplay), sweepExpired: (now) => sweepExpired(client, TABLES.samlReplay, ttlAttribute, now) };
+  },
+  broken: () => new DynamoDbReplayCache(documentClient().client, 'contract-no-such-table'),
 });

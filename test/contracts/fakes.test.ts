@@ -1,6 +1,7 @@
 import type { AuditLog } from '../../src/ports/index.ts';
-import { FakeAuditLog } from '../unit/fakes.ts';
+import { FakeAuditLog, FakeReplayCache } from '../unit/fakes.ts';
 import { auditLogContract } from './audit-log.contract.ts';
+import { replayCacheContract } from './replay-cache.contract.ts';
 
 /** The in-memory fakes the unit tests use, held to the same port contracts as the real adapters. */
 
@@ -12,6 +13,18 @@ auditLogContract('FakeAuditLog', {
   broken: (): AuditLog => {
     const fake = new FakeAuditLog();
     for (const operation of ['open', 'close', 'record'] as const) fake.failOn.add(operation);
+    return fake;
+  },
+});
+
+replayCacheContract('FakeReplayCache', {
+  make: () => {
+    const fake = new FakeReplayCache();
+    return { cache: fake, sweepExpired: async (now) => fake.sweepExpired(now) };
+  },
+  broken: () => {
+    const fake = new FakeReplayCache();
+    fake.failure = new Error('replay table unavailable');
     return fake;
   },
 });

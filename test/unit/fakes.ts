@@ -13,6 +13,7 @@ import type {
   FederationTokenParameters,
   IdentityVerifier,
   IssuedCredentials,
+  ReplayCache,
   SignedToken,
   TokenSigner,
   WebIdentityParameters,
@@ -92,6 +93,33 @@ export class FakeEntitlementStore implements EntitlementStore {
   async listGranted(): Promise<Entitlement[]> {
     if (this.failure) throw this.failure;
     return [...this.granted];
+  }
+}
+
+/**
+ * A replay table in memory, with the adapter's semantics (test/contracts/replay-cache.contract.ts): a key
+ * is claimed once, and an expired claim keeps blocking its key until the expiry sweep (DynamoDB's TTL)
+ * removes it. Can be told to fail.
+ */
+export class FakeReplayCache implements ReplayCache {
+  readonly #claims = new Map<string, Date>();
+  failure: Error | undefined;
+
+  async claimOnce(key: string, expiresAt: Date): Promise<boolean> {
+    if (this.failure) throw this.failure;
+    if (this.#claims.has(key)) return false;
+    this.#claims.set(key, new Date(expiresAt));
+    return true;
+  }
+
+  /** The claimed keys and when each expires. */
+  get claims(): ReadonlyMap<string, Date> {
+    return this.#claims;
+  }
+
+  /** What the TTL sweep does: removes the claims that expired by `now`. */
+  sweepExpired(now: Date): void {
+    for (const [key, expiresAt] of this.#claims) if (expiresAt.getTime() <= now.getTime()) this.#claims.delete(key);
   }
 }
 
