@@ -1,15 +1,19 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { CFN_TAGS, createTables, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from '../../infra/local/dynamodb.ts';
 import { ROOT } from '../../infra/local/stack.ts';
 import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log.ts';
+import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
 import { DynamoDbReplayCache } from '../../src/adapters/dynamodb/dynamodb-replay-cache.ts';
+import { definitionKey } from '../../src/adapters/dynamodb/keys.ts';
 import type { AuditRecord } from '../../src/domain/audit-record.ts';
+import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { parse } from 'yaml';
 import { auditLogContract } from './audit-log.contract.ts';
+import { entitlementStoreContract } from './entitlement-store.contract.ts';
 import { replayCacheContract } from './replay-cache.contract.ts';
 
 /** The DynamoDB adapters on DynamoDB Local, with the tables as serverless.yml declares them, held to the port contracts. */
@@ -102,4 +106,20 @@ replayCacheContract('DynamoDbReplayCache on DynamoDB Local', {
     return { cache: new DynamoDbReplayCache(client, TABLES.samlReplay), sweepExpired: (now) => sweepExpired(client, TABLES.samlReplay, ttlAttribute, now) };
   },
   broken: () => new DynamoDbReplayCache(documentClient().client, 'contract-no-such-table'),
+});
+
+entitlementStoreContract('DynamoDbEntitlementStore on DynamoDB Local', {
+  make: () => {
+    const { client } = documentClient();
+    return {
+      store: new DynamoDbEntitlementStore(client, TABLES.entitlements),
+      apply: async (entries) => {
+        await applyEntitlements(client, TABLES.entitlements, entries, { prune: false });
+      },
+      corruptDefinition: async (entitlementId, definition) => {
+        const { Item } = await client.send(new GetCommand({ TableName: TABLES.entitlements, Key: definitionKey(entitlementId), ConsistentRead: true }));
+        await client.send(new PutCommand({ TableName: TABLES.entitlements, Item: { ...Item, definition } }));
+      },
+    };
+  },
 });

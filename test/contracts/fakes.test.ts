@@ -1,6 +1,7 @@
 import type { AuditLog } from '../../src/ports/index.ts';
-import { FakeAuditLog, FakeReplayCache } from '../unit/fakes.ts';
+import { FakeAuditLog, FakeEntitlementStore, FakeReplayCache } from '../unit/fakes.ts';
 import { auditLogContract } from './audit-log.contract.ts';
+import { entitlementStoreContract } from './entitlement-store.contract.ts';
 import { replayCacheContract } from './replay-cache.contract.ts';
 
 /** The in-memory fakes the unit tests use, held to the same port contracts as the real adapters. */
@@ -26,5 +27,16 @@ replayCacheContract('FakeReplayCache', {
     const fake = new FakeReplayCache();
     fake.failure = new Error('replay table unavailable');
     return fake;
+  },
+});
+
+entitlementStoreContract('FakeEntitlementStore', {
+  make: () => {
+    const fake = new FakeEntitlementStore([]);
+    return {
+      store: fake,
+      apply: async (entries) => fake.apply(entries),
+      corruptDefinition: async (entitlementId, definition) => fake.storeDefinition(entitlementId, definition),
+    };
   },
 });

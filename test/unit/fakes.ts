@@ -1,5 +1,6 @@
 import { type AuditRecord, AuditConflictError } from '../../src/domain/audit-record.ts';
-import type { Entitlement } from '../../src/domain/entitlement.ts';
+import { type Entitlement, type GrantTarget, parseEntitlement } from '../../src/domain/entitlement.ts';
+import { InternalError } from '../../src/domain/errors.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { Secret } from '../../src/domain/secret.ts';
@@ -18,6 +19,7 @@ import type {
   TokenSigner,
   WebIdentityParameters,
 } from '../../src/ports/index.ts';
+import type { EntitlementWithGrants } from '../../src/tools/entitlements-file.ts';
 
 /** In-memory fakes of the ports: each records what it was asked and can be told to fail. */
 
@@ -79,20 +81,61 @@ export class FakeVerifier implements IdentityVerifier {
   }
 }
 
+/** Whom the entitlements given to `new FakeEntitlementStore(...)` are granted to: principalFor()'s group. */
+export const DEFAULT_GRANT: GrantTarget = { issuer: 'corp', group: 'uploaders' };
+
+/**
+ * An entitlements table in memory, with the adapter's semantics (test/contracts/entitlement-store.contract.ts):
+ * an entitlement is found only through a grant to the principal's subject or one of its groups under its
+ * issuer, and a stored definition is parsed on every read, so one that does not parse fails the request.
+ * Can be told to fail.
+ */
 export class FakeEntitlementStore implements EntitlementStore {
   readonly lookups: string[] = [];
   failure: Error | undefined;
-  constructor(private readonly granted: Entitlement[] = [entitlementFor()]) {}
+  /** As stored, not as parsed: the read parses, as the adapter does. */
+  readonly #definitions = new Map<string, unknown>();
+  readonly #grants = new Map<string, readonly GrantTarget[]>();
 
-  async findGranted(_principal: Principal, entitlementId: string): Promise<Entitlement | undefined> {
-    this.lookups.push(entitlementId);
-    if (this.failure) throw this.failure;
-    return this.granted.find((e) => e.id === entitlementId);
+  constructor(granted: Entitlement[] = [entitlementFor()], to: readonly GrantTarget[] = [DEFAULT_GRANT]) {
+    this.apply(granted.map((entitlement) => ({ entitlement, grants: to })));
   }
 
-  async listGranted(): Promise<Entitlement[]> {
+  /** What the entitlements writer does with a checked file's entries: each definition and its grants replaced. */
+  apply(entries: readonly EntitlementWithGrants[]): void {
+    for (const { entitlement, grants } of entries) {
+      this.#definitions.set(entitlement.id, JSON.parse(JSON.stringify(entitlement)));
+      this.#grants.set(entitlement.id, [...grants]);
+    }
+  }
+
+  /** Replaces a stored definition with anything, as a corrupted or hand-edited item would be. */
+  storeDefinition(entitlementId: string, definition: unknown): void {
+    this.#definitions.set(entitlementId, definition);
+  }
+
+  async findGranted(principal: Principal, entitlementId: string): Promise<Entitlement | undefined> {
+    this.lookups.push(entitlementId);
     if (this.failure) throw this.failure;
-    return [...this.granted];
+    if (!this.#definitions.has(entitlementId) || !this.#isGranted(principal, entitlementId)) return undefined;
+    return this.#parsed(entitlementId);
+  }
+
+  async listGranted(principal: Principal): Promise<Entitlement[]> {
+    if (this.failure) throw this.failure;
+    return [...this.#definitions.keys()].filter((id) => this.#isGranted(principal, id)).map((id) => this.#parsed(id));
+  }
+
+  #isGranted(principal: Principal, entitlementId: string): boolean {
+    return (this.#grants.get(entitlementId) ?? []).some(
+      (target) => target.issuer === principal.issuerId && ('subject' in target ? target.subject === principal.subject : principal.groups.includes(target.group)),
+    );
+  }
+
+  #parsed(entitlementId: string): Entitlement {
+    const parsed = parseEntitlement(this.#definitions.get(entitlementId));
+    if (!parsed.ok) throw new InternalError('entitlement_corrupt', { cause: new Error(parsed.problems.join('; ')) });
+    return parsed.entitlement;
   }
 }
 
