@@ -1,8 +1,10 @@
+import { UpstreamUnavailableError } from '../../src/domain/errors.ts';
 import type { AuditLog } from '../../src/ports/index.ts';
-import { FakeAuditLog, FakeEntitlementStore, FakeReplayCache } from '../unit/fakes.ts';
+import { FakeAuditLog, FakeEntitlementStore, FakeReplayCache, FakeTokenSigner } from '../unit/fakes.ts';
 import { auditLogContract } from './audit-log.contract.ts';
 import { entitlementStoreContract } from './entitlement-store.contract.ts';
 import { replayCacheContract } from './replay-cache.contract.ts';
+import { tokenSignerContract } from './token-signer.contract.ts';
 
 /** The in-memory fakes the unit tests use, held to the same port contracts as the real adapters. */
 
@@ -38,5 +40,17 @@ entitlementStoreContract('FakeEntitlementStore', {
       apply: async (entries) => fake.apply(entries),
       corruptDefinition: async (entitlementId, definition) => fake.storeDefinition(entitlementId, definition),
     };
+  },
+});
+
+tokenSignerContract('FakeTokenSigner', {
+  make: () => {
+    const fake = new FakeTokenSigner();
+    return { signer: fake, keys: fake };
+  },
+  unavailable: () => {
+    const fake = new FakeTokenSigner();
+    fake.failure = new UpstreamUnavailableError('kms_unavailable');
+    return fake;
   },
 });

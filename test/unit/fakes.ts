@@ -1,3 +1,5 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { calculateJwkThumbprint, SignJWT } from 'jose';
 import { type AuditRecord, AuditConflictError } from '../../src/domain/audit-record.ts';
 import { type Entitlement, type GrantTarget, parseEntitlement } from '../../src/domain/entitlement.ts';
 import { InternalError } from '../../src/domain/errors.ts';
@@ -14,6 +16,8 @@ import type {
   FederationTokenParameters,
   IdentityVerifier,
   IssuedCredentials,
+  PublicJwk,
+  PublicKeySet,
   ReplayCache,
   SignedToken,
   TokenSigner,
@@ -205,17 +209,36 @@ export class FakeCredentialIssuer implements CredentialIssuer {
   }
 }
 
-export const FAKE_MINTED_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.fake-minted-token.signature-0123456789';
-
-/** Records the claims it is asked to sign and returns a fixed token; can be told to fail. */
-export class FakeTokenSigner implements TokenSigner {
+/**
+ * Signs for real, with an ES256 key made for this instance (the private half stays in it, as in KMS), and
+ * publishes the public half, so what it signs verifies against what it publishes, as the KMS adapter's
+ * tokens do (test/contracts/token-signer.contract.ts). Records the claims it signs; can be told to fail.
+ */
+export class FakeTokenSigner implements TokenSigner, PublicKeySet {
   readonly signed: Readonly<Record<string, unknown>>[] = [];
   failure: Error | undefined;
+  readonly #keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  #publicJwk: Promise<PublicJwk> | undefined;
 
   async sign(claims: Readonly<Record<string, unknown>>): Promise<SignedToken> {
     if (this.failure) throw this.failure;
     this.signed.push(claims);
-    return { token: new Secret(FAKE_MINTED_TOKEN), keyId: 'fake-kid-1' };
+    const { kid } = await this.#jwk();
+    const token = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' }).sign(this.#keys.privateKey);
+    return { token: new Secret(token), keyId: kid };
+  }
+
+  async publicKeys(): Promise<readonly PublicJwk[]> {
+    return [await this.#jwk()];
+  }
+
+  #jwk(): Promise<PublicJwk> {
+    this.#publicJwk ??= (async () => {
+      const { x, y } = this.#keys.publicKey.export({ format: 'jwk' });
+      const members = { kty: 'EC' as const, crv: 'P-256' as const, x: String(x), y: String(y) };
+      return { ...members, kid: await calculateJwkThumbprint(members, 'sha256'), alg: 'ES256' as const, use: 'sig' as const };
+    })();
+    return this.#publicJwk;
   }
 }
 
