@@ -25,7 +25,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           globalSetup: ['test/build-cli.setup.ts'],
-          include: ['test/unit/**/*.test.ts', 'test/adapters/**/*.test.ts', 'test/emulator/**/*.test.ts', 'test/dev-idp/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/contracts/**/*.test.ts', 'test/adapters/**/*.test.ts', 'test/emulator/**/*.test.ts', 'test/dev-idp/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

@@ -7,12 +7,9 @@ import { signingKeyProblem } from '../../src/domain/saml-key-policy.ts';
 import { InvalidSamlResponseError } from '../../src/domain/errors.ts';
 import { Secret } from '../../src/domain/secret.ts';
 import type { SamlSolicitation } from '../../src/ports/index.ts';
+import { FakeReplayCache } from '../unit/fakes.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/public');
-const memoryReplayCache = () => {
-  const seen = new Set<string>();
-  return { claimOnce: async (key: string) => !seen.has(key) && Boolean(seen.add(key)) };
-};
 const idp = (overrides: Partial<SamlIdpSettings>): SamlIdpSettings => ({
   id: 'corpus', entityId: '', certificates: [], audiences: [], nameIdFormats: [], tagAttributes: {},
   requireSignedResponse: false, maxAssertionLifetimeSeconds: 3600, clockSkewSeconds: 30, ...overrides,
@@ -47,7 +44,7 @@ describe('node-saml signature corpus (S-05)', () => {
         }),
       ],
       acsUrl: 'https://evil-corp.madness.com/sso/callback',
-      replayCache: memoryReplayCache(),
+      replayCache: new FakeReplayCache(),
       conformanceProfile,
     });
   const frozen = () => {
@@ -110,7 +107,7 @@ describe('xml-crypto corpus (S-02, CVE-2025-29774/29775)', () => {
         }),
       ],
       acsUrl: 'http://localhost:3000/login/callback',
-      replayCache: memoryReplayCache(),
+      replayCache: new FakeReplayCache(),
       conformanceProfile: true,
     });
   const onelogin = () =>
@@ -125,7 +122,7 @@ describe('xml-crypto corpus (S-02, CVE-2025-29774/29775)', () => {
         }),
       ],
       acsUrl: 'ForNodeJS',
-      replayCache: memoryReplayCache(),
+      replayCache: new FakeReplayCache(),
       conformanceProfile: true,
     });
 
@@ -196,7 +193,7 @@ describe('xml-crypto corpus (S-02, CVE-2025-29774/29775)', () => {
     const production = boundSamlVerifier({
       idps: [idp({ entityId: 'https://openidp.feide.no', certificates: [readFileSync(join(dir, 'feide_public.pem'), 'utf8')], audiences: ['passport-saml'], nameIdFormats: ['urn:oasis:names:tc:SAML:2.0:nameid-format:transient'] })],
       acsUrl: 'http://localhost:3000/login/callback',
-      replayCache: memoryReplayCache(),
+      replayCache: new FakeReplayCache(),
     });
 
     // Act

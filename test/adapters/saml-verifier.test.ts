@@ -7,6 +7,7 @@ import { Secret } from '../../src/domain/secret.ts';
 import type { ReplayCache } from '../../src/ports/index.ts';
 import { generateSigningCert, samlifyIdp } from '../../infra/local/saml-idp.ts';
 import { alterSignedResponse, resignResponseWith } from '../support/saml-attacks.ts';
+import { FakeReplayCache } from '../unit/fakes.ts';
 
 const ENTITY_ID = 'https://idp.example.test/saml';
 const ACS = 'https://broker.example.test/v1/credentials';
@@ -14,12 +15,7 @@ const AUDIENCE = 'urn:keyvend:test';
 const cert = generateSigningCert('verifier-test-idp');
 const idp = samlifyIdp({ entityId: ENTITY_ID, cert, acsUrl: ACS, audience: AUDIENCE, defaultNameId: 'alice-1', defaultAttributes: { groups: ['engineers'], dept: ['research'] } });
 
-function memoryReplayCache(): ReplayCache & { keys: Map<string, Date> } {
-  const keys = new Map<string, Date>();
-  return { keys, claimOnce: async (key, expiresAt) => !keys.has(key) && Boolean(keys.set(key, expiresAt)) };
-}
-
-function verifier(overrides: Partial<SamlIdpSettings> = {}, replayCache: ReplayCache = memoryReplayCache()) {
+function verifier(overrides: Partial<SamlIdpSettings> = {}, replayCache: ReplayCache = new FakeReplayCache()) {
   return boundSamlVerifier({
     idps: [
       {
@@ -54,7 +50,7 @@ async function reasonOf(promise: Promise<unknown>): Promise<string> {
 describe('NodeSamlVerifier', () => {
   it('builds the same kind of principal as the OIDC verifier, and keeps the response as a Secret', async () => {
     // Prepare
-    const replayCache = memoryReplayCache();
+    const replayCache = new FakeReplayCache();
     const response = await idp.response({ assertionId: '_assertion-1' });
 
     // Act
@@ -72,8 +68,8 @@ describe('NodeSamlVerifier', () => {
       auth: { tokenId: '_assertion-1' },
     });
     expect(JSON.stringify(result)).not.toContain(response.slice(0, 40));
-    expect([...replayCache.keys.keys()]).toEqual(['saml#corp#_assertion-1']);
-    expect(replayCache.keys.get('saml#corp#_assertion-1')!.getTime()).toBeGreaterThan(Date.now() + 250_000);
+    expect([...replayCache.claims.keys()]).toEqual(['saml#corp#_assertion-1']);
+    expect(replayCache.claims.get('saml#corp#_assertion-1')!.getTime()).toBeGreaterThan(Date.now() + 250_000);
   });
 
   it('refuses an assertion issued for AWS itself (urn:amazon:webservices): the pass-through path is gone', async () => {

@@ -1,5 +1,8 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { calculateJwkThumbprint, SignJWT } from 'jose';
 import { type AuditRecord, AuditConflictError } from '../../src/domain/audit-record.ts';
-import type { Entitlement } from '../../src/domain/entitlement.ts';
+import { type Entitlement, type GrantTarget, parseEntitlement } from '../../src/domain/entitlement.ts';
+import { InternalError } from '../../src/domain/errors.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { Secret } from '../../src/domain/secret.ts';
@@ -13,10 +16,14 @@ import type {
   FederationTokenParameters,
   IdentityVerifier,
   IssuedCredentials,
+  PublicJwk,
+  PublicKeySet,
+  ReplayCache,
   SignedToken,
   TokenSigner,
   WebIdentityParameters,
 } from '../../src/ports/index.ts';
+import type { EntitlementWithGrants } from '../../src/tools/entitlements-file.ts';
 
 /** In-memory fakes of the ports: each records what it was asked and can be told to fail. */
 
@@ -78,20 +85,88 @@ export class FakeVerifier implements IdentityVerifier {
   }
 }
 
+/** Whom the entitlements given to `new FakeEntitlementStore(...)` are granted to: principalFor()'s group. */
+export const DEFAULT_GRANT: GrantTarget = { issuer: 'corp', group: 'uploaders' };
+
+/**
+ * An entitlements table in memory, with the adapter's semantics (test/contracts/entitlement-store.contract.ts):
+ * an entitlement is found only through a grant to the principal's subject or one of its groups under its
+ * issuer, and a stored definition is parsed on every read, so one that does not parse fails the request.
+ * Can be told to fail.
+ */
 export class FakeEntitlementStore implements EntitlementStore {
   readonly lookups: string[] = [];
   failure: Error | undefined;
-  constructor(private readonly granted: Entitlement[] = [entitlementFor()]) {}
+  /** As stored, not as parsed: the read parses, as the adapter does. */
+  readonly #definitions = new Map<string, unknown>();
+  readonly #grants = new Map<string, readonly GrantTarget[]>();
 
-  async findGranted(_principal: Principal, entitlementId: string): Promise<Entitlement | undefined> {
-    this.lookups.push(entitlementId);
-    if (this.failure) throw this.failure;
-    return this.granted.find((e) => e.id === entitlementId);
+  constructor(granted: Entitlement[] = [entitlementFor()], to: readonly GrantTarget[] = [DEFAULT_GRANT]) {
+    this.apply(granted.map((entitlement) => ({ entitlement, grants: to })));
   }
 
-  async listGranted(): Promise<Entitlement[]> {
+  /** What the entitlements writer does with a checked file's entries: each definition and its grants replaced. */
+  apply(entries: readonly EntitlementWithGrants[]): void {
+    for (const { entitlement, grants } of entries) {
+      this.#definitions.set(entitlement.id, JSON.parse(JSON.stringify(entitlement)));
+      this.#grants.set(entitlement.id, [...grants]);
+    }
+  }
+
+  /** Replaces a stored definition with anything, as a corrupted or hand-edited item would be. */
+  storeDefinition(entitlementId: string, definition: unknown): void {
+    this.#definitions.set(entitlementId, definition);
+  }
+
+  async findGranted(principal: Principal, entitlementId: string): Promise<Entitlement | undefined> {
+    this.lookups.push(entitlementId);
     if (this.failure) throw this.failure;
-    return [...this.granted];
+    if (!this.#definitions.has(entitlementId) || !this.#isGranted(principal, entitlementId)) return undefined;
+    return this.#parsed(entitlementId);
+  }
+
+  async listGranted(principal: Principal): Promise<Entitlement[]> {
+    if (this.failure) throw this.failure;
+    return [...this.#definitions.keys()].filter((id) => this.#isGranted(principal, id)).map((id) => this.#parsed(id));
+  }
+
+  #isGranted(principal: Principal, entitlementId: string): boolean {
+    return (this.#grants.get(entitlementId) ?? []).some(
+      (target) => target.issuer === principal.issuerId && ('subject' in target ? target.subject === principal.subject : principal.groups.includes(target.group)),
+    );
+  }
+
+  #parsed(entitlementId: string): Entitlement {
+    const parsed = parseEntitlement(this.#definitions.get(entitlementId));
+    if (!parsed.ok) throw new InternalError('entitlement_corrupt', { cause: new Error(parsed.problems.join('; ')) });
+    return parsed.entitlement;
+  }
+}
+
+/**
+ * A replay table in memory, with the adapter's semantics (test/contracts/replay-cache.contract.ts): a key
+ * is claimed once, and an expired claim keeps blocking its key until the expiry sweep (DynamoDB's TTL)
+ * removes it. Can be told to fail.
+ */
+export class FakeReplayCache implements ReplayCache {
+  readonly #claims = new Map<string, Date>();
+  failure: Error | undefined;
+
+  async claimOnce(key: string, expiresAt: Date): Promise<boolean> {
+    if (this.failure) throw this.failure;
+    if (this.#claims.has(key)) return false;
+    this.#claims.set(key, new Date(expiresAt));
+    return true;
+  }
+
+  /** The claimed keys and when each expires. */
+  get claims(): ReadonlyMap<string, Date> {
+    return this.#claims;
+  }
+
+  /** What the TTL sweep does: removes the claims that expired by `now`. */
+  sweepExpired(now: Date): void {
+    for (const [key, expiresAt] of this.#claims) if (expiresAt.getTime() <= now.getTime()) this.#claims.delete(key);
   }
 }
 
@@ -134,17 +209,36 @@ export class FakeCredentialIssuer implements CredentialIssuer {
   }
 }
 
-export const FAKE_MINTED_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.fake-minted-token.signature-0123456789';
-
-/** Records the claims it is asked to sign and returns a fixed token; can be told to fail. */
-export class FakeTokenSigner implements TokenSigner {
+/**
+ * Signs for real, with an ES256 key made for this instance (the private half stays in it, as in KMS), and
+ * publishes the public half, so what it signs verifies against what it publishes, as the KMS adapter's
+ * tokens do (test/contracts/token-signer.contract.ts). Records the claims it signs; can be told to fail.
+ */
+export class FakeTokenSigner implements TokenSigner, PublicKeySet {
   readonly signed: Readonly<Record<string, unknown>>[] = [];
   failure: Error | undefined;
+  readonly #keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  #publicJwk: Promise<PublicJwk> | undefined;
 
   async sign(claims: Readonly<Record<string, unknown>>): Promise<SignedToken> {
     if (this.failure) throw this.failure;
     this.signed.push(claims);
-    return { token: new Secret(FAKE_MINTED_TOKEN), keyId: 'fake-kid-1' };
+    const { kid } = await this.#jwk();
+    const token = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' }).sign(this.#keys.privateKey);
+    return { token: new Secret(token), keyId: kid };
+  }
+
+  async publicKeys(): Promise<readonly PublicJwk[]> {
+    return [await this.#jwk()];
+  }
+
+  #jwk(): Promise<PublicJwk> {
+    this.#publicJwk ??= (async () => {
+      const { x, y } = this.#keys.publicKey.export({ format: 'jwk' });
+      const members = { kty: 'EC' as const, crv: 'P-256' as const, x: String(x), y: String(y) };
+      return { ...members, kid: await calculateJwkThumbprint(members, 'sha256'), alg: 'ES256' as const, use: 'sig' as const };
+    })();
+    return this.#publicJwk;
   }
 }
 
@@ -155,8 +249,15 @@ export const fakeBrokerIssuer = (signer: TokenSigner = new FakeTokenSigner()) =>
 
 type AuditOperation = 'open' | 'close' | 'record';
 
+const copyOf = (record: AuditRecord): AuditRecord => JSON.parse(JSON.stringify(record)) as AuditRecord;
+
+/**
+ * An audit table in memory, with the adapter's conditions (test/contracts/audit-log.contract.ts holds it
+ * to them): `open` and `record` only if the event id is new, `close` only if the stored record is pending;
+ * a failed condition throws an AuditConflictError carrying the stored record, as the adapter reads it back.
+ */
 export class FakeAuditLog implements AuditLog {
-  /** Deep copies, so later mutation of the record does not rewrite history. */
+  /** The writes that committed, in order; deep copies, so later mutation of the record does not rewrite history. */
   readonly writes: { operation: AuditOperation; record: AuditRecord }[] = [];
   readonly failOn = new Set<AuditOperation>();
   /**
@@ -166,27 +267,44 @@ export class FakeAuditLog implements AuditLog {
    */
   readonly responseLostOn = new Set<AuditOperation>();
   storedInstead: ((written: AuditRecord) => AuditRecord) | undefined;
+  readonly #table = new Map<string, AuditRecord>();
+  #loseNextResponse = false;
 
   async open(record: AuditRecord): Promise<void> {
-    this.#write('open', record);
+    this.#write('open', record, (stored) => stored === undefined);
   }
   async close(record: AuditRecord): Promise<void> {
-    this.#write('close', record);
+    this.#write('close', record, (stored) => stored?.outcome === 'pending');
   }
   async record(record: AuditRecord): Promise<void> {
-    this.#write('record', record);
+    this.#write('record', record, (stored) => stored === undefined);
   }
 
   get last(): AuditRecord | undefined {
     return this.writes.at(-1)?.record;
   }
 
-  #write(operation: AuditOperation, record: AuditRecord): void {
+  /** The record as stored under this event id, or undefined. */
+  stored(eventId: string): AuditRecord | undefined {
+    const stored = this.#table.get(eventId);
+    return stored === undefined ? undefined : copyOf(stored);
+  }
+
+  /** The next write, whatever its operation, commits and then loses its response. */
+  loseNextResponse(): void {
+    this.#loseNextResponse = true;
+  }
+
+  #write(operation: AuditOperation, record: AuditRecord, condition: (stored: AuditRecord | undefined) => boolean): void {
     if (this.failOn.has(operation)) throw new Error(`audit ${operation} failed`);
-    this.writes.push({ operation, record: JSON.parse(JSON.stringify(record)) as AuditRecord });
-    if (this.responseLostOn.has(operation)) {
-      throw new AuditConflictError(JSON.parse(JSON.stringify(this.storedInstead?.(record) ?? record)) as AuditRecord);
-    }
+    if (!condition(this.#table.get(record.eventId))) throw new AuditConflictError(this.stored(record.eventId));
+    const lost = this.responseLostOn.has(operation) || this.#loseNextResponse;
+    this.#loseNextResponse = false;
+    const stored = copyOf(lost && this.storedInstead !== undefined ? this.storedInstead(record) : record);
+    this.#table.set(record.eventId, stored);
+    this.writes.push({ operation, record: copyOf(record) });
+    // The retry of a committed write meets its own condition, and the adapter reads back what is stored.
+    if (lost) throw new AuditConflictError(this.stored(record.eventId));
   }
 }
 

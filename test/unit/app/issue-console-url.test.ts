@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { makeIssueConsoleUrl } from '../../../src/app/issue-console-url.ts';
 import { makeIssueCredentials } from '../../../src/app/issue-credentials.ts';
-import type { AuditRecord } from '../../../src/domain/audit-record.ts';
 import { federationEndpointFor, type CredentialOrigin } from '../../../src/domain/console-signin.ts';
 import type { Entitlement } from '../../../src/domain/entitlement.ts';
 import { UpstreamUnavailableError } from '../../../src/domain/errors.ts';
 import type { Principal } from '../../../src/domain/principal.ts';
 import { Secret } from '../../../src/domain/secret.ts';
 import type { AssumeRoleParameters, SigninTokenRequest } from '../../../src/ports/index.ts';
+import { FakeAuditLog } from '../fakes.ts';
 
 const principal: Principal = {
   idpType: 'oidc',
@@ -37,7 +37,7 @@ const entitlement = (roleArn: string): Entitlement => ({
 function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: (r: SigninTokenRequest) => Promise<Secret> } = {}) {
   const stsCalls: AssumeRoleParameters[] = [];
   const signinCalls: SigninTokenRequest[] = [];
-  const audit: AuditRecord[] = [];
+  const audit = new FakeAuditLog();
   const alarms: string[] = [];
   const issueCredentials = makeIssueCredentials({
     verifier: { verifyBearer: async () => principal },
@@ -59,11 +59,7 @@ function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: 
       assumeRoleWithWebIdentity: () => Promise.reject(new Error('not this path')),
       getFederationToken: () => Promise.reject(new Error('not this path')),
     },
-    audit: {
-      open: async (r) => void audit.push(structuredClone(r)),
-      close: async (r) => void audit.push(structuredClone(r)),
-      record: async (r) => void audit.push(structuredClone(r)),
-    },
+    audit,
     log: { decision: () => {}, alarm: (event) => void alarms.push(event) },
     clock: { now: () => new Date() },
     brokerIssuer: undefined,
@@ -111,8 +107,8 @@ describe('issueConsoleUrl', () => {
     expect(url.searchParams.get('Issuer')).toBe('https://keyvend.example.com/portal');
     expect(signinCalls[0]?.sessionDuration).toBeUndefined();
     expect(JSON.stringify(grant)).not.toContain('signin-token-123');
-    expect(audit.at(-1)).toMatchObject({ action: 'console', outcome: 'granted', delivery: { type: 'console_url', delivered: true } });
-    expect(JSON.stringify(audit)).not.toContain('signin-token-123');
+    expect(audit.last).toMatchObject({ action: 'console', outcome: 'granted', delivery: { type: 'console_url', delivered: true } });
+    expect(JSON.stringify(audit.writes)).not.toContain('signin-token-123');
   });
 
   it('sends SessionDuration for credentials obtained without chaining', async () => {
@@ -138,7 +134,7 @@ describe('issueConsoleUrl', () => {
     expect(new URL(grant.url.reveal()).host).toBe('signin.amazonaws-us-gov.com');
     expect(refused).toMatchObject({ code: 'invalid_request', reason: 'destination_not_allowed' });
     expect(gov.stsCalls).toHaveLength(1);
-    expect(gov.audit.at(-1)).toMatchObject({ outcome: 'denied', reason: 'destination_not_allowed' });
+    expect(gov.audit.last).toMatchObject({ outcome: 'denied', reason: 'destination_not_allowed' });
   });
 
   it('delivers nothing and records minted_not_delivered when getSigninToken fails (F-06)', async () => {
@@ -156,7 +152,7 @@ describe('issueConsoleUrl', () => {
     expect(error).toMatchObject({ code: 'upstream_unavailable', httpStatus: 503 });
     expect(JSON.stringify(error)).not.toContain('fake-secret-key');
     expect(stsCalls).toHaveLength(1);
-    expect(audit.at(-1)).toMatchObject({
+    expect(audit.last).toMatchObject({
       outcome: 'minted_not_delivered',
       reason: 'signin_token_http_500',
       delivery: { type: 'console_url', delivered: false },

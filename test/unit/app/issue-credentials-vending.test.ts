@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { makeIssueCredentials } from '../../../src/app/issue-credentials.ts';
-import type { AuditRecord } from '../../../src/domain/audit-record.ts';
 import { type Entitlement, parseEntitlement } from '../../../src/domain/entitlement.ts';
 import { type KeyvendError, UpstreamUnavailableError } from '../../../src/domain/errors.ts';
 import type { Principal } from '../../../src/domain/principal.ts';
 import { Secret } from '../../../src/domain/secret.ts';
 import type { CredentialIssuer, IssuedCredentials, TokenSigner } from '../../../src/ports/index.ts';
+import { FakeAuditLog } from '../fakes.ts';
 
 const ACCOUNT = '111111111111';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/keyvend/target`;
@@ -41,7 +41,9 @@ function harness(principal: Principal, entitlement: Entitlement, options: { audi
   const timeline: string[] = [];
   const calls: Call[] = [];
   const signed: Record<string, unknown>[] = [];
-  const records: AuditRecord[] = [];
+  // The fake keeps the audit table's conditions; the wrapper only adds each write to the timeline.
+  const audit = new FakeAuditLog();
+  if (options.auditOpenFails === true) audit.failOn.add('open');
   const issued = (arn: string, extra: Partial<IssuedCredentials> = {}): IssuedCredentials => ({
     accessKeyId: 'ASIAEXAMPLE000000001',
     secretAccessKey: new Secret('secret'),
@@ -81,16 +83,15 @@ function harness(principal: Principal, entitlement: Entitlement, options: { audi
     audit: {
       open: async (r) => {
         timeline.push('audit:open');
-        if (options.auditOpenFails) throw new Error('table unavailable');
-        records.push(structuredClone(r));
+        await audit.open(r);
       },
       close: async (r) => {
         timeline.push(`audit:close:${r.outcome}`);
-        records.push(structuredClone(r));
+        await audit.close(r);
       },
       record: async (r) => {
         timeline.push(`audit:record:${r.outcome}`);
-        records.push(structuredClone(r));
+        await audit.record(r);
       },
     },
     log: { decision: () => {}, alarm: () => {} },
@@ -107,7 +108,16 @@ function harness(principal: Principal, entitlement: Entitlement, options: { audi
       output: 'credentials',
       context: { requestId: 'r-1' },
     });
-  return { run, timeline, calls, signed, records, last: () => records[records.length - 1] };
+  return {
+    run,
+    timeline,
+    calls,
+    signed,
+    get records() {
+      return audit.writes.map((write) => write.record);
+    },
+    last: () => audit.last,
+  };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<KeyvendError> {

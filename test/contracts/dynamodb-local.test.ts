@@ -1,0 +1,125 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { CFN_TAGS, createTables, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from '../../infra/local/dynamodb.ts';
+import { ROOT } from '../../infra/local/stack.ts';
+import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log.ts';
+import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
+import { DynamoDbReplayCache } from '../../src/adapters/dynamodb/dynamodb-replay-cache.ts';
+import { definitionKey } from '../../src/adapters/dynamodb/keys.ts';
+import type { AuditRecord } from '../../src/domain/audit-record.ts';
+import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
+import { parse } from 'yaml';
+import { auditLogContract } from './audit-log.contract.ts';
+import { entitlementStoreContract } from './entitlement-store.contract.ts';
+import { replayCacheContract } from './replay-cache.contract.ts';
+
+/** The DynamoDB adapters on DynamoDB Local, with the tables as serverless.yml declares them, held to the port contracts. */
+const TABLES = { entitlements: 'contract-entitlements', audit: 'contract-audit', samlReplay: 'contract-saml-replay' };
+let dynamo: LocalDynamoDb;
+const clients: DynamoDBClient[] = [];
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamoDb();
+  await createTables(dynamo.endpoint, tableDefinitionsFromServerlessYml(join(ROOT, 'serverless.yml'), TABLES));
+}, 60_000);
+afterAll(async () => {
+  for (const client of clients) client.destroy();
+  await dynamo?.close();
+});
+
+/**
+ * A document client on DynamoDB Local. Once armed, the next PutItem reaches the table and commits, then
+ * loses its response as a reset connection would; the middleware sits inside the SDK's retry loop, so the
+ * standard retry sends the same write again.
+ */
+function documentClient(): { client: DynamoDBDocumentClient; loseNextResponse(): void } {
+  const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+  clients.push(raw);
+  let armed = false;
+  raw.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (armed && context.commandName === 'PutItemCommand') {
+        armed = false;
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET', name: 'Error' });
+      }
+      return result;
+    },
+    { step: 'deserialize', name: 'loseNextPutResponse' },
+  );
+  return {
+    client: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
+    loseNextResponse: () => {
+      armed = true;
+    },
+  };
+}
+
+auditLogContract('DynamoDbAuditLog on DynamoDB Local', {
+  make: () => {
+    const { client, loseNextResponse } = documentClient();
+    const stored = async (eventId: string): Promise<AuditRecord | undefined> => {
+      const { Item } = await client.send(new GetCommand({ TableName: TABLES.audit, Key: { eventId }, ConsistentRead: true }));
+      if (Item === undefined) return undefined;
+      // The index key and the TTL are the table's, not the record's.
+      const { userKey: _userKey, expiresAt: _expiresAt, ...record } = Item;
+      return record as AuditRecord;
+    };
+    return { log: new DynamoDbAuditLog(client, TABLES.audit, 30), stored, loseNextResponse };
+  },
+  broken: () => new DynamoDbAuditLog(documentClient().client, 'contract-no-such-table', 30),
+});
+
+/** The TTL attribute serverless.yml gives a table: DynamoDB Local stores it but never sweeps. */
+function ttlAttributeOf(logicalId: string): string {
+  const document = parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8'), { customTags: CFN_TAGS as never }) as {
+    resources: { Resources: Record<string, { Properties: { TimeToLiveSpecification?: { AttributeName: string; Enabled: boolean } } }> };
+  };
+  const ttl = document.resources.Resources[logicalId]?.Properties.TimeToLiveSpecification;
+  if (ttl?.Enabled !== true) throw new Error(`${logicalId} has no TTL`);
+  return ttl.AttributeName;
+}
+
+/**
+ * DynamoDB's TTL sweep, as AWS documents it: an item whose TTL attribute is a Number of epoch seconds at or
+ * before now is deleted; any other value (a string, milliseconds far in the future) is never swept.
+ */
+async function sweepExpired(client: DynamoDBDocumentClient, tableName: string, ttlAttribute: string, now: Date): Promise<void> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }));
+    for (const item of page.Items ?? []) {
+      const ttl = item[ttlAttribute];
+      if (typeof ttl === 'number' && ttl * 1000 <= now.getTime()) await client.send(new DeleteCommand({ TableName: tableName, Key: { pk: item['pk'] } }));
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+}
+
+replayCacheContract('DynamoDbReplayCache on DynamoDB Local', {
+  make: () => {
+    const { client } = documentClient();
+    const ttlAttribute = ttlAttributeOf('SamlReplayTable');
+    return { cache: new DynamoDbReplayCache(client, TABLES.samlReplay), sweepExpired: (now) => sweepExpired(client, TABLES.samlReplay, ttlAttribute, now) };
+  },
+  broken: () => new DynamoDbReplayCache(documentClient().client, 'contract-no-such-table'),
+});
+
+entitlementStoreContract('DynamoDbEntitlementStore on DynamoDB Local', {
+  make: () => {
+    const { client } = documentClient();
+    return {
+      store: new DynamoDbEntitlementStore(client, TABLES.entitlements),
+      apply: async (entries) => {
+        await applyEntitlements(client, TABLES.entitlements, entries, { prune: false });
+      },
+      corruptDefinition: async (entitlementId, definition) => {
+        const { Item } = await client.send(new GetCommand({ TableName: TABLES.entitlements, Key: definitionKey(entitlementId), ConsistentRead: true }));
+        await client.send(new PutCommand({ TableName: TABLES.entitlements, Item: { ...Item, definition } }));
+      },
+    };
+  },
+});

@@ -1,0 +1,56 @@
+import { UpstreamUnavailableError } from '../../src/domain/errors.ts';
+import type { AuditLog } from '../../src/ports/index.ts';
+import { FakeAuditLog, FakeEntitlementStore, FakeReplayCache, FakeTokenSigner } from '../unit/fakes.ts';
+import { auditLogContract } from './audit-log.contract.ts';
+import { entitlementStoreContract } from './entitlement-store.contract.ts';
+import { replayCacheContract } from './replay-cache.contract.ts';
+import { tokenSignerContract } from './token-signer.contract.ts';
+
+/** The in-memory fakes the unit tests use, held to the same port contracts as the real adapters. */
+
+auditLogContract('FakeAuditLog', {
+  make: () => {
+    const fake = new FakeAuditLog();
+    return { log: fake, stored: async (eventId) => fake.stored(eventId), loseNextResponse: () => fake.loseNextResponse() };
+  },
+  broken: (): AuditLog => {
+    const fake = new FakeAuditLog();
+    for (const operation of ['open', 'close', 'record'] as const) fake.failOn.add(operation);
+    return fake;
+  },
+});
+
+replayCacheContract('FakeReplayCache', {
+  make: () => {
+    const fake = new FakeReplayCache();
+    return { cache: fake, sweepExpired: async (now) => fake.sweepExpired(now) };
+  },
+  broken: () => {
+    const fake = new FakeReplayCache();
+    fake.failure = new Error('replay table unavailable');
+    return fake;
+  },
+});
+
+entitlementStoreContract('FakeEntitlementStore', {
+  make: () => {
+    const fake = new FakeEntitlementStore([]);
+    return {
+      store: fake,
+      apply: async (entries) => fake.apply(entries),
+      corruptDefinition: async (entitlementId, definition) => fake.storeDefinition(entitlementId, definition),
+    };
+  },
+});
+
+tokenSignerContract('FakeTokenSigner', {
+  make: () => {
+    const fake = new FakeTokenSigner();
+    return { signer: fake, keys: fake };
+  },
+  unavailable: () => {
+    const fake = new FakeTokenSigner();
+    fake.failure = new UpstreamUnavailableError('kms_unavailable');
+    return fake;
+  },
+});
