@@ -47,7 +47,10 @@ export interface SamlAuthnRequests {
   redirectUrl(idpId: string, requestId: string, issuedAt: Date): string | undefined;
 }
 
-/** Remembers a one-time identifier until it expires. */
+/**
+ * Remembers a one-time identifier until it expires. An expired claim may stay blocked until the store sweeps it
+ * (DynamoDB's TTL): refusing a little longer is the safe side (test/contracts/replay-cache.contract.ts).
+ */
 export interface ReplayCache {
   /** True the first time `key` is seen before `expiresAt`, false afterwards; throws when it cannot tell. */
   claimOnce(key: string, expiresAt: Date): Promise<boolean>;
