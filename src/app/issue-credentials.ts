@@ -42,20 +42,30 @@ export interface IssueCredentialsDeps {
   };
 }
 
+/**
+ * Who is asking. `bearer` and `saml` are credentials the use case verifies itself; `verified` is a caller the
+ * broker already authenticated (a portal session), whose principal is taken as it is.
+ */
+export type Caller = CallerCredential | { readonly kind: 'verified'; readonly principal: Principal };
+
+/**
+ * A problem found in the request before the use case ran (a body that did not parse, a form without its CSRF
+ * token). It is always a denial; what differs is who the audit record names. `with-verified-caller`: the caller is
+ * authenticated first and the denial names them (no pending record, no STS). `without-caller`: there is no one
+ * caller to verify, so it is refused before any identity is verified and audited without a caller.
+ */
+export interface RequestProblem {
+  readonly error: KeyvendError;
+  readonly audited: 'with-verified-caller' | 'without-caller';
+}
+
 export interface IssueCredentialsInput {
-  readonly authorization?: string | undefined;
-  /** How the caller authenticates; without it, the `authorization` header as a bearer token. */
-  readonly credential?: CallerCredential;
-  /** A request refused before any identity is verified (e.g. two credentials at once): audited, no caller. */
-  readonly refusal?: KeyvendError;
+  readonly caller: Caller;
   readonly entitlement: unknown;
   readonly durationSeconds: unknown;
   readonly output: Output;
   readonly context: RequestContext;
-  /** A problem the HTTP layer found in the request; it is audited once the caller is known. */
-  readonly rejection?: KeyvendError;
-  /** A caller the broker already authenticated (a portal session); `authorization` is then not read. */
-  readonly principal?: Principal;
+  readonly requestProblem?: RequestProblem;
   /** How the credentials are delivered when they are not returned as they are (a console sign-in URL). */
   readonly delivery?: Delivery;
 }
@@ -85,6 +95,17 @@ export interface CredentialGrant {
 }
 
 /**
+ * How a problem in a POST /v1/credentials request is audited. With a bearer token the caller can be verified
+ * first, so the denial names who sent it. Without one (the SAML response travels in the body that did not parse)
+ * there is no identity to verify, and with a bearer token and a SAML response at once there is no one caller to
+ * believe: both are refused before any identity is verified, and audited without a caller.
+ */
+export function credentialsRequestProblem(error: KeyvendError, authorization: string | undefined): RequestProblem {
+  const oneBearer = authorization !== undefined && authorization !== '' && error.reason !== 'ambiguous_credentials';
+  return { error, audited: oneBearer ? 'with-verified-caller' : 'without-caller' };
+}
+
+/**
  * Issues credentials for one entitlement to one verified caller, and audits the decision either way.
  *
  * Order matters: the pending audit record is written (in parallel with the entitlement read) before STS is
@@ -99,19 +120,19 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
 
     let principal: Principal;
     try {
-      if (input.refusal !== undefined) throw input.refusal;
-      principal = input.principal ?? (await identify(deps, input.credential ?? { kind: 'bearer', authorization: input.authorization }));
+      if (input.requestProblem?.audited === 'without-caller') throw input.requestProblem.error;
+      principal = input.caller.kind === 'verified' ? input.caller.principal : await identify(deps, input.caller);
     } catch (error) {
       const denial = asKeyvendError(error);
       if (denial instanceof InvalidSamlResponseError && denial.principal !== undefined) record.caller = callerOf(denial.principal);
-      else if (input.credential?.kind === 'saml') record.credentialRef = `sha256:${sha256Hex(input.credential.samlResponse.reveal())}`;
+      else if (input.caller.kind === 'saml') record.credentialRef = `sha256:${sha256Hex(input.caller.samlResponse.reveal())}`;
       throw await recordDenial(deps, record, denial, false);
     }
     record.caller = callerOf(principal);
 
     let opened = false;
     try {
-      if (input.rejection !== undefined) throw input.rejection;
+      if (input.requestProblem !== undefined) throw input.requestProblem.error;
       const entitlementId = validateEntitlementId(input.entitlement);
       const [openResult, lookupResult] = await Promise.allSettled([
         writeAudit((r) => deps.audit.open(r), record),

@@ -203,13 +203,12 @@ export function makePortal(deps: PortalDeps) {
       }
       const csrfOk = tokensMatch(check.session.csrfToken, input.form['csrf']);
       return deps.issueConsoleUrl({
-        authorization: undefined,
-        principal: check.session.principal,
+        caller: { kind: 'verified', principal: check.session.principal },
         entitlement: input.form['entitlement'],
         destination: undefined,
         durationSeconds: undefined,
         context: input.context,
-        ...(csrfOk ? {} : { rejection: new InvalidRequestError('The form has expired; reload the page.', { reason: 'csrf_token_invalid' }) }),
+        ...(csrfOk ? {} : { requestProblem: new InvalidRequestError('The form has expired; reload the page.', { reason: 'csrf_token_invalid' }) }),
       });
     },
 
