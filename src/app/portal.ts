@@ -18,7 +18,7 @@ import {
   tokensMatch,
 } from '../domain/portal-session.ts';
 import type { AuditLog, Clock, DecisionLog, EntitlementStore, PortalLogin, PortalSecrets, SamlAuthnRequests, SamlVerifier } from '../ports/index.ts';
-import { callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
+import { callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
 import type { ConsoleUrlGrant, makeIssueConsoleUrl } from './issue-console-url.ts';
 import type { RequestContext } from '../domain/request-context.ts';
 
@@ -75,7 +75,7 @@ export function makePortal(deps: PortalDeps) {
       const session = newPortalSession(principal, nowSeconds(), deps.settings.sessionSeconds);
       record.outcome = 'granted';
       try {
-        await deps.audit.record(record);
+        await writeAudit((r) => deps.audit.record(r), record);
       } catch (auditError) {
         throw new UpstreamUnavailableError('audit_unavailable', { cause: auditError });
       }
@@ -224,7 +224,7 @@ export function makePortal(deps: PortalDeps) {
       record.outcome = 'granted';
       record.reason = 'signed_out';
       try {
-        await deps.audit.record(record);
+        await writeAudit((r) => deps.audit.record(r), record);
       } catch (auditError) {
         deps.log.alarm('audit_write_failed_on_logout', record, auditError);
       }
