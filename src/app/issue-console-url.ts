@@ -9,10 +9,9 @@ import {
   sessionDurationFor,
 } from '../domain/console-signin.ts';
 import type { KeyvendError } from '../domain/errors.ts';
-import type { Principal } from '../domain/principal.ts';
 import { Secret } from '../domain/secret.ts';
 import type { Clock, ConsoleSignin } from '../ports/index.ts';
-import type { makeIssueCredentials } from './issue-credentials.ts';
+import type { Caller, makeIssueCredentials } from './issue-credentials.ts';
 import type { RequestContext } from '../domain/request-context.ts';
 
 export interface IssueConsoleUrlDeps {
@@ -29,14 +28,17 @@ export interface IssueConsoleUrlDeps {
   };
 }
 
+/** A bearer token (POST /v1/console) or a portal session's principal: console sign-in takes no SAML response. */
+export type ConsoleCaller = Extract<Caller, { readonly kind: 'bearer' | 'verified' }>;
+
 export interface IssueConsoleUrlInput {
-  readonly authorization: string | undefined;
-  readonly principal?: Principal;
+  readonly caller: ConsoleCaller;
   readonly entitlement: unknown;
   readonly destination: unknown;
   readonly durationSeconds: unknown;
   readonly context: RequestContext;
-  readonly rejection?: KeyvendError;
+  /** A problem found in the request. A console request always names one caller, so it is audited with that caller, verified. */
+  readonly requestProblem?: KeyvendError;
 }
 
 export interface ConsoleUrlGrant {
@@ -58,13 +60,12 @@ export function makeIssueConsoleUrl(deps: IssueConsoleUrlDeps) {
     let destination = '';
     let partition: Partition = 'aws';
     const grant = await deps.issueCredentials({
-      authorization: input.authorization,
-      ...(input.principal === undefined ? {} : { principal: input.principal }),
+      caller: input.caller,
       entitlement: input.entitlement,
       durationSeconds: input.durationSeconds,
       output: 'console',
       context: input.context,
-      ...(input.rejection === undefined ? {} : { rejection: input.rejection }),
+      ...(input.requestProblem === undefined ? {} : { requestProblem: { error: input.requestProblem, audited: 'with-verified-caller' } }),
       delivery: {
         check(entitlement) {
           partition = partitionOf(entitlement.roleArn);

@@ -1,5 +1,6 @@
 import { resolveDuration } from '../domain/duration.ts';
 import { ENTITLEMENT_ID_PATTERN, POLICY_SAFE_PATTERN, sha256Hex } from '../domain/identifiers.ts';
+import type { AuditRecord } from '../domain/audit-record.ts';
 import type { Entitlement, Output } from '../domain/entitlement.ts';
 import { asKeyvendError, InternalError, InvalidRequestError, InvalidSamlResponseError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -19,7 +20,7 @@ import type {
 } from '../ports/index.ts';
 import { callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
 import type { RequestContext } from '../domain/request-context.ts';
-import { type BrokerIssuer, planVending } from './vending.ts';
+import { type BrokerIssuer, planVending, type VendingPlan } from './vending.ts';
 
 export interface IssueCredentialsDeps {
   readonly verifier: IdentityVerifier;
@@ -42,20 +43,30 @@ export interface IssueCredentialsDeps {
   };
 }
 
+/**
+ * Who is asking. `bearer` and `saml` are credentials the use case verifies itself; `verified` is a caller the
+ * broker already authenticated (a portal session), whose principal is taken as it is.
+ */
+export type Caller = CallerCredential | { readonly kind: 'verified'; readonly principal: Principal };
+
+/**
+ * A problem found in the request before the use case ran (a body that did not parse, a form without its CSRF
+ * token). It is always a denial; what differs is who the audit record names. `with-verified-caller`: the caller is
+ * authenticated first and the denial names them (no pending record, no STS). `without-caller`: there is no one
+ * caller to verify, so it is refused before any identity is verified and audited without a caller.
+ */
+export interface RequestProblem {
+  readonly error: KeyvendError;
+  readonly audited: 'with-verified-caller' | 'without-caller';
+}
+
 export interface IssueCredentialsInput {
-  readonly authorization?: string | undefined;
-  /** How the caller authenticates; without it, the `authorization` header as a bearer token. */
-  readonly credential?: CallerCredential;
-  /** A request refused before any identity is verified (e.g. two credentials at once): audited, no caller. */
-  readonly refusal?: KeyvendError;
+  readonly caller: Caller;
   readonly entitlement: unknown;
   readonly durationSeconds: unknown;
   readonly output: Output;
   readonly context: RequestContext;
-  /** A problem the HTTP layer found in the request; it is audited once the caller is known. */
-  readonly rejection?: KeyvendError;
-  /** A caller the broker already authenticated (a portal session); `authorization` is then not read. */
-  readonly principal?: Principal;
+  readonly requestProblem?: RequestProblem;
   /** How the credentials are delivered when they are not returned as they are (a console sign-in URL). */
   readonly delivery?: Delivery;
 }
@@ -85,129 +96,215 @@ export interface CredentialGrant {
 }
 
 /**
+ * How a problem in a POST /v1/credentials request is audited. With a bearer token the caller can be verified
+ * first, so the denial names who sent it. Without one (the SAML response travels in the body that did not parse)
+ * there is no identity to verify, and with a bearer token and a SAML response at once there is no one caller to
+ * believe: both are refused before any identity is verified, and audited without a caller.
+ */
+export function credentialsRequestProblem(error: KeyvendError, authorization: string | undefined): RequestProblem {
+  const oneBearer = authorization !== undefined && authorization !== '' && error.reason !== 'ambiguous_credentials';
+  return { error, audited: oneBearer ? 'with-verified-caller' : 'without-caller' };
+}
+
+/**
  * Issues credentials for one entitlement to one verified caller, and audits the decision either way.
  *
  * Order matters: the pending audit record is written (in parallel with the entitlement read) before STS is
  * called, so a grant can never exist without a record; the record is closed as granted before the
- * credentials are returned, and if that fails they are withheld. Every failure before STS issues nothing.
+ * credentials are returned, and if that fails they are withheld. Every failure before STS issues nothing, and
+ * every failure after the pending write closes it as denied (unless credentials were minted: `minted_not_delivered`).
  */
 export function makeIssueCredentials(deps: IssueCredentialsDeps) {
   return async function issueCredentials(input: IssueCredentialsInput): Promise<CredentialGrant> {
-    const record = newAuditRecord(input.output === 'console' ? 'console' : 'credentials', input.context, deps.clock);
-    const requested = typeof input.entitlement === 'string' ? input.entitlement.slice(0, 64) : undefined;
-    if (requested !== undefined) record.entitlement = { id: requested };
-
-    let principal: Principal;
+    const trail = startTrail(input, deps.clock);
+    const principal = await authenticate(deps, input, trail);
     try {
-      if (input.refusal !== undefined) throw input.refusal;
-      principal = input.principal ?? (await identify(deps, input.credential ?? { kind: 'bearer', authorization: input.authorization }));
-    } catch (error) {
-      const denial = asKeyvendError(error);
-      if (denial instanceof InvalidSamlResponseError && denial.principal !== undefined) record.caller = callerOf(denial.principal);
-      else if (input.credential?.kind === 'saml') record.credentialRef = `sha256:${sha256Hex(input.credential.samlResponse.reveal())}`;
-      throw await recordDenial(deps, record, denial, false);
-    }
-    record.caller = callerOf(principal);
-
-    let opened = false;
-    try {
-      if (input.rejection !== undefined) throw input.rejection;
-      const entitlementId = validateEntitlementId(input.entitlement);
-      const [openResult, lookupResult] = await Promise.allSettled([
-        writeAudit((r) => deps.audit.open(r), record),
-        deps.entitlements.findGranted(principal, entitlementId),
-      ]);
-      if (openResult.status === 'rejected') {
-        throw new UpstreamUnavailableError('audit_unavailable', { cause: openResult.reason });
-      }
-      opened = true;
-      if (lookupResult.status === 'rejected') throw asUpstream(lookupResult.reason, 'entitlements_unavailable');
-      const entitlement = lookupResult.value;
-      if (entitlement === undefined) throw new NotEntitledError('no_matching_entitlement');
-      record.entitlement = { id: entitlement.id, version: entitlement.version };
-      if (!entitlement.outputs.includes(input.output)) throw new NotEntitledError('output_not_allowed');
-      const plan = planVending(entitlement, principal, record.eventId, deps);
-      input.delivery?.check(entitlement);
-
-      const durationSeconds = resolveDuration(input.durationSeconds, {
-        maxDurationSeconds: entitlement.maxDurationSeconds,
-        defaultDurationSeconds: entitlement.defaultDurationSeconds,
-        roleChaining: deps.settings.roleChaining,
-        vending: plan.vending,
-      });
-      const policy = renderPolicyFor(entitlement, principal);
-      if (policy === undefined && entitlement.managedPolicyArns.length === 0) throw new InternalError('no_session_policy');
-      const packedEstimate = assertPackedSizeFits(policy?.json.length ?? 0, plan.tags);
-      record.session = {
-        vending: plan.vending,
-        roleArn: entitlement.roleArn,
-        roleSessionName: plan.roleSessionName,
-        ...(plan.sourceIdentity === undefined ? {} : { sourceIdentity: plan.sourceIdentity }),
-        ...(plan.tokenSubject === undefined ? {} : { tokenSubject: plan.tokenSubject }),
-        tags: plan.tags,
-        transitiveTagKeys: plan.transitiveTagKeys,
-        ...(policy === undefined ? {} : { policySha256: policy.sha256 }),
-        policyArns: entitlement.managedPolicyArns,
-        externalIdSet: plan.externalIdSet,
-        durationSeconds,
-        packedPolicyEstimatePercent: packedEstimate,
-      };
-
-      const { credentials, tokenKeyId } = await plan.issue({ durationSeconds, policy: policy?.json, policyArns: entitlement.managedPolicyArns });
-      const { roleSessionName, sourceIdentity } = plan;
-      Object.assign(record.session, {
-        ...(tokenKeyId === undefined ? {} : { tokenKeyId }),
-        accessKeyId: credentials.accessKeyId,
-        assumedRoleArn: credentials.assumedRoleArn,
-        expiration: credentials.expiration.toISOString(),
-        ...(credentials.packedPolicySize === undefined ? {} : { packedPolicySize: credentials.packedPolicySize }),
-        ...(credentials.stsRequestId === undefined ? {} : { stsRequestId: credentials.stsRequestId }),
-      });
-      const deliveryType = input.output === 'console' ? 'console_url' : 'credentials';
-      let delivered: Secret | undefined;
-      if (input.delivery !== undefined) {
-        try {
-          delivered = await input.delivery.deliver({ credentials, entitlement, durationSeconds });
-        } catch (deliveryError) {
-          const failure = asKeyvendError(deliveryError);
-          record.outcome = 'minted_not_delivered';
-          record.reason = failure.reason;
-          record.errorCode = failure.code;
-          record.delivery = { type: deliveryType, delivered: false };
-          deps.log.alarm('minted_not_delivered', record, deliveryError);
-          await writeAudit((r) => deps.audit.close(r), record).catch((auditError: unknown) => deps.log.alarm('audit_write_failed_on_denial', record, auditError));
-          throw failure;
-        }
-      }
-      record.outcome = 'granted';
-      record.delivery = { type: deliveryType, delivered: true };
-
-      try {
-        await writeAudit((r) => deps.audit.close(r), record);
-      } catch (auditError) {
-        record.outcome = 'minted_not_delivered';
-        record.reason = 'audit_write_failed';
-        record.delivery = { type: record.delivery.type, delivered: false };
-        deps.log.alarm('minted_not_delivered', record, auditError);
-        throw new UpstreamUnavailableError('audit_unavailable', { cause: auditError });
-      }
-      deps.log.decision(record);
+      const entitlementId = checkRequest(input);
+      const entitlement = await authorise(deps, trail, principal, entitlementId, input.output);
+      const plan = planSession(deps, trail, principal, entitlement, input);
+      const credentials = await mint(plan, trail);
+      const delivered = await deliver(deps, trail, input, { credentials, entitlement, durationSeconds: plan.durationSeconds });
+      await recordGrant(deps, trail, input.output);
       return {
-        grantId: record.eventId,
+        grantId: trail.record.eventId,
         entitlement,
         principal,
         credentials,
-        durationSeconds,
-        roleSessionName,
-        sourceIdentity,
+        durationSeconds: plan.durationSeconds,
+        roleSessionName: plan.vending.roleSessionName,
+        sourceIdentity: plan.vending.sourceIdentity,
         ...(delivered === undefined ? {} : { delivered }),
       };
     } catch (error) {
-      if (record.outcome === 'minted_not_delivered') throw error;
-      throw await recordDenial(deps, record, asKeyvendError(error), opened);
+      if (trail.record.outcome === 'minted_not_delivered') throw error;
+      throw await recordDenial(deps, trail.record, asKeyvendError(error), trail.opened);
     }
   };
 }
+
+/** The audit record of one request, and whether its pending version is stored (a denial then closes it). */
+interface Trail {
+  readonly record: AuditRecord;
+  opened: boolean;
+}
+
+/** A session fully decided before any call: the path's plan, its duration and its policy. */
+interface SessionPlan {
+  readonly vending: VendingPlan;
+  readonly durationSeconds: number;
+  readonly policy: RenderedPolicy | undefined;
+  readonly policyArns: readonly string[];
+}
+
+function startTrail(input: IssueCredentialsInput, clock: Clock): Trail {
+  const record = newAuditRecord(input.output === 'console' ? 'console' : 'credentials', input.context, clock);
+  const requested = typeof input.entitlement === 'string' ? input.entitlement.slice(0, 64) : undefined;
+  if (requested !== undefined) record.entitlement = { id: requested };
+  return { record, opened: false };
+}
+
+/**
+ * Who the caller is. A failure here is a finished denial (`record`): without a caller there is no pending record,
+ * and a replayed SAML assertion that verified names who it belonged to.
+ */
+async function authenticate(deps: IssueCredentialsDeps, input: IssueCredentialsInput, trail: Trail): Promise<Principal> {
+  const { caller } = input;
+  let principal: Principal;
+  try {
+    if (input.requestProblem?.audited === 'without-caller') throw input.requestProblem.error;
+    principal = caller.kind === 'verified' ? caller.principal : await identify(deps, caller);
+  } catch (error) {
+    const denial = asKeyvendError(error);
+    if (denial instanceof InvalidSamlResponseError && denial.principal !== undefined) trail.record.caller = callerOf(denial.principal);
+    else if (caller.kind === 'saml') trail.record.credentialRef = `sha256:${sha256Hex(caller.samlResponse.reveal())}`;
+    throw await recordDenial(deps, trail.record, denial, false);
+  }
+  trail.record.caller = callerOf(principal);
+  return principal;
+}
+
+/** What is wrong with the request itself, now that the denial can name the caller. */
+function checkRequest(input: IssueCredentialsInput): string {
+  if (input.requestProblem !== undefined) throw input.requestProblem.error;
+  return validateEntitlementId(input.entitlement);
+}
+
+/**
+ * The pending record is written in parallel with the entitlement read, and both must succeed before anything
+ * else: without the pending record nothing is issued. Then the caller must hold the entitlement for this output.
+ */
+async function authorise(deps: IssueCredentialsDeps, trail: Trail, principal: Principal, entitlementId: string, output: Output): Promise<Entitlement> {
+  const [openResult, lookupResult] = await Promise.allSettled([
+    writeAudit((r) => deps.audit.open(r), trail.record),
+    deps.entitlements.findGranted(principal, entitlementId),
+  ]);
+  if (openResult.status === 'rejected') {
+    throw new UpstreamUnavailableError('audit_unavailable', { cause: openResult.reason });
+  }
+  trail.opened = true;
+  if (lookupResult.status === 'rejected') throw asUpstream(lookupResult.reason, 'entitlements_unavailable');
+  const entitlement = lookupResult.value;
+  if (entitlement === undefined) throw new NotEntitledError('no_matching_entitlement');
+  trail.record.entitlement = { id: entitlement.id, version: entitlement.version };
+  if (!entitlement.outputs.includes(output)) throw new NotEntitledError('output_not_allowed');
+  return entitlement;
+}
+
+/**
+ * Everything about the session, decided before STS: the vending path's plan (allow-listed role, session identity),
+ * the delivery's own check, the duration, the rendered policy and the packed-size estimate. The record gains it all.
+ */
+function planSession(deps: IssueCredentialsDeps, trail: Trail, principal: Principal, entitlement: Entitlement, input: IssueCredentialsInput): SessionPlan {
+  const vending = planVending(entitlement, principal, trail.record.eventId, deps);
+  input.delivery?.check(entitlement);
+  const durationSeconds = resolveDuration(input.durationSeconds, {
+    maxDurationSeconds: entitlement.maxDurationSeconds,
+    defaultDurationSeconds: entitlement.defaultDurationSeconds,
+    roleChaining: deps.settings.roleChaining,
+    vending: vending.vending,
+  });
+  const policy = renderPolicyFor(entitlement, principal);
+  if (policy === undefined && entitlement.managedPolicyArns.length === 0) throw new InternalError('no_session_policy');
+  const packedEstimate = assertPackedSizeFits(policy?.json.length ?? 0, vending.tags);
+  trail.record.session = {
+    vending: vending.vending,
+    roleArn: entitlement.roleArn,
+    roleSessionName: vending.roleSessionName,
+    ...(vending.sourceIdentity === undefined ? {} : { sourceIdentity: vending.sourceIdentity }),
+    ...(vending.tokenSubject === undefined ? {} : { tokenSubject: vending.tokenSubject }),
+    tags: vending.tags,
+    transitiveTagKeys: vending.transitiveTagKeys,
+    ...(policy === undefined ? {} : { policySha256: policy.sha256 }),
+    policyArns: entitlement.managedPolicyArns,
+    externalIdSet: vending.externalIdSet,
+    durationSeconds,
+    packedPolicyEstimatePercent: packedEstimate,
+  };
+  return { vending, durationSeconds, policy, policyArns: entitlement.managedPolicyArns };
+}
+
+/** The one STS call (after KMS signs the broker's token on its path). The record gains what identifies the session, never a secret. */
+async function mint(plan: SessionPlan, trail: Trail): Promise<IssuedCredentials> {
+  const { credentials, tokenKeyId } = await plan.vending.issue({ durationSeconds: plan.durationSeconds, policy: plan.policy?.json, policyArns: plan.policyArns });
+  trail.record.session = {
+    ...trail.record.session,
+    ...(tokenKeyId === undefined ? {} : { tokenKeyId }),
+    accessKeyId: credentials.accessKeyId,
+    assumedRoleArn: credentials.assumedRoleArn,
+    expiration: credentials.expiration.toISOString(),
+    ...(credentials.packedPolicySize === undefined ? {} : { packedPolicySize: credentials.packedPolicySize }),
+    ...(credentials.stsRequestId === undefined ? {} : { stsRequestId: credentials.stsRequestId }),
+  };
+  return credentials;
+}
+
+/**
+ * What the delivery makes of the credentials (a console sign-in URL), before the grant is recorded. If it fails,
+ * nothing leaves and the record is closed as `minted_not_delivered`, with an alarm.
+ */
+async function deliver(
+  deps: IssueCredentialsDeps,
+  trail: Trail,
+  input: IssueCredentialsInput,
+  minted: { credentials: IssuedCredentials; entitlement: Entitlement; durationSeconds: number },
+): Promise<Secret | undefined> {
+  const { record } = trail;
+  if (input.delivery === undefined) return undefined;
+  try {
+    return await input.delivery.deliver(minted);
+  } catch (deliveryError) {
+    const failure = asKeyvendError(deliveryError);
+    record.outcome = 'minted_not_delivered';
+    record.reason = failure.reason;
+    record.errorCode = failure.code;
+    record.delivery = { type: deliveryTypeOf(input.output), delivered: false };
+    deps.log.alarm('minted_not_delivered', record, deliveryError);
+    await writeAudit((r) => deps.audit.close(r), record).catch((auditError: unknown) => deps.log.alarm('audit_write_failed_on_denial', record, auditError));
+    throw failure;
+  }
+}
+
+/**
+ * Closes the record as granted; only then may the credentials leave. If the write fails they are withheld, the
+ * outcome becomes `minted_not_delivered` with an alarm, and the caller gets 503.
+ */
+async function recordGrant(deps: IssueCredentialsDeps, trail: Trail, output: Output): Promise<void> {
+  const { record } = trail;
+  record.outcome = 'granted';
+  record.delivery = { type: deliveryTypeOf(output), delivered: true };
+  try {
+    await writeAudit((r) => deps.audit.close(r), record);
+  } catch (auditError) {
+    record.outcome = 'minted_not_delivered';
+    record.reason = 'audit_write_failed';
+    record.delivery = { type: record.delivery.type, delivered: false };
+    deps.log.alarm('minted_not_delivered', record, auditError);
+    throw new UpstreamUnavailableError('audit_unavailable', { cause: auditError });
+  }
+  deps.log.decision(record);
+}
+
+const deliveryTypeOf = (output: Output) => (output === 'console' ? 'console_url' : 'credentials');
 
 async function identify(deps: Pick<IssueCredentialsDeps, 'verifier' | 'samlVerifier' | 'samlAcsUrl'>, credential: CallerCredential): Promise<Principal> {
   if (credential.kind === 'bearer') return deps.verifier.verifyBearer(credential.authorization);

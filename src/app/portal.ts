@@ -1,3 +1,4 @@
+import type { AuditRecord } from '../domain/audit-record.ts';
 import type { Output } from '../domain/entitlement.ts';
 import { asKeyvendError, InvalidRequestError, InvalidSamlResponseError, InvalidTokenError, KeyvendError, UpstreamUnavailableError } from '../domain/errors.ts';
 import { sha256Hex } from '../domain/identifiers.ts';
@@ -18,7 +19,7 @@ import {
   tokensMatch,
 } from '../domain/portal-session.ts';
 import type { AuditLog, Clock, DecisionLog, EntitlementStore, PortalLogin, PortalSecrets, SamlAuthnRequests, SamlVerifier } from '../ports/index.ts';
-import { callerOf, newAuditRecord, recordDenial } from './audit-trail.ts';
+import { callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
 import type { ConsoleUrlGrant, makeIssueConsoleUrl } from './issue-console-url.ts';
 import type { RequestContext } from '../domain/request-context.ts';
 
@@ -42,196 +43,245 @@ export interface ConsoleEntitlementView {
   readonly outputs: readonly Output[];
 }
 
+/** What a sign-in gives the browser: the signed session cookie, and the session it holds. */
+export interface SignedIn {
+  readonly sessionCookie: string;
+  readonly session: PortalSession;
+}
+
+/** The IdP's answer at the OIDC callback, and the transaction cookie this browser kept since `beginLogin`. */
+export interface OidcCallback {
+  readonly response: Readonly<Record<string, string>>;
+  readonly transactionCookie: string | undefined;
+  readonly context: RequestContext;
+}
+
+/** A SAML response posted to the portal's ACS, with the cookies this browser holds. */
+export interface SamlAcsPost {
+  readonly samlResponse: string | undefined;
+  readonly requestCookie: string | undefined;
+  readonly sessionCookie: string | undefined;
+  readonly context: RequestContext;
+}
+
+/** A state-changing form (console button, sign-out) with the session cookie it came with. */
+export interface SessionForm {
+  readonly sessionCookie: string | undefined;
+  readonly form: Readonly<Record<string, string>>;
+  readonly context: RequestContext;
+}
+
 /**
  * The portal's use cases. Sessions live only in a signed cookie (no server state), so every action
  * reads it back through `openSession`; every sign-in, console grant or refusal, and sign-out is audited
  * like an API call, and the console itself goes through issueConsoleUrl (same checks, same record).
  */
 export function makePortal(deps: PortalDeps) {
-  const nowSeconds = () => Math.floor(deps.clock.now().getTime() / 1000);
-  const sessionKey = async () => (await deps.secrets.load()).sessionKey;
-
-  /** Opens a session for whoever `identify` verifies, auditing the sign-in either way (OIDC and SAML alike). */
-  async function startSession(
-    context: RequestContext,
-    identify: (key: Buffer) => Promise<Principal>,
-    credentialRef?: string,
-    admit?: (principal: Principal, key: Buffer) => void,
-  ): Promise<{ sessionCookie: string; session: PortalSession }> {
-    const record = newAuditRecord('portal_login', context, deps.clock);
-    if (credentialRef !== undefined) record.credentialRef = credentialRef;
-    try {
-      const key = await sessionKey();
-      let principal: Principal;
-      try {
-        principal = await identify(key);
-      } catch (error) {
-        // A replayed assertion was verified: the denial names who it belonged to.
-        if (error instanceof InvalidSamlResponseError && error.principal !== undefined) record.caller = callerOf(error.principal);
-        throw error;
-      }
-      record.caller = callerOf(principal);
-      admit?.(principal, key);
-      const session = newPortalSession(principal, nowSeconds(), deps.settings.sessionSeconds);
-      record.outcome = 'granted';
-      try {
-        await deps.audit.record(record);
-      } catch (auditError) {
-        throw new UpstreamUnavailableError('audit_unavailable', { cause: auditError });
-      }
-      deps.log.decision(record);
-      return { sessionCookie: sealSession(session, key), session };
-    } catch (error) {
-      if (record.outcome === 'granted') throw error;
-      throw await recordDenial(deps, record, asKeyvendError(error), false);
-    }
-  }
-
   return {
-    /** Where to send the browser to sign in, and the signed transaction cookie that remembers state, nonce and PKCE. */
-    async beginLogin(): Promise<{ redirectUrl: string; transactionCookie: string }> {
-      const { redirectUrl, state, nonce, codeVerifier } = await deps.login.begin();
-      const transactionCookie = sealLoginTransaction(
-        { state, nonce, codeVerifier, expiresAt: nowSeconds() + LOGIN_TRANSACTION_SECONDS },
-        await sessionKey(),
-      );
-      return { redirectUrl, transactionCookie };
-    },
-
-    /** Verifies the IdP's answer and opens a session; audits success and failure. */
-    async completeLogin(input: {
-      response: Readonly<Record<string, string>>;
-      transactionCookie: string | undefined;
-      context: RequestContext;
-    }): Promise<{ sessionCookie: string; session: PortalSession }> {
-      return startSession(input.context, async (key) => {
-        const kept = openLoginTransaction(input.transactionCookie, key, nowSeconds());
-        // No transaction: never started here, expired, or already used (the cookie is cleared on return).
-        if (kept === undefined) throw new InvalidTokenError('login_transaction_missing');
-        return deps.login.complete(input.response, kept);
-      });
-    },
-
-    /**
-     * Starts an SP-initiated SAML sign-in: an AuthnRequest with a fresh id for the IdP, and the signed cookie that
-     * binds that id to this browser. A browser that is already signed in is sent home instead, so a link another
-     * site makes it follow can never lead to a second session.
-     */
-    async beginSamlLogin(input: { idpId: string | undefined; sessionCookie: string | undefined }): Promise<
-      { kind: 'signed-in' } | { kind: 'redirect'; redirectUrl: string; requestCookie: string }
-    > {
-      const key = await sessionKey();
-      if (openSession(input.sessionCookie, key, nowSeconds()).ok) return { kind: 'signed-in' };
-      const id = newSamlRequestId();
-      const redirectUrl = input.idpId === undefined ? undefined : deps.saml?.requests.redirectUrl(input.idpId, id, deps.clock.now());
-      if (redirectUrl === undefined || input.idpId === undefined) {
-        throw new InvalidRequestError('There is no SAML sign-in for this identity provider.', { reason: 'saml_idp_unknown' });
-      }
-      const requestCookie = sealSamlRequest({ id, idpId: input.idpId, expiresAt: nowSeconds() + SAML_REQUEST_SECONDS }, key);
-      return { kind: 'redirect', redirectUrl, requestCookie };
-    },
-
-    /**
-     * A SAML response posted to the portal's ACS (cross-site from the IdP, so no CSRF token can exist). It must
-     * answer the AuthnRequest whose id this browser's request cookie holds: an unsolicited (IdP-initiated) response,
-     * or one answering a request another browser started, is what a login-CSRF attacker posts, and is refused. Then
-     * the IdP's signature over an assertion naming this ACS and our audience, its short validity and the replay
-     * cache apply as on the API. A browser signed in as someone else is never switched to the new person.
-     */
-    async completeSamlLogin(input: {
-      samlResponse: string | undefined;
-      requestCookie: string | undefined;
-      sessionCookie: string | undefined;
-      context: RequestContext;
-    }): Promise<{ sessionCookie: string; session: PortalSession }> {
-      return startSession(
-        input.context,
-        async (key) => {
-          if (deps.saml === undefined) throw new InvalidSamlResponseError('saml_not_configured');
-          const request = openSamlRequest(input.requestCookie, key, nowSeconds());
-          const verified = await deps.saml.verifier.verifySamlResponse(new Secret(input.samlResponse ?? ''), {
-            acsUrl: deps.saml.acsUrl,
-            solicitation: { kind: 'requested', request: request === undefined ? undefined : { id: request.id, idpId: request.idpId } },
-          });
-          return verified.principal;
-        },
-        `sha256:${sha256Hex(input.samlResponse ?? '')}`,
-        (principal, key) => {
-          const current = openSession(input.sessionCookie, key, nowSeconds());
-          if (current.ok && current.session.principal.userKey !== principal.userKey) {
-            throw new InvalidRequestError('You are already signed in to the portal as someone else. Sign out first, then sign in again.', {
-              reason: 'portal_signed_in_as_another',
-            });
-          }
-        },
-      );
-    },
-
-    /** The session behind a cookie, if it is genuine and current. Reading grants nothing, so it is not audited. */
-    async session(cookie: string | undefined): Promise<PortalSession | undefined> {
-      const check = openSession(cookie, await sessionKey(), nowSeconds());
-      return check.ok ? check.session : undefined;
-    },
-
-    /** The entitlements this person may open the console with. */
-    async consoleEntitlements(session: PortalSession): Promise<ConsoleEntitlementView[]> {
-      let granted;
-      try {
-        granted = await deps.entitlements.listGranted(session.principal);
-      } catch (error) {
-        if (error instanceof KeyvendError) throw error;
-        throw new UpstreamUnavailableError('entitlements_unavailable', { cause: error });
-      }
-      return granted
-        .filter((e) => e.outputs.includes('console'))
-        .map((e) => ({ id: e.id, description: e.description, roleArn: e.roleArn, outputs: e.outputs }))
-        .sort((a, b) => a.id.localeCompare(b.id));
-    },
-
-    /** One click: a fresh console sign-in URL, if the session is genuine and the form carries its CSRF token. */
-    async openConsole(input: {
-      sessionCookie: string | undefined;
-      form: Readonly<Record<string, string>>;
-      context: RequestContext;
-    }): Promise<ConsoleUrlGrant> {
-      const check = openSession(input.sessionCookie, await sessionKey(), nowSeconds());
-      if (!check.ok) {
-        const record = newAuditRecord('console', input.context, deps.clock);
-        const requested = input.form['entitlement'];
-        if (requested !== undefined) record.entitlement = { id: requested.slice(0, 64) };
-        throw await recordDenial(deps, record, new InvalidTokenError(check.reason), false);
-      }
-      const csrfOk = tokensMatch(check.session.csrfToken, input.form['csrf']);
-      return deps.issueConsoleUrl({
-        authorization: undefined,
-        principal: check.session.principal,
-        entitlement: input.form['entitlement'],
-        destination: undefined,
-        durationSeconds: undefined,
-        context: input.context,
-        ...(csrfOk ? {} : { rejection: new InvalidRequestError('The form has expired; reload the page.', { reason: 'csrf_token_invalid' }) }),
-      });
-    },
-
-    /** Ends the session. The CSRF token is required so another site cannot sign a person out. */
-    async logout(input: { sessionCookie: string | undefined; form: Readonly<Record<string, string>>; context: RequestContext }): Promise<void> {
-      const record = newAuditRecord('portal_logout', input.context, deps.clock);
-      const check = openSession(input.sessionCookie, await sessionKey(), nowSeconds());
-      if (!check.ok) throw await recordDenial(deps, record, new InvalidTokenError(check.reason), false);
-      record.caller = callerOf(check.session.principal);
-      if (!tokensMatch(check.session.csrfToken, input.form['csrf'])) {
-        throw await recordDenial(deps, record, new InvalidRequestError('The form has expired; reload the page.', { reason: 'csrf_token_invalid' }), false);
-      }
-      record.outcome = 'granted';
-      record.reason = 'signed_out';
-      try {
-        await deps.audit.record(record);
-      } catch (auditError) {
-        deps.log.alarm('audit_write_failed_on_logout', record, auditError);
-      }
-      deps.log.decision(record);
-    },
+    beginLogin: () => beginLogin(deps),
+    completeLogin: (input: OidcCallback) => signIn(deps, input.context, oidcSignIn(deps, input)),
+    beginSamlLogin: (input: { idpId: string | undefined; sessionCookie: string | undefined }) => beginSamlLogin(deps, input),
+    completeSamlLogin: (input: SamlAcsPost) => signIn(deps, input.context, samlSignIn(deps, input)),
+    session: (cookie: string | undefined) => currentSession(deps, cookie),
+    consoleEntitlements: (session: PortalSession) => consoleEntitlements(deps, session),
+    openConsole: (input: SessionForm) => openConsole(deps, input),
+    logout: (input: SessionForm) => signOut(deps, input),
   };
 }
 
 export type Portal = ReturnType<typeof makePortal>;
+
+const nowSeconds = (clock: Clock) => Math.floor(clock.now().getTime() / 1000);
+const sessionKey = async (deps: Pick<PortalDeps, 'secrets'>) => (await deps.secrets.load()).sessionKey;
+const openSessionCookie = async (deps: PortalDeps, cookie: string | undefined) => openSession(cookie, await sessionKey(deps), nowSeconds(deps.clock));
+const formExpired = () => new InvalidRequestError('The form has expired; reload the page.', { reason: 'csrf_token_invalid' });
+
+/** Where to send the browser to sign in, and the signed transaction cookie that remembers state, nonce and PKCE. */
+async function beginLogin(deps: PortalDeps): Promise<{ redirectUrl: string; transactionCookie: string }> {
+  const { redirectUrl, state, nonce, codeVerifier } = await deps.login.begin();
+  const transactionCookie = sealLoginTransaction(
+    { state, nonce, codeVerifier, expiresAt: nowSeconds(deps.clock) + LOGIN_TRANSACTION_SECONDS },
+    await sessionKey(deps),
+  );
+  return { redirectUrl, transactionCookie };
+}
+
+/** One way of signing in: how the person is verified, and whether this browser may become them. */
+interface SignInAttempt {
+  /** A hash of what the person presented, for the record when it cannot be verified (SAML). */
+  readonly credentialRef?: string;
+  verify(key: Buffer): Promise<Principal>;
+  admit?(principal: Principal, key: Buffer): void;
+}
+
+/**
+ * Opens a session for whoever the attempt verifies, auditing the sign-in either way (OIDC and SAML alike):
+ * authenticate, admit, record the sign-in, then seal the session. No session leaves unless the sign-in is recorded.
+ */
+async function signIn(deps: PortalDeps, context: RequestContext, attempt: SignInAttempt): Promise<SignedIn> {
+  const record = newAuditRecord('portal_login', context, deps.clock);
+  if (attempt.credentialRef !== undefined) record.credentialRef = attempt.credentialRef;
+  try {
+    const key = await sessionKey(deps);
+    const principal = await authenticate(attempt, key, record);
+    attempt.admit?.(principal, key);
+    const session = newPortalSession(principal, nowSeconds(deps.clock), deps.settings.sessionSeconds);
+    await recordSignIn(deps, record);
+    return { sessionCookie: sealSession(session, key), session };
+  } catch (error) {
+    if (record.outcome === 'granted') throw error;
+    throw await recordDenial(deps, record, asKeyvendError(error), false);
+  }
+}
+
+async function authenticate(attempt: SignInAttempt, key: Buffer, record: AuditRecord): Promise<Principal> {
+  let principal: Principal;
+  try {
+    principal = await attempt.verify(key);
+  } catch (error) {
+    // A replayed assertion was verified: the denial names who it belonged to.
+    if (error instanceof InvalidSamlResponseError && error.principal !== undefined) record.caller = callerOf(error.principal);
+    throw error;
+  }
+  record.caller = callerOf(principal);
+  return principal;
+}
+
+/** The granted record must be written before the session cookie exists; if it cannot be, 503 and no session. */
+async function recordSignIn(deps: PortalDeps, record: AuditRecord): Promise<void> {
+  record.outcome = 'granted';
+  try {
+    await writeAudit((r) => deps.audit.record(r), record);
+  } catch (auditError) {
+    throw new UpstreamUnavailableError('audit_unavailable', { cause: auditError });
+  }
+  deps.log.decision(record);
+}
+
+/** The IdP's answer, checked against the transaction this browser kept (state, nonce, PKCE). */
+function oidcSignIn(deps: PortalDeps, input: OidcCallback): SignInAttempt {
+  return {
+    async verify(key) {
+      const kept = openLoginTransaction(input.transactionCookie, key, nowSeconds(deps.clock));
+      // No transaction: never started here, expired, or already used (the cookie is cleared on return).
+      if (kept === undefined) throw new InvalidTokenError('login_transaction_missing');
+      return deps.login.complete(input.response, kept);
+    },
+  };
+}
+
+/**
+ * Starts an SP-initiated SAML sign-in: an AuthnRequest with a fresh id for the IdP, and the signed cookie that
+ * binds that id to this browser. A browser that is already signed in is sent home instead, so a link another
+ * site makes it follow can never lead to a second session.
+ */
+async function beginSamlLogin(
+  deps: PortalDeps,
+  input: { idpId: string | undefined; sessionCookie: string | undefined },
+): Promise<{ kind: 'signed-in' } | { kind: 'redirect'; redirectUrl: string; requestCookie: string }> {
+  const key = await sessionKey(deps);
+  if (openSession(input.sessionCookie, key, nowSeconds(deps.clock)).ok) return { kind: 'signed-in' };
+  const id = newSamlRequestId();
+  const redirectUrl = input.idpId === undefined ? undefined : deps.saml?.requests.redirectUrl(input.idpId, id, deps.clock.now());
+  if (redirectUrl === undefined || input.idpId === undefined) {
+    throw new InvalidRequestError('There is no SAML sign-in for this identity provider.', { reason: 'saml_idp_unknown' });
+  }
+  const requestCookie = sealSamlRequest({ id, idpId: input.idpId, expiresAt: nowSeconds(deps.clock) + SAML_REQUEST_SECONDS }, key);
+  return { kind: 'redirect', redirectUrl, requestCookie };
+}
+
+/**
+ * A SAML response posted to the portal's ACS (cross-site from the IdP, so no CSRF token can exist). It must
+ * answer the AuthnRequest whose id this browser's request cookie holds: an unsolicited (IdP-initiated) response,
+ * or one answering a request another browser started, is what a login-CSRF attacker posts, and is refused. Then
+ * the IdP's signature over an assertion naming this ACS and our audience, its short validity and the replay
+ * cache apply as on the API. A browser signed in as someone else is never switched to the new person.
+ */
+function samlSignIn(deps: PortalDeps, input: SamlAcsPost): SignInAttempt {
+  return {
+    credentialRef: `sha256:${sha256Hex(input.samlResponse ?? '')}`,
+    async verify(key) {
+      if (deps.saml === undefined) throw new InvalidSamlResponseError('saml_not_configured');
+      const request = openSamlRequest(input.requestCookie, key, nowSeconds(deps.clock));
+      const verified = await deps.saml.verifier.verifySamlResponse(new Secret(input.samlResponse ?? ''), {
+        acsUrl: deps.saml.acsUrl,
+        solicitation: { kind: 'requested', request: request === undefined ? undefined : { id: request.id, idpId: request.idpId } },
+      });
+      return verified.principal;
+    },
+    admit(principal, key) {
+      const current = openSession(input.sessionCookie, key, nowSeconds(deps.clock));
+      if (current.ok && current.session.principal.userKey !== principal.userKey) {
+        throw new InvalidRequestError('You are already signed in to the portal as someone else. Sign out first, then sign in again.', {
+          reason: 'portal_signed_in_as_another',
+        });
+      }
+    },
+  };
+}
+
+/** The session behind a cookie, if it is genuine and current. Reading grants nothing, so it is not audited. */
+async function currentSession(deps: PortalDeps, cookie: string | undefined): Promise<PortalSession | undefined> {
+  const check = await openSessionCookie(deps, cookie);
+  return check.ok ? check.session : undefined;
+}
+
+/** The entitlements this person may open the console with. */
+async function consoleEntitlements(deps: PortalDeps, session: PortalSession): Promise<ConsoleEntitlementView[]> {
+  let granted;
+  try {
+    granted = await deps.entitlements.listGranted(session.principal);
+  } catch (error) {
+    if (error instanceof KeyvendError) throw error;
+    throw new UpstreamUnavailableError('entitlements_unavailable', { cause: error });
+  }
+  return granted
+    .filter((e) => e.outputs.includes('console'))
+    .map((e) => ({ id: e.id, description: e.description, roleArn: e.roleArn, outputs: e.outputs }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/**
+ * One click: a fresh console sign-in URL. Without a genuine session the refusal is audited here (no caller);
+ * with one, a form without the session's CSRF token is a request problem issueConsoleUrl audits with the caller.
+ */
+async function openConsole(deps: PortalDeps, input: SessionForm): Promise<ConsoleUrlGrant> {
+  const check = await openSessionCookie(deps, input.sessionCookie);
+  if (!check.ok) {
+    const record = newAuditRecord('console', input.context, deps.clock);
+    const requested = input.form['entitlement'];
+    if (requested !== undefined) record.entitlement = { id: requested.slice(0, 64) };
+    throw await recordDenial(deps, record, new InvalidTokenError(check.reason), false);
+  }
+  const csrfOk = tokensMatch(check.session.csrfToken, input.form['csrf']);
+  return deps.issueConsoleUrl({
+    caller: { kind: 'verified', principal: check.session.principal },
+    entitlement: input.form['entitlement'],
+    destination: undefined,
+    durationSeconds: undefined,
+    context: input.context,
+    ...(csrfOk ? {} : { requestProblem: formExpired() }),
+  });
+}
+
+/** Ends the session. The CSRF token is required so another site cannot sign a person out. */
+async function signOut(deps: PortalDeps, input: SessionForm): Promise<void> {
+  const record = newAuditRecord('portal_logout', input.context, deps.clock);
+  const check = await openSessionCookie(deps, input.sessionCookie);
+  if (!check.ok) throw await recordDenial(deps, record, new InvalidTokenError(check.reason), false);
+  record.caller = callerOf(check.session.principal);
+  if (!tokensMatch(check.session.csrfToken, input.form['csrf'])) throw await recordDenial(deps, record, formExpired(), false);
+  await recordSignOut(deps, record);
+}
+
+/** The person is signed out either way (the function clears the cookie): a sign-out that cannot be recorded raises an alarm, not an error. */
+async function recordSignOut(deps: PortalDeps, record: AuditRecord): Promise<void> {
+  record.outcome = 'granted';
+  record.reason = 'signed_out';
+  try {
+    await writeAudit((r) => deps.audit.record(r), record);
+  } catch (auditError) {
+    deps.log.alarm('audit_write_failed_on_logout', record, auditError);
+  }
+  deps.log.decision(record);
+}

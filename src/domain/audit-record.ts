@@ -92,17 +92,26 @@ export class AuditConflictError extends Error {
 }
 
 /**
- * Whether `stored` is the write we were making: same decision, same reason, same request and, for a
- * grant, the same AccessKeyId. Then a conflicting retry is our own committed write, and the write stands.
+ * Whether `stored` is the write we were making: same decision, same reason, same request and caller and, for a
+ * grant, what identifies it: the AccessKeyId of the session it minted, or for a portal sign-in or sign-out (which
+ * mint nothing) the caller it names. Then a conflicting retry is our own committed write, and the write stands.
  */
 export function isSameDecision(stored: AuditRecord | undefined, record: AuditRecord): boolean {
   return (
     stored !== undefined &&
     stored.eventId === record.eventId &&
+    stored.action === record.action &&
     stored.request.requestId === record.request.requestId &&
     stored.outcome === record.outcome &&
     stored.reason === record.reason &&
+    stored.caller?.userKey === record.caller?.userKey &&
+    stored.caller?.tokenRef === record.caller?.tokenRef &&
     stored.session?.accessKeyId === record.session?.accessKeyId &&
-    (record.outcome !== 'granted' || record.session?.accessKeyId !== undefined)
+    (record.outcome !== 'granted' || grantIsIdentified(record))
   );
+}
+
+function grantIsIdentified(record: AuditRecord): boolean {
+  if (record.action === 'portal_login' || record.action === 'portal_logout') return record.caller !== undefined;
+  return record.session?.accessKeyId !== undefined;
 }

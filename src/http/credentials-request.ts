@@ -1,8 +1,9 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { InvalidRequestError } from '../domain/errors.ts';
+import { credentialsRequestProblem, type IssueCredentialsInput } from '../app/issue-credentials.ts';
+import { asKeyvendError, InvalidRequestError } from '../domain/errors.ts';
 import { Secret } from '../domain/secret.ts';
 import type { CallerCredential } from '../ports/index.ts';
-import { bodyText, contentTypeOf, PayloadTooLargeError, parseJsonObject, UnsupportedMediaTypeError } from './request.ts';
+import { assertNoTokenInQuery, authorizationOf, bodyText, contentTypeOf, PayloadTooLargeError, parseJsonObject, UnsupportedMediaTypeError } from './request.ts';
 
 /** A SAML response with both signatures and the IdP certificate is a few KiB; the verifier caps the XML at 64 KiB. */
 export const SAML_BODY_BYTES = 128 * 1024;
@@ -12,6 +13,28 @@ export interface CredentialsRequest {
   readonly credential: CallerCredential;
   readonly entitlement: unknown;
   readonly durationSeconds: unknown;
+}
+
+/**
+ * What POST /v1/credentials asks for, as the use case takes it. A problem found here is not answered here: it goes
+ * to the use case with the request, and `credentialsRequestProblem` decides whether its denial names a verified caller.
+ */
+export function readCredentialsRequest(
+  event: APIGatewayProxyEventV2,
+): Pick<IssueCredentialsInput, 'caller' | 'entitlement' | 'durationSeconds' | 'requestProblem'> {
+  const authorization = authorizationOf(event);
+  try {
+    assertNoTokenInQuery(event);
+    const request = parseCredentialsRequest(event, authorization);
+    return { caller: request.credential, entitlement: request.entitlement, durationSeconds: request.durationSeconds };
+  } catch (error) {
+    return {
+      caller: { kind: 'bearer', authorization },
+      entitlement: undefined,
+      durationSeconds: undefined,
+      requestProblem: credentialsRequestProblem(asKeyvendError(error), authorization),
+    };
+  }
 }
 
 /**

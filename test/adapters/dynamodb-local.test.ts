@@ -126,7 +126,7 @@ describe('DynamoDbAuditLog on DynamoDB Local', () => {
     });
 
     // Act
-    const grant = await issue({ authorization: 'Bearer token', entitlement: 'photo-uploads', durationSeconds: 900, output: 'credentials', context: { requestId: 'lost-1' } });
+    const grant = await issue({ caller: { kind: 'bearer', authorization: 'Bearer token' }, entitlement: 'photo-uploads', durationSeconds: 900, output: 'credentials', context: { requestId: 'lost-1' } });
 
     // Assess
     const stored = await client.send(new GetCommand({ TableName: TABLES.audit, Key: { eventId: grant.grantId }, ConsistentRead: true }));

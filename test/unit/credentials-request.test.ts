@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { parseCredentialsRequest, SAML_BODY_BYTES } from '../../src/http/credentials-request.ts';
+import { parseCredentialsRequest, readCredentialsRequest, SAML_BODY_BYTES } from '../../src/http/credentials-request.ts';
+import { readConsoleRequest } from '../../src/http/console-request.ts';
 
 const event = (contentType: string, body: string): APIGatewayProxyEventV2 =>
   ({ headers: { 'content-type': contentType }, body, isBase64Encoded: false }) as unknown as APIGatewayProxyEventV2;
@@ -51,5 +52,57 @@ describe('parseCredentialsRequest', () => {
     ['text/plain', () => parseCredentialsRequest(event('text/plain', 'SAMLResponse=AAAA'), undefined), '415 unsupported_media_type'],
   ])('refuses %s', (_name, parse, expected) => {
     expect(reasonOf(parse)).toBe(expected);
+  });
+});
+
+describe('readCredentialsRequest: which problems are audited with a verified caller', () => {
+  const withHeaders = (base: APIGatewayProxyEventV2, authorization: string | undefined, query?: Record<string, string>) =>
+    ({ ...base, headers: { ...base.headers, ...(authorization === undefined ? {} : { authorization }) }, ...(query === undefined ? {} : { queryStringParameters: query }) }) as APIGatewayProxyEventV2;
+
+  it('passes a well-formed request on with its caller and no problem', () => {
+    // Act
+    const bearer = readCredentialsRequest(withHeaders(event('application/json', '{"entitlement":"e","durationSeconds":900}'), 'Bearer t'));
+    const saml = readCredentialsRequest(form([['SAMLResponse', 'AAAA'], ['entitlement', 'e']]));
+
+    // Assess
+    expect(bearer).toEqual({ caller: { kind: 'bearer', authorization: 'Bearer t' }, entitlement: 'e', durationSeconds: 900 });
+    expect(saml.caller.kind).toBe('saml');
+    expect(saml.requestProblem).toBeUndefined();
+  });
+
+  it.each([
+    ['a bad body with a bearer token', withHeaders(event('application/json', '{"entitlement":"e","RoleArn":"x"}'), 'Bearer t'), 'unknown_fields', 'with-verified-caller'],
+    ['a token in the query with a bearer token', withHeaders(event('application/json', '{}'), 'Bearer t', { access_token: 'x' }), 'token_in_query', 'with-verified-caller'],
+    ['a bad body without a bearer token', event('application/json', '{"samlResponse":["a"]}'), 'saml_not_a_string', 'without-caller'],
+    ['a bad body with an empty Authorization header', withHeaders(event('text/plain', 'x'), ''), 'unsupported_media_type', 'without-caller'],
+    ['a bearer token and a SAML response together', withHeaders(form([['SAMLResponse', 'AAAA']]), 'Bearer t'), 'ambiguous_credentials', 'without-caller'],
+  ])('%s: the problem goes to the use case, audited %s', (_name, request, reason, audited) => {
+    // Act
+    const read = readCredentialsRequest(request);
+
+    // Assess: the caller to verify is the bearer header alone, and nothing of the body survives a problem
+    expect(read.requestProblem).toMatchObject({ error: { reason }, audited });
+    expect(read.caller).toEqual({ kind: 'bearer', authorization: request.headers['authorization'] });
+    expect(read.entitlement).toBeUndefined();
+  });
+});
+
+describe('readConsoleRequest', () => {
+  it('reads {entitlement, destination, durationSeconds} for the bearer caller', () => {
+    // Act
+    const read = readConsoleRequest({ ...event('application/json', '{"entitlement":"e","destination":"https://console.aws.amazon.com/s3/","durationSeconds":900}'), headers: { 'content-type': 'application/json', authorization: 'Bearer t' } } as APIGatewayProxyEventV2);
+
+    // Assess
+    expect(read).toEqual({ caller: { kind: 'bearer', authorization: 'Bearer t' }, entitlement: 'e', destination: 'https://console.aws.amazon.com/s3/', durationSeconds: 900 });
+  });
+
+  it('hands a problem to the use case with the bearer caller instead of answering it', () => {
+    // Act
+    const read = readConsoleRequest({ ...event('application/json', '{"entitlement":"e","Policy":"{}"}'), headers: { 'content-type': 'application/json', authorization: 'Bearer t' } } as APIGatewayProxyEventV2);
+
+    // Assess
+    expect(read.caller).toEqual({ kind: 'bearer', authorization: 'Bearer t' });
+    expect(read.requestProblem).toMatchObject({ code: 'invalid_request', reason: 'unknown_fields' });
+    expect(read.entitlement).toBeUndefined();
   });
 });

@@ -82,7 +82,7 @@ function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: 
     },
   });
   const input = (extra: Record<string, unknown> = {}) => ({
-    authorization: 'Bearer x',
+    caller: { kind: 'bearer', authorization: 'Bearer x' } as const,
     entitlement: 'console-readonly',
     destination: undefined,
     durationSeconds: 900,

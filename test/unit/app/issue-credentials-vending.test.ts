@@ -100,9 +100,7 @@ function harness(principal: Principal, entitlement: Entitlement, options: { audi
   });
   const run = (input: { durationSeconds?: number; samlAssertion?: Secret } = {}) =>
     issue({
-      ...(input.samlAssertion === undefined
-        ? { authorization: 'Bearer x' }
-        : { credential: { kind: 'saml', samlResponse: input.samlAssertion } as const }),
+      caller: input.samlAssertion === undefined ? { kind: 'bearer', authorization: 'Bearer x' } : { kind: 'saml', samlResponse: input.samlAssertion },
       entitlement: entitlement.id,
       durationSeconds: input.durationSeconds,
       output: 'credentials',

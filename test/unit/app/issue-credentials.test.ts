@@ -37,7 +37,7 @@ function harness(options: { principal?: Principal | Error; entitlements?: Entitl
 }
 
 const request = (overrides: Partial<IssueCredentialsInput> = {}): IssueCredentialsInput => ({
-  authorization: 'Bearer token',
+  caller: { kind: 'bearer', authorization: 'Bearer token' },
   entitlement: 'photo-uploads',
   durationSeconds: 900,
   output: 'credentials',
@@ -147,6 +147,54 @@ describe('issueCredentials: a grant', () => {
     // Assess
     expect(chained.sts.calls[0]?.durationSeconds).toBe(3600);
     expect(direct.sts.calls[0]?.durationSeconds).toBe(43_200);
+  });
+});
+
+describe('issueCredentials: who the caller is', () => {
+  it('takes a verified caller (a portal session) as it is, without asking the verifier', async () => {
+    // Prepare
+    const { issue, verifier, audit } = harness({ principal: new InvalidTokenError('must_not_be_called') });
+    const principal = principalFor({ subject: 'portal-user' });
+
+    // Act
+    const grant = await issue(request({ caller: { kind: 'verified', principal } }));
+
+    // Assess
+    expect(verifier.calls).toEqual([]);
+    expect(grant.principal).toBe(principal);
+    expect(audit.last).toMatchObject({ outcome: 'granted', caller: { subject: 'portal-user', userKey: principal.userKey } });
+  });
+
+  it('refuses a request problem audited without a caller before verifying anyone, and calls nothing else', async () => {
+    // Prepare
+    const { issue, verifier, store, sts, audit } = harness();
+    const problem = new InvalidRequestError('Send either a bearer token or a SAML response, not both.', { reason: 'ambiguous_credentials' });
+
+    // Act
+    const error = await failure(issue(request({ requestProblem: { error: problem, audited: 'without-caller' } })));
+
+    // Assess
+    expect(error).toBe(problem);
+    expect(verifier.calls).toEqual([]);
+    expect(store.lookups).toEqual([]);
+    expect(sts.calls).toHaveLength(0);
+    expect(audit.writes).toEqual([{ operation: 'record', record: expect.objectContaining({ outcome: 'denied', reason: 'ambiguous_credentials' }) }]);
+    expect(audit.last?.caller).toBeUndefined();
+  });
+
+  it('verifies the caller first when the problem is audited with a verified caller, and still reads nothing', async () => {
+    // Prepare
+    const { issue, verifier, store, sts, audit } = harness();
+
+    // Act
+    const error = await failure(issue(request({ requestProblem: { error: new InvalidRequestError('no', { reason: 'token_in_query' }), audited: 'with-verified-caller' } })));
+
+    // Assess
+    expect(error.reason).toBe('token_in_query');
+    expect(verifier.calls).toEqual(['Bearer token']);
+    expect(store.lookups).toEqual([]);
+    expect(sts.calls).toHaveLength(0);
+    expect(audit.writes).toEqual([{ operation: 'record', record: expect.objectContaining({ outcome: 'denied', reason: 'token_in_query', caller: expect.objectContaining({ subject: 'alice-0001' }) }) }]);
   });
 });
 
@@ -334,7 +382,7 @@ describe('issueCredentials: fails closed', () => {
     ['an entitlement id outside the grammar', { entitlement: '../admin' }, 'invalid_request', 'invalid_request'],
     ['a non-string entitlement', { entitlement: { id: 'photo-uploads' } }, 'invalid_request', 'invalid_request'],
     ['a duration below the minimum', { durationSeconds: 60 }, 'invalid_request', 'invalid_request'],
-    ['a problem the HTTP layer found (client-chosen STS fields, P-08f)', { rejection: new InvalidRequestError('no', { reason: 'unknown_fields' }) }, 'invalid_request', 'unknown_fields'],
+    ['a problem the HTTP layer found (client-chosen STS fields, P-08f)', { requestProblem: { error: new InvalidRequestError('no', { reason: 'unknown_fields' }), audited: 'with-verified-caller' as const } }, 'invalid_request', 'unknown_fields'],
   ])('denies %s, audits the reason with the caller, and calls no STS', async (_name, overrides, code, reason) => {
     // Prepare
     const { issue, sts, audit, log } = harness();

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { newEventId } from '../../../src/domain/audit-record.ts';
+import { type AuditRecord, isSameDecision, newEventId } from '../../../src/domain/audit-record.ts';
 import { Secret } from '../../../src/domain/secret.ts';
 
 describe('Secret', () => {
@@ -44,5 +44,42 @@ describe('newEventId', () => {
 
     // Act + Assess
     expect(newEventId(now, new Uint8Array(10).fill(1))).not.toBe(newEventId(now, new Uint8Array(10).fill(2)));
+  });
+});
+
+describe('isSameDecision: is the stored record the write we were making?', () => {
+  const caller = { idpType: 'oidc', issuerId: 'corp', issuer: 'https://idp.example.com', subject: 'alice', userKey: 'u1', groups: [], tokenIssuedAt: 1, tokenExpiresAt: 2, tokenRef: 'sha256:t1' } as const;
+  const grant: AuditRecord = {
+    eventId: 'e1',
+    time: '2026-11-23T09:30:00.000Z',
+    action: 'credentials',
+    outcome: 'granted',
+    request: { requestId: 'r1' },
+    caller,
+    session: { accessKeyId: 'ASIA1' },
+  };
+  const signIn: AuditRecord = { eventId: 'e2', time: grant.time, action: 'portal_login', outcome: 'granted', request: { requestId: 'r2' }, caller };
+
+  it('recognises our own committed grant and our own committed sign-in or sign-out', () => {
+    expect(isSameDecision(structuredClone(grant), grant)).toBe(true);
+    expect(isSameDecision(structuredClone(signIn), signIn)).toBe(true);
+    expect(isSameDecision({ ...signIn, action: 'portal_logout', reason: 'signed_out' }, { ...signIn, action: 'portal_logout', reason: 'signed_out' })).toBe(true);
+  });
+
+  it.each([
+    ['nothing stored', undefined, grant],
+    ['another event', { ...grant, eventId: 'e9' }, grant],
+    ['another action', { ...grant, action: 'console' as const }, grant],
+    ['another request', { ...grant, request: { requestId: 'r9' } }, grant],
+    ['another outcome', { ...grant, outcome: 'denied' as const }, grant],
+    ['another reason', { ...grant, reason: 'x' }, grant],
+    ['another caller', { ...grant, caller: { ...caller, userKey: 'u9' } }, grant],
+    ['another token of the caller', { ...grant, caller: { ...caller, tokenRef: 'sha256:t9' } }, grant],
+    ['another session', { ...grant, session: { accessKeyId: 'ASIA9' } }, grant],
+    ['a credentials grant that names no session', { ...grant, session: {} }, { ...grant, session: {} }],
+    ['a sign-in that names no caller', { ...signIn, caller: undefined }, { ...signIn, caller: undefined }],
+    ['a sign-in of someone else', { ...signIn, caller: { ...caller, userKey: 'u9' } }, signIn],
+  ])('refuses %s', (_name, stored, record) => {
+    expect(isSameDecision(stored as AuditRecord | undefined, record as AuditRecord)).toBe(false);
   });
 });

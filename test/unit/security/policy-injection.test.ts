@@ -47,7 +47,7 @@ function broker(principal: Principal, entitlements: Entitlement[] = [subjectTemp
     settings: { roleChaining: true, isAllowedRole: () => true },
   });
   const request = (entitlement: string) =>
-    issue({ authorization: 'Bearer t', entitlement, durationSeconds: undefined, output: 'credentials', context: { requestId: 'r' } });
+    issue({ caller: { kind: 'bearer', authorization: 'Bearer t' }, entitlement, durationSeconds: undefined, output: 'credentials', context: { requestId: 'r' } });
   return { request, sts, audit };
 }
 
