@@ -14,10 +14,20 @@ const SIGNATURE_ERRORS: Readonly<Record<string, string>> = {
   ExpiredToken: 'ExpiredTokenException',
 };
 
-/** A SigV4 failure as a JSON 1.1 service reports it (HTTP 400, the service's own code), or undefined for other errors. */
-export function signatureFailure(error: unknown): { type: string; message: string } | undefined {
-  if (!(error instanceof StsError)) return undefined;
-  return { type: SIGNATURE_ERRORS[error.code] ?? error.code, message: error.message };
+export interface Json11Failure {
+  readonly status: number;
+  readonly type: string;
+  readonly message: string;
+}
+
+/**
+ * A thrown error as the service answers it: its own typed errors as they are, a SigV4 failure of the STS emulator's
+ * verifier under the service's name (HTTP 400), anything else as the service's internal error (HTTP 500).
+ */
+export function json11Failure(error: unknown, isOwn: (e: unknown) => e is Json11Failure, internal: { type: string; message: string }): Json11Failure {
+  if (isOwn(error)) return { status: error.status, type: error.type, message: error.message };
+  if (error instanceof StsError) return { status: 400, type: SIGNATURE_ERRORS[error.code] ?? error.code, message: error.message };
+  return { status: 500, ...internal };
 }
 
 export function json11Reply(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { isLoopback } from '../sts-emulator/admin.ts';
 import { checkRequestTime, parseSigV4, verifySigV4 } from '../sts-emulator/auth/sigv4.ts';
-import { json11Reply, listenLocal, signatureFailure } from '../json-protocol.ts';
+import { json11Failure, json11Reply, listenLocal } from '../json-protocol.ts';
 import { FaultQueue } from '../sts-emulator/faults.ts';
 import { BodyTooLargeError, headerValue, readRequest, type EmulatorRequest } from '../sts-emulator/protocol/http-request.ts';
 import { KmsError, kmsErrors } from './errors.ts';
@@ -212,17 +212,9 @@ export async function startKmsEmulator(options: KmsEmulatorOptions): Promise<Kms
         record.outcome = 'ok';
         return reply(200, result);
       } catch (error) {
-        if (error instanceof KmsError) {
-          record.errorCode = error.type;
-          return reply(error.status, { __type: error.type, message: error.message });
-        }
-        const signature = signatureFailure(error);
-        if (signature !== undefined) {
-          record.errorCode = signature.type;
-          return reply(400, { __type: signature.type, message: signature.message });
-        }
-        record.errorCode = 'KMSInternalException';
-        return reply(500, { __type: 'KMSInternalException', message: 'An internal error occurred.' });
+        const failure = json11Failure(error, (e): e is KmsError => e instanceof KmsError, { type: 'KMSInternalException', message: 'An internal error occurred.' });
+        record.errorCode = failure.type;
+        return reply(failure.status, { __type: failure.type, message: failure.message });
       } finally {
         if (record.operation !== '') callLog.push(record);
       }

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { isLoopback } from '../sts-emulator/admin.ts';
 import { checkRequestTime, parseSigV4, verifySigV4 } from '../sts-emulator/auth/sigv4.ts';
-import { json11Reply, listenLocal, signatureFailure } from '../json-protocol.ts';
+import { json11Failure, json11Reply, listenLocal } from '../json-protocol.ts';
 import { headerValue, readRequest } from '../sts-emulator/protocol/http-request.ts';
 
 export interface LocalSecret {
@@ -140,17 +140,12 @@ export async function startSecretsManagerEmulator(options: SecretsManagerEmulato
           CreatedDate: Math.floor(now().getTime() / 1000),
         });
       } catch (error) {
-        if (error instanceof SecretsError) {
-          record.errorCode = error.type;
-          return reply(error.status, { __type: error.type, message: error.message });
-        }
-        const signature = signatureFailure(error);
-        if (signature !== undefined) {
-          record.errorCode = signature.type;
-          return reply(400, { __type: signature.type, message: signature.message });
-        }
-        record.errorCode = 'InternalServiceError';
-        return reply(500, { __type: 'InternalServiceError', message: 'An error occurred on the server side.' });
+        const failure = json11Failure(error, (e): e is SecretsError => e instanceof SecretsError, {
+          type: 'InternalServiceError',
+          message: 'An error occurred on the server side.',
+        });
+        record.errorCode = failure.type;
+        return reply(failure.status, { __type: failure.type, message: failure.message });
       } finally {
         if (record.target !== '') callLog.push(record);
       }
