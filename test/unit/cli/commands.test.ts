@@ -40,7 +40,7 @@ describe('keyvend commands: output, errors and exit codes', () => {
       runInProcess(['credentials', 'photo-uploads', '--min-remaining', 'soon'], env),
     ]);
     const helps = await Promise.all(
-      ['login', 'logout', 'ls', 'credentials', 'env', 'exec', 'configure', 'serve', 'console', 'config'].map((name) => runInProcess([name, '--help'], env)),
+      ['login', 'logout', 'whoami', 'ls', 'credentials', 'env', 'exec', 'configure', 'serve', 'console', 'config'].map((name) => runInProcess([name, '--help'], env)),
     );
 
     const version = await runInProcess(['--version'], env);
@@ -89,6 +89,49 @@ describe('keyvend commands: output, errors and exit codes', () => {
     expect(loginExpired.code).toBe(3);
     expect(loginExpired.stderr).toMatch(/^keyvend: login_expired: your login to https:\/\/idp\.example\.com has expired \(.*\); run `keyvend login`\n$/u);
     expect(broker.calls.map((call) => call.path)).toEqual(['/token']);
+  });
+
+  it('whoami: shows the saved login without asking anyone, and exits 3 when there is none or it cannot be renewed', async () => {
+    // Prepare
+    const named = fakeAccessToken('user-1', 4_000_000_000).replace(/\.[^.]+\./u, `.${Buffer.from(JSON.stringify({ sub: 'user-1', name: 'Alice\u001b[31m Example' })).toString('base64url')}.`);
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    storeLogin(env, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: named, refreshToken: 'refresh-1', accessTokenExpiresAt: now + 90 * 60_000, loggedInAt: '2029-12-31T23:00:00.000Z' });
+    const stale = { ...isolatedEnv(), KEYVEND_ISSUER: ISSUER };
+    storeLogin(stale, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: token, accessTokenExpiresAt: now - 1000 });
+    const stranger = { ...isolatedEnv(), KEYVEND_ISSUER: ISSUER };
+
+    // Act
+    const shown = await runInProcess(['whoami'], env, () => now);
+    const json = await runInProcess(['whoami', '--json'], env, () => now);
+    const expired = await runInProcess(['whoami'], stale, () => now);
+    const nobody = await runInProcess(['whoami'], stranger, () => now);
+
+    // Assess
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toBe(
+      [
+        `issuer     ${ISSUER}`,
+        'subject    user-1',
+        'name       Alice?[31m Example',
+        'kind       person (client keyvend-cli)',
+        'logged in  2029-12-31T23:00:00.000Z',
+        'token      expires 2030-01-01T01:30:00.000Z (90 min left); renewed with the refresh token',
+        '',
+      ].join('\n'),
+    );
+    expect(JSON.parse(json.stdout)).toEqual({
+      issuer: ISSUER,
+      subject: 'user-1',
+      displayName: 'Alice\u001b[31m Example',
+      kind: 'user',
+      clientId: 'keyvend-cli',
+      accessTokenExpiresAt: '2030-01-01T01:30:00.000Z',
+      renewable: true,
+      loggedInAt: '2029-12-31T23:00:00.000Z',
+    });
+    expect(expired).toMatchObject({ code: 3, stdout: '', stderr: expect.stringMatching(/^keyvend: login_expired: .*no refresh token\); run `keyvend login`\n$/u) });
+    expect(nobody).toMatchObject({ code: 3, stdout: '', stderr: `keyvend: not_logged_in: not logged in to ${ISSUER}; run \`keyvend login\`\n` });
+    expect(broker.calls).toEqual([]);
   });
 
   it('refreshes an expired access token with the refresh token and keeps the rotated one', async () => {
