@@ -189,7 +189,7 @@ describe('keyvend commands: output, errors and exit codes', () => {
   it('prints credentials on stdout only, as JSON or shell exports, and nothing on stderr', async () => {
     // Act
     const json = await runInProcess(['credentials', 'photo-uploads'], env);
-    const exports = await runInProcess(['env', 'photo-uploads'], env);
+    const exports = await runInProcess(['env', 'photo-uploads', '--region', 'eu-west-1'], env);
 
     // Assess
     const body = JSON.parse(json.stdout) as Record<string, string>;
@@ -197,10 +197,56 @@ describe('keyvend commands: output, errors and exit codes', () => {
     expect(json.stderr).toBe('');
     expect(exports.stderr).toBe('');
     expect(exports.stdout).toBe(
-      `export AWS_ACCESS_KEY_ID='${body['AccessKeyId']}'\nexport AWS_SECRET_ACCESS_KEY='${body['SecretAccessKey']}'\nexport AWS_SESSION_TOKEN='${body['SessionToken']}'\nexport AWS_CREDENTIAL_EXPIRATION='${body['Expiration']}'\n`,
+      `export AWS_ACCESS_KEY_ID='${body['AccessKeyId']}'\nexport AWS_SECRET_ACCESS_KEY='${body['SecretAccessKey']}'\nexport AWS_SESSION_TOKEN='${body['SessionToken']}'\nexport AWS_CREDENTIAL_EXPIRATION='${body['Expiration']}'\nexport AWS_REGION='eu-west-1'\nexport AWS_DEFAULT_REGION='eu-west-1'\n`,
     );
     expect(broker.calls.filter((call) => call.path === '/v1/credentials')).toHaveLength(1);
     expect(JSON.parse(broker.calls[0]?.body ?? '')).toEqual({ entitlement: 'photo-uploads' });
+  });
+
+  it('env exports a region from --region, else the environment, else the config file, and says so when there is none', async () => {
+    // Prepare
+    const regionOf = (stdout: string) => [/AWS_REGION='([^']*)'/u.exec(stdout)?.[1], /AWS_DEFAULT_REGION='([^']*)'/u.exec(stdout)?.[1]];
+    const none = await runInProcess(['env', 'photo-uploads'], env);
+    expect(await runInProcess(['config', 'set', 'region', 'ap-southeast-2'], env)).toMatchObject({ code: 0 });
+
+    // Act
+    const fromFile = await runInProcess(['env', 'photo-uploads'], env);
+    const fromEnv = await runInProcess(['env', 'photo-uploads'], { ...env, AWS_DEFAULT_REGION: 'eu-central-1' });
+    const fromFlag = await runInProcess(['env', 'photo-uploads', '--region', 'us-west-2'], { ...env, AWS_REGION: 'eu-central-1' });
+    const bad = await runInProcess(['env', 'photo-uploads', '--region', 'Mars 1'], env);
+    const badConfig = await runInProcess(['config', 'set', 'region', 'Mars 1'], env);
+
+    // Assess
+    expect(regionOf(none.stdout)).toEqual([undefined, undefined]);
+    expect(none.stderr).toBe('keyvend: note: no region exported; pass --region REGION or run `keyvend config set region REGION`, or the AWS tools will ask for one\n');
+    expect(regionOf(fromFile.stdout)).toEqual(['ap-southeast-2', 'ap-southeast-2']);
+    expect(fromFile.stderr).toBe('');
+    expect(regionOf(fromEnv.stdout)).toEqual(['eu-central-1', 'eu-central-1']);
+    expect(regionOf(fromFlag.stdout)).toEqual(['us-west-2', 'us-west-2']);
+    expect(bad).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^keyvend: usage: "Mars 1" is not an AWS region name/u) });
+    expect(badConfig.code).toBe(2);
+  });
+
+  it('configure ends with a command to try, sent to the configured STS endpoint, and says how for a local broker without one', async () => {
+    // Prepare
+    const local = { ...env, KEYVEND_URL: broker.url };
+    const remote = { ...env, KEYVEND_URL: 'https://keyvend.example.com' };
+
+    // Act
+    const withoutEndpoint = await runInProcess(['configure', 'photo-uploads', '--profile', 'demo'], local);
+    const againstAws = await runInProcess(['configure', 'photo-uploads', '--profile', 'demo'], remote);
+    await runInProcess(['config', 'set', 'region', 'us-east-1'], local);
+    await runInProcess(['config', 'set', 'stsEndpointUrl', 'http://127.0.0.1:4020/'], local);
+    const withEndpoint = await runInProcess(['configure', 'photo-uploads', '--profile', 'demo'], local);
+    const notHttps = await runInProcess(['config', 'set', 'stsEndpointUrl', 'http://sts.example.com'], local);
+
+    // Assess
+    expect(withoutEndpoint.stderr).toMatch(/\nTry: aws sts get-caller-identity --profile demo\nAgainst a local stack, .*--endpoint-url.*keyvend config set stsEndpointUrl URL/u);
+    expect(againstAws.stderr).toMatch(/\nTry: aws sts get-caller-identity --profile demo\n$/u);
+    expect(withEndpoint.stderr).toMatch(/\nTry: aws sts get-caller-identity --profile demo --endpoint-url http:\/\/127\.0\.0\.1:4020\n$/u);
+    // the config file's region goes into the profile when --region is not given
+    expect(readFileSync(env['AWS_CONFIG_FILE'] ?? '', 'utf8')).toMatch(/\[profile demo\]\ncredential_process = .*\nregion = us-east-1\n/u);
+    expect(notHttps.code).toBe(2);
   });
 
   it('warns, without any secret, when the broker gives credentials too short for the cache to serve', async () => {
