@@ -450,10 +450,58 @@ describe('keyvend serve', () => {
       expect(first.status).toBe(200);
       expect(await first.json()).toMatchObject({ AccessKeyId: expect.stringMatching(/^ASIAFAKE/u), Token: expect.any(String) });
       expect(other.status).toBe(200);
-      expect(broker.calls.filter((call) => call.path === '/v1/credentials').map((call) => JSON.parse(call.body) as unknown)).toEqual([
-        { entitlement: 'photo-uploads' },
-        { entitlement: 'other-one' },
-      ]);
+      // Both were fetched at start-up, together, so in either order; the requests found them held.
+      const bodies = broker.calls.filter((call) => call.path === '/v1/credentials').map((call) => JSON.parse(call.body) as { entitlement: string });
+      expect(bodies.map((body) => body.entitlement).sort()).toEqual(['other-one', 'photo-uploads']);
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await broker.close();
+    }
+  });
+
+  it('refreshes in the background before expiry, and answers an error rather than expired credentials when refreshing fails', async () => {
+    // Prepare: credentials that live 2 to 3 seconds (the fake broker drops the milliseconds), refreshed at expiry less a jitter
+    const broker = await startFakeBroker({ lifetimeSeconds: 3 });
+    const env = { ...isolatedEnv(), KEYVEND_URL: broker.url, KEYVEND_ISSUER: ISSUER };
+    storeLogin(env, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: fakeAccessToken('user-1', 4_000_000_000) });
+    const child = spawn(process.execPath, [join(ROOT, 'dist/keyvend.mjs'), 'serve', 'photo-uploads', '--imds', '--json', '--min-remaining', '0'], { env });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const issued = () => broker.calls.filter((call) => call.path === '/v1/credentials').length;
+
+    try {
+      const announced = await new Promise<{ endpoint: string }>((resolve) => {
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.includes('\n')) resolve(JSON.parse(stdout) as { endpoint: string });
+        });
+      });
+      const imds = async () => {
+        const token = await (await fetch(`${announced.endpoint}latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' } })).text();
+        return fetch(`${announced.endpoint}latest/meta-data/iam/security-credentials/photo-uploads`, { headers: { 'x-aws-ec2-metadata-token': token } });
+      };
+
+      // Act: nobody asks for 5 seconds, then somebody does
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      const refreshedUnasked = issued();
+      const served = (await (await imds()).json()) as { AccessKeyId: string; Expiration: string };
+      const servedAt = Date.now();
+      // Then the broker fails from now on; once the held credentials expire, a request gets the failure.
+      broker.answers.set('POST /v1/credentials', Array.from({ length: 50 }, () => ({ status: 503, body: { error: 'upstream_unavailable', message: 'STS is down', requestId: 'req-503' } })));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(served.Expiration) - Date.now()) + 100));
+      const afterExpiry = await imds();
+
+      // Assess
+      expect(refreshedUnasked).toBeGreaterThanOrEqual(3);
+      expect(Date.parse(served.Expiration)).toBeGreaterThan(servedAt);
+      // served from a background refresh, not the start-up fetch
+      expect(served.AccessKeyId).not.toBe('ASIAFAKE000000000001');
+      expect(afterExpiry.status).toBe(503);
+      expect(await afterExpiry.json()).toEqual({ Code: 'upstream_unavailable', Message: 'STS is down' });
+      expect(stderr).toMatch(/keyvend serve: photo-uploads: refresh failed, retrying in 1 s: STS is down/u);
     } finally {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
