@@ -30,6 +30,7 @@ export function settingFlags(values: Record<string, unknown>): SettingFlags {
     resource: text('resource'),
     scope: text('scope'),
     minRemainingMinutes: text('min-remaining'),
+    region: text('region'),
   };
 }
 

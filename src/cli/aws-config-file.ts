@@ -3,9 +3,9 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { usageError } from './errors.ts';
 import { readTextIfPresent, writeFileAtomic } from './secure-file.ts';
+import { REGION_PATTERN } from './settings.ts';
 
 export const PROFILE_NAME_PATTERN = /^[A-Za-z0-9_.@+-]{1,64}$/u;
-const REGION_PATTERN = /^[a-z0-9-]{2,32}$/u;
 const SECTION = /^\s*\[\s*([^\]]*?)\s*\]\s*(?:[#;].*)?$/u;
 
 /** Keys that make the AWS tools ignore `credential_process` in the same profile. */

@@ -53,7 +53,7 @@ export function loginRecordFrom(
   const access = unverifiedClaims(tokens.accessToken);
   const id = unverifiedClaims(tokens.idToken);
   const subject = [access['sub'], id['sub']].find((value): value is string => typeof value === 'string' && value !== '') ?? base.clientId;
-  const displayName = [id['preferred_username'], id['email'], access['preferred_username']].find((value): value is string => typeof value === 'string');
+  const displayName = [id['preferred_username'], id['name'], id['email'], access['preferred_username'], access['name'], access['email']].find((value): value is string => typeof value === 'string' && value !== '');
   return {
     version: 1,
     kind: base.kind,

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AwsCredentials } from './broker-client.ts';
-import { CliError } from './errors.ts';
+import { CliError, EXIT } from './errors.ts';
 import { containerCredentialsJson } from './formats.ts';
 
 export interface ContainerEndpointOptions {
@@ -43,8 +43,7 @@ export async function startContainerEndpoint(options: ContainerEndpointOptions):
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const host = (req.headers.host ?? '').toLowerCase();
-    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
+    if (!isLoopbackHost(req, port)) {
       reply(res, 403, { Code: 'AccessDenied', Message: 'Requests must be addressed to 127.0.0.1.' });
       return;
     }
@@ -68,8 +67,7 @@ export async function startContainerEndpoint(options: ContainerEndpointOptions):
       options.log(`served ${entitlement} (${credentials.AccessKeyId}, expires ${credentials.Expiration})`);
     } catch (error) {
       if (!(error instanceof CliError)) throw error;
-      const status = error.exitCode === 4 ? 403 : error.exitCode === 3 ? 401 : 503;
-      reply(res, status, { Code: error.code, Message: error.message });
+      reply(res, refusalStatus(error), { Code: error.code, Message: error.message });
       options.log(`refused ${entitlement}: ${error.code}: ${error.message}`);
     }
   }
@@ -91,15 +89,26 @@ export async function startContainerEndpoint(options: ContainerEndpointOptions):
   };
 }
 
-function digest(value: string): Buffer {
+/** The Host header names this loopback server: a web page cannot reach it through DNS rebinding. */
+export function isLoopbackHost(req: IncomingMessage, port: number): boolean {
+  const host = (req.headers.host ?? '').toLowerCase();
+  return host === `127.0.0.1:${port}` || host === `localhost:${port}`;
+}
+
+/** A failure to obtain credentials as an HTTP status: refused 403, login expired 401, anything else 503. */
+export function refusalStatus(error: CliError): number {
+  return error.exitCode === EXIT.refused ? 403 : error.exitCode === EXIT.notLoggedIn ? 401 : 503;
+}
+
+export function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
-function reply(res: ServerResponse, status: number, body: { Code: string; Message: string }, headers: Record<string, string> = {}): void {
+export function reply(res: ServerResponse, status: number, body: { Code: string; Message: string }, headers: Record<string, string> = {}): void {
   send(res, status, JSON.stringify(body), headers);
 }
 
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+export function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
     'content-type': 'application/json',
     'cache-control': 'no-store',

@@ -41,7 +41,10 @@ export function cliPaths(env: CliContext['env']): CliPaths {
 const LOGIN_FLOWS = ['browser', 'device', 'auto'] as const;
 export type LoginFlow = (typeof LOGIN_FLOWS)[number];
 
-export const CONFIG_KEYS = ['brokerUrl', 'issuer', 'clientId', 'resource', 'scope', 'minRemainingMinutes', 'loginFlow'] as const;
+export const CONFIG_KEYS = ['brokerUrl', 'issuer', 'clientId', 'resource', 'scope', 'minRemainingMinutes', 'loginFlow', 'region', 'stsEndpointUrl'] as const;
+
+/** AWS region names (us-east-1, us-gov-west-1, eu-central-2, ...): lower-case letters, digits and hyphens. */
+export const REGION_PATTERN = /^[a-z0-9-]{2,32}$/u;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 const CONFIG_SCHEMA = v.strictObject({
@@ -52,6 +55,9 @@ const CONFIG_SCHEMA = v.strictObject({
   scope: v.optional(v.pipe(v.string(), v.minLength(1))),
   minRemainingMinutes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(720))),
   loginFlow: v.optional(v.picklist(LOGIN_FLOWS)),
+  region: v.optional(v.pipe(v.string(), v.regex(REGION_PATTERN, 'not an AWS region name'))),
+  /** Where the AWS tools reach STS, when not AWS itself (the local stack's emulator): `configure` names it in its "Try" line. */
+  stsEndpointUrl: v.optional(v.string()),
 });
 export type ConfigFile = v.InferOutput<typeof CONFIG_SCHEMA>;
 
@@ -82,7 +88,7 @@ export function parseConfigValue(key: ConfigKey, value: string): string | number
   const candidate = key === 'minRemainingMinutes' ? Number(value) : value;
   const parsed = v.safeParse(CONFIG_SCHEMA, { [key]: candidate });
   if (!parsed.success) throw usageError(`${key}: ${parsed.issues[0]?.message ?? 'invalid'}`);
-  if (key === 'brokerUrl' || key === 'issuer') return normaliseServiceUrl(key, value);
+  if (key === 'brokerUrl' || key === 'issuer' || key === 'stsEndpointUrl') return normaliseServiceUrl(key, value);
   return candidate;
 }
 
@@ -94,6 +100,9 @@ export interface ResolvedSettings {
   readonly scope: string;
   readonly minRemainingMinutes: number;
   readonly loginFlow: LoginFlow;
+  /** For the AWS tools: flag, then `AWS_REGION`, then `AWS_DEFAULT_REGION`, then the config file. */
+  readonly region: string | undefined;
+  readonly stsEndpointUrl: string | undefined;
 }
 
 export interface SettingFlags {
@@ -103,6 +112,7 @@ export interface SettingFlags {
   readonly resource?: string | undefined;
   readonly scope?: string | undefined;
   readonly minRemainingMinutes?: string | undefined;
+  readonly region?: string | undefined;
 }
 
 /** Flags win over the environment (`KEYVEND_URL`, `KEYVEND_ISSUER`), which wins over the config file. */
@@ -116,6 +126,9 @@ export function resolveSettings(context: CliContext, flags: SettingFlags): Resol
     if (!Number.isInteger(value) || value < 0 || value > 720) throw usageError('--min-remaining takes whole minutes from 0 to 720');
     minRemainingMinutes = value;
   }
+  if (flags.region !== undefined && !REGION_PATTERN.test(flags.region)) throw usageError(`"${flags.region}" is not an AWS region name`);
+  // The environment's region is the user's own setting, passed on as it is (the config file's is validated when read).
+  const region = flags.region ?? (context.env['AWS_REGION'] || undefined) ?? (context.env['AWS_DEFAULT_REGION'] || undefined) ?? file.region;
   return {
     brokerUrl: brokerUrl === undefined ? undefined : normaliseServiceUrl('broker URL', brokerUrl),
     issuer: issuer === undefined ? undefined : normaliseServiceUrl('issuer', issuer),
@@ -124,6 +137,8 @@ export function resolveSettings(context: CliContext, flags: SettingFlags): Resol
     scope: flags.scope ?? file.scope ?? DEFAULT_SCOPE,
     minRemainingMinutes,
     loginFlow: file.loginFlow ?? 'browser',
+    region,
+    stsEndpointUrl: file.stsEndpointUrl === undefined ? undefined : normaliseServiceUrl('stsEndpointUrl', file.stsEndpointUrl),
   };
 }
 

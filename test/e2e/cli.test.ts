@@ -246,6 +246,58 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     }
   });
 
+  it('serves the AWS CLI and boto3 as an IMDSv2 endpoint, with nothing else to find credentials in', async () => {
+    // Prepare
+    let server: ChildProcess | undefined;
+    const announced = await new Promise<{ port: number; endpoint: string; role: string }>((resolve, reject) => {
+      server = spawn(process.execPath, [KEYVEND, 'serve', 'photo-uploads', '--imds', '--json'], { env: alice });
+      let stdout = '';
+      server.stdout?.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('\n')) resolve(JSON.parse(stdout) as { port: number; endpoint: string; role: string });
+      });
+      server.on('exit', (code) => reject(new Error(`keyvend serve --imds exited with ${code}`)));
+    });
+    // A fresh HOME with no AWS config or credentials files, and no credential variables: only IMDS is left.
+    const imdsEnv = { ...isolatedEnv(), AWS_EC2_METADATA_SERVICE_ENDPOINT: announced.endpoint, AWS_DEFAULT_REGION: 'us-east-1' };
+    const base = announced.endpoint.replace(/\/$/u, '');
+    const rolesPath = `${base}/latest/meta-data/iam/security-credentials/`;
+
+    try {
+      // Act
+      const cli = await run(AWS_CLI, ['sts', 'get-caller-identity', '--endpoint-url', stack().stsUrl, '--output', 'json'], imdsEnv);
+      const cliCall = (await emulatorCalls()).at(-1);
+      const python = await run(PYTHON, ['-c', `import boto3\nprint(boto3.client('sts', endpoint_url='${stack().stsUrl}').get_caller_identity()['Arn'])`], imdsEnv);
+      const boto3Call = (await emulatorCalls()).at(-1);
+      const token = await (await fetch(`${base}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' } })).text();
+      const served = (await (await fetch(`${rolesPath}photo-uploads`, { headers: { 'x-aws-ec2-metadata-token': token } })).json()) as Record<string, string>;
+      secretsSeen.push(token, served['SecretAccessKey'] ?? '', served['Token'] ?? '');
+      const noToken = await fetch(`${rolesPath}photo-uploads`);
+      const forwarded = await fetch(`${base}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60', 'x-forwarded-for': '203.0.113.7' } });
+      const wrongPath = await fetch(`${rolesPath}admin`, { headers: { 'x-aws-ec2-metadata-token': token } });
+
+      // Assess
+      expect(announced).toMatchObject({ role: 'photo-uploads', endpoint: `http://127.0.0.1:${announced.port}/` });
+      expect(cli.code, cli.stderr).toBe(0);
+      const arn = (JSON.parse(cli.stdout) as { Arn: string }).Arn;
+      expect(arn).toMatch(new RegExp(`^arn:aws:sts::111111111111:assumed-role/photo-uploads/${ALICE_SUB.slice(0, 30)}\\.[a-z2-7]{26}$`, 'u'));
+      expect(python.code, python.stderr).toBe(0);
+      expect(python.stdout.trim()).toBe(arn);
+      for (const call of [cliCall, boto3Call]) {
+        expect(call).toMatchObject({ action: 'GetCallerIdentity', outcome: 'ok', callerAccessKeyId: served['AccessKeyId'] });
+      }
+      expect(served).toMatchObject({ Code: 'Success', Type: 'AWS-HMAC', LastUpdated: expect.stringMatching(/Z$/u) });
+      expect(Object.keys(served).sort()).toEqual(['AccessKeyId', 'Code', 'Expiration', 'LastUpdated', 'SecretAccessKey', 'Token', 'Type']);
+      expect(noToken.status).toBe(401);
+      expect(forwarded.status).toBe(403);
+      expect(wrongPath.status).toBe(404);
+    } finally {
+      const stopped = new Promise((resolve) => server?.once('close', resolve));
+      server?.kill('SIGTERM');
+      await stopped;
+    }
+  });
+
   it('runs a command with the credentials in its environment', async () => {
     // Act
     const result = await keyvend(['exec', 'photo-uploads', '--', AWS_CLI, 'sts', 'get-caller-identity', '--endpoint-url', stack().stsUrl, '--region', 'us-east-1', '--query', 'Arn', '--output', 'text'], alice);

@@ -3,8 +3,9 @@ import { help, type Command } from '../command.ts';
 import { awsConfigFilePath, writeProfile } from '../aws-config-file.ts';
 import { EXIT, usageError } from '../errors.ts';
 import { quoteWordIfNeeded } from '../formats.ts';
-import { requireBrokerUrl, requireIssuer, resolveSettings } from '../settings.ts';
+import { cliPaths, readConfigFile, requireBrokerUrl, requireIssuer, resolveSettings } from '../settings.ts';
 import { ENTITLEMENT_ID_PATTERN } from '../../domain/identifiers.ts';
+import { isLoopbackHost } from '../../domain/transport.ts';
 
 export const configure: Command = {
   name: 'configure',
@@ -16,9 +17,11 @@ Writes (or updates) the section [profile NAME] ([default] for NAME=default) of t
   credential_process = <node> <absolute path of keyvend> credentials <entitlement> --broker-url URL --issuer URL
 Only that section's credential_process (and region, when given) change: every other line, profile and
 comment is kept as it was. A new file is created readable by you only (0600).
+It ends with a command to try; when the config file sets "stsEndpointUrl" (a local stack's STS
+emulator), that command sends the AWS CLI there with --endpoint-url.
 
   --profile NAME       the AWS profile to write (required)
-  --region REGION      also set the profile's region
+  --region REGION      also set the profile's region (default: "region" in the config file, if any)
   --min-remaining MIN, --duration SECONDS   passed on to \`keyvend credentials\`
   --broker-url URL, --issuer URL            written into the profile (default: as for every command)`,
   async run(args, context) {
@@ -47,15 +50,23 @@ comment is kept as it was. A new file is created readable by you only (0600).
       ...(duration === undefined ? [] : ['--duration', String(duration)]),
     ];
     const path = awsConfigFilePath(context.env);
+    // Not the environment's region: a profile outlives the shell it was written from.
+    const region = values.region ?? readConfigFile(cliPaths(context.env).configFile).region;
     const update = writeProfile(path, values.profile, {
       credential_process: command.map(quoteWordIfNeeded).join(' '),
-      region: values.region,
+      region,
     });
     context.stderr(`${update.created ? 'Added' : 'Updated'} profile ${values.profile} in ${path}.\n`);
     if (update.conflicts.length > 0) {
       context.stderr(`warning: the profile also sets ${update.conflicts.join(', ')}, which the AWS tools use before credential_process; remove them.\n`);
     }
-    context.stderr(`Try: aws sts get-caller-identity --profile ${values.profile}\n`);
+    const endpoint = settings.stsEndpointUrl === undefined ? '' : ` --endpoint-url ${settings.stsEndpointUrl}`;
+    context.stderr(`Try: aws sts get-caller-identity --profile ${values.profile}${endpoint}\n`);
+    if (settings.stsEndpointUrl === undefined && isLoopbackHost(new URL(requireBrokerUrl(settings)).hostname)) {
+      context.stderr(
+        'Against a local stack, the AWS CLI must be sent to its STS emulator: add --endpoint-url with its URL (npm start prints it, http://127.0.0.1:4020 by default), or run `keyvend config set stsEndpointUrl URL` to have it in this line.\n',
+      );
+    }
     return EXIT.ok;
   },
 };

@@ -92,7 +92,7 @@ anyone who sends you a code can have you sign them in, so only enter a code you 
       );
     }
     saveLogin(context, record);
-    const who = record.displayName === undefined ? record.subject : `${record.displayName} (${record.subject})`;
+    const who = (record.displayName === undefined ? record.subject : `${record.displayName} (${record.subject})`).replace(/[\u0000-\u001f\u007f-\u009f]/gu, '?');
     context.stderr(`Logged in to ${issuer} as ${who}.${record.refreshToken === undefined && record.kind === 'user' ? ' No refresh token was issued: log in again when the token expires.' : ''}\n`);
     if (values.json) {
       context.stdout(`${JSON.stringify({ issuer, subject: record.subject, kind: record.kind, expiresAt: new Date(record.accessTokenExpiresAt).toISOString() })}\n`);

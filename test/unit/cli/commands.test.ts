@@ -40,7 +40,7 @@ describe('keyvend commands: output, errors and exit codes', () => {
       runInProcess(['credentials', 'photo-uploads', '--min-remaining', 'soon'], env),
     ]);
     const helps = await Promise.all(
-      ['login', 'logout', 'ls', 'credentials', 'env', 'exec', 'configure', 'serve', 'console', 'config'].map((name) => runInProcess([name, '--help'], env)),
+      ['login', 'logout', 'whoami', 'ls', 'credentials', 'env', 'exec', 'configure', 'serve', 'console', 'config'].map((name) => runInProcess([name, '--help'], env)),
     );
 
     const version = await runInProcess(['--version'], env);
@@ -89,6 +89,49 @@ describe('keyvend commands: output, errors and exit codes', () => {
     expect(loginExpired.code).toBe(3);
     expect(loginExpired.stderr).toMatch(/^keyvend: login_expired: your login to https:\/\/idp\.example\.com has expired \(.*\); run `keyvend login`\n$/u);
     expect(broker.calls.map((call) => call.path)).toEqual(['/token']);
+  });
+
+  it('whoami: shows the saved login without asking anyone, and exits 3 when there is none or it cannot be renewed', async () => {
+    // Prepare
+    const named = fakeAccessToken('user-1', 4_000_000_000).replace(/\.[^.]+\./u, `.${Buffer.from(JSON.stringify({ sub: 'user-1', name: 'Alice\u001b[31m Example' })).toString('base64url')}.`);
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    storeLogin(env, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: named, refreshToken: 'refresh-1', accessTokenExpiresAt: now + 90 * 60_000, loggedInAt: '2029-12-31T23:00:00.000Z' });
+    const stale = { ...isolatedEnv(), KEYVEND_ISSUER: ISSUER };
+    storeLogin(stale, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: token, accessTokenExpiresAt: now - 1000 });
+    const stranger = { ...isolatedEnv(), KEYVEND_ISSUER: ISSUER };
+
+    // Act
+    const shown = await runInProcess(['whoami'], env, () => now);
+    const json = await runInProcess(['whoami', '--json'], env, () => now);
+    const expired = await runInProcess(['whoami'], stale, () => now);
+    const nobody = await runInProcess(['whoami'], stranger, () => now);
+
+    // Assess
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toBe(
+      [
+        `issuer     ${ISSUER}`,
+        'subject    user-1',
+        'name       Alice?[31m Example',
+        'kind       person (client keyvend-cli)',
+        'logged in  2029-12-31T23:00:00.000Z',
+        'token      expires 2030-01-01T01:30:00.000Z (90 min left); renewed with the refresh token',
+        '',
+      ].join('\n'),
+    );
+    expect(JSON.parse(json.stdout)).toEqual({
+      issuer: ISSUER,
+      subject: 'user-1',
+      displayName: 'Alice\u001b[31m Example',
+      kind: 'user',
+      clientId: 'keyvend-cli',
+      accessTokenExpiresAt: '2030-01-01T01:30:00.000Z',
+      renewable: true,
+      loggedInAt: '2029-12-31T23:00:00.000Z',
+    });
+    expect(expired).toMatchObject({ code: 3, stdout: '', stderr: expect.stringMatching(/^keyvend: login_expired: .*no refresh token\); run `keyvend login`\n$/u) });
+    expect(nobody).toMatchObject({ code: 3, stdout: '', stderr: `keyvend: not_logged_in: not logged in to ${ISSUER}; run \`keyvend login\`\n` });
+    expect(broker.calls).toEqual([]);
   });
 
   it('refreshes an expired access token with the refresh token and keeps the rotated one', async () => {
@@ -146,7 +189,7 @@ describe('keyvend commands: output, errors and exit codes', () => {
   it('prints credentials on stdout only, as JSON or shell exports, and nothing on stderr', async () => {
     // Act
     const json = await runInProcess(['credentials', 'photo-uploads'], env);
-    const exports = await runInProcess(['env', 'photo-uploads'], env);
+    const exports = await runInProcess(['env', 'photo-uploads', '--region', 'eu-west-1'], env);
 
     // Assess
     const body = JSON.parse(json.stdout) as Record<string, string>;
@@ -154,10 +197,56 @@ describe('keyvend commands: output, errors and exit codes', () => {
     expect(json.stderr).toBe('');
     expect(exports.stderr).toBe('');
     expect(exports.stdout).toBe(
-      `export AWS_ACCESS_KEY_ID='${body['AccessKeyId']}'\nexport AWS_SECRET_ACCESS_KEY='${body['SecretAccessKey']}'\nexport AWS_SESSION_TOKEN='${body['SessionToken']}'\nexport AWS_CREDENTIAL_EXPIRATION='${body['Expiration']}'\n`,
+      `export AWS_ACCESS_KEY_ID='${body['AccessKeyId']}'\nexport AWS_SECRET_ACCESS_KEY='${body['SecretAccessKey']}'\nexport AWS_SESSION_TOKEN='${body['SessionToken']}'\nexport AWS_CREDENTIAL_EXPIRATION='${body['Expiration']}'\nexport AWS_REGION='eu-west-1'\nexport AWS_DEFAULT_REGION='eu-west-1'\n`,
     );
     expect(broker.calls.filter((call) => call.path === '/v1/credentials')).toHaveLength(1);
     expect(JSON.parse(broker.calls[0]?.body ?? '')).toEqual({ entitlement: 'photo-uploads' });
+  });
+
+  it('env exports a region from --region, else the environment, else the config file, and says so when there is none', async () => {
+    // Prepare
+    const regionOf = (stdout: string) => [/AWS_REGION='([^']*)'/u.exec(stdout)?.[1], /AWS_DEFAULT_REGION='([^']*)'/u.exec(stdout)?.[1]];
+    const none = await runInProcess(['env', 'photo-uploads'], env);
+    expect(await runInProcess(['config', 'set', 'region', 'ap-southeast-2'], env)).toMatchObject({ code: 0 });
+
+    // Act
+    const fromFile = await runInProcess(['env', 'photo-uploads'], env);
+    const fromEnv = await runInProcess(['env', 'photo-uploads'], { ...env, AWS_DEFAULT_REGION: 'eu-central-1' });
+    const fromFlag = await runInProcess(['env', 'photo-uploads', '--region', 'us-west-2'], { ...env, AWS_REGION: 'eu-central-1' });
+    const bad = await runInProcess(['env', 'photo-uploads', '--region', 'Mars 1'], env);
+    const badConfig = await runInProcess(['config', 'set', 'region', 'Mars 1'], env);
+
+    // Assess
+    expect(regionOf(none.stdout)).toEqual([undefined, undefined]);
+    expect(none.stderr).toBe('keyvend: note: no region exported; pass --region REGION or run `keyvend config set region REGION`, or the AWS tools will ask for one\n');
+    expect(regionOf(fromFile.stdout)).toEqual(['ap-southeast-2', 'ap-southeast-2']);
+    expect(fromFile.stderr).toBe('');
+    expect(regionOf(fromEnv.stdout)).toEqual(['eu-central-1', 'eu-central-1']);
+    expect(regionOf(fromFlag.stdout)).toEqual(['us-west-2', 'us-west-2']);
+    expect(bad).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^keyvend: usage: "Mars 1" is not an AWS region name/u) });
+    expect(badConfig.code).toBe(2);
+  });
+
+  it('configure ends with a command to try, sent to the configured STS endpoint, and says how for a local broker without one', async () => {
+    // Prepare
+    const local = { ...env, KEYVEND_URL: broker.url };
+    const remote = { ...env, KEYVEND_URL: 'https://keyvend.example.com' };
+
+    // Act
+    const withoutEndpoint = await runInProcess(['configure', 'photo-uploads', '--profile', 'demo'], local);
+    const againstAws = await runInProcess(['configure', 'photo-uploads', '--profile', 'demo'], remote);
+    await runInProcess(['config', 'set', 'region', 'us-east-1'], local);
+    await runInProcess(['config', 'set', 'stsEndpointUrl', 'http://127.0.0.1:4020/'], local);
+    const withEndpoint = await runInProcess(['configure', 'photo-uploads', '--profile', 'demo'], local);
+    const notHttps = await runInProcess(['config', 'set', 'stsEndpointUrl', 'http://sts.example.com'], local);
+
+    // Assess
+    expect(withoutEndpoint.stderr).toMatch(/\nTry: aws sts get-caller-identity --profile demo\nAgainst a local stack, .*--endpoint-url.*keyvend config set stsEndpointUrl URL/u);
+    expect(againstAws.stderr).toMatch(/\nTry: aws sts get-caller-identity --profile demo\n$/u);
+    expect(withEndpoint.stderr).toMatch(/\nTry: aws sts get-caller-identity --profile demo --endpoint-url http:\/\/127\.0\.0\.1:4020\n$/u);
+    // the config file's region goes into the profile when --region is not given
+    expect(readFileSync(env['AWS_CONFIG_FILE'] ?? '', 'utf8')).toMatch(/\[profile demo\]\ncredential_process = .*\nregion = us-east-1\n/u);
+    expect(notHttps.code).toBe(2);
   });
 
   it('warns, without any secret, when the broker gives credentials too short for the cache to serve', async () => {
@@ -361,10 +450,58 @@ describe('keyvend serve', () => {
       expect(first.status).toBe(200);
       expect(await first.json()).toMatchObject({ AccessKeyId: expect.stringMatching(/^ASIAFAKE/u), Token: expect.any(String) });
       expect(other.status).toBe(200);
-      expect(broker.calls.filter((call) => call.path === '/v1/credentials').map((call) => JSON.parse(call.body) as unknown)).toEqual([
-        { entitlement: 'photo-uploads' },
-        { entitlement: 'other-one' },
-      ]);
+      // Both were fetched at start-up, together, so in either order; the requests found them held.
+      const bodies = broker.calls.filter((call) => call.path === '/v1/credentials').map((call) => JSON.parse(call.body) as { entitlement: string });
+      expect(bodies.map((body) => body.entitlement).sort()).toEqual(['other-one', 'photo-uploads']);
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await broker.close();
+    }
+  });
+
+  it('refreshes in the background before expiry, and answers an error rather than expired credentials when refreshing fails', async () => {
+    // Prepare: credentials that live 2 to 3 seconds (the fake broker drops the milliseconds), refreshed at expiry less a jitter
+    const broker = await startFakeBroker({ lifetimeSeconds: 3 });
+    const env = { ...isolatedEnv(), KEYVEND_URL: broker.url, KEYVEND_ISSUER: ISSUER };
+    storeLogin(env, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: fakeAccessToken('user-1', 4_000_000_000) });
+    const child = spawn(process.execPath, [join(ROOT, 'dist/keyvend.mjs'), 'serve', 'photo-uploads', '--imds', '--json', '--min-remaining', '0'], { env });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const issued = () => broker.calls.filter((call) => call.path === '/v1/credentials').length;
+
+    try {
+      const announced = await new Promise<{ endpoint: string }>((resolve) => {
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.includes('\n')) resolve(JSON.parse(stdout) as { endpoint: string });
+        });
+      });
+      const imds = async () => {
+        const token = await (await fetch(`${announced.endpoint}latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' } })).text();
+        return fetch(`${announced.endpoint}latest/meta-data/iam/security-credentials/photo-uploads`, { headers: { 'x-aws-ec2-metadata-token': token } });
+      };
+
+      // Act: nobody asks for 5 seconds, then somebody does
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      const refreshedUnasked = issued();
+      const served = (await (await imds()).json()) as { AccessKeyId: string; Expiration: string };
+      const servedAt = Date.now();
+      // Then the broker fails from now on; once the held credentials expire, a request gets the failure.
+      broker.answers.set('POST /v1/credentials', Array.from({ length: 50 }, () => ({ status: 503, body: { error: 'upstream_unavailable', message: 'STS is down', requestId: 'req-503' } })));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(served.Expiration) - Date.now()) + 100));
+      const afterExpiry = await imds();
+
+      // Assess
+      expect(refreshedUnasked).toBeGreaterThanOrEqual(3);
+      expect(Date.parse(served.Expiration)).toBeGreaterThan(servedAt);
+      // served from a background refresh, not the start-up fetch
+      expect(served.AccessKeyId).not.toBe('ASIAFAKE000000000001');
+      expect(afterExpiry.status).toBe(503);
+      expect(await afterExpiry.json()).toEqual({ Code: 'upstream_unavailable', Message: 'STS is down' });
+      expect(stderr).toMatch(/keyvend serve: photo-uploads: refresh failed, retrying in 1 s: STS is down/u);
     } finally {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
