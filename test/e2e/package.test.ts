@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -254,5 +254,32 @@ describe('npx osls package works offline and writes the stack the issue asks for
       KEYVEND_TOKEN_AUDIENCE: 'sts.amazonaws.com',
     });
     expect(outputs['IssuerUrl']?.Value).toEqual({ 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] });
+  });
+});
+
+describe('npx osls package refuses a non-dev stage with placeholder or too-broad settings', () => {
+  let dir: string;
+  let result: { code: number | null; output: string };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keyvend-package-refused-'));
+    // Act: the defaults of every checked setting (empty issuers, placeholder origin, wildcard account), and a named secret
+    result = await packageCopy(dir, { KEYVEND_FEDERATION_USER_SECRETS: `${FEDERATION_SECRET},keyvend/federation-user` });
+  }, 180_000);
+
+  afterAll(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('fails before building anything, with one clear message per problem', () => {
+    // Assess
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain('Keyvend refuses to package stage "prod":');
+    expect(result.output).toContain('KEYVEND_ISSUERS is empty');
+    expect(result.output).toContain('KEYVEND_CORS_ORIGIN is the placeholder https://app.example.invalid');
+    expect(result.output).toContain('KEYVEND_FEDERATION_USER_SECRETS names keyvend/federation-user instead of giving full Secrets Manager ARNs');
+    expect(result.output).not.toContain(`names ${FEDERATION_SECRET}`);
+    expect(result.output).toContain('KEYVEND_ALLOWED_ROLE_ARNS has arn:aws:iam::*:role/keyvend/*, without a 12-digit account');
+    expect(existsSync(join(dir, '.serverless/cloudformation-template-update-stack.json'))).toBe(false);
   });
 });
