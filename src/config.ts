@@ -34,6 +34,11 @@ export interface Config {
   readonly portal: PortalConfig | undefined;
   readonly saml: SamlConfig;
   /**
+   * The time one request may spend on its dependencies, from the function's timeout (docs/operations.md,
+   * "Deadlines"): calls are cut at `workMs`, and a call started later (recording a denial) at `recordMs`.
+   */
+  readonly requestBudget: { readonly workMs: number; readonly recordMs: number };
+  /**
    * Accepted but risky settings (an opt-out of a safety check), one sentence each with no secret in it;
    * the container logs them once at cold start.
    */
@@ -143,6 +148,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!Number.isInteger(federationKeysCacheSeconds) || federationKeysCacheSeconds < 0 || federationKeysCacheSeconds > 3600) {
     throw new ConfigError('KEYVEND_FEDERATION_KEYS_CACHE_SECONDS must be a whole number of seconds between 0 and 3600');
   }
+  const timeoutSeconds = Number(env['KEYVEND_FUNCTION_TIMEOUT_SECONDS'] ?? '10');
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 4 || timeoutSeconds > 900) {
+    throw new ConfigError('KEYVEND_FUNCTION_TIMEOUT_SECONDS must be the function timeout, a whole number of seconds between 4 and 900');
+  }
   const saml = loadSamlConfig(env, { localMode, fail: (message) => new ConfigError(message), warn: (message) => warnings.push(message) });
   if (saml.idps.some((idp) => ids.has(idp.id))) throw new ConfigError('SAML IdP ids must differ from OIDC issuer ids');
 
@@ -171,8 +180,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     console: loadConsoleConfig(env, localMode, endpoint),
     portal: loadPortalConfig(env, localMode, issuers),
     saml,
+    requestBudget: Object.freeze(requestBudgetOf(timeoutSeconds)),
     warnings: Object.freeze(warnings),
   });
+}
+
+/**
+ * The last second is left for the response and the log lines; the 1.5 s before it for writing down what
+ * happened (a denial, or closing the record) after a dependency hung until the work deadline.
+ */
+function requestBudgetOf(timeoutSeconds: number): { workMs: number; recordMs: number } {
+  const recordMs = timeoutSeconds * 1000 - 1000;
+  return { workMs: recordMs - 1500, recordMs };
 }
 
 /**

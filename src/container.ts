@@ -24,6 +24,7 @@ import { SecretsManagerPortalSecrets, StaticPortalSecrets } from './adapters/sec
 import { makePortal } from './app/portal.ts';
 import { federationEndpointFor } from './domain/console-signin.ts';
 import type { Clock, LongTermKeys } from './ports/index.ts';
+import { withinDeadline } from './adapters/deadline/request-deadline.ts';
 
 /**
  * Composition: configuration and SDK clients are created once per container (at the first request's
@@ -44,15 +45,28 @@ export const config = /* @__PURE__ */ once((): Config => {
 export const logger = /* @__PURE__ */ once(() => new Logger({ serviceName: 'keyvend' }));
 const systemClock: Clock = { now: () => new Date() };
 
-// Timeouts well inside API Gateway's 29 s: a hung dependency becomes a 503, not a gateway timeout.
+// Per attempt: a hung connection fails the attempt, and the SDK retries. The whole call, retries included, is
+// cut by the request's deadline (config().requestBudget, docs/operations.md "Deadlines"), so a dependency that
+// never answers becomes a 503 before the function times out.
 const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
+// DynamoDB answers in milliseconds: two short attempts, so a paused table leaves time for the rest of the request.
+const dynamoDbRequestHandler = { connectionTimeout: 500, requestTimeout: 1000 };
+
+/** A use case (or any entry of a function) bounded by the request's deadline from the moment it is called. */
+const bounded = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => withinDeadline(config().requestBudget, fn);
+
+/** Each method of a use-case object (the portal's), bounded as `bounded` does. */
+const boundedEach = <T extends object>(methods: T): T =>
+  Object.fromEntries(
+    Object.entries(methods).map(([name, value]) => [name, typeof value === 'function' ? bounded((...args: unknown[]) => value.apply(methods, args)) : value]),
+  ) as T;
 
 const documentClient = /* @__PURE__ */ once(() => {
   const c = config();
   const client = new DynamoDBClient({
     region: c.region,
-    maxAttempts: 3,
-    requestHandler,
+    maxAttempts: 2,
+    requestHandler: dynamoDbRequestHandler,
     ...(c.dynamoDbEndpoint === undefined ? {} : { endpoint: c.dynamoDbEndpoint }),
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -159,21 +173,22 @@ const brokerIssuer = () => {
 export const issuerDocuments = /* @__PURE__ */ once(() => {
   const signing = signingKeys();
   if (signing === undefined) throw new ConfigError('the issuer function needs KEYVEND_TOKEN_ISSUER and KEYVEND_SIGNING_KEY_ID');
-  return { issuer: signing.settings.issuer, keys: signing.keys };
+  const keys = signing.keys;
+  return { issuer: signing.settings.issuer, keys: { publicKeys: bounded(() => keys.publicKeys()) } };
 });
 
-export const issueCredentials = /* @__PURE__ */ once(() => makeIssuer(samlVerifier()));
+export const issueCredentials = /* @__PURE__ */ once(() => bounded(makeIssuer(samlVerifier())));
 /** Console sign-in and the portal take bearer tokens only, so their bundles carry no SAML verifier (docs/bundle-size.md). */
 const issueBearerCredentials = /* @__PURE__ */ once(() => makeIssuer(undefined));
 
-export const listEntitlements = /* @__PURE__ */ once(() => makeListEntitlements({ verifier: verifier(), entitlements: entitlementStore() }));
+export const listEntitlements = /* @__PURE__ */ once(() => bounded(makeListEntitlements({ verifier: verifier(), entitlements: entitlementStore() })));
 
 export const issueConsoleUrl = /* @__PURE__ */ once(() => {
   const c = config();
   if (c.console.issuerUrl === undefined) {
     throw new ConfigError('console sign-in needs KEYVEND_CONSOLE_ISSUER_URL or KEYVEND_PORTAL_URL (the Issuer of sign-in URLs)');
   }
-  return makeIssueConsoleUrl({
+  return bounded(makeIssueConsoleUrl({
     issueCredentials: issueBearerCredentials(),
     signin: new FederationConsoleSignin(),
     clock: systemClock,
@@ -183,7 +198,7 @@ export const issueConsoleUrl = /* @__PURE__ */ once(() => {
       federationEndpointFor: (partition) => c.console.federationEndpoint ?? federationEndpointFor(partition),
       roleChaining: c.roleChaining,
     },
-  });
+  }));
 });
 
 /**
@@ -216,7 +231,7 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
       : c.saml.idps.flatMap((idp) => (idp.ssoUrl === undefined ? [] : [{ id: idp.id, url: `/portal/saml/login?idp=${encodeURIComponent(idp.id)}` }])),
     http: { secure: new URL(settings.publicUrl).protocol === 'https:', formTargets: federationOrigins },
     sessionSeconds: settings.sessionSeconds,
-    app: makePortal({
+    app: boundedEach(makePortal({
       login: new OidcPortalLogin({
         issuer,
         clientId: settings.clientId,
@@ -247,6 +262,6 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
                 ),
               }),
             },
-    }),
+    })),
   };
 };

@@ -1,5 +1,6 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { readFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.ts';
 import { auditRecords, dynamo, postCredentials, stack, stsCallCount, testToken } from '../support/e2e.ts';
@@ -54,6 +55,74 @@ describe('DynamoDB unavailable (F-01, F-03)', () => {
     // Assess
     const log = readFileSync(broker.logFile, 'utf8');
     expect(log).toContain('keyvend.alarm.audit_write_failed_on_denial');
+    expect(log).toMatch(/"outcome":"denied"/);
+  });
+});
+
+/** A DynamoDB endpoint that accepts connections and never answers: a paused or black-holed table. */
+async function startSilentEndpoint(): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    connections: () => accepted,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('DynamoDB hung: accepts connections, never answers (issue 13, deadlines)', () => {
+  // A 4-second function: the request deadline cuts dependency calls at 1.5 s and the denial's write at 3 s.
+  const TIMEOUT_MS = 4000;
+  let silent: Awaited<ReturnType<typeof startSilentEndpoint>>;
+  let broker: SecondBroker;
+
+  beforeAll(async () => {
+    silent = await startSilentEndpoint();
+    broker = await startSecondBroker('dynamodb-hung', { KEYVEND_DYNAMODB_ENDPOINT: silent.url, KEYVEND_FUNCTION_TIMEOUT_SECONDS: String(TIMEOUT_MS / 1000) });
+    // The first request also loads the function; the timed one below runs warm, as most do in Lambda.
+    await postCredentials(await testToken(), { entitlement: 'test-uploads' }, { apiUrl: broker.apiUrl });
+  });
+  afterAll(async () => {
+    await broker?.close();
+    await silent?.close();
+  });
+
+  it('answers 503 upstream_unavailable inside the function timeout, issues nothing and calls no STS', async () => {
+    // Prepare
+    const stsBefore = await stsCallCount();
+    const token = await testToken();
+
+    // Act
+    const started = Date.now();
+    const response = await postCredentials(token, { entitlement: 'test-uploads' }, { apiUrl: broker.apiUrl });
+    const elapsed = Date.now() - started;
+
+    // Assess
+    expect(response.status).toBe(503);
+    expect(response.json).toMatchObject({ error: 'upstream_unavailable', message: 'A service the broker depends on is unavailable; retry later.' });
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(response.text).not.toMatch(/AccessKeyId|SecretAccessKey|SessionToken|Abort|127\.0\.0\.1/);
+    expect(elapsed).toBeLessThan(TIMEOUT_MS);
+    expect(silent.connections()).toBeGreaterThan(0);
+    expect(await stsCallCount()).toBe(stsBefore);
+  });
+
+  it('keeps the denial in the decision log with an alarm, since the audit table cannot be written in time', () => {
+    // Assess
+    const log = readFileSync(broker.logFile, 'utf8');
+    expect(log).toContain('keyvend.alarm.audit_write_failed_on_denial');
+    expect(log).toMatch(/"reason":"audit_unavailable"/);
     expect(log).toMatch(/"outcome":"denied"/);
   });
 });

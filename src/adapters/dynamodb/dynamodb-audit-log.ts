@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { type AuditRecord, AuditConflictError } from '../../domain/audit-record.ts';
 import type { AuditLog } from '../../ports/index.ts';
+import { sendOptions } from '../deadline/request-deadline.ts';
 
 /**
  * The audit table: one item per decision, keyed by its time-ordered event id, with a `byUser` index
@@ -37,6 +38,7 @@ export class DynamoDbAuditLog implements AuditLog {
           ConditionExpression: condition,
           ...(values === undefined ? {} : { ExpressionAttributeValues: values }),
         }),
+        sendOptions(),
       );
     } catch (error) {
       if ((error as { name?: unknown } | undefined)?.name !== 'ConditionalCheckFailedException') throw error;
@@ -46,7 +48,7 @@ export class DynamoDbAuditLog implements AuditLog {
 
   async #read(eventId: string): Promise<AuditRecord | undefined> {
     // Consistent: an eventually consistent read could still show the pending record our own retry overwrote.
-    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { eventId }, ConsistentRead: true }));
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { eventId }, ConsistentRead: true }), sendOptions());
     if (Item === undefined) return undefined;
     const { userKey: _userKey, expiresAt: _expiresAt, ...stored } = Item;
     return stored as AuditRecord;

@@ -4,6 +4,7 @@ import { InternalError } from '../../domain/errors.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { EntitlementStore } from '../../ports/index.ts';
 import { definitionKey, grantSortKey, principalPartitionKeys } from './keys.ts';
+import { sendOptions } from '../deadline/request-deadline.ts';
 
 const BATCH_LIMIT = 100;
 const UNPROCESSED_RETRIES = 3;
@@ -52,6 +53,7 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
           ProjectionExpression: 'sk',
           ExclusiveStartKey: startKey,
         }),
+        sendOptions(),
       );
       for (const item of page.Items ?? []) ids.push(String(item['sk']).slice('ENT#'.length));
       startKey = page.LastEvaluatedKey;
@@ -67,6 +69,7 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
         if (attempt > UNPROCESSED_RETRIES) throw new Error('DynamoDB left keys unprocessed after retries');
         const result = await this.client.send(
           new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+          sendOptions(),
         );
         found.push(...(result.Responses?.[this.tableName] ?? []));
         pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];

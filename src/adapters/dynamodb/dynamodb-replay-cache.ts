@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { ReplayCache } from '../../ports/index.ts';
+import { sendOptions } from '../deadline/request-deadline.ts';
 
 /**
  * One-time identifiers (SAML assertion ids) in a table shared by every container: a conditional put
@@ -22,6 +23,7 @@ export class DynamoDbReplayCache implements ReplayCache {
           Item: { pk: key, expiresAt: Math.ceil(expiresAt.getTime() / 1000) },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
+        sendOptions(),
       );
       return true;
     } catch (error) {

@@ -4,6 +4,7 @@ import { calculateJwkThumbprint } from 'jose';
 import { InternalError, type KeyvendError, UpstreamUnavailableError } from '../../domain/errors.ts';
 import { Secret } from '../../domain/secret.ts';
 import type { PublicJwk, PublicKeySet, SignedToken, TokenSigner } from '../../ports/index.ts';
+import { sendOptions } from '../deadline/request-deadline.ts';
 
 export interface KmsSigningKeysOptions {
   /** The key that signs (id, ARN or alias). */
@@ -52,6 +53,7 @@ export class KmsSigningKeys implements TokenSigner, PublicKeySet {
           MessageType: 'DIGEST',
           SigningAlgorithm: signingAlgorithm,
         }),
+        sendOptions(),
       );
       signature = output.Signature;
     } catch (error) {
@@ -82,7 +84,7 @@ export class KmsSigningKeys implements TokenSigner, PublicKeySet {
   async #fetchFacts(keyId: string): Promise<KeyFacts> {
     let output;
     try {
-      output = await this.client.send(new GetPublicKeyCommand({ KeyId: keyId }));
+      output = await this.client.send(new GetPublicKeyCommand({ KeyId: keyId }), sendOptions());
     } catch (error) {
       throw translateKmsError(error, 'public_key');
     }

@@ -1,4 +1,7 @@
 import { isSecureTransport } from '../../domain/transport.ts';
+import { withDeadline } from '../deadline/request-deadline.ts';
+
+const withSignal = (signal: AbortSignal | undefined) => (signal === undefined ? {} : { signal });
 
 /** Largest JWKS or discovery document we read: real ones are a few KiB; a huge one is an attack (J-11). */
 export const MAX_DOCUMENT_BYTES = 64 * 1024;
@@ -31,7 +34,7 @@ export function makeBoundedFetch(allowLoopbackHttp: boolean) {
       method: 'GET',
       redirect: 'manual',
       ...(options.headers === undefined ? {} : { headers: options.headers }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...withSignal(withDeadline(options.signal)),
     });
     const declared = Number(response.headers.get('content-length') ?? '0');
     if (declared > MAX_DOCUMENT_BYTES) {

@@ -7,6 +7,7 @@ import type { IdentityVerifier, PortalLogin, PortalSecrets } from '../../ports/i
 import { assertFetchableUrl, makeBoundedFetch } from './bounded-fetch.ts';
 import type { OidcIssuerSettings } from '../../domain/identity-providers.ts';
 import { JoseIdentityVerifier } from './jose-identity-verifier.ts';
+import { withDeadline } from '../deadline/request-deadline.ts';
 
 export interface OidcPortalLoginOptions {
   /** The configured issuer people sign in with (the same entry the API trusts, so grants match). */
@@ -103,7 +104,7 @@ export class OidcPortalLogin implements PortalLogin {
           redirect_uri: this.#options.redirectUri,
           code_verifier: codeVerifier,
         }),
-        signal: AbortSignal.timeout(3000),
+        signal: withDeadline(AbortSignal.timeout(3000)),
       });
     } catch (error) {
       throw new UpstreamUnavailableError('token_endpoint_unreachable', { cause: error });

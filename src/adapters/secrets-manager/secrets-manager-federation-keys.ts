@@ -2,6 +2,7 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import { InternalError, UpstreamUnavailableError } from '../../domain/errors.ts';
 import { Secret } from '../../domain/secret.ts';
 import type { FederationKeyStore, LongTermKeys } from '../../ports/index.ts';
+import { sendOptions } from '../deadline/request-deadline.ts';
 
 export interface FederationKeysOptions {
   /** How long fetched keys are reused across invocations of a warm container. */
@@ -46,7 +47,7 @@ export class SecretsManagerFederationKeys implements FederationKeyStore {
   async #fetch(secretId: string): Promise<LongTermKeys> {
     let secretString: string | undefined;
     try {
-      const output = await this.client.send(new GetSecretValueCommand({ SecretId: secretId }));
+      const output = await this.client.send(new GetSecretValueCommand({ SecretId: secretId }), sendOptions());
       secretString = output.SecretString;
     } catch (error) {
       // The SDK's error carries the service's message only (never the secret); keep it as the cause.

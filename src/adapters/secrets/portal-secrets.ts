@@ -2,6 +2,7 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import { UpstreamUnavailableError } from '../../domain/errors.ts';
 import { Secret } from '../../domain/secret.ts';
 import type { PortalSecrets } from '../../ports/index.ts';
+import { sendOptions } from '../deadline/request-deadline.ts';
 
 type Loaded = { readonly clientSecret: Secret; readonly sessionKey: Buffer };
 
@@ -49,7 +50,7 @@ export class SecretsManagerPortalSecrets implements PortalSecrets {
   async #read(): Promise<Loaded> {
     let text: string | undefined;
     try {
-      text = (await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }))).SecretString;
+      text = (await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }), sendOptions())).SecretString;
     } catch (error) {
       throw new UpstreamUnavailableError('portal_secret_unavailable', { cause: error });
     }

@@ -2,6 +2,7 @@ import { signinSessionJson, signinTokenRequestBody } from '../../domain/console-
 import { UpstreamUnavailableError } from '../../domain/errors.ts';
 import { Secret } from '../../domain/secret.ts';
 import type { ConsoleSignin, SigninTokenRequest } from '../../ports/index.ts';
+import { withDeadline } from '../deadline/request-deadline.ts';
 
 const MAX_RESPONSE_BYTES = 16 * 1024;
 const TOKEN_PATTERN = /^[A-Za-z0-9_\-+/=.]{16,4096}$/;
@@ -42,7 +43,7 @@ export class FederationConsoleSignin implements ConsoleSignin {
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: withDeadline(AbortSignal.timeout(this.#timeoutMs)),
       });
     } catch {
       throw new UpstreamUnavailableError('signin_endpoint_unreachable');

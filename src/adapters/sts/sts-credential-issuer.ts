@@ -23,6 +23,7 @@ import type {
   LongTermKeys,
   WebIdentityParameters,
 } from '../../ports/index.ts';
+import { sendOptions } from '../deadline/request-deadline.ts';
 
 export interface StsIssuerOptions {
   /**
@@ -68,6 +69,7 @@ export class StsCredentialIssuer implements CredentialIssuer {
           TransitiveTagKeys: p.transitiveTagKeys.length > 0 ? [...p.transitiveTagKeys] : undefined,
           ExternalId: p.externalId,
         }),
+        sendOptions(),
       );
     } catch (error) {
       throw translateStsError(error);
@@ -88,6 +90,7 @@ export class StsCredentialIssuer implements CredentialIssuer {
           Policy: p.policy,
           PolicyArns: policyArnsOf(p.policyArns),
         }),
+        sendOptions(),
       );
     } catch (error) {
       throw translateBrokerTokenStsError(error);
@@ -113,6 +116,7 @@ export class StsCredentialIssuer implements CredentialIssuer {
           PolicyArns: policyArnsOf(p.policyArns),
           Tags: tagsOf(p.tags),
         }),
+        sendOptions(),
       );
     } catch (error) {
       throw translateStsError(error);
