@@ -50,7 +50,7 @@ const systemClock: Clock = { now: () => new Date() };
 // never answers becomes a 503 before the function times out.
 const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
 // DynamoDB answers in milliseconds: two short attempts, so a paused table leaves time for the rest of the request.
-const dynamoDbRequestHandler = { connectionTimeout: 500, requestTimeout: 1000 };
+const dynamoDbRequestHandler = { connectionTimeout: 1000, requestTimeout: 1500 };
 
 /** A use case (or any entry of a function) bounded by the request's deadline from the moment it is called. */
 const bounded = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => withinDeadline(config().requestBudget, fn);
