@@ -6,6 +6,8 @@ import { ROOT } from '../../../infra/local/stack.ts';
 import { loadTemplate, renderTemplate } from '../../support/cfn-render.ts';
 
 const BROKER_ROLE_ARN = 'arn:aws:iam::222222222222:role/keyvend-prod-broker';
+/** The API, console sign-in and the portal each run as their own role; all three vend (docs/operations.md). */
+const VENDING_ROLE_ARNS = [BROKER_ROLE_ARN, 'arn:aws:iam::222222222222:role/keyvend-prod-console', 'arn:aws:iam::222222222222:role/keyvend-prod-portal'];
 
 const template = loadTemplate('infra/target-role.yaml');
 
@@ -17,9 +19,9 @@ function render(parameters: Record<string, string | number>): { role: Record<str
 const trustStatements = (role: Record<string, any>): Record<string, any>[] => role['AssumeRolePolicyDocument']['Statement'];
 
 describe('infra/target-role.yaml', () => {
-  it('creates one role under /keyvend/ whose trust policy names only the broker role', () => {
+  it('creates one role under /keyvend/ whose trust policy names only the vending roles', () => {
     // Act
-    const { role } = render({ RoleName: 'photo-uploads', TrustedBrokerRoleArn: BROKER_ROLE_ARN });
+    const { role } = render({ RoleName: 'photo-uploads', TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(',') });
 
     // Assess
     expect(Object.values(template.Resources).map((r) => r.Type)).toEqual(['AWS::IAM::Role']);
@@ -27,15 +29,15 @@ describe('infra/target-role.yaml', () => {
     expect(role['RoleName']).toBe('photo-uploads');
     const statements = trustStatements(role);
     expect(statements.every((s) => s['Effect'] === 'Allow')).toBe(true);
-    expect(statements.map((s) => s['Principal'])).toEqual(statements.map(() => ({ AWS: BROKER_ROLE_ARN })));
+    expect(statements.map((s) => s['Principal'])).toEqual(statements.map(() => ({ AWS: VENDING_ROLE_ARNS })));
     expect(statements.map((s) => s['Action']).sort()).toEqual(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession']);
     expect(JSON.stringify(role['AssumeRolePolicyDocument'])).not.toMatch(/"\*"|:root/);
   });
 
   it('requires the ExternalId only when one is given', () => {
     // Act
-    const without = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN }).role;
-    const withId = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN, ExternalId: 'tenant-42-7f3a9c' }).role;
+    const without = render({ RoleName: 'r', TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(',') }).role;
+    const withId = render({ RoleName: 'r', TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(','), ExternalId: 'tenant-42-7f3a9c' }).role;
 
     // Assess
     const assume = (role: Record<string, any>) => trustStatements(role).find((s) => s['Action'] === 'sts:AssumeRole');
@@ -46,8 +48,8 @@ describe('infra/target-role.yaml', () => {
 
   it('lets the broker set only its own tag keys and the configured ones, keyvend:user always present', () => {
     // Act
-    const plain = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN }).role;
-    const extra = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN, AdditionalSessionTagKeys: 'department,cost-center' }).role;
+    const plain = render({ RoleName: 'r', TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(',') }).role;
+    const extra = render({ RoleName: 'r', TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(','), AdditionalSessionTagKeys: 'department,cost-center' }).role;
 
     // Assess
     const tagCondition = (role: Record<string, any>) => trustStatements(role).find((s) => s['Action'] === 'sts:TagSession')?.['Condition'];
@@ -61,7 +63,7 @@ describe('infra/target-role.yaml', () => {
 
   it('takes MaxSessionDuration from its parameter within what IAM allows', () => {
     // Act
-    const { role } = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN, MaxSessionDuration: 7200 });
+    const { role } = render({ RoleName: 'r', TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(','), MaxSessionDuration: 7200 });
 
     // Assess
     expect(role['MaxSessionDuration']).toBe(7200);
@@ -70,7 +72,7 @@ describe('infra/target-role.yaml', () => {
 
   it('refuses a broker ARN that is not a role, such as an account root', () => {
     // Prepare
-    const pattern = new RegExp(template.Parameters['TrustedBrokerRoleArn']?.AllowedPattern ?? '');
+    const pattern = new RegExp(template.Parameters['TrustedBrokerRoleArns']?.AllowedPattern ?? '');
 
     // Assess
     expect(pattern.test(BROKER_ROLE_ARN)).toBe(true);
@@ -80,8 +82,8 @@ describe('infra/target-role.yaml', () => {
 
   it('grants the S3 example policy only when a bucket is given, and it is the published example', () => {
     // Act
-    const without = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN }).role;
-    const withBucket = render({ RoleName: 'r', TrustedBrokerRoleArn: BROKER_ROLE_ARN, UploadsBucketName: 'example-uploads-bucket' }).role;
+    const without = render({ RoleName: 'r', TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(',') }).role;
+    const withBucket = render({ RoleName: 'r', TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(','), UploadsBucketName: 'example-uploads-bucket' }).role;
 
     // Assess
     expect(without).not.toHaveProperty('Policies');
