@@ -20,6 +20,7 @@ import type { IdentityVerifier } from '../../ports/index.ts';
 import { assertFetchableUrl, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
 import { isCanonicalCompactJws } from './compact-jws.ts';
 import { withKeyPolicy } from './key-policy.ts';
+import { onceUntilFailurePerKey } from '../shared/once-until-failure.ts';
 import { hasDuplicateMembers, nestingDepth } from '../../domain/strict-json.ts';
 
 /** One trusted issuer, from configuration only: nothing in a token can add or change one. */
@@ -44,7 +45,9 @@ const MAX_JSON_NESTING = 16;
  * grammar for every claim that is used. Only allow-listed claims are copied out.
  */
 export class JoseIdentityVerifier implements IdentityVerifier {
-  readonly #byIssuer: Map<string, { settings: OidcIssuerSettings; keys: JWTVerifyGetKey | undefined; pending?: Promise<JWTVerifyGetKey> }>;
+  readonly #byIssuer: Map<string, OidcIssuerSettings>;
+  /** One discovery per issuer and container even under concurrent cold-start requests; a failure is not cached. */
+  readonly #keysFor = onceUntilFailurePerKey((settings: OidcIssuerSettings) => this.#resolveKeys(settings));
   readonly #allowLoopbackHttp: boolean;
   readonly #fetch: ReturnType<typeof makeBoundedFetch>;
   readonly #now: () => Date;
@@ -53,7 +56,7 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     this.#allowLoopbackHttp = options.allowLoopbackHttp;
     this.#fetch = makeBoundedFetch(options.allowLoopbackHttp);
     this.#now = options.now ?? (() => new Date());
-    this.#byIssuer = new Map(options.issuers.map((settings) => [settings.issuer, { settings, keys: undefined }]));
+    this.#byIssuer = new Map(options.issuers.map((settings) => [settings.issuer, settings]));
   }
 
   async verifyBearer(authorization: string | undefined): Promise<Principal> {
@@ -63,11 +66,10 @@ export class JoseIdentityVerifier implements IdentityVerifier {
       if (Object.hasOwn(header, name)) throw new InvalidTokenError(`header_${name}_refused`);
     }
     const unverifiedIssuer = payload['iss'];
-    const entry = typeof unverifiedIssuer === 'string' ? this.#byIssuer.get(unverifiedIssuer) : undefined;
-    if (entry === undefined) throw new InvalidTokenError('unknown_issuer');
-    const { settings } = entry;
+    const settings = typeof unverifiedIssuer === 'string' ? this.#byIssuer.get(unverifiedIssuer) : undefined;
+    if (settings === undefined) throw new InvalidTokenError('unknown_issuer');
 
-    const keys = await this.#keysFor(entry).catch((error: unknown) => {
+    const keys = await this.#keysFor(settings).catch((error: unknown) => {
       throw translateJoseError(error);
     });
     let verified: { payload: JWTPayload; protectedHeader: { kid?: string; typ?: string } };
@@ -101,22 +103,6 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     if (!TOKEN_PATTERN.test(token)) throw new InvalidTokenError('malformed_token');
     if (!isCanonicalCompactJws(token)) throw new InvalidTokenError('non_canonical_encoding');
     return token;
-  }
-
-  async #keysFor(entry: { settings: OidcIssuerSettings; keys: JWTVerifyGetKey | undefined; pending?: Promise<JWTVerifyGetKey> }): Promise<JWTVerifyGetKey> {
-    if (entry.keys !== undefined) return entry.keys;
-    // One discovery per container even under concurrent cold-start requests; a failure is not cached.
-    entry.pending ??= this.#resolveKeys(entry.settings).then(
-      (keys) => {
-        entry.keys = keys;
-        return keys;
-      },
-      (error: unknown) => {
-        delete entry.pending;
-        throw error;
-      },
-    );
-    return entry.pending;
   }
 
   async #resolveKeys(settings: OidcIssuerSettings): Promise<JWTVerifyGetKey> {

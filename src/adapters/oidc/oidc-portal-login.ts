@@ -8,6 +8,7 @@ import { assertFetchableUrl, makeBoundedFetch } from './bounded-fetch.ts';
 import type { OidcIssuerSettings } from '../../domain/identity-providers.ts';
 import { JoseIdentityVerifier } from './jose-identity-verifier.ts';
 import { withDeadline } from '../deadline/request-deadline.ts';
+import { onceUntilFailure } from '../shared/once-until-failure.ts';
 
 export interface OidcPortalLoginOptions {
   /** The configured issuer people sign in with (the same entry the API trusts, so grants match). */
@@ -36,7 +37,8 @@ export class OidcPortalLogin implements PortalLogin {
   readonly #options: OidcPortalLoginOptions;
   readonly #idTokens: IdentityVerifier;
   readonly #fetch: ReturnType<typeof makeBoundedFetch>;
-  #endpoints: Promise<ProviderEndpoints> | undefined;
+  /** Once per container; a failed discovery is not cached. */
+  readonly #discover = onceUntilFailure(() => this.#fetchDiscovery());
 
   constructor(options: OidcPortalLoginOptions) {
     this.#options = options;
@@ -122,14 +124,6 @@ export class OidcPortalLogin implements PortalLogin {
     }
     if (typeof idToken !== 'string') throw new InvalidTokenError('id_token_missing');
     return idToken;
-  }
-
-  #discover(): Promise<ProviderEndpoints> {
-    this.#endpoints ??= this.#fetchDiscovery().catch((error: unknown) => {
-      this.#endpoints = undefined;
-      throw error;
-    });
-    return this.#endpoints;
   }
 
   async #fetchDiscovery(): Promise<ProviderEndpoints> {
