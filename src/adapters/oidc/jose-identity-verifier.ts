@@ -17,8 +17,9 @@ import {
 import type { OidcIssuerSettings } from '../../domain/identity-providers.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { IdentityVerifier } from '../../ports/index.ts';
-import { assertFetchableUrl, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
+import { assertFetchableUrl, type BoundedFetch, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
 import { isCanonicalCompactJws } from './compact-jws.ts';
+import { discover } from './discovery.ts';
 import { withKeyPolicy } from './key-policy.ts';
 import { onceUntilFailurePerKey } from '../shared/once-until-failure.ts';
 import { hasDuplicateMembers, nestingDepth } from '../../domain/strict-json.ts';
@@ -49,7 +50,7 @@ export class JoseIdentityVerifier implements IdentityVerifier {
   /** One discovery per issuer and container even under concurrent cold-start requests; a failure is not cached. */
   readonly #keysFor = onceUntilFailurePerKey((settings: OidcIssuerSettings) => this.#resolveKeys(settings));
   readonly #allowLoopbackHttp: boolean;
-  readonly #fetch: ReturnType<typeof makeBoundedFetch>;
+  readonly #fetch: BoundedFetch;
   readonly #now: () => Date;
 
   constructor(options: JoseVerifierOptions) {
@@ -106,7 +107,7 @@ export class JoseIdentityVerifier implements IdentityVerifier {
   }
 
   async #resolveKeys(settings: OidcIssuerSettings): Promise<JWTVerifyGetKey> {
-    const jwksUri = settings.jwksUri ?? (await this.#discoverJwksUri(settings));
+    const jwksUri = settings.jwksUri ?? (await discover(settings.issuer, this.#fetch, ['jwks_uri'])).jwks_uri;
     const url = assertFetchableUrl(jwksUri, this.#allowLoopbackHttp);
     return withKeyPolicy(
       createRemoteJWKSet(url, {
@@ -116,26 +117,6 @@ export class JoseIdentityVerifier implements IdentityVerifier {
         [customFetch]: this.#fetch,
       }),
     );
-  }
-
-  async #discoverJwksUri(settings: OidcIssuerSettings): Promise<string> {
-    const base = settings.issuer.endsWith('/') ? settings.issuer : `${settings.issuer}/`;
-    let document: unknown;
-    try {
-      const response = await this.#fetch(`${base}.well-known/openid-configuration`, {
-        signal: AbortSignal.timeout(2000),
-      });
-      if (response.status !== 200) throw new Error(`discovery answered ${response.status}`);
-      document = await response.json();
-    } catch (error) {
-      throw new UpstreamUnavailableError('oidc_discovery_failed', { cause: error });
-    }
-    const doc = (typeof document === 'object' && document !== null ? document : {}) as Record<string, unknown>;
-    if (doc['issuer'] !== settings.issuer || typeof doc['jwks_uri'] !== 'string') {
-      // A discovery document that names another issuer is a mix-up, not an outage.
-      throw new UpstreamUnavailableError('oidc_discovery_mismatch');
-    }
-    return doc['jwks_uri'];
   }
 
   #principalFrom(settings: OidcIssuerSettings, payload: JWTPayload, keyId: string | undefined, token: string): Principal {
