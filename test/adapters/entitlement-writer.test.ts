@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { createTables, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from '../../infra/local/dynamodb.ts';
 import { ROOT } from '../../infra/local/stack.ts';
 import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
+import { definitionKey } from '../../src/adapters/dynamodb/keys.ts';
 import type { Entitlement } from '../../src/domain/entitlement.ts';
 import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { checkEntitlementsFile, type EntitlementWithGrants } from '../../src/tools/entitlements-file.ts';
@@ -116,7 +117,7 @@ describe('applyEntitlements, interrupted', () => {
         if (newGrantees.includes(name)) expect(statementOf(granted)).toEqual(newStatement);
         else expect(granted).toBeUndefined();
       }
-      const stored = await client.send(new GetCommand({ TableName: TABLE, Key: { pk: `ENT#${id}`, sk: 'DEF' }, ConsistentRead: true }));
+      const stored = await client.send(new GetCommand({ TableName: TABLE, Key: definitionKey(id), ConsistentRead: true }));
       expect(stored.Item?.['grants']).toEqual(newGrantees.map((subject) => ({ issuer: 'corp', subject })));
     }
     // Every write of the run was interrupted once before a run got through.
