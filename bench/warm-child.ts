@@ -6,7 +6,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { definitionKey, principalPartitionKeys } from '../src/adapters/dynamodb/keys.ts';
+import { definitionKey, grantKey, principalPartitionKeys } from '../src/adapters/dynamodb/keys.ts';
 import { KmsSigningKeys } from '../src/adapters/kms/kms-signing-keys.ts';
 import { brokerTokenClaims } from '../src/domain/broker-token.ts';
 import { httpApiEvent, lambdaContext } from './lambda-event.ts';
@@ -89,7 +89,7 @@ const claimsOf = (grantId: string) =>
 const minted = plan.vending === 'keyvend-issuer' ? (await signingKeys.sign(claimsOf(randomUUID()))).token : undefined;
 const batchKeys = [
   definitionKey(String(last['entitlement'])),
-  ...principalPartitionKeys(caller).map((pk) => ({ pk, sk: `ENT#${String(last['entitlement'])}` })),
+  ...principalPartitionKeys(caller).map((pk) => grantKey(pk, String(last['entitlement']))),
 ];
 
 const discovery = (await (await fetch(`${plan.jwt.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)).json()) as { jwks_uri: string };

@@ -48,9 +48,17 @@ const systemClock: Clock = { now: () => new Date() };
 // Per attempt: a hung connection fails the attempt, and the SDK retries. The whole call, retries included, is
 // cut by the request's deadline (config().requestBudget, docs/operations.md "Deadlines"), so a dependency that
 // never answers becomes a 503 before the function times out.
-const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
+const ATTEMPTS = { maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 } };
 // DynamoDB answers in milliseconds: two short attempts, so a paused table leaves time for the rest of the request.
-const dynamoDbRequestHandler = { connectionTimeout: 1000, requestTimeout: 1500 };
+const DYNAMODB_ATTEMPTS = { maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 1500 } };
+
+/** What every SDK client of the broker is built with: the region, the per-attempt settings, and the endpoint if one is configured. */
+const clientSettings = (endpoint: string | undefined, attempts: typeof ATTEMPTS = ATTEMPTS) => ({
+  region: config().region,
+  maxAttempts: attempts.maxAttempts,
+  requestHandler: attempts.requestHandler,
+  ...(endpoint === undefined ? {} : { endpoint }),
+});
 
 /** A use case (or any entry of a function) bounded by the request's deadline from the moment it is called. */
 const bounded = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => withinDeadline(config().requestBudget, fn);
@@ -62,81 +70,48 @@ const boundedEach = <T extends object>(methods: T): T =>
   ) as T;
 
 const documentClient = /* @__PURE__ */ once(() => {
-  const c = config();
-  const client = new DynamoDBClient({
-    region: c.region,
-    maxAttempts: 2,
-    requestHandler: dynamoDbRequestHandler,
-    ...(c.dynamoDbEndpoint === undefined ? {} : { endpoint: c.dynamoDbEndpoint }),
-  });
+  const client = new DynamoDBClient(clientSettings(config().dynamoDbEndpoint, DYNAMODB_ATTEMPTS));
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 });
 
-const stsClient = /* @__PURE__ */ once(() => {
-  const c = config();
-  return new STSClient({
-    region: c.region,
-    maxAttempts: 3,
-    requestHandler,
-    ...(c.stsEndpoint === undefined ? {} : { endpoint: c.stsEndpoint }),
-  });
-});
+const stsClient = /* @__PURE__ */ once(() => new STSClient(clientSettings(config().stsEndpoint)));
 
 /**
  * AssumeRoleWithWebIdentity and AssumeRoleWithSAML are unsigned in the SDK (no-auth scheme). This client
  * has a credential provider that always fails, so were the SDK ever to try signing, the call would fail
  * rather than fall back to the broker's own role.
  */
-const unsignedStsClient = /* @__PURE__ */ once(() => {
-  const c = config();
-  return new STSClient({
-    region: c.region,
-    maxAttempts: 3,
-    requestHandler,
-    credentials: () => Promise.reject(new Error('the unsigned STS client has no credentials')),
-    ...(c.stsEndpoint === undefined ? {} : { endpoint: c.stsEndpoint }),
-  });
-});
+const unsignedStsClient = /* @__PURE__ */ once(
+  () =>
+    new STSClient({
+      ...clientSettings(config().stsEndpoint),
+      credentials: () => Promise.reject(new Error('the unsigned STS client has no credentials')),
+    }),
+);
 
 /** The broker's signing keys in KMS, shared by minting (credentials, console) and the JWKS (issuer). */
 const signingKeys = /* @__PURE__ */ once(() => {
   const c = config();
   const issuer = c.brokerIssuer;
   if (issuer === undefined) return undefined;
-  const client = new KMSClient({
-    region: c.region,
-    maxAttempts: 3,
-    requestHandler,
-    ...(c.kmsEndpoint === undefined ? {} : { endpoint: c.kmsEndpoint }),
-  });
+  const client = new KMSClient(clientSettings(c.kmsEndpoint));
   return { settings: issuer.token, keys: new KmsSigningKeys(client, { signingKeyId: issuer.signingKeyId, publishedKeyIds: issuer.publishedKeyIds }) };
 });
 
 const federationKeys = /* @__PURE__ */ once(() => {
   const c = config();
-  const client = new SecretsManagerClient({
-    region: c.region,
-    maxAttempts: 3,
-    requestHandler,
-    ...(c.secretsManagerEndpoint === undefined ? {} : { endpoint: c.secretsManagerEndpoint }),
-  });
-  return new SecretsManagerFederationKeys(client, {
+  return new SecretsManagerFederationKeys(new SecretsManagerClient(clientSettings(c.secretsManagerEndpoint)), {
     cacheSeconds: c.federationKeysCacheSeconds,
     allowedSecretIds: c.federationUserSecrets,
   });
 });
 
 /** GetFederationToken must be signed by the IAM user itself, so each user's keys get their own client. */
-const federationStsClient = (keys: LongTermKeys): STSClient => {
-  const c = config();
-  return new STSClient({
-    region: c.region,
-    maxAttempts: 3,
-    requestHandler,
+const federationStsClient = (keys: LongTermKeys): STSClient =>
+  new STSClient({
+    ...clientSettings(config().stsEndpoint),
     credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey.reveal() },
-    ...(c.stsEndpoint === undefined ? {} : { endpoint: c.stsEndpoint }),
   });
-};
 
 const verifier = /* @__PURE__ */ once(() => new JoseIdentityVerifier({ issuers: config().issuers, allowLoopbackHttp: config().localMode }));
 const samlConfigured = (c: Config): boolean => c.saml.idps.length > 0 && c.saml.acsUrl !== undefined && c.saml.replayTable !== undefined;
@@ -217,7 +192,8 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
   if (issuer === undefined) throw new ConfigError('KEYVEND_PORTAL_ISSUER_ID must name a configured issuer');
   const secrets =
     settings.secretId !== undefined
-      ? new SecretsManagerPortalSecrets(new SecretsManagerClient({ region: c.region, maxAttempts: 3, requestHandler }), settings.secretId)
+      ? // No endpoint override: as before, the portal's secret is always read from the region's Secrets Manager.
+        new SecretsManagerPortalSecrets(new SecretsManagerClient(clientSettings(undefined)), settings.secretId)
       : new StaticPortalSecrets(settings.clientSecret ?? '', settings.sessionKey ?? '');
   const federationOrigins = c.console.federationEndpoint !== undefined
     ? [new URL(c.console.federationEndpoint).origin]

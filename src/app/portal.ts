@@ -1,6 +1,5 @@
 import type { AuditRecord } from '../domain/audit-record.ts';
-import type { Output } from '../domain/entitlement.ts';
-import { asKeyvendError, InvalidRequestError, InvalidSamlResponseError, InvalidTokenError, KeyvendError, UpstreamUnavailableError } from '../domain/errors.ts';
+import { asKeyvendError, InvalidRequestError, InvalidSamlResponseError, InvalidTokenError, UpstreamUnavailableError } from '../domain/errors.ts';
 import { sha256Hex } from '../domain/identifiers.ts';
 import type { Principal } from '../domain/principal.ts';
 import { Secret } from '../domain/secret.ts';
@@ -21,6 +20,7 @@ import {
 import type { AuditLog, Clock, DecisionLog, EntitlementStore, PortalLogin, PortalSecrets, SamlAuthnRequests, SamlVerifier } from '../ports/index.ts';
 import { callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
 import type { ConsoleUrlGrant, makeIssueConsoleUrl } from './issue-console-url.ts';
+import { type EntitlementSummary, grantedSummaries } from './list-entitlements.ts';
 import type { RequestContext } from '../domain/request-context.ts';
 
 export interface PortalDeps {
@@ -36,12 +36,7 @@ export interface PortalDeps {
   readonly saml?: { readonly verifier: SamlVerifier; readonly requests: SamlAuthnRequests; readonly acsUrl: string } | undefined;
 }
 
-export interface ConsoleEntitlementView {
-  readonly id: string;
-  readonly description: string;
-  readonly roleArn: string;
-  readonly outputs: readonly Output[];
-}
+export type ConsoleEntitlementView = Omit<EntitlementSummary, 'maxDurationSeconds'>;
 
 /** What a sign-in gives the browser: the signed session cookie, and the session it holds. */
 export interface SignedIn {
@@ -228,17 +223,10 @@ async function currentSession(deps: PortalDeps, cookie: string | undefined): Pro
 
 /** The entitlements this person may open the console with. */
 async function consoleEntitlements(deps: PortalDeps, session: PortalSession): Promise<ConsoleEntitlementView[]> {
-  let granted;
-  try {
-    granted = await deps.entitlements.listGranted(session.principal);
-  } catch (error) {
-    if (error instanceof KeyvendError) throw error;
-    throw new UpstreamUnavailableError('entitlements_unavailable', { cause: error });
-  }
+  const granted = await grantedSummaries(deps.entitlements, session.principal);
   return granted
     .filter((e) => e.outputs.includes('console'))
-    .map((e) => ({ id: e.id, description: e.description, roleArn: e.roleArn, outputs: e.outputs }))
-    .sort((a, b) => a.id.localeCompare(b.id));
+    .map(({ id, description, roleArn, outputs }) => ({ id, description, roleArn, outputs }));
 }
 
 /**

@@ -1,9 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTables, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from '../../infra/local/dynamodb.ts';
-import { ROOT } from '../../infra/local/stack.ts';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log.ts';
 import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
 import type { AuditRecord } from '../../src/domain/audit-record.ts';
@@ -11,23 +7,16 @@ import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.t
 import { checkEntitlementsFile } from '../../src/tools/entitlements-file.ts';
 import { makeIssueCredentials } from '../../src/app/issue-credentials.ts';
 import type { AuditConflictError } from '../../src/domain/audit-record.ts';
+import { documentClientOf, localTables } from '../support/dynamodb.ts';
 import { entitlementFor, FakeCredentialIssuer, FakeDecisionLog, FakeEntitlementStore, FakeVerifier, principalFor } from '../unit/fakes.ts';
 
 /** The DynamoDB adapters against DynamoDB Local with the tables of serverless.yml: real conditions, real keys. */
 const TABLES = { entitlements: 'adapter-test-entitlements', audit: 'adapter-test-audit' };
-let dynamo: LocalDynamoDb;
+const local = localTables(TABLES);
 let client: DynamoDBDocumentClient;
 
-beforeAll(async () => {
-  dynamo = await startLocalDynamoDb();
-  await createTables(dynamo.endpoint, tableDefinitionsFromServerlessYml(join(ROOT, 'serverless.yml'), TABLES));
-  client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS }), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-}, 60_000);
-afterAll(async () => {
-  client?.destroy();
-  await dynamo?.close();
+beforeAll(() => {
+  client = local.documentClient();
 });
 
 const record = (eventId: string): AuditRecord => ({
@@ -45,7 +34,7 @@ const record = (eventId: string): AuditRecord => ({
  * middleware sits inside the SDK's retry loop, so the real standard retry sends the write again.
  */
 function lossyClient(): { client: DynamoDBDocumentClient; readonly attempts: number } {
-  const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+  const raw = local.rawClient();
   const state = { lost: false, attempts: 0 };
   raw.middlewareStack.add(
     (next, context) => async (args) => {
@@ -61,9 +50,8 @@ function lossyClient(): { client: DynamoDBDocumentClient; readonly attempts: num
     },
     { step: 'deserialize', name: 'loseFirstCloseResponse' },
   );
-  const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   return {
-    client,
+    client: documentClientOf(raw),
     get attempts() {
       return state.attempts;
     },

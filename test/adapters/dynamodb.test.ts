@@ -4,6 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log.ts';
 import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
+import { definitionKey, ENTITLEMENT_KEY_PREFIX, entitlementIdOf, grantKey, grantPartitionKey, grantSortKey, principalPartitionKeys } from '../../src/adapters/dynamodb/keys.ts';
 import type { AuditRecord } from '../../src/domain/audit-record.ts';
 import { principalFor } from '../unit/fakes.ts';
 
@@ -19,6 +20,20 @@ const definition = {
   sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }] },
 };
 const principal = principalFor({ issuerId: 'corp', subject: 'alice', groups: ['uploaders'] });
+const [alicePk = '', uploadersPk = ''] = principalPartitionKeys(principal);
+const photoUploads = definitionKey('photo-uploads');
+
+describe('the entitlements table layout (keys.ts)', () => {
+  it('is the layout stored tables hold: a change here needs a data migration', () => {
+    // Act + Assess: the one place the key strings are written out
+    expect(definitionKey('photo-uploads')).toEqual({ pk: 'ENT#photo-uploads', sk: 'DEF' });
+    expect(principalPartitionKeys(principal)).toEqual(['P#corp#sub#alice', 'P#corp#grp#uploaders']);
+    expect(grantPartitionKey({ issuer: 'corp', group: 'uploaders' })).toBe('P#corp#grp#uploaders');
+    expect(grantKey(alicePk, 'photo-uploads')).toEqual({ pk: 'P#corp#sub#alice', sk: 'ENT#photo-uploads' });
+    expect(ENTITLEMENT_KEY_PREFIX).toBe('ENT#');
+    expect(entitlementIdOf(grantKey(alicePk, 'photo-uploads').sk)).toBe('photo-uploads');
+  });
+});
 
 describe('DynamoDbEntitlementStore', () => {
   beforeEach(() => documents.reset());
@@ -26,7 +41,7 @@ describe('DynamoDbEntitlementStore', () => {
   it('reads the definition and every grant key of the caller in one strongly consistent batch', async () => {
     // Prepare
     documents.on(BatchGetCommand).resolves({
-      Responses: { ents: [{ pk: 'ENT#photo-uploads', sk: 'DEF', definition }, { pk: 'P#corp#grp#uploaders', sk: 'ENT#photo-uploads' }] },
+      Responses: { ents: [{ ...photoUploads, definition }, grantKey(uploadersPk, 'photo-uploads')] },
     });
 
     // Act
@@ -37,9 +52,9 @@ describe('DynamoDbEntitlementStore', () => {
     const request = documents.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.['ents'];
     expect(request?.ConsistentRead).toBe(true);
     expect(request?.Keys).toEqual([
-      { pk: 'ENT#photo-uploads', sk: 'DEF' },
-      { pk: 'P#corp#sub#alice', sk: 'ENT#photo-uploads' },
-      { pk: 'P#corp#grp#uploaders', sk: 'ENT#photo-uploads' },
+      photoUploads,
+      grantKey(alicePk, 'photo-uploads'),
+      grantKey(uploadersPk, 'photo-uploads'),
     ]);
   });
 
@@ -47,8 +62,8 @@ describe('DynamoDbEntitlementStore', () => {
     // Prepare
     documents
       .on(BatchGetCommand)
-      .resolvesOnce({ Responses: { ents: [{ pk: 'ENT#photo-uploads', sk: 'DEF', definition }] } })
-      .resolvesOnce({ Responses: { ents: [{ pk: 'P#corp#sub#alice', sk: 'ENT#photo-uploads' }] } });
+      .resolvesOnce({ Responses: { ents: [{ ...photoUploads, definition }] } })
+      .resolvesOnce({ Responses: { ents: [grantKey(alicePk, 'photo-uploads')] } });
     const store = new DynamoDbEntitlementStore(client(), 'ents');
 
     // Act + Assess
@@ -60,7 +75,7 @@ describe('DynamoDbEntitlementStore', () => {
     // Prepare: a definition that lost its policy would grant the whole role
     const { sessionPolicy: _dropped, ...corrupt } = definition;
     documents.on(BatchGetCommand).resolves({
-      Responses: { ents: [{ pk: 'ENT#photo-uploads', sk: 'DEF', definition: corrupt }, { pk: 'P#corp#sub#alice', sk: 'ENT#photo-uploads' }] },
+      Responses: { ents: [{ ...photoUploads, definition: corrupt }, grantKey(alicePk, 'photo-uploads')] },
     });
 
     // Act + Assess
@@ -72,7 +87,7 @@ describe('DynamoDbEntitlementStore', () => {
 
   it('retries unprocessed keys a bounded number of times, then fails', async () => {
     // Prepare
-    documents.on(BatchGetCommand).resolves({ UnprocessedKeys: { ents: { Keys: [{ pk: 'ENT#photo-uploads', sk: 'DEF' }] } } });
+    documents.on(BatchGetCommand).resolves({ UnprocessedKeys: { ents: { Keys: [photoUploads] } } });
 
     // Act
     const result = new DynamoDbEntitlementStore(client(), 'ents').findGranted(principal, 'photo-uploads');
@@ -93,10 +108,10 @@ describe('DynamoDbEntitlementStore', () => {
   it('lists grants with consistent, paginated queries per partition', async () => {
     // Prepare
     documents
-      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'P#corp#sub#alice', ':ent': 'ENT#' } })
-      .resolvesOnce({ Items: [{ sk: 'ENT#photo-uploads' }], LastEvaluatedKey: { pk: 'x', sk: 'y' } })
-      .resolvesOnce({ Items: [{ sk: 'ENT#console' }] });
-    documents.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'P#corp#grp#uploaders', ':ent': 'ENT#' } }).resolves({ Items: [{ sk: 'ENT#photo-uploads' }] });
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': alicePk, ':ent': ENTITLEMENT_KEY_PREFIX } })
+      .resolvesOnce({ Items: [{ sk: grantSortKey('photo-uploads') }], LastEvaluatedKey: { pk: 'x', sk: 'y' } })
+      .resolvesOnce({ Items: [{ sk: grantSortKey('console') }] });
+    documents.on(QueryCommand, { ExpressionAttributeValues: { ':pk': uploadersPk, ':ent': ENTITLEMENT_KEY_PREFIX } }).resolves({ Items: [{ sk: grantSortKey('photo-uploads') }] });
     documents.on(BatchGetCommand).resolves({ Responses: { ents: [{ definition }, { definition: { ...definition, id: 'console' } }] } });
 
     // Act
@@ -108,8 +123,8 @@ describe('DynamoDbEntitlementStore', () => {
     expect(queries).toHaveLength(3);
     expect(queries.every((q) => q.ConsistentRead === true)).toBe(true);
     expect(documents.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.['ents']?.Keys).toEqual([
-      { pk: 'ENT#photo-uploads', sk: 'DEF' },
-      { pk: 'ENT#console', sk: 'DEF' },
+      photoUploads,
+      definitionKey('console'),
     ]);
   });
 });

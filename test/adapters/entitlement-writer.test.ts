@@ -1,14 +1,12 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { createTables, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from '../../infra/local/dynamodb.ts';
-import { ROOT } from '../../infra/local/stack.ts';
 import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
+import { definitionKey } from '../../src/adapters/dynamodb/keys.ts';
 import type { Entitlement } from '../../src/domain/entitlement.ts';
 import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { checkEntitlementsFile, type EntitlementWithGrants } from '../../src/tools/entitlements-file.ts';
+import { localTables } from '../support/dynamodb.ts';
 import { principalFor } from '../unit/fakes.ts';
 
 /**
@@ -17,19 +15,11 @@ import { principalFor } from '../unit/fakes.ts';
  * in-process engine (dynalite) behaves as DynamoDB Local would and spares the shared machine a JVM.
  */
 const TABLE = 'writer-test-entitlements';
-let dynamo: LocalDynamoDb;
+const local = localTables({ entitlements: TABLE, audit: 'writer-test-audit' }, { engine: 'dynalite' });
 let client: DynamoDBDocumentClient;
 
-beforeAll(async () => {
-  dynamo = await startLocalDynamoDb({ engine: 'dynalite' });
-  await createTables(dynamo.endpoint, tableDefinitionsFromServerlessYml(join(ROOT, 'serverless.yml'), { entitlements: TABLE, audit: 'writer-test-audit' }));
-  client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS }), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-}, 60_000);
-afterAll(async () => {
-  client?.destroy();
-  await dynamo?.close();
+beforeAll(() => {
+  client = local.documentClient();
 });
 
 const WRITE_COMMANDS = new Set(['PutCommand', 'DeleteCommand', 'UpdateCommand', 'BatchWriteCommand', 'TransactWriteCommand']);
@@ -116,7 +106,7 @@ describe('applyEntitlements, interrupted', () => {
         if (newGrantees.includes(name)) expect(statementOf(granted)).toEqual(newStatement);
         else expect(granted).toBeUndefined();
       }
-      const stored = await client.send(new GetCommand({ TableName: TABLE, Key: { pk: `ENT#${id}`, sk: 'DEF' }, ConsistentRead: true }));
+      const stored = await client.send(new GetCommand({ TableName: TABLE, Key: definitionKey(id), ConsistentRead: true }));
       expect(stored.Item?.['grants']).toEqual(newGrantees.map((subject) => ({ issuer: 'corp', subject })));
     }
     // Every write of the run was interrupted once before a run got through.

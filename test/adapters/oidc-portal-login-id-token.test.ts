@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_DOCUMENT_BYTES } from '../../src/adapters/oidc/bounded-fetch.ts';
 import { OidcPortalLogin } from '../../src/adapters/oidc/oidc-portal-login.ts';
 import { StaticPortalSecrets } from '../../src/adapters/secrets/portal-secrets.ts';
 
@@ -16,6 +17,8 @@ describe('OidcPortalLogin ID token checks', () => {
   let issuer: string;
   let sign: (claims: JWTPayload, typ?: string) => Promise<string>;
   let nextIdToken = '';
+  /** How the token endpoint pads its answer: none, a declared length, or chunks without one. */
+  let tokenPadding: { bytes: number; chunked: boolean } | undefined;
 
   beforeAll(async () => {
     const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
@@ -26,7 +29,12 @@ describe('OidcPortalLogin ID token checks', () => {
       if (path === '/.well-known/openid-configuration') {
         json({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks` });
       } else if (path === '/jwks') json({ keys: [jwk] });
-      else if (path === '/token') json({ id_token: nextIdToken, token_type: 'Bearer' });
+      else if (path === '/token' && tokenPadding?.chunked === true) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write(`{"id_token":"${nextIdToken}","pad":"`);
+        for (let sent = 0; sent < tokenPadding.bytes; sent += 4096) res.write('x'.repeat(4096));
+        res.end('"}');
+      } else if (path === '/token') json({ id_token: nextIdToken, token_type: 'Bearer', pad: 'x'.repeat(tokenPadding?.bytes ?? 0) });
       else res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -94,5 +102,26 @@ describe('OidcPortalLogin ID token checks', () => {
   it('refuses an expired token', async () => {
     const past = Math.floor(Date.now() / 1000) - 1000;
     await expect(completeWith({ iat: past - 300, exp: past })).rejects.toMatchObject({ reason: 'token_expired' });
+  });
+
+  describe('a token response larger than the bounded fetch reads', () => {
+    afterAll(() => {
+      tokenPadding = undefined;
+    });
+
+    it('is refused when its declared length is too large', async () => {
+      tokenPadding = { bytes: MAX_DOCUMENT_BYTES, chunked: false };
+      await expect(completeWith({})).rejects.toMatchObject({ code: 'upstream_unavailable', reason: 'token_response_too_large' });
+    });
+
+    it('is refused when it streams past the limit without a length', async () => {
+      tokenPadding = { bytes: MAX_DOCUMENT_BYTES, chunked: true };
+      await expect(completeWith({})).rejects.toMatchObject({ code: 'upstream_unavailable', reason: 'token_response_too_large' });
+    });
+
+    it('is accepted just under the limit', async () => {
+      tokenPadding = { bytes: MAX_DOCUMENT_BYTES - 2048, chunked: false };
+      await expect(completeWith({})).resolves.toMatchObject({ subject: 'alice' });
+    });
   });
 });

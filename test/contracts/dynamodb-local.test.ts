@@ -1,9 +1,7 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
-import { CFN_TAGS, createTables, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from '../../infra/local/dynamodb.ts';
+import { CFN_TAGS } from '../../infra/local/dynamodb.ts';
 import { ROOT } from '../../infra/local/stack.ts';
 import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log.ts';
 import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
@@ -12,23 +10,14 @@ import { definitionKey } from '../../src/adapters/dynamodb/keys.ts';
 import type { AuditRecord } from '../../src/domain/audit-record.ts';
 import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { parse } from 'yaml';
+import { documentClientOf, localTables, scanAll } from '../support/dynamodb.ts';
 import { auditLogContract } from './audit-log.contract.ts';
 import { entitlementStoreContract } from './entitlement-store.contract.ts';
 import { replayCacheContract } from './replay-cache.contract.ts';
 
 /** The DynamoDB adapters on DynamoDB Local, with the tables as serverless.yml declares them, held to the port contracts. */
 const TABLES = { entitlements: 'contract-entitlements', audit: 'contract-audit', samlReplay: 'contract-saml-replay' };
-let dynamo: LocalDynamoDb;
-const clients: DynamoDBClient[] = [];
-
-beforeAll(async () => {
-  dynamo = await startLocalDynamoDb();
-  await createTables(dynamo.endpoint, tableDefinitionsFromServerlessYml(join(ROOT, 'serverless.yml'), TABLES));
-}, 60_000);
-afterAll(async () => {
-  for (const client of clients) client.destroy();
-  await dynamo?.close();
-});
+const local = localTables(TABLES);
 
 /**
  * A document client on DynamoDB Local. Once armed, the next PutItem reaches the table and commits, then
@@ -36,8 +25,7 @@ afterAll(async () => {
  * standard retry sends the same write again.
  */
 function documentClient(): { client: DynamoDBDocumentClient; loseNextResponse(): void } {
-  const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
-  clients.push(raw);
+  const raw = local.rawClient();
   let armed = false;
   raw.middlewareStack.add(
     (next, context) => async (args) => {
@@ -51,7 +39,7 @@ function documentClient(): { client: DynamoDBDocumentClient; loseNextResponse():
     { step: 'deserialize', name: 'loseNextPutResponse' },
   );
   return {
-    client: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
+    client: documentClientOf(raw),
     loseNextResponse: () => {
       armed = true;
     },
@@ -88,15 +76,10 @@ function ttlAttributeOf(logicalId: string): string {
  * before now is deleted; any other value (a string, milliseconds far in the future) is never swept.
  */
 async function sweepExpired(client: DynamoDBDocumentClient, tableName: string, ttlAttribute: string, now: Date): Promise<void> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }));
-    for (const item of page.Items ?? []) {
-      const ttl = item[ttlAttribute];
-      if (typeof ttl === 'number' && ttl * 1000 <= now.getTime()) await client.send(new DeleteCommand({ TableName: tableName, Key: { pk: item['pk'] } }));
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  for (const item of await scanAll(client, tableName)) {
+    const ttl = item[ttlAttribute];
+    if (typeof ttl === 'number' && ttl * 1000 <= now.getTime()) await client.send(new DeleteCommand({ TableName: tableName, Key: { pk: item['pk'] } }));
+  }
 }
 
 replayCacheContract('DynamoDbReplayCache on DynamoDB Local', {

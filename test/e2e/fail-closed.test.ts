@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.ts';
+import { definitionKey, grantKey, grantPartitionKey } from '../../src/adapters/dynamodb/keys.ts';
 import { auditRecords, dynamo, postCredentials, stack, stsCallCount, testToken } from '../support/e2e.ts';
 import { type SecondBroker, startSecondBroker } from '../support/second-broker.ts';
 
@@ -182,21 +183,21 @@ describe('the identity provider keys unreachable (F-08)', () => {
 });
 
 describe('a corrupted entitlement (F-01)', () => {
-  const pk = 'ENT#corrupted-for-test';
-  const grant = { pk: 'P#test#sub#tester-corrupt', sk: 'ENT#corrupted-for-test' };
+  const definition = definitionKey('corrupted-for-test');
+  const grant = grantKey(grantPartitionKey({ issuer: 'test', subject: 'tester-corrupt' }), 'corrupted-for-test');
 
   beforeAll(async () => {
     // A definition that lost its session policy: read blindly, it would grant the whole role
     await dynamo().send(
       new PutCommand({
         TableName: stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'],
-        Item: { pk, sk: 'DEF', definition: { id: 'corrupted-for-test', description: '', roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads', outputs: ['credentials'], maxDurationSeconds: 3600 } },
+        Item: { ...definition, definition: { id: 'corrupted-for-test', description: '', roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads', outputs: ['credentials'], maxDurationSeconds: 3600 } },
       }),
     );
     await dynamo().send(new PutCommand({ TableName: stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'], Item: grant }));
   });
   afterAll(async () => {
-    await dynamo().send(new DeleteCommand({ TableName: stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'], Key: { pk, sk: 'DEF' } }));
+    await dynamo().send(new DeleteCommand({ TableName: stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'], Key: definition }));
     await dynamo().send(new DeleteCommand({ TableName: stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'], Key: grant }));
   });
 

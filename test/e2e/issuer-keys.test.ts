@@ -1,6 +1,6 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { scanAll } from '../support/dynamodb.ts';
 import { importJWK, type JWK, SignJWT } from 'jose';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,8 +51,7 @@ async function grant(): Promise<{ status: number; json: Record<string, unknown>;
 }
 
 async function auditOf(json: Record<string, unknown>): Promise<Record<string, any> | undefined> {
-  const page = await stack.documentClient.send(new ScanCommand({ TableName: stack.brokerEnv['KEYVEND_AUDIT_TABLE'], ConsistentRead: true }));
-  return (page.Items ?? []).find((r) => r['request']?.['requestId'] === json['requestId'] || r['eventId'] === json['grantId']);
+  return (await scanAll(stack.documentClient, stack.brokerEnv['KEYVEND_AUDIT_TABLE'])).find((r) => r['request']?.['requestId'] === json['requestId'] || r['eventId'] === json['grantId']);
 }
 
 const stsCalls = async (): Promise<number> => ((await (await fetch(`${stack.sts.url}/_emulator/calls`)).json()) as unknown[]).length;

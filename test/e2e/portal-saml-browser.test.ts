@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { scanAll } from '../support/dynamodb.ts';
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -61,8 +61,7 @@ describe('portal sign-in with SAML, in a real browser', () => {
   });
 
   async function auditRecords(): Promise<Record<string, any>[]> {
-    const page = await stack.documentClient.send(new ScanCommand({ TableName: stack.brokerEnv['KEYVEND_AUDIT_TABLE'], ConsistentRead: true }));
-    return page.Items ?? [];
+    return scanAll(stack.documentClient, stack.brokerEnv['KEYVEND_AUDIT_TABLE']);
   }
 
   const stsCalls = async () => ((await (await fetch(`${stack.sts.url}/_emulator/calls`)).json()) as unknown[]).length;

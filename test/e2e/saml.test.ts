@@ -1,5 +1,5 @@
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { scanAll } from '../support/dynamodb.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,8 +134,7 @@ async function sessions(): Promise<
 }
 
 async function auditRecords(): Promise<Record<string, any>[]> {
-  const page = await stack.documentClient.send(new ScanCommand({ TableName: stack.brokerEnv['KEYVEND_AUDIT_TABLE'], ConsistentRead: true }));
-  return page.Items ?? [];
+  return scanAll(stack.documentClient, stack.brokerEnv['KEYVEND_AUDIT_TABLE']);
 }
 
 async function auditOf(requestId: unknown): Promise<Record<string, any> | undefined> {

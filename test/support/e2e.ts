@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { scanAll } from './dynamodb.ts';
 import { importJWK, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { inject } from 'vitest';
 import { TEST_CLIENT_ID } from './test-issuer.ts';
@@ -83,14 +84,7 @@ export function dynamo(): DynamoDBDocumentClient {
 }
 
 export async function auditRecords(): Promise<Record<string, any>[]> {
-  const items: Record<string, any>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo().send(new ScanCommand({ TableName: stack().brokerEnv['KEYVEND_AUDIT_TABLE'], ExclusiveStartKey: startKey, ConsistentRead: true }));
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return items;
+  return scanAll(dynamo(), stack().brokerEnv['KEYVEND_AUDIT_TABLE']);
 }
 
 /** The audit record of one API response, found by the request id the broker returned or logged. */

@@ -3,7 +3,7 @@ import { type Entitlement, parseEntitlement } from '../../domain/entitlement.ts'
 import { InternalError } from '../../domain/errors.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { EntitlementStore } from '../../ports/index.ts';
-import { definitionKey, grantSortKey, principalPartitionKeys } from './keys.ts';
+import { definitionKey, ENTITLEMENT_KEY_PREFIX, entitlementIdOf, grantKey, principalPartitionKeys } from './keys.ts';
 import { sendOptions } from '../deadline/request-deadline.ts';
 
 const BATCH_LIMIT = 100;
@@ -24,7 +24,7 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
 
   async findGranted(principal: Principal, entitlementId: string): Promise<Entitlement | undefined> {
     const definition = definitionKey(entitlementId);
-    const grantKeys = principalPartitionKeys(principal).map((pk) => ({ pk, sk: grantSortKey(entitlementId) }));
+    const grantKeys = principalPartitionKeys(principal).map((pk) => grantKey(pk, entitlementId));
     const items = await this.#batchGet([definition, ...grantKeys]);
     const definitionItem = items.find((item) => item['pk'] === definition.pk && item['sk'] === definition.sk);
     const granted = items.some((item) => item['sk'] !== definition.sk);
@@ -49,13 +49,13 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
           TableName: this.tableName,
           ConsistentRead: true,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :ent)',
-          ExpressionAttributeValues: { ':pk': pk, ':ent': 'ENT#' },
+          ExpressionAttributeValues: { ':pk': pk, ':ent': ENTITLEMENT_KEY_PREFIX },
           ProjectionExpression: 'sk',
           ExclusiveStartKey: startKey,
         }),
         sendOptions(),
       );
-      for (const item of page.Items ?? []) ids.push(String(item['sk']).slice('ENT#'.length));
+      for (const item of page.Items ?? []) ids.push(entitlementIdOf(String(item['sk'])));
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
     return ids;

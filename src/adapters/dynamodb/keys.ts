@@ -9,8 +9,14 @@ import type { Principal } from '../../domain/principal.ts';
  * Issuer ids are `[a-z0-9-]` and the kind marker is fixed, so no subject or group can forge another key.
  */
 export const DEFINITION_SK = 'DEF';
-export const definitionKey = (entitlementId: string) => ({ pk: `ENT#${entitlementId}`, sk: DEFINITION_SK });
-export const grantSortKey = (entitlementId: string) => `ENT#${entitlementId}`;
+/** What every grant's sort key (and every definition's partition key) begins with; the rest is the entitlement id. */
+export const ENTITLEMENT_KEY_PREFIX = 'ENT#';
+export const definitionKey = (entitlementId: string) => ({ pk: `${ENTITLEMENT_KEY_PREFIX}${entitlementId}`, sk: DEFINITION_SK });
+export const grantSortKey = (entitlementId: string) => `${ENTITLEMENT_KEY_PREFIX}${entitlementId}`;
+/** The grant of `entitlementId` in one principal partition (a subject's or a group's). */
+export const grantKey = (partitionKey: string, entitlementId: string) => ({ pk: partitionKey, sk: grantSortKey(entitlementId) });
+/** The entitlement id in a definition's `pk` or a grant's `sk`. */
+export const entitlementIdOf = (key: string): string => key.slice(ENTITLEMENT_KEY_PREFIX.length);
 
 export function principalPartitionKeys(principal: Pick<Principal, 'issuerId' | 'subject' | 'groups'>): string[] {
   return [

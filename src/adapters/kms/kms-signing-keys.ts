@@ -5,6 +5,7 @@ import { InternalError, type KeyvendError, UpstreamUnavailableError } from '../.
 import { Secret } from '../../domain/secret.ts';
 import type { PublicJwk, PublicKeySet, SignedToken, TokenSigner } from '../../ports/index.ts';
 import { sendOptions } from '../deadline/request-deadline.ts';
+import { onceUntilFailurePerKey } from '../shared/once-until-failure.ts';
 
 export interface KmsSigningKeysOptions {
   /** The key that signs (id, ARN or alias). */
@@ -33,7 +34,7 @@ const BY_KEY_SPEC: Readonly<Record<string, { alg: PublicJwk['alg']; signingAlgor
  * Tokens are signed as a SHA-256 DIGEST, so the 4,096-byte RAW limit never applies.
  */
 export class KmsSigningKeys implements TokenSigner, PublicKeySet {
-  readonly #facts = new Map<string, Promise<KeyFacts>>();
+  readonly #factsOf = onceUntilFailurePerKey((keyId: string) => this.#fetchFacts(keyId));
 
   constructor(
     private readonly client: KMSClient,
@@ -69,16 +70,6 @@ export class KmsSigningKeys implements TokenSigner, PublicKeySet {
     const facts = await Promise.all(ids.map((id) => this.#factsOf(id)));
     const byKid = new Map(facts.map((f) => [f.jwk.kid, f.jwk]));
     return [...byKid.values()];
-  }
-
-  #factsOf(keyId: string): Promise<KeyFacts> {
-    let facts = this.#facts.get(keyId);
-    if (facts === undefined) {
-      facts = this.#fetchFacts(keyId);
-      this.#facts.set(keyId, facts);
-      facts.catch(() => this.#facts.delete(keyId));
-    }
-    return facts;
   }
 
   async #fetchFacts(keyId: string): Promise<KeyFacts> {

@@ -7,7 +7,12 @@ const withSignal = (signal: AbortSignal | undefined) => (signal === undefined ? 
 export const MAX_DOCUMENT_BYTES = 64 * 1024;
 
 export class UntrustedUrlError extends Error {
-  override readonly name = 'UntrustedUrlError';
+  override readonly name: string = 'UntrustedUrlError';
+}
+
+/** A document (or a token response) larger than MAX_DOCUMENT_BYTES: refused before it is all read. */
+export class DocumentTooLargeError extends UntrustedUrlError {
+  override readonly name: string = 'DocumentTooLargeError';
 }
 
 /**
@@ -20,26 +25,30 @@ export function assertFetchableUrl(raw: string, allowLoopbackHttp: boolean): URL
   throw new UntrustedUrlError(`refusing to fetch ${url.protocol}//${url.host}: https is required`);
 }
 
+export type BoundedFetch = ReturnType<typeof makeBoundedFetch>;
+
 /**
- * A fetch for jose's `customFetch` and for discovery: refuses untrusted URLs, never follows redirects,
- * and stops reading at MAX_DOCUMENT_BYTES instead of buffering whatever the server sends.
+ * A fetch for jose's `customFetch`, for discovery and for the portal's token endpoint (a form POST): refuses
+ * untrusted URLs, never follows redirects, and stops reading at MAX_DOCUMENT_BYTES instead of buffering
+ * whatever the server sends.
  */
 export function makeBoundedFetch(allowLoopbackHttp: boolean) {
   return async function boundedFetch(
     url: string,
-    options: { headers?: Headers; signal?: AbortSignal; method?: 'GET'; redirect?: 'manual' },
+    options: { headers?: HeadersInit; signal?: AbortSignal; method?: 'GET' | 'POST'; redirect?: 'manual'; body?: URLSearchParams },
   ): Promise<Response> {
     assertFetchableUrl(url, allowLoopbackHttp);
     const response = await fetch(url, {
-      method: 'GET',
+      method: options.method ?? 'GET',
       redirect: 'manual',
       ...(options.headers === undefined ? {} : { headers: options.headers }),
+      ...(options.body === undefined ? {} : { body: options.body }),
       ...withSignal(withDeadline(options.signal)),
     });
     const declared = Number(response.headers.get('content-length') ?? '0');
     if (declared > MAX_DOCUMENT_BYTES) {
       await response.body?.cancel();
-      throw new UntrustedUrlError(`document at ${new URL(url).host} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+      throw new DocumentTooLargeError(`document at ${new URL(url).host} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
     }
     const chunks: Uint8Array[] = [];
     let size = 0;
@@ -51,7 +60,7 @@ export function makeBoundedFetch(allowLoopbackHttp: boolean) {
         size += value.byteLength;
         if (size > MAX_DOCUMENT_BYTES) {
           await reader.cancel();
-          throw new UntrustedUrlError(`document at ${new URL(url).host} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+          throw new DocumentTooLargeError(`document at ${new URL(url).host} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
         }
         chunks.push(value);
       }

@@ -17,9 +17,11 @@ import {
 import type { OidcIssuerSettings } from '../../domain/identity-providers.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { IdentityVerifier } from '../../ports/index.ts';
-import { assertFetchableUrl, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
+import { assertFetchableUrl, type BoundedFetch, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
 import { isCanonicalCompactJws } from './compact-jws.ts';
+import { discover } from './discovery.ts';
 import { withKeyPolicy } from './key-policy.ts';
+import { onceUntilFailurePerKey } from '../shared/once-until-failure.ts';
 import { hasDuplicateMembers, nestingDepth } from '../../domain/strict-json.ts';
 
 /** One trusted issuer, from configuration only: nothing in a token can add or change one. */
@@ -44,16 +46,18 @@ const MAX_JSON_NESTING = 16;
  * grammar for every claim that is used. Only allow-listed claims are copied out.
  */
 export class JoseIdentityVerifier implements IdentityVerifier {
-  readonly #byIssuer: Map<string, { settings: OidcIssuerSettings; keys: JWTVerifyGetKey | undefined; pending?: Promise<JWTVerifyGetKey> }>;
+  readonly #byIssuer: Map<string, OidcIssuerSettings>;
+  /** One discovery per issuer and container even under concurrent cold-start requests; a failure is not cached. */
+  readonly #keysFor = onceUntilFailurePerKey((settings: OidcIssuerSettings) => this.#resolveKeys(settings));
   readonly #allowLoopbackHttp: boolean;
-  readonly #fetch: ReturnType<typeof makeBoundedFetch>;
+  readonly #fetch: BoundedFetch;
   readonly #now: () => Date;
 
   constructor(options: JoseVerifierOptions) {
     this.#allowLoopbackHttp = options.allowLoopbackHttp;
     this.#fetch = makeBoundedFetch(options.allowLoopbackHttp);
     this.#now = options.now ?? (() => new Date());
-    this.#byIssuer = new Map(options.issuers.map((settings) => [settings.issuer, { settings, keys: undefined }]));
+    this.#byIssuer = new Map(options.issuers.map((settings) => [settings.issuer, settings]));
   }
 
   async verifyBearer(authorization: string | undefined): Promise<Principal> {
@@ -63,11 +67,10 @@ export class JoseIdentityVerifier implements IdentityVerifier {
       if (Object.hasOwn(header, name)) throw new InvalidTokenError(`header_${name}_refused`);
     }
     const unverifiedIssuer = payload['iss'];
-    const entry = typeof unverifiedIssuer === 'string' ? this.#byIssuer.get(unverifiedIssuer) : undefined;
-    if (entry === undefined) throw new InvalidTokenError('unknown_issuer');
-    const { settings } = entry;
+    const settings = typeof unverifiedIssuer === 'string' ? this.#byIssuer.get(unverifiedIssuer) : undefined;
+    if (settings === undefined) throw new InvalidTokenError('unknown_issuer');
 
-    const keys = await this.#keysFor(entry).catch((error: unknown) => {
+    const keys = await this.#keysFor(settings).catch((error: unknown) => {
       throw translateJoseError(error);
     });
     let verified: { payload: JWTPayload; protectedHeader: { kid?: string; typ?: string } };
@@ -103,24 +106,8 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     return token;
   }
 
-  async #keysFor(entry: { settings: OidcIssuerSettings; keys: JWTVerifyGetKey | undefined; pending?: Promise<JWTVerifyGetKey> }): Promise<JWTVerifyGetKey> {
-    if (entry.keys !== undefined) return entry.keys;
-    // One discovery per container even under concurrent cold-start requests; a failure is not cached.
-    entry.pending ??= this.#resolveKeys(entry.settings).then(
-      (keys) => {
-        entry.keys = keys;
-        return keys;
-      },
-      (error: unknown) => {
-        delete entry.pending;
-        throw error;
-      },
-    );
-    return entry.pending;
-  }
-
   async #resolveKeys(settings: OidcIssuerSettings): Promise<JWTVerifyGetKey> {
-    const jwksUri = settings.jwksUri ?? (await this.#discoverJwksUri(settings));
+    const jwksUri = settings.jwksUri ?? (await discover(settings.issuer, this.#fetch, ['jwks_uri'])).jwks_uri;
     const url = assertFetchableUrl(jwksUri, this.#allowLoopbackHttp);
     return withKeyPolicy(
       createRemoteJWKSet(url, {
@@ -130,26 +117,6 @@ export class JoseIdentityVerifier implements IdentityVerifier {
         [customFetch]: this.#fetch,
       }),
     );
-  }
-
-  async #discoverJwksUri(settings: OidcIssuerSettings): Promise<string> {
-    const base = settings.issuer.endsWith('/') ? settings.issuer : `${settings.issuer}/`;
-    let document: unknown;
-    try {
-      const response = await this.#fetch(`${base}.well-known/openid-configuration`, {
-        signal: AbortSignal.timeout(2000),
-      });
-      if (response.status !== 200) throw new Error(`discovery answered ${response.status}`);
-      document = await response.json();
-    } catch (error) {
-      throw new UpstreamUnavailableError('oidc_discovery_failed', { cause: error });
-    }
-    const doc = (typeof document === 'object' && document !== null ? document : {}) as Record<string, unknown>;
-    if (doc['issuer'] !== settings.issuer || typeof doc['jwks_uri'] !== 'string') {
-      // A discovery document that names another issuer is a mix-up, not an outage.
-      throw new UpstreamUnavailableError('oidc_discovery_mismatch');
-    }
-    return doc['jwks_uri'];
   }
 
   #principalFrom(settings: OidcIssuerSettings, payload: JWTPayload, keyId: string | undefined, token: string): Principal {

@@ -4,10 +4,11 @@ import { InvalidTokenError, UpstreamUnavailableError } from '../../domain/errors
 import { randomToken, tokensMatch } from '../../domain/portal-session.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { IdentityVerifier, PortalLogin, PortalSecrets } from '../../ports/index.ts';
-import { assertFetchableUrl, makeBoundedFetch } from './bounded-fetch.ts';
+import { assertFetchableUrl, type BoundedFetch, DocumentTooLargeError, makeBoundedFetch } from './bounded-fetch.ts';
+import { discover } from './discovery.ts';
 import type { OidcIssuerSettings } from '../../domain/identity-providers.ts';
 import { JoseIdentityVerifier } from './jose-identity-verifier.ts';
-import { withDeadline } from '../deadline/request-deadline.ts';
+import { onceUntilFailure } from '../shared/once-until-failure.ts';
 
 export interface OidcPortalLoginOptions {
   /** The configured issuer people sign in with (the same entry the API trusts, so grants match). */
@@ -24,8 +25,6 @@ interface ProviderEndpoints {
   readonly tokenEndpoint: string;
 }
 
-const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
-
 /**
  * OpenID Connect authorization code flow with PKCE (S256), `state` and `nonce`, for the portal. The ID
  * token is verified by the same jose verifier as API tokens, with the issuer's settings turned to ID
@@ -35,8 +34,9 @@ const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 export class OidcPortalLogin implements PortalLogin {
   readonly #options: OidcPortalLoginOptions;
   readonly #idTokens: IdentityVerifier;
-  readonly #fetch: ReturnType<typeof makeBoundedFetch>;
-  #endpoints: Promise<ProviderEndpoints> | undefined;
+  readonly #fetch: BoundedFetch;
+  /** Once per container; a failed discovery is not cached. */
+  readonly #discover = onceUntilFailure(() => this.#fetchDiscovery());
 
   constructor(options: OidcPortalLoginOptions) {
     this.#options = options;
@@ -93,8 +93,10 @@ export class OidcPortalLogin implements PortalLogin {
       'utf8',
     ).toString('base64');
     let response: Response;
+    let text: string;
     try {
-      response = await fetch(assertFetchableUrl(tokenEndpoint, this.#options.allowLoopbackHttp), {
+      // Bounded like discovery: a token response larger than MAX_DOCUMENT_BYTES is refused before it is all read.
+      response = await this.#fetch(tokenEndpoint, {
         method: 'POST',
         redirect: 'manual',
         headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
@@ -104,13 +106,13 @@ export class OidcPortalLogin implements PortalLogin {
           redirect_uri: this.#options.redirectUri,
           code_verifier: codeVerifier,
         }),
-        signal: withDeadline(AbortSignal.timeout(3000)),
+        signal: AbortSignal.timeout(3000),
       });
+      text = await response.text();
     } catch (error) {
+      if (error instanceof DocumentTooLargeError) throw new UpstreamUnavailableError('token_response_too_large', { cause: error });
       throw new UpstreamUnavailableError('token_endpoint_unreachable', { cause: error });
     }
-    const text = await response.text();
-    if (text.length > MAX_TOKEN_RESPONSE_BYTES) throw new UpstreamUnavailableError('token_response_too_large');
     // A refused code (replayed, expired, or for another verifier) is the browser's problem, not an outage.
     if (response.status === 400 || response.status === 401) throw new InvalidTokenError('code_refused');
     if (response.status !== 200) throw new UpstreamUnavailableError(`token_endpoint_http_${response.status}`);
@@ -124,32 +126,10 @@ export class OidcPortalLogin implements PortalLogin {
     return idToken;
   }
 
-  #discover(): Promise<ProviderEndpoints> {
-    this.#endpoints ??= this.#fetchDiscovery().catch((error: unknown) => {
-      this.#endpoints = undefined;
-      throw error;
-    });
-    return this.#endpoints;
-  }
-
   async #fetchDiscovery(): Promise<ProviderEndpoints> {
-    const issuer = this.#options.issuer.issuer;
-    let document: Record<string, unknown>;
-    try {
-      const response = await this.#fetch(`${issuer.endsWith('/') ? issuer : `${issuer}/`}.well-known/openid-configuration`, {
-        signal: AbortSignal.timeout(2000),
-      });
-      if (response.status !== 200) throw new Error(`discovery answered ${response.status}`);
-      document = (await response.json()) as Record<string, unknown>;
-    } catch (error) {
-      throw new UpstreamUnavailableError('oidc_discovery_failed', { cause: error });
-    }
-    const { authorization_endpoint: authorizationEndpoint, token_endpoint: tokenEndpoint } = document;
-    if (document['issuer'] !== issuer || typeof authorizationEndpoint !== 'string' || typeof tokenEndpoint !== 'string') {
-      throw new UpstreamUnavailableError('oidc_discovery_mismatch');
-    }
-    assertFetchableUrl(tokenEndpoint, this.#options.allowLoopbackHttp);
-    assertFetchableUrl(authorizationEndpoint, this.#options.allowLoopbackHttp);
-    return { authorizationEndpoint, tokenEndpoint };
+    const found = await discover(this.#options.issuer.issuer, this.#fetch, ['authorization_endpoint', 'token_endpoint']);
+    assertFetchableUrl(found.token_endpoint, this.#options.allowLoopbackHttp);
+    assertFetchableUrl(found.authorization_endpoint, this.#options.allowLoopbackHttp);
+    return { authorizationEndpoint: found.authorization_endpoint, tokenEndpoint: found.token_endpoint };
   }
 }

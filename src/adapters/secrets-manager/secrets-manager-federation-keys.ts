@@ -3,6 +3,7 @@ import { InternalError, UpstreamUnavailableError } from '../../domain/errors.ts'
 import { Secret } from '../../domain/secret.ts';
 import type { FederationKeyStore, LongTermKeys } from '../../ports/index.ts';
 import { sendOptions } from '../deadline/request-deadline.ts';
+import { onceUntilFailurePerKey } from '../shared/once-until-failure.ts';
 
 export interface FederationKeysOptions {
   /** How long fetched keys are reused across invocations of a warm container. */
@@ -21,27 +22,21 @@ const ACCESS_KEY_ID_PATTERN = /^AKIA[A-Z0-9]{12,124}$/;
  * reaches an error or a log: a malformed secret is reported by what is wrong, not by what it holds.
  */
 export class SecretsManagerFederationKeys implements FederationKeyStore {
-  readonly #cache = new Map<string, { keys: LongTermKeys; expiresAt: number }>();
-  readonly #pending = new Map<string, Promise<LongTermKeys>>();
-  readonly #now: () => number;
+  readonly #keys: (secretId: string) => Promise<LongTermKeys>;
 
   constructor(
     private readonly client: SecretsManagerClient,
     private readonly options: FederationKeysOptions,
   ) {
-    this.#now = options.now ?? Date.now;
+    this.#keys = onceUntilFailurePerKey((secretId: string) => this.#fetch(secretId), {
+      maxAgeMs: options.cacheSeconds * 1000,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
   }
 
   async keysFor(secretId: string): Promise<LongTermKeys> {
     if (!this.options.allowedSecretIds.includes(secretId)) throw new InternalError('federation_secret_not_allowed');
-    const cached = this.#cache.get(secretId);
-    if (cached !== undefined && cached.expiresAt > this.#now()) return cached.keys;
-    let pending = this.#pending.get(secretId);
-    if (pending === undefined) {
-      pending = this.#fetch(secretId).finally(() => this.#pending.delete(secretId));
-      this.#pending.set(secretId, pending);
-    }
-    return pending;
+    return this.#keys(secretId);
   }
 
   async #fetch(secretId: string): Promise<LongTermKeys> {
@@ -53,9 +48,7 @@ export class SecretsManagerFederationKeys implements FederationKeyStore {
       // The SDK's error carries the service's message only (never the secret); keep it as the cause.
       throw new UpstreamUnavailableError('federation_keys_unavailable', { cause: error });
     }
-    const keys = parseKeys(secretString);
-    this.#cache.set(secretId, { keys, expiresAt: this.#now() + this.options.cacheSeconds * 1000 });
-    return keys;
+    return parseKeys(secretString);
   }
 }
 

@@ -3,6 +3,7 @@ import { UpstreamUnavailableError } from '../../domain/errors.ts';
 import { Secret } from '../../domain/secret.ts';
 import type { PortalSecrets } from '../../ports/index.ts';
 import { sendOptions } from '../deadline/request-deadline.ts';
+import { onceUntilFailure } from '../shared/once-until-failure.ts';
 
 type Loaded = { readonly clientSecret: Secret; readonly sessionKey: Buffer };
 
@@ -32,7 +33,7 @@ export class StaticPortalSecrets implements PortalSecrets {
  * read once per container. A failed read is not cached, so the next request tries again.
  */
 export class SecretsManagerPortalSecrets implements PortalSecrets {
-  #pending: Promise<Loaded> | undefined;
+  readonly #load = onceUntilFailure(() => this.#read());
 
   constructor(
     private readonly client: SecretsManagerClient,
@@ -40,11 +41,7 @@ export class SecretsManagerPortalSecrets implements PortalSecrets {
   ) {}
 
   load(): Promise<Loaded> {
-    this.#pending ??= this.#read().catch((error: unknown) => {
-      this.#pending = undefined;
-      throw error;
-    });
-    return this.#pending;
+    return this.#load();
   }
 
   async #read(): Promise<Loaded> {

@@ -1,40 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { makeIssueCredentials, type IssueCredentialsInput } from '../../../src/app/issue-credentials.ts';
+import type { IssueCredentialsInput } from '../../../src/app/issue-credentials.ts';
 import { InvalidRequestError, InvalidTokenError, KeyvendError, UpstreamUnavailableError } from '../../../src/domain/errors.ts';
 import { sha256Hex } from '../../../src/domain/identifiers.ts';
-import type { Entitlement } from '../../../src/domain/entitlement.ts';
-import type { Principal } from '../../../src/domain/principal.ts';
-import {
-  entitlementFor,
-  FAKE_SECRET_ACCESS_KEY,
-  FAKE_SESSION_TOKEN,
-  FakeAuditLog,
-  FakeCredentialIssuer,
-  FakeDecisionLog,
-  FakeEntitlementStore,
-  FakeVerifier,
-  fixedClock,
-  principalFor,
-} from '../fakes.ts';
+import { issueCredentialsHarness, failure } from '../../support/use-cases.ts';
+import { entitlementFor, FAKE_SECRET_ACCESS_KEY, FAKE_SESSION_TOKEN, principalFor } from '../fakes.ts';
 
-function harness(options: { principal?: Principal | Error; entitlements?: Entitlement[]; roleChaining?: boolean; allowedRole?: (arn: string) => boolean } = {}) {
-  const verifier = new FakeVerifier(options.principal ?? principalFor());
-  const store = new FakeEntitlementStore(options.entitlements ?? [entitlementFor()]);
-  const sts = new FakeCredentialIssuer();
-  const audit = new FakeAuditLog();
-  const log = new FakeDecisionLog();
-  const issue = makeIssueCredentials({
-    verifier,
-    entitlements: store,
-    credentials: sts,
-    brokerIssuer: undefined,
-    audit,
-    log,
-    clock: fixedClock(),
-    settings: { roleChaining: options.roleChaining ?? true, isAllowedRole: options.allowedRole ?? ((arn) => arn.startsWith('arn:aws:iam::111111111111:role/keyvend/')) },
-  });
-  return { issue, verifier, store, sts, audit, log };
-}
+const harness = issueCredentialsHarness;
 
 const request = (overrides: Partial<IssueCredentialsInput> = {}): IssueCredentialsInput => ({
   caller: { kind: 'bearer', authorization: 'Bearer token' },
@@ -44,16 +15,6 @@ const request = (overrides: Partial<IssueCredentialsInput> = {}): IssueCredentia
   context: { requestId: 'req-1', apiRequestId: 'api-1', sourceIp: '203.0.113.9', userAgent: 'agent/1.0' },
   ...overrides,
 });
-
-async function failure(promise: Promise<unknown>): Promise<KeyvendError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof KeyvendError) return error;
-    throw error;
-  }
-  throw new Error('expected the request to fail');
-}
 
 describe('issueCredentials: a grant', () => {
   it('calls STS once with the rendered policy, the session identity and the clamped duration', async () => {

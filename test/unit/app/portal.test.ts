@@ -7,6 +7,7 @@ import { newPortalSession, sealSession } from '../../../src/domain/portal-sessio
 import type { Principal } from '../../../src/domain/principal.ts';
 import { Secret } from '../../../src/domain/secret.ts';
 import type { PortalLogin, SamlConsumer, SamlVerifier } from '../../../src/ports/index.ts';
+import { failure } from '../../support/use-cases.ts';
 import { entitlementFor, FakeAuditLog, FakeDecisionLog, FakeEntitlementStore, principalFor } from '../fakes.ts';
 
 const SESSION_KEY = Buffer.alloc(32, 7);
@@ -99,16 +100,6 @@ function harness(options: { saml?: boolean; entitlements?: ReturnType<typeof ent
     advance: (seconds: number) => void (now += seconds * 1000),
     failConsoleWith: (error: Error) => void (consoleOutcome = error),
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<KeyvendError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof KeyvendError) return error;
-    throw error;
-  }
-  throw new Error('expected the action to fail');
 }
 
 const outcomes = (audit: FakeAuditLog) => audit.writes.map((w) => `${w.operation}:${w.record.action}:${w.record.outcome}`);

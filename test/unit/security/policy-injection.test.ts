@@ -1,22 +1,13 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { makeIssueCredentials } from '../../../src/app/issue-credentials.ts';
 import { parseEntitlement } from '../../../src/domain/entitlement.ts';
 import { deriveUserKey, POLICY_SAFE_PATTERN, SAFE_TAG_VALUE_PATTERN, SUBJECT_PATTERN, USER_KEY_PATTERN } from '../../../src/domain/identifiers.ts';
 import type { Entitlement } from '../../../src/domain/entitlement.ts';
 import type { Principal } from '../../../src/domain/principal.ts';
 import { PolicyTemplateError, renderSessionPolicy } from '../../../src/domain/session-policy.ts';
 import { parseJsonObject } from '../../../src/http/request.ts';
-import {
-  entitlementFor,
-  FakeAuditLog,
-  FakeCredentialIssuer,
-  FakeDecisionLog,
-  FakeEntitlementStore,
-  FakeVerifier,
-  fixedClock,
-  principalFor,
-} from '../fakes.ts';
+import { issueCredentialsHarness } from '../../support/use-cases.ts';
+import { entitlementFor, principalFor } from '../fakes.ts';
 
 /** Security catalog §3: session-policy template injection and STS parameter abuse. */
 
@@ -34,18 +25,7 @@ const subjectTemplate = entitlementFor({
 const userKeyTemplate = entitlementFor({ id: 'by-user-key' });
 
 function broker(principal: Principal, entitlements: Entitlement[] = [subjectTemplate, userKeyTemplate]) {
-  const sts = new FakeCredentialIssuer();
-  const audit = new FakeAuditLog();
-  const issue = makeIssueCredentials({
-    verifier: new FakeVerifier(principal),
-    entitlements: new FakeEntitlementStore(entitlements),
-    credentials: sts,
-    brokerIssuer: undefined,
-    audit,
-    log: new FakeDecisionLog(),
-    clock: fixedClock(),
-    settings: { roleChaining: true, isAllowedRole: () => true },
-  });
+  const { issue, sts, audit } = issueCredentialsHarness({ principal, entitlements, allowedRole: () => true });
   const request = (entitlement: string) =>
     issue({ caller: { kind: 'bearer', authorization: 'Bearer t' }, entitlement, durationSeconds: undefined, output: 'credentials', context: { requestId: 'r' } });
   return { request, sts, audit };
