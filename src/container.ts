@@ -192,8 +192,7 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
   if (issuer === undefined) throw new ConfigError('KEYVEND_PORTAL_ISSUER_ID must name a configured issuer');
   const secrets =
     settings.secretId !== undefined
-      ? // No endpoint override: as before, the portal's secret is always read from the region's Secrets Manager.
-        new SecretsManagerPortalSecrets(new SecretsManagerClient(clientSettings(undefined)), settings.secretId)
+      ? new SecretsManagerPortalSecrets(new SecretsManagerClient(clientSettings(c.secretsManagerEndpoint)), settings.secretId)
       : new StaticPortalSecrets(settings.clientSecret ?? '', settings.sessionKey ?? '');
   const federationOrigins = c.console.federationEndpoint !== undefined
     ? [new URL(c.console.federationEndpoint).origin]
