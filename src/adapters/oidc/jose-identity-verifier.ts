@@ -6,7 +6,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
-import { InvalidTokenError, UpstreamUnavailableError } from '../../domain/errors.ts';
+import { type FailedDependency, InvalidTokenError, UpstreamUnavailableError } from '../../domain/errors.ts';
 import {
   deriveUserKey,
   GROUP_PATTERN,
@@ -44,7 +44,7 @@ const MAX_JSON_NESTING = 16;
  * grammar for every claim that is used. Only allow-listed claims are copied out.
  */
 export class JoseIdentityVerifier implements IdentityVerifier {
-  readonly #byIssuer: Map<string, { settings: OidcIssuerSettings; keys: JWTVerifyGetKey | undefined; pending?: Promise<JWTVerifyGetKey> }>;
+  readonly #byIssuer: Map<string, IssuerEntry>;
   readonly #allowLoopbackHttp: boolean;
   readonly #fetch: ReturnType<typeof makeBoundedFetch>;
   readonly #now: () => Date;
@@ -68,7 +68,7 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     const { settings } = entry;
 
     const keys = await this.#keysFor(entry).catch((error: unknown) => {
-      throw translateJoseError(error);
+      throw translateJoseError(error, jwksDependency(entry));
     });
     let verified: { payload: JWTPayload; protectedHeader: { kid?: string; typ?: string } };
     try {
@@ -83,7 +83,7 @@ export class JoseIdentityVerifier implements IdentityVerifier {
         ...(settings.tokenType === 'access' ? { typ: 'at+jwt' } : {}),
       });
     } catch (error) {
-      throw translateJoseError(error);
+      throw translateJoseError(error, jwksDependency(entry));
     }
     if (settings.tokenType === 'id' && isAccessTokenType(verified.protectedHeader.typ)) {
       // An access token from the same issuer and key must not pass for an ID token (RFC 9068 §4, J-08).
@@ -103,10 +103,10 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     return token;
   }
 
-  async #keysFor(entry: { settings: OidcIssuerSettings; keys: JWTVerifyGetKey | undefined; pending?: Promise<JWTVerifyGetKey> }): Promise<JWTVerifyGetKey> {
+  async #keysFor(entry: IssuerEntry): Promise<JWTVerifyGetKey> {
     if (entry.keys !== undefined) return entry.keys;
     // One discovery per container even under concurrent cold-start requests; a failure is not cached.
-    entry.pending ??= this.#resolveKeys(entry.settings).then(
+    entry.pending ??= this.#resolveKeys(entry).then(
       (keys) => {
         entry.keys = keys;
         return keys;
@@ -119,8 +119,10 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     return entry.pending;
   }
 
-  async #resolveKeys(settings: OidcIssuerSettings): Promise<JWTVerifyGetKey> {
+  async #resolveKeys(entry: IssuerEntry): Promise<JWTVerifyGetKey> {
+    const { settings } = entry;
     const jwksUri = settings.jwksUri ?? (await this.#discoverJwksUri(settings));
+    entry.jwksUri = jwksUri;
     const url = assertFetchableUrl(jwksUri, this.#allowLoopbackHttp);
     return withKeyPolicy(
       createRemoteJWKSet(url, {
@@ -134,20 +136,22 @@ export class JoseIdentityVerifier implements IdentityVerifier {
 
   async #discoverJwksUri(settings: OidcIssuerSettings): Promise<string> {
     const base = settings.issuer.endsWith('/') ? settings.issuer : `${settings.issuer}/`;
+    const discoveryUrl = `${base}.well-known/openid-configuration`;
+    const dependency = { service: 'oidc_discovery', issuerId: settings.id, url: loggableUrl(discoveryUrl) };
     let document: unknown;
     try {
-      const response = await this.#fetch(`${base}.well-known/openid-configuration`, {
+      const response = await this.#fetch(discoveryUrl, {
         signal: AbortSignal.timeout(2000),
       });
       if (response.status !== 200) throw new Error(`discovery answered ${response.status}`);
       document = await response.json();
     } catch (error) {
-      throw new UpstreamUnavailableError('oidc_discovery_failed', { cause: error });
+      throw new UpstreamUnavailableError('oidc_discovery_failed', { cause: error, dependency });
     }
     const doc = (typeof document === 'object' && document !== null ? document : {}) as Record<string, unknown>;
     if (doc['issuer'] !== settings.issuer || typeof doc['jwks_uri'] !== 'string') {
       // A discovery document that names another issuer is a mix-up, not an outage.
-      throw new UpstreamUnavailableError('oidc_discovery_mismatch');
+      throw new UpstreamUnavailableError('oidc_discovery_mismatch', { dependency });
     }
     return doc['jwks_uri'];
   }
@@ -253,17 +257,42 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
 
 const UPSTREAM_CODES = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID']);
 
-function translateJoseError(error: unknown): Error {
+interface IssuerEntry {
+  readonly settings: OidcIssuerSettings;
+  keys: JWTVerifyGetKey | undefined;
+  pending?: Promise<JWTVerifyGetKey>;
+  /** Where the keys come from, once known (configured, or found by discovery). */
+  jwksUri?: string;
+}
+
+/** The issuer's JWKS as a failed dependency: its id and the configured (or discovered) URL, never the token. */
+function jwksDependency(entry: IssuerEntry): FailedDependency {
+  const url = entry.settings.jwksUri ?? entry.jwksUri;
+  return { service: 'jwks', issuerId: entry.settings.id, ...(url === undefined ? {} : { url: loggableUrl(url) }) };
+}
+
+/** A URL for a log line: origin and path only, so user info or a query string never reaches the log. */
+function loggableUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return 'unparseable URL';
+  }
+}
+
+function translateJoseError(error: unknown, dependency: FailedDependency): Error {
   if (error instanceof InvalidTokenError || error instanceof UpstreamUnavailableError) return error;
-  if (error instanceof UntrustedUrlError) return new UpstreamUnavailableError('jwks_unavailable', { cause: error });
+  const unavailable = () => new UpstreamUnavailableError('jwks_unavailable', { cause: error, dependency });
+  if (error instanceof UntrustedUrlError) return unavailable();
   const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
   if (code === undefined) {
     // jose surfaces network failures of the JWKS fetch as plain errors (TypeError: fetch failed).
-    return new UpstreamUnavailableError('jwks_unavailable', { cause: error });
+    return unavailable();
   }
-  if (UPSTREAM_CODES.has(code)) return new UpstreamUnavailableError('jwks_unavailable', { cause: error });
+  if (UPSTREAM_CODES.has(code)) return unavailable();
   if (code === 'ERR_JOSE_GENERIC' && error instanceof Error && /JSON Web Key Set/i.test(error.message)) {
-    return new UpstreamUnavailableError('jwks_unavailable', { cause: error });
+    return unavailable();
   }
   const reasons: Record<string, string> = {
     ERR_JWT_EXPIRED: 'token_expired',
