@@ -84,6 +84,8 @@ export function readRolesFile(path: string): RolesFile {
 export function devIssuerSettings(idp: DevIdp): Record<string, unknown> {
   return {
     id: 'dev',
+    // The portal's button: "Sign in with the dev IdP".
+    displayName: 'the dev IdP',
     issuer: idp.issuer,
     audiences: [idp.apiAudience],
     // The dev IdP's clients that call the broker with access tokens (RFC 9068 client_id); the portal signs in with

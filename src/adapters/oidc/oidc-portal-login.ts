@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { InvalidTokenError, UpstreamUnavailableError } from '../../domain/errors.ts';
+import { DISPLAY_NAME_PATTERN } from '../../domain/identifiers.ts';
 import { randomToken, tokensMatch } from '../../domain/portal-session.ts';
-import type { Principal } from '../../domain/principal.ts';
-import type { IdentityVerifier, PortalLogin, PortalSecrets } from '../../ports/index.ts';
+import type { IdentityVerifier, PortalLogin, PortalSecrets, PortalSignIn } from '../../ports/index.ts';
 import { assertFetchableUrl, makeBoundedFetch } from './bounded-fetch.ts';
 import type { OidcIssuerSettings } from '../../domain/identity-providers.ts';
 import { JoseIdentityVerifier } from './jose-identity-verifier.ts';
@@ -69,7 +69,7 @@ export class OidcPortalLogin implements PortalLogin {
   async complete(
     response: Readonly<Record<string, string>>,
     kept: { state: string; nonce: string; codeVerifier: string },
-  ): Promise<Principal> {
+  ): Promise<PortalSignIn> {
     if (!tokensMatch(kept.state, response['state'])) throw new InvalidTokenError('state_mismatch');
     if (response['error'] !== undefined) throw new InvalidTokenError('idp_returned_error');
     const code = response['code'];
@@ -80,8 +80,10 @@ export class OidcPortalLogin implements PortalLogin {
     // Both reads follow a successful signature check, so they see verified content.
     const typ = decodeProtectedHeader(idToken).typ;
     if (typ !== undefined && typ.toUpperCase() !== 'JWT') throw new InvalidTokenError('id_token_typ');
-    if (!tokensMatch(kept.nonce, decodeJwt(idToken)['nonce'])) throw new InvalidTokenError('nonce_mismatch');
-    return principal;
+    const claims = decodeJwt(idToken);
+    if (!tokensMatch(kept.nonce, claims['nonce'])) throw new InvalidTokenError('nonce_mismatch');
+    const displayName = displayNameOf(claims);
+    return { principal, ...(displayName === undefined ? {} : { displayName }) };
   }
 
   async #exchange(code: string, codeVerifier: string): Promise<string> {
@@ -151,4 +153,12 @@ export class OidcPortalLogin implements PortalLogin {
     assertFetchableUrl(authorizationEndpoint, this.#options.allowLoopbackHttp);
     return { authorizationEndpoint, tokenEndpoint };
   }
+}
+
+/** The first of `name`, `preferred_username`, `email` that fits the display grammar; none is required. */
+function displayNameOf(claims: Readonly<Record<string, unknown>>): string | undefined {
+  return ['name', 'preferred_username', 'email']
+    .map((claim) => claims[claim])
+    .find((value): value is string => typeof value === 'string' && DISPLAY_NAME_PATTERN.test(value.trim()))
+    ?.trim();
 }
