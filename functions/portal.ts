@@ -70,7 +70,8 @@ const routes: Record<string, Route> = {
     return redirectResponse(p.http, '/portal/signed-out', [clearCookie(names.session, { secure: p.http.secure, path: '/' })]);
   },
 
-  'GET /portal/signed-out': async () => htmlResponse(p.http, 200, signedOutPage({ issuerName: p.issuerName })),
+  'GET /portal/signed-out': async () =>
+    htmlResponse(p.http, 200, signedOutPage({ issuerName: p.issuerName, idpLogoutUrl: await p.app.idpLogoutUrl() })),
 };
 
 /**

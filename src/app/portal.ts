@@ -86,6 +86,8 @@ export function makePortal(deps: PortalDeps) {
     consoleEntitlements: (session: PortalSession) => consoleEntitlements(deps, session),
     openConsole: (input: SessionForm) => openConsole(deps, input),
     logout: (input: SessionForm) => signOut(deps, input),
+    /** The IdP's own sign-out for the signed-out page; its absence or an outage only loses the link. */
+    idpLogoutUrl: () => deps.login.endSessionUrl().catch(() => undefined),
   };
 }
 

@@ -222,6 +222,8 @@ export interface PortalLogin {
    * Throws InvalidTokenError (with a reason for the audit record) for anything untrusted.
    */
   complete(response: Readonly<Record<string, string>>, kept: { state: string; nonce: string; codeVerifier: string }): Promise<PortalSignIn>;
+  /** The IdP's own sign-out (RP-initiated logout) for this client, when it publishes one; offered after signing out here. */
+  endSessionUrl(): Promise<string | undefined>;
 }
 
 /**

@@ -70,6 +70,15 @@ describe('OidcPortalLogin', () => {
     expect(displayName).toBe('Alice Example');
   });
 
+  it("offers the IdP's own sign-out (RP-initiated logout) for the portal client, from discovery", async () => {
+    // Act
+    const url = new URL((await login.endSessionUrl()) ?? '');
+
+    // Assess
+    expect(url.origin).toBe(new URL(idp.issuer).origin);
+    expect(url.searchParams.get('client_id')).toBe('keyvend-portal');
+  });
+
   it('refuses a state that is not the one it gave out', async () => {
     // Prepare
     const { started, response } = await signInAs('alice');

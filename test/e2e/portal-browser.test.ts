@@ -259,7 +259,10 @@ describe('the portal in a real browser', () => {
 
     // Assess: a confirmation, the way back in, and a word about the IdP's own session
     expect(await page.locator('h1').textContent()).toBe('You are signed out');
-    expect(await page.getByText('You may still be signed in at the dev IdP').isVisible()).toBe(true);
+    const idpLogout = new URL((await page.locator('#idp-logout').getAttribute('href')) ?? '');
+    expect(idpLogout.origin).toBe(new URL(stack().idpIssuer).origin);
+    expect(idpLogout.searchParams.get('client_id')).toBe('keyvend-portal');
+    expect(await page.locator('#idp-logout').textContent()).toBe('Also sign out of the dev IdP');
     expect((await context.cookies()).some((c) => c.name === SESSION_COOKIE)).toBe(false);
     const record = (await auditRecordsSince(startedAt)).find((r) => r['action'] === 'portal_logout');
     expect(record).toMatchObject({ outcome: 'granted', caller: { subject: ALICE_SUB } });

@@ -21,6 +21,8 @@ export interface OidcPortalLoginOptions {
 interface ProviderEndpoints {
   readonly authorizationEndpoint: string;
   readonly tokenEndpoint: string;
+  /** RP-initiated logout (`end_session_endpoint`), when the IdP publishes one that passes the transport rule. */
+  readonly endSessionEndpoint?: string;
 }
 
 const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
@@ -151,7 +153,22 @@ export class OidcPortalLogin implements PortalLogin {
     }
     assertFetchableUrl(tokenEndpoint, this.#options.allowLoopbackHttp);
     assertFetchableUrl(authorizationEndpoint, this.#options.allowLoopbackHttp);
-    return { authorizationEndpoint, tokenEndpoint };
+    const endSession = document['end_session_endpoint'];
+    let endSessionEndpoint: string | undefined;
+    try {
+      if (typeof endSession === 'string') endSessionEndpoint = assertFetchableUrl(endSession, this.#options.allowLoopbackHttp).toString();
+    } catch {
+      // Optional: a logout endpoint that is not https only loses the link, not the sign-in.
+    }
+    return { authorizationEndpoint, tokenEndpoint, ...(endSessionEndpoint === undefined ? {} : { endSessionEndpoint }) };
+  }
+
+  async endSessionUrl(): Promise<string | undefined> {
+    const { endSessionEndpoint } = await this.#discover();
+    if (endSessionEndpoint === undefined) return undefined;
+    const url = new URL(endSessionEndpoint);
+    url.searchParams.set('client_id', this.#options.clientId);
+    return url.toString();
   }
 }
 

@@ -29,6 +29,10 @@ class FakePortalLogin implements PortalLogin {
     if (this.outcome instanceof Error) throw this.outcome;
     return { principal: this.outcome, ...(this.displayName === undefined ? {} : { displayName: this.displayName }) };
   }
+
+  async endSessionUrl(): Promise<string | undefined> {
+    return 'https://idp.example.com/logout?client_id=keyvend-portal';
+  }
 }
 
 class FakeSamlVerifier implements SamlVerifier {
