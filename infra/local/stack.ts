@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { checkEntitlementsFile } from '../../src/tools/entitlements-file.ts';
-import { ENTITLEMENTS_FILE_HINT, readInputFile } from '../../src/tools/input-file.ts';
+import { ENTITLEMENTS_FILE_HINT, InputFileError, readInputFile } from '../../src/tools/input-file.ts';
 import { removeLocalStackState, writeLocalStackState } from '../../src/tools/local-stack-state.ts';
 import { randomBytes } from 'node:crypto';
 import { CLIENT_IDS, DEV_PORTAL_CLIENT_SECRET, type DevIdp, startDevIdp } from './dev-idp/index.ts';
@@ -154,7 +154,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     closers.push(async () => documentClient.destroy());
     const entitlementsFile = options.entitlementsFile ?? DEFAULT_ENTITLEMENTS_FILE;
     const check = checkEntitlementsFile(readInputFile(entitlementsFile, 'entitlements file', ENTITLEMENTS_FILE_HINT));
-    if (!check.ok) throw new Error(`${entitlementsFile} is invalid:\n${check.problems.map((p) => `  - ${p}`).join('\n')}`);
+    if (!check.ok) throw new InputFileError(`${entitlementsFile} is invalid:\n${check.problems.map((p) => `  - ${p}`).join('\n')}`);
     await applyEntitlements(documentClient, LOCAL_TABLES.entitlements, check.entries, { prune: true });
     log(`seeded ${check.entries.length} entitlement(s) from ${entitlementsFile}`);
 

@@ -66,6 +66,8 @@ const stateFile = localStackStatePath();
 // The broker's own output: its redacted JSON decision and error lines, and serverless-offline's.
 const brokerLogFile = resolve(env['KEYVEND_LOCAL_BROKER_LOG'] || '.local/broker.log');
 rmSync(brokerLogFile, { force: true });
+const fromHere = relative(process.cwd(), brokerLogFile);
+const shownLogPath = fromHere.startsWith('..') ? brokerLogFile : fromHere;
 let stack: LocalStack;
 try {
   stack = await startLocalStack({
@@ -102,7 +104,7 @@ ${stack.idp ? `  Portal:        ${api}/portal   (open it in a browser; sign in a
   STS emulator:  ${stack.sts.url}   (sessions it issued: ${stack.sts.url}/_emulator/sessions)
   KMS emulator:  ${stack.kms.url}   (holds the signing key)
   DynamoDB:      ${stack.dynamo.endpoint} (${stack.dynamo.engine})
-  Broker log:    ${relative(process.cwd(), brokerLogFile)}   (its JSON log lines, secrets redacted: tail -f ${relative(process.cwd(), brokerLogFile)})
+  Broker log:    ${shownLogPath}   (its JSON log lines, secrets redacted: tail -f ${shownLogPath})
 
 ${idpLine}
 

@@ -62,7 +62,7 @@ export function checkEntitlementsFile(text: string): FileCheck {
     const grantProblems: string[] = [];
     const grants = checkGrants(rawGrants, label, grantProblems);
     if (!parsed.ok) {
-      problems.push(...parsed.problems.map((p) => `${label}: ${p}`), ...grantProblems);
+      problems.push(...parsed.problems.map((p) => `${label}: ${withGrantsAllowed(p)}`), ...grantProblems);
       continue;
     }
     problems.push(...grantProblems);
@@ -87,6 +87,9 @@ export function checkEntitlementsFile(text: string): FileCheck {
 }
 
 const GRANTS_SCHEMA = v.array(GRANT_TARGET_SCHEMA);
+
+/** In the file, an entitlement's fields are the stored definition's plus `grants`. */
+const withGrantsAllowed = (problem: string): string => problem.replace(/^([\w-]+: unknown field \(allowed: .*)\)$/, '$1, grants)');
 
 function checkGrants(raw: unknown, label: string, problems: string[]): GrantTarget[] {
   const parsed = v.safeParse(GRANTS_SCHEMA, raw ?? []);

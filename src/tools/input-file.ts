@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-/** A file a command was told to read is not there (or is not a file); the message says which and what to do. */
+/** A file a command was told to read is missing or unusable; the message says which and what to do, so no stack trace is needed. */
 export class InputFileError extends Error {
   override readonly name = 'InputFileError';
 }

@@ -45,7 +45,7 @@ describe('checkEntitlementsFile', () => {
       'uploads: maxDurationSeconds: must be a whole number (got 60.5)',
       'uploads: maxDurationSeconds: must be at least 900 (got 60.5)',
       'uploads: sessionTags[0]: must be one of: {key, claim} or {key, value}',
-      expect.stringMatching(/^uploads: owner: unknown field \(allowed: id, version, description, roleArn, .*allowBroadStatements\)$/),
+      expect.stringMatching(/^uploads: owner: unknown field \(allowed: id, version, description, roleArn, .*allowBroadStatements, grants\)$/),
       'uploads: grants[0]: must be one of: {issuer, subject} or {issuer, group}',
     ]);
     expect(result.problems.join('\n')).not.toMatch(/Invalid|Expected/);
