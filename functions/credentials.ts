@@ -8,7 +8,8 @@ const issue = issueCredentials(); // at init: bad configuration stops the functi
 
 /** POST /v1/credentials: credential_process v1 JSON for one entitlement, for a bearer token or a SAML response. */
 export const handler = httpHandler(logger(), async (event, context) => {
-  const grant = await issue({ ...readCredentialsRequest(event), output: 'credentials', context: requestContextOf(event, context) });
+  const request = readCredentialsRequest(event);
+  const grant = await issue({ ...request, output: 'credentials', context: requestContextOf(event, context) });
   const c = grant.credentials;
   return jsonResponse(200, {
     Version: 1,
@@ -23,5 +24,9 @@ export const handler = httpHandler(logger(), async (event, context) => {
     roleSessionName: grant.roleSessionName,
     sourceIdentity: grant.sourceIdentity,
     durationSeconds: grant.durationSeconds,
+    // A longer request is clamped, not refused (src/domain/duration.ts): say so where the caller reads the result.
+    ...(typeof request.durationSeconds === 'number' && request.durationSeconds > grant.durationSeconds
+      ? { requestedDurationSeconds: request.durationSeconds }
+      : {}),
   });
 });

@@ -4,7 +4,7 @@ import type { RequestContext } from '../src/domain/request-context.ts';
 import { logger, portal } from '../src/container.ts';
 import { httpHandler } from '../src/http/handler.ts';
 import { clearCookie, cookieNames, htmlResponse, readCookie, redirectResponse, setCookie } from '../src/http/portal-http.ts';
-import { errorPage, homePage, signInPage } from '../src/http/portal-pages.ts';
+import { errorPage, homePage, signedOutPage, signInPage } from '../src/http/portal-pages.ts';
 import { portalErrorResponse, safeForm, safeQuery } from '../src/http/portal-responses.ts';
 import { requestContextOf } from '../src/http/request.ts';
 
@@ -24,9 +24,11 @@ const routes: Record<string, Route> = {
       200,
       homePage({
         subject: session.principal.subject,
+        displayName: session.displayName,
         csrfToken: session.csrfToken,
         entitlements,
         expiresAt: new Date(session.expiresAt * 1000),
+        now: new Date(),
       }),
     );
   },
@@ -65,11 +67,17 @@ const routes: Record<string, Route> = {
 
   'POST /portal/logout': async (event, context) => {
     await p.app.logout({ sessionCookie: readCookie(event, names.session), form: safeForm(event, ['csrf']), context });
-    return redirectResponse(p.http, '/portal', [clearCookie(names.session, { secure: p.http.secure, path: '/' })]);
+    return redirectResponse(p.http, '/portal/signed-out', [clearCookie(names.session, { secure: p.http.secure, path: '/' })]);
   },
+
+  'GET /portal/signed-out': async () =>
+    htmlResponse(p.http, 200, signedOutPage({ issuerName: p.issuerName, idpLogoutUrl: await p.app.idpLogoutUrl() })),
 };
 
-/** GET /portal, /portal/login, /portal/callback; POST /portal/console, /portal/logout. SAML sign-in (/portal/saml/*) is functions/portal-saml.ts. */
+/**
+ * GET /portal, /portal/login, /portal/callback, /portal/signed-out; POST /portal/console, /portal/logout; every other
+ * GET under /portal (serverless.yml's /portal/{proxy+}) is the 404 page. SAML sign-in (/portal/saml/*) is functions/portal-saml.ts.
+ */
 export const handler = httpHandler(logger(), async (event, lambdaContext) => {
   const context = requestContextOf(event, lambdaContext);
   const path = (event.rawPath ?? '').replace(/\/+$/, '');

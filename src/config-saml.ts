@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import type { SamlIdpSettings } from './domain/identity-providers.ts';
 import { signingKeyProblem } from './domain/saml-key-policy.ts';
-import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
+import { DISPLAY_NAME_PATTERN, ISSUER_ID_PATTERN } from './domain/identifiers.ts';
 import { isSecureTransport } from './domain/transport.ts';
 const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
 
@@ -32,6 +32,8 @@ const IDP_SCHEMA = v.strictObject({
   clockSkewSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(30)), 30),
   /** The IdP's SSO URL (HTTP-Redirect binding) for the portal's SP-initiated "Sign in with SAML" (configuration only). */
   ssoUrl: v.optional(v.pipe(v.string(), v.url(), v.maxLength(1024))),
+  /** The portal's sign-in button label ("Sign in with Okta"); "SAML (<id>)" without it. */
+  displayName: v.optional(v.pipe(v.string(), v.trim(), v.regex(DISPLAY_NAME_PATTERN, 'displayName is 1-64 printable characters'))),
 });
 
 /**
@@ -99,10 +101,11 @@ export function loadSamlConfig(
     }
     if (mutable === undefined && idp.allowMutableSubject === true) throw options.fail(`SAML IdP ${idp.id}: allowMutableSubject is set but the subject is the persistent NameID: remove it`);
     if (mutable !== undefined) options.warn?.(`SAML IdP ${idp.id}: the subject is ${mutable}; if the IdP lets it change or reuses it, one person can take over another's grants`);
-    const { subjectAttribute, groupsAttribute, ssoUrl, allowMutableSubject: _mutable, ...rest } = idp;
+    const { subjectAttribute, groupsAttribute, ssoUrl, displayName, allowMutableSubject: _mutable, ...rest } = idp;
     return {
       ...rest,
       audiences,
+      ...(displayName === undefined ? {} : { displayName }),
       ...(subjectAttribute === undefined ? {} : { subjectAttribute }),
       ...(groupsAttribute === undefined ? {} : { groupsAttribute }),
       ...(ssoUrl === undefined ? {} : { ssoUrl }),

@@ -3,7 +3,7 @@ import type { OidcIssuerSettings } from './domain/identity-providers.ts';
 import { type DestinationRule, parseDestinationRules } from './domain/console-signin.ts';
 import { type BrokerTokenSettings, MAX_TOKEN_LIFETIME_SECONDS, MIN_TOKEN_LIFETIME_SECONDS } from './domain/broker-token.ts';
 import { SECRET_ID_PATTERN } from './domain/entitlement.ts';
-import { ISSUER_ID_PATTERN } from './domain/identifiers.ts';
+import { DISPLAY_NAME_PATTERN, ISSUER_ID_PATTERN } from './domain/identifiers.ts';
 import { isSecureTransport } from './domain/transport.ts';
 import { loadSamlConfig, type SamlConfig } from './config-saml.ts';
 
@@ -69,6 +69,8 @@ const ISSUER_SCHEMA = v.strictObject({
   allowMutableSubjectClaim: v.optional(v.literal(true)),
   maxTokenLifetimeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400)), 3600),
   clockToleranceSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(60)), 60),
+  /** The portal's sign-in button label ("Sign in with Corp SSO"); the issuer's host without it. */
+  displayName: v.optional(v.pipe(v.string(), v.trim(), v.regex(DISPLAY_NAME_PATTERN, 'displayName is 1-64 printable characters'))),
 });
 
 const ROLE_PATTERN = /^arn:(aws|aws-us-gov|aws-cn):iam::(\d{12}|\*):role\/[\w+=,.@/*-]+$/;
@@ -99,10 +101,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const warnings: string[] = [];
   const issuers: OidcIssuerSettings[] = parsed.output.map((i) => {
     warnings.push(...issuerHazards(i));
-    const { jwksUri, groupsClaim, authorizedParties, anyAuthorizedParty: _any, allowMutableSubjectClaim: _mutable, ...rest } = i;
+    const { jwksUri, groupsClaim, authorizedParties, displayName, anyAuthorizedParty: _any, allowMutableSubjectClaim: _mutable, ...rest } = i;
     return {
       ...rest,
       ...(jwksUri === undefined ? {} : { jwksUri }),
+      ...(displayName === undefined ? {} : { displayName }),
       ...(groupsClaim === undefined ? {} : { groupsClaim }),
       ...(authorizedParties === undefined ? {} : { authorizedParties }),
     };

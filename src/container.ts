@@ -199,11 +199,15 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
     : (['aws', 'aws-us-gov', 'aws-cn'] as const).map((p) => new URL(federationEndpointFor(p)).origin);
   return {
     publicUrl: settings.publicUrl,
-    issuerName: new URL(issuer.issuer).host,
+    issuerName: issuer.displayName ?? new URL(issuer.issuer).host,
     /** One "Sign in with SAML" link per SAML IdP with an SSO URL: the portal's own SP-initiated route. */
     samlSignIns: !samlConfigured(c)
       ? []
-      : c.saml.idps.flatMap((idp) => (idp.ssoUrl === undefined ? [] : [{ id: idp.id, url: `/portal/saml/login?idp=${encodeURIComponent(idp.id)}` }])),
+      : c.saml.idps.flatMap((idp) =>
+          idp.ssoUrl === undefined
+            ? []
+            : [{ id: idp.id, label: idp.displayName ?? `SAML (${idp.id})`, url: `/portal/saml/login?idp=${encodeURIComponent(idp.id)}` }],
+        ),
     http: { secure: new URL(settings.publicUrl).protocol === 'https:', formTargets: federationOrigins },
     sessionSeconds: settings.sessionSeconds,
     app: boundedEach(makePortal({

@@ -1,12 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { checkEntitlementsFile } from '../../src/tools/entitlements-file.ts';
+import { ENTITLEMENTS_FILE_HINT, InputFileError, readInputFile } from '../../src/tools/input-file.ts';
+import { removeLocalStackState, writeLocalStackState } from '../../src/tools/local-stack-state.ts';
 import { randomBytes } from 'node:crypto';
 import { CLIENT_IDS, DEV_PORTAL_CLIENT_SECRET, type DevIdp, startDevIdp } from './dev-idp/index.ts';
 import { createTables, freePort, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from './dynamodb.ts';
@@ -41,6 +43,11 @@ export interface LocalStackOptions {
   readonly log?: (line: string) => void;
   /** Where the broker's own output (its decision log lines) goes; tests scan it for leaked secrets. */
   readonly brokerLogFile?: string;
+  /**
+   * Where to write the state file tools use to find this stack (`entitlements apply --local`); removed on close.
+   * `npm start` writes `.local/stack.json`; tests write their own, so a developer's running stack keeps its file.
+   */
+  readonly stateFile?: string;
 }
 
 export interface RolesFile extends VendingWorld {
@@ -71,12 +78,14 @@ export interface LocalStack {
 }
 
 export function readRolesFile(path: string): RolesFile {
-  return parse(readFileSync(path, 'utf8')) as RolesFile;
+  return parse(readInputFile(path, 'roles file', `The local roles are in ${DEFAULT_ROLES_FILE}; start from a copy of it.`)) as RolesFile;
 }
 
 export function devIssuerSettings(idp: DevIdp): Record<string, unknown> {
   return {
     id: 'dev',
+    // The portal's button: "Sign in with the dev IdP".
+    displayName: 'the dev IdP',
     issuer: idp.issuer,
     audiences: [idp.apiAudience],
     // The dev IdP's clients that call the broker with access tokens (RFC 9068 client_id); the portal signs in with
@@ -144,8 +153,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     closers.push(async () => documentClient.destroy());
     const entitlementsFile = options.entitlementsFile ?? DEFAULT_ENTITLEMENTS_FILE;
-    const check = checkEntitlementsFile(readFileSync(entitlementsFile, 'utf8'));
-    if (!check.ok) throw new Error(`${entitlementsFile} is invalid:\n${check.problems.join('\n')}`);
+    const check = checkEntitlementsFile(readInputFile(entitlementsFile, 'entitlements file', ENTITLEMENTS_FILE_HINT));
+    if (!check.ok) throw new InputFileError(`${entitlementsFile} is invalid:\n${check.problems.map((p) => `  - ${p}`).join('\n')}`);
     await applyEntitlements(documentClient, LOCAL_TABLES.entitlements, check.entries, { prune: true });
     log(`seeded ${check.entries.length} entitlement(s) from ${entitlementsFile}`);
 
@@ -206,6 +215,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await startBroker(env, { ...brokerOptions, closers: brokerClosers });
     };
     log(`broker at ${apiUrl}; issuer ${brokerIssuer}, signing key in the local KMS at ${kms.url}`);
+    const stateFile = options.stateFile;
+    if (stateFile !== undefined) {
+      writeLocalStackState(stateFile, {
+        pid: process.pid,
+        apiUrl,
+        dynamodbEndpoint: dynamo.endpoint,
+        region: 'us-east-1',
+        tables: { entitlements: LOCAL_TABLES.entitlements, audit: LOCAL_TABLES.audit },
+      });
+      // First to run on close: tools stop finding the stack before it goes away.
+      closers.push(async () => removeLocalStackState(stateFile));
+    }
     return { apiUrl, idp, sts, secretsManager: federation.secrets, kms, dynamo, roles, brokerEnv, documentClient, restartBroker, close };
   } catch (error) {
     await close();

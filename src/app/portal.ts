@@ -17,7 +17,7 @@ import {
   sealSession,
   tokensMatch,
 } from '../domain/portal-session.ts';
-import type { AuditLog, Clock, DecisionLog, EntitlementStore, PortalLogin, PortalSecrets, SamlAuthnRequests, SamlVerifier } from '../ports/index.ts';
+import type { AuditLog, Clock, DecisionLog, EntitlementStore, PortalLogin, PortalSecrets, PortalSignIn, SamlAuthnRequests, SamlVerifier } from '../ports/index.ts';
 import { callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
 import type { ConsoleUrlGrant, makeIssueConsoleUrl } from './issue-console-url.ts';
 import { type EntitlementSummary, grantedSummaries } from './list-entitlements.ts';
@@ -81,6 +81,8 @@ export function makePortal(deps: PortalDeps) {
     consoleEntitlements: (session: PortalSession) => consoleEntitlements(deps, session),
     openConsole: (input: SessionForm) => openConsole(deps, input),
     logout: (input: SessionForm) => signOut(deps, input),
+    /** The IdP's own sign-out for the signed-out page; its absence or an outage only loses the link. */
+    idpLogoutUrl: () => deps.login.endSessionUrl().catch(() => undefined),
   };
 }
 
@@ -105,7 +107,7 @@ async function beginLogin(deps: PortalDeps): Promise<{ redirectUrl: string; tran
 interface SignInAttempt {
   /** A hash of what the person presented, for the record when it cannot be verified (SAML). */
   readonly credentialRef?: string;
-  verify(key: Buffer): Promise<Principal>;
+  verify(key: Buffer): Promise<PortalSignIn>;
   admit?(principal: Principal, key: Buffer): void;
 }
 
@@ -118,9 +120,9 @@ async function signIn(deps: PortalDeps, context: RequestContext, attempt: SignIn
   if (attempt.credentialRef !== undefined) record.credentialRef = attempt.credentialRef;
   try {
     const key = await sessionKey(deps);
-    const principal = await authenticate(attempt, key, record);
+    const { principal, displayName } = await authenticate(attempt, key, record);
     attempt.admit?.(principal, key);
-    const session = newPortalSession(principal, nowSeconds(deps.clock), deps.settings.sessionSeconds);
+    const session = newPortalSession(principal, nowSeconds(deps.clock), deps.settings.sessionSeconds, displayName);
     await recordSignIn(deps, record);
     return { sessionCookie: sealSession(session, key), session };
   } catch (error) {
@@ -129,17 +131,18 @@ async function signIn(deps: PortalDeps, context: RequestContext, attempt: SignIn
   }
 }
 
-async function authenticate(attempt: SignInAttempt, key: Buffer, record: AuditRecord): Promise<Principal> {
-  let principal: Principal;
+async function authenticate(attempt: SignInAttempt, key: Buffer, record: AuditRecord): Promise<PortalSignIn> {
+  let signedIn: PortalSignIn;
   try {
-    principal = await attempt.verify(key);
+    signedIn = await attempt.verify(key);
   } catch (error) {
     // A replayed assertion was verified: the denial names who it belonged to.
     if (error instanceof InvalidSamlResponseError && error.principal !== undefined) record.caller = callerOf(error.principal);
     throw error;
   }
-  record.caller = callerOf(principal);
-  return principal;
+  // The caller is the principal alone: the display name never enters the record.
+  record.caller = callerOf(signedIn.principal);
+  return signedIn;
 }
 
 /** The granted record must be written before the session cookie exists; if it cannot be, 503 and no session. */
@@ -202,7 +205,7 @@ function samlSignIn(deps: PortalDeps, input: SamlAcsPost): SignInAttempt {
         acsUrl: deps.saml.acsUrl,
         solicitation: { kind: 'requested', request: request === undefined ? undefined : { id: request.id, idpId: request.idpId } },
       });
-      return verified.principal;
+      return { principal: verified.principal };
     },
     admit(principal, key) {
       const current = openSession(input.sessionCookie, key, nowSeconds(deps.clock));

@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { FEDERATION_TOKEN_MAX_DURATION_SECONDS, STS_MAX_ROLE_DURATION_SECONDS } from './duration.ts';
 import { ENTITLEMENT_ID_PATTERN, ISSUER_ID_PATTERN, TAG_KEY_PATTERN } from './identifiers.ts';
+import { plainIssues } from './plain-issues.ts';
 import { VENDING_PATHS, type VendingPath } from './vending-path.ts';
 import { broadStatements, type PolicyTemplate } from './session-policy.ts';
 
@@ -203,13 +204,7 @@ export type EntitlementParseResult = { ok: true; entitlement: Entitlement } | { 
 export function parseEntitlement(input: unknown): EntitlementParseResult {
   const result = v.safeParse(ENTITLEMENT_SCHEMA, input);
   if (!result.success) {
-    return {
-      ok: false,
-      problems: result.issues.map((issue) => {
-        const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
-        return path ? `${path}: ${issue.message}` : issue.message;
-      }),
-    };
+    return { ok: false, problems: plainIssues(ENTITLEMENT_SCHEMA, result.issues) };
   }
   const { defaultDurationSeconds, sessionPolicy, externalId, roleArn, federationUser, allowWholeRole, allowBroadStatements, ...rest } =
     result.output;

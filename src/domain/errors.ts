@@ -106,13 +106,26 @@ export class ThrottledError extends KeyvendError {
   }
 }
 
+/**
+ * Which dependency failed, for the log line of a 503 (never the response): the kind of service, whose it is
+ * (an issuer id) and where (a configured or discovered URL, never one carrying a credential).
+ */
+export interface FailedDependency {
+  readonly service: string;
+  readonly issuerId?: string;
+  readonly url?: string;
+}
+
 export class UpstreamUnavailableError extends KeyvendError {
-  constructor(reason: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+  readonly dependency: FailedDependency | undefined;
+
+  constructor(reason: string, options: { cause?: unknown; retryAfterSeconds?: number; dependency?: FailedDependency } = {}) {
     super('upstream_unavailable', 503, 'A service the broker depends on is unavailable; retry later.', {
       reason,
       retryAfterSeconds: options.retryAfterSeconds ?? 2,
       ...(options.cause === undefined ? {} : { cause: options.cause }),
     });
+    this.dependency = options.dependency;
   }
 }
 

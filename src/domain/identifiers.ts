@@ -46,3 +46,9 @@ export function deriveUserKey(issuer: string, subject: string): string {
 }
 
 export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/**
+ * A name shown to people (an IdP's button label, the portal's "Signed in as"): 1-64 printable characters, no
+ * control or bidirectional-override characters, so it cannot reshape the page or the log around it. Display only.
+ */
+export const DISPLAY_NAME_PATTERN = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,64}$/u;

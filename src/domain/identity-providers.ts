@@ -21,6 +21,8 @@ export interface OidcIssuerSettings {
   readonly authorizedParties?: readonly string[];
   readonly maxTokenLifetimeSeconds: number;
   readonly clockToleranceSeconds: number;
+  /** The portal's label for it (display only). */
+  readonly displayName?: string;
 }
 
 /** One trusted SAML IdP, from configuration only: its certificates are bound to its entity id. */
@@ -47,4 +49,6 @@ export interface SamlIdpSettings {
    * AuthnRequest; without it the portal offers no SAML sign-in for this IdP.
    */
   readonly ssoUrl?: string;
+  /** The portal's label for it (display only). */
+  readonly displayName?: string;
 }

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { GROUP_PATTERN, ISSUER_ID_PATTERN, SAFE_TAG_VALUE_PATTERN, SUBJECT_PATTERN, deriveUserKey } from './identifiers.ts';
+import { DISPLAY_NAME_PATTERN, GROUP_PATTERN, ISSUER_ID_PATTERN, SAFE_TAG_VALUE_PATTERN, SUBJECT_PATTERN, deriveUserKey } from './identifiers.ts';
 import type { Principal } from './principal.ts';
 
 /**
@@ -50,16 +50,19 @@ export function tokensMatch(expected: string, given: unknown): boolean {
 
 export interface PortalSession {
   readonly principal: Principal;
+  /** A name to greet the person by (display only: not part of the principal, so it decides nothing). */
+  readonly displayName?: string;
   /** Synchronizer token: every state-changing form carries it, and it lives only inside this signed cookie. */
   readonly csrfToken: string;
   readonly issuedAt: number;
   readonly expiresAt: number;
 }
 
-export function newPortalSession(principal: Principal, nowSeconds: number, lifetimeSeconds: number): PortalSession {
+export function newPortalSession(principal: Principal, nowSeconds: number, lifetimeSeconds: number, displayName?: string): PortalSession {
   // A session never outlives the sign-in that created it.
   const expiresAt = Math.min(nowSeconds + lifetimeSeconds, Math.max(principal.auth.expiresAt, nowSeconds + 60));
-  return { principal, csrfToken: randomToken(), issuedAt: nowSeconds, expiresAt };
+  const name = displayName !== undefined && DISPLAY_NAME_PATTERN.test(displayName) ? { displayName } : {};
+  return { principal, ...name, csrfToken: randomToken(), issuedAt: nowSeconds, expiresAt };
 }
 
 export function sealSession(session: PortalSession, key: Buffer): string {
@@ -75,6 +78,7 @@ export function sealSession(session: PortalSession, key: Buffer): string {
       grp: p.groups,
       att: p.attributes,
       auth: p.auth,
+      ...(session.displayName === undefined ? {} : { dn: session.displayName }),
       csrf: session.csrfToken,
       iat: session.issuedAt,
       exp: session.expiresAt,
@@ -89,7 +93,7 @@ export function openSession(value: string | undefined, key: Buffer, nowSeconds: 
   if (value === undefined || value === '') return { ok: false, reason: 'no_session' };
   const p = unseal('session', value, key);
   if (p === undefined) return { ok: false, reason: 'bad_signature' };
-  const { iid, iss, sub, grp, att, auth, csrf, iat, exp, idp } = p;
+  const { iid, iss, sub, grp, att, auth, csrf, iat, exp, idp, dn } = p;
   if (typeof exp !== 'number' || typeof iat !== 'number') return { ok: false, reason: 'session_malformed' };
   if (nowSeconds >= exp) return { ok: false, reason: 'session_expired' };
   const groups = Array.isArray(grp) ? grp : undefined;
@@ -126,7 +130,9 @@ export function openSession(value: string | undefined, key: Buffer, nowSeconds: 
       tokenRef: tokenAuth['tokenRef'] as string,
     },
   };
-  return { ok: true, session: { principal, csrfToken: csrf, issuedAt: iat, expiresAt: exp } };
+  // The display name is read back through its grammar too; one that fails it is dropped, since it decides nothing.
+  const displayName = typeof dn === 'string' && DISPLAY_NAME_PATTERN.test(dn) ? { displayName: dn } : {};
+  return { ok: true, session: { principal, ...displayName, csrfToken: csrf, issuedAt: iat, expiresAt: exp } };
 }
 
 /** What the portal remembers between sending a person to the IdP and their return. */

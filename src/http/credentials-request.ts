@@ -46,7 +46,14 @@ export function parseCredentialsRequest(event: APIGatewayProxyEventV2, authoriza
   const bearer = authorization !== undefined && authorization !== '';
   let body: Record<string, unknown>;
   let samlResponse: unknown;
-  if (contentTypeOf(event) === FORM) {
+  const contentType = contentTypeOf(event);
+  if (contentType === FORM && /^\s*[{[]/.test(bodyText(event))) {
+    // `curl -d '{...}'` labels a JSON body as a form; parsed as one, it would be answered with a list of form fields.
+    throw new UnsupportedMediaTypeError(
+      `The body looks like JSON but was sent as ${FORM} (curl -d does that without a header): send it with Content-Type: application/json.`,
+    );
+  }
+  if (contentType === FORM) {
     body = parseForm(event, ['SAMLResponse', 'entitlement', 'durationSeconds', 'RelayState']);
     samlResponse = body['SAMLResponse'];
     if (typeof body['durationSeconds'] === 'string' && /^[0-9]{1,9}$/.test(body['durationSeconds'])) {
@@ -57,7 +64,11 @@ export function parseCredentialsRequest(event: APIGatewayProxyEventV2, authoriza
       body = parseJsonObject(event, ['entitlement', 'durationSeconds', 'samlResponse'], bearer ? undefined : SAML_BODY_BYTES);
     } catch (error) {
       if (error instanceof UnsupportedMediaTypeError) {
-        throw new UnsupportedMediaTypeError(`Send the request body as application/json or ${FORM}.`);
+        throw new UnsupportedMediaTypeError(
+          contentType === ''
+            ? `The request has no Content-Type: send JSON with Content-Type: application/json (or a SAML form post as ${FORM}).`
+            : `Send the request body as application/json or ${FORM}, not ${contentType}.`,
+        );
       }
       throw error;
     }

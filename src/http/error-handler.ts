@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
-import { describeError, InternalError, isKeyvendError } from '../domain/errors.ts';
+import { describeError, InternalError, isKeyvendError, UpstreamUnavailableError } from '../domain/errors.ts';
 import { jsonResponse } from './responses.ts';
 
 /**
@@ -17,6 +17,8 @@ export function errorHandler(logger: Logger): MiddlewareObj<APIGatewayProxyEvent
         logger.error('keyvend.request_failed', {
           code: error.code,
           reason: error.reason,
+          // Which service failed (e.g. an issuer's JWKS and its URL), so a 503 can be investigated from the log.
+          ...(error instanceof UpstreamUnavailableError && error.dependency !== undefined ? { dependency: error.dependency } : {}),
           failure: describeError(error.cause ?? error),
         });
       }

@@ -90,7 +90,8 @@ export function portalHeaders(settings: PortalHttpSettings): Record<string, stri
     'content-security-policy': [
       "default-src 'none'",
       `style-src '${PORTAL_CSS_HASH}'`,
-      "img-src 'self'",
+            // data: for the inline favicon only: the pages have no other image, and images run no script.
+      "img-src 'self' data:",
       // Chromium applies form-action to the redirect that follows a form POST: the console button's 302
       // goes to the federation endpoint, so its origin is listed, and nothing else.
       `form-action 'self' ${settings.formTargets.join(' ')}`.trim(),

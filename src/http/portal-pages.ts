@@ -8,7 +8,7 @@ import type { ConsoleEntitlementView } from '../app/portal.ts';
 export const PORTAL_CSS = `:root{color-scheme:light;--ink:#16191f;--muted:#5f6b7a;--line:#d5dbe3;--accent:#0b5cad;--bg:#f6f8fa}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
 header{background:#232f3e;color:#fff;padding:.75rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;justify-content:space-between}
-header p{margin:0}.brand{font-weight:700;font-size:1.1rem}
+header p{margin:0}.brand{font-weight:700;font-size:1.1rem}.who{color:#c8d1dc;font-size:.85rem;overflow-wrap:anywhere}
 main{max-width:46rem;margin:0 auto;padding:1rem}
 h1{font-size:1.5rem;margin:.5rem 0 1rem}h2{font-size:1.15rem;margin:0 0 .25rem}
 .card{background:#fff;border:1px solid var(--line);border-radius:.5rem;padding:1rem;margin:0 0 1rem}
@@ -25,6 +25,11 @@ footer{color:var(--muted);font-size:.85rem;text-align:center;padding:1rem}
 
 export const PORTAL_CSS_HASH = `sha256-${createHash('sha256').update(PORTAL_CSS, 'utf8').digest('base64')}`;
 
+/** A key on the header's colour, inline so the page needs no request for it (the CSP allows data: images only). */
+export const FAVICON = `data:image/svg+xml,${encodeURIComponent(
+  "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'><rect width='32' height='32' rx='6' fill='#232f3e'/><circle cx='12' cy='16' r='6' fill='none' stroke='#f90' stroke-width='3'/><path d='M18 16h10M24 16v5M28 16v4' stroke='#f90' stroke-width='3'/></svg>",
+)}`;
+
 export function escapeHtml(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
@@ -37,6 +42,7 @@ function layout(title: string, body: string, header = ''): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${escapeHtml(title)} · Keyvend</title>
+<link rel="icon" type="image/svg+xml" href="${FAVICON}">
 <style>${PORTAL_CSS}</style>
 </head>
 <body>
@@ -49,10 +55,17 @@ ${body}
 </html>`;
 }
 
-export function signInPage(input: { issuerName: string; notice?: string; samlSignIns?: readonly { id: string; url: string }[] }): string {
+/** A SAML IdP the portal offers, labelled by its configured display name (else `SAML (<id>)`). */
+export interface SamlSignIn {
+  readonly id: string;
+  readonly label: string;
+  readonly url: string;
+}
+
+export function signInPage(input: { issuerName: string; notice?: string; samlSignIns?: readonly SamlSignIn[] }): string {
   const notice = input.notice === undefined ? '' : `<p role="status">${escapeHtml(input.notice)}</p>`;
   const saml = (input.samlSignIns ?? [])
-    .map((idp) => `<p><a class="button" href="${escapeHtml(idp.url)}">Sign in with SAML (${escapeHtml(idp.id)})</a></p>`)
+    .map((idp) => `<p><a class="button" href="${escapeHtml(idp.url)}">Sign in with ${escapeHtml(idp.label)}</a></p>`)
     .join('\n');
   return layout(
     'Sign in',
@@ -67,7 +80,19 @@ ${saml}
   );
 }
 
-export function homePage(input: { subject: string; csrfToken: string; entitlements: readonly ConsoleEntitlementView[]; expiresAt: Date }): string {
+/**
+ * The signed-in page. `displayName` (the token's name, preferred_username or email, grammar-checked) is shown beside
+ * the subject and decides nothing. Times are UTC with the time left, since a page without script cannot know the
+ * viewer's zone; the `<time>` element carries the exact instant for the browser and assistive technology.
+ */
+export function homePage(input: {
+  subject: string;
+  displayName?: string | undefined;
+  csrfToken: string;
+  entitlements: readonly ConsoleEntitlementView[];
+  expiresAt: Date;
+  now: Date;
+}): string {
   const csrf = `<input type="hidden" name="csrf" value="${escapeHtml(input.csrfToken)}">`;
   const logout = `<form class="inline" method="post" action="/portal/logout">${csrf}<button type="submit" class="secondary">Sign out</button></form>`;
   const items = input.entitlements.map((e) => {
@@ -93,10 +118,46 @@ ${cli}
   return layout(
     'Your AWS roles',
     `<h1>Your AWS console roles</h1>
-<p class="meta">Signed in until ${escapeHtml(input.expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z'))}. Each click opens a fresh console session.</p>
+<p class="meta">Signed in until ${timeElement(input.expiresAt)} (<span id="time-left">${escapeHtml(timeLeft(input.expiresAt, input.now))}</span>). Each click opens a fresh console session.</p>
 ${list}`,
-    `<p>Signed in as <strong id="subject">${escapeHtml(input.subject)}</strong></p>${logout}`,
+    input.displayName === undefined
+      ? `<p>Signed in as <strong id="subject">${escapeHtml(input.subject)}</strong></p>${logout}`
+      : `<p>Signed in as <strong id="display-name">${escapeHtml(input.displayName)}</strong> <span class="who">(<span id="subject">${escapeHtml(input.subject)}</span>)</span></p>${logout}`,
   );
+}
+
+/** After sign-out: a confirmation, a way back in, and (when the IdP publishes one) its own sign-out. */
+export function signedOutPage(input: { issuerName: string; idpLogoutUrl?: string | undefined }): string {
+  const idp =
+    input.idpLogoutUrl === undefined
+      ? `<p class="meta">You may still be signed in at ${escapeHtml(input.issuerName)}; sign out there too on a shared computer.</p>`
+      : `<p><a id="idp-logout" href="${escapeHtml(input.idpLogoutUrl)}">Also sign out of ${escapeHtml(input.issuerName)}</a> (recommended on a shared computer).</p>`;
+  return layout(
+    'Signed out',
+    `<section class="card" role="status" aria-labelledby="signed-out-heading">
+<h1 id="signed-out-heading">You are signed out</h1>
+<p>Your portal session has ended. Console sessions you already opened last until they expire.</p>
+${idp}
+<p><a class="button" href="/portal">Sign in again</a></p>
+</section>`,
+  );
+}
+
+/** `2026-11-29 14:57 UTC` inside a `<time>` element with the exact instant. */
+export function timeElement(at: Date): string {
+  const iso = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return `<time datetime="${iso}">${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC</time>`;
+}
+
+/** "in 29 minutes", "in 1 hour 5 minutes", "in less than a minute"; "expired" once past. */
+export function timeLeft(at: Date, now: Date): string {
+  const minutes = Math.round((at.getTime() - now.getTime()) / 60_000);
+  if (at.getTime() <= now.getTime()) return 'expired';
+  if (minutes < 1) return 'in less than a minute';
+  const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  if (minutes < 60) return `in ${plural(minutes, 'minute')}`;
+  const rest = minutes % 60;
+  return `in ${plural(Math.floor(minutes / 60), 'hour')}${rest === 0 ? '' : ` ${plural(rest, 'minute')}`}`;
 }
 
 export function errorPage(input: { title: string; message: string; requestId: string; signInAgain: boolean }): string {

@@ -58,8 +58,12 @@ export function parseJsonObject(
 ): Record<string, unknown> {
   const text = bodyText(event);
   if (Buffer.byteLength(text, 'utf8') > maxBytes) throw new PayloadTooLargeError(maxBytes);
-  const contentType = (event.headers?.['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (contentType !== 'application/json') throw new UnsupportedMediaTypeError();
+  const contentType = contentTypeOf(event);
+  if (contentType !== 'application/json') {
+    throw new UnsupportedMediaTypeError(
+      contentType === '' ? 'The request has no Content-Type: send JSON with Content-Type: application/json.' : `Send the request body as application/json, not ${contentType}.`,
+    );
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);

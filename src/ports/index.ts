@@ -221,7 +221,19 @@ export interface PortalLogin {
    * Verifies the IdP's answer (the callback's query or form parameters) against what `begin` kept.
    * Throws InvalidTokenError (with a reason for the audit record) for anything untrusted.
    */
-  complete(response: Readonly<Record<string, string>>, kept: { state: string; nonce: string; codeVerifier: string }): Promise<Principal>;
+  complete(response: Readonly<Record<string, string>>, kept: { state: string; nonce: string; codeVerifier: string }): Promise<PortalSignIn>;
+  /** The IdP's own sign-out (RP-initiated logout) for this client, when it publishes one; offered after signing out here. */
+  endSessionUrl(): Promise<string | undefined>;
+}
+
+/**
+ * Who signed in at the portal: the verified principal, and apart from it a name to greet them by (the ID token's
+ * `name`, `preferred_username` or `email`, grammar-checked). The name is for display only: it is kept out of the
+ * principal, so it never reaches a decision, a policy or the audit record's caller.
+ */
+export interface PortalSignIn {
+  readonly principal: Principal;
+  readonly displayName?: string;
 }
 
 /** Secrets the portal needs at run time, loaded once per container from a secret store, never from plain env in AWS. */

@@ -43,7 +43,7 @@ export async function applyEntitlements(
     const oldDefinition = existing.Item?.['definition'] as { version?: number } | undefined;
     const { version: _ignored, ...body } = entitlement;
     const { version: oldVersion = 0, ...oldBody } = oldDefinition ?? {};
-    const definitionChanged = oldDefinition === undefined || JSON.stringify(oldBody) !== JSON.stringify(body);
+    const definitionChanged = oldDefinition === undefined || canonicalJson(oldBody) !== canonicalJson(body);
 
     const version = definitionChanged ? oldVersion + 1 : oldVersion;
     const putDefinition = (stored: readonly GrantTarget[]) =>
@@ -80,6 +80,20 @@ export async function applyEntitlements(
     }
   }
   return summary;
+}
+
+/**
+ * JSON with every object's keys sorted: DynamoDB returns a map's keys in an order of its own, so the stored
+ * definition and the file's would otherwise differ on every run. List order is kept (it can matter in a policy).
+ */
+function canonicalJson(node: unknown): string {
+  const sorted = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(sorted)
+      : typeof value === 'object' && value !== null
+        ? Object.fromEntries(Object.keys(value).sort().map((key) => [key, sorted((value as Record<string, unknown>)[key])]))
+        : value;
+  return JSON.stringify(sorted(node));
 }
 
 async function scanDefinitions(client: DynamoDBDocumentClient, tableName: string): Promise<Record<string, unknown>[]> {

@@ -10,6 +10,7 @@ import {
   parseEntitlement,
   reviewBreadth,
 } from '../domain/entitlement.ts';
+import { plainIssues } from '../domain/plain-issues.ts';
 import { GROUP_PATTERN, SUBJECT_PATTERN } from '../domain/identifiers.ts';
 import { estimatePackedPercent, PACKED_ESTIMATE_WRITE_LIMIT_PERCENT, type SessionTag } from '../domain/session-identity.ts';
 import { checkPolicyTemplate, MAX_POLICY_CHARS, type PolicyVariables, renderSessionPolicy } from '../domain/session-policy.ts';
@@ -57,10 +58,14 @@ export function checkEntitlementsFile(text: string): FileCheck {
       : `#${index + 1}`;
     const { grants: rawGrants, ...definition } = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
     const parsed = parseEntitlement(definition);
+    // The grants are checked even when the definition is not, so one run lists every problem of the entry.
+    const grantProblems: string[] = [];
+    const grants = checkGrants(rawGrants, label, grantProblems);
     if (!parsed.ok) {
-      problems.push(...parsed.problems.map((p) => `${label}: ${p}`));
+      problems.push(...parsed.problems.map((p) => `${label}: ${withGrantsAllowed(p)}`), ...grantProblems);
       continue;
     }
+    problems.push(...grantProblems);
     const entitlement = parsed.entitlement;
     if (seen.has(entitlement.id)) problems.push(`${label}: duplicate entitlement id`);
     seen.add(entitlement.id);
@@ -69,7 +74,6 @@ export function checkEntitlementsFile(text: string): FileCheck {
     problems.push(...breadth.problems.map((p) => `${label}: ${p}`));
     warnings.push(...breadth.warnings.map((w) => `${label}: ${w}`));
 
-    const grants = checkGrants(rawGrants, label, problems);
     const sizing = checkSizing(entitlement, label, problems);
     if (sizing !== undefined) report.push(`${entitlement.id}: longest policy ${sizing.chars}/${MAX_POLICY_CHARS} chars, packed estimate ${sizing.packed}%`);
     if (entitlement.vending === 'assume-role' && entitlement.maxDurationSeconds > ROLE_CHAINING_MAX_DURATION_SECONDS) {
@@ -82,10 +86,15 @@ export function checkEntitlementsFile(text: string): FileCheck {
   return problems.length > 0 ? { ok: false, problems } : { ok: true, entries, report, warnings };
 }
 
+const GRANTS_SCHEMA = v.array(GRANT_TARGET_SCHEMA);
+
+/** In the file, an entitlement's fields are the stored definition's plus `grants`. */
+const withGrantsAllowed = (problem: string): string => problem.replace(/^([\w-]+: unknown field \(allowed: .*)\)$/, '$1, grants)');
+
 function checkGrants(raw: unknown, label: string, problems: string[]): GrantTarget[] {
-  const parsed = v.safeParse(v.array(GRANT_TARGET_SCHEMA), raw ?? []);
+  const parsed = v.safeParse(GRANTS_SCHEMA, raw ?? []);
   if (!parsed.success) {
-    problems.push(`${label}: grants must be a list of {issuer, subject} or {issuer, group}`);
+    problems.push(...plainIssues(GRANTS_SCHEMA, parsed.issues).map((p) => `${label}: grants${p.startsWith('[') ? '' : ': '}${p}`));
     return [];
   }
   for (const grant of parsed.output) {

@@ -1,4 +1,6 @@
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
@@ -7,6 +9,7 @@ import type { Entitlement } from '../../src/domain/entitlement.ts';
 import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { checkEntitlementsFile, type EntitlementWithGrants } from '../../src/tools/entitlements-file.ts';
 import { localTables } from '../support/dynamodb.ts';
+import { ROOT } from '../../infra/local/stack.ts';
 import { principalFor } from '../unit/fakes.ts';
 
 /**
@@ -111,5 +114,46 @@ describe('applyEntitlements, interrupted', () => {
     }
     // Every write of the run was interrupted once before a run got through.
     expect(completedAt).toBeGreaterThan(3);
+  });
+});
+
+/** The value with every object's keys in reverse order. */
+const reversed = (node: unknown): unknown =>
+  Array.isArray(node)
+    ? node.map(reversed)
+    : typeof node === 'object' && node !== null
+      ? Object.fromEntries(Object.entries(node).reverse().map(([k, value]) => [k, reversed(value)]))
+      : node;
+
+describe('applyEntitlements, again', () => {
+  it('counts every entitlement of a file applied a second time as unchanged and writes nothing', async () => {
+    // Prepare: the demo file, whose policies have conditions and lists (key order matters to a naive comparison)
+    const check = checkEntitlementsFile(readFileSync(join(ROOT, 'infra/local/entitlements.yaml'), 'utf8'));
+    if (!check.ok) throw new Error(check.problems.join('; '));
+    const first = await applyEntitlements(client, TABLE, check.entries, { prune: false });
+    // DynamoDB (Local and AWS) returns a map's keys in an order of its own; dynalite keeps them, so reverse them here.
+    for (const { entitlement } of check.entries) {
+      const key = definitionKey(entitlement.id);
+      const stored = await client.send(new GetCommand({ TableName: TABLE, Key: key, ConsistentRead: true }));
+      await client.send(new PutCommand({ TableName: TABLE, Item: { ...key, ...(reversed(stored.Item) as object) } }));
+    }
+    let writes = 0;
+    const counting = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: { constructor: { name: string } }) => {
+          if (WRITE_COMMANDS.has(command.constructor.name)) writes++;
+          return (target.send as (c: unknown) => Promise<unknown>)(command);
+        };
+      },
+    });
+
+    // Act
+    const second = await applyEntitlements(counting, TABLE, check.entries, { prune: false });
+
+    // Assess
+    expect(first.written.length).toBe(check.entries.length);
+    expect(second).toEqual({ written: [], unchanged: check.entries.map((e) => e.entitlement.id), revokedGrants: 0, addedGrants: 0, pruned: [] });
+    expect(writes).toBe(0);
   });
 });

@@ -5,6 +5,7 @@ import { assertFetchableUrl, makeBoundedFetch, MAX_DOCUMENT_BYTES } from '../../
 import { JoseIdentityVerifier } from '../../src/adapters/oidc/jose-identity-verifier.ts';
 import type { OidcIssuerSettings } from '../../src/domain/identity-providers.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
+import { freePort } from '../../infra/local/dynamodb.ts';
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -200,8 +201,41 @@ describe('JWKS fetch is bounded and fails closed with 503 (J-09, J-10, J-11, F-0
     const result = verifier().verifyBearer(`Bearer ${await token()}`);
 
     // Assess
-    await expect(result).rejects.toMatchObject({ code: 'upstream_unavailable', httpStatus: 503 });
+    await expect(result).rejects.toMatchObject({
+      code: 'upstream_unavailable',
+      httpStatus: 503,
+      dependency: { service: 'jwks', issuerId: 'test', url: `${idp.base}/jwks` },
+    });
     expect(idp.hits).not.toContain('/redirect-target');
+  });
+
+  it('names the unreachable JWKS, without its query string, when nothing listens', async () => {
+    // Prepare
+    const dead = `http://127.0.0.1:${await freePort()}/jwks?key=secret`;
+
+    // Act
+    const result = verifier({ jwksUri: dead }).verifyBearer(`Bearer ${await token()}`);
+
+    // Assess
+    await expect(result).rejects.toMatchObject({
+      reason: 'jwks_unavailable',
+      dependency: { service: 'jwks', issuerId: 'test', url: dead.replace('?key=secret', '') },
+    });
+  });
+
+  it('names the discovery document when discovery fails', async () => {
+    // Prepare
+    idp.routes.set('/issuer/.well-known/openid-configuration', (_req, res) => res.writeHead(500).end());
+    const { jwksUri: _none, ...discovering } = settings();
+
+    // Act
+    const result = new JoseIdentityVerifier({ issuers: [discovering], allowLoopbackHttp: true }).verifyBearer(`Bearer ${await token()}`);
+
+    // Assess
+    await expect(result).rejects.toMatchObject({
+      reason: 'oidc_discovery_failed',
+      dependency: { service: 'oidc_discovery', issuerId: 'test', url: `${issuerUrl()}/.well-known/openid-configuration` },
+    });
   });
 
   it('refuses plain http outside local mode, without a request', async () => {

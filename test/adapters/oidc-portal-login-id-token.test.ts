@@ -78,7 +78,20 @@ describe('OidcPortalLogin ID token checks', () => {
   }
 
   it('accepts an ID token for the portal client with the nonce it sent', async () => {
-    await expect(completeWith({})).resolves.toMatchObject({ issuerId: 'corp', subject: 'alice' });
+    await expect(completeWith({})).resolves.toMatchObject({ principal: { issuerId: 'corp', subject: 'alice' } });
+  });
+
+  it('takes a display name from name, preferred_username or email, only when it fits the display grammar, and never into the principal', async () => {
+    // Act
+    const named = await completeWith({ name: 'Alice Example', email: 'alice@example.com' });
+    const byEmail = await completeWith({ name: 'bad\u202Ename', email: 'alice@example.com' });
+    const none = await completeWith({ name: 'x'.repeat(65) });
+
+    // Assess
+    expect(named.displayName).toBe('Alice Example');
+    expect(JSON.stringify(named.principal)).not.toContain('Alice Example');
+    expect(byEmail.displayName).toBe('alice@example.com');
+    expect(none).not.toHaveProperty('displayName');
   });
 
   it('refuses an access token (typ at+jwt) even with the right audience and nonce', async () => {
@@ -121,7 +134,7 @@ describe('OidcPortalLogin ID token checks', () => {
 
     it('is accepted just under the limit', async () => {
       tokenPadding = { bytes: MAX_DOCUMENT_BYTES - 2048, chunked: false };
-      await expect(completeWith({})).resolves.toMatchObject({ subject: 'alice' });
+      await expect(completeWith({})).resolves.toMatchObject({ principal: { subject: 'alice' } });
     });
   });
 });

@@ -59,7 +59,7 @@ describe('OidcPortalLogin', () => {
     const authorize = new URL(started.redirectUrl);
 
     // Act
-    const principal = await login.complete(response, started);
+    const { principal, displayName } = await login.complete(response, started);
 
     // Assess
     expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
@@ -67,6 +67,16 @@ describe('OidcPortalLogin', () => {
     expect(authorize.searchParams.get('nonce')).toBe(started.nonce);
     expect(authorize.searchParams.get('code_challenge')).not.toBe(started.codeVerifier);
     expect(principal).toMatchObject({ issuerId: 'dev', subject: '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b', groups: ['photo-uploaders', 'console-users'] });
+    expect(displayName).toBe('Alice Example');
+  });
+
+  it("offers the IdP's own sign-out (RP-initiated logout) for the portal client, from discovery", async () => {
+    // Act
+    const url = new URL((await login.endSessionUrl()) ?? '');
+
+    // Assess
+    expect(url.origin).toBe(new URL(idp.issuer).origin);
+    expect(url.searchParams.get('client_id')).toBe('keyvend-portal');
   });
 
   it('refuses a state that is not the one it gave out', async () => {

@@ -246,12 +246,26 @@ describe('an OIDC caller gets scoped credentials end to end', () => {
     expect(await stsCallCount()).toBe(stsBefore);
   });
 
-  it('clamps the duration to the entitlement maximum', async () => {
+  it('clamps the duration to the entitlement maximum, and says so in the response', async () => {
     // Act
     const response = await postCredentials(aliceToken, { entitlement: 'photo-uploads', durationSeconds: 43_200 });
+    const within = await postCredentials(aliceToken, { entitlement: 'photo-uploads', durationSeconds: 900 });
 
     // Assess
     expect(response.status).toBe(200);
     expect(response.json['durationSeconds']).toBe(3600);
+    expect(response.json['requestedDurationSeconds']).toBe(43_200);
+    expect(within.json['durationSeconds']).toBe(900);
+    expect(within.json).not.toHaveProperty('requestedDurationSeconds');
+  });
+
+  it('answers JSON sent as a form (curl -d without a header) with a 415 that names the header to send', async () => {
+    // Act
+    const response = await postCredentials(aliceToken, { entitlement: 'photo-uploads' }, { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+
+    // Assess
+    expect(response.status).toBe(415);
+    expect(response.json['error']).toBe('unsupported_media_type');
+    expect(String(response.json['message'])).toMatch(/looks like JSON.*Content-Type: application\/json/);
   });
 });

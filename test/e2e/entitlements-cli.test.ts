@@ -1,3 +1,4 @@
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -5,14 +6,16 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ROOT } from '../../infra/local/stack.ts';
-import { postCredentials, stack, testToken } from '../support/e2e.ts';
+import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
+import { definitionKey, grantPartitionKey, grantSortKey } from '../../src/adapters/dynamodb/keys.ts';
+import { dynamo, postCredentials, stack, testToken } from '../support/e2e.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'keyvend-entitlements-'));
 
-function runCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+function runCli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [join(ROOT, 'dist/keyvend-entitlements.mjs'), ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp' },
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', ...env },
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -63,6 +66,65 @@ describe('npm run entitlements', () => {
 
   it('prints usage with exit code 2', () => {
     expect(runCli(['frobnicate']).status).toBe(2);
+    expect(runCli(['apply', '--frobnicate', 'x.yaml']).stderr).toMatch(/^Unknown option '--frobnicate'.*\nUsage:/s);
+  });
+
+  it('names a missing file and the example to copy, without a stack trace', () => {
+    // Act
+    const result = runCli(['validate', 'my-entitlements.yaml']);
+
+    // Assess
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^entitlements file my-entitlements\.yaml: no such file/);
+    expect(result.stderr).toMatch(/cp examples\/my-entitlements\.yaml my-entitlements\.yaml/);
+    expect(result.stderr).not.toMatch(/ENOENT|\n\s+at /);
+  });
+
+  it('applies the example file to the running stack with --local alone, a second time as unchanged, and alice can use it', async () => {
+    // Prepare
+    const example = join(ROOT, 'examples/my-entitlements.yaml');
+    const local = { KEYVEND_LOCAL_STATE: stack().stateFile };
+    const alice = await fetchAccessToken({
+      issuer: stack().idpIssuer,
+      clientId: 'keyvend-demo-app',
+      username: 'alice',
+      password: 'alice-password',
+      resource: 'urn:keyvend:api',
+    });
+
+    try {
+      // Act
+      const first = runCli(['apply', '--local', example], local);
+      const second = runCli(['apply', '--local', example], local);
+      const requested = await postCredentials(alice, { entitlement: 'my-uploads' });
+
+      // Assess
+      expect(first.stderr).not.toMatch(/problem|apply failed|^warning/m);
+      expect(first.status).toBe(0);
+      expect(first.stdout).toMatch(/^applied to keyvend-local-entitlements \(the local stack, DynamoDB at http:\/\/127\.0\.0\.1:\d+\): 1 written, 0 unchanged, 1 grant\(s\) added/m);
+      expect(second.stdout).toMatch(/: 0 written, 1 unchanged, 0 grant\(s\) added, 0 revoked/);
+      expect(requested.status).toBe(200);
+      expect(requested.json['Version']).toBe(1);
+    } finally {
+      // The other tests list alice's entitlements: leave the table as the fixtures made it.
+      const TableName = stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'];
+      await dynamo().send(new DeleteCommand({ TableName, Key: { pk: grantPartitionKey({ issuer: 'dev', group: 'photo-uploaders' }), sk: grantSortKey('my-uploads') } }));
+      await dynamo().send(new DeleteCommand({ TableName, Key: definitionKey('my-uploads') }));
+    }
+  });
+
+  it('says plainly when --local finds no running stack', () => {
+    // Act
+    const missing = runCli(['apply', '--local', join(ROOT, 'examples/my-entitlements.yaml')], { KEYVEND_LOCAL_STATE: join(dir, 'none.json') });
+    const stale = join(dir, 'stale.json');
+    writeFileSync(stale, JSON.stringify({ pid: 2 ** 22 + 1, apiUrl: 'http://127.0.0.1:1', dynamodbEndpoint: 'http://127.0.0.1:1', region: 'us-east-1', tables: { entitlements: 't', audit: 'a' } }));
+    const left = runCli(['apply', '--local', join(ROOT, 'examples/my-entitlements.yaml')], { KEYVEND_LOCAL_STATE: stale });
+
+    // Assess
+    expect(missing.status).toBe(3);
+    expect(missing.stderr).toMatch(/apply --local: no local stack is running \(.*none\.json does not exist\): start one with npm start/);
+    expect(left.status).toBe(3);
+    expect(left.stderr).toMatch(/was left by a stack that stopped/);
   });
 
   it('grants and then revokes, and the broker sees each change on the very next request', async () => {

@@ -156,9 +156,10 @@ describe('the audit write failing (F-03)', () => {
 
 describe('the identity provider keys unreachable (F-08)', () => {
   let broker: SecondBroker;
+  let deadJwks: string;
 
   beforeAll(async () => {
-    const deadJwks = `http://127.0.0.1:${await freePort()}/jwks`;
+    deadJwks = `http://127.0.0.1:${await freePort()}/jwks`;
     const issuers = (JSON.parse(stack().brokerEnv['KEYVEND_ISSUERS'] ?? '[]') as Record<string, unknown>[]).map((issuer) =>
       issuer['id'] === 'test' ? { ...issuer, jwksUri: deadJwks } : issuer,
     );
@@ -179,6 +180,13 @@ describe('the identity provider keys unreachable (F-08)', () => {
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await stsCallCount()).toBe(stsBefore);
     expect(await recordOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'jwks_unavailable', errorCode: 'upstream_unavailable' });
+    // The broker's log names the dependency that failed (issue 15), and holds no token.
+    const failed = readFileSync(broker.logFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"keyvend.request_failed"') && line.includes('"jwks_unavailable"'));
+    expect(failed.length).toBeGreaterThan(0);
+    expect(JSON.parse(failed.at(-1) ?? '{}')).toMatchObject({ dependency: { service: 'jwks', issuerId: 'test', url: deadJwks } });
+    expect(failed.join('\n')).not.toMatch(/eyJ[\w-]+\.eyJ/);
   });
 });
 

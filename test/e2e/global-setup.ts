@@ -14,6 +14,8 @@ declare module 'vitest' {
       brokerEnv: Record<string, string>;
       /** Everything the broker process printed (its structured log lines), for leak scans. */
       brokerLogFile: string;
+      /** The stack's state file (what `npm start` writes to .local/stack.json), for `entitlements apply --local`. */
+      stateFile: string;
       roles: unknown;
       testIssuer: { issuer: string; audience: string; jwksUri: string; rsa: { kid: string; privateJwk: object }; ec: { kid: string; privateJwk: object } };
     };
@@ -21,6 +23,8 @@ declare module 'vitest' {
 }
 
 const BROKER_LOG = join(ROOT, 'test-output/e2e-broker.log');
+// Not .local/stack.json: a developer's `npm start` may be running beside the tests.
+const STATE_FILE = join(ROOT, 'test-output/e2e-stack.json');
 
 /** One local stack for all end-to-end tests: the dev IdP, the tests' own issuer, and the seed entitlements. */
 export default async function setup(project: TestProject) {
@@ -30,6 +34,7 @@ export default async function setup(project: TestProject) {
     entitlementsFile: join(ROOT, 'test/e2e/fixtures/entitlements.yaml'),
     extraIssuers: [testIssuer.settings],
     brokerLogFile: BROKER_LOG,
+    stateFile: STATE_FILE,
   });
   project.provide('stack', {
     apiUrl: stack.apiUrl,
@@ -38,6 +43,7 @@ export default async function setup(project: TestProject) {
     dynamoEndpoint: stack.dynamo.endpoint,
     brokerEnv: { ...stack.brokerEnv },
     brokerLogFile: BROKER_LOG,
+    stateFile: STATE_FILE,
     roles: stack.roles,
     testIssuer: {
       issuer: testIssuer.issuer,

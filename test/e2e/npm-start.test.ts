@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.ts';
@@ -8,6 +9,9 @@ import { ROOT } from '../../infra/local/stack.ts';
  * `npm start` as a newcomer runs it: the test starts the same entry point (on free ports instead of the
  * defaults), then runs the commands it printed, word for word, in bash.
  */
+const STATE_FILE = join(ROOT, 'test-output/npm-start-stack.json');
+const BROKER_LOG = join(ROOT, 'test-output/npm-start-broker.log');
+
 describe('npm start', () => {
   let child: ChildProcess;
   let printed = '';
@@ -23,6 +27,9 @@ describe('npm start', () => {
       KEYVEND_STS_PORT: String(sts),
       KEYVEND_DEV_IDP_URL: `http://127.0.0.1:${idp}`,
       KEYVEND_DEV_SAML_IDP_PORT: String(samlIdp),
+      // Not .local/: a developer's own npm start may be running.
+      KEYVEND_LOCAL_STATE: STATE_FILE,
+      KEYVEND_LOCAL_BROKER_LOG: BROKER_LOG,
     };
     child = spawn(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'infra/local/start.ts')], {
       cwd: ROOT,
@@ -142,6 +149,32 @@ describe('npm start', () => {
     expect(body['entitlement']).toBe('photo-uploads');
   });
 
+  it('applies your own entitlements to the running stack as printed, and the broker log shows the requests', () => {
+    // Prepare
+    const tokenCommand = commandAfter('Get a token for alice');
+    const applyCommand = commandAfter('Apply your own entitlements');
+    const logPath = /Broker log: +(\S+)/.exec(printed)?.[1] ?? '';
+    expect(applyCommand.trim()).toBe('npm run entitlements -- apply --local examples/my-entitlements.yaml');
+
+    // Act
+    const applied = spawnSync('bash', ['-c', `set -e\n${applyCommand}`], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    const requested = spawnSync(
+      'bash',
+      ['-c', `set -e\n${tokenCommand}\n${commandAfter('Credentials for your own folder').replace('photo-uploads', 'my-uploads')}`],
+      { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 },
+    );
+
+    // Assess
+    expect(applied.status, applied.stderr).toBe(0);
+    expect(applied.stdout).toMatch(/1 written, 0 unchanged, 1 grant\(s\) added/);
+    expect(requested.status, requested.stderr).toBe(0);
+    expect(JSON.parse(requested.stdout)).toMatchObject({ Version: 1, entitlement: 'my-uploads' });
+    expect(join(ROOT, logPath)).toBe(BROKER_LOG);
+    const logged = readFileSync(BROKER_LOG, 'utf8');
+    expect(logged).toMatch(/^\{.*"message":"keyvend.decision".*"entitlement":\{"id":"my-uploads"/m);
+    expect(logged).not.toMatch(/eyJ[\w-]+\.eyJ/);
+  });
+
   it('stops cleanly on Ctrl+C', async () => {
     // Act
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -150,5 +183,6 @@ describe('npm start', () => {
     // Assess
     expect(await exited).toBe(0);
     expect(printed).toContain('[keyvend] stopping');
+    expect(existsSync(STATE_FILE)).toBe(false);
   });
 });

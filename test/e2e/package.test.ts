@@ -129,6 +129,8 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'GET /portal/callback',
       'GET /portal/login',
       'GET /portal/saml/login',
+      'GET /portal/signed-out',
+      'GET /portal/{proxy+}',
       'GET /v1/entitlements',
       'POST /portal/console',
       'POST /portal/logout',

@@ -68,6 +68,11 @@ describe('the portal in a real browser', () => {
 
     // Assess: the home page lists only the entitlement that allows the console, with its CLI command
     await expect.poll(() => page.locator('#subject').textContent()).toBe(ALICE_SUB);
+    // The ID token's name, for display only (the audit record below names the subject alone)
+    expect(await page.locator('#display-name').textContent()).toBe('Alice Example');
+    expect(await page.locator('#time-left').textContent()).toMatch(/^in (29|30) minutes$/);
+    expect(await page.locator('main time').getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(await page.locator('link[rel="icon"]').getAttribute('href')).toMatch(/^data:image\/svg\+xml,/);
     const roles = page.locator('ul.roles > li');
     expect(await roles.count()).toBe(1);
     expect(await roles.first().locator('h2').textContent()).toBe('console-readonly');
@@ -113,11 +118,13 @@ describe('the portal in a real browser', () => {
     expect(await page.locator('#session-name').textContent()).toBe(sessionName);
     expect(await page.locator('#destination').textContent()).toBe('https://console.aws.amazon.com/');
     expect(await page.locator('#issuer').textContent()).toBe(`${portalUrl()}`);
+    expect(await page.locator('#back').getAttribute('href')).toBe(portalUrl());
     await shot(page, '05-console');
 
     // Assess: the sign-in and the grant were audited
     const records = await auditRecordsSince(startedAt);
     expect(records.find((r) => r['action'] === 'portal_login')).toMatchObject({ outcome: 'granted', caller: { subject: ALICE_SUB } });
+    expect(JSON.stringify(records)).not.toContain('Alice Example');
     expect(records.find((r) => r['action'] === 'console')).toMatchObject({
       outcome: 'granted',
       caller: { subject: ALICE_SUB },
@@ -248,14 +255,36 @@ describe('the portal in a real browser', () => {
     const startedAt = new Date().toISOString();
 
     // Act
-    await Promise.all([page.waitForURL(portalUrl()), page.getByRole('button', { name: 'Sign out' }).click()]);
+    await Promise.all([page.waitForURL(`${portalUrl()}/signed-out`), page.getByRole('button', { name: 'Sign out' }).click()]);
 
-    // Assess
-    expect(await page.getByRole('link', { name: /Sign in with/ }).isVisible()).toBe(true);
+    // Assess: a confirmation, the way back in, and a word about the IdP's own session
+    expect(await page.locator('h1').textContent()).toBe('You are signed out');
+    const idpLogout = new URL((await page.locator('#idp-logout').getAttribute('href')) ?? '');
+    expect(idpLogout.origin).toBe(new URL(stack().idpIssuer).origin);
+    expect(idpLogout.searchParams.get('client_id')).toBe('keyvend-portal');
+    expect(await page.locator('#idp-logout').textContent()).toBe('Also sign out of the dev IdP');
     expect((await context.cookies()).some((c) => c.name === SESSION_COOKIE)).toBe(false);
     const record = (await auditRecordsSince(startedAt)).find((r) => r['action'] === 'portal_logout');
     expect(record).toMatchObject({ outcome: 'granted', caller: { subject: ALICE_SUB } });
-    await shot(page, '10-signed-out');
+    await shot(page, '12-signed-out');
+    await Promise.all([page.waitForURL(portalUrl()), page.getByRole('link', { name: 'Sign in again' }).click()]);
+    expect(await page.getByRole('link', { name: 'Sign in with the dev IdP' }).isVisible()).toBe(true);
+    await context.close();
+  });
+
+  it('answers an unknown portal path with its own 404 page, not the API gateway JSON', async () => {
+    // Prepare
+    const { context, page } = await newContext();
+
+    // Act
+    const response = await page.goto(`${portalUrl()}/no/such/page`);
+
+    // Assess
+    expect(response?.status()).toBe(404);
+    expect(response?.headers()['content-type']).toMatch(/^text\/html/);
+    expect(await page.locator('h1').textContent()).toBe('Not found');
+    expect(await page.getByRole('link', { name: 'Back to the portal' }).getAttribute('href')).toBe('/portal');
+    await shot(page, '13-not-found');
     await context.close();
   });
 });

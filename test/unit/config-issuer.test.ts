@@ -68,3 +68,19 @@ describe('configuration of the broker as an OIDC issuer', () => {
     expect(() => loadConfig({ ...base, ...issuer, ...env })).toThrow(message);
   });
 });
+
+describe('an issuer display name', () => {
+  const withName = (displayName: unknown) =>
+    ({ ...base, KEYVEND_ISSUERS: JSON.stringify([{ ...JSON.parse(base.KEYVEND_ISSUERS)[0], displayName }]) }) as Record<string, string>;
+
+  it('labels the portal button when it is 1-64 printable characters, trimmed', () => {
+    // Act + Assess
+    expect(loadConfig(withName('  Corp SSO ')).issuers[0]?.displayName).toBe('Corp SSO');
+    expect(loadConfig(base).issuers[0]).not.toHaveProperty('displayName');
+  });
+
+  it.each([[''], ['x'.repeat(65)], ['Corp\u202ESSO'], ['Corp\nSSO'], [42]])('stops the functions for %j', (name) => {
+    // Act + Assess
+    expect(() => loadConfig(withName(name))).toThrow(ConfigError);
+  });
+});

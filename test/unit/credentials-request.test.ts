@@ -53,6 +53,15 @@ describe('parseCredentialsRequest', () => {
   ])('refuses %s', (_name, parse, expected) => {
     expect(reasonOf(parse)).toBe(expected);
   });
+
+  it.each([
+    ['JSON labelled as a form (curl -d without a header)', event('application/x-www-form-urlencoded', '{"entitlement":"photo-uploads"}'), /looks like JSON.*Content-Type: application\/json/],
+    ['JSON with no Content-Type', event('', '{"entitlement":"photo-uploads"}'), /has no Content-Type: send JSON with Content-Type: application\/json/],
+    ['text/plain', event('text/plain', '{}'), /application\/json or application\/x-www-form-urlencoded, not text\/plain/],
+  ])('answers %s with a 415 that says which header to send', (_name, request, message) => {
+    // Act + Assess
+    expect(() => parseCredentialsRequest(request, 'Bearer t')).toThrow(expect.objectContaining({ httpStatus: 415, code: 'unsupported_media_type', message: expect.stringMatching(message) }));
+  });
 });
 
 describe('readCredentialsRequest: which problems are audited with a verified caller', () => {

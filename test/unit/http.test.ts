@@ -50,6 +50,24 @@ describe('errorHandler', () => {
     expect(unavailable.body['message']).toBe('A service the broker depends on is unavailable; retry later.');
   });
 
+  it('names the failed dependency in the log line of a 503, and only there', async () => {
+    // Prepare
+    const dependency = { service: 'jwks', issuerId: 'corp', url: 'https://idp.example.com/keys' };
+
+    // Act
+    const { body, logger } = await respond(new UpstreamUnavailableError('jwks_unavailable', { cause: new TypeError('fetch failed'), dependency }));
+
+    // Assess
+    expect(logger.lines).toEqual([
+      {
+        level: 'error',
+        message: 'keyvend.request_failed',
+        extra: { code: 'upstream_unavailable', reason: 'jwks_unavailable', dependency, failure: { name: 'TypeError', message: 'fetch failed' } },
+      },
+    ]);
+    expect(JSON.stringify(body)).not.toMatch(/jwks|idp\.example/);
+  });
+
   it('hides the detail of 500s and of anything unknown, logging only a bounded description', async () => {
     // Prepare
     const leaky = new Error(`AccessDenied for arn:aws:sts::111111111111:assumed-role/broker/x SessionToken=IQoJb3JpZ2luX2VjEsecret ${'x'.repeat(1000)}`);

@@ -166,7 +166,7 @@ function consolePage(view: { roleArn: string; assumedRoleArn: string; sessionNam
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>AWS console (local emulator)</title>
 <style>body{font-family:system-ui,sans-serif;margin:0;color:#16191f}header{background:#232f3e;color:#fff;padding:.8rem 1rem}
-main{padding:1rem;max-width:48rem}dt{font-weight:600;margin-top:.6rem}dd{margin:0;word-break:break-all;font-family:monospace}</style>
+main{padding:1rem;max-width:48rem}a{color:#0b5cad;font-weight:600}dt{font-weight:600;margin-top:.6rem}dd{margin:0;word-break:break-all;font-family:monospace}</style>
 </head><body><header><strong>AWS Management Console</strong> · local emulator</header>
 <main><h1>Signed in</h1><dl>
 ${row('Role', 'role-arn', view.roleArn)}
@@ -174,7 +174,21 @@ ${row('Assumed role', 'assumed-role-arn', view.assumedRoleArn)}
 ${row('Session name', 'session-name', view.sessionName)}
 ${row('Destination', 'destination', view.destination)}
 ${row('Sign-out returns to', 'issuer', view.issuer)}
-</dl></main></body></html>`;
+</dl>${backLink(view.issuer)}</main></body></html>`;
+}
+
+/**
+ * AWS's console signs out to the Issuer the sign-in URL carried; this stand-in offers that way back as a link,
+ * and only to an http(s) URL, so a crafted Issuer cannot become a javascript: link.
+ */
+function backLink(issuer: string): string {
+  try {
+    const url = new URL(issuer);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return '';
+    return `<p><a id="back" href="${escapeHtml(url.toString())}">Back to ${escapeHtml(url.host)}</a></p>`;
+  } catch {
+    return '';
+  }
 }
 
 function escapeHtml(value: string): string {

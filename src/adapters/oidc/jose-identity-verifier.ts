@@ -6,7 +6,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
-import { InvalidTokenError, UpstreamUnavailableError } from '../../domain/errors.ts';
+import { type FailedDependency, InvalidTokenError, UpstreamUnavailableError } from '../../domain/errors.ts';
 import {
   deriveUserKey,
   GROUP_PATTERN,
@@ -19,7 +19,7 @@ import type { Principal } from '../../domain/principal.ts';
 import type { IdentityVerifier } from '../../ports/index.ts';
 import { assertFetchableUrl, type BoundedFetch, makeBoundedFetch, UntrustedUrlError } from './bounded-fetch.ts';
 import { isCanonicalCompactJws } from './compact-jws.ts';
-import { discover } from './discovery.ts';
+import { discover, loggableUrl } from './discovery.ts';
 import { withKeyPolicy } from './key-policy.ts';
 import { onceUntilFailurePerKey } from '../shared/once-until-failure.ts';
 import { hasDuplicateMembers, nestingDepth } from '../../domain/strict-json.ts';
@@ -49,6 +49,8 @@ export class JoseIdentityVerifier implements IdentityVerifier {
   readonly #byIssuer: Map<string, OidcIssuerSettings>;
   /** One discovery per issuer and container even under concurrent cold-start requests; a failure is not cached. */
   readonly #keysFor = onceUntilFailurePerKey((settings: OidcIssuerSettings) => this.#resolveKeys(settings));
+  /** Each issuer's JWKS URL once discovery found it: what a 503's log line names. */
+  readonly #discoveredJwks = new Map<string, string>();
   readonly #allowLoopbackHttp: boolean;
   readonly #fetch: BoundedFetch;
   readonly #now: () => Date;
@@ -71,7 +73,7 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     if (settings === undefined) throw new InvalidTokenError('unknown_issuer');
 
     const keys = await this.#keysFor(settings).catch((error: unknown) => {
-      throw translateJoseError(error);
+      throw translateJoseError(error, this.#jwksDependency(settings));
     });
     let verified: { payload: JWTPayload; protectedHeader: { kid?: string; typ?: string } };
     try {
@@ -86,7 +88,7 @@ export class JoseIdentityVerifier implements IdentityVerifier {
         ...(settings.tokenType === 'access' ? { typ: 'at+jwt' } : {}),
       });
     } catch (error) {
-      throw translateJoseError(error);
+      throw translateJoseError(error, this.#jwksDependency(settings));
     }
     if (settings.tokenType === 'id' && isAccessTokenType(verified.protectedHeader.typ)) {
       // An access token from the same issuer and key must not pass for an ID token (RFC 9068 §4, J-08).
@@ -106,8 +108,15 @@ export class JoseIdentityVerifier implements IdentityVerifier {
     return token;
   }
 
+  /** The issuer's JWKS as a failed dependency: its id and the configured (or discovered) URL, never the token. */
+  #jwksDependency(settings: OidcIssuerSettings): FailedDependency {
+    const url = settings.jwksUri ?? this.#discoveredJwks.get(settings.issuer);
+    return { service: 'jwks', issuerId: settings.id, ...(url === undefined ? {} : { url: loggableUrl(url) }) };
+  }
+
   async #resolveKeys(settings: OidcIssuerSettings): Promise<JWTVerifyGetKey> {
-    const jwksUri = settings.jwksUri ?? (await discover(settings.issuer, this.#fetch, ['jwks_uri'])).jwks_uri;
+    const jwksUri = settings.jwksUri ?? (await discover(settings.issuer, this.#fetch, ['jwks_uri'], settings.id)).jwks_uri;
+    this.#discoveredJwks.set(settings.issuer, jwksUri);
     const url = assertFetchableUrl(jwksUri, this.#allowLoopbackHttp);
     return withKeyPolicy(
       createRemoteJWKSet(url, {
@@ -220,17 +229,17 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
 
 const UPSTREAM_CODES = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID']);
 
-function translateJoseError(error: unknown): Error {
+function translateJoseError(error: unknown, dependency: FailedDependency): Error {
   if (error instanceof InvalidTokenError || error instanceof UpstreamUnavailableError) return error;
-  if (error instanceof UntrustedUrlError) return new UpstreamUnavailableError('jwks_unavailable', { cause: error });
+  if (error instanceof UntrustedUrlError) return new UpstreamUnavailableError('jwks_unavailable', { cause: error, dependency });
   const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
   if (code === undefined) {
     // jose surfaces network failures of the JWKS fetch as plain errors (TypeError: fetch failed).
-    return new UpstreamUnavailableError('jwks_unavailable', { cause: error });
+    return new UpstreamUnavailableError('jwks_unavailable', { cause: error, dependency });
   }
-  if (UPSTREAM_CODES.has(code)) return new UpstreamUnavailableError('jwks_unavailable', { cause: error });
+  if (UPSTREAM_CODES.has(code)) return new UpstreamUnavailableError('jwks_unavailable', { cause: error, dependency });
   if (code === 'ERR_JOSE_GENERIC' && error instanceof Error && /JSON Web Key Set/i.test(error.message)) {
-    return new UpstreamUnavailableError('jwks_unavailable', { cause: error });
+    return new UpstreamUnavailableError('jwks_unavailable', { cause: error, dependency });
   }
   const reasons: Record<string, string> = {
     ERR_JWT_EXPIRED: 'token_expired',

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { InvalidTokenError, UpstreamUnavailableError } from '../../domain/errors.ts';
+import { DISPLAY_NAME_PATTERN } from '../../domain/identifiers.ts';
 import { randomToken, tokensMatch } from '../../domain/portal-session.ts';
-import type { Principal } from '../../domain/principal.ts';
-import type { IdentityVerifier, PortalLogin, PortalSecrets } from '../../ports/index.ts';
+import type { IdentityVerifier, PortalLogin, PortalSecrets, PortalSignIn } from '../../ports/index.ts';
 import { assertFetchableUrl, type BoundedFetch, DocumentTooLargeError, makeBoundedFetch } from './bounded-fetch.ts';
 import { discover } from './discovery.ts';
 import type { OidcIssuerSettings } from '../../domain/identity-providers.ts';
@@ -23,6 +23,8 @@ export interface OidcPortalLoginOptions {
 interface ProviderEndpoints {
   readonly authorizationEndpoint: string;
   readonly tokenEndpoint: string;
+  /** RP-initiated logout (`end_session_endpoint`), when the IdP publishes one that passes the transport rule. */
+  readonly endSessionEndpoint?: string;
 }
 
 /**
@@ -70,7 +72,7 @@ export class OidcPortalLogin implements PortalLogin {
   async complete(
     response: Readonly<Record<string, string>>,
     kept: { state: string; nonce: string; codeVerifier: string },
-  ): Promise<Principal> {
+  ): Promise<PortalSignIn> {
     if (!tokensMatch(kept.state, response['state'])) throw new InvalidTokenError('state_mismatch');
     if (response['error'] !== undefined) throw new InvalidTokenError('idp_returned_error');
     const code = response['code'];
@@ -81,8 +83,10 @@ export class OidcPortalLogin implements PortalLogin {
     // Both reads follow a successful signature check, so they see verified content.
     const typ = decodeProtectedHeader(idToken).typ;
     if (typ !== undefined && typ.toUpperCase() !== 'JWT') throw new InvalidTokenError('id_token_typ');
-    if (!tokensMatch(kept.nonce, decodeJwt(idToken)['nonce'])) throw new InvalidTokenError('nonce_mismatch');
-    return principal;
+    const claims = decodeJwt(idToken);
+    if (!tokensMatch(kept.nonce, claims['nonce'])) throw new InvalidTokenError('nonce_mismatch');
+    const displayName = displayNameOf(claims);
+    return { principal, ...(displayName === undefined ? {} : { displayName }) };
   }
 
   async #exchange(code: string, codeVerifier: string): Promise<string> {
@@ -127,9 +131,38 @@ export class OidcPortalLogin implements PortalLogin {
   }
 
   async #fetchDiscovery(): Promise<ProviderEndpoints> {
-    const found = await discover(this.#options.issuer.issuer, this.#fetch, ['authorization_endpoint', 'token_endpoint']);
+    const { issuer } = this.#options;
+    const found = await discover(issuer.issuer, this.#fetch, ['authorization_endpoint', 'token_endpoint'], issuer.id, ['end_session_endpoint']);
     assertFetchableUrl(found.token_endpoint, this.#options.allowLoopbackHttp);
     assertFetchableUrl(found.authorization_endpoint, this.#options.allowLoopbackHttp);
-    return { authorizationEndpoint: found.authorization_endpoint, tokenEndpoint: found.token_endpoint };
+    let endSessionEndpoint: string | undefined;
+    try {
+      if (found.end_session_endpoint !== undefined) {
+        endSessionEndpoint = assertFetchableUrl(found.end_session_endpoint, this.#options.allowLoopbackHttp).toString();
+      }
+    } catch {
+      // Optional: a logout endpoint that is not https only loses the link, not the sign-in.
+    }
+    return {
+      authorizationEndpoint: found.authorization_endpoint,
+      tokenEndpoint: found.token_endpoint,
+      ...(endSessionEndpoint === undefined ? {} : { endSessionEndpoint }),
+    };
   }
+
+  async endSessionUrl(): Promise<string | undefined> {
+    const { endSessionEndpoint } = await this.#discover();
+    if (endSessionEndpoint === undefined) return undefined;
+    const url = new URL(endSessionEndpoint);
+    url.searchParams.set('client_id', this.#options.clientId);
+    return url.toString();
+  }
+}
+
+/** The first of `name`, `preferred_username`, `email` that fits the display grammar; none is required. */
+function displayNameOf(claims: Readonly<Record<string, unknown>>): string | undefined {
+  return ['name', 'preferred_username', 'email']
+    .map((claim) => claims[claim])
+    .find((value): value is string => typeof value === 'string' && DISPLAY_NAME_PATTERN.test(value.trim()))
+    ?.trim();
 }

@@ -6,7 +6,7 @@ import { sha256Hex } from '../../../src/domain/identifiers.ts';
 import { newPortalSession, sealSession } from '../../../src/domain/portal-session.ts';
 import type { Principal } from '../../../src/domain/principal.ts';
 import { Secret } from '../../../src/domain/secret.ts';
-import type { PortalLogin, SamlConsumer, SamlVerifier } from '../../../src/ports/index.ts';
+import type { PortalLogin, PortalSignIn, SamlConsumer, SamlVerifier } from '../../../src/ports/index.ts';
 import { failure } from '../../support/use-cases.ts';
 import { entitlementFor, FakeAuditLog, FakeDecisionLog, FakeEntitlementStore, principalFor } from '../fakes.ts';
 
@@ -19,15 +19,20 @@ const context = { requestId: 'req-1', sourceIp: '203.0.113.9', userAgent: 'brows
 class FakePortalLogin implements PortalLogin {
   readonly completed: { response: Readonly<Record<string, string>>; kept: { state: string; nonce: string; codeVerifier: string } }[] = [];
   outcome: Principal | Error = principalFor();
+  displayName: string | undefined = undefined;
 
   async begin() {
     return { redirectUrl: 'https://idp.example.com/authorize?state=s-1', state: 's-1', nonce: 'n-1', codeVerifier: 'v-1' };
   }
 
-  async complete(response: Readonly<Record<string, string>>, kept: { state: string; nonce: string; codeVerifier: string }): Promise<Principal> {
+  async complete(response: Readonly<Record<string, string>>, kept: { state: string; nonce: string; codeVerifier: string }): Promise<PortalSignIn> {
     this.completed.push({ response, kept: { state: kept.state, nonce: kept.nonce, codeVerifier: kept.codeVerifier } });
     if (this.outcome instanceof Error) throw this.outcome;
-    return this.outcome;
+    return { principal: this.outcome, ...(this.displayName === undefined ? {} : { displayName: this.displayName }) };
+  }
+
+  async endSessionUrl(): Promise<string | undefined> {
+    return 'https://idp.example.com/logout?client_id=keyvend-portal';
   }
 }
 
@@ -121,6 +126,23 @@ describe('portal: OIDC sign-in', () => {
     expect(outcomes(audit)).toEqual(['record:portal_login:granted']);
     expect(audit.last).toMatchObject({ request: { requestId: 'req-1', sourceIp: '203.0.113.9' }, caller: { subject: 'alice-0001', tokenRef: 'sha256:abc' } });
     expect(log.decisions.map((d) => d.outcome)).toEqual(['granted']);
+  });
+
+  it('keeps the display name in the session for the page, and out of the principal, the audit record and the decision log', async () => {
+    // Prepare
+    const { portal, login, audit, log } = harness();
+    login.displayName = 'Alice Example';
+
+    // Act
+    const begun = await portal.beginLogin();
+    const { sessionCookie } = await portal.completeLogin({ response: { code: 'c-1', state: 's-1' }, transactionCookie: begun.transactionCookie, context });
+    const reread = await portal.session(sessionCookie);
+
+    // Assess
+    expect(reread?.displayName).toBe('Alice Example');
+    expect(JSON.stringify(reread?.principal)).not.toContain('Alice Example');
+    expect(JSON.stringify(audit.writes)).not.toContain('Alice Example');
+    expect(JSON.stringify(log.decisions)).not.toContain('Alice Example');
   });
 
   it.each([

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { clearCookie, cookieNames, parseForm, portalHeaders, readCookie, setCookie } from '../../../src/http/portal-http.ts';
-import { escapeHtml, homePage, PORTAL_CSS, PORTAL_CSS_HASH } from '../../../src/http/portal-pages.ts';
+import { escapeHtml, homePage, PORTAL_CSS, PORTAL_CSS_HASH, signedOutPage, timeLeft } from '../../../src/http/portal-pages.ts';
 
 const event = (fields: Partial<APIGatewayProxyEventV2>): APIGatewayProxyEventV2 => ({ headers: {}, ...fields }) as APIGatewayProxyEventV2;
 
@@ -60,7 +60,7 @@ describe('portal headers and pages', () => {
     // Assess
     expect(PORTAL_CSS_HASH).toBe(`sha256-${createHash('sha256').update(PORTAL_CSS).digest('base64')}`);
     expect(headers['content-security-policy']).toBe(
-      `default-src 'none'; style-src '${PORTAL_CSS_HASH}'; img-src 'self'; form-action 'self' https://signin.aws.amazon.com; frame-ancestors 'none'; base-uri 'none'`,
+      `default-src 'none'; style-src '${PORTAL_CSS_HASH}'; img-src 'self' data:; form-action 'self' https://signin.aws.amazon.com; frame-ancestors 'none'; base-uri 'none'`,
     );
     expect(headers).toMatchObject({ 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY', 'cache-control': 'no-store' });
     expect(headers['strict-transport-security']).toBeDefined();
@@ -73,13 +73,56 @@ describe('portal headers and pages', () => {
       csrfToken: '"><img src=x>',
       entitlements: [{ id: 'x', description: '<b>d</b>', roleArn: 'arn:aws:iam::111111111111:role/x', outputs: ['console'] }],
       expiresAt: new Date(0),
+      now: new Date(0),
+      displayName: '<i>Alice</i>',
     });
 
     // Assess
     expect(html).not.toContain('<script>');
     expect(html).not.toContain('<img');
+    expect(html).not.toContain('<i>');
     expect(html).toContain(escapeHtml('"><img src=x>'));
-    expect(html).not.toMatch(/<script|<link|https?:\/\/(?!www\.w3)/);
+    expect(html).not.toMatch(/<script|<link(?! rel="icon" type="image\/svg\+xml" href="data:image\/svg\+xml,)|https?:\/\/(?!www\.w3)/);
     expect(html).toContain('name="viewport"');
+  });
+
+  it('shows the display name beside the subject, and the expiry in UTC with the time left', () => {
+    // Act
+    const html = homePage({
+      subject: '7f3a9c1e',
+      displayName: 'Alice Example',
+      csrfToken: 'c',
+      entitlements: [],
+      expiresAt: new Date('2026-11-29T14:57:30Z'),
+      now: new Date('2026-11-29T14:28:00Z'),
+    });
+
+    // Assess
+    expect(html).toContain('Signed in as <strong id="display-name">Alice Example</strong>');
+    expect(html).toContain('<span id="subject">7f3a9c1e</span>');
+    expect(html).toContain('<time datetime="2026-11-29T14:57:30Z">2026-11-29 14:57 UTC</time> (<span id="time-left">in 30 minutes</span>)');
+  });
+
+  it.each([
+    [0.4, 'in less than a minute'],
+    [1, 'in 1 minute'],
+    [29, 'in 29 minutes'],
+    [60, 'in 1 hour'],
+    [125, 'in 2 hours 5 minutes'],
+    [-1, 'expired'],
+  ])('says %s minutes left as "%s"', (minutes, words) => {
+    expect(timeLeft(new Date(minutes * 60_000), new Date(0))).toBe(words);
+  });
+
+  it('confirms a sign-out and offers the way back in, and the IdP sign-out when there is one', () => {
+    // Act
+    const withIdp = signedOutPage({ issuerName: 'Corp SSO', idpLogoutUrl: 'https://idp.example.com/logout?x=1&y=2' });
+    const without = signedOutPage({ issuerName: 'Corp SSO' });
+
+    // Assess
+    expect(withIdp).toContain('<h1 id="signed-out-heading">You are signed out</h1>');
+    expect(withIdp).toContain('href="https://idp.example.com/logout?x=1&amp;y=2">Also sign out of Corp SSO</a>');
+    expect(without).toContain('You may still be signed in at Corp SSO');
+    expect(without).toContain('<a class="button" href="/portal">Sign in again</a>');
   });
 });

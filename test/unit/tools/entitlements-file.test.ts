@@ -21,6 +21,36 @@ const entitlement = (overrides: Record<string, unknown> = {}) => ({
 const file = (...entitlements: unknown[]) => stringify({ entitlements });
 
 describe('checkEntitlementsFile', () => {
+  it('names every problem of an entry in plain words, its grants included', () => {
+    // Prepare
+    const { description: _description, ...withoutDescription } = entitlement();
+    const broken = {
+      ...withoutDescription,
+      owner: 'team-a',
+      outputs: ['ssh'],
+      maxDurationSeconds: 60.5,
+      sessionTags: [{ key: 'team' }],
+      grants: [{ issuer: 'dev', team: 'a' }],
+    };
+
+    // Act
+    const result = checkEntitlementsFile(file(broken));
+
+    // Assess
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems).toEqual([
+      'uploads: description: required field missing',
+      'uploads: outputs[0]: must be one of "credentials", "console" (got "ssh")',
+      'uploads: maxDurationSeconds: must be a whole number (got 60.5)',
+      'uploads: maxDurationSeconds: must be at least 900 (got 60.5)',
+      'uploads: sessionTags[0]: must be one of: {key, claim} or {key, value}',
+      expect.stringMatching(/^uploads: owner: unknown field \(allowed: id, version, description, roleArn, .*allowBroadStatements, grants\)$/),
+      'uploads: grants[0]: must be one of: {issuer, subject} or {issuer, group}',
+    ]);
+    expect(result.problems.join('\n')).not.toMatch(/Invalid|Expected/);
+  });
+
   it('accepts a folder-per-user entitlement and reports its worst-case size', () => {
     // Act
     const result = checkEntitlementsFile(file(entitlement()));
