@@ -6,7 +6,7 @@ import {
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { GrantTarget } from '../domain/entitlement.ts';
-import { definitionKey, DEFINITION_SK, grantPartitionKey, grantSortKey } from '../adapters/dynamodb/keys.ts';
+import { definitionKey, DEFINITION_SK, entitlementIdOf, grantPartitionKey, grantSortKey } from '../adapters/dynamodb/keys.ts';
 import type { EntitlementWithGrants } from './entitlements-file.ts';
 
 type WriteRequest = { PutRequest: { Item: Record<string, unknown> } } | { DeleteRequest: { Key: Record<string, unknown> } };
@@ -71,7 +71,7 @@ export async function applyEntitlements(
   if (options.prune) {
     const keep = new Set(entries.map((e) => e.entitlement.id));
     for (const item of await scanDefinitions(client, tableName)) {
-      const id = String(item['pk']).slice('ENT#'.length);
+      const id = entitlementIdOf(String(item['pk']));
       if (keep.has(id)) continue;
       const grants = ((item['grants'] as GrantTarget[] | undefined) ?? []).map(grantPartitionKey);
       await batchWrite(client, tableName, grants.map((pk) => ({ DeleteRequest: { Key: { pk, sk: grantSortKey(id) } } })));
