@@ -9,9 +9,26 @@ import type { FunctionName } from './protocol.ts';
 
 /** serverless-esbuild's own settings, which it removes before handing the rest to esbuild. */
 const PLUGIN_ONLY_OPTIONS = new Set([
-  'concurrency', 'zipConcurrency', 'exclude', 'nativeZip', 'packager', 'packagePath', 'watch', 'keepOutputDirectory',
-  'packagerOptions', 'installExtraArgs', 'outputFileExtension', 'outputBuildFolder', 'outputWorkFolder', 'nodeExternals',
-  'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions', 'disposeContext', 'plugins',
+  'concurrency',
+  'zipConcurrency',
+  'exclude',
+  'nativeZip',
+  'packager',
+  'packagePath',
+  'watch',
+  'keepOutputDirectory',
+  'packagerOptions',
+  'installExtraArgs',
+  'outputFileExtension',
+  'outputBuildFolder',
+  'outputWorkFolder',
+  'nodeExternals',
+  'skipBuild',
+  'skipRebuild',
+  'skipBuildExcludeFns',
+  'stripEntryResolveExtensions',
+  'disposeContext',
+  'plugins',
 ]);
 
 interface ServerlessYml {
@@ -33,8 +50,7 @@ export interface Bundle {
 }
 
 /** `node_modules/a/node_modules/b/x.js` counts for `a`, which is what brought it in; `src/app/x.ts` for `src/app`. */
-const partOf = (input: string): string =>
-  /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? input.split('/').slice(0, 2).join('/');
+const partOf = (input: string): string => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? input.split('/').slice(0, 2).join('/');
 
 /** `custom.esbuild.plugins`: a file exporting esbuild plugins, which serverless-esbuild `require`s from the service folder. */
 const esbuildPlugins = (file: string | undefined): NonNullable<BuildOptions['plugins']> =>
@@ -69,7 +85,8 @@ export async function bundleFunction(name: FunctionName, outdir: string): Promis
   const path = join(outdir, `${basename(entry, '.ts')}${extension}`);
   const parts = new Map<string, number>();
   for (const output of Object.values(result.metafile.outputs)) {
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) parts.set(partOf(input), (parts.get(partOf(input)) ?? 0) + bytesInOutput);
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs))
+      parts.set(partOf(input), (parts.get(partOf(input)) ?? 0) + bytesInOutput);
   }
   const composition = [...parts].map(([part, bytes]) => ({ part, bytes })).sort((a, b) => b.bytes - a.bytes);
   return { name, path, bytes: statSync(path).size, composition };

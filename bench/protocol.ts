@@ -72,7 +72,15 @@ export interface WarmPlan {
  * keyvend-issuer path, whose STS call is AssumeRoleWithWebIdentity; AssumeRole on the assume-role path), and the
  * entitlement read together with a concurrent audit write, as the handler's own design makes them.
  */
-export const WARM_OPERATIONS = ['handler', 'jwtVerify', 'batchGetItem', 'kmsSign', 'stsCall', 'putItem', 'readWithConcurrentWrite'] as const;
+export const WARM_OPERATIONS = [
+  'handler',
+  'jwtVerify',
+  'batchGetItem',
+  'kmsSign',
+  'stsCall',
+  'putItem',
+  'readWithConcurrentWrite',
+] as const;
 export type WarmOperation = (typeof WARM_OPERATIONS)[number];
 
 export interface WarmResult {

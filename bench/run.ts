@@ -50,9 +50,19 @@ function requestFor(name: FunctionName, token: string): HandlerRequest | undefin
     case 'portalSaml':
       return undefined;
     case 'credentials':
-      return { method: 'POST', path: '/v1/credentials', authorization: `Bearer ${token}`, body: JSON.stringify({ entitlement: ENTITLEMENT, durationSeconds: 900 }) };
+      return {
+        method: 'POST',
+        path: '/v1/credentials',
+        authorization: `Bearer ${token}`,
+        body: JSON.stringify({ entitlement: ENTITLEMENT, durationSeconds: 900 }),
+      };
     case 'console':
-      return { method: 'POST', path: '/v1/console', authorization: `Bearer ${token}`, body: JSON.stringify({ entitlement: CONSOLE_ENTITLEMENT }) };
+      return {
+        method: 'POST',
+        path: '/v1/console',
+        authorization: `Bearer ${token}`,
+        body: JSON.stringify({ entitlement: CONSOLE_ENTITLEMENT }),
+      };
     case 'portal':
       return { method: 'GET', path: '/portal' };
     case 'issuer':
@@ -149,7 +159,8 @@ async function main(): Promise<void> {
           lambda: { ...LAMBDA, functionName: `keyvend-bench-${bundle.name}` },
         };
         const run = await runChild<ColdStartResult>(coldChild, plan, dir, envFor(bundle.name));
-        if (run.result.statusCode !== 200) throw new Error(`${bundle.name} cold start answered ${run.result.statusCode}: ${run.result.errorBody}`);
+        if (run.result.statusCode !== 200)
+          throw new Error(`${bundle.name} cold start answered ${run.result.statusCode}: ${run.result.errorBody}`);
         runs.push(run);
       }
       cold[bundle.name] = {
@@ -165,7 +176,12 @@ async function main(): Promise<void> {
     if (credentials === undefined) throw new Error('no credentials function');
     const warmPlan = (vending: WarmPlan['vending'], entitlement: string): WarmPlan => ({
       handlerPath: credentials.path,
-      request: { method: 'POST', path: '/v1/credentials', authorization: `Bearer ${token}`, body: JSON.stringify({ entitlement, durationSeconds: 900 }) },
+      request: {
+        method: 'POST',
+        path: '/v1/credentials',
+        authorization: `Bearer ${token}`,
+        body: JSON.stringify({ entitlement, durationSeconds: 900 }),
+      },
       lambda: { ...LAMBDA, functionName: 'keyvend-bench-credentials' },
       token,
       warmupCalls: WARMUP_CALLS,
@@ -183,7 +199,13 @@ async function main(): Promise<void> {
       tokenAudience: 'sts.amazonaws.com',
     });
     log(`warm: ${WARMUP_CALLS} warm-up and ${MEASURED_CALLS} measured calls per path, interleaved with the unavoidable calls`);
-    const { result: warm } = await runChild<WarmResult>(warmChild, warmPlan('keyvend-issuer', ENTITLEMENT), dir, envFor('credentials'), WARM_NODE_ARGS);
+    const { result: warm } = await runChild<WarmResult>(
+      warmChild,
+      warmPlan('keyvend-issuer', ENTITLEMENT),
+      dir,
+      envFor('credentials'),
+      WARM_NODE_ARGS,
+    );
     const { result: warmAssumeRole } = await runChild<WarmResult>(
       warmChild,
       warmPlan('assume-role', ASSUME_ROLE_ENTITLEMENT),
@@ -216,12 +238,17 @@ function writeResults(r: {
     putItem: summarize(s.putItem),
   };
   const unavoidableOf = (x: WarmResult['samples']) =>
-    x.handler.map((_, i) => (x.jwtVerify[i] ?? 0) + (x.batchGetItem[i] ?? 0) + (x.kmsSign[i] ?? 0) + (x.stsCall[i] ?? 0) + (x.putItem[i] ?? 0));
+    x.handler.map(
+      (_, i) => (x.jwtVerify[i] ?? 0) + (x.batchGetItem[i] ?? 0) + (x.kmsSign[i] ?? 0) + (x.stsCall[i] ?? 0) + (x.putItem[i] ?? 0),
+    );
   const unavoidable = summarize(unavoidableOf(s));
   // The handler's own design writes the audit record twice, the first write in parallel with the read.
   const concurrentPair = summarize(s.readWithConcurrentWrite);
   const designPath = summarize(
-    s.handler.map((_, i) => (s.jwtVerify[i] ?? 0) + (s.readWithConcurrentWrite[i] ?? 0) + (s.kmsSign[i] ?? 0) + (s.stsCall[i] ?? 0) + (s.putItem[i] ?? 0)),
+    s.handler.map(
+      (_, i) =>
+        (s.jwtVerify[i] ?? 0) + (s.readWithConcurrentWrite[i] ?? 0) + (s.kmsSign[i] ?? 0) + (s.stsCall[i] ?? 0) + (s.putItem[i] ?? 0),
+    ),
   );
   const a = r.warmAssumeRole.samples;
   const handlerAssumeRole = summarize(a.handler);
@@ -241,13 +268,13 @@ function writeResults(r: {
     '',
     `Written by \`npm run bench\` on ${new Date().toISOString()} at commit ${commit}.`,
     '',
-    `Machine: Node ${process.version} on ${process.platform}/${process.arch}, ${cpu.length} CPU(s) (${cpu[0]?.model.trim() ?? 'unknown'}), `
-      + `DynamoDB: ${r.dynamoEngine}. The machine is shared, so absolute figures move between runs; the ratio is measured in one run, interleaved.`,
+    `Machine: Node ${process.version} on ${process.platform}/${process.arch}, ${cpu.length} CPU(s) (${cpu[0]?.model.trim() ?? 'unknown'}), ` +
+      `DynamoDB: ${r.dynamoEngine}. The machine is shared, so absolute figures move between runs; the ratio is measured in one run, interleaved.`,
     '',
     '## Bundle size',
     '',
-    'Each function bundled as serverless-esbuild does for `serverless package` (the `custom.esbuild` block of serverless.yml: bundle, minify, ESM, node22, everything bundled including the AWS SDK, '
-      + 'with the esbuild plugins of build/esbuild-plugins.cjs). Each function\'s zip holds this one file and nothing else (test/e2e/package.test.ts checks it), so this is the whole package.',
+    'Each function bundled as serverless-esbuild does for `serverless package` (the `custom.esbuild` block of serverless.yml: bundle, minify, ESM, node22, everything bundled including the AWS SDK, ' +
+      "with the esbuild plugins of build/esbuild-plugins.cjs). Each function's zip holds this one file and nothing else (test/e2e/package.test.ts checks it), so this is the whole package.",
     '',
     '| function | bytes | KiB | aim ≤ 600 KiB |',
     '|---|---:|---:|---|',
@@ -255,38 +282,50 @@ function writeResults(r: {
     '',
     'The largest parts of each bundle, in KiB (esbuild metafile; a package counts what it brought in under its own node_modules; docs/bundle-size.md explains the choices):',
     '',
-    ...r.bundles.map((b) => `- **${b.name}**: ${b.composition.slice(0, COMPOSITION_PARTS).map((c) => `${c.part} ${kib(c.bytes)}`).join(', ')}`),
+    ...r.bundles.map(
+      (b) =>
+        `- **${b.name}**: ${b.composition
+          .slice(0, COMPOSITION_PARTS)
+          .map((c) => `${c.part} ${kib(c.bytes)}`)
+          .join(', ')}`,
+    ),
     '',
     '## Cold start',
     '',
-    `${COLD_STARTS} fresh \`node\` processes per function, each importing the bundled handler and serving its first request against the local stack (`
-      + 'which includes OIDC discovery and the JWKS fetch from the dev IdP, and the first DynamoDB and STS connections). Medians, in ms:',
+    `${COLD_STARTS} fresh \`node\` processes per function, each importing the bundled handler and serving its first request against the local stack (` +
+      'which includes OIDC discovery and the JWKS fetch from the dev IdP, and the first DynamoDB and STS connections). Medians, in ms:',
     '',
     '| function | spawn → response | node bootstrap | import (init) | first request |',
     '|---|---:|---:|---:|---:|',
-    ...Object.entries(r.cold).map(([name, c]) => `| ${name} | ${fmt(c.wall.median)} | ${fmt(c.boot.median)} | ${fmt(c.import.median)} | ${fmt(c.firstRequest.median)} |`),
+    ...Object.entries(r.cold).map(
+      ([name, c]) =>
+        `| ${name} | ${fmt(c.wall.median)} | ${fmt(c.boot.median)} | ${fmt(c.import.median)} | ${fmt(c.firstRequest.median)} |`,
+    ),
     '',
     ...(r.bundles.some((b) => r.cold[b.name] === undefined)
       ? [
-          `Not measured: ${r.bundles.filter((b) => r.cold[b.name] === undefined).map((b) => b.name).join(', ')}. ` +
+          `Not measured: ${r.bundles
+            .filter((b) => r.cold[b.name] === undefined)
+            .map((b) => b.name)
+            .join(', ')}. ` +
             "portalSaml's first request needs a signed response from a SAML IdP for the portal's ACS, which the bench's stack does not run; " +
-            'its size is above, and its code path is the credentials function\'s SAML path plus the portal session.',
+            "its size is above, and its code path is the credentials function's SAML path plus the portal session.",
           '',
         ]
       : []),
     `## Warm: POST /v1/credentials on the keyvend-issuer path (${ENTITLEMENT})`,
     '',
-    `One process, ${WARMUP_CALLS} warm-up calls, then ${MEASURED_CALLS} iterations. Each iteration calls the bundled handler with an API Gateway HTTP API event, then makes the five calls no implementation of this path can avoid, `
-      + 'with the parameters the broker itself used (read back from its audit record and the STS emulator): one JWT verification with cached keys (jose), the entitlement read (one consistent BatchGetItem), '
-      + `one KMS Sign of a token of the broker's shape (SHA-256 digest, RS256, through the local KMS), AssumeRoleWithWebIdentity with such a token and the same session policy (${r.warm.policyChars} characters; ${r.warm.tagCount} tags in the token's claims), `
-      + `and one audit PutItem of the broker's own granted record (${r.warm.auditItemBytes} bytes). In ms:`,
+    `One process, ${WARMUP_CALLS} warm-up calls, then ${MEASURED_CALLS} iterations. Each iteration calls the bundled handler with an API Gateway HTTP API event, then makes the five calls no implementation of this path can avoid, ` +
+      'with the parameters the broker itself used (read back from its audit record and the STS emulator): one JWT verification with cached keys (jose), the entitlement read (one consistent BatchGetItem), ' +
+      `one KMS Sign of a token of the broker's shape (SHA-256 digest, RS256, through the local KMS), AssumeRoleWithWebIdentity with such a token and the same session policy (${r.warm.policyChars} characters; ${r.warm.tagCount} tags in the token's claims), ` +
+      `and one audit PutItem of the broker's own granted record (${r.warm.auditItemBytes} bytes). In ms:`,
     '',
     '| call | median | p99 | min | max |',
     '|---|---:|---:|---:|---:|',
     row('**handler** (whole request)', handler),
     row('JWT verification', ops.jwtVerify),
     row('entitlement read (BatchGetItem)', ops.batchGetItem),
-    row('**KMS Sign** (the broker\'s token)', ops.kmsSign),
+    row("**KMS Sign** (the broker's token)", ops.kmsSign),
     row('STS AssumeRoleWithWebIdentity', ops.stsCall),
     row('audit write (PutItem)', ops.putItem),
     row('**sum of the five**, per iteration', unavoidable),
@@ -303,12 +342,12 @@ function writeResults(r: {
     row('STS AssumeRole', summarize(a.stsCall)),
     row('**sum of its four unavoidable calls**', unavoidableAssumeRole),
     '',
-    `Ratio handler / unavoidable on this path: ${(handlerAssumeRole.median / unavoidableAssumeRole.median).toFixed(2)} at the median, ${(handlerAssumeRole.p99 / unavoidableAssumeRole.p99).toFixed(2)} at p99. `
-      + `keyvend-issuer handler / assume-role handler: ${(handler.median / handlerAssumeRole.median).toFixed(2)} at the median (two processes one after the other, so this ratio is less robust than the ones above).`,
+    `Ratio handler / unavoidable on this path: ${(handlerAssumeRole.median / unavoidableAssumeRole.median).toFixed(2)} at the median, ${(handlerAssumeRole.p99 / unavoidableAssumeRole.p99).toFixed(2)} at p99. ` +
+      `keyvend-issuer handler / assume-role handler: ${(handler.median / handlerAssumeRole.median).toFixed(2)} at the median (two processes one after the other, so this ratio is less robust than the ones above).`,
     '',
-    'The handler writes the audit record twice: a pending record, in parallel with the entitlement read, before STS is called, and the closing grant after STS and before the '
-      + 'credentials are returned, so that no credential can exist without a record even if the function dies between the two. The sum above counts one write, as the issue defines it. '
-      + 'The same run also measured the read and a write made concurrently, as the handler makes them, and so the critical path of that design (JWT + read ∥ write + Sign + AssumeRoleWithWebIdentity + write):',
+    'The handler writes the audit record twice: a pending record, in parallel with the entitlement read, before STS is called, and the closing grant after STS and before the ' +
+      'credentials are returned, so that no credential can exist without a record even if the function dies between the two. The sum above counts one write, as the issue defines it. ' +
+      'The same run also measured the read and a write made concurrently, as the handler makes them, and so the critical path of that design (JWT + read ∥ write + Sign + AssumeRoleWithWebIdentity + write):',
     '',
     '| | median | p99 | min | max |',
     '|---|---:|---:|---:|---:|',
@@ -319,18 +358,18 @@ function writeResults(r: {
     '',
     '## Where the time above the unavoidable calls goes',
     '',
-    `Of the ${fmt(handler.median - unavoidable.median)} ms (median) between the handler and the sum of the unavoidable calls, `
-      + `${fmt(designPath.median - unavoidable.median)} ms is the pending audit write: DynamoDB Local served the concurrent read and write in `
-      + `${fmt(concurrentPair.median)} ms, against ${fmt(ops.batchGetItem.median)} ms for the read alone and ${fmt(ops.putItem.median)} ms for the write alone, so the write made "in parallel" still lengthens the path. `
-      + `The remaining ${fmt(handler.median - designPath.median)} ms is the handler's own work. A CPU profile of the warm process `
-      + '(`BENCH_READABLE=1 BENCH_WARM_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench`) puts about 1 ms of synchronous CPU per request in the handler itself '
-      + '(SDK request signing and (de)serialisation for one more call than the unavoidable ones, marshalling the audit record twice, jose, middy, the decision log line), and most of the '
-      + 'rest of the process\'s CPU in loopback socket writes, which the unavoidable calls pay too.',
+    `Of the ${fmt(handler.median - unavoidable.median)} ms (median) between the handler and the sum of the unavoidable calls, ` +
+      `${fmt(designPath.median - unavoidable.median)} ms is the pending audit write: DynamoDB Local served the concurrent read and write in ` +
+      `${fmt(concurrentPair.median)} ms, against ${fmt(ops.batchGetItem.median)} ms for the read alone and ${fmt(ops.putItem.median)} ms for the write alone, so the write made "in parallel" still lengthens the path. ` +
+      `The remaining ${fmt(handler.median - designPath.median)} ms is the handler's own work. A CPU profile of the warm process ` +
+      '(`BENCH_READABLE=1 BENCH_WARM_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench`) puts about 1 ms of synchronous CPU per request in the handler itself ' +
+      '(SDK request signing and (de)serialisation for one more call than the unavoidable ones, marshalling the audit record twice, jose, middy, the decision log line), and most of the ' +
+      "rest of the process's CPU in loopback socket writes, which the unavoidable calls pay too.",
     '',
-    'Dropping the pending record would remove that part, but it is what guarantees that no credential exists without an audit record '
-      + '(a crash between AssumeRole and the closing write leaves a pending record naming the caller and the entitlement), so it stays: the fix is not in the handler\'s overhead. '
-      + 'Against DynamoDB proper, where the two requests '
-      + 'overlap on the server, its cost is expected to be closer to max(read, write) than to their sum; that is not measured here.',
+    'Dropping the pending record would remove that part, but it is what guarantees that no credential exists without an audit record ' +
+      "(a crash between AssumeRole and the closing write leaves a pending record naming the caller and the entitlement), so it stays: the fix is not in the handler's overhead. " +
+      'Against DynamoDB proper, where the two requests ' +
+      'overlap on the server, its cost is expected to be closer to max(read, write) than to their sum; that is not measured here.',
     '',
     `Tuning: BENCH_COLD_STARTS (${COLD_STARTS}), BENCH_WARMUP_CALLS (${WARMUP_CALLS}), BENCH_MEASURED_CALLS (${MEASURED_CALLS}).`,
     '',

@@ -52,7 +52,8 @@ const signingKeys = new KmsSigningKeys(new KMSClient({ region: plan.region, maxA
   publishedKeyIds: [],
 });
 
-const audit = (await dynamo.send(new GetCommand({ TableName: plan.auditTable, Key: { eventId: last['grantId'] }, ConsistentRead: true }))).Item;
+const audit = (await dynamo.send(new GetCommand({ TableName: plan.auditTable, Key: { eventId: last['grantId'] }, ConsistentRead: true })))
+  .Item;
 if (audit === undefined || audit['outcome'] !== 'granted') throw new Error(`no granted audit record for ${String(last['grantId'])}`);
 const caller = audit['caller'] as { issuerId: string; subject: string; groups: string[] };
 const session = (await (await fetch(`${plan.stsEndpoint}/_emulator/sessions/${String(last['AccessKeyId'])}`)).json()) as {
@@ -82,7 +83,12 @@ const claimsOf = (grantId: string) =>
       grantId,
       entitlementId: String(last['entitlement']),
       userKey,
-      identity: { roleSessionName: session.roleSessionName, sourceIdentity: session.sourceIdentity ?? '', tags: session.tags, transitiveTagKeys: session.transitiveTagKeys },
+      identity: {
+        roleSessionName: session.roleSessionName,
+        sourceIdentity: session.sourceIdentity ?? '',
+        tags: session.tags,
+        transitiveTagKeys: session.transitiveTagKeys,
+      },
     },
     new Date(),
   );
@@ -92,7 +98,9 @@ const batchKeys = [
   ...principalPartitionKeys(caller).map((pk) => grantKey(pk, String(last['entitlement']))),
 ];
 
-const discovery = (await (await fetch(`${plan.jwt.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)).json()) as { jwks_uri: string };
+const discovery = (await (await fetch(`${plan.jwt.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)).json()) as {
+  jwks_uri: string;
+};
 const jwks = createRemoteJWKSet(new URL(discovery.jwks_uri), { cooldownDuration: 30_000, cacheMaxAge: 300_000 });
 const verifyOptions = {
   issuer: plan.jwt.issuer,
@@ -108,7 +116,11 @@ const readEntitlement = () =>
   dynamo.send(new BatchGetCommand({ RequestItems: { [plan.entitlementsTable]: { Keys: batchKeys, ConsistentRead: true } } }));
 const putAuditItem = () =>
   dynamo.send(
-    new PutCommand({ TableName: plan.auditTable, Item: { ...audit, eventId: randomUUID() }, ConditionExpression: 'attribute_not_exists(eventId)' }),
+    new PutCommand({
+      TableName: plan.auditTable,
+      Item: { ...audit, eventId: randomUUID() },
+      ConditionExpression: 'attribute_not_exists(eventId)',
+    }),
   );
 const operations: Record<Exclude<WarmOperation, 'handler'>, () => Promise<unknown>> = {
   jwtVerify: () => jwtVerify(plan.token, jwks, verifyOptions),

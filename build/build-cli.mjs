@@ -25,7 +25,9 @@ export async function buildCli() {
     format: 'esm',
     target: 'node20',
     // Some bundled libraries (the AWS SDK) still call require() for Node built-ins.
-    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __keyvendRequire } from 'node:module'; const require = __keyvendRequire(import.meta.url);" },
+    banner: {
+      js: "#!/usr/bin/env node\nimport { createRequire as __keyvendRequire } from 'node:module'; const require = __keyvendRequire(import.meta.url);",
+    },
     define: { __KEYVEND_VERSION__: JSON.stringify(version) },
     legalComments: 'inline',
     logLevel: 'warning',

@@ -27,7 +27,10 @@ const unreachableSamlModules = {
     build.onLoad({ filter: /.*/, namespace: STUB_NAMESPACE }, (args) => {
       const names = UNREACHABLE[args.path];
       const body = names
-        .map((name) => `exports.${name} = function () { throw new Error(${JSON.stringify(`${args.path}.${name} is not bundled: the broker never decrypts assertions or builds SAML messages`)}); };`)
+        .map(
+          (name) =>
+            `exports.${name} = function () { throw new Error(${JSON.stringify(`${args.path}.${name} is not bundled: the broker never decrypts assertions or builds SAML messages`)}); };`,
+        )
         .join('\n');
       return { contents: body, loader: 'js', resolveDir: dirname(__filename) };
     });
@@ -43,7 +46,12 @@ const xmldomWithoutSideEffects = {
   setup(build) {
     build.onResolve({ filter: /^@xmldom\/xmldom$/ }, async (args) => {
       if (args.pluginData === 'keyvend-resolving') return undefined;
-      const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'keyvend-resolving' });
+      const resolved = await build.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: 'keyvend-resolving',
+      });
       return resolved.errors.length > 0 ? undefined : { path: resolved.path, sideEffects: false };
     });
   },

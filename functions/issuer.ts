@@ -12,5 +12,11 @@ const MAX_AGE_SECONDS = 300;
 export const handler = httpHandler(logger(), async (event) => {
   const keys = await issuer.keys.publicKeys();
   if (event.rawPath.endsWith('/jwks.json')) return publicJsonResponse({ keys }, MAX_AGE_SECONDS);
-  return publicJsonResponse(discoveryDocument(issuer.issuer, keys.map((k) => k.alg)), MAX_AGE_SECONDS);
+  return publicJsonResponse(
+    discoveryDocument(
+      issuer.issuer,
+      keys.map((k) => k.alg),
+    ),
+    MAX_AGE_SECONDS,
+  );
 });

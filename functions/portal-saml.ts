@@ -45,7 +45,10 @@ const routes: Record<string, Route> = {
         context,
       });
       const maxAgeSeconds = session.expiresAt - Math.floor(Date.now() / 1000);
-      return redirectResponse(p.http, '/portal', [clearRequest, setCookie(names.session, sessionCookie, { secure: p.http.secure, path: '/', maxAgeSeconds })]);
+      return redirectResponse(p.http, '/portal', [
+        clearRequest,
+        setCookie(names.session, sessionCookie, { secure: p.http.secure, path: '/', maxAgeSeconds }),
+      ]);
     } catch (error) {
       return portalErrorResponse(p.http, asKeyvendError(error), context, 'login', [clearRequest], logger());
     }
@@ -61,7 +64,11 @@ export const handler = httpHandler(logger(), async (event, lambdaContext) => {
   const path = (event.rawPath ?? '').replace(/\/+$/, '');
   const route = routes[`${event.requestContext?.http?.method ?? ''} ${path}`];
   if (route === undefined) {
-    return htmlResponse(p.http, 404, errorPage({ title: 'Not found', message: 'There is no such page.', requestId: context.requestId, signInAgain: false }));
+    return htmlResponse(
+      p.http,
+      404,
+      errorPage({ title: 'Not found', message: 'There is no such page.', requestId: context.requestId, signInAgain: false }),
+    );
   }
   try {
     return await route(event, context);

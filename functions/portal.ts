@@ -60,7 +60,11 @@ const routes: Record<string, Route> = {
   },
 
   'POST /portal/console': async (event, context) => {
-    const grant = await p.app.openConsole({ sessionCookie: readCookie(event, names.session), form: safeForm(event, ['csrf', 'entitlement']), context });
+    const grant = await p.app.openConsole({
+      sessionCookie: readCookie(event, names.session),
+      form: safeForm(event, ['csrf', 'entitlement']),
+      context,
+    });
     // The sign-in URL leaves only in this Location header, with no-store and no-referrer.
     return redirectResponse(p.http, grant.url.reveal());
   },
@@ -83,7 +87,11 @@ export const handler = httpHandler(logger(), async (event, lambdaContext) => {
   const path = (event.rawPath ?? '').replace(/\/+$/, '');
   const route = routes[`${event.requestContext?.http?.method ?? ''} ${path}`];
   if (route === undefined) {
-    return htmlResponse(p.http, 404, errorPage({ title: 'Not found', message: 'There is no such page.', requestId: context.requestId, signInAgain: false }));
+    return htmlResponse(
+      p.http,
+      404,
+      errorPage({ title: 'Not found', message: 'There is no such page.', requestId: context.requestId, signInAgain: false }),
+    );
   }
   try {
     return await route(event, context);

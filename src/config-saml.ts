@@ -19,7 +19,10 @@ const ATTRIBUTE_NAME = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_:./#-]{1,256}$/, 
 const IDP_SCHEMA = v.strictObject({
   id: v.pipe(v.string(), v.regex(ISSUER_ID_PATTERN, 'IdP ids are 1-31 of [a-z0-9-]')),
   entityId: NON_EMPTY,
-  certificates: v.pipe(v.array(v.pipe(v.string(), v.includes('-----BEGIN CERTIFICATE-----'))), v.minLength(1, 'an IdP needs at least one pinned signing certificate')),
+  certificates: v.pipe(
+    v.array(v.pipe(v.string(), v.includes('-----BEGIN CERTIFICATE-----'))),
+    v.minLength(1, 'an IdP needs at least one pinned signing certificate'),
+  ),
   audiences: v.optional(v.pipe(v.array(NON_EMPTY), v.minLength(1))),
   subjectAttribute: v.optional(ATTRIBUTE_NAME),
   /** The explicit opt-in to a subject other than a persistent NameID (an attribute, or another NameID format). */
@@ -60,7 +63,7 @@ export function loadSamlConfig(
   if (Array.isArray(json) && json.some((idp) => typeof idp === 'object' && idp !== null && Object.hasOwn(idp, 'portalSignInUrl'))) {
     // Its meaning changed, so it is not silently carried over: an IdP-initiated URL does not take an AuthnRequest.
     throw options.fail(
-      'KEYVEND_SAML_IDPS: portalSignInUrl (an IdP-initiated sign-in URL) is no longer accepted: the portal refuses unsolicited responses; set ssoUrl, the IdP\'s SSO URL for AuthnRequests (HTTP-Redirect binding)',
+      "KEYVEND_SAML_IDPS: portalSignInUrl (an IdP-initiated sign-in URL) is no longer accepted: the portal refuses unsolicited responses; set ssoUrl, the IdP's SSO URL for AuthnRequests (HTTP-Redirect binding)",
     );
   }
   const parsed = v.safeParse(v.array(IDP_SCHEMA), json);
@@ -95,12 +98,23 @@ export function loadSamlConfig(
     }
     // Only a persistent NameID is meant to be stable and never reassigned (SAML Core §8.3.7); an attribute
     // (uid, mail) or an email/unspecified NameID may be renamed or reused, moving grants to someone else.
-    const mutable = idp.subjectAttribute !== undefined ? `subjectAttribute "${idp.subjectAttribute}"` : idp.nameIdFormats.some((f) => f !== PERSISTENT) ? 'a NameID format other than persistent' : undefined;
+    const mutable =
+      idp.subjectAttribute !== undefined
+        ? `subjectAttribute "${idp.subjectAttribute}"`
+        : idp.nameIdFormats.some((f) => f !== PERSISTENT)
+          ? 'a NameID format other than persistent'
+          : undefined;
     if (mutable !== undefined && idp.allowMutableSubject !== true) {
-      throw options.fail(`SAML IdP ${idp.id}: ${mutable} may be changed or reassigned at the IdP, letting people become each other; use the persistent NameID, or set allowMutableSubject: true`);
+      throw options.fail(
+        `SAML IdP ${idp.id}: ${mutable} may be changed or reassigned at the IdP, letting people become each other; use the persistent NameID, or set allowMutableSubject: true`,
+      );
     }
-    if (mutable === undefined && idp.allowMutableSubject === true) throw options.fail(`SAML IdP ${idp.id}: allowMutableSubject is set but the subject is the persistent NameID: remove it`);
-    if (mutable !== undefined) options.warn?.(`SAML IdP ${idp.id}: the subject is ${mutable}; if the IdP lets it change or reuses it, one person can take over another's grants`);
+    if (mutable === undefined && idp.allowMutableSubject === true)
+      throw options.fail(`SAML IdP ${idp.id}: allowMutableSubject is set but the subject is the persistent NameID: remove it`);
+    if (mutable !== undefined)
+      options.warn?.(
+        `SAML IdP ${idp.id}: the subject is ${mutable}; if the IdP lets it change or reuses it, one person can take over another's grants`,
+      );
     const { subjectAttribute, groupsAttribute, ssoUrl, displayName, allowMutableSubject: _mutable, ...rest } = idp;
     return {
       ...rest,

@@ -101,7 +101,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const warnings: string[] = [];
   const issuers: OidcIssuerSettings[] = parsed.output.map((i) => {
     warnings.push(...issuerHazards(i));
-    const { jwksUri, groupsClaim, authorizedParties, displayName, anyAuthorizedParty: _any, allowMutableSubjectClaim: _mutable, ...rest } = i;
+    const {
+      jwksUri,
+      groupsClaim,
+      authorizedParties,
+      displayName,
+      anyAuthorizedParty: _any,
+      allowMutableSubjectClaim: _mutable,
+      ...rest
+    } = i;
     return {
       ...rest,
       ...(jwksUri === undefined ? {} : { jwksUri }),
@@ -215,7 +223,9 @@ function issuerHazards(i: v.InferOutput<typeof ISSUER_SCHEMA>): string[] {
     throw new ConfigError(`issuer ${i.id}: authorizedParties and anyAuthorizedParty exclude each other`);
   }
   if (i.anyAuthorizedParty === true) {
-    warnings.push(`issuer ${i.id}: anyAuthorizedParty is set, so a token from any client of ${i.issuer} with the broker's audience is accepted`);
+    warnings.push(
+      `issuer ${i.id}: anyAuthorizedParty is set, so a token from any client of ${i.issuer} with the broker's audience is accepted`,
+    );
   }
   if (i.subjectClaim !== 'sub' && i.allowMutableSubjectClaim !== true) {
     throw new ConfigError(
@@ -226,7 +236,9 @@ function issuerHazards(i: v.InferOutput<typeof ISSUER_SCHEMA>): string[] {
     throw new ConfigError(`issuer ${i.id}: allowMutableSubjectClaim is set but subjectClaim is sub: remove it`);
   }
   if (i.allowMutableSubjectClaim === true) {
-    warnings.push(`issuer ${i.id}: subjectClaim "${i.subjectClaim}" is not sub; if the IdP lets it change or reuses it, one person can take over another's grants`);
+    warnings.push(
+      `issuer ${i.id}: subjectClaim "${i.subjectClaim}" is not sub; if the IdP lets it change or reuses it, one person can take over another's grants`,
+    );
   }
   return warnings;
 }
@@ -234,7 +246,13 @@ function issuerHazards(i: v.InferOutput<typeof ISSUER_SCHEMA>): string[] {
 /** `*` in a configured pattern matches within one ARN segment part, never across `:`. */
 export function roleArnMatcher(patterns: readonly string[]): (roleArn: string) => boolean {
   const regexes = patterns.map(
-    (p) => new RegExp(`^${p.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('[^:]*')}$`),
+    (p) =>
+      new RegExp(
+        `^${p
+          .split('*')
+          .map((s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))
+          .join('[^:]*')}$`,
+      ),
   );
   return (roleArn) => regexes.some((r) => r.test(roleArn));
 }
@@ -279,7 +297,9 @@ function loadBrokerIssuerConfig(env: Record<string, string | undefined>, localMo
   if (publishedKeyIds.length > 3) throw new ConfigError('KEYVEND_PUBLISHED_KEY_IDS: at most 3 keys besides the signing key');
   const lifetimeSeconds = Number(env['KEYVEND_TOKEN_LIFETIME_SECONDS'] ?? '300');
   if (!Number.isInteger(lifetimeSeconds) || lifetimeSeconds < MIN_TOKEN_LIFETIME_SECONDS || lifetimeSeconds > MAX_TOKEN_LIFETIME_SECONDS) {
-    throw new ConfigError(`KEYVEND_TOKEN_LIFETIME_SECONDS must be a whole number between ${MIN_TOKEN_LIFETIME_SECONDS} and ${MAX_TOKEN_LIFETIME_SECONDS}`);
+    throw new ConfigError(
+      `KEYVEND_TOKEN_LIFETIME_SECONDS must be a whole number between ${MIN_TOKEN_LIFETIME_SECONDS} and ${MAX_TOKEN_LIFETIME_SECONDS}`,
+    );
   }
   return Object.freeze({
     token: Object.freeze({ issuer, audience, lifetimeSeconds }),
@@ -322,7 +342,10 @@ function loadConsoleConfig(
   let destinationRules: DestinationRule[];
   try {
     destinationRules = parseDestinationRules(
-      (env['KEYVEND_CONSOLE_DESTINATIONS'] ?? '').split(',').map((d) => d.trim()).filter(Boolean),
+      (env['KEYVEND_CONSOLE_DESTINATIONS'] ?? '')
+        .split(',')
+        .map((d) => d.trim())
+        .filter(Boolean),
     );
   } catch (error) {
     throw new ConfigError(`KEYVEND_CONSOLE_DESTINATIONS: ${(error as Error).message}`);
@@ -364,10 +387,14 @@ function loadPortalConfig(
   const clientSecret = env['KEYVEND_PORTAL_CLIENT_SECRET']?.trim() || undefined;
   const sessionKey = env['KEYVEND_PORTAL_SESSION_KEY']?.trim() || undefined;
   if ((clientSecret !== undefined || sessionKey !== undefined) && !localMode) {
-    throw new ConfigError('KEYVEND_PORTAL_CLIENT_SECRET and KEYVEND_PORTAL_SESSION_KEY are for local mode only; use KEYVEND_PORTAL_SECRET_ID');
+    throw new ConfigError(
+      'KEYVEND_PORTAL_CLIENT_SECRET and KEYVEND_PORTAL_SESSION_KEY are for local mode only; use KEYVEND_PORTAL_SECRET_ID',
+    );
   }
   if (secretId === undefined && (clientSecret === undefined || sessionKey === undefined)) {
-    throw new ConfigError('the portal needs KEYVEND_PORTAL_SECRET_ID (or, locally, KEYVEND_PORTAL_CLIENT_SECRET and KEYVEND_PORTAL_SESSION_KEY)');
+    throw new ConfigError(
+      'the portal needs KEYVEND_PORTAL_SECRET_ID (or, locally, KEYVEND_PORTAL_CLIENT_SECRET and KEYVEND_PORTAL_SESSION_KEY)',
+    );
   }
   if (sessionKey !== undefined && Buffer.from(sessionKey, 'base64url').length < 32) {
     throw new ConfigError('KEYVEND_PORTAL_SESSION_KEY must be at least 32 random bytes, base64url');
@@ -376,5 +403,13 @@ function loadPortalConfig(
   if (!Number.isInteger(sessionSeconds) || sessionSeconds < 60 || sessionSeconds > 43_200) {
     throw new ConfigError('KEYVEND_PORTAL_SESSION_SECONDS must be a whole number of seconds between 60 and 43200');
   }
-  return Object.freeze({ publicUrl: publicUrl.replace(/\/+$/, ''), issuerId, clientId, secretId, clientSecret, sessionKey, sessionSeconds });
+  return Object.freeze({
+    publicUrl: publicUrl.replace(/\/+$/, ''),
+    issuerId,
+    clientId,
+    secretId,
+    clientSecret,
+    sessionKey,
+    sessionSeconds,
+  });
 }

@@ -66,7 +66,10 @@ const bounded = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => with
 /** Each method of a use-case object (the portal's), bounded as `bounded` does. */
 const boundedEach = <T extends object>(methods: T): T =>
   Object.fromEntries(
-    Object.entries(methods).map(([name, value]) => [name, typeof value === 'function' ? bounded((...args: unknown[]) => value.apply(methods, args)) : value]),
+    Object.entries(methods).map(([name, value]) => [
+      name,
+      typeof value === 'function' ? bounded((...args: unknown[]) => value.apply(methods, args)) : value,
+    ]),
   ) as T;
 
 const documentClient = /* @__PURE__ */ once(() => {
@@ -95,7 +98,10 @@ const signingKeys = /* @__PURE__ */ once(() => {
   const issuer = c.brokerIssuer;
   if (issuer === undefined) return undefined;
   const client = new KMSClient(clientSettings(c.kmsEndpoint));
-  return { settings: issuer.token, keys: new KmsSigningKeys(client, { signingKeyId: issuer.signingKeyId, publishedKeyIds: issuer.publishedKeyIds }) };
+  return {
+    settings: issuer.token,
+    keys: new KmsSigningKeys(client, { signingKeyId: issuer.signingKeyId, publishedKeyIds: issuer.publishedKeyIds }),
+  };
 });
 
 const federationKeys = /* @__PURE__ */ once(() => {
@@ -156,24 +162,28 @@ export const issueCredentials = /* @__PURE__ */ once(() => bounded(makeIssuer(sa
 /** Console sign-in and the portal take bearer tokens only, so their bundles carry no SAML verifier (docs/bundle-size.md). */
 const issueBearerCredentials = /* @__PURE__ */ once(() => makeIssuer(undefined));
 
-export const listEntitlements = /* @__PURE__ */ once(() => bounded(makeListEntitlements({ verifier: verifier(), entitlements: entitlementStore() })));
+export const listEntitlements = /* @__PURE__ */ once(() =>
+  bounded(makeListEntitlements({ verifier: verifier(), entitlements: entitlementStore() })),
+);
 
 export const issueConsoleUrl = /* @__PURE__ */ once(() => {
   const c = config();
   if (c.console.issuerUrl === undefined) {
     throw new ConfigError('console sign-in needs KEYVEND_CONSOLE_ISSUER_URL or KEYVEND_PORTAL_URL (the Issuer of sign-in URLs)');
   }
-  return bounded(makeIssueConsoleUrl({
-    issueCredentials: issueBearerCredentials(),
-    signin: new FederationConsoleSignin(),
-    clock: systemClock,
-    settings: {
-      issuerUrl: c.console.issuerUrl,
-      destinationRules: c.console.destinationRules,
-      federationEndpointFor: (partition) => c.console.federationEndpoint ?? federationEndpointFor(partition),
-      roleChaining: c.roleChaining,
-    },
-  }));
+  return bounded(
+    makeIssueConsoleUrl({
+      issueCredentials: issueBearerCredentials(),
+      signin: new FederationConsoleSignin(),
+      clock: systemClock,
+      settings: {
+        issuerUrl: c.console.issuerUrl,
+        destinationRules: c.console.destinationRules,
+        federationEndpointFor: (partition) => c.console.federationEndpoint ?? federationEndpointFor(partition),
+        roleChaining: c.roleChaining,
+      },
+    }),
+  );
 });
 
 /**
@@ -194,9 +204,10 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
     settings.secretId !== undefined
       ? new SecretsManagerPortalSecrets(new SecretsManagerClient(clientSettings(c.secretsManagerEndpoint)), settings.secretId)
       : new StaticPortalSecrets(settings.clientSecret ?? '', settings.sessionKey ?? '');
-  const federationOrigins = c.console.federationEndpoint !== undefined
-    ? [new URL(c.console.federationEndpoint).origin]
-    : (['aws', 'aws-us-gov', 'aws-cn'] as const).map((p) => new URL(federationEndpointFor(p)).origin);
+  const federationOrigins =
+    c.console.federationEndpoint !== undefined
+      ? [new URL(c.console.federationEndpoint).origin]
+      : (['aws', 'aws-us-gov', 'aws-cn'] as const).map((p) => new URL(federationEndpointFor(p)).origin);
   return {
     publicUrl: settings.publicUrl,
     issuerName: issuer.displayName ?? new URL(issuer.issuer).host,
@@ -210,37 +221,46 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
         ),
     http: { secure: new URL(settings.publicUrl).protocol === 'https:', formTargets: federationOrigins },
     sessionSeconds: settings.sessionSeconds,
-    app: boundedEach(makePortal({
-      login: new OidcPortalLogin({
-        issuer,
-        clientId: settings.clientId,
-        redirectUri: `${settings.publicUrl}/portal/callback`,
+    app: boundedEach(
+      makePortal({
+        login: new OidcPortalLogin({
+          issuer,
+          clientId: settings.clientId,
+          redirectUri: `${settings.publicUrl}/portal/callback`,
+          secrets,
+          allowLoopbackHttp: c.localMode,
+        }),
         secrets,
-        allowLoopbackHttp: c.localMode,
-      }),
-      secrets,
-      entitlements: entitlementStore(),
-      issueConsoleUrl: issueConsoleUrl(),
-      audit: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
-      log: new PowertoolsDecisionLog(logger()),
-      clock: systemClock,
-      settings: { sessionSeconds: settings.sessionSeconds },
-      saml:
-        saml === undefined || c.saml.audience === undefined
-          ? undefined
-          : {
-              verifier: saml,
-              acsUrl: `${settings.publicUrl}/portal/saml/acs`,
-              requests: new RedirectSamlAuthnRequests({
-                spEntityId: c.saml.audience,
+        entitlements: entitlementStore(),
+        issueConsoleUrl: issueConsoleUrl(),
+        audit: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
+        log: new PowertoolsDecisionLog(logger()),
+        clock: systemClock,
+        settings: { sessionSeconds: settings.sessionSeconds },
+        saml:
+          saml === undefined || c.saml.audience === undefined
+            ? undefined
+            : {
+                verifier: saml,
                 acsUrl: `${settings.publicUrl}/portal/saml/acs`,
-                endpoints: c.saml.idps.flatMap((idp) =>
-                  idp.ssoUrl === undefined
-                    ? []
-                    : [{ idpId: idp.id, ssoUrl: idp.ssoUrl, nameIdFormat: idp.subjectAttribute === undefined && idp.nameIdFormats.length === 1 ? idp.nameIdFormats[0] : undefined }],
-                ),
-              }),
-            },
-    })),
+                requests: new RedirectSamlAuthnRequests({
+                  spEntityId: c.saml.audience,
+                  acsUrl: `${settings.publicUrl}/portal/saml/acs`,
+                  endpoints: c.saml.idps.flatMap((idp) =>
+                    idp.ssoUrl === undefined
+                      ? []
+                      : [
+                          {
+                            idpId: idp.id,
+                            ssoUrl: idp.ssoUrl,
+                            nameIdFormat:
+                              idp.subjectAttribute === undefined && idp.nameIdFormats.length === 1 ? idp.nameIdFormats[0] : undefined,
+                          },
+                        ],
+                  ),
+                }),
+              },
+      }),
+    ),
   };
 };

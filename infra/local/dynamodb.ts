@@ -47,7 +47,10 @@ export async function startLocalDynamoDb(options: { port?: number; engine?: 'dyn
         child.kill('SIGTERM');
       });
   } else {
-    const dynalite = require('dynalite') as (o: object) => { listen(p: number, h: string, cb: () => void): void; close(cb: () => void): void };
+    const dynalite = require('dynalite') as (o: object) => {
+      listen(p: number, h: string, cb: () => void): void;
+      close(cb: () => void): void;
+    };
     const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     close = () => new Promise((resolve) => server.close(() => resolve()));
@@ -71,11 +74,24 @@ export async function startLocalDynamoDb(options: { port?: number; engine?: 'dyn
 }
 
 /** CloudFormation's short-form tags, read as opaque values: only the table properties are used here. */
-export const CFN_TAGS = ['!GetAtt', '!Ref', '!Sub', '!Split', '!Join', '!If', '!Equals', '!Not', '!Select', '!FindInMap', '!ImportValue', '!GetAZs', '!Base64']
-  .flatMap((tag) => [
-    { tag, resolve: (value: unknown) => ({ [tag]: value }) },
-    ...(['seq', 'map'] as const).map((collection) => ({ tag, collection, resolve: (value: unknown) => ({ [tag]: value }) })),
-  ]);
+export const CFN_TAGS = [
+  '!GetAtt',
+  '!Ref',
+  '!Sub',
+  '!Split',
+  '!Join',
+  '!If',
+  '!Equals',
+  '!Not',
+  '!Select',
+  '!FindInMap',
+  '!ImportValue',
+  '!GetAZs',
+  '!Base64',
+].flatMap((tag) => [
+  { tag, resolve: (value: unknown) => ({ [tag]: value }) },
+  ...(['seq', 'map'] as const).map((collection) => ({ tag, collection, resolve: (value: unknown) => ({ [tag]: value }) })),
+]);
 
 /**
  * The tables as serverless.yml declares them for AWS, so the local tables can never drift from the

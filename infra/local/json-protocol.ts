@@ -24,7 +24,11 @@ export interface Json11Failure {
  * A thrown error as the service answers it: its own typed errors as they are, a SigV4 failure of the STS emulator's
  * verifier under the service's name (HTTP 400), anything else as the service's internal error (HTTP 500).
  */
-export function json11Failure(error: unknown, isOwn: (e: unknown) => e is Json11Failure, internal: { type: string; message: string }): Json11Failure {
+export function json11Failure(
+  error: unknown,
+  isOwn: (e: unknown) => e is Json11Failure,
+  internal: { type: string; message: string },
+): Json11Failure {
   if (isOwn(error)) return { status: error.status, type: error.type, message: error.message };
   if (error instanceof StsError) return { status: 400, type: SIGNATURE_ERRORS[error.code] ?? error.code, message: error.message };
   return { status: 500, ...internal };

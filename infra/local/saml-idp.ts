@@ -21,10 +21,25 @@ export interface SigningCert {
 export function generateSigningCert(commonName: string, options: { newKey?: readonly string[] } = {}): SigningCert {
   const dir = mkdtempSync(join(tmpdir(), 'keyvend-saml-cert-'));
   try {
-    execFileSync('openssl', [
-      'req', '-x509', ...(options.newKey ?? ['-newkey', 'rsa:2048']), '-nodes', '-sha256', '-days', '2',
-      '-subj', `/CN=${commonName}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        ...(options.newKey ?? ['-newkey', 'rsa:2048']),
+        '-nodes',
+        '-sha256',
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${commonName}`,
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     return { certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'), keyPem: readFileSync(join(dir, 'key.pem'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -64,15 +79,21 @@ export interface SamlifyIdp {
   response(options?: ResponseOptions): Promise<string>;
 }
 
-const escapeXml = (text: string) =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
  * samlify 2.13.1 as an in-process IdP. The response is built from our own template (so a test can set any
  * field, including wrong ones), then samlify signs the assertion and/or the response with RSA-SHA256
  * (exclusive c14n), exactly as it does for a real SP.
  */
-export function samlifyIdp(settings: { entityId: string; cert: SigningCert; acsUrl: string; audience: string; defaultNameId: string; defaultAttributes?: Readonly<Record<string, readonly string[]>> }): SamlifyIdp {
+export function samlifyIdp(settings: {
+  entityId: string;
+  cert: SigningCert;
+  acsUrl: string;
+  audience: string;
+  defaultNameId: string;
+  defaultAttributes?: Readonly<Record<string, readonly string[]>>;
+}): SamlifyIdp {
   return {
     entityId: settings.entityId,
     cert: settings.cert,
@@ -85,7 +106,10 @@ export function samlifyIdp(settings: { entityId: string; cert: SigningCert; acsU
       const issuer = escapeXml(options.issuer ?? settings.entityId);
       const responseIssuer = escapeXml(options.responseIssuer ?? options.issuer ?? settings.entityId);
       const attributes = Object.entries(options.attributes ?? settings.defaultAttributes ?? {})
-        .map(([name, values]) => `<saml:Attribute Name="${escapeXml(name)}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">${values.map((v) => `<saml:AttributeValue xsi:type="xs:string">${v}</saml:AttributeValue>`).join('')}</saml:Attribute>`)
+        .map(
+          ([name, values]) =>
+            `<saml:Attribute Name="${escapeXml(name)}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">${values.map((v) => `<saml:AttributeValue xsi:type="xs:string">${v}</saml:AttributeValue>`).join('')}</saml:Attribute>`,
+        )
         .join('');
       const xml =
         `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r${randomUUID()}" Version="2.0" IssueInstant="${iso(now)}" Destination="${escapeXml(options.destination ?? settings.acsUrl)}"${inResponseTo}>` +
@@ -114,7 +138,10 @@ export function samlifyIdp(settings: { entityId: string; cert: SigningCert; acsU
         wantMessageSigned: options.signResponse ?? true,
         assertionConsumerService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: settings.acsUrl }],
       });
-      const { context } = await idp.createLoginResponse(sp, { extract: { request: { id: '' } } }, 'post', { email: '' }, () => ({ id: '', context: xml }));
+      const { context } = await idp.createLoginResponse(sp, { extract: { request: { id: '' } } }, 'post', { email: '' }, () => ({
+        id: '',
+        context: xml,
+      }));
       return context;
     },
   };
@@ -138,10 +165,21 @@ export interface DevSamlIdp {
  * there. Without a SAMLRequest it signs in IdP-initiated (no InResponseTo), which the portal refuses: kept so the
  * tests can show that refusal.
  */
-export async function startDevSamlIdp(options: { port: number; acsUrl: string; audience: string; portalAcsUrl?: string }): Promise<DevSamlIdp> {
+export async function startDevSamlIdp(options: {
+  port: number;
+  acsUrl: string;
+  audience: string;
+  portalAcsUrl?: string;
+}): Promise<DevSamlIdp> {
   const url = `http://127.0.0.1:${options.port}`;
   const entityId = `${url}/metadata`;
-  const idp = samlifyIdp({ entityId, cert: generateSigningCert('keyvend-dev-saml-idp'), acsUrl: options.acsUrl, audience: options.audience, defaultNameId: '' });
+  const idp = samlifyIdp({
+    entityId,
+    cert: generateSigningCert('keyvend-dev-saml-idp'),
+    acsUrl: options.acsUrl,
+    audience: options.audience,
+    defaultNameId: '',
+  });
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -152,15 +190,23 @@ export async function startDevSamlIdp(options: { port: number; acsUrl: string; a
       };
       const target = new URL(request.url ?? '/', url);
       if (options.portalAcsUrl !== undefined && target.pathname === '/portal-sso') {
-        return portalSignIn(request.method ?? '', target.searchParams, Buffer.concat(chunks).toString('utf8'), { acsUrl: options.portalAcsUrl, audience: options.audience }, idp, response);
+        return portalSignIn(
+          request.method ?? '',
+          target.searchParams,
+          Buffer.concat(chunks).toString('utf8'),
+          { acsUrl: options.portalAcsUrl, audience: options.audience },
+          idp,
+          response,
+        );
       }
       if (request.method !== 'POST' || request.url !== '/sso') return reply(404, 'POST /sso with username and password\n');
       const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
       const user = findDemoUserByUsername(form.get('username') ?? '');
       if (user === undefined || user.password !== form.get('password')) return reply(401, 'wrong username or password\n');
-      idp
-        .response({ nameId: user.sub, attributes: { groups: user.groups } })
-        .then((samlResponse) => reply(200, samlResponse), () => reply(500, 'signing failed\n'));
+      idp.response({ nameId: user.sub, attributes: { groups: user.groups } }).then(
+        (samlResponse) => reply(200, samlResponse),
+        () => reply(500, 'signing failed\n'),
+      );
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -191,11 +237,13 @@ function authnRequestId(samlRequest: string, sp: { acsUrl: string; audience: str
   try {
     const xml = inflateRawSync(Buffer.from(samlRequest, 'base64')).toString('utf8');
     const root = new DOMParser().parseFromString(xml, 'text/xml').documentElement;
-    if (root === null || root.localName !== 'AuthnRequest' || root.namespaceURI !== 'urn:oasis:names:tc:SAML:2.0:protocol') return undefined;
+    if (root === null || root.localName !== 'AuthnRequest' || root.namespaceURI !== 'urn:oasis:names:tc:SAML:2.0:protocol')
+      return undefined;
     const issuer = root.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Issuer')[0]?.textContent;
     const acs = root.getAttribute('AssertionConsumerServiceURL');
     const id = root.getAttribute('ID') ?? '';
-    if (issuer !== sp.audience || (acs !== null && acs !== '' && acs !== sp.acsUrl) || !/^[A-Za-z_][A-Za-z0-9_.-]{0,255}$/.test(id)) return undefined;
+    if (issuer !== sp.audience || (acs !== null && acs !== '' && acs !== sp.acsUrl) || !/^[A-Za-z_][A-Za-z0-9_.-]{0,255}$/.test(id))
+      return undefined;
     return id;
   } catch {
     return undefined;
@@ -222,7 +270,8 @@ function portalSignIn(
   const fields = method === 'POST' ? new URLSearchParams(body) : query;
   const samlRequest = fields.get('SAMLRequest') ?? undefined;
   const requestId = samlRequest === undefined ? undefined : authnRequestId(samlRequest, sp);
-  if (samlRequest !== undefined && requestId === undefined) return html(400, devIdpPage('Dev SAML IdP', '<p>That is not an AuthnRequest from the Keyvend portal.</p>'));
+  if (samlRequest !== undefined && requestId === undefined)
+    return html(400, devIdpPage('Dev SAML IdP', '<p>That is not an AuthnRequest from the Keyvend portal.</p>'));
   const form = (message: string) =>
     devIdpPage(
       'Dev SAML IdP · Sign in',
@@ -236,7 +285,8 @@ function portalSignIn(
   if (method === 'GET') return html(200, form(''));
   if (method !== 'POST') return html(405, form(''));
   const user = findDemoUserByUsername(fields.get('username') ?? '');
-  if (user === undefined || user.password !== fields.get('password')) return html(401, form('<p role="alert">Wrong username or password.</p>'));
+  if (user === undefined || user.password !== fields.get('password'))
+    return html(401, form('<p role="alert">Wrong username or password.</p>'));
   idp
     .response({
       nameId: user.sub,

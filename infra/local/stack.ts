@@ -11,7 +11,14 @@ import { ENTITLEMENTS_FILE_HINT, InputFileError, readInputFile } from '../../src
 import { removeLocalStackState, writeLocalStackState } from '../../src/tools/local-stack-state.ts';
 import { randomBytes } from 'node:crypto';
 import { CLIENT_IDS, DEV_PORTAL_CLIENT_SECRET, type DevIdp, startDevIdp } from './dev-idp/index.ts';
-import { createTables, freePort, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from './dynamodb.ts';
+import {
+  createTables,
+  freePort,
+  LOCAL_AWS_CREDENTIALS,
+  type LocalDynamoDb,
+  startLocalDynamoDb,
+  tableDefinitionsFromServerlessYml,
+} from './dynamodb.ts';
 import { type LocalPrincipal, type LocalRole, type StsEmulator, startStsEmulator } from './sts-emulator/index.ts';
 import type { SecretsManagerEmulator } from './secrets-manager/index.ts';
 import { type KmsEmulator, startKmsEmulator } from './kms/index.ts';
@@ -20,7 +27,11 @@ import { federationPrincipals, resolveOidcProviders, samlProvidersOf, startFeder
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_ENTITLEMENTS_FILE = join(ROOT, 'infra/local/entitlements.yaml');
 export const DEFAULT_ROLES_FILE = join(ROOT, 'infra/local/roles.yaml');
-export const LOCAL_TABLES = { entitlements: 'keyvend-local-entitlements', audit: 'keyvend-local-audit', samlReplay: 'keyvend-local-saml-replay' } as const;
+export const LOCAL_TABLES = {
+  entitlements: 'keyvend-local-entitlements',
+  audit: 'keyvend-local-audit',
+  samlReplay: 'keyvend-local-saml-replay',
+} as const;
 
 export interface LocalStackOptions {
   /** Ports: 0 or undefined picks a free one, except where `npm start` fixes them for its instructions. */
@@ -246,7 +257,15 @@ export async function startBroker(
   const lambdaPort = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
-    [join(ROOT, 'node_modules/osls/bin/serverless.js'), 'offline', 'start', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)],
+    [
+      join(ROOT, 'node_modules/osls/bin/serverless.js'),
+      'offline',
+      'start',
+      '--httpPort',
+      String(httpPort),
+      '--lambdaPort',
+      String(lambdaPort),
+    ],
     {
       cwd: ROOT,
       env: {

@@ -99,8 +99,12 @@ Get a token from your identity provider for the audience you configured, then:
 process.stdout.write(`
 Keyvend is running locally (no AWS account involved).
   API:           ${api}
-${stack.idp ? `  Portal:        ${api}/portal   (open it in a browser; sign in as alice or bob)
-` : ''}  Issuer:        ${api}/.well-known/openid-configuration   (the demo roles trust only the tokens Keyvend mints)
+${
+  stack.idp
+    ? `  Portal:        ${api}/portal   (open it in a browser; sign in as alice or bob)
+`
+    : ''
+}  Issuer:        ${api}/.well-known/openid-configuration   (the demo roles trust only the tokens Keyvend mints)
   STS emulator:  ${stack.sts.url}   (sessions it issued: ${stack.sts.url}/_emulator/sessions)
   KMS emulator:  ${stack.kms.url}   (holds the signing key)
   DynamoDB:      ${stack.dynamo.endpoint} (${stack.dynamo.engine})

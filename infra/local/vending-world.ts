@@ -18,7 +18,11 @@ const BROKER_PLACEHOLDER = '{{broker}}';
  * in from the issuers the broker trusts. A provider whose issuer is not trusted in this run (the tests' issuer under
  * `npm start`) is left out, as an IAM provider for an IdP that does not exist would be.
  */
-export function resolveOidcProviders(world: VendingWorld, issuers: readonly Record<string, unknown>[], brokerIssuer: string): LocalOidcProvider[] {
+export function resolveOidcProviders(
+  world: VendingWorld,
+  issuers: readonly Record<string, unknown>[],
+  brokerIssuer: string,
+): LocalOidcProvider[] {
   const byId = new Map(issuers.map((i) => [String(i['id']), i]));
   const resolve = (value: string): string | undefined => {
     if (value === BROKER_PLACEHOLDER) return brokerIssuer;
@@ -40,7 +44,10 @@ export function resolveOidcProviders(world: VendingWorld, issuers: readonly Reco
 }
 
 export function samlProvidersOf(world: VendingWorld, root: string): LocalSamlProvider[] {
-  return (world.samlProviders ?? []).map((p) => ({ arn: p.arn, certificates: p.certificateFiles.map((f) => readFileSync(join(root, f), 'utf8')) }));
+  return (world.samlProviders ?? []).map((p) => ({
+    arn: p.arn,
+    certificates: p.certificateFiles.map((f) => readFileSync(join(root, f), 'utf8')),
+  }));
 }
 
 /** The federation IAM users as principals the STS emulator accepts GetFederationToken signatures from. */
@@ -61,7 +68,10 @@ export async function startFederationSecrets(
   const secrets = await startSecretsManagerEmulator({
     accountId,
     readers: [{ ...broker, readableSecrets: users.map((u) => u.secretName) }],
-    secrets: users.map((u) => ({ name: u.secretName, secretString: JSON.stringify({ AccessKeyId: u.accessKeyId, SecretAccessKey: u.secretAccessKey }) })),
+    secrets: users.map((u) => ({
+      name: u.secretName,
+      secretString: JSON.stringify({ AccessKeyId: u.accessKeyId, SecretAccessKey: u.secretAccessKey }),
+    })),
   });
   return {
     secrets,

@@ -7,11 +7,7 @@ import { randomBytes } from 'node:crypto';
 
 const USER_AGENT_LIMIT = 256;
 
-export function newAuditRecord(
-  action: AuditRecord['action'],
-  context: RequestContext,
-  clock: Clock,
-): AuditRecord {
+export function newAuditRecord(action: AuditRecord['action'], context: RequestContext, clock: Clock): AuditRecord {
   const now = clock.now();
   return {
     eventId: newEventId(now, randomBytes(10)),
@@ -43,7 +39,6 @@ export function callerOf(principal: Principal): NonNullable<AuditRecord['caller'
     tokenRef: principal.auth.tokenRef,
   };
 }
-
 
 /**
  * One conditional audit write (`open`, `close` or `record`). When the response of a write that committed

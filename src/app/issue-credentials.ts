@@ -2,7 +2,15 @@ import { resolveDuration } from '../domain/duration.ts';
 import { ENTITLEMENT_ID_PATTERN, POLICY_SAFE_PATTERN, sha256Hex } from '../domain/identifiers.ts';
 import type { AuditRecord } from '../domain/audit-record.ts';
 import type { Entitlement, Output } from '../domain/entitlement.ts';
-import { asKeyvendError, InternalError, InvalidRequestError, InvalidSamlResponseError, KeyvendError, NotEntitledError, UpstreamUnavailableError } from '../domain/errors.ts';
+import {
+  asKeyvendError,
+  InternalError,
+  InvalidRequestError,
+  InvalidSamlResponseError,
+  KeyvendError,
+  NotEntitledError,
+  UpstreamUnavailableError,
+} from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { Secret } from '../domain/secret.ts';
 import { assertPackedSizeFits } from '../domain/session-identity.ts';
@@ -193,7 +201,13 @@ function checkRequest(input: IssueCredentialsInput): string {
  * The pending record is written in parallel with the entitlement read, and both must succeed before anything
  * else: without the pending record nothing is issued. Then the caller must hold the entitlement for this output.
  */
-async function authorise(deps: IssueCredentialsDeps, trail: Trail, principal: Principal, entitlementId: string, output: Output): Promise<Entitlement> {
+async function authorise(
+  deps: IssueCredentialsDeps,
+  trail: Trail,
+  principal: Principal,
+  entitlementId: string,
+  output: Output,
+): Promise<Entitlement> {
   const [openResult, lookupResult] = await Promise.allSettled([
     writeAudit((r) => deps.audit.open(r), trail.record),
     deps.entitlements.findGranted(principal, entitlementId),
@@ -214,7 +228,13 @@ async function authorise(deps: IssueCredentialsDeps, trail: Trail, principal: Pr
  * Everything about the session, decided before STS: the vending path's plan (allow-listed role, session identity),
  * the delivery's own check, the duration, the rendered policy and the packed-size estimate. The record gains it all.
  */
-function planSession(deps: IssueCredentialsDeps, trail: Trail, principal: Principal, entitlement: Entitlement, input: IssueCredentialsInput): SessionPlan {
+function planSession(
+  deps: IssueCredentialsDeps,
+  trail: Trail,
+  principal: Principal,
+  entitlement: Entitlement,
+  input: IssueCredentialsInput,
+): SessionPlan {
   const vending = planVending(entitlement, principal, trail.record.eventId, deps);
   input.delivery?.check(entitlement);
   const durationSeconds = resolveDuration(input.durationSeconds, {
@@ -245,7 +265,11 @@ function planSession(deps: IssueCredentialsDeps, trail: Trail, principal: Princi
 
 /** The one STS call (after KMS signs the broker's token on its path). The record gains what identifies the session, never a secret. */
 async function mint(plan: SessionPlan, trail: Trail): Promise<IssuedCredentials> {
-  const { credentials, tokenKeyId } = await plan.vending.issue({ durationSeconds: plan.durationSeconds, policy: plan.policy?.json, policyArns: plan.policyArns });
+  const { credentials, tokenKeyId } = await plan.vending.issue({
+    durationSeconds: plan.durationSeconds,
+    policy: plan.policy?.json,
+    policyArns: plan.policyArns,
+  });
   trail.record.session = {
     ...trail.record.session,
     ...(tokenKeyId === undefined ? {} : { tokenKeyId }),
@@ -279,7 +303,9 @@ async function deliver(
     record.errorCode = failure.code;
     record.delivery = { type: deliveryTypeOf(input.output), delivered: false };
     deps.log.alarm('minted_not_delivered', record, deliveryError);
-    await writeAudit((r) => deps.audit.close(r), record).catch((auditError: unknown) => deps.log.alarm('audit_write_failed_on_denial', record, auditError));
+    await writeAudit((r) => deps.audit.close(r), record).catch((auditError: unknown) =>
+      deps.log.alarm('audit_write_failed_on_denial', record, auditError),
+    );
     throw failure;
   }
 }
@@ -306,11 +332,19 @@ async function recordGrant(deps: IssueCredentialsDeps, trail: Trail, output: Out
 
 const deliveryTypeOf = (output: Output) => (output === 'console' ? 'console_url' : 'credentials');
 
-async function identify(deps: Pick<IssueCredentialsDeps, 'verifier' | 'samlVerifier' | 'samlAcsUrl'>, credential: CallerCredential): Promise<Principal> {
+async function identify(
+  deps: Pick<IssueCredentialsDeps, 'verifier' | 'samlVerifier' | 'samlAcsUrl'>,
+  credential: CallerCredential,
+): Promise<Principal> {
   if (credential.kind === 'bearer') return deps.verifier.verifyBearer(credential.authorization);
   if (deps.samlVerifier === undefined || deps.samlAcsUrl === undefined) throw new InvalidSamlResponseError('saml_not_configured');
   // Keyvend never sends an AuthnRequest on the API's path, so a response answering one was made for someone else.
-  return (await deps.samlVerifier.verifySamlResponse(credential.samlResponse, { acsUrl: deps.samlAcsUrl, solicitation: { kind: 'never-requested' } })).principal;
+  return (
+    await deps.samlVerifier.verifySamlResponse(credential.samlResponse, {
+      acsUrl: deps.samlAcsUrl,
+      solicitation: { kind: 'never-requested' },
+    })
+  ).principal;
 }
 
 function validateEntitlementId(value: unknown): string {

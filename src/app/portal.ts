@@ -1,5 +1,11 @@
 import type { AuditRecord } from '../domain/audit-record.ts';
-import { asKeyvendError, InvalidRequestError, InvalidSamlResponseError, InvalidTokenError, UpstreamUnavailableError } from '../domain/errors.ts';
+import {
+  asKeyvendError,
+  InvalidRequestError,
+  InvalidSamlResponseError,
+  InvalidTokenError,
+  UpstreamUnavailableError,
+} from '../domain/errors.ts';
 import { sha256Hex } from '../domain/identifiers.ts';
 import type { Principal } from '../domain/principal.ts';
 import { Secret } from '../domain/secret.ts';
@@ -17,7 +23,17 @@ import {
   sealSession,
   tokensMatch,
 } from '../domain/portal-session.ts';
-import type { AuditLog, Clock, DecisionLog, EntitlementStore, PortalLogin, PortalSecrets, PortalSignIn, SamlAuthnRequests, SamlVerifier } from '../ports/index.ts';
+import type {
+  AuditLog,
+  Clock,
+  DecisionLog,
+  EntitlementStore,
+  PortalLogin,
+  PortalSecrets,
+  PortalSignIn,
+  SamlAuthnRequests,
+  SamlVerifier,
+} from '../ports/index.ts';
 import { callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
 import type { ConsoleUrlGrant, makeIssueConsoleUrl } from './issue-console-url.ts';
 import { type EntitlementSummary, grantedSummaries } from './list-entitlements.ts';
@@ -90,7 +106,8 @@ export type Portal = ReturnType<typeof makePortal>;
 
 const nowSeconds = (clock: Clock) => Math.floor(clock.now().getTime() / 1000);
 const sessionKey = async (deps: Pick<PortalDeps, 'secrets'>) => (await deps.secrets.load()).sessionKey;
-const openSessionCookie = async (deps: PortalDeps, cookie: string | undefined) => openSession(cookie, await sessionKey(deps), nowSeconds(deps.clock));
+const openSessionCookie = async (deps: PortalDeps, cookie: string | undefined) =>
+  openSession(cookie, await sessionKey(deps), nowSeconds(deps.clock));
 const formExpired = () => new InvalidRequestError('The form has expired; reload the page.', { reason: 'csrf_token_invalid' });
 
 /** Where to send the browser to sign in, and the signed transaction cookie that remembers state, nonce and PKCE. */

@@ -94,7 +94,12 @@ export function planVending(entitlement: Entitlement, principal: Principal, gran
         tokenSubject: undefined,
         externalIdSet: entitlement.externalId !== undefined,
         issue: async (limits) => ({
-          credentials: await deps.credentials.assumeRole({ ...limits, ...identity, roleArn: entitlement.roleArn, externalId: entitlement.externalId }),
+          credentials: await deps.credentials.assumeRole({
+            ...limits,
+            ...identity,
+            roleArn: entitlement.roleArn,
+            externalId: entitlement.externalId,
+          }),
         }),
       };
     case 'federation-token': {
@@ -110,7 +115,12 @@ export function planVending(entitlement: Entitlement, principal: Principal, gran
         tokenSubject: undefined,
         externalIdSet: false,
         issue: async (limits) => ({
-          credentials: await deps.credentials.getFederationToken({ ...limits, federationUserSecretId: secretId, name, tags: identity.tags }),
+          credentials: await deps.credentials.getFederationToken({
+            ...limits,
+            federationUserSecretId: secretId,
+            name,
+            tags: identity.tags,
+          }),
         }),
       };
     }

@@ -9,7 +9,15 @@ export const PROFILE_NAME_PATTERN = /^[A-Za-z0-9_.@+-]{1,64}$/u;
 const SECTION = /^\s*\[\s*([^\]]*?)\s*\]\s*(?:[#;].*)?$/u;
 
 /** Keys that make the AWS tools ignore `credential_process` in the same profile. */
-const OVERRIDING_KEYS = ['role_arn', 'web_identity_token_file', 'sso_start_url', 'sso_session', 'aws_access_key_id', 'aws_secret_access_key', 'aws_session_token'];
+const OVERRIDING_KEYS = [
+  'role_arn',
+  'web_identity_token_file',
+  'sso_start_url',
+  'sso_session',
+  'aws_access_key_id',
+  'aws_secret_access_key',
+  'aws_session_token',
+];
 
 export function awsConfigFilePath(env: Readonly<Record<string, string | undefined>>): string {
   return env['AWS_CONFIG_FILE'] || join(env['HOME'] || homedir(), '.aws', 'config');
@@ -34,16 +42,18 @@ export interface ProfileUpdate {
  */
 export function upsertProfile(original: string, profile: string, settings: ProfileSettings): ProfileUpdate {
   if (!PROFILE_NAME_PATTERN.test(profile)) throw usageError(`profile names are 1-64 letters, digits and _ . @ + -; got "${profile}"`);
-  if (settings.region !== undefined && !REGION_PATTERN.test(settings.region)) throw usageError(`"${settings.region}" is not an AWS region name`);
+  if (settings.region !== undefined && !REGION_PATTERN.test(settings.region))
+    throw usageError(`"${settings.region}" is not an AWS region name`);
   if (/[\r\n]/u.test(settings.credential_process)) throw usageError('credential_process must be one line');
   const newline = original.includes('\r\n') ? '\r\n' : '\n';
   const lines = original === '' ? [] : original.split(/\r?\n/u);
   const trailingNewline = original === '' || /\r?\n$/u.test(original);
   if (trailingNewline && lines.length > 0) lines.pop();
 
-  const wanted: [string, string][] = [['region', settings.region], ['credential_process', settings.credential_process]].filter(
-    (entry): entry is [string, string] => entry[1] !== undefined,
-  );
+  const wanted: [string, string][] = [
+    ['region', settings.region],
+    ['credential_process', settings.credential_process],
+  ].filter((entry): entry is [string, string] => entry[1] !== undefined);
   const headerIndex = lines.findIndex((line) => isHeaderOf(line, profile));
   if (headerIndex === -1) {
     const block = [profile === 'default' ? '[default]' : `[profile ${profile}]`, ...wanted.map(([key, value]) => `${key} = ${value}`)];

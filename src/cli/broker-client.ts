@@ -14,7 +14,10 @@ export const CREDENTIALS_SCHEMA = v.object({
   AccessKeyId: v.pipe(v.string(), v.regex(/^[A-Z0-9]{16,128}$/u)),
   SecretAccessKey: v.pipe(v.string(), v.minLength(1)),
   SessionToken: v.pipe(v.string(), v.minLength(1)),
-  Expiration: v.pipe(v.string(), v.check((value) => Number.isFinite(Date.parse(value)), 'not a timestamp')),
+  Expiration: v.pipe(
+    v.string(),
+    v.check((value) => Number.isFinite(Date.parse(value)), 'not a timestamp'),
+  ),
 });
 
 const ENTITLEMENTS_SCHEMA = v.object({
@@ -58,8 +61,16 @@ export function brokerClient(brokerUrl: string, accessToken: string): BrokerClie
       return parseAnswer(ENTITLEMENTS_SCHEMA, await call('GET', '/v1/entitlements'));
     },
     async credentials(entitlement, durationSeconds) {
-      const answer = parseAnswer(CREDENTIALS_SCHEMA, await call('POST', '/v1/credentials', { entitlement, ...(durationSeconds === undefined ? {} : { durationSeconds }) }));
-      return { AccessKeyId: answer.AccessKeyId, SecretAccessKey: answer.SecretAccessKey, SessionToken: answer.SessionToken, Expiration: answer.Expiration };
+      const answer = parseAnswer(
+        CREDENTIALS_SCHEMA,
+        await call('POST', '/v1/credentials', { entitlement, ...(durationSeconds === undefined ? {} : { durationSeconds }) }),
+      );
+      return {
+        AccessKeyId: answer.AccessKeyId,
+        SecretAccessKey: answer.SecretAccessKey,
+        SessionToken: answer.SessionToken,
+        Expiration: answer.Expiration,
+      };
     },
     async consoleSignIn(input) {
       return parseAnswer(CONSOLE_SCHEMA, await call('POST', '/v1/console', input));
@@ -75,7 +86,12 @@ export function brokerRefusal(status: number, body: Record<string, unknown>): Cl
   const requestId = stringField(body, 'requestId');
   const options = requestId === undefined ? {} : { requestId };
   if (status === 401) {
-    return new CliError(code, `${(code === reported ? stringField(body, 'message') : undefined) ?? 'the broker refused your token'}; run \`keyvend login\``, EXIT.notLoggedIn, options);
+    return new CliError(
+      code,
+      `${(code === reported ? stringField(body, 'message') : undefined) ?? 'the broker refused your token'}; run \`keyvend login\``,
+      EXIT.notLoggedIn,
+      options,
+    );
   }
   const message = (code === reported ? stringField(body, 'message') : undefined) ?? `the broker answered HTTP ${status}`;
   const exitCode = status === 429 || status >= 500 ? EXIT.unavailable : EXIT.refused;

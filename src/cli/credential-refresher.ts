@@ -86,7 +86,9 @@ export function startRefresher(options: RefresherOptions): CredentialRefresher {
         return fresh;
       },
       (error: unknown) => {
-        options.log(`refresh failed, retrying in ${Math.round(retryMs / 1000)} s: ${error instanceof Error ? error.message : String(error)}`);
+        options.log(
+          `refresh failed, retrying in ${Math.round(retryMs / 1000)} s: ${error instanceof Error ? error.message : String(error)}`,
+        );
         plan(retryMs);
         retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
         throw error;

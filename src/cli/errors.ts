@@ -48,5 +48,8 @@ export function describeFailure(error: unknown): { line: string; exitCode: numbe
 }
 
 function oneLine(text: string): string {
-  return text.replace(/\s+/gu, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/gu, '?').trim();
+  return text
+    .replace(/\s+/gu, ' ')
+    .replace(/[\u0000-\u001f\u007f-\u009f]/gu, '?')
+    .trim();
 }

@@ -12,7 +12,9 @@ export async function request(url: string, init: RequestInit & { what: string })
     return await fetch(url, { ...rest, redirect: 'manual', signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (cause) {
     const reason = cause instanceof Error && cause.name === 'TimeoutError' ? 'timed out' : 'is unreachable';
-    throw new CliError(`${what.replace(/\W+/gu, '_')}_unavailable`, `${what} at ${new URL(url).origin} ${reason}`, EXIT.unavailable, { cause });
+    throw new CliError(`${what.replace(/\W+/gu, '_')}_unavailable`, `${what} at ${new URL(url).origin} ${reason}`, EXIT.unavailable, {
+      cause,
+    });
   }
 }
 

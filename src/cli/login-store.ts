@@ -46,14 +46,25 @@ export function saveLogin(context: CliContext, record: LoginRecord): void {
 
 /** Builds the record of a fresh login from what the token endpoint answered. */
 export function loginRecordFrom(
-  base: Pick<LoginRecord, 'kind' | 'issuer' | 'tokenEndpoint' | 'clientId'> & { scope?: string | undefined; resource?: string | undefined; clientSecretFile?: string | undefined },
+  base: Pick<LoginRecord, 'kind' | 'issuer' | 'tokenEndpoint' | 'clientId'> & {
+    scope?: string | undefined;
+    resource?: string | undefined;
+    clientSecretFile?: string | undefined;
+  },
   tokens: TokenResponse,
   now: number,
 ): LoginRecord {
   const access = unverifiedClaims(tokens.accessToken);
   const id = unverifiedClaims(tokens.idToken);
   const subject = [access['sub'], id['sub']].find((value): value is string => typeof value === 'string' && value !== '') ?? base.clientId;
-  const displayName = [id['preferred_username'], id['name'], id['email'], access['preferred_username'], access['name'], access['email']].find((value): value is string => typeof value === 'string' && value !== '');
+  const displayName = [
+    id['preferred_username'],
+    id['name'],
+    id['email'],
+    access['preferred_username'],
+    access['name'],
+    access['email'],
+  ].find((value): value is string => typeof value === 'string' && value !== '');
   return {
     version: 1,
     kind: base.kind,
@@ -112,7 +123,8 @@ async function renew(context: CliContext, record: LoginRecord): Promise<TokenRes
       context.now,
     );
     if (result.ok) return result.tokens;
-    if (result.error === 'invalid_client' || result.error === 'unauthorized_client') throw loginExpired(record.issuer, 'the client secret was refused');
+    if (result.error === 'invalid_client' || result.error === 'unauthorized_client')
+      throw loginExpired(record.issuer, 'the client secret was refused');
     throw result.failure;
   }
   if (record.refreshToken === undefined) throw loginExpired(record.issuer, 'the access token expired and there is no refresh token');
@@ -128,7 +140,12 @@ async function renew(context: CliContext, record: LoginRecord): Promise<TokenRes
 export function workloadSecret(context: CliContext, source: { clientSecretFile?: string | undefined; issuer: string }): string {
   if (source.clientSecretFile !== undefined) {
     const text = readTextIfPresent(source.clientSecretFile)?.trim();
-    if (!text) throw new CliError('client_secret_missing', `the client secret file ${source.clientSecretFile} is missing or empty`, EXIT.notLoggedIn);
+    if (!text)
+      throw new CliError(
+        'client_secret_missing',
+        `the client secret file ${source.clientSecretFile} is missing or empty`,
+        EXIT.notLoggedIn,
+      );
     return text;
   }
   const fromEnv = context.env['KEYVEND_CLIENT_SECRET'];

@@ -84,6 +84,8 @@ export function processContext(): CliContext {
 
 function packageVersion(): string {
   if (typeof __KEYVEND_VERSION__ === 'string') return `keyvend ${__KEYVEND_VERSION__}`;
-  const manifest = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version?: unknown };
+  const manifest = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as {
+    version?: unknown;
+  };
   return `keyvend ${String(manifest.version)}`;
 }

@@ -21,11 +21,18 @@ export interface TokenResponse {
 }
 
 export async function discover(issuer: string): Promise<Discovery> {
-  const response = await request(`${issuer}/.well-known/openid-configuration`, { what: 'identity provider', headers: { accept: 'application/json' } });
+  const response = await request(`${issuer}/.well-known/openid-configuration`, {
+    what: 'identity provider',
+    headers: { accept: 'application/json' },
+  });
   const body = await jsonObject(response);
   const tokenEndpoint = stringField(body, 'token_endpoint');
   if (!response.ok || tokenEndpoint === undefined) {
-    throw new CliError('discovery_failed', `${issuer} published no usable OpenID configuration (HTTP ${response.status})`, EXIT.unavailable);
+    throw new CliError(
+      'discovery_failed',
+      `${issuer} published no usable OpenID configuration (HTTP ${response.status})`,
+      EXIT.unavailable,
+    );
   }
   // OIDC Discovery §4.3: the document must name the issuer it was fetched for, or nothing in it is trusted.
   if (stringField(body, 'issuer')?.replace(/\/+$/u, '') !== issuer) {
@@ -56,7 +63,11 @@ function checkedEndpoint(source: string, name: string, value: string): string {
     throw new CliError('discovery_failed', `${source} has an invalid ${name}`, EXIT.failure);
   }
   if (!isSecureTransport(url, { allowLoopbackHttp: true })) {
-    throw new CliError('discovery_failed', `${source} names a ${name} that is neither https nor loopback (${url.protocol}//${url.host})`, EXIT.failure);
+    throw new CliError(
+      'discovery_failed',
+      `${source} names a ${name} that is neither https nor loopback (${url.protocol}//${url.host})`,
+      EXIT.failure,
+    );
   }
   return value;
 }
@@ -81,7 +92,8 @@ const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 /** RFC 8628: show a code and a URL, then poll the token endpoint until the user has signed in. */
 export async function deviceFlow(discovery: Discovery, client: ClientRequest, prompter: Prompter): Promise<TokenResponse> {
   const endpoint = discovery.deviceAuthorizationEndpoint;
-  if (endpoint === undefined) throw new CliError('device_flow_unsupported', `${discovery.issuer} does not offer the device authorization grant`, EXIT.failure);
+  if (endpoint === undefined)
+    throw new CliError('device_flow_unsupported', `${discovery.issuer} does not offer the device authorization grant`, EXIT.failure);
   const started = await request(endpoint, {
     what: 'identity provider',
     method: 'POST',
@@ -103,7 +115,11 @@ export async function deviceFlow(discovery: Discovery, client: ClientRequest, pr
   const deadline = prompter.now() + Math.max(30, Number(body['expires_in'] ?? 600)) * 1000;
   for (;;) {
     await prompter.sleep(intervalMs);
-    const polled = await tokenRequest(discovery, { grant_type: DEVICE_CODE_GRANT, device_code: deviceCode, client_id: client.clientId }, prompter.now);
+    const polled = await tokenRequest(
+      discovery,
+      { grant_type: DEVICE_CODE_GRANT, device_code: deviceCode, client_id: client.clientId },
+      prompter.now,
+    );
     if (polled.ok) return polled.tokens;
     if (polled.error === 'authorization_pending' && prompter.now() < deadline) continue;
     if (polled.error === 'slow_down') {
@@ -122,7 +138,12 @@ export async function deviceFlow(discovery: Discovery, client: ClientRequest, pr
  * Authorization code with PKCE (S256) and a loopback redirect (RFC 8252 §7.3): a one-shot server on
  * 127.0.0.1 and a random port receives the code; the `state` must come back unchanged.
  */
-export async function browserFlow(discovery: Discovery, client: ClientRequest, prompter: Prompter, timeoutMs = 300_000): Promise<TokenResponse> {
+export async function browserFlow(
+  discovery: Discovery,
+  client: ClientRequest,
+  prompter: Prompter,
+  timeoutMs = 300_000,
+): Promise<TokenResponse> {
   if (discovery.authorizationEndpoint === undefined) {
     throw new CliError('browser_flow_unsupported', `${discovery.issuer} publishes no authorization endpoint`, EXIT.failure);
   }
@@ -149,7 +170,8 @@ export async function browserFlow(discovery: Discovery, client: ClientRequest, p
     prompter.say(`Opening your browser to sign in. If it does not open, visit:\n  ${url.href}`);
     await prompter.open(url.href);
     const params = await callback.result;
-    if (params.get('state') !== state) throw new CliError('login_failed', 'the sign-in answer carried the wrong state; start again', EXIT.notLoggedIn);
+    if (params.get('state') !== state)
+      throw new CliError('login_failed', 'the sign-in answer carried the wrong state; start again', EXIT.notLoggedIn);
     const error = params.get('error');
     if (error !== null) throw new CliError('login_failed', `the identity provider refused the sign-in: ${error}`, EXIT.notLoggedIn);
     const iss = params.get('iss');
@@ -173,8 +195,18 @@ export async function browserFlow(discovery: Discovery, client: ClientRequest, p
   }
 }
 
-export async function refreshTokens(discovery: Pick<Discovery, 'tokenEndpoint'>, clientId: string, refreshToken: string, resource: string | undefined, now: () => number) {
-  return tokenRequest(discovery, withOptionalRecord({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId }, { resource }), now);
+export async function refreshTokens(
+  discovery: Pick<Discovery, 'tokenEndpoint'>,
+  clientId: string,
+  refreshToken: string,
+  resource: string | undefined,
+  now: () => number,
+) {
+  return tokenRequest(
+    discovery,
+    withOptionalRecord({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId }, { resource }),
+    now,
+  );
 }
 
 export async function clientCredentials(
@@ -202,7 +234,12 @@ async function tokenRequest(
   checkedEndpoint('the saved login', 'token_endpoint', discovery.tokenEndpoint);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (authorization !== undefined) headers['authorization'] = authorization;
-  const response = await request(discovery.tokenEndpoint, { what: 'identity provider', method: 'POST', headers, body: new URLSearchParams(form) });
+  const response = await request(discovery.tokenEndpoint, {
+    what: 'identity provider',
+    method: 'POST',
+    headers,
+    body: new URLSearchParams(form),
+  });
   const body = await jsonObject(response);
   const accessToken = stringField(body, 'access_token');
   if (response.ok && accessToken !== undefined) {
@@ -224,7 +261,11 @@ function oauthFailure(what: string, status: number, body: Record<string, unknown
   const error = stringField(body, 'error') ?? `http_${status}`;
   const description = stringField(body, 'error_description');
   const exitCode = status >= 500 ? EXIT.unavailable : EXIT.failure;
-  return new CliError(`idp_${error}`, `${what} failed at the identity provider: ${error}${description ? ` (${description})` : ''}`, exitCode);
+  return new CliError(
+    `idp_${error}`,
+    `${what} failed at the identity provider: ${error}${description ? ` (${description})` : ''}`,
+    exitCode,
+  );
 }
 
 /** Claims of a JWT read without verification: only to label a login and key its cache, never to trust. */
@@ -273,10 +314,16 @@ function receiveOneCallback(timeoutMs: number): Promise<{ port: number; result: 
         return;
       }
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
-      res.end('<!DOCTYPE html><html lang="en"><title>Keyvend</title><p>Keyvend received the sign-in. You can close this window.</p></html>');
+      res.end(
+        '<!DOCTYPE html><html lang="en"><title>Keyvend</title><p>Keyvend received the sign-in. You can close this window.</p></html>',
+      );
       settle?.resolve(url.searchParams);
     });
-    const timer = setTimeout(() => settle?.reject(new CliError('login_timeout', 'no sign-in arrived within 5 minutes; run `keyvend login` again', EXIT.notLoggedIn)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        settle?.reject(new CliError('login_timeout', 'no sign-in arrived within 5 minutes; run `keyvend login` again', EXIT.notLoggedIn)),
+      timeoutMs,
+    );
     timer.unref();
     server.once('error', rejectServer);
     server.listen(0, '127.0.0.1', () => {

@@ -104,7 +104,12 @@ export function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
-export function reply(res: ServerResponse, status: number, body: { Code: string; Message: string }, headers: Record<string, string> = {}): void {
+export function reply(
+  res: ServerResponse,
+  status: number,
+  body: { Code: string; Message: string },
+  headers: Record<string, string> = {},
+): void {
   send(res, status, JSON.stringify(body), headers);
 }
 

@@ -41,7 +41,17 @@ export function cliPaths(env: CliContext['env']): CliPaths {
 const LOGIN_FLOWS = ['browser', 'device', 'auto'] as const;
 export type LoginFlow = (typeof LOGIN_FLOWS)[number];
 
-export const CONFIG_KEYS = ['brokerUrl', 'issuer', 'clientId', 'resource', 'scope', 'minRemainingMinutes', 'loginFlow', 'region', 'stsEndpointUrl'] as const;
+export const CONFIG_KEYS = [
+  'brokerUrl',
+  'issuer',
+  'clientId',
+  'resource',
+  'scope',
+  'minRemainingMinutes',
+  'loginFlow',
+  'region',
+  'stsEndpointUrl',
+] as const;
 
 /** AWS region names (us-east-1, us-gov-west-1, eu-central-2, ...): lower-case letters, digits and hyphens. */
 export const REGION_PATTERN = /^[a-z0-9-]{2,32}$/u;
@@ -128,7 +138,8 @@ export function resolveSettings(context: CliContext, flags: SettingFlags): Resol
   }
   if (flags.region !== undefined && !REGION_PATTERN.test(flags.region)) throw usageError(`"${flags.region}" is not an AWS region name`);
   // The environment's region is the user's own setting, passed on as it is (the config file's is validated when read).
-  const region = flags.region ?? (context.env['AWS_REGION'] || undefined) ?? (context.env['AWS_DEFAULT_REGION'] || undefined) ?? file.region;
+  const region =
+    flags.region ?? (context.env['AWS_REGION'] || undefined) ?? (context.env['AWS_DEFAULT_REGION'] || undefined) ?? file.region;
   return {
     brokerUrl: brokerUrl === undefined ? undefined : normaliseServiceUrl('broker URL', brokerUrl),
     issuer: issuer === undefined ? undefined : normaliseServiceUrl('issuer', issuer),
@@ -170,6 +181,7 @@ export function normaliseServiceUrl(what: string, value: string): string {
   if (!isSecureTransport(url, { allowLoopbackHttp: true })) {
     throw usageError(`${what} must use https (plain http is allowed to 127.0.0.1 and localhost only): ${value}`);
   }
-  if (url.search || url.hash || url.username || url.password) throw usageError(`${what} must have no query, fragment or credentials: ${value}`);
+  if (url.search || url.hash || url.username || url.password)
+    throw usageError(`${what} must have no query, fragment or credentials: ${value}`);
   return url.href.replace(/\/+$/u, '');
 }

@@ -117,7 +117,7 @@ function isUnderRules(url: URL, rules: readonly DestinationRule[]): boolean {
 }
 
 function destinationError(): InvalidRequestError {
-  return new InvalidRequestError('destination must be an https URL of the AWS console for the role\'s partition.', {
+  return new InvalidRequestError("destination must be an https URL of the AWS console for the role's partition.", {
     reason: 'destination_not_allowed',
   });
 }

@@ -7,7 +7,6 @@ import { broadStatements, type PolicyTemplate } from './session-policy.ts';
 
 export type Output = 'credentials' | 'console';
 
-
 /** The IAM user whose long-term keys sign GetFederationToken; the keys live in Secrets Manager. */
 export interface FederationUser {
   /** Secrets Manager secret id (ARN or name) holding `{"AccessKeyId","SecretAccessKey"}`. */
@@ -16,9 +15,7 @@ export interface FederationUser {
   readonly userArn: string;
 }
 
-export type SessionTagSource =
-  | { readonly key: string; readonly claim: string }
-  | { readonly key: string; readonly value: string };
+export type SessionTagSource = { readonly key: string; readonly claim: string } | { readonly key: string; readonly value: string };
 
 /** What a caller may be given, as stored in the entitlements table and written from YAML. */
 export interface Entitlement {
@@ -51,14 +48,10 @@ export interface Entitlement {
   readonly allowBroadStatements?: true;
 }
 
-
-export type GrantTarget =
-  | { readonly issuer: string; readonly subject: string }
-  | { readonly issuer: string; readonly group: string };
+export type GrantTarget = { readonly issuer: string; readonly subject: string } | { readonly issuer: string; readonly group: string };
 
 export const ROLE_ARN_PATTERN = /^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
-export const MANAGED_POLICY_ARN_PATTERN =
-  /^arn:(aws|aws-us-gov|aws-cn):iam::(?:\d{12}|aws):policy\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,128}$/;
+export const MANAGED_POLICY_ARN_PATTERN = /^arn:(aws|aws-us-gov|aws-cn):iam::(?:\d{12}|aws):policy\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,128}$/;
 export const IAM_USER_ARN_PATTERN = /^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:user\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 /** A secret name (`[\w/+=.@-]`, 1-512) or a Secrets Manager secret ARN. */
 export const SECRET_ID_PATTERN =
@@ -70,10 +63,7 @@ const CLAIM_NAME = v.pipe(
   v.regex(/^[A-Za-z0-9_:./-]{1,128}$/),
   v.check((name) => !['__proto__', 'constructor', 'prototype'].includes(name), 'reserved claim name'),
 );
-const ANY_TAG_KEY = v.pipe(
-  v.string(),
-  v.regex(TAG_KEY_PATTERN, 'tag keys are 1-128 of [A-Za-z0-9_.:/=+@-] and must not start with aws:'),
-);
+const ANY_TAG_KEY = v.pipe(v.string(), v.regex(TAG_KEY_PATTERN, 'tag keys are 1-128 of [A-Za-z0-9_.:/=+@-] and must not start with aws:'));
 const TAG_KEY = v.pipe(
   ANY_TAG_KEY,
   v.check((key) => !key.toLowerCase().startsWith('keyvend:'), 'the keyvend: tag prefix is reserved for the broker'),
@@ -94,7 +84,10 @@ const ENTITLEMENT_SCHEMA = v.pipe(
       ),
     ),
     vending: v.optional(
-      v.picklist(VENDING_PATHS, `vending is one of ${VENDING_PATHS.join(', ')} (web-identity and saml pass-through were removed: docs/adr/0001)`),
+      v.picklist(
+        VENDING_PATHS,
+        `vending is one of ${VENDING_PATHS.join(', ')} (web-identity and saml pass-through were removed: docs/adr/0001)`,
+      ),
       'keyvend-issuer',
     ),
     federationUser: v.optional(
@@ -194,7 +187,8 @@ export function vendingProblems(e: VendingFields): string[] {
       problems.push(`maxDurationSeconds: ${path} sessions last at most ${STS_MAX_ROLE_DURATION_SECONDS} s (the role maximum)`);
     }
   }
-  if (path !== 'assume-role' && e.externalId !== undefined) problems.push(`externalId is for vending: assume-role only (${path} has no ExternalId)`);
+  if (path !== 'assume-role' && e.externalId !== undefined)
+    problems.push(`externalId is for vending: assume-role only (${path} has no ExternalId)`);
   return problems;
 }
 

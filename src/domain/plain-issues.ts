@@ -49,7 +49,10 @@ function plainMessage(issue: Issue, root: AnySchema, keys: readonly unknown[]): 
       if (got === 'undefined') return 'required field missing';
       break;
     case 'picklist':
-      return `must be one of ${(issue.expected ?? '').replace(/^\(|\)$/g, '').split(' | ').join(', ')} (got ${got})`;
+      return `must be one of ${(issue.expected ?? '')
+        .replace(/^\(|\)$/g, '')
+        .split(' | ')
+        .join(', ')} (got ${got})`;
     case 'union': {
       const forms = (schemaAt(root, keys)?.options ?? []).map((option) => unwrap(option).entries);
       if (forms.every((entries) => entries !== undefined)) {
@@ -71,7 +74,8 @@ function plainMessage(issue: Issue, root: AnySchema, keys: readonly unknown[]): 
       return `has the wrong format (got ${got})`;
   }
   const noun = NOUNS[issue.type];
-  if (noun !== undefined && issue.kind === 'schema') return got === 'undefined' ? `missing: must be ${noun}` : `must be ${noun} (got ${got})`;
+  if (noun !== undefined && issue.kind === 'schema')
+    return got === 'undefined' ? `missing: must be ${noun}` : `must be ${noun} (got ${got})`;
   return issue.message;
 }
 

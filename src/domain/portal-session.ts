@@ -1,5 +1,12 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { DISPLAY_NAME_PATTERN, GROUP_PATTERN, ISSUER_ID_PATTERN, SAFE_TAG_VALUE_PATTERN, SUBJECT_PATTERN, deriveUserKey } from './identifiers.ts';
+import {
+  DISPLAY_NAME_PATTERN,
+  GROUP_PATTERN,
+  ISSUER_ID_PATTERN,
+  SAFE_TAG_VALUE_PATTERN,
+  SUBJECT_PATTERN,
+  deriveUserKey,
+} from './identifiers.ts';
 import type { Principal } from './principal.ts';
 
 /**
@@ -87,7 +94,9 @@ export function sealSession(session: PortalSession, key: Buffer): string {
   );
 }
 
-export type SessionCheck = { ok: true; session: PortalSession } | { ok: false; reason: 'no_session' | 'bad_signature' | 'session_expired' | 'session_malformed' };
+export type SessionCheck =
+  | { ok: true; session: PortalSession }
+  | { ok: false; reason: 'no_session' | 'bad_signature' | 'session_expired' | 'session_malformed' };
 
 export function openSession(value: string | undefined, key: Buffer, nowSeconds: number): SessionCheck {
   if (value === undefined || value === '') return { ok: false, reason: 'no_session' };
@@ -100,15 +109,23 @@ export function openSession(value: string | undefined, key: Buffer, nowSeconds: 
   const attributes = typeof att === 'object' && att !== null && !Array.isArray(att) ? (att as Record<string, unknown>) : undefined;
   const tokenAuth = typeof auth === 'object' && auth !== null ? (auth as Record<string, unknown>) : undefined;
   if (
-    p['v'] !== 1
-    || (idp !== 'oidc' && idp !== 'saml')
-    || typeof iid !== 'string' || !ISSUER_ID_PATTERN.test(iid)
-    || typeof iss !== 'string'
-    || typeof sub !== 'string' || !SUBJECT_PATTERN.test(sub)
-    || groups === undefined || !groups.every((g) => typeof g === 'string' && GROUP_PATTERN.test(g))
-    || attributes === undefined || !Object.values(attributes).every((a) => typeof a === 'string' && SAFE_TAG_VALUE_PATTERN.test(a))
-    || tokenAuth === undefined || typeof tokenAuth['issuedAt'] !== 'number' || typeof tokenAuth['expiresAt'] !== 'number' || typeof tokenAuth['tokenRef'] !== 'string'
-    || typeof csrf !== 'string' || csrf.length < 32
+    p['v'] !== 1 ||
+    (idp !== 'oidc' && idp !== 'saml') ||
+    typeof iid !== 'string' ||
+    !ISSUER_ID_PATTERN.test(iid) ||
+    typeof iss !== 'string' ||
+    typeof sub !== 'string' ||
+    !SUBJECT_PATTERN.test(sub) ||
+    groups === undefined ||
+    !groups.every((g) => typeof g === 'string' && GROUP_PATTERN.test(g)) ||
+    attributes === undefined ||
+    !Object.values(attributes).every((a) => typeof a === 'string' && SAFE_TAG_VALUE_PATTERN.test(a)) ||
+    tokenAuth === undefined ||
+    typeof tokenAuth['issuedAt'] !== 'number' ||
+    typeof tokenAuth['expiresAt'] !== 'number' ||
+    typeof tokenAuth['tokenRef'] !== 'string' ||
+    typeof csrf !== 'string' ||
+    csrf.length < 32
   ) {
     return { ok: false, reason: 'session_malformed' };
   }
@@ -153,7 +170,8 @@ export function openLoginTransaction(value: string | undefined, key: Buffer, now
   const p = unseal('login', value, key);
   if (p === undefined) return undefined;
   const { s, n, v, exp } = p;
-  if (typeof s !== 'string' || typeof n !== 'string' || typeof v !== 'string' || typeof exp !== 'number' || nowSeconds >= exp) return undefined;
+  if (typeof s !== 'string' || typeof n !== 'string' || typeof v !== 'string' || typeof exp !== 'number' || nowSeconds >= exp)
+    return undefined;
   return { state: s, nonce: n, codeVerifier: v, expiresAt: exp };
 }
 
@@ -183,7 +201,8 @@ export function openSamlRequest(value: string | undefined, key: Buffer, nowSecon
   const p = unseal('saml-request', value, key);
   if (p === undefined) return undefined;
   const { id, idp, exp } = p;
-  if (typeof id !== 'string' || !SAML_REQUEST_ID_PATTERN.test(id) || typeof idp !== 'string' || !ISSUER_ID_PATTERN.test(idp)) return undefined;
+  if (typeof id !== 'string' || !SAML_REQUEST_ID_PATTERN.test(id) || typeof idp !== 'string' || !ISSUER_ID_PATTERN.test(idp))
+    return undefined;
   if (typeof exp !== 'number' || nowSeconds >= exp) return undefined;
   return { id, idpId: idp, expiresAt: exp };
 }

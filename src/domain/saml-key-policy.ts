@@ -23,11 +23,14 @@ export function signingKeyProblem(pem: string): string | undefined {
   if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') {
     const bits = details.modulusLength ?? 0;
     if (bits < MIN_RSA_BITS) return `holds an RSA key of ${bits} bits (at least ${MIN_RSA_BITS} are required)`;
-    if (details.publicExponent === undefined || details.publicExponent < BigInt(MIN_RSA_EXPONENT)) return 'holds an RSA key with a public exponent below 65537';
+    if (details.publicExponent === undefined || details.publicExponent < BigInt(MIN_RSA_EXPONENT))
+      return 'holds an RSA key with a public exponent below 65537';
     return undefined;
   }
   if (key.asymmetricKeyType === 'ec') {
-    return STRONG_CURVES.has(details.namedCurve ?? '') ? undefined : `holds an EC key on ${details.namedCurve ?? 'an unknown curve'} (P-256 or stronger is required)`;
+    return STRONG_CURVES.has(details.namedCurve ?? '')
+      ? undefined
+      : `holds an EC key on ${details.namedCurve ?? 'an unknown curve'} (P-256 or stronger is required)`;
   }
   return `holds an ${key.asymmetricKeyType ?? 'unknown'} key (RSA of 2048 bits or more, or EC P-256 or stronger, is required)`;
 }

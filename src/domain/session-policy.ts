@@ -33,8 +33,7 @@ export class MissingPolicyVariableError extends PolicyTemplateError {
   }
 }
 
-const isVariableName = (name: string): name is PolicyVariableName =>
-  (POLICY_VARIABLE_NAMES as readonly string[]).includes(name);
+const isVariableName = (name: string): name is PolicyVariableName => (POLICY_VARIABLE_NAMES as readonly string[]).includes(name);
 
 /**
  * Checks a template's shape and placeholders without rendering it: an IAM policy document whose
@@ -126,8 +125,7 @@ export function broadStatements(template: PolicyTemplate): string[] {
 }
 
 const WILDCARD = /[*?]/;
-const valuesOf = (value: unknown): string[] =>
-  (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+const valuesOf = (value: unknown): string[] => (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
 const isBroadAction = (action: string): boolean => WILDCARD.test(action.split(':')[0] ?? '');
 function isBroadResource(resource: string): boolean {
   if (!resource.startsWith('arn:')) return /^[*?]+$/.test(resource);
@@ -189,8 +187,7 @@ function walk(node: unknown, depth: number, path: string, visitor: Visitor): voi
   if (typeof node === 'string') visitor.string(node, path);
   else if (Array.isArray(node)) {
     for (const [i, item] of node.entries()) walk(item, depth + 1, `${path}[${i}]`, visitor);
-  }
-  else if (typeof node === 'object' && node !== null) {
+  } else if (typeof node === 'object' && node !== null) {
     for (const [key, value] of Object.entries(node)) {
       visitor.key(key, `${path}.${key}`);
       walk(value, depth + 1, `${path}.${key}`, visitor);

@@ -3,7 +3,15 @@ import { credentialsRequestProblem, type IssueCredentialsInput } from '../app/is
 import { asKeyvendError, InvalidRequestError } from '../domain/errors.ts';
 import { Secret } from '../domain/secret.ts';
 import type { CallerCredential } from '../ports/index.ts';
-import { assertNoTokenInQuery, authorizationOf, bodyText, contentTypeOf, PayloadTooLargeError, parseJsonObject, UnsupportedMediaTypeError } from './request.ts';
+import {
+  assertNoTokenInQuery,
+  authorizationOf,
+  bodyText,
+  contentTypeOf,
+  PayloadTooLargeError,
+  parseJsonObject,
+  UnsupportedMediaTypeError,
+} from './request.ts';
 
 /** A SAML response with both signatures and the IdP certificate is a few KiB; the verifier caps the XML at 64 KiB. */
 export const SAML_BODY_BYTES = 128 * 1024;
@@ -80,7 +88,8 @@ export function parseCredentialsRequest(event: APIGatewayProxyEventV2, authoriza
   if (bearer) {
     throw new InvalidRequestError('Send either a bearer token or a SAML response, not both.', { reason: 'ambiguous_credentials' });
   }
-  if (typeof samlResponse !== 'string') throw new InvalidRequestError('samlResponse must be a base64 string.', { reason: 'saml_not_a_string' });
+  if (typeof samlResponse !== 'string')
+    throw new InvalidRequestError('samlResponse must be a base64 string.', { reason: 'saml_not_a_string' });
   return {
     credential: { kind: 'saml', samlResponse: new Secret(samlResponse) },
     entitlement: body['entitlement'],

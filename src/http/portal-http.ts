@@ -90,7 +90,7 @@ export function portalHeaders(settings: PortalHttpSettings): Record<string, stri
     'content-security-policy': [
       "default-src 'none'",
       `style-src '${PORTAL_CSS_HASH}'`,
-            // data: for the inline favicon only: the pages have no other image, and images run no script.
+      // data: for the inline favicon only: the pages have no other image, and images run no script.
       "img-src 'self' data:",
       // Chromium applies form-action to the redirect that follows a form POST: the console button's 302
       // goes to the federation endpoint, so its origin is listed, and nothing else.
@@ -120,7 +120,11 @@ export function htmlResponse(
   };
 }
 
-export function redirectResponse(settings: PortalHttpSettings, location: string, cookies: string[] = []): APIGatewayProxyStructuredResultV2 {
+export function redirectResponse(
+  settings: PortalHttpSettings,
+  location: string,
+  cookies: string[] = [],
+): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode: 302,
     headers: { ...portalHeaders(settings), location },

@@ -112,9 +112,10 @@ ${csrf}
 ${cli}
 </li>`;
   });
-  const list = items.length === 0
-    ? '<section class="card"><p id="no-roles">You have no entitlements that open the AWS console. Ask your administrator if you need one.</p></section>'
-    : `<ul class="roles">\n${items.join('\n')}\n</ul>`;
+  const list =
+    items.length === 0
+      ? '<section class="card"><p id="no-roles">You have no entitlements that open the AWS console. Ask your administrator if you need one.</p></section>'
+      : `<ul class="roles">\n${items.join('\n')}\n</ul>`;
   return layout(
     'Your AWS roles',
     `<h1>Your AWS console roles</h1>
@@ -161,7 +162,9 @@ export function timeLeft(at: Date, now: Date): string {
 }
 
 export function errorPage(input: { title: string; message: string; requestId: string; signInAgain: boolean }): string {
-  const again = input.signInAgain ? '<p><a class="button" href="/portal/login">Sign in again</a></p>' : '<p><a href="/portal">Back to the portal</a></p>';
+  const again = input.signInAgain
+    ? '<p><a class="button" href="/portal/login">Sign in again</a></p>'
+    : '<p><a href="/portal">Back to the portal</a></p>';
   return layout(
     input.title,
     `<section class="card error" role="alert">

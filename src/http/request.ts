@@ -61,7 +61,9 @@ export function parseJsonObject(
   const contentType = contentTypeOf(event);
   if (contentType !== 'application/json') {
     throw new UnsupportedMediaTypeError(
-      contentType === '' ? 'The request has no Content-Type: send JSON with Content-Type: application/json.' : `Send the request body as application/json, not ${contentType}.`,
+      contentType === ''
+        ? 'The request has no Content-Type: send JSON with Content-Type: application/json.'
+        : `Send the request body as application/json, not ${contentType}.`,
     );
   }
   let body: unknown;

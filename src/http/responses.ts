@@ -23,7 +23,10 @@ export function jsonResponse(
 }
 
 /** A public document anyone may cache (the issuer's discovery document and JWKS): never credentials. */
-export function publicJsonResponse(body: unknown, maxAgeSeconds: number): APIGatewayProxyResultV2 & { statusCode: number; headers: Record<string, string>; body: string } {
+export function publicJsonResponse(
+  body: unknown,
+  maxAgeSeconds: number,
+): APIGatewayProxyResultV2 & { statusCode: number; headers: Record<string, string>; body: string } {
   const { pragma: _pragma, ...headers } = SECURITY_HEADERS;
   return { statusCode: 200, headers: { ...headers, 'cache-control': `public, max-age=${maxAgeSeconds}` }, body: JSON.stringify(body) };
 }

@@ -1,10 +1,4 @@
-import {
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  ScanCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { GrantTarget } from '../domain/entitlement.ts';
 import { definitionKey, DEFINITION_SK, entitlementIdOf, grantPartitionKey, grantSortKey } from '../adapters/dynamodb/keys.ts';
 import type { EntitlementWithGrants } from './entitlements-file.ts';
@@ -54,13 +48,21 @@ export async function applyEntitlements(
         }),
       );
 
-    await batchWrite(client, tableName, revoked.map((pk) => ({ DeleteRequest: { Key: { pk, sk: grantSortKey(entitlement.id) } } })));
+    await batchWrite(
+      client,
+      tableName,
+      revoked.map((pk) => ({ DeleteRequest: { Key: { pk, sk: grantSortKey(entitlement.id) } } })),
+    );
     if (definitionChanged || revoked.length > 0) {
       // A run that stops after this write finds only the kept grants recorded, and adds the rest next time.
       await putDefinition(grants.filter((g) => !added.includes(grantPartitionKey(g))));
     }
     if (added.length > 0) {
-      await batchWrite(client, tableName, added.map((pk) => ({ PutRequest: { Item: { pk, sk: grantSortKey(entitlement.id) } } })));
+      await batchWrite(
+        client,
+        tableName,
+        added.map((pk) => ({ PutRequest: { Item: { pk, sk: grantSortKey(entitlement.id) } } })),
+      );
       await putDefinition(grants);
     }
     if (definitionChanged || revoked.length > 0 || added.length > 0) summary.written.push(entitlement.id);
@@ -74,7 +76,11 @@ export async function applyEntitlements(
       const id = entitlementIdOf(String(item['pk']));
       if (keep.has(id)) continue;
       const grants = ((item['grants'] as GrantTarget[] | undefined) ?? []).map(grantPartitionKey);
-      await batchWrite(client, tableName, grants.map((pk) => ({ DeleteRequest: { Key: { pk, sk: grantSortKey(id) } } })));
+      await batchWrite(
+        client,
+        tableName,
+        grants.map((pk) => ({ DeleteRequest: { Key: { pk, sk: grantSortKey(id) } } })),
+      );
       await batchWrite(client, tableName, [{ DeleteRequest: { Key: definitionKey(id) } }]);
       summary.pruned.push(id);
     }
@@ -91,7 +97,11 @@ function canonicalJson(node: unknown): string {
     Array.isArray(value)
       ? value.map(sorted)
       : typeof value === 'object' && value !== null
-        ? Object.fromEntries(Object.keys(value).sort().map((key) => [key, sorted((value as Record<string, unknown>)[key])]))
+        ? Object.fromEntries(
+            Object.keys(value)
+              .sort()
+              .map((key) => [key, sorted((value as Record<string, unknown>)[key])]),
+          )
         : value;
   return JSON.stringify(sorted(node));
 }

@@ -52,10 +52,11 @@ export function checkEntitlementsFile(text: string): FileCheck {
   const warnings: string[] = [];
   const entries: EntitlementWithGrants[] = [];
   const seen = new Set<string>();
-  for (const [index, raw] of ((document as { entitlements: unknown[] }).entitlements).entries()) {
-    const label = typeof raw === 'object' && raw !== null && typeof (raw as Record<string, unknown>)['id'] === 'string'
-      ? String((raw as Record<string, unknown>)['id'])
-      : `#${index + 1}`;
+  for (const [index, raw] of (document as { entitlements: unknown[] }).entitlements.entries()) {
+    const label =
+      typeof raw === 'object' && raw !== null && typeof (raw as Record<string, unknown>)['id'] === 'string'
+        ? String((raw as Record<string, unknown>)['id'])
+        : `#${index + 1}`;
     const { grants: rawGrants, ...definition } = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
     const parsed = parseEntitlement(definition);
     // The grants are checked even when the definition is not, so one run lists every problem of the entry.
@@ -75,7 +76,8 @@ export function checkEntitlementsFile(text: string): FileCheck {
     warnings.push(...breadth.warnings.map((w) => `${label}: ${w}`));
 
     const sizing = checkSizing(entitlement, label, problems);
-    if (sizing !== undefined) report.push(`${entitlement.id}: longest policy ${sizing.chars}/${MAX_POLICY_CHARS} chars, packed estimate ${sizing.packed}%`);
+    if (sizing !== undefined)
+      report.push(`${entitlement.id}: longest policy ${sizing.chars}/${MAX_POLICY_CHARS} chars, packed estimate ${sizing.packed}%`);
     if (entitlement.vending === 'assume-role' && entitlement.maxDurationSeconds > ROLE_CHAINING_MAX_DURATION_SECONDS) {
       report.push(
         `${entitlement.id}: assume-role sessions are capped at ${ROLE_CHAINING_MAX_DURATION_SECONDS} s while the broker runs as a role (role chaining); keyvend-issuer allows up to ${STS_MAX_ROLE_DURATION_SECONDS} s`,
@@ -98,8 +100,10 @@ function checkGrants(raw: unknown, label: string, problems: string[]): GrantTarg
     return [];
   }
   for (const grant of parsed.output) {
-    if ('subject' in grant && !SUBJECT_PATTERN.test(grant.subject)) problems.push(`${label}: subject "${grant.subject}" is outside the subject grammar`);
-    if ('group' in grant && !GROUP_PATTERN.test(grant.group)) problems.push(`${label}: group "${grant.group}" is outside the group grammar`);
+    if ('subject' in grant && !SUBJECT_PATTERN.test(grant.subject))
+      problems.push(`${label}: subject "${grant.subject}" is outside the subject grammar`);
+    if ('group' in grant && !GROUP_PATTERN.test(grant.group))
+      problems.push(`${label}: group "${grant.group}" is outside the group grammar`);
   }
   return parsed.output;
 }
@@ -153,7 +157,9 @@ function checkSizing(entitlement: Entitlement, label: string, problems: string[]
   }
   const packed = estimatePackedPercent(longest, tags);
   if (packed > PACKED_ESTIMATE_WRITE_LIMIT_PERCENT) {
-    problems.push(`${label}: policy (${longest} chars) and tags reach ${packed}% of the conservative packed-size estimate; the limit is ${PACKED_ESTIMATE_WRITE_LIMIT_PERCENT}%`);
+    problems.push(
+      `${label}: policy (${longest} chars) and tags reach ${packed}% of the conservative packed-size estimate; the limit is ${PACKED_ESTIMATE_WRITE_LIMIT_PERCENT}%`,
+    );
   }
   return { chars: longest, packed };
 }

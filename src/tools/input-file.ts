@@ -15,8 +15,16 @@ export function readInputFile(path: string, what: string, hint?: string): string
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : code === 'EACCES' ? 'not readable (permission denied)' : (error as Error).message;
-    throw new InputFileError(`${what} ${path}: ${reason} (looked in ${process.cwd()})${hint === undefined ? '' : `\n${hint}`}`, { cause: error });
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory, not a file'
+          : code === 'EACCES'
+            ? 'not readable (permission denied)'
+            : (error as Error).message;
+    throw new InputFileError(`${what} ${path}: ${reason} (looked in ${process.cwd()})${hint === undefined ? '' : `\n${hint}`}`, {
+      cause: error,
+    });
   }
 }
 

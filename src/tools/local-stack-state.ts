@@ -53,7 +53,10 @@ export function findLocalStack(path: string): LocalStackLookup {
     return { ok: false, problem: `${path} is not the state file npm start writes: remove it and run npm start` };
   }
   if (!isRunning(state.pid)) {
-    return { ok: false, problem: `no local stack is running: ${path} was left by a stack that stopped (process ${state.pid}); run npm start` };
+    return {
+      ok: false,
+      problem: `no local stack is running: ${path} was left by a stack that stopped (process ${state.pid}); run npm start`,
+    };
   }
   return { ok: true, state };
 }

@@ -25,7 +25,17 @@ const record = (eventId: string): AuditRecord => ({
   action: 'credentials',
   outcome: 'pending',
   request: { requestId: 'r1' },
-  caller: { idpType: 'oidc', issuerId: 'corp', issuer: 'https://idp', subject: 'alice', userKey: 'abcdefghijklmnopqrstuvwxyz', groups: [], tokenIssuedAt: 1, tokenExpiresAt: 2, tokenRef: 'sha256:x' },
+  caller: {
+    idpType: 'oidc',
+    issuerId: 'corp',
+    issuer: 'https://idp',
+    subject: 'alice',
+    userKey: 'abcdefghijklmnopqrstuvwxyz',
+    groups: [],
+    tokenIssuedAt: 1,
+    tokenExpiresAt: 2,
+    tokenRef: 'sha256:x',
+  },
 });
 
 /**
@@ -39,7 +49,8 @@ function lossyClient(): { client: DynamoDBDocumentClient; readonly attempts: num
   raw.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as { Item?: { outcome?: { S?: string } } };
-      const closing = context.commandName === 'PutItemCommand' && input.Item?.outcome?.S !== undefined && input.Item.outcome.S !== 'pending';
+      const closing =
+        context.commandName === 'PutItemCommand' && input.Item?.outcome?.S !== undefined && input.Item.outcome.S !== 'pending';
       if (closing) state.attempts += 1;
       const result = await next(args);
       if (closing && !state.lost) {
@@ -69,7 +80,11 @@ describe('DynamoDbAuditLog on DynamoDB Local', () => {
     await log.close({ ...record(id), outcome: 'granted' });
 
     // Assess: each later write is refused by its condition, as a conflict carrying what is stored
-    const conflict = { name: 'AuditConflictError', stored: expect.objectContaining({ eventId: id, outcome: 'granted' }), cause: expect.objectContaining({ name: 'ConditionalCheckFailedException' }) };
+    const conflict = {
+      name: 'AuditConflictError',
+      stored: expect.objectContaining({ eventId: id, outcome: 'granted' }),
+      cause: expect.objectContaining({ name: 'ConditionalCheckFailedException' }),
+    };
     await expect(log.open(record(id))).rejects.toMatchObject(conflict);
     await expect(log.close({ ...record(id), outcome: 'denied' })).rejects.toMatchObject(conflict);
     await expect(log.record({ ...record(id), outcome: 'denied' })).rejects.toMatchObject(conflict);
@@ -90,7 +105,10 @@ describe('DynamoDbAuditLog on DynamoDB Local', () => {
     const attempt = log.close(granted).catch((error: unknown) => error);
 
     // Assess
-    expect(await attempt).toMatchObject({ name: 'AuditConflictError', stored: { eventId: id, outcome: 'granted', session: { accessKeyId: 'ASIALOSTRESPONSE0001' } } });
+    expect(await attempt).toMatchObject({
+      name: 'AuditConflictError',
+      stored: { eventId: id, outcome: 'granted', session: { accessKeyId: 'ASIALOSTRESPONSE0001' } },
+    });
     expect(((await attempt) as AuditConflictError).stored).not.toHaveProperty('expiresAt');
     expect(lossy.attempts).toBe(2);
     lossy.client.destroy();
@@ -114,11 +132,21 @@ describe('DynamoDbAuditLog on DynamoDB Local', () => {
     });
 
     // Act
-    const grant = await issue({ caller: { kind: 'bearer', authorization: 'Bearer token' }, entitlement: 'photo-uploads', durationSeconds: 900, output: 'credentials', context: { requestId: 'lost-1' } });
+    const grant = await issue({
+      caller: { kind: 'bearer', authorization: 'Bearer token' },
+      entitlement: 'photo-uploads',
+      durationSeconds: 900,
+      output: 'credentials',
+      context: { requestId: 'lost-1' },
+    });
 
     // Assess
     const stored = await client.send(new GetCommand({ TableName: TABLES.audit, Key: { eventId: grant.grantId }, ConsistentRead: true }));
-    expect(stored.Item).toMatchObject({ outcome: 'granted', session: { accessKeyId: grant.credentials.accessKeyId }, delivery: { delivered: true } });
+    expect(stored.Item).toMatchObject({
+      outcome: 'granted',
+      session: { accessKeyId: grant.credentials.accessKeyId },
+      delivery: { delivered: true },
+    });
     expect(sts.calls).toHaveLength(1);
     expect(log.alarms).toEqual([]);
     expect(lossy.attempts).toBe(2);
@@ -127,7 +155,9 @@ describe('DynamoDbAuditLog on DynamoDB Local', () => {
 
   it('fails when the table does not exist, so the use case issues nothing', async () => {
     // Act + Assess
-    await expect(new DynamoDbAuditLog(client, 'no-such-table', 30).open(record('019abcde-0000-7000-8000-0000000000a2'))).rejects.toMatchObject({
+    await expect(
+      new DynamoDbAuditLog(client, 'no-such-table', 30).open(record('019abcde-0000-7000-8000-0000000000a2')),
+    ).rejects.toMatchObject({
       name: 'ResourceNotFoundException',
     });
   });

@@ -4,7 +4,15 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log.ts';
 import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
-import { definitionKey, ENTITLEMENT_KEY_PREFIX, entitlementIdOf, grantKey, grantPartitionKey, grantSortKey, principalPartitionKeys } from '../../src/adapters/dynamodb/keys.ts';
+import {
+  definitionKey,
+  ENTITLEMENT_KEY_PREFIX,
+  entitlementIdOf,
+  grantKey,
+  grantPartitionKey,
+  grantSortKey,
+  principalPartitionKeys,
+} from '../../src/adapters/dynamodb/keys.ts';
 import type { AuditRecord } from '../../src/domain/audit-record.ts';
 import { principalFor } from '../unit/fakes.ts';
 
@@ -17,7 +25,10 @@ const definition = {
   roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads',
   outputs: ['credentials'],
   maxDurationSeconds: 3600,
-  sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }] },
+  sessionPolicy: {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }],
+  },
 };
 const principal = principalFor({ issuerId: 'corp', subject: 'alice', groups: ['uploaders'] });
 const [alicePk = '', uploadersPk = ''] = principalPartitionKeys(principal);
@@ -51,11 +62,7 @@ describe('DynamoDbEntitlementStore', () => {
     expect(found?.id).toBe('photo-uploads');
     const request = documents.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.['ents'];
     expect(request?.ConsistentRead).toBe(true);
-    expect(request?.Keys).toEqual([
-      photoUploads,
-      grantKey(alicePk, 'photo-uploads'),
-      grantKey(uploadersPk, 'photo-uploads'),
-    ]);
+    expect(request?.Keys).toEqual([photoUploads, grantKey(alicePk, 'photo-uploads'), grantKey(uploadersPk, 'photo-uploads')]);
   });
 
   it('finds nothing when the definition exists but no grant does, or the reverse', async () => {
@@ -99,7 +106,9 @@ describe('DynamoDbEntitlementStore', () => {
 
   it('passes a DynamoDB failure up for the use case to turn into a 503', async () => {
     // Prepare
-    documents.on(BatchGetCommand).rejects(Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' }));
+    documents
+      .on(BatchGetCommand)
+      .rejects(Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' }));
 
     // Act + Assess
     await expect(new DynamoDbEntitlementStore(client(), 'ents').findGranted(principal, 'photo-uploads')).rejects.toThrow(/Throughput/);
@@ -111,7 +120,9 @@ describe('DynamoDbEntitlementStore', () => {
       .on(QueryCommand, { ExpressionAttributeValues: { ':pk': alicePk, ':ent': ENTITLEMENT_KEY_PREFIX } })
       .resolvesOnce({ Items: [{ sk: grantSortKey('photo-uploads') }], LastEvaluatedKey: { pk: 'x', sk: 'y' } })
       .resolvesOnce({ Items: [{ sk: grantSortKey('console') }] });
-    documents.on(QueryCommand, { ExpressionAttributeValues: { ':pk': uploadersPk, ':ent': ENTITLEMENT_KEY_PREFIX } }).resolves({ Items: [{ sk: grantSortKey('photo-uploads') }] });
+    documents
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': uploadersPk, ':ent': ENTITLEMENT_KEY_PREFIX } })
+      .resolves({ Items: [{ sk: grantSortKey('photo-uploads') }] });
     documents.on(BatchGetCommand).resolves({ Responses: { ents: [{ definition }, { definition: { ...definition, id: 'console' } }] } });
 
     // Act
@@ -138,7 +149,17 @@ describe('DynamoDbAuditLog', () => {
     action: 'credentials',
     outcome: 'pending',
     request: { requestId: 'r1' },
-    caller: { idpType: 'oidc', issuerId: 'corp', issuer: 'https://idp', subject: 'alice', userKey: principal.userKey, groups: [], tokenIssuedAt: 1, tokenExpiresAt: 2, tokenRef: 'sha256:x' },
+    caller: {
+      idpType: 'oidc',
+      issuerId: 'corp',
+      issuer: 'https://idp',
+      subject: 'alice',
+      userKey: principal.userKey,
+      groups: [],
+      tokenIssuedAt: 1,
+      tokenExpiresAt: 2,
+      tokenRef: 'sha256:x',
+    },
   });
 
   it('opens and records with a write that can never overwrite, and closes only a pending record', async () => {
@@ -153,10 +174,18 @@ describe('DynamoDbAuditLog', () => {
 
     // Assess
     const puts = documents.commandCalls(PutCommand).map((c) => c.args[0].input);
-    expect(puts.map((p) => p.ConditionExpression)).toEqual(['attribute_not_exists(eventId)', 'outcome = :pending', 'attribute_not_exists(eventId)']);
+    expect(puts.map((p) => p.ConditionExpression)).toEqual([
+      'attribute_not_exists(eventId)',
+      'outcome = :pending',
+      'attribute_not_exists(eventId)',
+    ]);
     expect(puts[1]?.ExpressionAttributeValues).toEqual({ ':pending': 'pending' });
     expect(puts[0]?.TableName).toBe('audit');
-    expect(puts[0]?.Item).toMatchObject({ eventId: record().eventId, userKey: principal.userKey, expiresAt: Date.parse('2026-11-23T09:30:00.000Z') / 1000 + 30 * 86_400 });
+    expect(puts[0]?.Item).toMatchObject({
+      eventId: record().eventId,
+      userKey: principal.userKey,
+      expiresAt: Date.parse('2026-11-23T09:30:00.000Z') / 1000 + 30 * 86_400,
+    });
   });
 
   it('keys a denial without a known caller as anonymous', async () => {
@@ -174,29 +203,53 @@ describe('DynamoDbAuditLog', () => {
   it('stores only what the record holds: no secret, even when the session carries credential identifiers', async () => {
     // Prepare
     documents.on(PutCommand).resolves({});
-    const granted: AuditRecord = { ...record(), outcome: 'granted', session: { accessKeyId: 'ASIAEXAMPLE', roleSessionName: 's', policySha256: 'f'.repeat(64) } };
+    const granted: AuditRecord = {
+      ...record(),
+      outcome: 'granted',
+      session: { accessKeyId: 'ASIAEXAMPLE', roleSessionName: 's', policySha256: 'f'.repeat(64) },
+    };
 
     // Act
     await new DynamoDbAuditLog(client(), 'audit', 30).close(granted);
 
     // Assess
     const item = documents.commandCalls(PutCommand)[0]?.args[0].input.Item ?? {};
-    expect(Object.keys(item).sort()).toEqual(['action', 'caller', 'eventId', 'expiresAt', 'outcome', 'request', 'session', 'time', 'userKey']);
+    expect(Object.keys(item).sort()).toEqual([
+      'action',
+      'caller',
+      'eventId',
+      'expiresAt',
+      'outcome',
+      'request',
+      'session',
+      'time',
+      'userKey',
+    ]);
     expect(JSON.stringify(item)).not.toMatch(/SecretAccessKey|SessionToken|secretAccessKey|sessionToken/);
   });
 
   it('turns a failed condition into an AuditConflictError carrying the stored record, read back consistently', async () => {
     // Prepare
-    documents.on(PutCommand).rejects(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }));
+    documents
+      .on(PutCommand)
+      .rejects(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }));
     documents.on(GetCommand).resolves({ Item: { ...record(), outcome: 'denied', userKey: 'u', expiresAt: 1 } });
 
     // Act
     const error = await new DynamoDbAuditLog(client(), 'audit', 30).close(record()).catch((caught: unknown) => caught);
 
     // Assess
-    expect(error).toMatchObject({ name: 'AuditConflictError', stored: { outcome: 'denied' }, cause: { name: 'ConditionalCheckFailedException' } });
+    expect(error).toMatchObject({
+      name: 'AuditConflictError',
+      stored: { outcome: 'denied' },
+      cause: { name: 'ConditionalCheckFailedException' },
+    });
     expect((error as { stored: object }).stored).not.toHaveProperty('expiresAt');
-    expect(documents.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({ TableName: 'audit', Key: { eventId: record().eventId }, ConsistentRead: true });
+    expect(documents.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
+      TableName: 'audit',
+      Key: { eventId: record().eventId },
+      ConsistentRead: true,
+    });
   });
 
   it('passes any other failure on, so the use case issues nothing', async () => {

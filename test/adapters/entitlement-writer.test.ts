@@ -122,7 +122,11 @@ const reversed = (node: unknown): unknown =>
   Array.isArray(node)
     ? node.map(reversed)
     : typeof node === 'object' && node !== null
-      ? Object.fromEntries(Object.entries(node).reverse().map(([k, value]) => [k, reversed(value)]))
+      ? Object.fromEntries(
+          Object.entries(node)
+            .reverse()
+            .map(([k, value]) => [k, reversed(value)]),
+        )
       : node;
 
 describe('applyEntitlements, again', () => {
@@ -153,7 +157,13 @@ describe('applyEntitlements, again', () => {
 
     // Assess
     expect(first.written.length).toBe(check.entries.length);
-    expect(second).toEqual({ written: [], unchanged: check.entries.map((e) => e.entitlement.id), revokedGrants: 0, addedGrants: 0, pruned: [] });
+    expect(second).toEqual({
+      written: [],
+      unchanged: check.entries.map((e) => e.entitlement.id),
+      revokedGrants: 0,
+      addedGrants: 0,
+      pruned: [],
+    });
     expect(writes).toBe(0);
   });
 });

@@ -32,7 +32,11 @@ describe('FederationConsoleSignin', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  const credentials = { accessKeyId: 'ASIAFAKE000000000001', secretAccessKey: new Secret('the-secret-key'), sessionToken: new Secret('the-session-token') };
+  const credentials = {
+    accessKeyId: 'ASIAFAKE000000000001',
+    secretAccessKey: new Secret('the-secret-key'),
+    sessionToken: new Secret('the-session-token'),
+  };
 
   it('POSTs the credentials as a form body, never in the URL', async () => {
     // Prepare
@@ -49,7 +53,11 @@ describe('FederationConsoleSignin', () => {
     const form = new URLSearchParams(request?.body);
     expect(form.get('Action')).toBe('getSigninToken');
     expect(form.get('SessionDuration')).toBe('3600');
-    expect(JSON.parse(form.get('Session') ?? '')).toEqual({ sessionId: 'ASIAFAKE000000000001', sessionKey: 'the-secret-key', sessionToken: 'the-session-token' });
+    expect(JSON.parse(form.get('Session') ?? '')).toEqual({
+      sessionId: 'ASIAFAKE000000000001',
+      sessionKey: 'the-secret-key',
+      sessionToken: 'the-session-token',
+    });
   });
 
   it.each([
@@ -61,7 +69,9 @@ describe('FederationConsoleSignin', () => {
     reply = answer;
 
     // Act
-    const error = await new FederationConsoleSignin().getSigninToken({ endpoint, credentials, sessionDuration: undefined }).catch((e: unknown) => e);
+    const error = await new FederationConsoleSignin()
+      .getSigninToken({ endpoint, credentials, sessionDuration: undefined })
+      .catch((e: unknown) => e);
 
     // Assess
     expect(error).toMatchObject({ code: 'upstream_unavailable', reason });

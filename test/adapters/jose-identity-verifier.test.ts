@@ -35,10 +35,12 @@ class LoopbackIdp {
   }
 }
 
-const json = (body: unknown): Route => (_req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-};
+const json =
+  (body: unknown): Route =>
+  (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
 
 const idp = new LoopbackIdp();
 let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
@@ -79,7 +81,17 @@ const verifier = (overrides: Partial<OidcIssuerSettings> = {}, allowLoopbackHttp
 
 async function token(claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: issuerUrl(), aud: AUDIENCE, sub: 'alice', groups: ['uploaders'], department: 'research', iat: now, exp: now + 600, jti: 'j1', ...claims })
+  return new SignJWT({
+    iss: issuerUrl(),
+    aud: AUDIENCE,
+    sub: 'alice',
+    groups: ['uploaders'],
+    department: 'research',
+    iat: now,
+    exp: now + 600,
+    jti: 'j1',
+    ...claims,
+  })
     .setProtectedHeader({ alg: 'RS256', kid: KID, typ: 'at+jwt', ...header })
     .sign(privateKey);
 }
@@ -118,14 +130,23 @@ describe('JoseIdentityVerifier with a loopback JWKS', () => {
 
     // Act + Assess: the twin decodes to the very same signature, yet is refused
     expect(Buffer.from(twin.split('.')[2] ?? '', 'base64url')).toEqual(Buffer.from(raw.split('.')[2] ?? '', 'base64url'));
-    await expect(verifier().verifyBearer(`Bearer ${twin}`)).rejects.toMatchObject({ code: 'invalid_token', reason: 'non_canonical_encoding' });
+    await expect(verifier().verifyBearer(`Bearer ${twin}`)).rejects.toMatchObject({
+      code: 'invalid_token',
+      reason: 'non_canonical_encoding',
+    });
     await expect(verifier().verifyBearer(`Bearer ${raw}`)).resolves.toBeDefined();
   });
 
-  it.each([['at+jwt'], ['application/at+jwt'], ['AT+JWT']])('refuses an access token (typ %s) where ID tokens are expected (J-08)', async (typ) => {
-    // Act + Assess
-    await expect(verifier({ tokenType: 'id' }).verifyBearer(`Bearer ${await token({}, { typ })}`)).rejects.toMatchObject({ code: 'invalid_token', reason: 'claim_typ' });
-  });
+  it.each([['at+jwt'], ['application/at+jwt'], ['AT+JWT']])(
+    'refuses an access token (typ %s) where ID tokens are expected (J-08)',
+    async (typ) => {
+      // Act + Assess
+      await expect(verifier({ tokenType: 'id' }).verifyBearer(`Bearer ${await token({}, { typ })}`)).rejects.toMatchObject({
+        code: 'invalid_token',
+        reason: 'claim_typ',
+      });
+    },
+  );
 
   it('accepts an ID token (typ JWT or none) where ID tokens are expected, and refuses it where access tokens are', async () => {
     // Prepare
@@ -168,8 +189,13 @@ describe('JoseIdentityVerifier with a loopback JWKS', () => {
     const mixedUp = new JoseIdentityVerifier({ issuers: [{ ...discovering, issuer: `${idp.base}/mixup` }], allowLoopbackHttp: true });
 
     // Act + Assess
-    await expect(new JoseIdentityVerifier({ issuers: [discovering], allowLoopbackHttp: true }).verifyBearer(`Bearer ${await token()}`)).resolves.toMatchObject({ subject: 'alice' });
-    await expect(mixedUp.verifyBearer(`Bearer ${await token({ iss: `${idp.base}/mixup` })}`)).rejects.toMatchObject({ httpStatus: 503, reason: 'oidc_discovery_mismatch' });
+    await expect(
+      new JoseIdentityVerifier({ issuers: [discovering], allowLoopbackHttp: true }).verifyBearer(`Bearer ${await token()}`),
+    ).resolves.toMatchObject({ subject: 'alice' });
+    await expect(mixedUp.verifyBearer(`Bearer ${await token({ iss: `${idp.base}/mixup` })}`)).rejects.toMatchObject({
+      httpStatus: 503,
+      reason: 'oidc_discovery_mismatch',
+    });
   });
 });
 
@@ -177,21 +203,30 @@ describe('JWKS fetch is bounded and fails closed with 503 (J-09, J-10, J-11, F-0
   it.each([
     ['answers 500', ((_req, res) => res.writeHead(500).end('oops')) as Route],
     ['answers invalid JSON', ((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":')) as Route],
-    ['declares a body over the cap', ((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(MAX_DOCUMENT_BYTES + 1) });
-      res.end(JSON.stringify({ keys: [publicJwk], pad: 'x'.repeat(MAX_DOCUMENT_BYTES) }).slice(0, MAX_DOCUMENT_BYTES + 1));
-    }) as Route],
-    ['streams a body over the cap without declaring it', ((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write(`{"keys":[${JSON.stringify(publicJwk)}],"pad":"`);
-      res.write('x'.repeat(MAX_DOCUMENT_BYTES));
-      res.end('"}');
-    }) as Route],
+    [
+      'declares a body over the cap',
+      ((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(MAX_DOCUMENT_BYTES + 1) });
+        res.end(JSON.stringify({ keys: [publicJwk], pad: 'x'.repeat(MAX_DOCUMENT_BYTES) }).slice(0, MAX_DOCUMENT_BYTES + 1));
+      }) as Route,
+    ],
+    [
+      'streams a body over the cap without declaring it',
+      ((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write(`{"keys":[${JSON.stringify(publicJwk)}],"pad":"`);
+        res.write('x'.repeat(MAX_DOCUMENT_BYTES));
+        res.end('"}');
+      }) as Route,
+    ],
     ['redirects elsewhere', ((_req, res) => res.writeHead(302, { location: '/redirect-target' }).end()) as Route],
-    ['stalls after a few bytes', ((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write('{"keys":');
-    }) as Route],
+    [
+      'stalls after a few bytes',
+      ((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"keys":');
+      }) as Route,
+    ],
   ])('when the JWKS endpoint %s', async (_name, route) => {
     // Prepare
     idp.routes.set('/jwks', route);
@@ -254,11 +289,14 @@ describe('JWKS fetch is bounded and fails closed with 503 (J-09, J-10, J-11, F-0
     expect(() => assertFetchableUrl('https://idp.example.com/jwks', false)).not.toThrow();
   });
 
-  it.each([['file:///etc/passwd'], ['data:application/json,{}'], ['http://169.254.169.254/latest/meta-data/'], ['http://10.0.0.1/jwks'], ['ftp://127.0.0.1/jwks']])(
-    'never fetches %s, even in local mode',
-    async (url) => {
-      // Act + Assess
-      await expect(makeBoundedFetch(true)(url, {})).rejects.toThrow(/https is required/);
-    },
-  );
+  it.each([
+    ['file:///etc/passwd'],
+    ['data:application/json,{}'],
+    ['http://169.254.169.254/latest/meta-data/'],
+    ['http://10.0.0.1/jwks'],
+    ['ftp://127.0.0.1/jwks'],
+  ])('never fetches %s, even in local mode', async (url) => {
+    // Act + Assess
+    await expect(makeBoundedFetch(true)(url, {})).rejects.toThrow(/https is required/);
+  });
 });

@@ -11,7 +11,12 @@ const BROKER = {
   arn: 'arn:aws:sts::000000000000:assumed-role/keyvend-broker/local',
   usableKeys: ['*'],
 };
-const CLAIMS = { iss: 'https://keyvend.example.com', aud: 'sts.amazonaws.com', sub: 'ent:photo-uploads:user:abcdefghijklmnopqrstuvwxyz', exp: 4_102_444_800 };
+const CLAIMS = {
+  iss: 'https://keyvend.example.com',
+  aud: 'sts.amazonaws.com',
+  sub: 'ent:photo-uploads:user:abcdefghijklmnopqrstuvwxyz',
+  exp: 4_102_444_800,
+};
 
 let kms: KmsEmulator;
 let rsa: KmsKeyInfo;
@@ -24,7 +29,11 @@ const client = () => {
 };
 
 beforeAll(async () => {
-  kms = await startKmsEmulator({ accountId: '000000000000', principals: [BROKER], keys: [{ keySpec: 'RSA_2048' }, { keySpec: 'ECC_NIST_P256' }] });
+  kms = await startKmsEmulator({
+    accountId: '000000000000',
+    principals: [BROKER],
+    keys: [{ keySpec: 'RSA_2048' }, { keySpec: 'ECC_NIST_P256' }],
+  });
   [rsa, ec] = kms.keys as [KmsKeyInfo, KmsKeyInfo];
 });
 afterAll(async () => {
@@ -43,7 +52,9 @@ describe('KmsSigningKeys against the local KMS', () => {
     // Act
     const signed = await keys.sign(CLAIMS);
     const jwks = await keys.publicKeys();
-    const { payload, protectedHeader } = await jwtVerify(signed.token.reveal(), createLocalJWKSet({ keys: [...jwks] }), { algorithms: [alg] });
+    const { payload, protectedHeader } = await jwtVerify(signed.token.reveal(), createLocalJWKSet({ keys: [...jwks] }), {
+      algorithms: [alg],
+    });
 
     // Assess
     expect(payload).toEqual(CLAIMS);
@@ -65,7 +76,9 @@ describe('KmsSigningKeys against the local KMS', () => {
       ['EC', 'ES256', 'sig'],
     ]);
     for (const key of jwks) {
-      expect(Object.keys(key).sort()).toEqual(key.kty === 'RSA' ? ['alg', 'e', 'kid', 'kty', 'n', 'use'] : ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+      expect(Object.keys(key).sort()).toEqual(
+        key.kty === 'RSA' ? ['alg', 'e', 'kid', 'kty', 'n', 'use'] : ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y'],
+      );
     }
   });
 
@@ -148,8 +161,13 @@ describe('derToJoseEcdsa', () => {
 describe('translateKmsError', () => {
   it('treats an error without an HTTP status (network) as an outage and anything else about the key as ours', () => {
     // Act + Assess
-    expect(translateKmsError(Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error' }), 'sign')).toMatchObject({ reason: 'kms_unavailable', retryAfterSeconds: 5 });
-    expect(translateKmsError(Object.assign(new Error('x'), { name: 'NotFoundException', $metadata: { httpStatusCode: 400 } }), 'public_key')).toMatchObject({
+    expect(translateKmsError(Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error' }), 'sign')).toMatchObject({
+      reason: 'kms_unavailable',
+      retryAfterSeconds: 5,
+    });
+    expect(
+      translateKmsError(Object.assign(new Error('x'), { name: 'NotFoundException', $metadata: { httpStatusCode: 400 } }), 'public_key'),
+    ).toMatchObject({
       code: 'internal_error',
       reason: 'kms_public_key_refused',
     });
@@ -157,7 +175,7 @@ describe('translateKmsError', () => {
   });
 });
 
-it('the header kid is the key\'s RFC 7638 thumbprint, stable across instances', async () => {
+it("the header kid is the key's RFC 7638 thumbprint, stable across instances", async () => {
   // Act
   const first = await new KmsSigningKeys(client(), { signingKeyId: ec.arn, publishedKeyIds: [] }).sign(CLAIMS);
   const second = await new KmsSigningKeys(client(), { signingKeyId: ec.keyId, publishedKeyIds: [] }).sign(CLAIMS);

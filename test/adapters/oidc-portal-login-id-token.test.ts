@@ -109,7 +109,10 @@ describe('OidcPortalLogin ID token checks', () => {
 
   it('refuses a token without the nonce, or from another issuer', async () => {
     await expect(completeWith({ nonce: undefined })).rejects.toMatchObject({ reason: 'nonce_mismatch' });
-    await expect(completeWith({ iss: 'https://other.example.com' })).rejects.toMatchObject({ code: 'invalid_token', reason: 'unknown_issuer' });
+    await expect(completeWith({ iss: 'https://other.example.com' })).rejects.toMatchObject({
+      code: 'invalid_token',
+      reason: 'unknown_issuer',
+    });
   });
 
   it('refuses an expired token', async () => {

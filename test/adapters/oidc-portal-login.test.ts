@@ -66,7 +66,11 @@ describe('OidcPortalLogin', () => {
     expect(authorize.searchParams.get('state')).toBe(started.state);
     expect(authorize.searchParams.get('nonce')).toBe(started.nonce);
     expect(authorize.searchParams.get('code_challenge')).not.toBe(started.codeVerifier);
-    expect(principal).toMatchObject({ issuerId: 'dev', subject: '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b', groups: ['photo-uploaders', 'console-users'] });
+    expect(principal).toMatchObject({
+      issuerId: 'dev',
+      subject: '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b',
+      groups: ['photo-uploaders', 'console-users'],
+    });
     expect(displayName).toBe('Alice Example');
   });
 
@@ -84,7 +88,10 @@ describe('OidcPortalLogin', () => {
     const { started, response } = await signInAs('alice');
 
     // Act + Assess
-    await expect(login.complete({ ...response, state: 'forged' }, started)).rejects.toMatchObject({ code: 'invalid_token', reason: 'state_mismatch' });
+    await expect(login.complete({ ...response, state: 'forged' }, started)).rejects.toMatchObject({
+      code: 'invalid_token',
+      reason: 'state_mismatch',
+    });
   });
 
   it('refuses an ID token whose nonce belongs to another sign-in', async () => {
@@ -101,7 +108,9 @@ describe('OidcPortalLogin', () => {
     const second = await signInAs('bob');
 
     // Act + Assess
-    await expect(login.complete(first.response, { ...first.started, codeVerifier: 'x'.repeat(43) })).rejects.toMatchObject({ reason: 'code_refused' });
+    await expect(login.complete(first.response, { ...first.started, codeVerifier: 'x'.repeat(43) })).rejects.toMatchObject({
+      reason: 'code_refused',
+    });
     await login.complete(second.response, second.started);
     await expect(login.complete(second.response, second.started)).rejects.toMatchObject({ reason: 'code_refused' });
   });

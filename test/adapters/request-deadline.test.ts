@@ -40,7 +40,13 @@ describe('the request deadline', () => {
 
   it('cuts an SDK call to a silent DynamoDB at the work deadline, whatever the SDK timeouts say', async () => {
     // Prepare: timeouts far longer than the budget
-    const client = new DynamoDBClient({ region: 'us-east-1', endpoint, maxAttempts: 3, requestHandler: { requestTimeout: 30_000 }, credentials: { accessKeyId: 'AKIA', secretAccessKey: 'x' } });
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint,
+      maxAttempts: 3,
+      requestHandler: { requestTimeout: 30_000 },
+      credentials: { accessKeyId: 'AKIA', secretAccessKey: 'x' },
+    });
     const audit = new DynamoDbAuditLog(DynamoDBDocumentClient.from(client), 'audit', 1);
     const write = withinDeadline({ workMs: 300, recordMs: 600 }, (r: AuditRecord) => audit.record(r));
 

@@ -10,12 +10,16 @@ describe('RedirectSamlAuthnRequests', () => {
     spEntityId: 'urn:keyvend:test',
     acsUrl: ACS,
     endpoints: [
-      { idpId: 'corp', ssoUrl: 'https://idp.example.test/sso?tenant=a&b="x"', nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent' },
+      {
+        idpId: 'corp',
+        ssoUrl: 'https://idp.example.test/sso?tenant=a&b="x"',
+        nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+      },
       { idpId: 'attr', ssoUrl: 'https://other.example.test/sso', nameIdFormat: undefined },
     ],
   });
 
-  it('sends an AuthnRequest with the given id to the IdP\'s SSO URL, HTTP-Redirect binding (deflated, base64)', () => {
+  it("sends an AuthnRequest with the given id to the IdP's SSO URL, HTTP-Redirect binding (deflated, base64)", () => {
     // Act
     const url = new URL(requests.redirectUrl('corp', '_0123456789abcdef0123456789abcdef01234567', new Date('2030-01-01T00:00:00Z')) ?? '');
 

@@ -11,8 +11,16 @@ import { FakeReplayCache } from '../unit/fakes.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/public');
 const idp = (overrides: Partial<SamlIdpSettings>): SamlIdpSettings => ({
-  id: 'corpus', entityId: '', certificates: [], audiences: [], nameIdFormats: [], tagAttributes: {},
-  requireSignedResponse: false, maxAssertionLifetimeSeconds: 3600, clockSkewSeconds: 30, ...overrides,
+  id: 'corpus',
+  entityId: '',
+  certificates: [],
+  audiences: [],
+  nameIdFormats: [],
+  tagAttributes: {},
+  requireSignedResponse: false,
+  maxAssertionLifetimeSeconds: 3600,
+  clockSkewSeconds: 30,
+  ...overrides,
 });
 
 async function outcome(verifier: BoundSamlVerifier, file: string, solicitation?: SamlSolicitation): Promise<string> {
@@ -90,7 +98,9 @@ describe('node-saml signature corpus (S-05)', () => {
 
   it('leaves out the encrypted-assertion file, which needs a decryption key: refused as encrypted', async () => {
     frozen();
-    expect(await outcome(verifier(true), join(dir, 'valid/response.root-signed.assertion-unsigned-encrypted.xml'))).toBe('saml_encrypted_assertion');
+    expect(await outcome(verifier(true), join(dir, 'valid/response.root-signed.assertion-unsigned-encrypted.xml'))).toBe(
+      'saml_encrypted_assertion',
+    );
   });
 });
 
@@ -156,17 +166,20 @@ describe('xml-crypto corpus (S-02, CVE-2025-29774/29775)', () => {
     expect(result).toBe('saml_bad_signature');
   });
 
-  it.each(['valid_saml.xml'])('refuses %s where no AuthnRequest was sent (the API): it answers passport-saml\'s request, so it was made for another consumer', async (file) => {
-    // Prepare
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(new Date('2012-07-03T11:35:00Z'));
+  it.each(['valid_saml.xml'])(
+    "refuses %s where no AuthnRequest was sent (the API): it answers passport-saml's request, so it was made for another consumer",
+    async (file) => {
+      // Prepare
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(new Date('2012-07-03T11:35:00Z'));
 
-    // Act
-    const result = await outcome(feide(), join(dir, file));
+      // Act
+      const result = await outcome(feide(), join(dir, file));
 
-    // Assess: item 8 (c) of issue 10; it used to be accepted here
-    expect(result).toBe('saml_unsolicited_in_response_to');
-  });
+      // Assess: item 8 (c) of issue 10; it used to be accepted here
+      expect(result).toBe('saml_unsolicited_in_response_to');
+    },
+  );
 
   it.each([
     ['saml_multiple_signed_info_nodes.xml', onelogin, '2013-06-10T06:25:00Z'],
@@ -191,7 +204,14 @@ describe('xml-crypto corpus (S-02, CVE-2025-29774/29775)', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(new Date('2012-07-03T11:35:00Z'));
     const production = boundSamlVerifier({
-      idps: [idp({ entityId: 'https://openidp.feide.no', certificates: [readFileSync(join(dir, 'feide_public.pem'), 'utf8')], audiences: ['passport-saml'], nameIdFormats: ['urn:oasis:names:tc:SAML:2.0:nameid-format:transient'] })],
+      idps: [
+        idp({
+          entityId: 'https://openidp.feide.no',
+          certificates: [readFileSync(join(dir, 'feide_public.pem'), 'utf8')],
+          audiences: ['passport-saml'],
+          nameIdFormats: ['urn:oasis:names:tc:SAML:2.0:nameid-format:transient'],
+        }),
+      ],
       acsUrl: 'http://localhost:3000/login/callback',
       replayCache: new FakeReplayCache(),
     });
@@ -201,6 +221,8 @@ describe('xml-crypto corpus (S-02, CVE-2025-29774/29775)', () => {
 
     // Assess: refused at the algorithm guard, before the key; the key would be refused too (and is at start-up)
     expect(result).toBe('saml_weak_signature_algorithm');
-    expect(signingKeyProblem(readFileSync(join(dir, 'feide_public.pem'), 'utf8'))).toBe('holds an RSA key of 1024 bits (at least 2048 are required)');
+    expect(signingKeyProblem(readFileSync(join(dir, 'feide_public.pem'), 'utf8'))).toBe(
+      'holds an RSA key of 1024 bits (at least 2048 are required)',
+    );
   });
 });

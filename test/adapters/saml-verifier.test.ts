@@ -13,7 +13,14 @@ const ENTITY_ID = 'https://idp.example.test/saml';
 const ACS = 'https://broker.example.test/v1/credentials';
 const AUDIENCE = 'urn:keyvend:test';
 const cert = generateSigningCert('verifier-test-idp');
-const idp = samlifyIdp({ entityId: ENTITY_ID, cert, acsUrl: ACS, audience: AUDIENCE, defaultNameId: 'alice-1', defaultAttributes: { groups: ['engineers'], dept: ['research'] } });
+const idp = samlifyIdp({
+  entityId: ENTITY_ID,
+  cert,
+  acsUrl: ACS,
+  audience: AUDIENCE,
+  defaultNameId: 'alice-1',
+  defaultAttributes: { groups: ['engineers'], dept: ['research'] },
+});
 
 function verifier(overrides: Partial<SamlIdpSettings> = {}, replayCache: ReplayCache = new FakeReplayCache()) {
   return boundSamlVerifier({
@@ -129,7 +136,9 @@ describe('NodeSamlVerifier', () => {
   it('refuses assertions that live longer than the configured maximum', async () => {
     // Act
     const reason = await reasonOf(
-      verifier({ maxAssertionLifetimeSeconds: 600 }).verifySamlResponse(new Secret(await idp.response({ notOnOrAfter: new Date(Date.now() + 3_600_000) }))),
+      verifier({ maxAssertionLifetimeSeconds: 600 }).verifySamlResponse(
+        new Secret(await idp.response({ notOnOrAfter: new Date(Date.now() + 3_600_000) })),
+      ),
     );
 
     // Assess
@@ -139,10 +148,17 @@ describe('NodeSamlVerifier', () => {
   it('reads the subject from an attribute when configured, with the same grammar', async () => {
     // Act
     const ok = await verifier({ subjectAttribute: 'uid' }).verifySamlResponse(
-      new Secret(await idp.response({ nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient', attributes: { uid: ['carol'], groups: ['engineers'] } })),
+      new Secret(
+        await idp.response({
+          nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient',
+          attributes: { uid: ['carol'], groups: ['engineers'] },
+        }),
+      ),
     );
     const bad = await reasonOf(
-      verifier({ subjectAttribute: 'uid' }).verifySamlResponse(new Secret(await idp.response({ attributes: { uid: ['carol', 'mallory'] } }))),
+      verifier({ subjectAttribute: 'uid' }).verifySamlResponse(
+        new Secret(await idp.response({ attributes: { uid: ['carol', 'mallory'] } })),
+      ),
     );
 
     // Assess
@@ -167,7 +183,10 @@ describe('NodeSamlVerifier', () => {
   it('refuses an Assertion in a made-up namespace next to the signed one', async () => {
     // Prepare
     const xml = Buffer.from(await idp.response(), 'base64').toString('utf8');
-    const evil = xml.replace('</samlp:Response>', '<x:Assertion xmlns:x="urn:evil"><x:Subject>admin</x:Subject></x:Assertion></samlp:Response>');
+    const evil = xml.replace(
+      '</samlp:Response>',
+      '<x:Assertion xmlns:x="urn:evil"><x:Subject>admin</x:Subject></x:Assertion></samlp:Response>',
+    );
 
     // Act
     const reason = await reasonOf(verifier().verifySamlResponse(new Secret(Buffer.from(evil).toString('base64'))));
@@ -181,7 +200,11 @@ describe('NodeSamlVerifier', () => {
     const targetedId = '<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">abc</saml:NameID>';
 
     // Act
-    const unused = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response({ attributes: { groups: ['engineers'], eduPersonTargetedID: [targetedId] } }))));
+    const unused = await reasonOf(
+      verifier().verifySamlResponse(
+        new Secret(await idp.response({ attributes: { groups: ['engineers'], eduPersonTargetedID: [targetedId] } })),
+      ),
+    );
     const used = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response({ attributes: { groups: [targetedId] } }))));
 
     // Assess
@@ -194,9 +217,12 @@ describe('NodeSamlVerifier', () => {
 
     it.each([
       ['altered after the IdP signed it (both signed)', async () => alterSignedResponse(await idp.response())],
-      ['re-signed by a foreign key with its certificate in KeyInfo (assertion signed by the IdP)', async () => resignResponseWith(await idp.response({ signResponse: false }), attacker)],
+      [
+        're-signed by a foreign key with its certificate in KeyInfo (assertion signed by the IdP)',
+        async () => resignResponseWith(await idp.response({ signResponse: false }), attacker),
+      ],
       ['its IdP signature replaced by a foreign one (both signed)', async () => resignResponseWith(await idp.response(), attacker)],
-    ])('refuses a Response whose own signature does not verify, although the assertion\'s does: %s', async (_name, make) => {
+    ])("refuses a Response whose own signature does not verify, although the assertion's does: %s", async (_name, make) => {
       // Prepare
       const response = await make();
 
@@ -217,7 +243,9 @@ describe('NodeSamlVerifier', () => {
       // Prepare: the IdP's Response signature moved into the Status
       const xml = Buffer.from(await idp.response(), 'base64').toString('utf8');
       const signature = /<ds:Signature[\s\S]*?<\/ds:Signature>/.exec(xml)?.[0] ?? '';
-      const moved = xml.replace(signature, '').replace('</samlp:Status>', `<samlp:StatusDetail>${signature}</samlp:StatusDetail></samlp:Status>`);
+      const moved = xml
+        .replace(signature, '')
+        .replace('</samlp:Status>', `<samlp:StatusDetail>${signature}</samlp:StatusDetail></samlp:Status>`);
 
       // Act
       const reason = await reasonOf(verifier().verifySamlResponse(new Secret(Buffer.from(moved).toString('base64'))));
@@ -241,15 +269,16 @@ describe('NodeSamlVerifier', () => {
       expect(reason).toBe('saml_weak_key');
     });
 
-    it.each([
-      ['on the Response and the confirmation', { inResponseTo: '_req-1' }],
-    ])('refuses a response carrying InResponseTo where no AuthnRequest was ever sent (the API): %s', async (_name, options) => {
-      // Act
-      const reason = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response(options))));
+    it.each([['on the Response and the confirmation', { inResponseTo: '_req-1' }]])(
+      'refuses a response carrying InResponseTo where no AuthnRequest was ever sent (the API): %s',
+      async (_name, options) => {
+        // Act
+        const reason = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response(options))));
 
-      // Assess
-      expect(reason).toBe('saml_unsolicited_in_response_to');
-    });
+        // Assess
+        expect(reason).toBe('saml_unsolicited_in_response_to');
+      },
+    );
 
     it('refuses InResponseTo on the Response alone where no AuthnRequest was sent', async () => {
       // Prepare: InResponseTo added to an assertion-signed response's unsigned root
@@ -268,14 +297,22 @@ describe('NodeSamlVerifier', () => {
       const pending = { kind: 'requested', request: { id: '_req-pending', idpId: 'corp' } } as const;
 
       // Act
-      const answered = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response({ inResponseTo: '_req-pending' })), pending));
+      const answered = await reasonOf(
+        verifier().verifySamlResponse(new Secret(await idp.response({ inResponseTo: '_req-pending' })), pending),
+      );
       const unsolicited = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response()), pending));
       const other = await reasonOf(verifier().verifySamlResponse(new Secret(await idp.response({ inResponseTo: '_req-other' })), pending));
       const nonePending = await reasonOf(
-        verifier().verifySamlResponse(new Secret(await idp.response({ inResponseTo: '_req-pending' })), { kind: 'requested', request: undefined }),
+        verifier().verifySamlResponse(new Secret(await idp.response({ inResponseTo: '_req-pending' })), {
+          kind: 'requested',
+          request: undefined,
+        }),
       );
       const otherIdp = await reasonOf(
-        verifier().verifySamlResponse(new Secret(await idp.response({ inResponseTo: '_req-pending' })), { kind: 'requested', request: { id: '_req-pending', idpId: 'another' } }),
+        verifier().verifySamlResponse(new Secret(await idp.response({ inResponseTo: '_req-pending' })), {
+          kind: 'requested',
+          request: { id: '_req-pending', idpId: 'another' },
+        }),
       );
 
       // Assess

@@ -40,7 +40,12 @@ describe('StsCredentialIssuer', () => {
   it('sends exactly the parameters it was given, and wraps the secrets', async () => {
     // Prepare
     sts.on(AssumeRoleCommand).resolves({
-      Credentials: { AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: SECRET, SessionToken: TOKEN, Expiration: new Date('2026-11-23T10:00:00Z') },
+      Credentials: {
+        AccessKeyId: 'ASIAEXAMPLE',
+        SecretAccessKey: SECRET,
+        SessionToken: TOKEN,
+        Expiration: new Date('2026-11-23T10:00:00Z'),
+      },
       AssumedRoleUser: { Arn: 'arn:aws:sts::111111111111:assumed-role/photo-uploads/alice', AssumedRoleId: 'AROAX:alice' },
       PackedPolicySize: 7,
       $metadata: { requestId: 'req-9' },
@@ -78,7 +83,9 @@ describe('StsCredentialIssuer', () => {
     });
 
     // Act
-    await new StsCredentialIssuer(new STSClient({ region: 'us-east-1' })).assumeRole(parameters({ policyArns: [], tags: [], transitiveTagKeys: [], externalId: undefined }));
+    await new StsCredentialIssuer(new STSClient({ region: 'us-east-1' })).assumeRole(
+      parameters({ policyArns: [], tags: [], transitiveTagKeys: [], externalId: undefined }),
+    );
 
     // Assess
     const input = sts.commandCalls(AssumeRoleCommand)[0]?.args[0].input;
@@ -90,7 +97,9 @@ describe('StsCredentialIssuer', () => {
 
   it('never calls STS without a session policy or managed policies (P-12)', async () => {
     // Act
-    const result = new StsCredentialIssuer(new STSClient({ region: 'us-east-1' })).assumeRole(parameters({ policy: undefined, policyArns: [] }));
+    const result = new StsCredentialIssuer(new STSClient({ region: 'us-east-1' })).assumeRole(
+      parameters({ policy: undefined, policyArns: [] }),
+    );
 
     // Assess
     await expect(result).rejects.toMatchObject({ httpStatus: 500, reason: 'no_session_policy' });
@@ -99,22 +108,70 @@ describe('StsCredentialIssuer', () => {
 
   it('treats an incomplete STS answer as unavailable, not as credentials', async () => {
     // Prepare
-    sts.on(AssumeRoleCommand).resolves({ Credentials: { AccessKeyId: 'ASIA', SecretAccessKey: SECRET, SessionToken: undefined as never, Expiration: new Date() } });
+    sts
+      .on(AssumeRoleCommand)
+      .resolves({
+        Credentials: { AccessKeyId: 'ASIA', SecretAccessKey: SECRET, SessionToken: undefined as never, Expiration: new Date() },
+      });
 
     // Act + Assess
-    await expect(new StsCredentialIssuer(new STSClient({ region: 'us-east-1' })).assumeRole(parameters())).rejects.toMatchObject({ reason: 'sts_incomplete_response' });
+    await expect(new StsCredentialIssuer(new STSClient({ region: 'us-east-1' })).assumeRole(parameters())).rejects.toMatchObject({
+      reason: 'sts_incomplete_response',
+    });
   });
 
   it.each([
     ['Throttling', stsError('Throttling', 'Rate exceeded'), 503, 'upstream_unavailable', 'sts_throttled'],
-    ['PackedPolicyTooLarge', new PackedPolicyTooLargeException({ $metadata: {}, message: 'Packed size 112%' }), 422, 'policy_too_large', 'sts_packed_policy_too_large'],
-    ['MalformedPolicyDocument', new MalformedPolicyDocumentException({ $metadata: {}, message: 'Syntax errors in policy' }), 500, 'internal_error', 'sts_malformed_policy'],
-    ['ValidationError (our bug, never the caller\'s)', stsError('ValidationError', 'DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining'), 500, 'internal_error', 'sts_validation_error'],
-    ['AccessDenied', stsError('AccessDenied', 'User: arn:aws:sts::999:assumed-role/broker/x is not authorized to perform: sts:AssumeRole', 403), 500, 'internal_error', 'sts_access_denied'],
-    ['RegionDisabled', new RegionDisabledException({ $metadata: {}, message: 'STS is not activated in this region' }), 500, 'internal_error', 'sts_region_disabled'],
-    ['ExpiredToken (the broker\'s own credentials)', new ExpiredTokenException({ $metadata: {}, message: 'The security token included in the request is expired' }), 503, 'upstream_unavailable', 'sts_broker_credentials_rejected'],
+    [
+      'PackedPolicyTooLarge',
+      new PackedPolicyTooLargeException({ $metadata: {}, message: 'Packed size 112%' }),
+      422,
+      'policy_too_large',
+      'sts_packed_policy_too_large',
+    ],
+    [
+      'MalformedPolicyDocument',
+      new MalformedPolicyDocumentException({ $metadata: {}, message: 'Syntax errors in policy' }),
+      500,
+      'internal_error',
+      'sts_malformed_policy',
+    ],
+    [
+      "ValidationError (our bug, never the caller's)",
+      stsError('ValidationError', 'DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining'),
+      500,
+      'internal_error',
+      'sts_validation_error',
+    ],
+    [
+      'AccessDenied',
+      stsError('AccessDenied', 'User: arn:aws:sts::999:assumed-role/broker/x is not authorized to perform: sts:AssumeRole', 403),
+      500,
+      'internal_error',
+      'sts_access_denied',
+    ],
+    [
+      'RegionDisabled',
+      new RegionDisabledException({ $metadata: {}, message: 'STS is not activated in this region' }),
+      500,
+      'internal_error',
+      'sts_region_disabled',
+    ],
+    [
+      "ExpiredToken (the broker's own credentials)",
+      new ExpiredTokenException({ $metadata: {}, message: 'The security token included in the request is expired' }),
+      503,
+      'upstream_unavailable',
+      'sts_broker_credentials_rejected',
+    ],
     ['a 5xx', stsError('InternalFailure', 'boom', 500), 503, 'upstream_unavailable', 'sts_unavailable'],
-    ['a network failure', Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }), 503, 'upstream_unavailable', 'sts_unavailable'],
+    [
+      'a network failure',
+      Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }),
+      503,
+      'upstream_unavailable',
+      'sts_unavailable',
+    ],
   ])('maps %s to a stable code, keeping STS text out of the message', async (_name, error, status, code, reason) => {
     // Prepare
     sts.on(AssumeRoleCommand).rejects(error);

@@ -18,7 +18,12 @@ import type { FederationKeyStore, LongTermKeys } from '../../src/ports/index.ts'
 
 const ROLE = 'arn:aws:iam::111111111111:role/keyvend/target';
 const POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}';
-const CREDENTIALS = { AccessKeyId: 'ASIAEXAMPLE000000001', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: new Date('2030-01-01T00:00:00Z') };
+const CREDENTIALS = {
+  AccessKeyId: 'ASIAEXAMPLE000000001',
+  SecretAccessKey: 'secret',
+  SessionToken: 'token',
+  Expiration: new Date('2030-01-01T00:00:00Z'),
+};
 const KEYS_JSON = JSON.stringify({ AccessKeyId: 'AKIAFEDERATIONUSER01', SecretAccessKey: 'federation-user-secret-0000000000000000' });
 
 const mocks: Array<{ restore(): void }> = [];
@@ -75,7 +80,12 @@ describe('StsCredentialIssuer: AssumeRoleWithWebIdentity', () => {
     });
 
     // Act
-    const issued = await issuer.assumeRoleWithWebIdentity({ ...common, roleArn: ROLE, roleSessionName: 'alice', webIdentityToken: new Secret('a.b.c') });
+    const issued = await issuer.assumeRoleWithWebIdentity({
+      ...common,
+      roleArn: ROLE,
+      roleSessionName: 'alice',
+      webIdentityToken: new Secret('a.b.c'),
+    });
 
     // Assess
     expect(mocked.unsigned.commandCalls(AssumeRoleWithWebIdentityCommand)[0]?.args[0].input).toEqual({
@@ -93,17 +103,35 @@ describe('StsCredentialIssuer: AssumeRoleWithWebIdentity', () => {
 
   it.each([
     [new ExpiredTokenException({ message: 'expired', $metadata: { httpStatusCode: 400 } }), 'internal_error', 'sts_broker_token_expired'],
-    [new InvalidIdentityTokenException({ message: 'Incorrect token audience', $metadata: { httpStatusCode: 400 } }), 'internal_error', 'sts_broker_token_rejected'],
-    [new IDPRejectedClaimException({ message: 'rejected', $metadata: { httpStatusCode: 403 } }), 'internal_error', 'sts_broker_token_claims_rejected'],
-    [new IDPCommunicationErrorException({ message: 'no keys', $metadata: { httpStatusCode: 400 } }), 'upstream_unavailable', 'sts_cannot_fetch_broker_keys'],
-    [Object.assign(new Error('Not authorized'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }), 'not_entitled', 'sts_trust_refused'],
-  ])('translates %s: the broker\'s own token, so never the caller\'s fault but a trust refusal', async (stsError, code, reason) => {
+    [
+      new InvalidIdentityTokenException({ message: 'Incorrect token audience', $metadata: { httpStatusCode: 400 } }),
+      'internal_error',
+      'sts_broker_token_rejected',
+    ],
+    [
+      new IDPRejectedClaimException({ message: 'rejected', $metadata: { httpStatusCode: 403 } }),
+      'internal_error',
+      'sts_broker_token_claims_rejected',
+    ],
+    [
+      new IDPCommunicationErrorException({ message: 'no keys', $metadata: { httpStatusCode: 400 } }),
+      'upstream_unavailable',
+      'sts_cannot_fetch_broker_keys',
+    ],
+    [
+      Object.assign(new Error('Not authorized'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }),
+      'not_entitled',
+      'sts_trust_refused',
+    ],
+  ])("translates %s: the broker's own token, so never the caller's fault but a trust refusal", async (stsError, code, reason) => {
     // Prepare
     const { issuer, mocked } = stsPair();
     mocked.unsigned.on(AssumeRoleWithWebIdentityCommand).rejects(stsError);
 
     // Act
-    const error = await refusal(issuer.assumeRoleWithWebIdentity({ ...common, roleArn: ROLE, roleSessionName: 'alice', webIdentityToken: new Secret('a.b.c') }));
+    const error = await refusal(
+      issuer.assumeRoleWithWebIdentity({ ...common, roleArn: ROLE, roleSessionName: 'alice', webIdentityToken: new Secret('a.b.c') }),
+    );
 
     // Assess
     expect([error.code, error.reason]).toEqual([code, reason]);
@@ -111,14 +139,20 @@ describe('StsCredentialIssuer: AssumeRoleWithWebIdentity', () => {
 });
 
 describe('StsCredentialIssuer: GetFederationToken', () => {
-  it('signs with a client built from the IAM user\'s keys, reused for the same key', async () => {
+  it("signs with a client built from the IAM user's keys, reused for the same key", async () => {
     // Prepare
     const { issuer, mocked, keysAsked, clientsBuilt } = stsPair();
     mocked.federation.on(GetFederationTokenCommand).resolves({
       Credentials: CREDENTIALS,
       FederatedUser: { Arn: 'arn:aws:sts::111111111111:federated-user/kv.abc', FederatedUserId: '111111111111:kv.abc' },
     });
-    const parameters = { ...common, durationSeconds: 129600, federationUserSecretId: 'keyvend/federation-user', name: 'kv.abc', tags: [{ Key: 'keyvend:user', Value: 'abc' }] };
+    const parameters = {
+      ...common,
+      durationSeconds: 129600,
+      federationUserSecretId: 'keyvend/federation-user',
+      name: 'kv.abc',
+      tags: [{ Key: 'keyvend:user', Value: 'abc' }],
+    };
 
     // Act
     const issued = await issuer.getFederationToken(parameters);
@@ -162,7 +196,15 @@ describe('StsCredentialIssuer: GetFederationToken', () => {
     const { issuer, mocked } = stsPair();
 
     // Act
-    const web = await refusal(issuer.assumeRoleWithWebIdentity({ ...common, policy: undefined, roleArn: ROLE, roleSessionName: 'a', webIdentityToken: new Secret('t') }));
+    const web = await refusal(
+      issuer.assumeRoleWithWebIdentity({
+        ...common,
+        policy: undefined,
+        roleArn: ROLE,
+        roleSessionName: 'a',
+        webIdentityToken: new Secret('t'),
+      }),
+    );
 
     // Assess
     expect(web.reason).toBe('no_session_policy');
@@ -176,7 +218,11 @@ describe('SecretsManagerFederationKeys', () => {
     const mocked = mockClient(client);
     mocks.push(mocked);
     mocked.on(GetSecretValueCommand).resolves(secretString === undefined ? {} : { SecretString: secretString });
-    const store = new SecretsManagerFederationKeys(client, { cacheSeconds: 300, allowedSecretIds: ['keyvend/federation-user'], now: () => now.t });
+    const store = new SecretsManagerFederationKeys(client, {
+      cacheSeconds: 300,
+      allowedSecretIds: ['keyvend/federation-user'],
+      now: () => now.t,
+    });
     return { store, mocked };
   }
 
@@ -215,7 +261,11 @@ describe('SecretsManagerFederationKeys', () => {
 
   it.each([
     ['not JSON', 'AKIA-and-a-secret-in-plain-text', 'federation_secret_not_json'],
-    ['a missing key id', JSON.stringify({ SecretAccessKey: 'federation-user-secret-0000000000000000' }), 'federation_secret_access_key_id_invalid'],
+    [
+      'a missing key id',
+      JSON.stringify({ SecretAccessKey: 'federation-user-secret-0000000000000000' }),
+      'federation_secret_access_key_id_invalid',
+    ],
     ['a missing secret key', JSON.stringify({ AccessKeyId: 'AKIAFEDERATIONUSER01' }), 'federation_secret_secret_key_invalid'],
   ])('refuses a secret that is %s, without quoting it', async (_, secretString, reason) => {
     // Prepare

@@ -44,7 +44,12 @@ const granted = (record: AuditRecord, accessKeyId = 'ASIACONTRACT00000001'): Aud
   session: { vending: 'assume-role', accessKeyId, durationSeconds: 900 },
   delivery: { type: 'credentials', delivered: true },
 });
-const denied = (record: AuditRecord, reason = 'not_entitled'): AuditRecord => ({ ...record, outcome: 'denied', reason, errorCode: 'forbidden' });
+const denied = (record: AuditRecord, reason = 'not_entitled'): AuditRecord => ({
+  ...record,
+  outcome: 'denied',
+  reason,
+  errorCode: 'forbidden',
+});
 
 async function conflictOf(write: Promise<void>): Promise<AuditConflictError> {
   const error = await write.then(
@@ -266,20 +271,23 @@ export function auditLogContract(name: string, implementation: AuditLogImplement
       });
     });
 
-    it.each(['open', 'close', 'record'] as const)('throws when %s cannot write, and not as a conflict the caller might accept', async (operation) => {
-      // Prepare
-      const log = implementation.broken();
-      const record = operation === 'open' ? pending() : denied(pending());
+    it.each(['open', 'close', 'record'] as const)(
+      'throws when %s cannot write, and not as a conflict the caller might accept',
+      async (operation) => {
+        // Prepare
+        const log = implementation.broken();
+        const record = operation === 'open' ? pending() : denied(pending());
 
-      // Act
-      const error = await log[operation](record).then(
-        () => undefined,
-        (thrown: unknown) => thrown,
-      );
+        // Act
+        const error = await log[operation](record).then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        );
 
-      // Assess
-      expect(error).toBeInstanceOf(Error);
-      expect(error).not.toBeInstanceOf(AuditConflictError);
-    });
+        // Assess
+        expect(error).toBeInstanceOf(Error);
+        expect(error).not.toBeInstanceOf(AuditConflictError);
+      },
+    );
   });
 }

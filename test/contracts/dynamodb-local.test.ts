@@ -78,7 +78,8 @@ function ttlAttributeOf(logicalId: string): string {
 async function sweepExpired(client: DynamoDBDocumentClient, tableName: string, ttlAttribute: string, now: Date): Promise<void> {
   for (const item of await scanAll(client, tableName)) {
     const ttl = item[ttlAttribute];
-    if (typeof ttl === 'number' && ttl * 1000 <= now.getTime()) await client.send(new DeleteCommand({ TableName: tableName, Key: { pk: item['pk'] } }));
+    if (typeof ttl === 'number' && ttl * 1000 <= now.getTime())
+      await client.send(new DeleteCommand({ TableName: tableName, Key: { pk: item['pk'] } }));
   }
 }
 
@@ -86,7 +87,10 @@ replayCacheContract('DynamoDbReplayCache on DynamoDB Local', {
   make: () => {
     const { client } = documentClient();
     const ttlAttribute = ttlAttributeOf('SamlReplayTable');
-    return { cache: new DynamoDbReplayCache(client, TABLES.samlReplay), sweepExpired: (now) => sweepExpired(client, TABLES.samlReplay, ttlAttribute, now) };
+    return {
+      cache: new DynamoDbReplayCache(client, TABLES.samlReplay),
+      sweepExpired: (now) => sweepExpired(client, TABLES.samlReplay, ttlAttribute, now),
+    };
   },
   broken: () => new DynamoDbReplayCache(documentClient().client, 'contract-no-such-table'),
 });
@@ -100,7 +104,9 @@ entitlementStoreContract('DynamoDbEntitlementStore on DynamoDB Local', {
         await applyEntitlements(client, TABLES.entitlements, entries, { prune: false });
       },
       corruptDefinition: async (entitlementId, definition) => {
-        const { Item } = await client.send(new GetCommand({ TableName: TABLES.entitlements, Key: definitionKey(entitlementId), ConsistentRead: true }));
+        const { Item } = await client.send(
+          new GetCommand({ TableName: TABLES.entitlements, Key: definitionKey(entitlementId), ConsistentRead: true }),
+        );
         await client.send(new PutCommand({ TableName: TABLES.entitlements, Item: { ...Item, definition } }));
       },
     };

@@ -22,7 +22,11 @@ const client = () => {
 };
 
 beforeAll(async () => {
-  kms = await startKmsEmulator({ accountId: '000000000000', principals: [BROKER], keys: [{ keySpec: 'RSA_2048' }, { keySpec: 'ECC_NIST_P256' }] });
+  kms = await startKmsEmulator({
+    accountId: '000000000000',
+    principals: [BROKER],
+    keys: [{ keySpec: 'RSA_2048' }, { keySpec: 'ECC_NIST_P256' }],
+  });
   const [rsa, ec] = kms.keys as [KmsKeyInfo, KmsKeyInfo];
   keys = { RSA_2048: rsa, ECC_NIST_P256: ec };
 });

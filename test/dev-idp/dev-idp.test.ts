@@ -68,7 +68,7 @@ describe('dev IdP', () => {
     expect(published.code_challenge_methods_supported).toEqual(['S256']);
   });
 
-  it("issues alice an RS256 at+jwt for the API through the real code + PKCE flow", async () => {
+  it('issues alice an RS256 at+jwt for the API through the real code + PKCE flow', async () => {
     // Prepare
     const alice = DEMO_USERS.find((user) => user.username === 'alice');
 
@@ -89,7 +89,7 @@ describe('dev IdP', () => {
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(900);
   });
 
-  it("gives bob a token with his own sub and groups", async () => {
+  it('gives bob a token with his own sub and groups', async () => {
     // Prepare
     const aliceToken = await idp.tokenFor('alice');
 

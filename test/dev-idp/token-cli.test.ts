@@ -38,7 +38,12 @@ describe('token CLI', () => {
 
     // Assess
     expect(stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/u);
-    const { payload } = await jwtVerify(stdout.trim(), jwks, { issuer: idp.issuer, audience: idp.apiAudience, typ: 'at+jwt', algorithms: ['RS256'] });
+    const { payload } = await jwtVerify(stdout.trim(), jwks, {
+      issuer: idp.issuer,
+      audience: idp.apiAudience,
+      typ: 'at+jwt',
+      algorithms: ['RS256'],
+    });
     expect(payload.sub).toBe(ALICE_SUB);
   });
 

@@ -12,7 +12,12 @@ import { ROOT } from '../../infra/local/stack.ts';
  */
 let dir: string;
 const run = (command: string, args: string[], cwd: string) =>
-  spawnSync(command, args, { cwd, encoding: 'utf8', timeout: 240_000, env: { PATH: process.env['PATH'] ?? '', HOME: dir, npm_config_cache: join(process.env['HOME'] ?? '/root', '.npm') } });
+  spawnSync(command, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 240_000,
+    env: { PATH: process.env['PATH'] ?? '', HOME: dir, npm_config_cache: join(process.env['HOME'] ?? '/root', '.npm') },
+  });
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'keyvend-pack-'));
@@ -64,11 +69,21 @@ describe('the installed package', () => {
       roleArn: 'arn:aws:iam::111111111111:role/keyvend/uploads',
       outputs: ['credentials'],
       maxDurationSeconds: 3600,
-      sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }] },
+      sessionPolicy: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }],
+      },
       grants: [{ issuer: 'corp', group: 'staff' }],
     };
     writeFileSync(good, stringify({ entitlements: [entitlement] }));
-    writeFileSync(bad, stringify({ entitlements: [{ ...entitlement, sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }] }));
+    writeFileSync(
+      bad,
+      stringify({
+        entitlements: [
+          { ...entitlement, sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } },
+        ],
+      }),
+    );
 
     // Act
     const validated = run(join(dir, 'node_modules/.bin/keyvend-entitlements'), ['validate', good], dir);

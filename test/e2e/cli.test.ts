@@ -42,7 +42,8 @@ function run(command: string, args: string[], env: Record<string, string>, onStd
   });
 }
 
-const keyvend = (args: string[], env: Record<string, string>, onStderr?: (text: string) => void) => run(process.execPath, [KEYVEND, ...args], env, onStderr);
+const keyvend = (args: string[], env: Record<string, string>, onStderr?: (text: string) => void) =>
+  run(process.execPath, [KEYVEND, ...args], env, onStderr);
 
 /** `keyvend login` as a person would do it: the CLI prints a URL, the person signs in there in a browser. */
 async function login(env: Record<string, string>, username: 'alice' | 'bob', flow: 'device' | 'default'): Promise<Run> {
@@ -50,7 +51,8 @@ async function login(env: Record<string, string>, username: 'alice' | 'bob', flo
   let signIn: Promise<unknown> = Promise.resolve();
   // Bob's login names the API's resource indicator (RFC 8707) explicitly, as IdPs other than the dev one need;
   // alice's relies on the dev IdP's default resource.
-  const flags = flow === 'device' ? ['--device'] : ['--no-open', '--resource', 'urn:keyvend:api', '--scope', 'openid offline_access keyvend'];
+  const flags =
+    flow === 'device' ? ['--device'] : ['--no-open', '--resource', 'urn:keyvend:api', '--scope', 'openid offline_access keyvend'];
   const result = await keyvend(['login', ...flags, '--json'], env, (stderr) => {
     const url = flow === 'device' ? /\(or open (\S+)\)/u.exec(stderr)?.[1] : /visit:\n\s+(\S+)/u.exec(stderr)?.[1];
     if (url !== undefined && !started) {
@@ -111,10 +113,16 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     const aliceList = await keyvend(['ls', '--json'], alice);
 
     // Assess
-    expect(JSON.parse(readFileSync(loginPath(contextFor(bob), stack().idpIssuer), 'utf8'))).toMatchObject({ subject: BOB_SUB, resource: 'urn:keyvend:api' });
+    expect(JSON.parse(readFileSync(loginPath(contextFor(bob), stack().idpIssuer), 'utf8'))).toMatchObject({
+      subject: BOB_SUB,
+      resource: 'urn:keyvend:api',
+    });
     expect(table.stdout).toMatch(/^ENTITLEMENT\s+OUTPUTS\s+MAX\s+DESCRIPTION\nphoto-uploads\s+credentials\s+60m\s+Upload photos/u);
     expect((JSON.parse(json.stdout) as { entitlements: { id: string }[] }).entitlements.map((e) => e.id)).toEqual(['photo-uploads']);
-    expect((JSON.parse(aliceList.stdout) as { entitlements: { id: string }[] }).entitlements.map((e) => e.id)).toEqual(['console-readonly', 'photo-uploads']);
+    expect((JSON.parse(aliceList.stdout) as { entitlements: { id: string }[] }).entitlements.map((e) => e.id)).toEqual([
+      'console-readonly',
+      'photo-uploads',
+    ]);
   });
 
   it('writes a profile that the AWS CLI v2 and boto3 use, and the emulator sees requests signed with the vended keys', async () => {
@@ -126,11 +134,18 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
 
     // Act
     const configured = await keyvend(['configure', 'photo-uploads', '--profile', 'kv-photos', '--region', 'us-east-1'], alice);
-    const cli = await run(AWS_CLI, ['sts', 'get-caller-identity', '--profile', 'kv-photos', '--endpoint-url', stack().stsUrl, '--output', 'json'], alice);
+    const cli = await run(
+      AWS_CLI,
+      ['sts', 'get-caller-identity', '--profile', 'kv-photos', '--endpoint-url', stack().stsUrl, '--output', 'json'],
+      alice,
+    );
     const cliCall = (await emulatorCalls()).at(-1);
     const python = await run(
       PYTHON,
-      ['-c', `import boto3\nprint(boto3.Session(profile_name='kv-photos').client('sts', endpoint_url='${stack().stsUrl}').get_caller_identity()['Arn'])`],
+      [
+        '-c',
+        `import boto3\nprint(boto3.Session(profile_name='kv-photos').client('sts', endpoint_url='${stack().stsUrl}').get_caller_identity()['Arn'])`,
+      ],
       alice,
     );
     const boto3Call = (await emulatorCalls()).at(-1);
@@ -221,9 +236,17 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
 
     try {
       // Act
-      const python = await run(PYTHON, ['-c', `import boto3\nprint(boto3.client('sts', endpoint_url='${stack().stsUrl}').get_caller_identity()['Arn'])`], containerEnv);
+      const python = await run(
+        PYTHON,
+        ['-c', `import boto3\nprint(boto3.client('sts', endpoint_url='${stack().stsUrl}').get_caller_identity()['Arn'])`],
+        containerEnv,
+      );
       const boto3Call = (await emulatorCalls()).at(-1);
-      const cli = await run(AWS_CLI, ['sts', 'get-caller-identity', '--endpoint-url', stack().stsUrl, '--query', 'Arn', '--output', 'text'], containerEnv);
+      const cli = await run(
+        AWS_CLI,
+        ['sts', 'get-caller-identity', '--endpoint-url', stack().stsUrl, '--query', 'Arn', '--output', 'text'],
+        containerEnv,
+      );
       const wrong = await fetch(uri, { headers: { authorization: `${announced.token.slice(0, -2)}xx` } });
       const missing = await fetch(uri);
       const served = (await (await fetch(uri, { headers: { authorization: announced.token } })).json()) as Record<string, string>;
@@ -267,20 +290,33 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
       // Act
       const cli = await run(AWS_CLI, ['sts', 'get-caller-identity', '--endpoint-url', stack().stsUrl, '--output', 'json'], imdsEnv);
       const cliCall = (await emulatorCalls()).at(-1);
-      const python = await run(PYTHON, ['-c', `import boto3\nprint(boto3.client('sts', endpoint_url='${stack().stsUrl}').get_caller_identity()['Arn'])`], imdsEnv);
+      const python = await run(
+        PYTHON,
+        ['-c', `import boto3\nprint(boto3.client('sts', endpoint_url='${stack().stsUrl}').get_caller_identity()['Arn'])`],
+        imdsEnv,
+      );
       const boto3Call = (await emulatorCalls()).at(-1);
-      const token = await (await fetch(`${base}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' } })).text();
-      const served = (await (await fetch(`${rolesPath}photo-uploads`, { headers: { 'x-aws-ec2-metadata-token': token } })).json()) as Record<string, string>;
+      const token = await (
+        await fetch(`${base}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' } })
+      ).text();
+      const served = (await (
+        await fetch(`${rolesPath}photo-uploads`, { headers: { 'x-aws-ec2-metadata-token': token } })
+      ).json()) as Record<string, string>;
       secretsSeen.push(token, served['SecretAccessKey'] ?? '', served['Token'] ?? '');
       const noToken = await fetch(`${rolesPath}photo-uploads`);
-      const forwarded = await fetch(`${base}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60', 'x-forwarded-for': '203.0.113.7' } });
+      const forwarded = await fetch(`${base}/latest/api/token`, {
+        method: 'PUT',
+        headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60', 'x-forwarded-for': '203.0.113.7' },
+      });
       const wrongPath = await fetch(`${rolesPath}admin`, { headers: { 'x-aws-ec2-metadata-token': token } });
 
       // Assess
       expect(announced).toMatchObject({ role: 'photo-uploads', endpoint: `http://127.0.0.1:${announced.port}/` });
       expect(cli.code, cli.stderr).toBe(0);
       const arn = (JSON.parse(cli.stdout) as { Arn: string }).Arn;
-      expect(arn).toMatch(new RegExp(`^arn:aws:sts::111111111111:assumed-role/photo-uploads/${ALICE_SUB.slice(0, 30)}\\.[a-z2-7]{26}$`, 'u'));
+      expect(arn).toMatch(
+        new RegExp(`^arn:aws:sts::111111111111:assumed-role/photo-uploads/${ALICE_SUB.slice(0, 30)}\\.[a-z2-7]{26}$`, 'u'),
+      );
       expect(python.code, python.stderr).toBe(0);
       expect(python.stdout.trim()).toBe(arn);
       for (const call of [cliCall, boto3Call]) {
@@ -300,7 +336,25 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
 
   it('runs a command with the credentials in its environment', async () => {
     // Act
-    const result = await keyvend(['exec', 'photo-uploads', '--', AWS_CLI, 'sts', 'get-caller-identity', '--endpoint-url', stack().stsUrl, '--region', 'us-east-1', '--query', 'Arn', '--output', 'text'], alice);
+    const result = await keyvend(
+      [
+        'exec',
+        'photo-uploads',
+        '--',
+        AWS_CLI,
+        'sts',
+        'get-caller-identity',
+        '--endpoint-url',
+        stack().stsUrl,
+        '--region',
+        'us-east-1',
+        '--query',
+        'Arn',
+        '--output',
+        'text',
+      ],
+      alice,
+    );
 
     // Assess
     expect(result.code, result.stderr).toBe(0);
@@ -317,7 +371,9 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     // Assess
     expect(result.code).toBe(4);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/^keyvend: not_entitled: You are not entitled to this entitlement, or it does not allow this output\. \(request [\w-]+\)\n$/u);
+    expect(result.stderr).toMatch(
+      /^keyvend: not_entitled: You are not entitled to this entitlement, or it does not allow this output\. \(request [\w-]+\)\n$/u,
+    );
     expect(await assumeRoleCount()).toBe(before);
   });
 
@@ -358,7 +414,9 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
       `keyvend: login_expired: your login to ${stack().idpIssuer} has expired (the identity provider no longer accepts the refresh token); run \`keyvend login\`\n`,
     );
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toMatch(/^keyvend: invalid_token: The bearer token is missing, malformed, expired or not trusted\.; run `keyvend login` \(request [\w-]+\)\n$/u);
+    expect(refused.stderr).toMatch(
+      /^keyvend: invalid_token: The bearer token is missing, malformed, expired or not trusted\.; run `keyvend login` \(request [\w-]+\)\n$/u,
+    );
     expect(await assumeRoleCount()).toBe(before);
   });
 
@@ -372,7 +430,10 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     // Act
     const envLogin = await keyvend(['login', '--client-credentials'], fromEnv);
     const envCredentials = await keyvend(['credentials', 'workload-uploads'], fromEnv);
-    const fileLogin = await keyvend(['login', '--client-credentials', '--client-id', 'keyvend-workload', '--client-secret-file', secretFile], fromFile);
+    const fileLogin = await keyvend(
+      ['login', '--client-credentials', '--client-id', 'keyvend-workload', '--client-secret-file', secretFile],
+      fromFile,
+    );
     const path = loginPath(contextFor(fromFile), stack().idpIssuer);
     const record = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
     writeFileSync(path, JSON.stringify({ ...record, accessTokenExpiresAt: 0 }));
@@ -387,8 +448,11 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     expect(fileLogin.code, fileLogin.stderr).toBe(0);
     expect(record).toMatchObject({ kind: 'workload', subject: 'keyvend-workload', clientSecretFile: secretFile });
     expect(renewedList.code, renewedList.stderr).toBe(0);
-    expect((JSON.parse(renewedList.stdout) as { entitlements: { id: string }[] }).entitlements.map((e) => e.id)).toEqual(['workload-uploads']);
-    for (const env of [fromEnv, fromFile]) expect(readFileSync(loginPath(contextFor(env), stack().idpIssuer), 'utf8')).not.toContain(DEV_WORKLOAD_CLIENT_SECRET);
+    expect((JSON.parse(renewedList.stdout) as { entitlements: { id: string }[] }).entitlements.map((e) => e.id)).toEqual([
+      'workload-uploads',
+    ]);
+    for (const env of [fromEnv, fromFile])
+      expect(readFileSync(loginPath(contextFor(env), stack().idpIssuer), 'utf8')).not.toContain(DEV_WORKLOAD_CLIENT_SECRET);
     expect(wrongSecret.code).toBe(3);
     expect(wrongSecret.stderr).toBe('keyvend: login_failed: the identity provider refused the client credentials of "keyvend-workload"\n');
   });
@@ -414,7 +478,10 @@ describe('keyvend CLI against the local stack, the AWS CLI v2 and boto3', () => 
     const redirect = await fetch(link, { redirect: 'manual' });
     const signInUrl = redirect.headers.get('location') ?? '';
     const openedPage = await (await fetch(signInUrl)).text();
-    const followedAgain = await fetch(link, { redirect: 'manual' }).then((response) => response.status, () => 'closed');
+    const followedAgain = await fetch(link, { redirect: 'manual' }).then(
+      (response) => response.status,
+      () => 'closed',
+    );
     const opened = await opening;
 
     // Assess

@@ -108,7 +108,7 @@ describe('POST /v1/console: a console sign-in URL end to end', () => {
     });
   });
 
-  it('opens a 12-hour console session through the broker\'s token, and the one-hour assume-role path omits SessionDuration', async () => {
+  it("opens a 12-hour console session through the broker's token, and the one-hour assume-role path omits SessionDuration", async () => {
     // Act
     const long = await postConsole(aliceToken, { entitlement: 'console-readonly', durationSeconds: 43_200 });
     const longEvent = (await signinEvents()).filter((e) => e.action === 'getSigninToken').at(-1);
@@ -174,7 +174,12 @@ describe('POST /v1/console: a console sign-in URL end to end', () => {
     expect(response.json).toMatchObject({ error: 'invalid_request' });
     expect(await stsCallCount()).toBe(callsBefore);
     const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === response.json['requestId']);
-    expect(record).toMatchObject({ action: 'console', outcome: 'denied', reason: 'destination_not_allowed', caller: { subject: ALICE_SUB } });
+    expect(record).toMatchObject({
+      action: 'console',
+      outcome: 'denied',
+      reason: 'destination_not_allowed',
+      caller: { subject: ALICE_SUB },
+    });
   });
 
   describe('when getSigninToken fails after the credentials were minted', () => {
@@ -183,7 +188,10 @@ describe('POST /v1/console: a console sign-in URL end to end', () => {
 
     beforeAll(async () => {
       // A broker whose federation endpoint refuses every request (the STS root answers 4xx to it).
-      brokerUrl = await startBroker({ ...stack().brokerEnv, KEYVEND_FEDERATION_ENDPOINT: `${stack().stsUrl}/no-federation-here` }, { closers, logFile: stack().brokerLogFile });
+      brokerUrl = await startBroker(
+        { ...stack().brokerEnv, KEYVEND_FEDERATION_ENDPOINT: `${stack().stsUrl}/no-federation-here` },
+        { closers, logFile: stack().brokerLogFile },
+      );
     }, 120_000);
 
     afterAll(async () => {
@@ -227,4 +235,3 @@ describe('POST /v1/console: a console sign-in URL end to end', () => {
     expect(log).not.toContain(encodeURIComponent(secrets[1] ?? 'missing'));
   });
 });
-

@@ -33,7 +33,12 @@ describe('an OIDC caller gets scoped credentials end to end', () => {
     const [alice, bob] = await Promise.all(
       [aliceToken, bobToken].map(async (token) => {
         const response = await fetch(`${stack().apiUrl}/v1/entitlements`, { headers: { authorization: `Bearer ${token}` } });
-        return { status: response.status, body: (await response.json()) as { entitlements: { id: string; outputs: string[]; maxDurationSeconds: number; roleArn: string }[] } };
+        return {
+          status: response.status,
+          body: (await response.json()) as {
+            entitlements: { id: string; outputs: string[]; maxDurationSeconds: number; roleArn: string }[];
+          },
+        };
       }),
     );
 
@@ -105,7 +110,9 @@ describe('an OIDC caller gets scoped credentials end to end', () => {
       session: {
         accessKeyId: body['AccessKeyId'],
         roleSessionName: body['roleSessionName'],
-        policySha256: createHash('sha256').update(session?.policy ?? '').digest('hex'),
+        policySha256: createHash('sha256')
+          .update(session?.policy ?? '')
+          .digest('hex'),
         durationSeconds: 900,
       },
       delivery: { type: 'credentials', delivered: true },
@@ -164,7 +171,12 @@ describe('an OIDC caller gets scoped credentials end to end', () => {
     expect(response.json['AccessKeyId']).toBeUndefined();
     expect((await emulatorSessions()).length).toBe(sessionsBefore);
     const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === response.json['requestId']);
-    expect(record).toMatchObject({ outcome: 'denied', reason: 'no_matching_entitlement', errorCode: 'not_entitled', caller: { subject: BOB_SUB } });
+    expect(record).toMatchObject({
+      outcome: 'denied',
+      reason: 'no_matching_entitlement',
+      errorCode: 'not_entitled',
+      caller: { subject: BOB_SUB },
+    });
   });
 
   it('refuses an unknown entitlement exactly as a withheld one (no oracle)', async () => {
@@ -215,18 +227,27 @@ describe('an OIDC caller gets scoped credentials end to end', () => {
 
     // Assess
     const records = await auditRecords();
-    for (const [status, json] of [[credentials.status, credentials.json], [escaped.status, escaped.json], [consoleResponse.status, consoleJson]] as const) {
+    for (const [status, json] of [
+      [credentials.status, credentials.json],
+      [escaped.status, escaped.json],
+      [consoleResponse.status, consoleJson],
+    ] as const) {
       expect(status).toBe(400);
       expect(json).toMatchObject({ error: 'invalid_request' });
       expect(json['AccessKeyId']).toBeUndefined();
       expect(json['url']).toBeUndefined();
       const record = records.find((r) => r['request']?.['requestId'] === json['requestId']);
-      expect(record).toMatchObject({ outcome: 'denied', errorCode: 'invalid_request', reason: 'duplicate_json_member', caller: { subject: ALICE_SUB } });
+      expect(record).toMatchObject({
+        outcome: 'denied',
+        errorCode: 'invalid_request',
+        reason: 'duplicate_json_member',
+        caller: { subject: ALICE_SUB },
+      });
     }
     expect(await stsCallCount()).toBe(stsBefore);
   });
 
-  it('refuses a form body (the SAML callers\' binding) that repeats a field: 400 duplicate_fields, audited, no STS call', async () => {
+  it("refuses a form body (the SAML callers' binding) that repeats a field: 400 duplicate_fields, audited, no STS call", async () => {
     // Prepare
     const stsBefore = await stsCallCount();
 
@@ -234,7 +255,11 @@ describe('an OIDC caller gets scoped credentials end to end', () => {
     const response = await fetch(`${stack().apiUrl}/v1/credentials`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams([['SAMLResponse', 'PHNhbWxwOlJlc3BvbnNlLz4='], ['entitlement', 'console-readonly'], ['entitlement', 'photo-uploads']]).toString(),
+      body: new URLSearchParams([
+        ['SAMLResponse', 'PHNhbWxwOlJlc3BvbnNlLz4='],
+        ['entitlement', 'console-readonly'],
+        ['entitlement', 'photo-uploads'],
+      ]).toString(),
     });
     const json = (await response.json()) as Record<string, unknown>;
 
@@ -261,7 +286,11 @@ describe('an OIDC caller gets scoped credentials end to end', () => {
 
   it('answers JSON sent as a form (curl -d without a header) with a 415 that names the header to send', async () => {
     // Act
-    const response = await postCredentials(aliceToken, { entitlement: 'photo-uploads' }, { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const response = await postCredentials(
+      aliceToken,
+      { entitlement: 'photo-uploads' },
+      { headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+    );
 
     // Assess
     expect(response.status).toBe(415);

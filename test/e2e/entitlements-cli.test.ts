@@ -52,7 +52,10 @@ describe('npm run entitlements', () => {
   it('refuses an invalid file with exit code 1 and one line per problem, writing nothing', async () => {
     // Prepare
     const path = join(dir, 'bad.yaml');
-    writeFileSync(path, stringify({ entitlements: [{ id: 'Bad Id', roleArn: 'arn:aws:iam::1:role/x', outputs: [], maxDurationSeconds: 10 }] }));
+    writeFileSync(
+      path,
+      stringify({ entitlements: [{ id: 'Bad Id', roleArn: 'arn:aws:iam::1:role/x', outputs: [], maxDurationSeconds: 10 }] }),
+    );
 
     // Act
     const result = runCli(['apply', path, ...target()]);
@@ -101,23 +104,41 @@ describe('npm run entitlements', () => {
       // Assess
       expect(first.stderr).not.toMatch(/problem|apply failed|^warning/m);
       expect(first.status).toBe(0);
-      expect(first.stdout).toMatch(/^applied to keyvend-local-entitlements \(the local stack, DynamoDB at http:\/\/127\.0\.0\.1:\d+\): 1 written, 0 unchanged, 1 grant\(s\) added/m);
+      expect(first.stdout).toMatch(
+        /^applied to keyvend-local-entitlements \(the local stack, DynamoDB at http:\/\/127\.0\.0\.1:\d+\): 1 written, 0 unchanged, 1 grant\(s\) added/m,
+      );
       expect(second.stdout).toMatch(/: 0 written, 1 unchanged, 0 grant\(s\) added, 0 revoked/);
       expect(requested.status).toBe(200);
       expect(requested.json['Version']).toBe(1);
     } finally {
       // The other tests list alice's entitlements: leave the table as the fixtures made it.
       const TableName = stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'];
-      await dynamo().send(new DeleteCommand({ TableName, Key: { pk: grantPartitionKey({ issuer: 'dev', group: 'photo-uploaders' }), sk: grantSortKey('my-uploads') } }));
+      await dynamo().send(
+        new DeleteCommand({
+          TableName,
+          Key: { pk: grantPartitionKey({ issuer: 'dev', group: 'photo-uploaders' }), sk: grantSortKey('my-uploads') },
+        }),
+      );
       await dynamo().send(new DeleteCommand({ TableName, Key: definitionKey('my-uploads') }));
     }
   });
 
   it('says plainly when --local finds no running stack', () => {
     // Act
-    const missing = runCli(['apply', '--local', join(ROOT, 'examples/my-entitlements.yaml')], { KEYVEND_LOCAL_STATE: join(dir, 'none.json') });
+    const missing = runCli(['apply', '--local', join(ROOT, 'examples/my-entitlements.yaml')], {
+      KEYVEND_LOCAL_STATE: join(dir, 'none.json'),
+    });
     const stale = join(dir, 'stale.json');
-    writeFileSync(stale, JSON.stringify({ pid: 2 ** 22 + 1, apiUrl: 'http://127.0.0.1:1', dynamodbEndpoint: 'http://127.0.0.1:1', region: 'us-east-1', tables: { entitlements: 't', audit: 'a' } }));
+    writeFileSync(
+      stale,
+      JSON.stringify({
+        pid: 2 ** 22 + 1,
+        apiUrl: 'http://127.0.0.1:1',
+        dynamodbEndpoint: 'http://127.0.0.1:1',
+        region: 'us-east-1',
+        tables: { entitlements: 't', audit: 'a' },
+      }),
+    );
     const left = runCli(['apply', '--local', join(ROOT, 'examples/my-entitlements.yaml')], { KEYVEND_LOCAL_STATE: stale });
 
     // Assess
@@ -165,7 +186,12 @@ describe('npm run entitlements', () => {
 
   it('refuses the over-broad templates of the security review (issue 10, item 3) and writes none of them', async () => {
     // Prepare: each validated as ok before (a fresh object each, or yaml would write aliases, which are refused)
-    const base = () => ({ roleArn: 'arn:aws:iam::111111111111:role/keyvend/hourly-readonly', vending: 'assume-role', outputs: ['credentials'], maxDurationSeconds: 3600 });
+    const base = () => ({
+      roleArn: 'arn:aws:iam::111111111111:role/keyvend/hourly-readonly',
+      vending: 'assume-role',
+      outputs: ['credentials'],
+      maxDurationSeconds: 3600,
+    });
     const path = join(dir, 'broad.yaml');
     writeFileSync(
       path,
@@ -175,15 +201,27 @@ describe('npm run entitlements', () => {
             ...base(),
             id: 'suffix-folder',
             description: 'any user can write inside another user folder',
-            sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::keyvend-demo-uploads/*{{userKey}}/*' }] },
+            sessionPolicy: {
+              Version: '2012-10-17',
+              Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::keyvend-demo-uploads/*{{userKey}}/*' }],
+            },
             grants: [{ issuer: 'test', group: 'testers' }],
           },
-          { ...base(), id: 'whole-role', description: 'the whole role', managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'], grants: [{ issuer: 'test', group: 'testers' }] },
+          {
+            ...base(),
+            id: 'whole-role',
+            description: 'the whole role',
+            managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'],
+            grants: [{ issuer: 'test', group: 'testers' }],
+          },
           {
             ...base(),
             id: 'not-action',
             description: 'everything but IAM',
-            sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', NotAction: 'iam:*', NotResource: 'arn:aws:s3:::keyvend-audit/*' }] },
+            sessionPolicy: {
+              Version: '2012-10-17',
+              Statement: [{ Effect: 'Allow', NotAction: 'iam:*', NotResource: 'arn:aws:s3:::keyvend-audit/*' }],
+            },
             grants: [{ issuer: 'test', group: 'testers' }],
           },
         ],

@@ -37,7 +37,10 @@ describe('DynamoDB unavailable (F-01, F-03)', () => {
 
     // Assess
     expect(response.status).toBe(503);
-    expect(response.json).toMatchObject({ error: 'upstream_unavailable', message: 'A service the broker depends on is unavailable; retry later.' });
+    expect(response.json).toMatchObject({
+      error: 'upstream_unavailable',
+      message: 'A service the broker depends on is unavailable; retry later.',
+    });
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(response.text).not.toMatch(/AccessKeyId|SecretAccessKey|SessionToken|ECONNREFUSED|127\.0\.0\.1/);
     expect(await stsCallCount()).toBe(stsBefore);
@@ -90,7 +93,10 @@ describe('DynamoDB hung: accepts connections, never answers (issue 13, deadlines
 
   beforeAll(async () => {
     silent = await startSilentEndpoint();
-    broker = await startSecondBroker('dynamodb-hung', { KEYVEND_DYNAMODB_ENDPOINT: silent.url, KEYVEND_FUNCTION_TIMEOUT_SECONDS: String(TIMEOUT_MS / 1000) });
+    broker = await startSecondBroker('dynamodb-hung', {
+      KEYVEND_DYNAMODB_ENDPOINT: silent.url,
+      KEYVEND_FUNCTION_TIMEOUT_SECONDS: String(TIMEOUT_MS / 1000),
+    });
     // The first request also loads the function; the timed one below runs warm, as most do in Lambda.
     await postCredentials(await testToken(), { entitlement: 'test-uploads' }, { apiUrl: broker.apiUrl });
   });
@@ -111,7 +117,10 @@ describe('DynamoDB hung: accepts connections, never answers (issue 13, deadlines
 
     // Assess
     expect(response.status).toBe(503);
-    expect(response.json).toMatchObject({ error: 'upstream_unavailable', message: 'A service the broker depends on is unavailable; retry later.' });
+    expect(response.json).toMatchObject({
+      error: 'upstream_unavailable',
+      message: 'A service the broker depends on is unavailable; retry later.',
+    });
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(response.text).not.toMatch(/AccessKeyId|SecretAccessKey|SessionToken|Abort|127\.0\.0\.1/);
     expect(elapsed).toBeLessThan(TIMEOUT_MS);
@@ -179,7 +188,11 @@ describe('the identity provider keys unreachable (F-08)', () => {
     expect(response.json['error']).toBe('upstream_unavailable');
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await stsCallCount()).toBe(stsBefore);
-    expect(await recordOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'jwks_unavailable', errorCode: 'upstream_unavailable' });
+    expect(await recordOf(response.json['requestId'])).toMatchObject({
+      outcome: 'denied',
+      reason: 'jwks_unavailable',
+      errorCode: 'upstream_unavailable',
+    });
     // The broker's log names the dependency that failed (issue 15), and holds no token.
     const failed = readFileSync(broker.logFile, 'utf8')
       .split('\n')
@@ -199,7 +212,16 @@ describe('a corrupted entitlement (F-01)', () => {
     await dynamo().send(
       new PutCommand({
         TableName: stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'],
-        Item: { ...definition, definition: { id: 'corrupted-for-test', description: '', roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads', outputs: ['credentials'], maxDurationSeconds: 3600 } },
+        Item: {
+          ...definition,
+          definition: {
+            id: 'corrupted-for-test',
+            description: '',
+            roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads',
+            outputs: ['credentials'],
+            maxDurationSeconds: 3600,
+          },
+        },
       }),
     );
     await dynamo().send(new PutCommand({ TableName: stack().brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'], Item: grant }));
@@ -248,7 +270,11 @@ describe('STS failures are mapped, audited, and never retried with another polic
     expect(calls).toBe(count);
     const faults = (await (await fetch(`${stack().stsUrl}/_emulator/faults`)).json()) as unknown[];
     expect(faults).toEqual([]);
-    expect(await recordOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason, session: { policySha256: expect.any(String) } });
+    expect(await recordOf(response.json['requestId'])).toMatchObject({
+      outcome: 'denied',
+      reason,
+      session: { policySha256: expect.any(String) },
+    });
   });
 
   it('AccessDenied (a role that does not trust the broker) is an opaque 500 with no STS message', async () => {
@@ -262,7 +288,7 @@ describe('STS failures are mapped, audited, and never retried with another polic
     expect(await recordOf(response.json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'sts_access_denied' });
   });
 
-  it('a role whose trust policy does not pin the entitlement refuses the broker\'s token: 403, audited, no retry', async () => {
+  it("a role whose trust policy does not pin the entitlement refuses the broker's token: 403, audited, no retry", async () => {
     // Prepare
     const callsBefore = await stsCallCount();
 
@@ -319,7 +345,10 @@ describe('client retries (F-13)', () => {
     expect(retry.json['grantId']).not.toBe(first.json['grantId']);
     const records = await auditRecords();
     for (const response of [first, retry]) {
-      expect(records.find((r) => r['eventId'] === response.json['grantId'])).toMatchObject({ outcome: 'granted', session: { accessKeyId: response.json['AccessKeyId'] } });
+      expect(records.find((r) => r['eventId'] === response.json['grantId'])).toMatchObject({
+        outcome: 'granted',
+        session: { accessKeyId: response.json['AccessKeyId'] },
+      });
     }
   });
 });

@@ -17,7 +17,13 @@ declare module 'vitest' {
       /** The stack's state file (what `npm start` writes to .local/stack.json), for `entitlements apply --local`. */
       stateFile: string;
       roles: unknown;
-      testIssuer: { issuer: string; audience: string; jwksUri: string; rsa: { kid: string; privateJwk: object }; ec: { kid: string; privateJwk: object } };
+      testIssuer: {
+        issuer: string;
+        audience: string;
+        jwksUri: string;
+        rsa: { kid: string; privateJwk: object };
+        ec: { kid: string; privateJwk: object };
+      };
     };
   }
 }

@@ -36,7 +36,16 @@ afterAll(async () => {
 
 async function token(): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: issuer.issuer, aud: issuer.audience, sub: 'tester-0001', client_id: TEST_CLIENT_ID, groups: ['testers'], department: 'research', iat: now, exp: now + 600 })
+  return new SignJWT({
+    iss: issuer.issuer,
+    aud: issuer.audience,
+    sub: 'tester-0001',
+    client_id: TEST_CLIENT_ID,
+    groups: ['testers'],
+    department: 'research',
+    iat: now,
+    exp: now + 600,
+  })
     .setProtectedHeader({ alg: 'RS256', kid: issuer.rsa.kid, typ: 'at+jwt' })
     .sign(await importJWK(issuer.rsa.privateJwk as JWK, 'RS256'));
 }
@@ -51,7 +60,9 @@ async function grant(): Promise<{ status: number; json: Record<string, unknown>;
 }
 
 async function auditOf(json: Record<string, unknown>): Promise<Record<string, any> | undefined> {
-  return (await scanAll(stack.documentClient, stack.brokerEnv['KEYVEND_AUDIT_TABLE'])).find((r) => r['request']?.['requestId'] === json['requestId'] || r['eventId'] === json['grantId']);
+  return (await scanAll(stack.documentClient, stack.brokerEnv['KEYVEND_AUDIT_TABLE'])).find(
+    (r) => r['request']?.['requestId'] === json['requestId'] || r['eventId'] === json['grantId'],
+  );
 }
 
 const stsCalls = async (): Promise<number> => ((await (await fetch(`${stack.sts.url}/_emulator/calls`)).json()) as unknown[]).length;
@@ -62,7 +73,10 @@ function signingKeys(key: KmsKeyInfo): KmsSigningKeys {
   const client = new KMSClient({
     endpoint: stack.kms.url,
     region: 'us-east-1',
-    credentials: { accessKeyId: String(stack.brokerEnv['AWS_ACCESS_KEY_ID']), secretAccessKey: String(stack.brokerEnv['AWS_SECRET_ACCESS_KEY']) },
+    credentials: {
+      accessKeyId: String(stack.brokerEnv['AWS_ACCESS_KEY_ID']),
+      secretAccessKey: String(stack.brokerEnv['AWS_SECRET_ACCESS_KEY']),
+    },
   });
   return new KmsSigningKeys(client, { signingKeyId: key.arn, publishedKeyIds: [] });
 }
@@ -80,13 +94,22 @@ async function mintWith(key: KmsKeyInfo): Promise<{ token: string; kid: string }
     ],
     transitiveTagKeys: [],
   };
-  const claims = brokerTokenClaims({ issuer: stack.apiUrl, audience: 'sts.amazonaws.com', lifetimeSeconds: 300 }, { grantId, entitlementId: 'test-uploads', userKey, identity }, new Date());
+  const claims = brokerTokenClaims(
+    { issuer: stack.apiUrl, audience: 'sts.amazonaws.com', lifetimeSeconds: 300 },
+    { grantId, entitlementId: 'test-uploads', userKey, identity },
+    new Date(),
+  );
   const signed = await signingKeys(key).sign(claims);
   return { token: signed.token.reveal(), kid: signed.keyId };
 }
 
 async function exchange(webIdentityToken: string): Promise<string> {
-  const client = new STSClient({ endpoint: stack.sts.url, region: 'us-east-1', maxAttempts: 1, credentials: () => Promise.reject(new Error('unsigned')) });
+  const client = new STSClient({
+    endpoint: stack.sts.url,
+    region: 'us-east-1',
+    maxAttempts: 1,
+    credentials: () => Promise.reject(new Error('unsigned')),
+  });
   try {
     await client.send(
       new AssumeRoleWithWebIdentityCommand({

@@ -13,7 +13,8 @@ const signatureOf = (token: string) => token.split('.')[2] ?? '';
 /** Every session token the STS emulator mints starts this way, like real STS tokens. */
 const SESSION_TOKEN_PREFIX = 'IQoJb3JpZ2luX2VjE';
 const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,}/;
-const SECRET_FIELD_WITH_VALUE = /"(SecretAccessKey|secretAccessKey|SessionToken|sessionToken|authorization|Authorization)"\s*:\s*"(?!\[redacted\])[^"]+"/;
+const SECRET_FIELD_WITH_VALUE =
+  /"(SecretAccessKey|secretAccessKey|SessionToken|sessionToken|authorization|Authorization)"\s*:\s*"(?!\[redacted\])[^"]+"/;
 
 async function brokerLogContaining(marker: string): Promise<string> {
   const deadline = Date.now() + 15_000;

@@ -79,7 +79,11 @@ describe('npm start', () => {
 
     // Assess
     expect(listed.status, listed.stderr).toBe(0);
-    expect(JSON.parse(listed.stdout).entitlements.map((e: { id: string }) => e.id)).toEqual(['console-readonly', 'hourly-readonly', 'photo-uploads']);
+    expect(JSON.parse(listed.stdout).entitlements.map((e: { id: string }) => e.id)).toEqual([
+      'console-readonly',
+      'hourly-readonly',
+      'photo-uploads',
+    ]);
     expect(credentials.status, credentials.stderr).toBe(0);
     const body = JSON.parse(credentials.stdout) as Record<string, unknown>;
     expect(body['Version']).toBe(1);
@@ -94,13 +98,23 @@ describe('npm start', () => {
     const stsUrl = /STS emulator: +(\S+)/.exec(printed)?.[1] ?? '';
 
     // Act
-    const result = spawnSync('bash', ['-c', `set -e\n${tokenCommand}\n${longCommand}`], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    const result = spawnSync('bash', ['-c', `set -e\n${tokenCommand}\n${longCommand}`], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
 
     // Assess
     expect(result.status, result.stderr).toBe(0);
     const body = JSON.parse(result.stdout) as Record<string, unknown>;
     expect(body['durationSeconds']).toBe(43_200);
-    const sessions = (await (await fetch(`${stsUrl}/_emulator/sessions`)).json()) as { accessKeyId: string; issuedBy: string; provider?: string; durationSeconds: number }[];
+    const sessions = (await (await fetch(`${stsUrl}/_emulator/sessions`)).json()) as {
+      accessKeyId: string;
+      issuedBy: string;
+      provider?: string;
+      durationSeconds: number;
+    }[];
     expect(sessions.find((s) => s.accessKeyId === body['AccessKeyId'])).toMatchObject({
       issuedBy: 'AssumeRoleWithWebIdentity',
       provider: 'arn:aws:iam::111111111111:oidc-provider/keyvend.local',
@@ -115,7 +129,12 @@ describe('npm start', () => {
     const portalUrl = /Portal: +(\S+)/.exec(printed)?.[1] ?? '';
 
     // Act
-    const consoleUrl = spawnSync('bash', ['-c', `set -e\n${tokenCommand}\n${consoleCommand}`], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    const consoleUrl = spawnSync('bash', ['-c', `set -e\n${tokenCommand}\n${consoleCommand}`], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     const portal = await fetch(portalUrl);
 
     // Assess
@@ -123,11 +142,22 @@ describe('npm start', () => {
     const landing = await fetch(String((JSON.parse(consoleUrl.stdout) as { url: string }).url));
     expect(await landing.text()).toContain('arn:aws:iam::111111111111:role/keyvend/console-readonly');
     const stsUrl = /STS emulator: +(\S+)/.exec(printed)?.[1] ?? '';
-    const signins = (await (await fetch(`${stsUrl}/_emulator/signin-events`)).json()) as { action: string; sessionDuration?: number; accessKeyId?: string }[];
+    const signins = (await (await fetch(`${stsUrl}/_emulator/signin-events`)).json()) as {
+      action: string;
+      sessionDuration?: number;
+      accessKeyId?: string;
+    }[];
     const tokenEvent = signins.filter((e) => e.action === 'getSigninToken').at(-1);
     expect(tokenEvent?.sessionDuration).toBe(43_200);
-    const sessions = (await (await fetch(`${stsUrl}/_emulator/sessions`)).json()) as { accessKeyId: string; issuedBy: string; durationSeconds: number }[];
-    expect(sessions.find((s) => s.accessKeyId === tokenEvent?.accessKeyId)).toMatchObject({ issuedBy: 'AssumeRoleWithWebIdentity', durationSeconds: 43_200 });
+    const sessions = (await (await fetch(`${stsUrl}/_emulator/sessions`)).json()) as {
+      accessKeyId: string;
+      issuedBy: string;
+      durationSeconds: number;
+    }[];
+    expect(sessions.find((s) => s.accessKeyId === tokenEvent?.accessKeyId)).toMatchObject({
+      issuedBy: 'AssumeRoleWithWebIdentity',
+      durationSeconds: 43_200,
+    });
     expect(portalUrl).toBe(`http://127.0.0.1:${env['KEYVEND_HTTP_PORT']}/portal`);
     expect(portal.status).toBe(200);
     expect(await portal.text()).toContain('href="/portal/login"');

@@ -11,7 +11,9 @@ const PROJECT_ENTRIES = ['serverless.yml', 'package.json', 'tsconfig.json', '.np
 const TARGET_ROLES = 'arn:aws:iam::333333333333:role/keyvend/photo-uploads,arn:aws:iam::444444444444:role/keyvend/reports';
 const FEDERATION_SECRET = 'arn:aws:secretsmanager:us-east-1:222222222222:secret:keyvend/federation-user-AbCdEf';
 const ORGANIZATION_ID = 'o-a1b2c3d4e5';
-const ISSUERS = JSON.stringify([{ id: 'corp', issuer: 'https://idp.example.com', audiences: ['api://keyvend'], authorizedParties: ['keyvend-cli'] }]);
+const ISSUERS = JSON.stringify([
+  { id: 'corp', issuer: 'https://idp.example.com', audiences: ['api://keyvend'], authorizedParties: ['keyvend-cli'] },
+]);
 
 type Resource = { Type: string; Properties: Record<string, any> };
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -22,7 +24,11 @@ const logsOf = (fn: string) => ({
   'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/keyvend-prod-${fn}:*`,
 });
 const LOGS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
-const ASSUME = ['AssumeConfiguredTargetRolesOnly', ['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'], { 'Fn::Split': [',', TARGET_ROLES] }];
+const ASSUME = [
+  'AssumeConfiguredTargetRolesOnly',
+  ['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
+  { 'Fn::Split': [',', TARGET_ROLES] },
+];
 const SIGN = ['SignBrokerTokens', ['kms:GetPublicKey', 'kms:Sign'], arnOf('SigningKey')];
 const FEDERATION = ['ReadFederationUserKeys', ['secretsmanager:GetSecretValue'], { 'Fn::Split': [',', FEDERATION_SECRET] }];
 const AUDIT = ['WriteAuditRecords', ['dynamodb:GetItem', 'dynamodb:PutItem'], arnOf('AuditTable')];
@@ -33,8 +39,23 @@ const PORTAL_SECRET = [
   { 'Fn::Sub': 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:keyvend/prod/portal-*' },
 ];
 const ROLES: Record<string, unknown[][]> = {
-  CredentialsFunctionRole: [ASSUME, SIGN, ['ReadEntitlementGrants', ['dynamodb:BatchGetItem'], arnOf('EntitlementsTable')], FEDERATION, AUDIT, REPLAY, ['Logs', LOGS, logsOf('credentials')]],
-  ConsoleFunctionRole: [ASSUME, SIGN, ['ReadEntitlementGrants', ['dynamodb:BatchGetItem'], arnOf('EntitlementsTable')], FEDERATION, AUDIT, ['Logs', LOGS, logsOf('console')]],
+  CredentialsFunctionRole: [
+    ASSUME,
+    SIGN,
+    ['ReadEntitlementGrants', ['dynamodb:BatchGetItem'], arnOf('EntitlementsTable')],
+    FEDERATION,
+    AUDIT,
+    REPLAY,
+    ['Logs', LOGS, logsOf('credentials')],
+  ],
+  ConsoleFunctionRole: [
+    ASSUME,
+    SIGN,
+    ['ReadEntitlementGrants', ['dynamodb:BatchGetItem'], arnOf('EntitlementsTable')],
+    FEDERATION,
+    AUDIT,
+    ['Logs', LOGS, logsOf('console')],
+  ],
   PortalFunctionRole: [
     PORTAL_SECRET,
     ['ReadEntitlements', ['dynamodb:BatchGetItem', 'dynamodb:Query'], arnOf('EntitlementsTable')],
@@ -45,9 +66,16 @@ const ROLES: Record<string, unknown[][]> = {
     ['Logs', LOGS, logsOf('portal')],
   ],
   PortalSamlFunctionRole: [PORTAL_SECRET, AUDIT, REPLAY, ['Logs', LOGS, logsOf('portalSaml')]],
-  EntitlementsFunctionRole: [['ReadEntitlements', ['dynamodb:BatchGetItem', 'dynamodb:Query'], arnOf('EntitlementsTable')], ['Logs', LOGS, logsOf('entitlements')]],
+  EntitlementsFunctionRole: [
+    ['ReadEntitlements', ['dynamodb:BatchGetItem', 'dynamodb:Query'], arnOf('EntitlementsTable')],
+    ['Logs', LOGS, logsOf('entitlements')],
+  ],
   IssuerFunctionRole: [
-    ['ReadSigningPublicKeys', ['kms:GetPublicKey'], [arnOf('SigningKey'), { 'Fn::If': ['HasPublishedKeys', { 'Fn::Split': [',', ''] }, { Ref: 'AWS::NoValue' }] }]],
+    [
+      'ReadSigningPublicKeys',
+      ['kms:GetPublicKey'],
+      [arnOf('SigningKey'), { 'Fn::If': ['HasPublishedKeys', { 'Fn::Split': [',', ''] }, { Ref: 'AWS::NoValue' }] }],
+    ],
     ['Logs', LOGS, logsOf('issuer')],
   ],
 };
@@ -110,18 +138,26 @@ describe('npx osls package works offline and writes the stack the issue asks for
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
   // A statement under `Fn::If` is checked as if its condition held: the strictest reading of what may be granted.
   const statementsOf = (roleId: string): Statement[] =>
-    (resources[roleId]!.Properties['Policies'] as { PolicyDocument: { Statement: (Statement | { 'Fn::If': [string, Statement, unknown] })[] } }[])
+    (
+      resources[roleId]!.Properties['Policies'] as {
+        PolicyDocument: { Statement: (Statement | { 'Fn::If': [string, Statement, unknown] })[] };
+      }[]
+    )
       .flatMap((p) => p.PolicyDocument.Statement)
       .map((s) => ('Fn::If' in s ? s['Fn::If'][1] : s));
   const rawStatementsOf = (roleId: string): Record<string, any>[] =>
-    (resources[roleId]!.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, any>[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+    (resources[roleId]!.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, any>[] } }[]).flatMap(
+      (p) => p.PolicyDocument.Statement,
+    );
   const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
   it('routes the API and the portal on an HTTP API', () => {
     // Assess
     expect(ofType('AWS::ApiGatewayV2::Api')).toHaveLength(1);
     expect(ofType('AWS::ApiGatewayV2::Api')[0]?.[1].Properties['ProtocolType']).toBe('HTTP');
-    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties['RouteKey']).sort();
+    const routes = ofType('AWS::ApiGatewayV2::Route')
+      .map(([, r]) => r.Properties['RouteKey'])
+      .sort();
     expect(routes).toEqual([
       'GET /.well-known/jwks.json',
       'GET /.well-known/openid-configuration',
@@ -155,7 +191,14 @@ describe('npx osls package works offline and writes the stack the issue asks for
 
   it('zips each function as its one handler file, under 600 KiB except the two SAML-verifying functions', () => {
     // Prepare
-    const limitKiB: Record<string, number> = { entitlements: 600, console: 600, portal: 600, credentials: 950, portalSaml: 965, issuer: 600 };
+    const limitKiB: Record<string, number> = {
+      entitlements: 600,
+      console: 600,
+      portal: 600,
+      credentials: 950,
+      portalSaml: 965,
+      issuer: 600,
+    };
     const handlerFile: Record<string, string> = { portalSaml: 'portal-saml' };
     // Act
     const zips = Object.fromEntries(Object.keys(limitKiB).map((name) => [name, zipEntries(join(dir, `.serverless/${name}.zip`))]));
@@ -224,7 +267,11 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'functions/entitlements.handler': 'EntitlementsFunctionRole',
       'functions/issuer.handler': 'IssuerFunctionRole',
     });
-    expect(ofType('AWS::IAM::Role').map(([id]) => id).sort()).toEqual(Object.keys(ROLES).sort());
+    expect(
+      ofType('AWS::IAM::Role')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(Object.keys(ROLES).sort());
   });
 
   it.each(Object.entries(ROLES))('%s holds exactly the actions and resources its function calls', (roleId, expected) => {
@@ -246,13 +293,17 @@ describe('npx osls package works offline and writes the stack the issue asks for
     const keyStatements = key['KeyPolicy']['Statement'] as { Sid: string; Principal: unknown; Action: string | string[] }[];
     const signers = keyStatements.filter((s) => JSON.stringify(s.Action).match(/kms:Sign"|kms:\*"|"\*"/));
     expect(signers.map((s) => s.Principal)).toEqual([{ AWS: MINTING_ROLES.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })) }]);
-    const readers = keyStatements.filter((s) => JSON.stringify(s.Action).includes('kms:GetPublicKey') && s.Sid !== 'AccountAdministersTheKey');
+    const readers = keyStatements.filter(
+      (s) => JSON.stringify(s.Action).includes('kms:GetPublicKey') && s.Sid !== 'AccountAdministersTheKey',
+    );
     expect(readers.flatMap((s) => [(s.Principal as { AWS: unknown }).AWS].flat())).toEqual([
       ...MINTING_ROLES.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })),
       { 'Fn::GetAtt': ['IssuerFunctionRole', 'Arn'] },
     ]);
     // Assess: the functions learn the issuer (the API's own URL by default) and the key from the template
-    const issuerFunction = Object.values(resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties['Handler'] === 'functions/issuer.handler');
+    const issuerFunction = Object.values(resources).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties['Handler'] === 'functions/issuer.handler',
+    );
     expect(issuerFunction?.Properties['Environment']['Variables']).toMatchObject({
       KEYVEND_TOKEN_ISSUER: { 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] },
       KEYVEND_SIGNING_KEY_ID: { 'Fn::GetAtt': ['SigningKey', 'Arn'] },
@@ -282,7 +333,9 @@ describe('npx osls package refuses a non-dev stage with placeholder or too-broad
     expect(result.output).toContain('Keyvend refuses to package stage "prod":');
     expect(result.output).toContain('KEYVEND_ISSUERS is empty');
     expect(result.output).toContain('KEYVEND_CORS_ORIGIN is the placeholder https://app.example.invalid');
-    expect(result.output).toContain('KEYVEND_FEDERATION_USER_SECRETS names keyvend/federation-user instead of giving full Secrets Manager ARNs');
+    expect(result.output).toContain(
+      'KEYVEND_FEDERATION_USER_SECRETS names keyvend/federation-user instead of giving full Secrets Manager ARNs',
+    );
     expect(result.output).not.toContain(`names ${FEDERATION_SECRET}`);
     expect(result.output).toContain('KEYVEND_ALLOWED_ROLE_ARNS has arn:aws:iam::*:role/keyvend/*, without a 12-digit account');
     expect(existsSync(join(dir, '.serverless/cloudformation-template-update-stack.json'))).toBe(false);

@@ -48,7 +48,13 @@ describe('portal sign-in with SAML, in a real browser', () => {
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: [
-        '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
         `--host-resolver-rules=MAP ${ATTACKER_HOST} 127.0.0.1`,
       ],
     });
@@ -71,7 +77,10 @@ describe('portal sign-in with SAML, in a real browser', () => {
 
   /** A response the dev IdP issues for the portal without any AuthnRequest (IdP-initiated). */
   async function unsolicitedResponse(username: string): Promise<string> {
-    const page = await fetch(`${samlIdp.url}/portal-sso`, { method: 'POST', body: new URLSearchParams({ username, password: `${username}-password` }) });
+    const page = await fetch(`${samlIdp.url}/portal-sso`, {
+      method: 'POST',
+      body: new URLSearchParams({ username, password: `${username}-password` }),
+    });
     return samlResponseIn(await page.text());
   }
 
@@ -81,7 +90,10 @@ describe('portal sign-in with SAML, in a real browser', () => {
     expect(begin.status).toBe(302);
     const requestCookie = (begin.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     const samlRequest = new URL(begin.headers.get('location') ?? '').searchParams.get('SAMLRequest') ?? '';
-    const page = await fetch(`${samlIdp.url}/portal-sso`, { method: 'POST', body: new URLSearchParams({ username, password: `${username}-password`, SAMLRequest: samlRequest }) });
+    const page = await fetch(`${samlIdp.url}/portal-sso`, {
+      method: 'POST',
+      body: new URLSearchParams({ username, password: `${username}-password`, SAMLRequest: samlRequest }),
+    });
     return { requestCookie, samlResponse: samlResponseIn(await page.text()) };
   }
 
@@ -112,13 +124,16 @@ describe('portal sign-in with SAML, in a real browser', () => {
           postedCookies = headers['cookie'] ?? '';
         });
       }
-      if (request.url().startsWith(`${samlIdp.url}/portal-sso?`)) samlRequestSent = new URL(request.url()).searchParams.get('SAMLRequest') ?? '';
+      if (request.url().startsWith(`${samlIdp.url}/portal-sso?`))
+        samlRequestSent = new URL(request.url()).searchParams.get('SAMLRequest') ?? '';
     });
 
     // Act: the portal's sign-in page, its SAML link (SP-initiated: an AuthnRequest to the IdP), and the IdP's real form
     await page.goto(portalUrl());
     await page.screenshot({ path: join(SCREENSHOTS, 'saml-01-sign-in.png'), fullPage: true });
-    expect(await page.getByRole('link', { name: 'Sign in with SAML (dev-saml)' }).getAttribute('href')).toBe('/portal/saml/login?idp=dev-saml');
+    expect(await page.getByRole('link', { name: 'Sign in with SAML (dev-saml)' }).getAttribute('href')).toBe(
+      '/portal/saml/login?idp=dev-saml',
+    );
     await page.getByRole('link', { name: 'Sign in with SAML (dev-saml)' }).click();
     await page.locator('input[name="username"]').fill('alice');
     await page.locator('input[name="password"]').fill('alice-password');
@@ -147,19 +162,30 @@ describe('portal sign-in with SAML, in a real browser', () => {
     expect(JSON.stringify(login)).not.toContain(postedSamlResponse.slice(0, 40));
 
     // Act: open the console as that role
-    await Promise.all([page.waitForURL(/\/federation\?/), page.getByRole('button', { name: 'Open the AWS console as console-readonly' }).click()]);
+    await Promise.all([
+      page.waitForURL(/\/federation\?/),
+      page.getByRole('button', { name: 'Open the AWS console as console-readonly' }).click(),
+    ]);
 
     // Assess: the emulator's console page for that role and alice's SAML session
     expect(await page.locator('h1').textContent()).toBe('Signed in');
     expect(await page.locator('#role-arn').textContent()).toBe('arn:aws:iam::111111111111:role/keyvend/console-readonly');
-    expect(await page.locator('#session-name').textContent()).toBe(`${ALICE_SUB.slice(0, 30)}.${deriveUserKey(samlIdp.entityId, ALICE_SUB)}`);
+    expect(await page.locator('#session-name').textContent()).toBe(
+      `${ALICE_SUB.slice(0, 30)}.${deriveUserKey(samlIdp.entityId, ALICE_SUB)}`,
+    );
 
     // Act: the same SAMLResponse posted to the ACS again, with the request cookie it answered (as an attacker who
     // captured both would)
     const callsBefore = await stsCalls();
     const replay = await fetch(`${portalUrl()}/saml/acs`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: postedCookies.split('; ').filter((c) => c.startsWith('keyvend_saml_request=')).join('; ') },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: postedCookies
+          .split('; ')
+          .filter((c) => c.startsWith('keyvend_saml_request='))
+          .join('; '),
+      },
       body: new URLSearchParams({ SAMLResponse: postedSamlResponse }).toString(),
       redirect: 'manual',
     });
@@ -169,14 +195,18 @@ describe('portal sign-in with SAML, in a real browser', () => {
     expect(replay.headers.get('set-cookie') ?? '').not.toContain('keyvend_session=');
     expect(await replay.text()).toContain('Sign-in failed');
     expect(await stsCalls()).toBe(callsBefore);
-    const denial = (await auditRecords()).find((r) => r['action'] === 'portal_login' && r['outcome'] === 'denied' && r['reason'] === 'saml_replayed');
+    const denial = (await auditRecords()).find(
+      (r) => r['action'] === 'portal_login' && r['outcome'] === 'denied' && r['reason'] === 'saml_replayed',
+    );
     expect(denial).toMatchObject({ errorCode: 'invalid_token', caller: { subject: ALICE_SUB } });
     await context.close();
   }, 120_000);
 
   it('refuses a SAMLResponse issued for the API ACS when posted to the portal ACS, audited', async () => {
     // Prepare: a response the dev IdP issues for the CLI (Destination and Recipient = /v1/credentials)
-    const forApi = await (await fetch(`${samlIdp.url}/sso`, { method: 'POST', body: new URLSearchParams({ username: 'alice', password: 'alice-password' }) })).text();
+    const forApi = await (
+      await fetch(`${samlIdp.url}/sso`, { method: 'POST', body: new URLSearchParams({ username: 'alice', password: 'alice-password' }) })
+    ).text();
 
     // Act
     const response = await fetch(`${portalUrl()}/saml/acs`, {
@@ -194,7 +224,7 @@ describe('portal sign-in with SAML, in a real browser', () => {
     expect(String(denial?.['credentialRef'])).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
-  describe('login CSRF: an attacker posts their own SAMLResponse into a signed-in victim\'s browser', () => {
+  describe("login CSRF: an attacker posts their own SAMLResponse into a signed-in victim's browser", () => {
     let attackerSite: Server;
     let attackerUrl: string;
     /** What the attacker's page auto-posts to the portal's ACS, set per test. */
@@ -203,7 +233,9 @@ describe('portal sign-in with SAML, in a real browser', () => {
     beforeAll(async () => {
       attackerSite = createServer((_request, response) => {
         response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-        response.end(`<!DOCTYPE html><title>Cute cats</title><form id="f" method="post" action="${portalUrl()}/saml/acs"><input type="hidden" name="SAMLResponse" value="${attackerResponse}"></form><script>document.getElementById('f').submit()</script>`);
+        response.end(
+          `<!DOCTYPE html><title>Cute cats</title><form id="f" method="post" action="${portalUrl()}/saml/acs"><input type="hidden" name="SAMLResponse" value="${attackerResponse}"></form><script>document.getElementById('f').submit()</script>`,
+        );
       });
       const port = await freePort();
       await new Promise<void>((resolve) => attackerSite.listen(port, '127.0.0.1', () => resolve()));
@@ -216,38 +248,47 @@ describe('portal sign-in with SAML, in a real browser', () => {
 
     it.each([
       ['an IdP-initiated (unsolicited) response for bob', () => unsolicitedResponse('bob'), 'saml_unsolicited'],
-      ['bob\'s answer to his own SP-initiated request', async () => (await solicitedResponse('bob')).samlResponse, 'saml_no_pending_request'],
-    ])('%s, auto-posted from the attacker\'s page, is refused: alice stays signed in as alice', async (_name, make, reason) => {
-      // Prepare: alice signed in; bob's fresh, genuine response on bob's page
-      const { context, page } = await aliceSignedIn();
-      attackerResponse = await make();
-      expect(attackerResponse).not.toBe('');
-      const callsBefore = await stsCalls();
+      [
+        "bob's answer to his own SP-initiated request",
+        async () => (await solicitedResponse('bob')).samlResponse,
+        'saml_no_pending_request',
+      ],
+    ])(
+      "%s, auto-posted from the attacker's page, is refused: alice stays signed in as alice",
+      async (_name, make, reason) => {
+        // Prepare: alice signed in; bob's fresh, genuine response on bob's page
+        const { context, page } = await aliceSignedIn();
+        attackerResponse = await make();
+        expect(attackerResponse).not.toBe('');
+        const callsBefore = await stsCalls();
 
-      // Act: alice visits the attacker's page, which posts bob's response cross-site to the portal's ACS
-      const acs = page.waitForResponse((response) => response.url() === `${portalUrl()}/saml/acs`);
-      await page.goto(attackerUrl);
-      const refused = await acs;
+        // Act: alice visits the attacker's page, which posts bob's response cross-site to the portal's ACS
+        const acs = page.waitForResponse((response) => response.url() === `${portalUrl()}/saml/acs`);
+        await page.goto(attackerUrl);
+        const refused = await acs;
 
-      // Assess: the request came from the attacker's origin, and was refused with a clear page
-      expect((await refused.request().allHeaders())['origin']).toBe(new URL(attackerUrl).origin);
-      expect(refused.status()).toBe(401);
-      await expect.poll(() => page.locator('h1').textContent()).toBe('Sign-in failed');
-      expect(await page.locator('main').textContent()).toContain('must start here');
-      await page.screenshot({ path: join(SCREENSHOTS, `saml-04-login-csrf-${reason}.png`), fullPage: true });
-      // alice's session was not replaced: the portal still shows alice
-      await page.goto(portalUrl());
-      expect(await page.locator('#subject').textContent()).toBe(ALICE_SUB);
-      expect(await stsCalls()).toBe(callsBefore);
-      // The denial is audited, naming bob, whose response it was
-      const denial = (await auditRecords()).find(
-        (r) => r['action'] === 'portal_login' && r['outcome'] === 'denied' && r['reason'] === reason && r['caller']?.['subject'] === BOB_SUB,
-      );
-      expect(denial).toMatchObject({ errorCode: 'invalid_token', caller: { idpType: 'saml', issuerId: 'dev-saml' } });
-      await context.close();
-    }, 120_000);
+        // Assess: the request came from the attacker's origin, and was refused with a clear page
+        expect((await refused.request().allHeaders())['origin']).toBe(new URL(attackerUrl).origin);
+        expect(refused.status()).toBe(401);
+        await expect.poll(() => page.locator('h1').textContent()).toBe('Sign-in failed');
+        expect(await page.locator('main').textContent()).toContain('must start here');
+        await page.screenshot({ path: join(SCREENSHOTS, `saml-04-login-csrf-${reason}.png`), fullPage: true });
+        // alice's session was not replaced: the portal still shows alice
+        await page.goto(portalUrl());
+        expect(await page.locator('#subject').textContent()).toBe(ALICE_SUB);
+        expect(await stsCalls()).toBe(callsBefore);
+        // The denial is audited, naming bob, whose response it was
+        const denial = (await auditRecords()).find(
+          (r) =>
+            r['action'] === 'portal_login' && r['outcome'] === 'denied' && r['reason'] === reason && r['caller']?.['subject'] === BOB_SUB,
+        );
+        expect(denial).toMatchObject({ errorCode: 'invalid_token', caller: { idpType: 'saml', issuerId: 'dev-saml' } });
+        await context.close();
+      },
+      120_000,
+    );
 
-    it('an answer to another browser\'s request is refused even with a pending request in this one (mismatch)', async () => {
+    it("an answer to another browser's request is refused even with a pending request in this one (mismatch)", async () => {
       // Prepare: alice's browser has started a sign-in (its request cookie), bob answers his own request
       const alice = await solicitedResponse('alice');
       const bob = await solicitedResponse('bob');

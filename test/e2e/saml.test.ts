@@ -96,7 +96,9 @@ beforeAll(async () => {
     cert: sspCert,
     spEntityId: SP_AUDIENCE,
     acsUrl,
-    users: [{ username: 'carol', password: 'carol-password', attributes: { uid: ['carol-ssp'], groups: ['engineers'], department: ['finance'] } }],
+    users: [
+      { username: 'carol', password: 'carol-password', attributes: { uid: ['carol-ssp'], groups: ['engineers'], department: ['finance'] } },
+    ],
   });
 }, 180_000);
 
@@ -128,7 +130,17 @@ async function stsCalls(): Promise<number> {
 }
 
 async function sessions(): Promise<
-  { accessKeyId: string; issuedBy: string; provider?: string; subject?: string; roleSessionName: string; sourceIdentity?: string; tags: { Key: string; Value: string }[]; policy?: string; durationSeconds: number }[]
+  {
+    accessKeyId: string;
+    issuedBy: string;
+    provider?: string;
+    subject?: string;
+    roleSessionName: string;
+    sourceIdentity?: string;
+    tags: { Key: string; Value: string }[];
+    policy?: string;
+    durationSeconds: number;
+  }[]
 > {
   return (await (await fetch(`${stack.sts.url}/_emulator/sessions`)).json()) as never;
 }
@@ -163,13 +175,21 @@ async function expectWorkingCredentials(json: Record<string, unknown>, expected:
   const sts = new STSClient({
     endpoint: stack.sts.url,
     region: 'us-east-1',
-    credentials: { accessKeyId: String(json['AccessKeyId']), secretAccessKey: String(json['SecretAccessKey']), sessionToken: String(json['SessionToken']) },
+    credentials: {
+      accessKeyId: String(json['AccessKeyId']),
+      secretAccessKey: String(json['SecretAccessKey']),
+      sessionToken: String(json['SessionToken']),
+    },
   });
   const identity = await sts.send(new GetCallerIdentityCommand({}));
   expect(identity.Arn).toBe(`arn:aws:sts::111111111111:assumed-role/photo-uploads/${json['roleSessionName']}`);
   const session = (await sessions()).find((s) => s.accessKeyId === json['AccessKeyId']);
   // Issued for the broker's own token, never for the caller's assertion.
-  expect(session).toMatchObject({ issuedBy: 'AssumeRoleWithWebIdentity', provider: BROKER_PROVIDER, subject: `ent:saml-uploads:user:${userKey}` });
+  expect(session).toMatchObject({
+    issuedBy: 'AssumeRoleWithWebIdentity',
+    provider: BROKER_PROVIDER,
+    subject: `ent:saml-uploads:user:${userKey}`,
+  });
   expect(session?.roleSessionName).toBe(`${expected.subject}.${userKey}`);
   expect(session?.sourceIdentity).toBe(`${expected.subject}.${userKey}`);
   expect(session?.tags).toContainEqual({ Key: 'department', Value: expected.department });
@@ -183,7 +203,12 @@ describe('SAML callers get scoped credentials end to end', () => {
     const samlResponse = await samlify.response();
 
     // Act
-    const response = await postForm({ SAMLResponse: samlResponse, entitlement: 'saml-uploads', durationSeconds: '900', RelayState: 'ignored' });
+    const response = await postForm({
+      SAMLResponse: samlResponse,
+      entitlement: 'saml-uploads',
+      durationSeconds: '900',
+      RelayState: 'ignored',
+    });
 
     // Assess
     expect(response.status).toBe(200);
@@ -198,7 +223,7 @@ describe('SAML callers get scoped credentials end to end', () => {
     expect(JSON.stringify(record)).not.toContain(samlResponse.slice(0, 40));
   });
 
-  it('a SAML caller gets a 12-hour session through the broker\'s own token (no role chaining)', async () => {
+  it("a SAML caller gets a 12-hour session through the broker's own token (no role chaining)", async () => {
     // Act
     const response = await postForm({ SAMLResponse: await samlify.response(), entitlement: 'saml-uploads', durationSeconds: '43200' });
 
@@ -241,7 +266,10 @@ describe('SAML callers get scoped credentials end to end', () => {
     const callsBefore = await stsCalls();
 
     // Act
-    const response = await postForm({ SAMLResponse: await samlify.response(), entitlement: 'saml-uploads' }, { authorization: 'Bearer abc.def.ghi' });
+    const response = await postForm(
+      { SAMLResponse: await samlify.response(), entitlement: 'saml-uploads' },
+      { authorization: 'Bearer abc.def.ghi' },
+    );
 
     // Assess
     expect(response.status).toBe(400);
@@ -282,7 +310,10 @@ describe('SAML callers get scoped credentials end to end', () => {
 
   it('a SAML caller without the entitlement gets not_entitled, as an OIDC caller would', async () => {
     // Act
-    const response = await postForm({ SAMLResponse: await samlify.response({ attributes: { groups: ['visitors'], department: ['research'] } }), entitlement: 'saml-uploads' });
+    const response = await postForm({
+      SAMLResponse: await samlify.response({ attributes: { groups: ['visitors'], department: ['research'] } }),
+      entitlement: 'saml-uploads',
+    });
 
     // Assess
     expect(response.status).toBe(403);
@@ -309,16 +340,22 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
     await expectRejected(attack(await samlify.response()));
   });
 
-  it.each(Object.entries(xswAttacks('admin', 'uid')))('signature wrapping on a SimpleSAMLphp response: %s (S-01)', async (_name, attack) => {
-    await expectRejected(attack(await simpleSaml.login({ username: 'carol', password: 'carol-password' })));
-  });
+  it.each(Object.entries(xswAttacks('admin', 'uid')))(
+    'signature wrapping on a SimpleSAMLphp response: %s (S-01)',
+    async (_name, attack) => {
+      await expectRejected(attack(await simpleSaml.login({ username: 'carol', password: 'carol-password' })));
+    },
+  );
 
   it('comment injection in the NameID (S-03)', async () => {
     await expectRejected(injectIntoNameId(await samlify.response({ nameId: 'admin.evil.test' }), 5, '<!---->'), /saml_comment/);
   });
 
   it('processing-instruction injection in the NameID (S-04)', async () => {
-    await expectRejected(injectIntoNameId(await samlify.response({ nameId: 'not-an-admin' }), 0, '<?p not-an-?>'), /saml_processing_instruction/);
+    await expectRejected(
+      injectIntoNameId(await samlify.response({ nameId: 'not-an-admin' }), 0, '<?p not-an-?>'),
+      /saml_processing_instruction/,
+    );
   });
 
   it('an unsigned response and assertion (S-05)', async () => {
@@ -327,7 +364,10 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
 
   it('a signed response carrying an unsigned assertion (S-05)', async () => {
     await expectRejected(await samlify.response({ signAssertion: false, signResponse: true }), /saml_bad_signature/);
-    await expectRejected(stripAssertionSignature(await simpleSaml.login({ username: 'carol', password: 'carol-password' })), /saml_bad_signature/);
+    await expectRejected(
+      stripAssertionSignature(await simpleSaml.login({ username: 'carol', password: 'carol-password' })),
+      /saml_bad_signature/,
+    );
   });
 
   it('an assertion-only signed response where the IdP is configured to sign responses too', async () => {
@@ -349,7 +389,10 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
       '<xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes256-cbc"/><xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue>' +
       '</xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>';
     // Act, Assess
-    await expectRejected(Buffer.from(doc.replace(assertion, place(assertion, encrypted)), 'utf8').toString('base64'), /^saml_encrypted_assertion$/);
+    await expectRejected(
+      Buffer.from(doc.replace(assertion, place(assertion, encrypted)), 'utf8').toString('base64'),
+      /^saml_encrypted_assertion$/,
+    );
   });
 
   it('two assertions (S-06)', async () => {
@@ -357,8 +400,16 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
   });
 
   it.each([
-    ['Issuer of another IdP, signed by the same key', { issuer: 'https://other.idp.test/metadata', responseIssuer: 'https://other.idp.test/metadata' }, /saml_unknown_issuer/],
-    ['assertion Issuer that differs from the response Issuer', { responseIssuer: 'https://other.idp.test/metadata' }, /saml_issuer_mismatch/],
+    [
+      'Issuer of another IdP, signed by the same key',
+      { issuer: 'https://other.idp.test/metadata', responseIssuer: 'https://other.idp.test/metadata' },
+      /saml_unknown_issuer/,
+    ],
+    [
+      'assertion Issuer that differs from the response Issuer',
+      { responseIssuer: 'https://other.idp.test/metadata' },
+      /saml_issuer_mismatch/,
+    ],
     ['Audience of another SP', { audience: 'urn:other:sp' }, /saml_untrusted_audience/],
     ['Audience urn:amazon:webservices, not configured for this IdP', { audience: 'urn:amazon:webservices' }, /saml_untrusted_audience/],
     ['Destination of another SP', { destination: 'https://other.sp.test/acs' }, /saml_destination_mismatch/],
@@ -367,11 +418,19 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
     ['not yet valid', { notBefore: new Date(Date.now() + 120_000), notOnOrAfter: new Date(Date.now() + 600_000) }, /saml_not_yet_valid/],
     ['signed with RSA-SHA1 (S-10)', { signatureAlgorithm: RSA_SHA1 }, /saml_weak_signature_algorithm/],
     ['a status other than Success', { statusCode: 'urn:oasis:names:tc:SAML:2.0:status:Responder' }, /saml_status_not_success/],
-    ['a transient NameID where persistent is required (S-12)', { nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient' }, /saml_nameid_format/],
+    [
+      'a transient NameID where persistent is required (S-12)',
+      { nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient' },
+      /saml_nameid_format/,
+    ],
     ['a NameID with a trailing newline (S-12)', { nameId: `${ALICE}\n` }, /saml_subject_invalid/],
     ['a NameID with a wildcard (S-12)', { nameId: 'alice*' }, /saml_subject_invalid/],
     ['a group outside the grammar', { attributes: { groups: ['engineers', 'admins*'], department: ['research'] } }, /saml_groups_invalid/],
-    ['a multi-valued tag attribute', { attributes: { groups: ['engineers'], department: ['research', 'finance'] } }, /saml_attribute_invalid/],
+    [
+      'a multi-valued tag attribute',
+      { attributes: { groups: ['engineers'], department: ['research', 'finance'] } },
+      /saml_attribute_invalid/,
+    ],
   ] as const)('%s (S-08)', async (_name, options, reason) => {
     await expectRejected(await samlify.response(options), reason);
   });
@@ -389,7 +448,10 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
   });
 
   it('a response answering an AuthnRequest, which the API never sends (issue 10, item 8 c)', async () => {
-    const record = await expectRejected(await samlify.response({ inResponseTo: '_request-of-another-sp' }), /^saml_unsolicited_in_response_to$/);
+    const record = await expectRejected(
+      await samlify.response({ inResponseTo: '_request-of-another-sp' }),
+      /^saml_unsolicited_in_response_to$/,
+    );
     // The assertion verified, so the denial names whose it was.
     expect(record?.['caller']).toMatchObject({ idpType: 'saml', issuerId: 'samlify', subject: ALICE });
   });
@@ -403,7 +465,10 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
   });
 
   it('an oversized response (S-09)', async () => {
-    await expectRejected(await samlify.response({ attributes: { groups: ['engineers'], department: ['research'], padding: ['x'.repeat(70_000)] } }), /saml_too_large/);
+    await expectRejected(
+      await samlify.response({ attributes: { groups: ['engineers'], department: ['research'], padding: ['x'.repeat(70_000)] } }),
+      /saml_too_large/,
+    );
   });
 
   it('not base64 at all', async () => {

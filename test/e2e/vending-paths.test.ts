@@ -22,7 +22,11 @@ async function callerIdentity(body: Record<string, unknown>): Promise<string | u
   const client = new STSClient({
     endpoint: stack().stsUrl,
     region: 'us-east-1',
-    credentials: { accessKeyId: String(body['AccessKeyId']), secretAccessKey: String(body['SecretAccessKey']), sessionToken: String(body['SessionToken']) },
+    credentials: {
+      accessKeyId: String(body['AccessKeyId']),
+      secretAccessKey: String(body['SecretAccessKey']),
+      sessionToken: String(body['SessionToken']),
+    },
   });
   clients.push(client);
   return (await client.send(new GetCallerIdentityCommand({}))).Arn;
@@ -46,7 +50,8 @@ function brokerKms(): KMSClient {
   });
 }
 
-const brokerSigningKeys = () => new KmsSigningKeys(brokerKms(), { signingKeyId: String(stack().brokerEnv['KEYVEND_SIGNING_KEY_ID']), publishedKeyIds: [] });
+const brokerSigningKeys = () =>
+  new KmsSigningKeys(brokerKms(), { signingKeyId: String(stack().brokerEnv['KEYVEND_SIGNING_KEY_ID']), publishedKeyIds: [] });
 
 /** A token as the broker would mint it for the tester and test-uploads, at a given time. */
 async function mintedToken(now = new Date(), grantId = `0190a1b2-0000-7000-8000-${String(Date.now()).padStart(12, '0')}`): Promise<string> {
@@ -61,17 +66,33 @@ async function mintedToken(now = new Date(), grantId = `0190a1b2-0000-7000-8000-
     ],
     transitiveTagKeys: [],
   };
-  const claims = brokerTokenClaims({ issuer: stack().apiUrl, audience: 'sts.amazonaws.com', lifetimeSeconds: 300 }, { grantId, entitlementId: 'test-uploads', userKey: testerKey, identity }, now);
+  const claims = brokerTokenClaims(
+    { issuer: stack().apiUrl, audience: 'sts.amazonaws.com', lifetimeSeconds: 300 },
+    { grantId, entitlementId: 'test-uploads', userKey: testerKey, identity },
+    now,
+  );
   return (await brokerSigningKeys().sign(claims)).token.reveal();
 }
 
 const POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] });
 
 async function exchange(token: string, roleArn = `arn:aws:iam::${ACCOUNT}:role/keyvend/photo-uploads`): Promise<string> {
-  const unsigned = new STSClient({ endpoint: stack().stsUrl, region: 'us-east-1', maxAttempts: 1, credentials: () => Promise.reject(new Error('unsigned')) });
+  const unsigned = new STSClient({
+    endpoint: stack().stsUrl,
+    region: 'us-east-1',
+    maxAttempts: 1,
+    credentials: () => Promise.reject(new Error('unsigned')),
+  });
   clients.push(unsigned);
   try {
-    await unsigned.send(new AssumeRoleWithWebIdentityCommand({ RoleArn: roleArn, RoleSessionName: `tester-0001.${testerKey}`, WebIdentityToken: token, Policy: POLICY }));
+    await unsigned.send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: roleArn,
+        RoleSessionName: `tester-0001.${testerKey}`,
+        WebIdentityToken: token,
+        Policy: POLICY,
+      }),
+    );
     return 'ok';
   } catch (error) {
     return (error as Error).name;
@@ -79,7 +100,7 @@ async function exchange(token: string, roleArn = `arn:aws:iam::${ACCOUNT}:role/k
 }
 
 describe('vending: keyvend-issuer (the broker mints a token for the grant; the role trusts only that)', () => {
-  it('gets 12 h credentials that work, with the policy, the broker\'s tags and SourceIdentity carried by its own token', async () => {
+  it("gets 12 h credentials that work, with the policy, the broker's tags and SourceIdentity carried by its own token", async () => {
     // Act
     const response = await postCredentials(await testToken(), { entitlement: 'test-uploads', durationSeconds: 43200 });
     const arn = await callerIdentity(response.json);
@@ -92,7 +113,9 @@ describe('vending: keyvend-issuer (the broker mints a token for the grant; the r
 
     // Assess: the session, read back from the emulator: issued for the broker's token, with the claims' tags
     const grantId = String(response.json['grantId']);
-    const session = (await emulatorSessions()).find((s) => s.accessKeyId === response.json['AccessKeyId']) as Record<string, unknown> | undefined;
+    const session = (await emulatorSessions()).find((s) => s.accessKeyId === response.json['AccessKeyId']) as
+      | Record<string, unknown>
+      | undefined;
     expect(session).toMatchObject({
       issuedBy: 'AssumeRoleWithWebIdentity',
       provider: BROKER_PROVIDER,
@@ -114,20 +137,27 @@ describe('vending: keyvend-issuer (the broker mints a token for the grant; the r
     });
 
     // Assess: unsigned (no broker credentials involved), audited with the token's subject and key, never the token
-    const call = (await emulatorCalls()).filter((c) => c.action === 'AssumeRoleWithWebIdentity' && c.outcome === 'ok').at(-1) as Record<string, unknown> | undefined;
+    const call = (await emulatorCalls()).filter((c) => c.action === 'AssumeRoleWithWebIdentity' && c.outcome === 'ok').at(-1) as
+      | Record<string, unknown>
+      | undefined;
     expect(call?.['signed']).toBe(false);
     const jwks = (await (await fetch(`${stack().apiUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
     const record = (await auditRecords()).find((r) => r['eventId'] === grantId);
     expect(record).toMatchObject({
       outcome: 'granted',
-      session: { vending: 'keyvend-issuer', tokenSubject: `ent:test-uploads:user:${testerKey}`, tokenKeyId: jwks.keys[0]?.kid, durationSeconds: 43200 },
+      session: {
+        vending: 'keyvend-issuer',
+        tokenSubject: `ent:test-uploads:user:${testerKey}`,
+        tokenKeyId: jwks.keys[0]?.kid,
+        durationSeconds: 43200,
+      },
     });
     expect(JSON.stringify(record)).not.toMatch(/eyJ[\w-]+\.eyJ/);
     expect(readFileSync(stack().brokerLogFile, 'utf8')).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/);
   });
 });
 
-describe('the issuer\'s public documents', () => {
+describe("the issuer's public documents", () => {
   it('serve a discovery document for the configured issuer and a JWKS of public keys only, cacheable', async () => {
     // Act
     const discovery = await fetch(`${stack().apiUrl}/.well-known/openid-configuration`);
@@ -138,7 +168,11 @@ describe('the issuer\'s public documents', () => {
     // Assess
     expect(discovery.status).toBe(200);
     expect(discovery.headers.get('cache-control')).toBe('public, max-age=300');
-    expect(discoveryBody).toMatchObject({ issuer: stack().apiUrl, jwks_uri: `${stack().apiUrl}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['RS256'] });
+    expect(discoveryBody).toMatchObject({
+      issuer: stack().apiUrl,
+      jwks_uri: `${stack().apiUrl}/.well-known/jwks.json`,
+      id_token_signing_alg_values_supported: ['RS256'],
+    });
     expect(jwks.headers.get('cache-control')).toBe('public, max-age=300');
     expect(jwksBody.keys).toHaveLength(1);
     const [key] = jwksBody.keys;
@@ -156,17 +190,25 @@ describe('the issuer\'s public documents', () => {
     const jwks = (await (await fetch(`${stack().apiUrl}/.well-known/jwks.json`)).json()) as { keys: Record<string, string>[] };
 
     // Assess
-    const expected = createPublicKey({ key: Buffer.from(fromKms.PublicKey ?? new Uint8Array()), format: 'der', type: 'spki' }).export({ format: 'jwk' });
+    const expected = createPublicKey({ key: Buffer.from(fromKms.PublicKey ?? new Uint8Array()), format: 'der', type: 'spki' }).export({
+      format: 'jwk',
+    });
     expect({ n: jwks.keys[0]?.['n'], e: jwks.keys[0]?.['e'] }).toEqual({ n: expected.n, e: expected.e });
     kms.destroy();
   });
 });
 
-describe('nobody goes around the broker: a caller\'s own token, sent straight to STS, opens no demo role', () => {
-  it.each(DEMO_ROLES)('%s refuses the dev IdP\'s and the tests\' issuer\'s tokens, with the AWS SDK and the AWS CLI', async (roleArn) => {
+describe("nobody goes around the broker: a caller's own token, sent straight to STS, opens no demo role", () => {
+  it.each(DEMO_ROLES)("%s refuses the dev IdP's and the tests' issuer's tokens, with the AWS SDK and the AWS CLI", async (roleArn) => {
     // Prepare: alice's and bob's real dev IdP tokens, and a token of the tests' issuer; their providers exist in the account
     const devToken = (username: string) =>
-      fetchAccessToken({ issuer: stack().idpIssuer, clientId: 'keyvend-demo-app', username, password: `${username}-password`, resource: 'urn:keyvend:api' });
+      fetchAccessToken({
+        issuer: stack().idpIssuer,
+        clientId: 'keyvend-demo-app',
+        username,
+        password: `${username}-password`,
+        resource: 'urn:keyvend:api',
+      });
     const tokens = [await devToken('alice'), await devToken('bob'), await testToken()];
 
     // Act
@@ -181,15 +223,25 @@ describe('nobody goes around the broker: a caller\'s own token, sent straight to
     }
   });
 
-  it('asking for alice\'s computable session name or a 12 h session changes nothing', async () => {
+  it("asking for alice's computable session name or a 12 h session changes nothing", async () => {
     // Prepare
     const token = await testToken();
-    const unsigned = new STSClient({ endpoint: stack().stsUrl, region: 'us-east-1', maxAttempts: 1, credentials: () => Promise.reject(new Error('unsigned')) });
+    const unsigned = new STSClient({
+      endpoint: stack().stsUrl,
+      region: 'us-east-1',
+      maxAttempts: 1,
+      credentials: () => Promise.reject(new Error('unsigned')),
+    });
     clients.push(unsigned);
 
     // Act
     const attempt = unsigned.send(
-      new AssumeRoleWithWebIdentityCommand({ RoleArn: DEMO_ROLES[0], RoleSessionName: `tester-0001.${testerKey}`, WebIdentityToken: token, DurationSeconds: 43200 }),
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: DEMO_ROLES[0],
+        RoleSessionName: `tester-0001.${testerKey}`,
+        WebIdentityToken: token,
+        DurationSeconds: 43200,
+      }),
     );
 
     // Assess
@@ -239,7 +291,7 @@ describe('STS refuses a minted token that is not exactly what the broker minted,
   });
 });
 
-describe('vending: federation-token (GetFederationToken with the IAM user\'s keys from Secrets Manager)', () => {
+describe("vending: federation-token (GetFederationToken with the IAM user's keys from Secrets Manager)", () => {
   it('gets 36 h credentials that work, as the federated user named from the user key, with policy and tags', async () => {
     // Prepare
     const token = await testToken();
@@ -255,7 +307,9 @@ describe('vending: federation-token (GetFederationToken with the IAM user\'s key
     expect(arn).toBe(`arn:aws:sts::${ACCOUNT}:federated-user/kv.${testerKey}`);
 
     // Assess: the session, read back from the emulator
-    const session = (await emulatorSessions()).find((s) => s.accessKeyId === response.json['AccessKeyId']) as Record<string, unknown> | undefined;
+    const session = (await emulatorSessions()).find((s) => s.accessKeyId === response.json['AccessKeyId']) as
+      | Record<string, unknown>
+      | undefined;
     expect(session).toMatchObject({
       issuedBy: 'GetFederationToken',
       roleArn: `arn:aws:iam::${ACCOUNT}:user/keyvend/keyvend-federation`,
@@ -278,7 +332,7 @@ describe('vending: federation-token (GetFederationToken with the IAM user\'s key
     expect(record).toMatchObject({ outcome: 'granted', session: { vending: 'federation-token', roleSessionName: `kv.${testerKey}` } });
   });
 
-  it('reads the IAM user\'s keys once and reuses them across requests, and never logs them', async () => {
+  it("reads the IAM user's keys once and reuses them across requests, and never logs them", async () => {
     // Prepare
     const before = (await secretsManagerCalls()).length;
 

@@ -161,7 +161,14 @@ describe('STS emulator: admin routes and limits', () => {
 
   it('accepts a signed GET with the parameters in the query string', async () => {
     // Prepare
-    const query = { Action: 'AssumeRole', Version: '2011-06-15', RoleArn: ROLE.target, RoleSessionName: 'via-get', 'Tags.member.1.Key': 'team', 'Tags.member.1.Value': 'a b' };
+    const query = {
+      Action: 'AssumeRole',
+      Version: '2011-06-15',
+      RoleArn: ROLE.target,
+      RoleSessionName: 'via-get',
+      'Tags.member.1.Key': 'team',
+      'Tags.member.1.Value': 'a b',
+    };
 
     // Act
     const res = await signedGet(fx.emulator.url, query, USER);

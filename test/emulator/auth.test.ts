@@ -21,9 +21,9 @@ describe('STS emulator: SigV4 authentication', () => {
   });
 
   async function vend(durationSeconds = 900) {
-    const out = await fx.client(USER).send(
-      new AssumeRoleCommand({ RoleArn: ROLE.target, RoleSessionName: 'vended', DurationSeconds: durationSeconds }),
-    );
+    const out = await fx
+      .client(USER)
+      .send(new AssumeRoleCommand({ RoleArn: ROLE.target, RoleSessionName: 'vended', DurationSeconds: durationSeconds }));
     return {
       accessKeyId: out.Credentials?.AccessKeyId ?? '',
       secretAccessKey: out.Credentials?.SecretAccessKey ?? '',
@@ -71,7 +71,12 @@ describe('STS emulator: SigV4 authentication', () => {
     // Assess
     expect(error).toEqual({ name: 'SignatureDoesNotMatch', status: 403, message: SIGNATURE_MISMATCH });
     expect(fx.emulator.sessions()).toEqual([]);
-    expect(fx.emulator.calls()[0]).toMatchObject({ action: 'AssumeRole', outcome: 'error', errorCode: 'SignatureDoesNotMatch', roleSessionName: 'mallo' });
+    expect(fx.emulator.calls()[0]).toMatchObject({
+      action: 'AssumeRole',
+      outcome: 'error',
+      errorCode: 'SignatureDoesNotMatch',
+      roleSessionName: 'mallo',
+    });
   });
 
   it('verifies a request signed by @smithy/signature-v4 and rejects it once the body is tampered with', async () => {
@@ -87,7 +92,9 @@ describe('STS emulator: SigV4 authentication', () => {
     expect(intact.text).toContain('<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">');
     expect(tampered.status).toBe(403);
     expect(xmlCode(tampered.text)).toBe('SignatureDoesNotMatch');
-    expect(tampered.text).toMatch(/^<ErrorResponse xmlns="https:\/\/sts\.amazonaws\.com\/doc\/2011-06-15\/">\s*<Error>\s*<Type>Sender<\/Type>/);
+    expect(tampered.text).toMatch(
+      /^<ErrorResponse xmlns="https:\/\/sts\.amazonaws\.com\/doc\/2011-06-15\/">\s*<Error>\s*<Type>Sender<\/Type>/,
+    );
   });
 
   it('accepts any region in the credential scope', async () => {

@@ -47,12 +47,17 @@ describe('STS emulator: config files and CLI', () => {
     expect(fromYaml.roles[0]).toEqual({
       arn: 'arn:aws:iam::000000000000:role/from-yaml',
       maxSessionDuration: 7200,
-      trustPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: '000000000000' }, Action: 'sts:AssumeRole' }] },
+      trustPolicy: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: '000000000000' }, Action: 'sts:AssumeRole' }],
+      },
     });
     expect(fromYaml.principals).toEqual([BROKER]);
     expect(fromJson.roles).toHaveLength(ROLES.length);
     expect(attempt).toThrow('principals[0].arn must be a non-empty string');
-    expect(() => parseEmulatorConfig({ principals: [], roles: [{ arn: 'x', trustPolicy: '{' }] })).toThrow('roles[0].trustPolicy is not valid JSON');
+    expect(() => parseEmulatorConfig({ principals: [], roles: [{ arn: 'x', trustPolicy: '{' }] })).toThrow(
+      'roles[0].trustPolicy is not valid JSON',
+    );
   });
 
   it('reports unparsable config files by position without quoting their content', async () => {
@@ -63,7 +68,14 @@ describe('STS emulator: config files and CLI', () => {
     await writeFile(badYaml, `principals:\n  - secretAccessKey: "${BROKER.secretAccessKey}\n    arn: [\n`);
 
     // Act
-    const errors = await Promise.all([badJson, badYaml].map((p) => loadEmulatorConfig(p).then(() => undefined, (e: Error) => e.message)));
+    const errors = await Promise.all(
+      [badJson, badYaml].map((p) =>
+        loadEmulatorConfig(p).then(
+          () => undefined,
+          (e: Error) => e.message,
+        ),
+      ),
+    );
 
     // Assess
     expect(errors[0]).toBe(`${badJson}: not valid JSON`);

@@ -23,7 +23,11 @@ const UNTAGGED = {
   identityPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:GetFederationToken', Resource: '*' }] },
 };
 /** An IAM user with no policy at all. */
-const POWERLESS = { accessKeyId: 'AKIATESTPOWERLESS001', secretAccessKey: 'powerless-secret-key-for-tests-only-000', arn: `arn:aws:iam::${ACCOUNT}:user/powerless` };
+const POWERLESS = {
+  accessKeyId: 'AKIATESTPOWERLESS001',
+  secretAccessKey: 'powerless-secret-key-for-tests-only-000',
+  arn: `arn:aws:iam::${ACCOUNT}:user/powerless`,
+};
 
 let sts: StsEmulator;
 const clients: STSClient[] = [];
@@ -42,17 +46,21 @@ afterAll(async () => {
 });
 beforeEach(() => sts.reset());
 
-const federate = (input: Partial<ConstructorParameters<typeof GetFederationTokenCommand>[0]> = {}, who: typeof FEDERATOR | typeof UNTAGGED | typeof POWERLESS | typeof BROKER = FEDERATOR) =>
-  clientFor(who).send(new GetFederationTokenCommand({ Name: 'kv.abcdefghijklmnopqrstuvwxyz', Policy: SIMPLE_POLICY, ...input }));
+const federate = (
+  input: Partial<ConstructorParameters<typeof GetFederationTokenCommand>[0]> = {},
+  who: typeof FEDERATOR | typeof UNTAGGED | typeof POWERLESS | typeof BROKER = FEDERATOR,
+) => clientFor(who).send(new GetFederationTokenCommand({ Name: 'kv.abcdefghijklmnopqrstuvwxyz', Policy: SIMPLE_POLICY, ...input }));
 
 describe('GetFederationToken', () => {
   it('issues a 36 h federated-user session with the policy and tags, usable with GetCallerIdentity', async () => {
     // Act
     const output = await federate({ DurationSeconds: 129600, Tags: [{ Key: 'keyvend:user', Value: 'abcdefghijklmnopqrstuvwxyz' }] });
     const c = output.Credentials!;
-    const identity = await clientFor({ accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! }).send(
-      new GetCallerIdentityCommand({}),
-    );
+    const identity = await clientFor({
+      accessKeyId: c.AccessKeyId!,
+      secretAccessKey: c.SecretAccessKey!,
+      sessionToken: c.SessionToken!,
+    }).send(new GetCallerIdentityCommand({}));
 
     // Assess
     const arn = `arn:aws:sts::${ACCOUNT}:federated-user/kv.abcdefghijklmnopqrstuvwxyz`;

@@ -17,7 +17,9 @@ describe('STS emulator: federation endpoint', () => {
   });
 
   async function credentialsFrom(principal: typeof USER | typeof BROKER) {
-    const out = await fx.client(principal).send(new AssumeRoleCommand({ RoleArn: ROLE.target, RoleSessionName: 'console-test', DurationSeconds: 3600 }));
+    const out = await fx
+      .client(principal)
+      .send(new AssumeRoleCommand({ RoleArn: ROLE.target, RoleSessionName: 'console-test', DurationSeconds: 3600 }));
     const c = out.Credentials;
     return { sessionId: c?.AccessKeyId ?? '', sessionKey: c?.SecretAccessKey ?? '', sessionToken: c?.SessionToken ?? '' };
   }

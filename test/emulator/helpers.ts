@@ -79,7 +79,10 @@ export const ROLES: LocalRole[] = [
       Condition: { StringEquals: { 'sts:ExternalId': EXTERNAL_ID } },
     }),
   },
-  { arn: ROLE.noTags, trustPolicy: trust({ Effect: 'Allow', Principal: { AWS: [USER.arn, ROLE.broker, ROLE.target] }, Action: 'sts:AssumeRole' }) },
+  {
+    arn: ROLE.noTags,
+    trustPolicy: trust({ Effect: 'Allow', Principal: { AWS: [USER.arn, ROLE.broker, ROLE.target] }, Action: 'sts:AssumeRole' }),
+  },
   { arn: ROLE.brokerOnly, trustPolicy: trust({ Effect: 'Allow', Principal: { AWS: ROLE.broker }, Action: allTagActions }) },
   {
     arn: ROLE.tagRules,

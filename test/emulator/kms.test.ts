@@ -65,7 +65,9 @@ async function publicKeyOf(keyId: string): Promise<KeyObject> {
 }
 
 async function signature(keyId: string, algorithm: SigningAlgorithmSpec, messageType: 'RAW' | 'DIGEST', message: Buffer): Promise<Buffer> {
-  const out = await client(BROKER).send(new SignCommand({ KeyId: keyId, Message: message, MessageType: messageType, SigningAlgorithm: algorithm }));
+  const out = await client(BROKER).send(
+    new SignCommand({ KeyId: keyId, Message: message, MessageType: messageType, SigningAlgorithm: algorithm }),
+  );
   return Buffer.from(out.Signature ?? new Uint8Array());
 }
 
@@ -169,7 +171,9 @@ describe('local KMS: Sign and GetPublicKey', () => {
 
     // Act
     const answers = await Promise.all(ids.map((KeyId) => client(BROKER).send(new GetPublicKeyCommand({ KeyId }))));
-    const signed = await client(BROKER).send(new SignCommand({ KeyId: ids[3], Message: MESSAGE, SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_512' }));
+    const signed = await client(BROKER).send(
+      new SignCommand({ KeyId: ids[3], Message: MESSAGE, SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_512' }),
+    );
 
     // Assess
     expect(new Set(answers.map((a) => a.KeyId))).toEqual(new Set([rsa.arn]));
@@ -213,8 +217,20 @@ describe('local KMS: refusals', () => {
     ['an unknown alias', BROKER, 'alias/nope', 'NotFoundException', `Alias arn:aws:kms:us-east-1:${ACCOUNT}:alias/nope is not found.`],
     ['a key id that is not a key id', BROKER, 'not-a-key', 'NotFoundException', "Invalid keyId 'not-a-key'"],
     ['a disabled key', ADMIN, 'alias/retired', 'DisabledException', 'is disabled.'],
-    ['a key outside the principal\'s policy', OUTSIDER, SIGNING_ALIAS, 'AccessDeniedException', 'because no identity-based policy allows the kms:Sign action'],
-    ['a wrong secret key', { ...BROKER, secretAccessKey: 'wrong-secret-key-000000000000000000000000' }, SIGNING_ALIAS, 'InvalidSignatureException', ''],
+    [
+      "a key outside the principal's policy",
+      OUTSIDER,
+      SIGNING_ALIAS,
+      'AccessDeniedException',
+      'because no identity-based policy allows the kms:Sign action',
+    ],
+    [
+      'a wrong secret key',
+      { ...BROKER, secretAccessKey: 'wrong-secret-key-000000000000000000000000' },
+      SIGNING_ALIAS,
+      'InvalidSignatureException',
+      '',
+    ],
     ['an unknown access key', { ...BROKER, accessKeyId: 'AKIATESTKMSUNKNOWN01' }, SIGNING_ALIAS, 'UnrecognizedClientException', ''],
   ] as const)('refuses Sign with %s', async (_, credentials, keyId, code, message) => {
     // Act
@@ -247,14 +263,39 @@ describe('local KMS: refusals', () => {
   });
 
   it.each([
-    ['a RAW message over 4096 bytes', { Message: Buffer.alloc(4097, 1) }, 'ValidationException', "Value at 'message' failed to satisfy constraint: Member must have length less than or equal to 4096"],
-    ['an ECDSA algorithm on an RSA key', { SigningAlgorithm: 'ECDSA_SHA_256' }, 'InvalidKeyUsageException', 'Algorithm ECDSA_SHA_256 is incompatible with key spec RSA_2048.'],
-    ['a DIGEST of the wrong length', { MessageType: 'DIGEST', Message: createHash('sha384').update(MESSAGE).digest() }, 'ValidationException', 'Digest is invalid length for algorithm RSASSA_PKCS1_V1_5_SHA_256.'],
-    ['an algorithm KMS does not know', { SigningAlgorithm: 'RS256' }, 'ValidationException', "Value 'RS256' at 'signingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set"],
+    [
+      'a RAW message over 4096 bytes',
+      { Message: Buffer.alloc(4097, 1) },
+      'ValidationException',
+      "Value at 'message' failed to satisfy constraint: Member must have length less than or equal to 4096",
+    ],
+    [
+      'an ECDSA algorithm on an RSA key',
+      { SigningAlgorithm: 'ECDSA_SHA_256' },
+      'InvalidKeyUsageException',
+      'Algorithm ECDSA_SHA_256 is incompatible with key spec RSA_2048.',
+    ],
+    [
+      'a DIGEST of the wrong length',
+      { MessageType: 'DIGEST', Message: createHash('sha384').update(MESSAGE).digest() },
+      'ValidationException',
+      'Digest is invalid length for algorithm RSASSA_PKCS1_V1_5_SHA_256.',
+    ],
+    [
+      'an algorithm KMS does not know',
+      { SigningAlgorithm: 'RS256' },
+      'ValidationException',
+      "Value 'RS256' at 'signingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set",
+    ],
     ['DryRun', { DryRun: true }, 'DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.'],
   ] as const)('refuses Sign with %s', async (_, change, code, message) => {
     // Arrange
-    const input = { KeyId: SIGNING_ALIAS, Message: MESSAGE, SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256', ...change } as ConstructorParameters<typeof SignCommand>[0];
+    const input = {
+      KeyId: SIGNING_ALIAS,
+      Message: MESSAGE,
+      SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+      ...change,
+    } as ConstructorParameters<typeof SignCommand>[0];
 
     // Act
     const error = await failure(client(BROKER).send(new SignCommand(input)));
@@ -266,7 +307,9 @@ describe('local KMS: refusals', () => {
 
   it('accepts a RAW message of exactly 4096 bytes', async () => {
     // Act
-    const signed = await client(BROKER).send(new SignCommand({ KeyId: SIGNING_ALIAS, Message: Buffer.alloc(4096, 1), SigningAlgorithm: 'RSASSA_PSS_SHA_256' }));
+    const signed = await client(BROKER).send(
+      new SignCommand({ KeyId: SIGNING_ALIAS, Message: Buffer.alloc(4096, 1), SigningAlgorithm: 'RSASSA_PSS_SHA_256' }),
+    );
 
     // Assess
     expect(signed.Signature).toHaveLength(256);
@@ -308,13 +351,22 @@ describe('local KMS: faults, records and new keys', () => {
     const before = emulator.calls().length;
 
     // Act
-    const error = await failure(kms.send(new SignCommand({ KeyId: SIGNING_ALIAS, Message: MESSAGE, SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' })));
-    const after = await kms.send(new SignCommand({ KeyId: SIGNING_ALIAS, Message: MESSAGE, SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' }));
+    const error = await failure(
+      kms.send(new SignCommand({ KeyId: SIGNING_ALIAS, Message: MESSAGE, SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' })),
+    );
+    const after = await kms.send(
+      new SignCommand({ KeyId: SIGNING_ALIAS, Message: MESSAGE, SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' }),
+    );
 
     // Assess
     expect(error.name).toBe('ThrottlingException');
     expect(after.Signature).toBeDefined();
-    expect(emulator.calls().slice(before).map((c) => [c.operation, c.errorCode ?? c.outcome])).toEqual([
+    expect(
+      emulator
+        .calls()
+        .slice(before)
+        .map((c) => [c.operation, c.errorCode ?? c.outcome]),
+    ).toEqual([
       ['Sign', 'ThrottlingException'],
       ['Sign', 'ThrottlingException'],
       ['Sign', 'ThrottlingException'],
@@ -334,9 +386,17 @@ describe('local KMS: faults, records and new keys', () => {
     // Assess
     expect(calls.some((c) => c['operation'] === 'Sign' && c['keyArn'] === rsa.arn && c['callerArn'] === BROKER.arn)).toBe(true);
     for (const call of calls) {
-      expect(Object.keys(call).every((k) => ['time', 'operation', 'keyId', 'keyArn', 'callerArn', 'outcome', 'errorCode'].includes(k))).toBe(true);
+      expect(
+        Object.keys(call).every((k) => ['time', 'operation', 'keyId', 'keyArn', 'callerArn', 'outcome', 'errorCode'].includes(k)),
+      ).toBe(true);
     }
-    for (const secret of [Buffer.from(publicKey).toString('base64'), sig.toString('base64'), MESSAGE.toString('base64'), BROKER.secretAccessKey, 'PRIVATE KEY']) {
+    for (const secret of [
+      Buffer.from(publicKey).toString('base64'),
+      sig.toString('base64'),
+      MESSAGE.toString('base64'),
+      BROKER.secretAccessKey,
+      'PRIVATE KEY',
+    ]) {
       expect(text).not.toContain(secret);
     }
     expect(JSON.stringify(emulator.keys) + inspect(emulator, { depth: 5 })).not.toMatch(/PRIVATE|privateKey|"d"/);

@@ -40,7 +40,12 @@ beforeAll(async () => {
       { arn: SHORT_ROLE, ...trust() },
     ],
   });
-  client = new STSClient({ endpoint: sts.url, region: 'us-east-1', maxAttempts: 1, credentials: () => Promise.reject(new Error('no credentials')) });
+  client = new STSClient({
+    endpoint: sts.url,
+    region: 'us-east-1',
+    maxAttempts: 1,
+    credentials: () => Promise.reject(new Error('no credentials')),
+  });
 });
 afterAll(async () => {
   client.destroy();
@@ -52,7 +57,15 @@ const assertion = (options: Partial<AwsAssertionOptions> = {}) =>
   awsSamlResponse({ roles: [`${ROLE},${PROVIDER}`, `${PROVIDER},${SHORT_ROLE}`], roleSessionName: 'alice@example.com', ...options });
 
 const assume = (samlAssertion: string, overrides: Partial<ConstructorParameters<typeof AssumeRoleWithSAMLCommand>[0]> = {}) =>
-  client.send(new AssumeRoleWithSAMLCommand({ RoleArn: ROLE, PrincipalArn: PROVIDER, SAMLAssertion: samlAssertion, Policy: SIMPLE_POLICY, ...overrides }));
+  client.send(
+    new AssumeRoleWithSAMLCommand({
+      RoleArn: ROLE,
+      PrincipalArn: PROVIDER,
+      SAMLAssertion: samlAssertion,
+      Policy: SIMPLE_POLICY,
+      ...overrides,
+    }),
+  );
 
 describe('AssumeRoleWithSAML', () => {
   it('issues a session named, tagged and source-identified by the signed assertion', async () => {
@@ -99,22 +112,38 @@ describe('AssumeRoleWithSAML', () => {
   it.each([
     ['an assertion under 4 characters', (): string => 'abc', {}, 'ValidationError'],
     ['a duration over the role maximum', () => assertion(), { RoleArn: SHORT_ROLE, DurationSeconds: 7200 }, 'ValidationError'],
-    ['an unknown SAML provider', () => assertion(), { PrincipalArn: `arn:aws:iam::${ACCOUNT}:saml-provider/nobody` }, 'InvalidIdentityTokenException'],
-    ['an assertion signed by another key', () => assertion({ privateKey: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }), {}, 'InvalidIdentityTokenException'],
+    [
+      'an unknown SAML provider',
+      () => assertion(),
+      { PrincipalArn: `arn:aws:iam::${ACCOUNT}:saml-provider/nobody` },
+      'InvalidIdentityTokenException',
+    ],
+    [
+      'an assertion signed by another key',
+      () =>
+        assertion({
+          privateKey: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        }),
+      {},
+      'InvalidIdentityTokenException',
+    ],
     ['an assertion for another audience', () => assertion({ audience: 'https://sp.example' }), {}, 'InvalidIdentityTokenException'],
     ['an assertion for another Recipient', () => assertion({ recipient: 'https://sp.example/acs' }), {}, 'InvalidIdentityTokenException'],
     ['an expired assertion', () => assertion({ notOnOrAfter: new Date(Date.now() - 1000) }), {}, 'ExpiredTokenException'],
     ['an assertion without RoleSessionName', () => assertion({ roleSessionName: undefined as never }), {}, 'InvalidIdentityTokenException'],
     ['a role the Role attribute does not name', () => assertion({ roles: [`${SHORT_ROLE},${PROVIDER}`] }), {}, 'AccessDenied'],
     ['a provider the Role attribute does not pair with the role', () => assertion(), { PrincipalArn: OTHER_PROVIDER }, 'AccessDenied'],
-  ] as ReadonlyArray<readonly [string, () => string, Partial<ConstructorParameters<typeof AssumeRoleWithSAMLCommand>[0]>, string]>)('refuses %s', async (_, makeAssertion, overrides, code) => {
-    // Act
-    const error = await stsError(assume(makeAssertion(), overrides));
+  ] as ReadonlyArray<readonly [string, () => string, Partial<ConstructorParameters<typeof AssumeRoleWithSAMLCommand>[0]>, string]>)(
+    'refuses %s',
+    async (_, makeAssertion, overrides, code) => {
+      // Act
+      const error = await stsError(assume(makeAssertion(), overrides));
 
-    // Assess
-    expect(error.name).toBe(code);
-    expect(sts.sessions()).toHaveLength(0);
-  });
+      // Assess
+      expect(error.name).toBe(code);
+      expect(sts.sessions()).toHaveLength(0);
+    },
+  );
 
   it('refuses a tampered assertion', async () => {
     // Prepare

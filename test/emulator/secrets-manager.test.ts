@@ -57,10 +57,15 @@ describe('local Secrets Manager: GetSecretValue', () => {
   });
 
   it.each([
-    ['a secret outside the principal\'s policy', READER, 'someone-elses-secret', 'AccessDeniedException'],
+    ["a secret outside the principal's policy", READER, 'someone-elses-secret', 'AccessDeniedException'],
     ['a secret that does not exist', READER, 'nope', 'AccessDeniedException'],
     ['an unknown access key', { ...READER, accessKeyId: 'AKIATESTUNKNOWN00001' }, 'keyvend/federation-user', 'UnrecognizedClientException'],
-    ['a wrong signature', { ...READER, secretAccessKey: 'wrong-secret-key-000000000000000000000000' }, 'keyvend/federation-user', 'InvalidSignatureException'],
+    [
+      'a wrong signature',
+      { ...READER, secretAccessKey: 'wrong-secret-key-000000000000000000000000' },
+      'keyvend/federation-user',
+      'InvalidSignatureException',
+    ],
   ] as const)('refuses %s', async (_, credentials, secretId, code) => {
     // Act
     const name = await failure(client(credentials).send(new GetSecretValueCommand({ SecretId: secretId })));

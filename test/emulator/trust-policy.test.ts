@@ -13,10 +13,9 @@ const session: TrustPrincipal = {
 };
 
 function ctx(values: Record<string, string | string[] | undefined> = {}): ConditionContext {
-  return new ConditionContext(
-    { 'sts:ExternalId': undefined, 'sts:SourceIdentity': undefined, 'aws:TagKeys': undefined, ...values },
-    ['aws:RequestTag/'],
-  );
+  return new ConditionContext({ 'sts:ExternalId': undefined, 'sts:SourceIdentity': undefined, 'aws:TagKeys': undefined, ...values }, [
+    'aws:RequestTag/',
+  ]);
 }
 
 function allows(statements: object[], principal: TrustPrincipal = user, context = ctx(), actions = ['sts:AssumeRole']): boolean {
@@ -111,7 +110,12 @@ describe('trust-policy evaluator', () => {
     const variable = { ...allowAll, Condition: { StringEquals: { 'sts:SourceIdentity': '${aws:username}' } } };
     const notPrincipal = { Effect: 'Allow', NotPrincipal: { AWS: OUTSIDER.arn }, Action: 'sts:AssumeRole' };
     const singleOnMulti = { ...allowAll, Condition: { StringEquals: { 'aws:TagKeys': 'team' } } };
-    const denyUnknown = { Effect: 'Deny', Principal: '*', Action: 'sts:AssumeRole', Condition: { DateLessThan: { 'aws:CurrentTime': 'x' } } };
+    const denyUnknown = {
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 'sts:AssumeRole',
+      Condition: { DateLessThan: { 'aws:CurrentTime': 'x' } },
+    };
 
     // Act / Assess
     expect(allows([unknownOperator], user, ctx({ 'sts:ExternalId': 'a' }))).toBe(false);
@@ -132,7 +136,9 @@ describe('trust-policy evaluator', () => {
     // Assess
     expect(decision).toEqual({ allowed: false, deniedAction: 'sts:AssumeRole', explicitDeny: true });
     expect(allows([allowAll, deny], session)).toBe(true);
-    expect(evaluateTrustPolicy({ Version: '2012-10-17' }, { principal: user, actions: ['sts:AssumeRole'], context: ctx() }).allowed).toBe(false);
+    expect(evaluateTrustPolicy({ Version: '2012-10-17' }, { principal: user, actions: ['sts:AssumeRole'], context: ctx() }).allowed).toBe(
+      false,
+    );
     expect(evaluateTrustPolicy('not a policy', { principal: user, actions: ['sts:AssumeRole'], context: ctx() }).allowed).toBe(false);
   });
 });

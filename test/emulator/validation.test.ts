@@ -95,7 +95,8 @@ const CASES: Case[] = [
     input: { ...base, RoleSessionName: 'a' },
     name: 'ValidationError',
     status: 400,
-    message: "1 validation error detected: Value 'a' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2",
+    message:
+      "1 validation error detected: Value 'a' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2",
   },
   {
     title: 'a RoleArn that is not a role ARN',
@@ -109,21 +110,24 @@ const CASES: Case[] = [
     input: { ...base, RoleArn: 'role/x' },
     name: 'ValidationError',
     status: 400,
-    message: "1 validation error detected: Value 'role/x' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20",
+    message:
+      "1 validation error detected: Value 'role/x' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20",
   },
   {
     title: 'a Policy of 2049 characters',
     input: { ...base, Policy: SIMPLE_POLICY + ' '.repeat(2049 - SIMPLE_POLICY.length) },
     name: 'ValidationError',
     status: 400,
-    message: /^1 validation error detected: Value '.*' at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048$/s,
+    message:
+      /^1 validation error detected: Value '.*' at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048$/s,
   },
   {
     title: 'a Policy with characters outside Latin-1',
     input: { ...base, Policy: SIMPLE_POLICY.replace('keyvend-test', 'keyvend-テスト') },
     name: 'ValidationError',
     status: 400,
-    message: /at 'policy' failed to satisfy constraint: Member must satisfy regular expression pattern: \[\\u0009\\u000A\\u000D\\u0020-\\u00FF\]\+$/,
+    message:
+      /at 'policy' failed to satisfy constraint: Member must satisfy regular expression pattern: \[\\u0009\\u000A\\u000D\\u0020-\\u00FF\]\+$/,
   },
   {
     title: 'a Policy with Latin-1 accents is fine up to the JSON check (invalid JSON)',
@@ -168,14 +172,16 @@ const CASES: Case[] = [
     input: { ...base, PolicyArns: Array.from({ length: 11 }, (_, i) => ({ arn: `arn:aws:iam::aws:policy/Policy${i}` })) },
     name: 'ValidationError',
     status: 400,
-    message: /^1 validation error detected: Value '\[.*\]' at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10$/,
+    message:
+      /^1 validation error detected: Value '\[.*\]' at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10$/,
   },
   {
     title: '51 tags',
     input: { ...base, Tags: Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: 'v' })) },
     name: 'ValidationError',
     status: 400,
-    message: /^1 validation error detected: Value '\[.*\]' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50$/,
+    message:
+      /^1 validation error detected: Value '\[.*\]' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50$/,
   },
   {
     title: 'a tag key starting with aws:',
@@ -253,14 +259,16 @@ const CASES: Case[] = [
     input: { ...base, ExternalId: 'x' },
     name: 'ValidationError',
     status: 400,
-    message: "1 validation error detected: Value 'x' at 'externalId' failed to satisfy constraint: Member must have length greater than or equal to 2",
+    message:
+      "1 validation error detected: Value 'x' at 'externalId' failed to satisfy constraint: Member must have length greater than or equal to 2",
   },
   {
     title: 'an ExternalId with a space',
     input: { ...base, ExternalId: 'ext id' },
     name: 'ValidationError',
     status: 400,
-    message: /Value 'ext id' at 'externalId' failed to satisfy constraint: Member must satisfy regular expression pattern: \[\\w\+=,\.@:\\\/-\]\*$/,
+    message:
+      /Value 'ext id' at 'externalId' failed to satisfy constraint: Member must satisfy regular expression pattern: \[\\w\+=,\.@:\\\/-\]\*$/,
   },
   {
     title: 'several violations at once',

@@ -34,7 +34,11 @@ beforeAll(async () => {
   const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
   idp = createServer((req, res) => {
     const body =
-      req.url === '/.well-known/openid-configuration' ? { issuer, jwks_uri: `${issuer}/keys` } : req.url === '/keys' ? { keys: [jwk] } : undefined;
+      req.url === '/.well-known/openid-configuration'
+        ? { issuer, jwks_uri: `${issuer}/keys` }
+        : req.url === '/keys'
+          ? { keys: [jwk] }
+          : undefined;
     res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body ?? {}));
   });
@@ -71,13 +75,24 @@ beforeAll(async () => {
         arn: ROLE.otherProvider,
         trustPolicy: {
           Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/other.example` }, Action: 'sts:AssumeRoleWithWebIdentity' }],
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/other.example` },
+              Action: 'sts:AssumeRoleWithWebIdentity',
+            },
+          ],
         },
       },
     ],
   });
   // No credentials at all: the SDK sends this action unsigned.
-  client = new STSClient({ endpoint: sts.url, region: 'us-east-1', maxAttempts: 1, credentials: () => Promise.reject(new Error('no credentials')) });
+  client = new STSClient({
+    endpoint: sts.url,
+    region: 'us-east-1',
+    maxAttempts: 1,
+    credentials: () => Promise.reject(new Error('no credentials')),
+  });
 });
 
 afterAll(async () => {
@@ -151,7 +166,17 @@ describe('AssumeRoleWithWebIdentity', () => {
     ['a session name outside the grammar', () => token(), { RoleSessionName: 'alice/admin' }, 'ValidationError'],
     ['a duration over the role maximum', () => token(), { RoleArn: ROLE.short, DurationSeconds: 7200 }, 'ValidationError'],
     ['a duration over 12 h', () => token(), { DurationSeconds: 43201 }, 'ValidationError'],
-    ['a policy over 2048 characters', () => token(), { Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${'x'.repeat(2100)}` }] }) }, 'ValidationError'],
+    [
+      'a policy over 2048 characters',
+      () => token(),
+      {
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${'x'.repeat(2100)}` }],
+        }),
+      },
+      'ValidationError',
+    ],
     ['a token from an unknown issuer', () => token({ iss: 'https://elsewhere.example' }), {}, 'InvalidIdentityTokenException'],
     ['a token for another audience', () => token({ aud: 'someone-else' }), {}, 'InvalidIdentityTokenException'],
     ['a token signed by another key', () => token({}, strangerKey), {}, 'InvalidIdentityTokenException'],

@@ -28,7 +28,10 @@ const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&
 
 function attribute(name: string, values: readonly string[]): string {
   return `<saml:Attribute Name="${escapeXml(name)}">${values
-    .map((v) => `<saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">${escapeXml(v)}</saml:AttributeValue>`)
+    .map(
+      (v) =>
+        `<saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">${escapeXml(v)}</saml:AttributeValue>`,
+    )
     .join('')}</saml:Attribute>`;
 }
 
@@ -46,10 +49,18 @@ export function awsSamlResponse(options: AwsAssertionOptions): string {
   const assertionId = `_${randomUUID()}`;
   const attributes = [
     attribute('https://aws.amazon.com/SAML/Attributes/Role', options.roles),
-    ...(options.roleSessionName === undefined ? [] : [attribute('https://aws.amazon.com/SAML/Attributes/RoleSessionName', [options.roleSessionName])]),
-    ...(options.sourceIdentity === undefined ? [] : [attribute('https://aws.amazon.com/SAML/Attributes/SourceIdentity', [options.sourceIdentity])]),
-    ...Object.entries(options.principalTags ?? {}).map(([k, v]) => attribute(`https://aws.amazon.com/SAML/Attributes/PrincipalTag:${k}`, [v])),
-    ...(options.transitiveTagKeys === undefined ? [] : [attribute('https://aws.amazon.com/SAML/Attributes/TransitiveTagKeys', options.transitiveTagKeys)]),
+    ...(options.roleSessionName === undefined
+      ? []
+      : [attribute('https://aws.amazon.com/SAML/Attributes/RoleSessionName', [options.roleSessionName])]),
+    ...(options.sourceIdentity === undefined
+      ? []
+      : [attribute('https://aws.amazon.com/SAML/Attributes/SourceIdentity', [options.sourceIdentity])]),
+    ...Object.entries(options.principalTags ?? {}).map(([k, v]) =>
+      attribute(`https://aws.amazon.com/SAML/Attributes/PrincipalTag:${k}`, [v]),
+    ),
+    ...(options.transitiveTagKeys === undefined
+      ? []
+      : [attribute('https://aws.amazon.com/SAML/Attributes/TransitiveTagKeys', options.transitiveTagKeys)]),
   ].join('');
   const assertion =
     `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${assertionId}" Version="2.0" IssueInstant="${issueInstant}">` +

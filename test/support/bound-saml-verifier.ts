@@ -14,6 +14,7 @@ export function boundSamlVerifier(options: SamlVerifierOptions & { readonly acsU
   const { acsUrl, ...rest } = options;
   const verifier = new NodeSamlVerifier(rest);
   return {
-    verifySamlResponse: (samlResponse, solicitation = { kind: 'never-requested' }) => verifier.verifySamlResponse(samlResponse, { acsUrl, solicitation }),
+    verifySamlResponse: (samlResponse, solicitation = { kind: 'never-requested' }) =>
+      verifier.verifySamlResponse(samlResponse, { acsUrl, solicitation }),
   };
 }

@@ -3,7 +3,11 @@
  * request or a device verification page), submits the device-code and confirmation forms as they come, signs
  * in with the demo user's password, and follows the redirect back to the CLI's loopback server, if any.
  */
-export async function signInAsBrowser(startUrl: string, username: string, password: string): Promise<{ status: number; html: string; url: string }> {
+export async function signInAsBrowser(
+  startUrl: string,
+  username: string,
+  password: string,
+): Promise<{ status: number; html: string; url: string }> {
   const cookies = new Map<string, string>();
   const origin = new URL(startUrl).origin;
   let url = startUrl;
@@ -39,7 +43,8 @@ export async function signInAsBrowser(startUrl: string, username: string, passwo
     } else if (action !== undefined) {
       // The device pages: the auto-submitted code form, then the confirmation (Continue, not Abort).
       form = new URLSearchParams();
-      for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\s*\/?>/gu)) form.set(match[1] ?? '', match[2] ?? '');
+      for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\s*\/?>/gu))
+        form.set(match[1] ?? '', match[2] ?? '');
     } else {
       return { status: response.status, html, url };
     }

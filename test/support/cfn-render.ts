@@ -73,8 +73,10 @@ function checkParameter(name: string, declaration: CfnParameter, value: unknown)
   if (declaration.Type === 'Number') {
     const number = Number(value);
     if (Number.isNaN(number)) throw new Error(`parameter ${name}: ${JSON.stringify(value)} is not a number`);
-    if (declaration.MinValue !== undefined && number < declaration.MinValue) throw new Error(`parameter ${name}: below ${declaration.MinValue}`);
-    if (declaration.MaxValue !== undefined && number > declaration.MaxValue) throw new Error(`parameter ${name}: above ${declaration.MaxValue}`);
+    if (declaration.MinValue !== undefined && number < declaration.MinValue)
+      throw new Error(`parameter ${name}: below ${declaration.MinValue}`);
+    if (declaration.MaxValue !== undefined && number > declaration.MaxValue)
+      throw new Error(`parameter ${name}: above ${declaration.MaxValue}`);
   }
 }
 

@@ -57,7 +57,10 @@ export function fakeAccessToken(sub: string, expSeconds: number): string {
   return `${part({ alg: 'none' })}.${part({ sub, exp: expSeconds })}.sig`;
 }
 
-export function storeLogin(env: Record<string, string>, record: Partial<LoginRecord> & Pick<LoginRecord, 'issuer' | 'tokenEndpoint' | 'accessToken'>): LoginRecord {
+export function storeLogin(
+  env: Record<string, string>,
+  record: Partial<LoginRecord> & Pick<LoginRecord, 'issuer' | 'tokenEndpoint' | 'accessToken'>,
+): LoginRecord {
   const full: LoginRecord = {
     version: 1,
     kind: 'user',
@@ -100,8 +103,16 @@ export async function startFakeBroker(options: { lifetimeSeconds?: number; accep
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
       };
       if (queued) return reply(queued.status, queued.body);
-      if (options.acceptedToken !== undefined && path.startsWith('/v1/') && req.headers.authorization !== `Bearer ${options.acceptedToken}`) {
-        return reply(401, { error: 'invalid_token', message: 'The bearer token is missing, malformed, expired or not trusted.', requestId: 'req-401' });
+      if (
+        options.acceptedToken !== undefined &&
+        path.startsWith('/v1/') &&
+        req.headers.authorization !== `Bearer ${options.acceptedToken}`
+      ) {
+        return reply(401, {
+          error: 'invalid_token',
+          message: 'The bearer token is missing, malformed, expired or not trusted.',
+          requestId: 'req-401',
+        });
       }
       if (key === 'POST /v1/credentials') {
         issued += 1;
@@ -117,10 +128,23 @@ export async function startFakeBroker(options: { lifetimeSeconds?: number; accep
         });
       }
       if (key === 'GET /v1/entitlements') {
-        return reply(200, { entitlements: [{ id: 'photo-uploads', description: 'Photos\u001b[31m', outputs: ['credentials'], maxDurationSeconds: 3600, roleArn: 'arn:aws:iam::111111111111:role/x' }] });
+        return reply(200, {
+          entitlements: [
+            {
+              id: 'photo-uploads',
+              description: 'Photos\u001b[31m',
+              outputs: ['credentials'],
+              maxDurationSeconds: 3600,
+              roleArn: 'arn:aws:iam::111111111111:role/x',
+            },
+          ],
+        });
       }
       if (key === 'POST /v1/console') {
-        return reply(200, { url: 'https://signin.aws.amazon.com/federation?Action=login&SigninToken=secret-signin-token', expiresAt: '2030-01-01T00:15:00Z' });
+        return reply(200, {
+          url: 'https://signin.aws.amazon.com/federation?Action=login&SigninToken=secret-signin-token',
+          expiresAt: '2030-01-01T00:15:00Z',
+        });
       }
       if (key === 'POST /token') return reply(400, { error: 'invalid_grant', error_description: 'grant request is invalid' });
       return reply(404, { error: 'not_found', message: 'no such route', requestId: 'req-404' });

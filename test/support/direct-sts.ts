@@ -15,12 +15,22 @@ export interface DirectAttempt {
 }
 
 const unsignedClient = (stsUrl: string) =>
-  new STSClient({ endpoint: stsUrl, region: 'us-east-1', maxAttempts: 1, credentials: () => Promise.reject(new Error('no credentials: unsigned calls only')) });
+  new STSClient({
+    endpoint: stsUrl,
+    region: 'us-east-1',
+    maxAttempts: 1,
+    credentials: () => Promise.reject(new Error('no credentials: unsigned calls only')),
+  });
 
 export async function webIdentityWithSdk(stsUrl: string, roleArn: string, token: string, durationSeconds = 43_200): Promise<DirectAttempt> {
   try {
     await unsignedClient(stsUrl).send(
-      new AssumeRoleWithWebIdentityCommand({ RoleArn: roleArn, RoleSessionName: 'bypass-attempt', WebIdentityToken: token, DurationSeconds: durationSeconds }),
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: roleArn,
+        RoleSessionName: 'bypass-attempt',
+        WebIdentityToken: token,
+        DurationSeconds: durationSeconds,
+      }),
     );
     return { ok: true, error: '' };
   } catch (error) {
@@ -30,7 +40,9 @@ export async function webIdentityWithSdk(stsUrl: string, roleArn: string, token:
 
 export async function samlWithSdk(stsUrl: string, roleArn: string, principalArn: string, assertion: string): Promise<DirectAttempt> {
   try {
-    await unsignedClient(stsUrl).send(new AssumeRoleWithSAMLCommand({ RoleArn: roleArn, PrincipalArn: principalArn, SAMLAssertion: assertion, DurationSeconds: 3600 }));
+    await unsignedClient(stsUrl).send(
+      new AssumeRoleWithSAMLCommand({ RoleArn: roleArn, PrincipalArn: principalArn, SAMLAssertion: assertion, DurationSeconds: 3600 }),
+    );
     return { ok: true, error: '' };
   } catch (error) {
     return { ok: false, error: (error as Error).name };
@@ -60,7 +72,17 @@ export async function withAwsCli(stsUrl: string, args: readonly string[]): Promi
 }
 
 export const webIdentityWithCli = (stsUrl: string, roleArn: string, token: string) =>
-  withAwsCli(stsUrl, ['assume-role-with-web-identity', '--role-arn', roleArn, '--role-session-name', 'bypass-attempt', '--web-identity-token', token, '--duration-seconds', '43200']);
+  withAwsCli(stsUrl, [
+    'assume-role-with-web-identity',
+    '--role-arn',
+    roleArn,
+    '--role-session-name',
+    'bypass-attempt',
+    '--web-identity-token',
+    token,
+    '--duration-seconds',
+    '43200',
+  ]);
 
 export const samlWithCli = (stsUrl: string, roleArn: string, principalArn: string, assertion: string) =>
   withAwsCli(stsUrl, ['assume-role-with-saml', '--role-arn', roleArn, '--principal-arn', principalArn, '--saml-assertion', assertion]);

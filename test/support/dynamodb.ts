@@ -2,7 +2,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { createTables, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb, tableDefinitionsFromServerlessYml } from '../../infra/local/dynamodb.ts';
+import {
+  createTables,
+  LOCAL_AWS_CREDENTIALS,
+  type LocalDynamoDb,
+  startLocalDynamoDb,
+  tableDefinitionsFromServerlessYml,
+} from '../../infra/local/dynamodb.ts';
 import { ROOT } from '../../infra/local/stack.ts';
 
 /** A document client as the broker builds one (undefined members are left out, not refused). */

@@ -78,7 +78,11 @@ export async function emulatorCalls(): Promise<{ action: string; outcome: string
 let documentClient: DynamoDBDocumentClient | undefined;
 export function dynamo(): DynamoDBDocumentClient {
   documentClient ??= DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: stack().dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+    new DynamoDBClient({
+      endpoint: stack().dynamoEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
   );
   return documentClient;
 }
@@ -89,7 +93,9 @@ export async function auditRecords(): Promise<Record<string, any>[]> {
 
 /** The audit record of one API response, found by the request id the broker returned or logged. */
 export async function auditRecordsSince(startedAt: string): Promise<Record<string, any>[]> {
-  return (await auditRecords()).filter((r) => String(r['time']) >= startedAt).sort((a, b) => String(a['time']).localeCompare(String(b['time'])));
+  return (await auditRecords())
+    .filter((r) => String(r['time']) >= startedAt)
+    .sort((a, b) => String(a['time']).localeCompare(String(b['time'])));
 }
 
 /** Snapshot of STS activity, to assert that a request made no STS call at all. */

@@ -46,7 +46,12 @@ export function validClaims(overrides: Record<string, unknown> = {}): Record<str
   };
 }
 
-export const rsaHeader = (overrides: Record<string, unknown> = {}) => ({ alg: 'RS256', kid: stack().testIssuer.rsa.kid, typ: 'at+jwt', ...overrides });
+export const rsaHeader = (overrides: Record<string, unknown> = {}) => ({
+  alg: 'RS256',
+  kid: stack().testIssuer.rsa.kid,
+  typ: 'at+jwt',
+  ...overrides,
+});
 
 /** A loopback server that must never be called: attacks that name it pass only if it counts zero requests. */
 export async function startCanary(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {

@@ -31,7 +31,9 @@ function php(value: unknown): string {
   if (typeof value === 'number') return String(value);
   if (Array.isArray(value)) return `[${value.map(php).join(', ')}]`;
   if (typeof value === 'object' && value !== null) {
-    return `[${Object.entries(value).map(([k, v]) => `${php(k)} => ${php(v)}`).join(', ')}]`;
+    return `[${Object.entries(value)
+      .map(([k, v]) => `${php(k)} => ${php(v)}`)
+      .join(', ')}]`;
   }
   throw new Error(`cannot write ${typeof value} as PHP`);
 }
@@ -78,7 +80,10 @@ export async function startSimpleSamlPhp(options: {
   writeFileSync(join(dir, 'config/config.php'), `<?php\n$config = ${php(config)};\n`);
   const source: Record<string, unknown> = { 0: 'exampleauth:UserPass' };
   for (const user of options.users) source[`${user.username}:${user.password}`] = user.attributes;
-  writeFileSync(join(dir, 'config/authsources.php'), `<?php\n$config = ['admin' => ['core:AdminPassword'], 'example-userpass' => ${php(source)}];\n`);
+  writeFileSync(
+    join(dir, 'config/authsources.php'),
+    `<?php\n$config = ['admin' => ['core:AdminPassword'], 'example-userpass' => ${php(source)}];\n`,
+  );
   writeFileSync(
     join(dir, 'metadata/saml20-idp-hosted.php'),
     `<?php\n$metadata['__DYNAMIC:1__'] = ${php({
@@ -156,14 +161,20 @@ export async function startSimpleSamlPhp(options: {
         AuthState: decodeHtml(authState),
       });
       const samlResponse = /name="SAMLResponse" value="([^"]+)"/.exec(posted.body)?.[1];
-      if (samlResponse === undefined) throw new Error(`no SAMLResponse after login at ${posted.url}:\n${posted.body.slice(0, 2000)}\n${output}`);
+      if (samlResponse === undefined)
+        throw new Error(`no SAMLResponse after login at ${posted.url}:\n${posted.body.slice(0, 2000)}\n${output}`);
       return decodeHtml(samlResponse);
     },
   };
 }
 
 const decodeHtml = (text: string) =>
-  text.replace(/&quot;/g, '"').replace(/&#0?39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  text
+    .replace(/&quot;/g, '"')
+    .replace(/&#0?39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 
 /** fetch with a cookie jar and manual redirects, enough to walk SimpleSAMLphp's login. */
 class CookieBrowser {
@@ -181,7 +192,10 @@ class CookieBrowser {
     });
   }
 
-  async #follow(url: string, init: { method: string; headers?: Record<string, string>; body?: string }): Promise<{ url: string; body: string }> {
+  async #follow(
+    url: string,
+    init: { method: string; headers?: Record<string, string>; body?: string },
+  ): Promise<{ url: string; body: string }> {
     let current = url;
     let request = init;
     for (let hop = 0; hop < 10; hop++) {

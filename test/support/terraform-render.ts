@@ -25,7 +25,8 @@ export async function loadModule(directory: string): Promise<TerraformModule> {
       else if (kind === 'locals' && Array.isArray(body)) for (const block of body) Object.assign(module.locals, block);
       else if (kind === 'variable' || kind === 'output') Object.assign(module[kind], body);
       else if (kind === 'resource' && isRecord(body)) {
-        for (const [type, instances] of Object.entries(body)) module.resource[type] = { ...module.resource[type], ...(instances as Record<string, Record<string, unknown>[]>) };
+        for (const [type, instances] of Object.entries(body))
+          module.resource[type] = { ...module.resource[type], ...(instances as Record<string, Record<string, unknown>[]>) };
       } else if (kind !== 'data') throw new Error(`${file}: block ${kind} is not supported by this evaluator`);
     }
   }

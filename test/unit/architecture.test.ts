@@ -16,7 +16,10 @@ const ALLOWED: Readonly<Record<Layer, { layers: readonly Layer[]; packages: RegE
   domain: { layers: ['domain'], packages: /^(valibot|node:crypto)$/ },
   ports: { layers: ['domain', 'ports'], packages: /^$/ },
   app: { layers: ['domain', 'ports', 'app'], packages: /^(node:crypto)$/ },
-  adapters: { layers: ['domain', 'ports', 'adapters'], packages: /^(@aws-sdk\/|@aws-lambda-powertools\/|@node-saml\/|@xmldom\/|jose$|node:)/ },
+  adapters: {
+    layers: ['domain', 'ports', 'adapters'],
+    packages: /^(@aws-sdk\/|@aws-lambda-powertools\/|@node-saml\/|@xmldom\/|jose$|node:)/,
+  },
   http: { layers: ['domain', 'ports', 'app', 'http'], packages: /^(@middy\/|@aws-lambda-powertools\/logger$|aws-lambda$|node:)/ },
   config: { layers: ['domain', 'config'], packages: /^(valibot|node:crypto)$/ },
   container: { layers: ['domain', 'ports', 'app', 'adapters', 'config', 'container'], packages: /^(@aws-sdk\/|@aws-lambda-powertools\/)/ },
@@ -69,7 +72,9 @@ function violations(): string[] {
 function cycles(): string[] {
   const graph = new Map<string, string[]>();
   for (const file of sources(join(ROOT, 'src'))) {
-    const local = importsOf(readFileSync(file, 'utf8')).filter((s) => s.startsWith('.')).map((s) => resolve(dirname(file), s));
+    const local = importsOf(readFileSync(file, 'utf8'))
+      .filter((s) => s.startsWith('.'))
+      .map((s) => resolve(dirname(file), s));
     graph.set(file, local);
   }
   const found: string[] = [];
@@ -94,14 +99,16 @@ describe('dependencies point inwards', () => {
     expect(cycles()).toEqual([]);
   });
 
-  it('no file imports across its layer\'s boundary', () => {
+  it("no file imports across its layer's boundary", () => {
     // Act + Assess
     expect(violations()).toEqual([]);
   });
 
   it('the check sees a forbidden import (the test can fail)', () => {
     // Act
-    const found = importsOf("import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nimport type { X } from '../adapters/x.ts';\nconst m = await import('./y.ts');");
+    const found = importsOf(
+      "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nimport type { X } from '../adapters/x.ts';\nconst m = await import('./y.ts');",
+    );
 
     // Assess
     expect(found).toEqual(['@aws-sdk/client-dynamodb', '../adapters/x.ts', './y.ts']);

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 const base = {
-  KEYVEND_ISSUERS: JSON.stringify([{ id: 'corp', issuer: 'https://idp.example', audiences: ['keyvend'], authorizedParties: ['keyvend-cli'] }]),
+  KEYVEND_ISSUERS: JSON.stringify([
+    { id: 'corp', issuer: 'https://idp.example', audiences: ['keyvend'], authorizedParties: ['keyvend-cli'] },
+  ]),
   KEYVEND_ALLOWED_ROLE_ARNS: 'arn:aws:iam::*:role/keyvend/*',
   KEYVEND_ENTITLEMENTS_TABLE: 'e',
   KEYVEND_AUDIT_TABLE: 'a',
@@ -31,7 +33,12 @@ describe('configuration of the broker as an OIDC issuer', () => {
 
   it('accepts a path under an https issuer, alias names, and loopback http in local mode with a local KMS endpoint', () => {
     // Act
-    const withPath = loadConfig({ ...base, ...issuer, KEYVEND_TOKEN_ISSUER: 'https://api.example.com/keyvend', KEYVEND_SIGNING_KEY_ID: 'alias/keyvend-prod-signing' });
+    const withPath = loadConfig({
+      ...base,
+      ...issuer,
+      KEYVEND_TOKEN_ISSUER: 'https://api.example.com/keyvend',
+      KEYVEND_SIGNING_KEY_ID: 'alias/keyvend-prod-signing',
+    });
     const local = loadConfig({
       ...base,
       KEYVEND_LOCAL_MODE: 'true',
@@ -49,7 +56,11 @@ describe('configuration of the broker as an OIDC issuer', () => {
 
   it.each([
     ['plain http outside local mode', { KEYVEND_TOKEN_ISSUER: 'http://keyvend.example.com' }, /must be https/],
-    ['plain http to another host in local mode', { KEYVEND_LOCAL_MODE: 'true', KEYVEND_TOKEN_ISSUER: 'http://keyvend.example.com' }, /must be https/],
+    [
+      'plain http to another host in local mode',
+      { KEYVEND_LOCAL_MODE: 'true', KEYVEND_TOKEN_ISSUER: 'http://keyvend.example.com' },
+      /must be https/,
+    ],
     ['a trailing slash (IAM compares the issuer exactly)', { KEYVEND_TOKEN_ISSUER: 'https://keyvend.example.com/' }, /trailing slash/],
     ['a query', { KEYVEND_TOKEN_ISSUER: 'https://keyvend.example.com?x=1' }, /without query/],
     ['a fragment', { KEYVEND_TOKEN_ISSUER: 'https://keyvend.example.com#x' }, /without query, fragment/],

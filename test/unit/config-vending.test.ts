@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 const base = {
-  KEYVEND_ISSUERS: JSON.stringify([{ id: 'corp', issuer: 'https://idp.example', audiences: ['keyvend'], authorizedParties: ['keyvend-cli'] }]),
+  KEYVEND_ISSUERS: JSON.stringify([
+    { id: 'corp', issuer: 'https://idp.example', audiences: ['keyvend'], authorizedParties: ['keyvend-cli'] },
+  ]),
   KEYVEND_ALLOWED_ROLE_ARNS: 'arn:aws:iam::*:role/keyvend/*',
   KEYVEND_ENTITLEMENTS_TABLE: 'e',
   KEYVEND_AUDIT_TABLE: 'a',
@@ -13,7 +15,11 @@ describe('configuration for the vending paths', () => {
   it('reads no federation secrets by default, and the configured ones when set', () => {
     // Act
     const none = loadConfig(base);
-    const some = loadConfig({ ...base, KEYVEND_FEDERATION_USER_SECRETS: ` ${SECRET_ARN} , keyvend/other `, KEYVEND_FEDERATION_KEYS_CACHE_SECONDS: '60' });
+    const some = loadConfig({
+      ...base,
+      KEYVEND_FEDERATION_USER_SECRETS: ` ${SECRET_ARN} , keyvend/other `,
+      KEYVEND_FEDERATION_KEYS_CACHE_SECONDS: '60',
+    });
 
     // Assess
     expect(none.federationUserSecrets).toEqual([]);

@@ -17,7 +17,12 @@ describe('loadConfig refuses to start on missing or unsafe configuration (F-09)'
 
     // Assess
     expect(config).toMatchObject({ localMode: false, roleChaining: true, auditRetentionDays: 400, stsEndpoint: undefined });
-    expect(config.issuers[0]).toMatchObject({ algorithms: ['RS256'], tokenType: 'access', clockToleranceSeconds: 60, maxTokenLifetimeSeconds: 3600 });
+    expect(config.issuers[0]).toMatchObject({
+      algorithms: ['RS256'],
+      tokenType: 'access',
+      clockToleranceSeconds: 60,
+      maxTokenLifetimeSeconds: 3600,
+    });
     expect(config.warnings).toEqual([]);
   });
 
@@ -52,11 +57,14 @@ describe('loadConfig refuses to start on missing or unsafe configuration (F-09)'
     });
   });
 
-  it.each(['KEYVEND_ISSUERS', 'KEYVEND_ALLOWED_ROLE_ARNS', 'KEYVEND_ENTITLEMENTS_TABLE', 'KEYVEND_AUDIT_TABLE'])('%s unset or blank', (name) => {
-    // Act + Assess
-    expect(() => loadConfig(env({ [name]: undefined }))).toThrow(ConfigError);
-    expect(() => loadConfig(env({ [name]: '  ' }))).toThrow(ConfigError);
-  });
+  it.each(['KEYVEND_ISSUERS', 'KEYVEND_ALLOWED_ROLE_ARNS', 'KEYVEND_ENTITLEMENTS_TABLE', 'KEYVEND_AUDIT_TABLE'])(
+    '%s unset or blank',
+    (name) => {
+      // Act + Assess
+      expect(() => loadConfig(env({ [name]: undefined }))).toThrow(ConfigError);
+      expect(() => loadConfig(env({ [name]: '  ' }))).toThrow(ConfigError);
+    },
+  );
 
   it.each([
     ['no issuers', []],
@@ -80,7 +88,9 @@ describe('loadConfig refuses to start on missing or unsafe configuration (F-09)'
 
     // Act + Assess
     expect(loadConfig(env({ KEYVEND_LOCAL_MODE: 'true', KEYVEND_ISSUERS: JSON.stringify([local]) })).localMode).toBe(true);
-    expect(() => loadConfig(env({ KEYVEND_LOCAL_MODE: 'true', KEYVEND_ISSUERS: JSON.stringify([{ ...issuer, issuer: 'http://10.0.0.5/issuer' }]) }))).toThrow(ConfigError);
+    expect(() =>
+      loadConfig(env({ KEYVEND_LOCAL_MODE: 'true', KEYVEND_ISSUERS: JSON.stringify([{ ...issuer, issuer: 'http://10.0.0.5/issuer' }]) })),
+    ).toThrow(ConfigError);
   });
 
   it.each([

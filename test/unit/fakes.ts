@@ -132,7 +132,9 @@ export class FakeEntitlementStore implements EntitlementStore {
 
   #isGranted(principal: Principal, entitlementId: string): boolean {
     return (this.#grants.get(entitlementId) ?? []).some(
-      (target) => target.issuer === principal.issuerId && ('subject' in target ? target.subject === principal.subject : principal.groups.includes(target.group)),
+      (target) =>
+        target.issuer === principal.issuerId &&
+        ('subject' in target ? target.subject === principal.subject : principal.groups.includes(target.group)),
     );
   }
 

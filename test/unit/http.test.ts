@@ -21,7 +21,9 @@ class RecordingLogger {
 
 async function respond(error: unknown) {
   const logger = new RecordingLogger();
-  const request = { error, context: { awsRequestId: 'lambda-req-1' }, response: undefined as unknown } as never as Parameters<NonNullable<ReturnType<typeof errorHandler>['onError']>>[0];
+  const request = { error, context: { awsRequestId: 'lambda-req-1' }, response: undefined as unknown } as never as Parameters<
+    NonNullable<ReturnType<typeof errorHandler>['onError']>
+  >[0];
   await errorHandler(logger as unknown as Logger).onError?.(request);
   const response = (request as { response: { statusCode: number; headers: Record<string, string>; body: string } }).response;
   return { response, body: JSON.parse(response.body) as Record<string, unknown>, logger };
@@ -55,14 +57,21 @@ describe('errorHandler', () => {
     const dependency = { service: 'jwks', issuerId: 'corp', url: 'https://idp.example.com/keys' };
 
     // Act
-    const { body, logger } = await respond(new UpstreamUnavailableError('jwks_unavailable', { cause: new TypeError('fetch failed'), dependency }));
+    const { body, logger } = await respond(
+      new UpstreamUnavailableError('jwks_unavailable', { cause: new TypeError('fetch failed'), dependency }),
+    );
 
     // Assess
     expect(logger.lines).toEqual([
       {
         level: 'error',
         message: 'keyvend.request_failed',
-        extra: { code: 'upstream_unavailable', reason: 'jwks_unavailable', dependency, failure: { name: 'TypeError', message: 'fetch failed' } },
+        extra: {
+          code: 'upstream_unavailable',
+          reason: 'jwks_unavailable',
+          dependency,
+          failure: { name: 'TypeError', message: 'fetch failed' },
+        },
       },
     ]);
     expect(JSON.stringify(body)).not.toMatch(/jwks|idp\.example/);
@@ -70,7 +79,9 @@ describe('errorHandler', () => {
 
   it('hides the detail of 500s and of anything unknown, logging only a bounded description', async () => {
     // Prepare
-    const leaky = new Error(`AccessDenied for arn:aws:sts::111111111111:assumed-role/broker/x SessionToken=IQoJb3JpZ2luX2VjEsecret ${'x'.repeat(1000)}`);
+    const leaky = new Error(
+      `AccessDenied for arn:aws:sts::111111111111:assumed-role/broker/x SessionToken=IQoJb3JpZ2luX2VjEsecret ${'x'.repeat(1000)}`,
+    );
 
     // Act
     const known = await respond(new InternalError('sts_access_denied', { cause: leaky }));
@@ -96,7 +107,12 @@ describe('request parsing', () => {
     } as unknown as APIGatewayProxyEventV2;
 
     // Act + Assess
-    expect(requestContextOf(event, { awsRequestId: 'l-1' })).toEqual({ requestId: 'l-1', apiRequestId: 'api-1', sourceIp: '203.0.113.9', userAgent: 'agent' });
+    expect(requestContextOf(event, { awsRequestId: 'l-1' })).toEqual({
+      requestId: 'l-1',
+      apiRequestId: 'api-1',
+      sourceIp: '203.0.113.9',
+      userAgent: 'agent',
+    });
     expect(authorizationOf(event)).toBe('Bearer t');
   });
 });
@@ -107,7 +123,10 @@ describe('PowertoolsDecisionLog', () => {
     const logger = new RecordingLogger();
     const log = new PowertoolsDecisionLog(logger as unknown as Logger);
     const record = { eventId: 'e', time: 't', action: 'credentials', outcome: 'granted', request: { requestId: 'r' } } as const;
-    const cause = Object.assign(new Error('y'.repeat(2000)), { code: 'ECONNREFUSED', config: { credentials: { secretAccessKey: 'SECRET' } } });
+    const cause = Object.assign(new Error('y'.repeat(2000)), {
+      code: 'ECONNREFUSED',
+      config: { credentials: { secretAccessKey: 'SECRET' } },
+    });
 
     // Act
     log.decision({ ...record });
@@ -115,7 +134,11 @@ describe('PowertoolsDecisionLog', () => {
     log.alarm('minted_not_delivered', { ...record, outcome: 'minted_not_delivered' }, cause);
 
     // Assess
-    expect(logger.lines.map((l) => `${l.level}:${l.message}`)).toEqual(['info:keyvend.decision', 'warn:keyvend.decision', 'error:keyvend.alarm.minted_not_delivered']);
+    expect(logger.lines.map((l) => `${l.level}:${l.message}`)).toEqual([
+      'info:keyvend.decision',
+      'warn:keyvend.decision',
+      'error:keyvend.alarm.minted_not_delivered',
+    ]);
     const alarm = logger.lines[2]?.extra as { failure: { name: string; code: string; message: string } };
     expect(alarm.failure).toEqual({ name: 'Error', code: 'ECONNREFUSED', message: 'y'.repeat(300) });
     expect(JSON.stringify(logger.lines)).not.toContain('SECRET');

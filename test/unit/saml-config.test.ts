@@ -10,7 +10,9 @@ const weakCerts = {
 };
 const p256 = generateSigningCert('p256', { newKey: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] }).certPem;
 const BASE = {
-  KEYVEND_ISSUERS: JSON.stringify([{ id: 'dev', issuer: 'https://idp.example.test', audiences: ['urn:keyvend:api'], authorizedParties: ['keyvend-cli'] }]),
+  KEYVEND_ISSUERS: JSON.stringify([
+    { id: 'dev', issuer: 'https://idp.example.test', audiences: ['urn:keyvend:api'], authorizedParties: ['keyvend-cli'] },
+  ]),
   KEYVEND_ALLOWED_ROLE_ARNS: 'arn:aws:iam::111111111111:role/keyvend/*',
   KEYVEND_ENTITLEMENTS_TABLE: 'entitlements',
   KEYVEND_AUDIT_TABLE: 'audit',
@@ -20,7 +22,12 @@ const SAML = {
   KEYVEND_SAML_ACS_URL: 'https://keyvend.example.test/v1/credentials',
   KEYVEND_SAML_REPLAY_TABLE: 'saml-replay',
 };
-const idp = (overrides: Record<string, unknown> = {}) => ({ id: 'corp', entityId: 'https://sts.corp.example.test/adfs', certificates: [cert], ...overrides });
+const idp = (overrides: Record<string, unknown> = {}) => ({
+  id: 'corp',
+  entityId: 'https://sts.corp.example.test/adfs',
+  certificates: [cert],
+  ...overrides,
+});
 const load = (env: Record<string, string>) => () => loadConfig({ ...BASE, ...env });
 
 describe('SAML configuration', () => {
@@ -47,30 +54,85 @@ describe('SAML configuration', () => {
 
   it.each([
     ['an IdP without a certificate', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [] })]) }, /certificate/],
-    ['an IdP whose certificate is not X.509', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----'] })]) }, /X\.509/],
-    ['IdPs without the broker audience', { ...SAML, KEYVEND_SAML_AUDIENCE: '', KEYVEND_SAML_IDPS: JSON.stringify([idp()]) }, /KEYVEND_SAML_AUDIENCE/],
+    [
+      'an IdP whose certificate is not X.509',
+      {
+        ...SAML,
+        KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----'] })]),
+      },
+      /X\.509/,
+    ],
+    [
+      'IdPs without the broker audience',
+      { ...SAML, KEYVEND_SAML_AUDIENCE: '', KEYVEND_SAML_IDPS: JSON.stringify([idp()]) },
+      /KEYVEND_SAML_AUDIENCE/,
+    ],
     ['IdPs without the ACS URL', { ...SAML, KEYVEND_SAML_ACS_URL: '', KEYVEND_SAML_IDPS: JSON.stringify([idp()]) }, /KEYVEND_SAML_ACS_URL/],
-    ['IdPs without the replay table', { ...SAML, KEYVEND_SAML_REPLAY_TABLE: '', KEYVEND_SAML_IDPS: JSON.stringify([idp()]) }, /KEYVEND_SAML_REPLAY_TABLE/],
-    ['a plain-http ACS URL outside local mode', { ...SAML, KEYVEND_SAML_ACS_URL: 'http://keyvend.example.test/v1/credentials', KEYVEND_SAML_IDPS: JSON.stringify([idp()]) }, /https/],
-    ['an audience that is neither ours nor AWS', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ audiences: ['urn:someone:else'] })]) }, /audiences/],
+    [
+      'IdPs without the replay table',
+      { ...SAML, KEYVEND_SAML_REPLAY_TABLE: '', KEYVEND_SAML_IDPS: JSON.stringify([idp()]) },
+      /KEYVEND_SAML_REPLAY_TABLE/,
+    ],
+    [
+      'a plain-http ACS URL outside local mode',
+      { ...SAML, KEYVEND_SAML_ACS_URL: 'http://keyvend.example.test/v1/credentials', KEYVEND_SAML_IDPS: JSON.stringify([idp()]) },
+      /https/,
+    ],
+    [
+      'an audience that is neither ours nor AWS',
+      { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ audiences: ['urn:someone:else'] })]) },
+      /audiences/,
+    ],
     ['a clock skew above 30 s', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ clockSkewSeconds: 300 })]) }, /KEYVEND_SAML_IDPS/],
-    ['an unknown setting (a typo must not pass silently)', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ wantAssertionsSigned: false })]) }, /KEYVEND_SAML_IDPS/],
+    [
+      'an unknown setting (a typo must not pass silently)',
+      { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ wantAssertionsSigned: false })]) },
+      /KEYVEND_SAML_IDPS/,
+    ],
     ['an IdP id that is also an OIDC issuer id', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ id: 'dev' })]) }, /differ/],
     ['two IdPs with one entity id', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp(), idp({ id: 'corp2' })]) }, /unique/],
     ['IdPs that are not JSON', { ...SAML, KEYVEND_SAML_IDPS: '[{' }, /JSON/],
-    ['the former portalSignInUrl (IdP-initiated sign-in, now refused by the portal)', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ portalSignInUrl: 'https://idp.example.test/sso' })]) }, /portalSignInUrl .* set ssoUrl/],
-    ['a plain-http ssoUrl outside local mode', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ ssoUrl: 'http://idp.example.test/sso' })]) }, /ssoUrl must be https/],
-    ['a pinned RSA-1024 certificate', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [cert, weakCerts.rsa1024] })]) }, /corp: a pinned certificate holds an RSA key of 1024 bits/],
-    ['a pinned EC certificate on a curve under P-256', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [weakCerts.ecP224] })]) }, /holds an EC key on secp224r1/],
-    ['a pinned Ed25519 certificate (no XML signature algorithm the broker allows)', { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [weakCerts.ed25519] })]) }, /holds an ed25519 key/],
+    [
+      'the former portalSignInUrl (IdP-initiated sign-in, now refused by the portal)',
+      { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ portalSignInUrl: 'https://idp.example.test/sso' })]) },
+      /portalSignInUrl .* set ssoUrl/,
+    ],
+    [
+      'a plain-http ssoUrl outside local mode',
+      { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ ssoUrl: 'http://idp.example.test/sso' })]) },
+      /ssoUrl must be https/,
+    ],
+    [
+      'a pinned RSA-1024 certificate',
+      { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [cert, weakCerts.rsa1024] })]) },
+      /corp: a pinned certificate holds an RSA key of 1024 bits/,
+    ],
+    [
+      'a pinned EC certificate on a curve under P-256',
+      { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [weakCerts.ecP224] })]) },
+      /holds an EC key on secp224r1/,
+    ],
+    [
+      'a pinned Ed25519 certificate (no XML signature algorithm the broker allows)',
+      { ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ certificates: [weakCerts.ed25519] })]) },
+      /holds an ed25519 key/,
+    ],
   ])('refuses to start with %s', (_name, env, message) => {
     expect(load(env)).toThrow(ConfigError);
     expect(load(env)).toThrow(message);
   });
 
   it.each([
-    ['a subject attribute (uid, mail: renamed or reused at the IdP)', { subjectAttribute: 'mail' }, /subjectAttribute "mail" may be changed/],
-    ['an email NameID format', { nameIdFormats: ['urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'] }, /NameID format other than persistent/],
+    [
+      'a subject attribute (uid, mail: renamed or reused at the IdP)',
+      { subjectAttribute: 'mail' },
+      /subjectAttribute "mail" may be changed/,
+    ],
+    [
+      'an email NameID format',
+      { nameIdFormats: ['urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'] },
+      /NameID format other than persistent/,
+    ],
     ['the opt-in with a persistent NameID', { allowMutableSubject: true }, /remove it/],
   ])('refuses a mutable subject unless opted in: %s (issue 10, item 4)', (_name, overrides, message) => {
     expect(load({ ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp(overrides)]) })).toThrow(message);
@@ -78,7 +140,11 @@ describe('SAML configuration', () => {
 
   it('accepts a subject attribute with allowMutableSubject, with a warning', () => {
     // Act
-    const config = loadConfig({ ...BASE, ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ subjectAttribute: 'uid', allowMutableSubject: true })]) });
+    const config = loadConfig({
+      ...BASE,
+      ...SAML,
+      KEYVEND_SAML_IDPS: JSON.stringify([idp({ subjectAttribute: 'uid', allowMutableSubject: true })]),
+    });
 
     // Assess
     expect(config.saml.idps[0]).toMatchObject({ subjectAttribute: 'uid' });
@@ -95,7 +161,12 @@ describe('SAML configuration', () => {
       KEYVEND_SAML_ACS_URL: 'http://127.0.0.1:3000/v1/credentials',
       KEYVEND_SAML_IDPS: JSON.stringify([idp({ audiences: ['urn:keyvend:prod'] })]),
     });
-    const forAws = () => loadConfig({ ...BASE, ...SAML, KEYVEND_SAML_IDPS: JSON.stringify([idp({ audiences: ['urn:keyvend:prod', 'urn:amazon:webservices'] })]) });
+    const forAws = () =>
+      loadConfig({
+        ...BASE,
+        ...SAML,
+        KEYVEND_SAML_IDPS: JSON.stringify([idp({ audiences: ['urn:keyvend:prod', 'urn:amazon:webservices'] })]),
+      });
 
     // Assess
     expect(saml.idps[0]?.audiences).toEqual(['urn:keyvend:prod']);

@@ -136,9 +136,9 @@ async function discover(issuer: string): Promise<Discovery> {
   }
   const document = (await response.json()) as Partial<Discovery>;
   if (
-    typeof document.issuer !== 'string'
-    || typeof document.authorization_endpoint !== 'string'
-    || typeof document.token_endpoint !== 'string'
+    typeof document.issuer !== 'string' ||
+    typeof document.authorization_endpoint !== 'string' ||
+    typeof document.token_endpoint !== 'string'
   ) {
     throw new DevIdpError('discovery_failed', `discovery at ${url} lacks issuer, authorization_endpoint or token_endpoint`);
   }
@@ -236,7 +236,11 @@ function decodeEntities(value: string): string {
 }
 
 function summarise(html: string): string {
-  const text = html.replace(/<style[\s\S]*?<\/style>/giu, ' ').replace(/<[^>]+>/gu, ' ').replace(/\s+/gu, ' ').trim();
+  const text = html
+    .replace(/<style[\s\S]*?<\/style>/giu, ' ')
+    .replace(/<[^>]+>/gu, ' ')
+    .replace(/\s+/gu, ' ')
+    .trim();
   return text.length > 300 ? `${text.slice(0, 300)}…` : text || '(empty body)';
 }
 

@@ -57,7 +57,11 @@ export function createInteractionHandler(provider: Provider, clientLabel: (clien
       const form = await readForm(req);
       const prompt = form.get('prompt');
       if (prompt !== interaction.prompt.name) {
-        send(res, 400, messagePage('Sign-in out of step', `Expected the ${interaction.prompt.name} step. Start again from the application.`));
+        send(
+          res,
+          400,
+          messagePage('Sign-in out of step', `Expected the ${interaction.prompt.name} step. Start again from the application.`),
+        );
         return;
       }
       if (prompt === 'login') {

@@ -166,12 +166,7 @@ declare module 'oidc-provider' {
   };
 
   export class Check {
-    constructor(
-      reason: string,
-      description: string,
-      error: string,
-      check: (ctx: KoaContextWithOIDC) => boolean | Promise<boolean>,
-    );
+    constructor(reason: string, description: string, error: string, check: (ctx: KoaContextWithOIDC) => boolean | Promise<boolean>);
     readonly reason: string;
   }
 

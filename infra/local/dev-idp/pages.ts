@@ -9,12 +9,7 @@ button{width:100%;height:2.3rem;margin:0 0 .6rem;border:0;background:#3b6fd8;col
 a,button.link{background:none;color:#666;width:auto;height:auto;font-weight:400}`;
 
 export function escapeHtml(value: string): string {
-  return value
-    .replace(/&/gu, '&amp;')
-    .replace(/</gu, '&lt;')
-    .replace(/>/gu, '&gt;')
-    .replace(/"/gu, '&quot;')
-    .replace(/'/gu, '&#39;');
+  return value.replace(/&/gu, '&amp;').replace(/</gu, '&lt;').replace(/>/gu, '&gt;').replace(/"/gu, '&quot;').replace(/'/gu, '&#39;');
 }
 
 export function page(title: string, body: string): string {
@@ -31,7 +26,9 @@ ${body}
 
 export function loginPage(input: { submitUrl: string; abortUrl: string; clientName: string; loginHint?: string; error?: string }): string {
   const hint = input.loginHint === undefined ? '' : ` value="${escapeHtml(input.loginHint)}"`;
-  return page('Sign-in', `<p>to continue to <strong>${escapeHtml(input.clientName)}</strong></p>
+  return page(
+    'Sign-in',
+    `<p>to continue to <strong>${escapeHtml(input.clientName)}</strong></p>
 ${input.error === undefined ? '' : `<p class="error">${escapeHtml(input.error)}</p>`}
 <form autocomplete="off" action="${escapeHtml(input.submitUrl)}" method="post">
 <input type="hidden" name="prompt" value="login">
@@ -39,36 +36,47 @@ ${input.error === undefined ? '' : `<p class="error">${escapeHtml(input.error)}<
 <input required type="password" name="password" placeholder="Password">
 <button type="submit">Sign-in</button>
 </form>
-<p><a href="${escapeHtml(input.abortUrl)}">[ Cancel ]</a></p>`);
+<p><a href="${escapeHtml(input.abortUrl)}">[ Cancel ]</a></p>`,
+  );
 }
 
 export function consentPage(input: { submitUrl: string; abortUrl: string; clientName: string; items: string[] }): string {
-  const list = input.items.length === 0
-    ? '<li>confirm a previously given authorization</li>'
-    : input.items.map((item) => `<li>${escapeHtml(item)}</li>`).join('');
-  return page('Authorize', `<p><strong>${escapeHtml(input.clientName)}</strong> asks for:</p>
+  const list =
+    input.items.length === 0
+      ? '<li>confirm a previously given authorization</li>'
+      : input.items.map((item) => `<li>${escapeHtml(item)}</li>`).join('');
+  return page(
+    'Authorize',
+    `<p><strong>${escapeHtml(input.clientName)}</strong> asks for:</p>
 <ul>${list}</ul>
 <form autocomplete="off" action="${escapeHtml(input.submitUrl)}" method="post">
 <input type="hidden" name="prompt" value="consent">
 <button autofocus type="submit">Continue</button>
 </form>
-<p><a href="${escapeHtml(input.abortUrl)}">[ Cancel ]</a></p>`);
+<p><a href="${escapeHtml(input.abortUrl)}">[ Cancel ]</a></p>`,
+  );
 }
 
 /** `form` strings below come from oidc-provider (hidden XSRF inputs) and are inserted verbatim. */
 export function deviceCodeInputPage(form: string, message: string, isError: boolean): string {
-  return page('Device sign-in', `<p class="${isError ? 'error' : ''}">${escapeHtml(message)}</p>
+  return page(
+    'Device sign-in',
+    `<p class="${isError ? 'error' : ''}">${escapeHtml(message)}</p>
 ${form}
-<button type="submit" form="op.deviceInputForm">Continue</button>`);
+<button type="submit" form="op.deviceInputForm">Continue</button>`,
+  );
 }
 
 export function deviceConfirmPage(form: string, clientName: string, userCode: string): string {
-  return page('Confirm device', `<p><strong>${escapeHtml(clientName)}</strong> should be showing this code:</p>
+  return page(
+    'Confirm device',
+    `<p><strong>${escapeHtml(clientName)}</strong> should be showing this code:</p>
 <p><code style="font-size:1.8rem">${escapeHtml(userCode)}</code></p>
 <p class="note">If you did not start this, or the code differs, abort.</p>
 ${form}
 <button autofocus type="submit" form="op.deviceConfirmForm">Continue</button>
-<button class="link" type="submit" form="op.deviceConfirmForm" value="yes" name="abort">[ Abort ]</button>`);
+<button class="link" type="submit" form="op.deviceConfirmForm" value="yes" name="abort">[ Abort ]</button>`,
+  );
 }
 
 export function messagePage(title: string, message: string): string {
@@ -76,8 +84,11 @@ export function messagePage(title: string, message: string): string {
 }
 
 export function logoutPage(form: string, host: string): string {
-  return page('Sign-out', `<p>Sign out from ${escapeHtml(host)}?</p>
+  return page(
+    'Sign-out',
+    `<p>Sign out from ${escapeHtml(host)}?</p>
 ${form}
 <button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
-<button class="link" type="submit" form="op.logoutForm">No, stay signed in</button>`);
+<button class="link" type="submit" form="op.logoutForm">No, stay signed in</button>`,
+  );
 }

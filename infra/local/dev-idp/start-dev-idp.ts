@@ -315,10 +315,10 @@ function interactionPolicyFor(firstParty: ReadonlySet<string>) {
     new interactionPolicy.Check('native_client_prompt', 'native clients require End-User interaction', 'interaction_required', (ctx) => {
       const { oidc } = ctx;
       return (
-        !firstParty.has(oidc.client.clientId)
-        && oidc.client.applicationType === 'native'
-        && oidc.params['response_type'] !== 'none'
-        && !oidc.result?.consent
+        !firstParty.has(oidc.client.clientId) &&
+        oidc.client.applicationType === 'native' &&
+        oidc.params['response_type'] !== 'none' &&
+        !oidc.result?.consent
       );
     }),
     index,

@@ -96,7 +96,10 @@ export interface KmsEmulator {
 /** The STS verifier's errors, under the names KMS uses for the same failures (as the local Secrets Manager does). */
 
 const FAULT_DEFAULTS: Record<string, { status: number; message: string }> = {
-  ThrottlingException: { status: 400, message: 'You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.' },
+  ThrottlingException: {
+    status: 400,
+    message: 'You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.',
+  },
   KMSInternalException: { status: 500, message: 'An internal error occurred.' },
   KeyUnavailableException: { status: 500, message: 'The request was rejected because the specified KMS key was not available.' },
   DependencyTimeoutException: { status: 503, message: 'The system timed out while trying to fulfill the request.' },
@@ -212,7 +215,10 @@ export async function startKmsEmulator(options: KmsEmulatorOptions): Promise<Kms
         record.outcome = 'ok';
         return reply(200, result);
       } catch (error) {
-        const failure = json11Failure(error, (e): e is KmsError => e instanceof KmsError, { type: 'KMSInternalException', message: 'An internal error occurred.' });
+        const failure = json11Failure(error, (e): e is KmsError => e instanceof KmsError, {
+          type: 'KMSInternalException',
+          message: 'An internal error occurred.',
+        });
         record.errorCode = failure.type;
         return reply(failure.status, { __type: failure.type, message: failure.message });
       } finally {

@@ -109,7 +109,8 @@ export function signWith(privateKey: KeyObject, algorithm: SigningAlgorithm, mes
     return signDigestP256(Buffer.from(d, 'base64url'), message);
   }
   // node hashes whatever crypto.sign gets, so the padding is applied here and the raw RSA operation done by OpenSSL.
-  if (!pss) return privateEncrypt({ key: privateKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([hash.digestInfoPrefix, message]));
+  if (!pss)
+    return privateEncrypt({ key: privateKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([hash.digestInfoPrefix, message]));
   const modBits = privateKey.asymmetricKeyDetails?.modulusLength;
   if (modBits === undefined) throw new Error('RSA key without a modulus length');
   return privateEncrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, emsaPssEncode(message, hash, modBits));

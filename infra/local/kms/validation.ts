@@ -36,8 +36,10 @@ class Reader {
   keyId(): string {
     const value = this.typed('KeyId', 'a string', (v): v is string => typeof v === 'string');
     if (value === undefined) this.problems.push("Value null at 'keyId' failed to satisfy constraint: Member must not be null");
-    else if (value.length < 1) this.problems.push(`Value '${value}' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1`);
-    else if (value.length > 2048) this.problems.push(`Value '${value}' at 'keyId' failed to satisfy constraint: Member must have length less than or equal to 2048`);
+    else if (value.length < 1)
+      this.problems.push(`Value '${value}' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1`);
+    else if (value.length > 2048)
+      this.problems.push(`Value '${value}' at 'keyId' failed to satisfy constraint: Member must have length less than or equal to 2048`);
     return value ?? '';
   }
 
@@ -50,8 +52,10 @@ class Reader {
     }
     if (!BASE64.test(value)) throw kmsErrors.serialization("Value for 'Message' is not valid base64");
     const bytes = Buffer.from(value, 'base64');
-    if (bytes.length < 1) this.problems.push("Value at 'message' failed to satisfy constraint: Member must have length greater than or equal to 1");
-    if (bytes.length > 4096) this.problems.push("Value at 'message' failed to satisfy constraint: Member must have length less than or equal to 4096");
+    if (bytes.length < 1)
+      this.problems.push("Value at 'message' failed to satisfy constraint: Member must have length greater than or equal to 1");
+    if (bytes.length > 4096)
+      this.problems.push("Value at 'message' failed to satisfy constraint: Member must have length less than or equal to 4096");
     return bytes;
   }
 
@@ -63,7 +67,9 @@ class Reader {
       return undefined;
     }
     if (!(values as readonly string[]).includes(value)) {
-      this.problems.push(`Value '${value}' at '${name}' failed to satisfy constraint: Member must satisfy enum value set: [${values.join(', ')}]`);
+      this.problems.push(
+        `Value '${value}' at '${name}' failed to satisfy constraint: Member must satisfy enum value set: [${values.join(', ')}]`,
+      );
       return undefined;
     }
     return value as T;
@@ -74,7 +80,8 @@ class Reader {
     const tokens = this.typed('GrantTokens', 'a list of strings', (v): v is unknown[] => Array.isArray(v));
     if (tokens === undefined) return;
     if (!tokens.every((t) => typeof t === 'string')) throw kmsErrors.serialization("Value for 'GrantTokens' must be a list of strings");
-    if (tokens.length > 10) this.problems.push("Value at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to 10");
+    if (tokens.length > 10)
+      this.problems.push("Value at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to 10");
   }
 
   dryRun(): boolean {

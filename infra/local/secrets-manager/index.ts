@@ -65,7 +65,6 @@ class SecretsError extends Error {
   }
 }
 
-
 const SUFFIX_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 export async function startSecretsManagerEmulator(options: SecretsManagerEmulatorOptions): Promise<SecretsManagerEmulator> {
@@ -118,7 +117,10 @@ export async function startSecretsManagerEmulator(options: SecretsManagerEmulato
         }
         const secretId = (body as { SecretId?: unknown } | null)?.SecretId;
         if (typeof secretId !== 'string' || secretId.length < 1 || secretId.length > 2048) {
-          throw new SecretsError('ValidationException', "1 validation error detected: Value at 'secretId' failed to satisfy constraint: Member must not be null");
+          throw new SecretsError(
+            'ValidationException',
+            "1 validation error detected: Value at 'secretId' failed to satisfy constraint: Member must not be null",
+          );
         }
         record.secretId = secretId;
         const secret = find(secretId);
@@ -135,7 +137,11 @@ export async function startSecretsManagerEmulator(options: SecretsManagerEmulato
           ARN: arn,
           Name: secret.name,
           SecretString: secret.secretString,
-          VersionId: createHash('sha256').update(secret.secretString).digest('hex').slice(0, 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5'),
+          VersionId: createHash('sha256')
+            .update(secret.secretString)
+            .digest('hex')
+            .slice(0, 32)
+            .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5'),
           VersionStages: ['AWSCURRENT'],
           CreatedDate: Math.floor(now().getTime() / 1000),
         });

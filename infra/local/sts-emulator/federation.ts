@@ -109,7 +109,10 @@ function getSigninToken(params: QueryParams, state: EmulatorState, now: Date, ev
   } catch {
     throw new FederationError(400, 'Invalid credentials parameter');
   }
-  const { sessionId, sessionKey, sessionToken } = (typeof session === 'object' && session !== null ? session : {}) as Record<string, unknown>;
+  const { sessionId, sessionKey, sessionToken } = (typeof session === 'object' && session !== null ? session : {}) as Record<
+    string,
+    unknown
+  >;
   if (typeof sessionId !== 'string' || typeof sessionKey !== 'string' || typeof sessionToken !== 'string') {
     throw new FederationError(400, 'Invalid credentials parameter');
   }
@@ -118,7 +121,12 @@ function getSigninToken(params: QueryParams, state: EmulatorState, now: Date, ev
     throw new FederationError(400, 'Invalid credentials parameter');
   }
   const s = stored.session;
-  Object.assign(event, { accessKeyId: s.accessKeyId, roleArn: s.roleArn, assumedRoleArn: s.assumedRoleArn, roleSessionName: s.roleSessionName });
+  Object.assign(event, {
+    accessKeyId: s.accessKeyId,
+    roleArn: s.roleArn,
+    assumedRoleArn: s.assumedRoleArn,
+    roleSessionName: s.roleSessionName,
+  });
   if (now.getTime() >= stored.expiresAtMs) throw new FederationError(400, 'Invalid credentials parameter');
 
   const rawDuration = params.get('SessionDuration');
@@ -157,7 +165,13 @@ function login(params: QueryParams, state: EmulatorState, now: Date, event: Sign
     roleSessionName: session.roleSessionName,
     consoleSessionSeconds: pending.consoleSessionSeconds,
   });
-  return consolePage({ roleArn: session.roleArn, assumedRoleArn: session.assumedRoleArn, sessionName: session.roleSessionName, destination, issuer });
+  return consolePage({
+    roleArn: session.roleArn,
+    assumedRoleArn: session.assumedRoleArn,
+    sessionName: session.roleSessionName,
+    destination,
+    issuer,
+  });
 }
 
 function consolePage(view: { roleArn: string; assumedRoleArn: string; sessionName: string; destination: string; issuer: string }): string {

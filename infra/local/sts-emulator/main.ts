@@ -18,7 +18,15 @@ function usage(): never {
 }
 
 function logCall(c: StsCallRecord): void {
-  const parts = [c.time, c.action || '-', c.outcome, c.errorCode ?? '', c.callerArn ?? c.callerAccessKeyId ?? '', c.roleArn ?? '', c.roleSessionName ?? ''];
+  const parts = [
+    c.time,
+    c.action || '-',
+    c.outcome,
+    c.errorCode ?? '',
+    c.callerArn ?? c.callerAccessKeyId ?? '',
+    c.roleArn ?? '',
+    c.roleSessionName ?? '',
+  ];
   process.stdout.write(`${parts.filter((p) => p !== '').join(' ')}\n`);
 }
 

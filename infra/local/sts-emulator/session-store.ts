@@ -4,13 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IssuedSession } from './types.ts';
-import {
-  constantTimeEqual,
-  isoSeconds,
-  randomSecretAccessKey,
-  randomSessionToken,
-  randomTemporaryAccessKeyId,
-} from './util.ts';
+import { constantTimeEqual, isoSeconds, randomSecretAccessKey, randomSessionToken, randomTemporaryAccessKeyId } from './util.ts';
 
 export interface IssuedCredentials {
   accessKeyId: string;

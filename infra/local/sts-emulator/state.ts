@@ -45,7 +45,8 @@ export class EmulatorState {
       if (p.clientIds.length === 0) throw new TypeError(`OIDC provider ${p.arn} needs at least one client id`);
     }
     for (const p of this.samlProviders) {
-      if (!/^arn:aws[a-z-]*:iam::\d{12}:saml-provider\/[\w+=,.@-]+$/.test(p.arn)) throw new TypeError(`invalid SAML provider ARN '${p.arn}'`);
+      if (!/^arn:aws[a-z-]*:iam::\d{12}:saml-provider\/[\w+=,.@-]+$/.test(p.arn))
+        throw new TypeError(`invalid SAML provider ARN '${p.arn}'`);
       if (p.certificates.length === 0) throw new TypeError(`SAML provider ${p.arn} needs a certificate`);
     }
     for (const principal of opts.principals) {
@@ -63,7 +64,8 @@ export class EmulatorState {
       if (!Number.isInteger(max) || max < 3600 || max > 43200) {
         throw new TypeError(`role ${role.arn}: maxSessionDuration must be an integer in 3600..43200`);
       }
-      if (typeof role.trustPolicy !== 'object' || role.trustPolicy === null) throw new TypeError(`role ${role.arn}: trustPolicy must be an object`);
+      if (typeof role.trustPolicy !== 'object' || role.trustPolicy === null)
+        throw new TypeError(`role ${role.arn}: trustPolicy must be an object`);
       this.roles.set(role.arn, { role: structuredClone(role), parts, roleId: roleIdFor(role.arn), maxSessionDuration: max });
     }
   }

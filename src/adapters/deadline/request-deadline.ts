@@ -29,7 +29,11 @@ const current = new AsyncLocalStorage<Deadline>();
  * `fn`, run under a deadline that starts when it is called. A use case called from another (the portal's console
  * button calls issueConsoleUrl) keeps the outer deadline.
  */
-export function withinDeadline<A extends unknown[], R>(budget: DeadlineBudget, fn: (...args: A) => Promise<R>, now: () => number = Date.now) {
+export function withinDeadline<A extends unknown[], R>(
+  budget: DeadlineBudget,
+  fn: (...args: A) => Promise<R>,
+  now: () => number = Date.now,
+) {
   return (...args: A): Promise<R> => {
     if (current.getStore() !== undefined) return fn(...args);
     const start = now();

@@ -48,7 +48,10 @@ export class DynamoDbAuditLog implements AuditLog {
 
   async #read(eventId: string): Promise<AuditRecord | undefined> {
     // Consistent: an eventually consistent read could still show the pending record our own retry overwrote.
-    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { eventId }, ConsistentRead: true }), sendOptions());
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { eventId }, ConsistentRead: true }),
+      sendOptions(),
+    );
     if (Item === undefined) return undefined;
     const { userKey: _userKey, expiresAt: _expiresAt, ...stored } = Item;
     return stored as AuditRecord;

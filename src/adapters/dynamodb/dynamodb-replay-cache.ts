@@ -27,7 +27,8 @@ export class DynamoDbReplayCache implements ReplayCache {
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown }).name === 'ConditionalCheckFailedException') return false;
+      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown }).name === 'ConditionalCheckFailedException')
+        return false;
       throw error;
     }
   }

@@ -19,10 +19,7 @@ export const grantKey = (partitionKey: string, entitlementId: string) => ({ pk: 
 export const entitlementIdOf = (key: string): string => key.slice(ENTITLEMENT_KEY_PREFIX.length);
 
 export function principalPartitionKeys(principal: Pick<Principal, 'issuerId' | 'subject' | 'groups'>): string[] {
-  return [
-    `P#${principal.issuerId}#sub#${principal.subject}`,
-    ...principal.groups.map((group) => `P#${principal.issuerId}#grp#${group}`),
-  ];
+  return [`P#${principal.issuerId}#sub#${principal.subject}`, ...principal.groups.map((group) => `P#${principal.issuerId}#grp#${group}`)];
 }
 
 export function grantPartitionKey(target: GrantTarget): string {

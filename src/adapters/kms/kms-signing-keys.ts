@@ -80,7 +80,12 @@ export class KmsSigningKeys implements TokenSigner, PublicKeySet {
       throw translateKmsError(error, 'public_key');
     }
     const spec = BY_KEY_SPEC[output.KeySpec ?? ''];
-    if (output.PublicKey === undefined || spec === undefined || output.KeyUsage !== 'SIGN_VERIFY' || !output.SigningAlgorithms?.includes(spec.signingAlgorithm)) {
+    if (
+      output.PublicKey === undefined ||
+      spec === undefined ||
+      output.KeyUsage !== 'SIGN_VERIFY' ||
+      !output.SigningAlgorithms?.includes(spec.signingAlgorithm)
+    ) {
       throw new InternalError('signing_key_unsuitable');
     }
     const exported = createPublicKey({ key: Buffer.from(output.PublicKey), format: 'der', type: 'spki' }).export({ format: 'jwk' });
@@ -104,7 +109,8 @@ export function translateKmsError(error: unknown, operation: 'sign' | 'public_ke
   const name = error instanceof Error ? error.name : 'Unknown';
   const status = (error as { $metadata?: { httpStatusCode?: number } } | null | undefined)?.$metadata?.httpStatusCode;
   if (THROTTLING.has(name)) return new UpstreamUnavailableError('kms_throttled', { cause: error, retryAfterSeconds: 5 });
-  if (OUTAGE.has(name) || status === undefined || status >= 500) return new UpstreamUnavailableError('kms_unavailable', { cause: error, retryAfterSeconds: 5 });
+  if (OUTAGE.has(name) || status === undefined || status >= 500)
+    return new UpstreamUnavailableError('kms_unavailable', { cause: error, retryAfterSeconds: 5 });
   return new InternalError(operation === 'sign' ? 'kms_sign_refused' : 'kms_public_key_refused', { cause: error });
 }
 

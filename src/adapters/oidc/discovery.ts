@@ -19,7 +19,11 @@ export async function discover<M extends string, O extends string = never>(
 ): Promise<Record<M, string> & Partial<Record<O, string>>> {
   const discoveryUrl = `${issuer.endsWith('/') ? issuer : `${issuer}/`}.well-known/openid-configuration`;
   // Named in the log line of the 503, so an operator sees which dependency failed.
-  const dependency: FailedDependency = { service: 'oidc_discovery', ...(issuerId === undefined ? {} : { issuerId }), url: loggableUrl(discoveryUrl) };
+  const dependency: FailedDependency = {
+    service: 'oidc_discovery',
+    ...(issuerId === undefined ? {} : { issuerId }),
+    url: loggableUrl(discoveryUrl),
+  };
   let document: unknown;
   try {
     const response = await fetch(discoveryUrl, {

@@ -1,19 +1,6 @@
-import {
-  createRemoteJWKSet,
-  customFetch,
-  decodeProtectedHeader,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  jwtVerify,
-} from 'jose';
+import { createRemoteJWKSet, customFetch, decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { type FailedDependency, InvalidTokenError, UpstreamUnavailableError } from '../../domain/errors.ts';
-import {
-  deriveUserKey,
-  GROUP_PATTERN,
-  SAFE_TAG_VALUE_PATTERN,
-  sha256Hex,
-  SUBJECT_PATTERN,
-} from '../../domain/identifiers.ts';
+import { deriveUserKey, GROUP_PATTERN, SAFE_TAG_VALUE_PATTERN, sha256Hex, SUBJECT_PATTERN } from '../../domain/identifiers.ts';
 import type { OidcIssuerSettings } from '../../domain/identity-providers.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { IdentityVerifier } from '../../ports/index.ts';

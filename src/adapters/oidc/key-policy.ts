@@ -6,8 +6,8 @@ import { InvalidTokenError } from '../../domain/errors.ts';
 const MIN_RSA_EXPONENT = 65_537n;
 /** The odd primes up to 167: they divide the primorial behind every key size the ROCA-vulnerable library generates. */
 const ROCA_PRIMES = [
-  3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131,
-  137, 139, 149, 151, 157, 163, 167,
+  3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139,
+  149, 151, 157, 163, 167,
 ].map(BigInt);
 
 /**

@@ -132,7 +132,9 @@ export class OidcPortalLogin implements PortalLogin {
 
   async #fetchDiscovery(): Promise<ProviderEndpoints> {
     const { issuer } = this.#options;
-    const found = await discover(issuer.issuer, this.#fetch, ['authorization_endpoint', 'token_endpoint'], issuer.id, ['end_session_endpoint']);
+    const found = await discover(issuer.issuer, this.#fetch, ['authorization_endpoint', 'token_endpoint'], issuer.id, [
+      'end_session_endpoint',
+    ]);
     assertFetchableUrl(found.token_endpoint, this.#options.allowLoopbackHttp);
     assertFetchableUrl(found.authorization_endpoint, this.#options.allowLoopbackHttp);
     let endSessionEndpoint: string | undefined;

@@ -67,7 +67,9 @@ export class NodeSamlVerifier implements SamlVerifier {
       options.idps.map((settings) => {
         if (settings.certificates.length === 0) throw new Error(`SAML IdP ${settings.id} has no signing certificate`);
         // The conformance profile runs the 2012 xml-crypto corpus, whose IdP key is RSA-1024, as it allows its SHA-1.
-        const weakKey = this.#conformance ? undefined : settings.certificates.map(signingKeyProblem).find((problem) => problem !== undefined);
+        const weakKey = this.#conformance
+          ? undefined
+          : settings.certificates.map(signingKeyProblem).find((problem) => problem !== undefined);
         return [settings.entityId, { settings, weakKey, instances: new Map() }];
       }),
     );
@@ -191,16 +193,19 @@ export class NodeSamlVerifier implements SamlVerifier {
     const notOnOrAfterMs = instant(conditions.getAttribute('NotOnOrAfter'));
     if (nowMs + skewMs < notBeforeMs) throw new InvalidSamlResponseError('saml_not_yet_valid');
     if (nowMs - skewMs >= notOnOrAfterMs) throw new InvalidSamlResponseError('saml_expired');
-    if (notOnOrAfterMs - issuedAtMs > settings.maxAssertionLifetimeSeconds * 1000) throw new InvalidSamlResponseError('saml_lifetime_too_long');
+    if (notOnOrAfterMs - issuedAtMs > settings.maxAssertionLifetimeSeconds * 1000)
+      throw new InvalidSamlResponseError('saml_lifetime_too_long');
     const restrictions = childElements(conditions, NS.assertion, 'AudienceRestriction');
-    if (restrictions.length === 0 && !(this.#conformance && audience === NO_AUDIENCE)) throw new InvalidSamlResponseError('saml_untrusted_audience');
+    if (restrictions.length === 0 && !(this.#conformance && audience === NO_AUDIENCE))
+      throw new InvalidSamlResponseError('saml_untrusted_audience');
     for (const restriction of restrictions) {
       // Every restriction must be met (SAML Core §2.5.1.4), so each must name the audience we accept.
       if (!childElements(restriction, NS.assertion, 'Audience').some((a) => textOf(a) === audience)) {
         throw new InvalidSamlResponseError('saml_untrusted_audience');
       }
     }
-    if (childElements(assertion, NS.assertion, 'AuthnStatement').length === 0) throw new InvalidSamlResponseError('saml_no_authn_statement');
+    if (childElements(assertion, NS.assertion, 'AuthnStatement').length === 0)
+      throw new InvalidSamlResponseError('saml_no_authn_statement');
 
     const subjects = childElements(assertion, NS.assertion, 'Subject');
     if (subjects.length !== 1) throw new InvalidSamlResponseError('saml_subject_missing');
@@ -208,18 +213,22 @@ export class NodeSamlVerifier implements SamlVerifier {
     const confirmation = this.#checkBearerConfirmation(subjectElement, destination, nowMs, skewMs);
     const confirmationUntilMs = confirmation.untilMs;
     const used = new Set(
-      [settings.subjectAttribute, settings.groupsAttribute, ...Object.values(settings.tagAttributes)].filter((n): n is string => n !== undefined),
+      [settings.subjectAttribute, settings.groupsAttribute, ...Object.values(settings.tagAttributes)].filter(
+        (n): n is string => n !== undefined,
+      ),
     );
     const attributes = collectAttributes(assertion, (name) => used.has(name));
     const subject = this.#subjectOf(settings, subjectElement, attributes);
 
     const groups = settings.groupsAttribute === undefined ? [] : (attributes.get(settings.groupsAttribute) ?? []);
-    if (groups.length > MAX_GROUPS || !groups.every((g) => GROUP_PATTERN.test(g))) throw new InvalidSamlResponseError('saml_groups_invalid');
+    if (groups.length > MAX_GROUPS || !groups.every((g) => GROUP_PATTERN.test(g)))
+      throw new InvalidSamlResponseError('saml_groups_invalid');
     const tags: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const [key, attributeName] of Object.entries(settings.tagAttributes)) {
       const values = attributes.get(attributeName);
       if (values === undefined) continue;
-      if (values.length !== 1 || !SAFE_TAG_VALUE_PATTERN.test(values[0] as string)) throw new InvalidSamlResponseError(`saml_attribute_invalid`);
+      if (values.length !== 1 || !SAFE_TAG_VALUE_PATTERN.test(values[0] as string))
+        throw new InvalidSamlResponseError(`saml_attribute_invalid`);
       tags[key] = values[0] as string;
     }
 
@@ -228,7 +237,9 @@ export class NodeSamlVerifier implements SamlVerifier {
       assertionId,
       // Every InResponseTo the response carries: the Response's (signed when the Response is) and the bearer
       // confirmation's (inside the signed assertion).
-      inResponseTo: [root.hasAttribute('InResponseTo') ? root.getAttribute('InResponseTo') : null, confirmation.inResponseTo].filter((id): id is string => id !== null),
+      inResponseTo: [root.hasAttribute('InResponseTo') ? root.getAttribute('InResponseTo') : null, confirmation.inResponseTo].filter(
+        (id): id is string => id !== null,
+      ),
       subject,
       groups: [...new Set(groups)],
       attributes: Object.freeze(tags),
@@ -240,7 +251,12 @@ export class NodeSamlVerifier implements SamlVerifier {
   }
 
   /** At least one bearer confirmation for the response's (already checked) Destination, still valid; returns its NotOnOrAfter and InResponseTo. */
-  #checkBearerConfirmation(subject: Element, recipient: string, nowMs: number, skewMs: number): { untilMs: number; inResponseTo: string | null } {
+  #checkBearerConfirmation(
+    subject: Element,
+    recipient: string,
+    nowMs: number,
+    skewMs: number,
+  ): { untilMs: number; inResponseTo: string | null } {
     for (const confirmation of childElements(subject, NS.assertion, 'SubjectConfirmation')) {
       if (confirmation.getAttribute('Method') !== BEARER) continue;
       const data = childElements(confirmation, NS.assertion, 'SubjectConfirmationData');
@@ -252,7 +268,8 @@ export class NodeSamlVerifier implements SamlVerifier {
       const untilMs = instant(until);
       if (nowMs - skewMs >= untilMs) throw new InvalidSamlResponseError('saml_expired');
       const notBefore = element.getAttribute('NotBefore');
-      if (notBefore !== null && notBefore !== '' && nowMs + skewMs < instant(notBefore)) throw new InvalidSamlResponseError('saml_not_yet_valid');
+      if (notBefore !== null && notBefore !== '' && nowMs + skewMs < instant(notBefore))
+        throw new InvalidSamlResponseError('saml_not_yet_valid');
       return { untilMs, inResponseTo: element.hasAttribute('InResponseTo') ? element.getAttribute('InResponseTo') : null };
     }
     throw new InvalidSamlResponseError('saml_recipient_mismatch');
@@ -282,12 +299,7 @@ export class NodeSamlVerifier implements SamlVerifier {
  * is, only the answer to this browser's pending request, sent to this IdP, is taken: an unsolicited (IdP-initiated)
  * response is what a login-CSRF attacker posts, with an assertion the IdP issued to them.
  */
-function checkSolicitation(
-  solicitation: SamlSolicitation,
-  idpId: string,
-  inResponseTo: readonly string[],
-  principal: Principal,
-): void {
+function checkSolicitation(solicitation: SamlSolicitation, idpId: string, inResponseTo: readonly string[], principal: Principal): void {
   const refuse = (reason: string) => new InvalidSamlResponseError(reason, { principal });
   if (solicitation.kind === 'never-requested') {
     if (inResponseTo.length > 0) throw refuse('saml_unsolicited_in_response_to');

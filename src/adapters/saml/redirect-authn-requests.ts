@@ -37,7 +37,8 @@ export class RedirectSamlAuthnRequests implements SamlAuthnRequests {
   redirectUrl(idpId: string, requestId: string, issuedAt: Date): string | undefined {
     const endpoint = this.#endpoints.get(idpId);
     if (endpoint === undefined) return undefined;
-    const policy = endpoint.nameIdFormat === undefined ? '' : `<samlp:NameIDPolicy Format="${escapeXml(endpoint.nameIdFormat)}" AllowCreate="true"/>`;
+    const policy =
+      endpoint.nameIdFormat === undefined ? '' : `<samlp:NameIDPolicy Format="${escapeXml(endpoint.nameIdFormat)}" AllowCreate="true"/>`;
     const xml =
       `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"` +
       ` ID="${escapeXml(requestId)}" Version="2.0" IssueInstant="${issuedAt.toISOString()}" Destination="${escapeXml(endpoint.ssoUrl)}"` +

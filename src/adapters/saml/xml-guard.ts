@@ -79,7 +79,8 @@ export function guardSamlResponse(posted: string, options: GuardOptions): Guarde
   if (body.includes('<!--')) throw new InvalidSamlResponseError('saml_comment');
   if (/<!DOCTYPE/i.test(body) || /<!ENTITY/i.test(body)) throw new InvalidSamlResponseError('saml_doctype');
   if (body.includes('<!')) throw new InvalidSamlResponseError('saml_markup_declaration');
-  if (/&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});)/.test(body)) throw new InvalidSamlResponseError('saml_entity_reference');
+  if (/&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});)/.test(body))
+    throw new InvalidSamlResponseError('saml_entity_reference');
 
   const document = parseStrict(xml);
   const root = document.documentElement;
@@ -103,7 +104,8 @@ export function guardSamlResponse(posted: string, options: GuardOptions): Guarde
   // A signature anywhere else signs nothing node-saml verifies (it looks only at these two), so it is refused
   // rather than left unchecked: every signature in an accepted response has been verified.
   for (const signature of Array.from(document.getElementsByTagNameNS(NS.dsig, 'Signature'))) {
-    if (signature.parentNode === null || !signatureHomes.has(signature.parentNode)) throw new InvalidSamlResponseError('saml_signature_misplaced');
+    if (signature.parentNode === null || !signatureHomes.has(signature.parentNode))
+      throw new InvalidSamlResponseError('saml_signature_misplaced');
   }
   const responseSigned = childElements(root, NS.dsig, 'Signature').length > 0;
   const assertionSigned = childElements(assertion, NS.dsig, 'Signature').length > 0;

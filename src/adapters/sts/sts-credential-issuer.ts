@@ -5,13 +5,7 @@ import {
   GetFederationTokenCommand,
   type STSClient,
 } from '@aws-sdk/client-sts';
-import {
-  InternalError,
-  type KeyvendError,
-  NotEntitledError,
-  PolicyTooLargeError,
-  UpstreamUnavailableError,
-} from '../../domain/errors.ts';
+import { InternalError, type KeyvendError, NotEntitledError, PolicyTooLargeError, UpstreamUnavailableError } from '../../domain/errors.ts';
 import { Secret } from '../../domain/secret.ts';
 import type { SessionTag } from '../../domain/session-identity.ts';
 import type {

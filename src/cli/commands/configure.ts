@@ -34,7 +34,8 @@ emulator), that command sends the AWS CLI there with --endpoint-url.
     });
     if (values.help) return help(context, this.help);
     const entitlement = exactlyOne(positionals, 'entitlement');
-    if (!ENTITLEMENT_ID_PATTERN.test(entitlement)) throw usageError(`"${entitlement}" is not an entitlement id (lower-case letters, digits and -)`);
+    if (!ENTITLEMENT_ID_PATTERN.test(entitlement))
+      throw usageError(`"${entitlement}" is not an entitlement id (lower-case letters, digits and -)`);
     if (values.profile === undefined) throw usageError('configure needs --profile NAME');
     const settings = resolveSettings(context, settingFlags(values));
     const duration = optionalDuration(values.duration);
@@ -58,7 +59,9 @@ emulator), that command sends the AWS CLI there with --endpoint-url.
     });
     context.stderr(`${update.created ? 'Added' : 'Updated'} profile ${values.profile} in ${path}.\n`);
     if (update.conflicts.length > 0) {
-      context.stderr(`warning: the profile also sets ${update.conflicts.join(', ')}, which the AWS tools use before credential_process; remove them.\n`);
+      context.stderr(
+        `warning: the profile also sets ${update.conflicts.join(', ')}, which the AWS tools use before credential_process; remove them.\n`,
+      );
     }
     const endpoint = settings.stsEndpointUrl === undefined ? '' : ` --endpoint-url ${settings.stsEndpointUrl}`;
     context.stderr(`Try: aws sts get-caller-identity --profile ${values.profile}${endpoint}\n`);

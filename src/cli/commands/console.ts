@@ -33,7 +33,8 @@ keyvend waits (up to 2 minutes) until the browser has followed that link.
     });
     if (values.help) return help(context, this.help);
     const entitlement = exactlyOne(positionals, 'entitlement');
-    if (!ENTITLEMENT_ID_PATTERN.test(entitlement)) throw usageError(`"${entitlement}" is not an entitlement id (lower-case letters, digits and -)`);
+    if (!ENTITLEMENT_ID_PATTERN.test(entitlement))
+      throw usageError(`"${entitlement}" is not an entitlement id (lower-case letters, digits and -)`);
     if (values.open && values.json) throw usageError('choose --open or --json, not both');
     const durationSeconds = optionalDuration(values.duration);
     const settings = resolveSettings(context, settingFlags(values));
@@ -53,7 +54,11 @@ keyvend waits (up to 2 minutes) until the browser has followed that link.
         throw new CliError('browser_unavailable', 'could not open a browser; run without --open to print the URL', EXIT.failure);
       }
       if (!(await redirect.followed)) {
-        throw new CliError('browser_timeout', 'the browser did not open the sign-in link within 2 minutes; run without --open to print the URL', EXIT.failure);
+        throw new CliError(
+          'browser_timeout',
+          'the browser did not open the sign-in link within 2 minutes; run without --open to print the URL',
+          EXIT.failure,
+        );
       }
       context.stderr(`Opened the console sign-in in your browser (the link expires at ${signIn.expiresAt}).\n`);
       return EXIT.ok;

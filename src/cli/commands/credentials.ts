@@ -27,8 +27,13 @@ const REGION_FLAG_HELP = `  --region REGION      also set AWS_REGION and AWS_DEF
                        $AWS_DEFAULT_REGION, else "region" in the config file; none: not set)`;
 
 /** Parses the flags shared by credentials, env and exec, and fetches (or reads from the cache). */
-async function credentialsFor(context: CliContext, values: Record<string, unknown>, entitlement: string): Promise<ObtainedCredentials & { region: string | undefined }> {
-  if (!ENTITLEMENT_ID_PATTERN.test(entitlement)) throw usageError(`"${entitlement}" is not an entitlement id (lower-case letters, digits and -)`);
+async function credentialsFor(
+  context: CliContext,
+  values: Record<string, unknown>,
+  entitlement: string,
+): Promise<ObtainedCredentials & { region: string | undefined }> {
+  if (!ENTITLEMENT_ID_PATTERN.test(entitlement))
+    throw usageError(`"${entitlement}" is not an entitlement id (lower-case letters, digits and -)`);
   const settings = resolveSettings(context, settingFlags(values));
   const minRemainingMs = settings.minRemainingMinutes * 60_000;
   const obtained = await obtainCredentials(context, {
@@ -39,7 +44,9 @@ async function credentialsFor(context: CliContext, values: Record<string, unknow
     durationSeconds: optionalDuration(values['duration']),
   });
   if (obtained.source === 'broker' && Date.parse(obtained.credentials.Expiration) - context.now() <= minRemainingMs) {
-    context.stderr(`keyvend: warning: these credentials last less than ${settings.minRemainingMinutes} minutes, so the cache cannot serve them; lower --min-remaining or ask for a longer --duration\n`);
+    context.stderr(
+      `keyvend: warning: these credentials last less than ${settings.minRemainingMinutes} minutes, so the cache cannot serve them; lower --min-remaining or ask for a longer --duration\n`,
+    );
   }
   return { ...obtained, region: settings.region };
 }
@@ -87,7 +94,9 @@ ${CREDENTIAL_FLAGS_HELP}`,
     const obtained = await credentialsFor(context, values, exactlyOne(positionals, 'entitlement'));
     context.stdout(shellExports(environmentFor(obtained)));
     if (obtained.region === undefined) {
-      context.stderr('keyvend: note: no region exported; pass --region REGION or run `keyvend config set region REGION`, or the AWS tools will ask for one\n');
+      context.stderr(
+        'keyvend: note: no region exported; pass --region REGION or run `keyvend config set region REGION`, or the AWS tools will ask for one\n',
+      );
     }
     return EXIT.ok;
   },

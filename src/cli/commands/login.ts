@@ -64,11 +64,20 @@ anyone who sends you a code can have you sign them in, so only enter a code you 
       const scope = values.scope;
       const result = await clientCredentials(discovery, { clientId, clientSecret, scope, resource: settings.resource }, context.now);
       if (!result.ok) {
-        if (result.error === 'invalid_client') throw new CliError('login_failed', `the identity provider refused the client credentials of "${clientId}"`, EXIT.notLoggedIn);
+        if (result.error === 'invalid_client')
+          throw new CliError('login_failed', `the identity provider refused the client credentials of "${clientId}"`, EXIT.notLoggedIn);
         throw result.failure;
       }
       record = loginRecordFrom(
-        { kind: 'workload', issuer, tokenEndpoint: discovery.tokenEndpoint, clientId, scope, resource: settings.resource, clientSecretFile },
+        {
+          kind: 'workload',
+          issuer,
+          tokenEndpoint: discovery.tokenEndpoint,
+          clientId,
+          scope,
+          resource: settings.resource,
+          clientSecretFile,
+        },
         result.tokens,
         context.now(),
       );
@@ -86,16 +95,30 @@ anyone who sends you a code can have you sign them in, so only enter a code you 
       const useDevice = values.device || (!values.browser && settings.loginFlow === 'device');
       const tokens = useDevice ? await deviceFlow(discovery, client, prompter) : await browserFlow(discovery, client, prompter);
       record = loginRecordFrom(
-        { kind: 'user', issuer, tokenEndpoint: discovery.tokenEndpoint, clientId: settings.clientId, scope: settings.scope, resource: settings.resource },
+        {
+          kind: 'user',
+          issuer,
+          tokenEndpoint: discovery.tokenEndpoint,
+          clientId: settings.clientId,
+          scope: settings.scope,
+          resource: settings.resource,
+        },
         tokens,
         context.now(),
       );
     }
     saveLogin(context, record);
-    const who = (record.displayName === undefined ? record.subject : `${record.displayName} (${record.subject})`).replace(/[\u0000-\u001f\u007f-\u009f]/gu, '?');
-    context.stderr(`Logged in to ${issuer} as ${who}.${record.refreshToken === undefined && record.kind === 'user' ? ' No refresh token was issued: log in again when the token expires.' : ''}\n`);
+    const who = (record.displayName === undefined ? record.subject : `${record.displayName} (${record.subject})`).replace(
+      /[\u0000-\u001f\u007f-\u009f]/gu,
+      '?',
+    );
+    context.stderr(
+      `Logged in to ${issuer} as ${who}.${record.refreshToken === undefined && record.kind === 'user' ? ' No refresh token was issued: log in again when the token expires.' : ''}\n`,
+    );
     if (values.json) {
-      context.stdout(`${JSON.stringify({ issuer, subject: record.subject, kind: record.kind, expiresAt: new Date(record.accessTokenExpiresAt).toISOString() })}\n`);
+      context.stdout(
+        `${JSON.stringify({ issuer, subject: record.subject, kind: record.kind, expiresAt: new Date(record.accessTokenExpiresAt).toISOString() })}\n`,
+      );
     }
     return EXIT.ok;
   },

@@ -72,7 +72,8 @@ It runs until interrupted (SIGINT or SIGTERM).`,
           minRemainingMs: settings.minRemainingMinutes * 60_000,
           timers: realTimers(context.now),
           log: (line) => log(`keyvend serve: ${entitlement}: ${line}`),
-          fetch: async (minRemainingMs) => (await obtainCredentials(context, { brokerUrl, issuer, entitlement, minRemainingMs, durationSeconds })).credentials,
+          fetch: async (minRemainingMs) =>
+            (await obtainCredentials(context, { brokerUrl, issuer, entitlement, minRemainingMs, durationSeconds })).credentials,
         }),
       ]),
     );
@@ -92,7 +93,11 @@ It runs until interrupted (SIGINT or SIGTERM).`,
       const endpoint = await startImdsEndpoint({ port, roleName: role, credentials: () => held(role), now: context.now, log });
       close = endpoint.close;
       listening = endpoint.port;
-      context.stdout(values.json ? `${JSON.stringify({ port: endpoint.port, endpoint: endpoint.url, role })}\n` : `export AWS_EC2_METADATA_SERVICE_ENDPOINT=${singleQuote(endpoint.url)}\n`);
+      context.stdout(
+        values.json
+          ? `${JSON.stringify({ port: endpoint.port, endpoint: endpoint.url, role })}\n`
+          : `export AWS_EC2_METADATA_SERVICE_ENDPOINT=${singleQuote(endpoint.url)}\n`,
+      );
     } else {
       const endpoint = await startContainerEndpoint({
         port,
@@ -108,7 +113,8 @@ It runs until interrupted (SIGINT or SIGTERM).`,
       } else {
         context.stdout(`export AWS_CONTAINER_CREDENTIALS_FULL_URI=${singleQuote(endpoint.uriFor(first ?? ''))}\n`);
         context.stdout(`export AWS_CONTAINER_AUTHORIZATION_TOKEN=${singleQuote(endpoint.token)}\n`);
-        for (const entitlement of others) context.stdout(`# for ${entitlement}: AWS_CONTAINER_CREDENTIALS_FULL_URI=${endpoint.uriFor(entitlement)}\n`);
+        for (const entitlement of others)
+          context.stdout(`# for ${entitlement}: AWS_CONTAINER_CREDENTIALS_FULL_URI=${endpoint.uriFor(entitlement)}\n`);
       }
     }
     context.stderr(`keyvend serve: listening on 127.0.0.1:${listening}; Ctrl+C stops it.\n`);

@@ -28,7 +28,11 @@ Exit codes: 0 logged in; 3 not logged in, or the access token has expired and ca
     const remainingMs = record.accessTokenExpiresAt - context.now();
     if (remainingMs <= 0 && !renewable) throw loginExpired(issuer, 'the access token expired and there is no refresh token');
     const claims = unverifiedClaims(record.accessToken);
-    const displayName = record.displayName ?? [claims['preferred_username'], claims['name'], claims['email']].find((value): value is string => typeof value === 'string' && value !== '');
+    const displayName =
+      record.displayName ??
+      [claims['preferred_username'], claims['name'], claims['email']].find(
+        (value): value is string => typeof value === 'string' && value !== '',
+      );
     const expiresAt = new Date(record.accessTokenExpiresAt).toISOString();
     if (values.json) {
       context.stdout(
@@ -37,7 +41,8 @@ Exit codes: 0 logged in; 3 not logged in, or the access token has expired and ca
       return EXIT.ok;
     }
     const left = remainingMs > 0 ? `${formatDuration(remainingMs)} left` : 'expired';
-    const renewal = record.kind === 'workload' ? 'renewed with the client secret' : renewable ? 'renewed with the refresh token' : 'log in again then';
+    const renewal =
+      record.kind === 'workload' ? 'renewed with the client secret' : renewable ? 'renewed with the refresh token' : 'log in again then';
     context.stdout(
       table([
         ['issuer', issuer],

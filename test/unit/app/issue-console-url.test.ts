@@ -41,7 +41,10 @@ function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: 
   const alarms: string[] = [];
   const issueCredentials = makeIssueCredentials({
     verifier: { verifyBearer: async () => principal },
-    entitlements: { findGranted: async () => entitlement(options.roleArn ?? 'arn:aws:iam::111111111111:role/keyvend/c'), listGranted: async () => [] },
+    entitlements: {
+      findGranted: async () => entitlement(options.roleArn ?? 'arn:aws:iam::111111111111:role/keyvend/c'),
+      listGranted: async () => [],
+    },
     credentials: {
       assumeRole: async (p) => {
         stsCalls.push(p);

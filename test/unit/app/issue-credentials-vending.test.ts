@@ -12,11 +12,25 @@ const ROLE = `arn:aws:iam::${ACCOUNT}:role/keyvend/target`;
 const USER_KEY = 'abcdefghijklmnopqrstuvwxyz';
 const MINTED = 'minted.broker.token';
 const ISSUER = { issuer: 'https://keyvend.example.com', audience: 'sts.amazonaws.com', lifetimeSeconds: 300 };
-const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }] };
-const RENDERED_POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::b/${USER_KEY}/*` }] });
+const policy = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }],
+};
+const RENDERED_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::b/${USER_KEY}/*` }],
+});
 
 function entitlementOf(overrides: Record<string, unknown>): Entitlement {
-  const result = parseEntitlement({ id: 'target', description: 'Target', roleArn: ROLE, outputs: ['credentials'], maxDurationSeconds: 43200, sessionPolicy: policy, ...overrides });
+  const result = parseEntitlement({
+    id: 'target',
+    description: 'Target',
+    roleArn: ROLE,
+    outputs: ['credentials'],
+    maxDurationSeconds: 43200,
+    sessionPolicy: policy,
+    ...overrides,
+  });
   if (!result.ok) throw new Error(result.problems.join('; '));
   return result.entitlement;
 }
@@ -37,7 +51,11 @@ const samlPrincipal = (): Principal => ({ ...oidcPrincipal(), idpType: 'saml', i
 type Call = { method: string; parameters: Record<string, unknown> };
 
 /** Records every call in order: the audit writes, the signing and the STS calls share one timeline. */
-function harness(principal: Principal, entitlement: Entitlement, options: { auditOpenFails?: boolean; signFails?: Error; noIssuer?: boolean } = {}) {
+function harness(
+  principal: Principal,
+  entitlement: Entitlement,
+  options: { auditOpenFails?: boolean; signFails?: Error; noIssuer?: boolean } = {},
+) {
   const timeline: string[] = [];
   const calls: Call[] = [];
   const signed: Record<string, unknown>[] = [];
@@ -62,7 +80,10 @@ function harness(principal: Principal, entitlement: Entitlement, options: { audi
   };
   const credentials: CredentialIssuer = {
     assumeRole: record('assumeRole', issued(`arn:aws:sts::${ACCOUNT}:assumed-role/target/alice.${USER_KEY}`)),
-    assumeRoleWithWebIdentity: record('assumeRoleWithWebIdentity', issued(`arn:aws:sts::${ACCOUNT}:assumed-role/target/alice.${USER_KEY}`, { sourceIdentity: `alice.${USER_KEY}` })),
+    assumeRoleWithWebIdentity: record(
+      'assumeRoleWithWebIdentity',
+      issued(`arn:aws:sts::${ACCOUNT}:assumed-role/target/alice.${USER_KEY}`, { sourceIdentity: `alice.${USER_KEY}` }),
+    ),
     getFederationToken: record('getFederationToken', issued(`arn:aws:sts::${ACCOUNT}:federated-user/kv.${USER_KEY}`)),
   };
   const signer: TokenSigner = {
@@ -100,7 +121,10 @@ function harness(principal: Principal, entitlement: Entitlement, options: { audi
   });
   const run = (input: { durationSeconds?: number; samlAssertion?: Secret } = {}) =>
     issue({
-      caller: input.samlAssertion === undefined ? { kind: 'bearer', authorization: 'Bearer x' } : { kind: 'saml', samlResponse: input.samlAssertion },
+      caller:
+        input.samlAssertion === undefined
+          ? { kind: 'bearer', authorization: 'Bearer x' }
+          : { kind: 'saml', samlResponse: input.samlAssertion },
       entitlement: entitlement.id,
       durationSeconds: input.durationSeconds,
       output: 'credentials',
@@ -134,7 +158,10 @@ describe('issue credentials: the path is chosen by the entitlement', () => {
   ] as const)('keyvend-issuer mints a token for the grant and exchanges it for a 12 h session, for %s', async (_, principalOf, input) => {
     // Prepare
     const principal = principalOf();
-    const h = harness(principal, entitlementOf({ sessionTags: [{ key: 'department', claim: 'department' }], transitiveTagKeys: ['department'] }));
+    const h = harness(
+      principal,
+      entitlementOf({ sessionTags: [{ key: 'department', claim: 'department' }], transitiveTagKeys: ['department'] }),
+    );
 
     // Act
     const grant = await h.run({ ...input, durationSeconds: 43200 });
@@ -167,12 +194,22 @@ describe('issue credentials: the path is chosen by the entitlement', () => {
     const p = h.calls[0]!.parameters;
     expect((p['webIdentityToken'] as Secret).reveal()).toBe(MINTED);
     expect(p).toMatchObject({ roleArn: ROLE, roleSessionName: `alice.${USER_KEY}`, durationSeconds: 43200, policy: RENDERED_POLICY });
-    expect(grant).toMatchObject({ grantId, durationSeconds: 43200, sourceIdentity: `alice.${USER_KEY}`, roleSessionName: `alice.${USER_KEY}` });
-    expect(h.last()?.session).toMatchObject({ vending: 'keyvend-issuer', tokenSubject: `ent:target:user:${USER_KEY}`, tokenKeyId: 'kid-1', sourceIdentity: `alice.${USER_KEY}` });
+    expect(grant).toMatchObject({
+      grantId,
+      durationSeconds: 43200,
+      sourceIdentity: `alice.${USER_KEY}`,
+      roleSessionName: `alice.${USER_KEY}`,
+    });
+    expect(h.last()?.session).toMatchObject({
+      vending: 'keyvend-issuer',
+      tokenSubject: `ent:target:user:${USER_KEY}`,
+      tokenKeyId: 'kid-1',
+      sourceIdentity: `alice.${USER_KEY}`,
+    });
     expect(JSON.stringify(h.records)).not.toContain(MINTED);
   });
 
-  it('federation-token signs with the IAM user\'s secret, names the user from the key, tags it, and allows 36 h', async () => {
+  it("federation-token signs with the IAM user's secret, names the user from the key, tags it, and allows 36 h", async () => {
     // Prepare
     const h = harness(
       oidcPrincipal(),
@@ -208,7 +245,7 @@ describe('issue credentials: the path is chosen by the entitlement', () => {
     expect(h.last()?.session).toMatchObject({ vending: 'federation-token', roleSessionName: `kv.${USER_KEY}` });
   });
 
-  it('assume-role keeps today\'s call: tags, SourceIdentity, ExternalId, and the 1 h chaining cap', async () => {
+  it("assume-role keeps today's call: tags, SourceIdentity, ExternalId, and the 1 h chaining cap", async () => {
     // Prepare
     const h = harness(oidcPrincipal(), entitlementOf({ vending: 'assume-role', externalId: 'keyvend-partner-1' }));
 
@@ -218,7 +255,12 @@ describe('issue credentials: the path is chosen by the entitlement', () => {
     // Assess
     expect(h.calls[0]).toMatchObject({
       method: 'assumeRole',
-      parameters: { durationSeconds: 3600, externalId: 'keyvend-partner-1', sourceIdentity: `alice.${USER_KEY}`, roleSessionName: `alice.${USER_KEY}` },
+      parameters: {
+        durationSeconds: 3600,
+        externalId: 'keyvend-partner-1',
+        sourceIdentity: `alice.${USER_KEY}`,
+        roleSessionName: `alice.${USER_KEY}`,
+      },
     });
     expect(h.last()?.session).toMatchObject({ vending: 'assume-role', externalIdSet: true });
   });
@@ -226,8 +268,16 @@ describe('issue credentials: the path is chosen by the entitlement', () => {
 
 describe('issue credentials: each path refuses what does not fit it, before STS, with a denial audited', () => {
   it.each([
-    ['keyvend-issuer for a role outside the broker allow-list', () => harness(oidcPrincipal(), entitlementOf({ roleArn: `arn:aws:iam::${ACCOUNT}:role/admin` })), 'role_not_in_broker_allow_list'],
-    ['keyvend-issuer on a broker with no issuer configured', () => harness(oidcPrincipal(), entitlementOf({}), { noIssuer: true }), 'broker_issuer_not_configured'],
+    [
+      'keyvend-issuer for a role outside the broker allow-list',
+      () => harness(oidcPrincipal(), entitlementOf({ roleArn: `arn:aws:iam::${ACCOUNT}:role/admin` })),
+      'role_not_in_broker_allow_list',
+    ],
+    [
+      'keyvend-issuer on a broker with no issuer configured',
+      () => harness(oidcPrincipal(), entitlementOf({}), { noIssuer: true }),
+      'broker_issuer_not_configured',
+    ],
   ] as const)('%s', async (_, make, reason) => {
     // Prepare
     const h = make();
@@ -244,7 +294,9 @@ describe('issue credentials: each path refuses what does not fit it, before STS,
 
   it('signing that fails (KMS throttled or down) issues nothing: 503 with Retry-After, no STS call, denial audited', async () => {
     // Prepare
-    const h = harness(oidcPrincipal(), entitlementOf({}), { signFails: new UpstreamUnavailableError('kms_throttled', { retryAfterSeconds: 5 }) });
+    const h = harness(oidcPrincipal(), entitlementOf({}), {
+      signFails: new UpstreamUnavailableError('kms_throttled', { retryAfterSeconds: 5 }),
+    });
 
     // Act
     const error = await refusal(h.run());
@@ -260,7 +312,15 @@ describe('issue credentials: each path refuses what does not fit it, before STS,
     for (const [principal, entitlement, input] of [
       [oidcPrincipal(), entitlementOf({}), {}],
       [samlPrincipal(), entitlementOf({}), { samlAssertion: new Secret('x') }],
-      [oidcPrincipal(), entitlementOf({ vending: 'federation-token', roleArn: undefined, federationUser: { secretId: 's', userArn: `arn:aws:iam::${ACCOUNT}:user/u` } }), {}],
+      [
+        oidcPrincipal(),
+        entitlementOf({
+          vending: 'federation-token',
+          roleArn: undefined,
+          federationUser: { secretId: 's', userArn: `arn:aws:iam::${ACCOUNT}:user/u` },
+        }),
+        {},
+      ],
     ] as const) {
       // Prepare
       const h = harness(principal, entitlement, { auditOpenFails: true });

@@ -93,7 +93,11 @@ describe('issueCredentials: a grant', () => {
     await issue(request());
 
     // Assess
-    expect(sts.calls[0]).toMatchObject({ policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'], transitiveTagKeys: ['keyvend:user'], externalId: 'tenant-42' });
+    expect(sts.calls[0]).toMatchObject({
+      policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
+      transitiveTagKeys: ['keyvend:user'],
+      externalId: 'tenant-42',
+    });
   });
 
   it('caps the duration at an hour when role chaining, and at the entitlement otherwise (P-10)', async () => {
@@ -129,7 +133,9 @@ describe('issueCredentials: who the caller is', () => {
   it('refuses a request problem audited without a caller before verifying anyone, and calls nothing else', async () => {
     // Prepare
     const { issue, verifier, store, sts, audit } = harness();
-    const problem = new InvalidRequestError('Send either a bearer token or a SAML response, not both.', { reason: 'ambiguous_credentials' });
+    const problem = new InvalidRequestError('Send either a bearer token or a SAML response, not both.', {
+      reason: 'ambiguous_credentials',
+    });
 
     // Act
     const error = await failure(issue(request({ requestProblem: { error: problem, audited: 'without-caller' } })));
@@ -139,7 +145,9 @@ describe('issueCredentials: who the caller is', () => {
     expect(verifier.calls).toEqual([]);
     expect(store.lookups).toEqual([]);
     expect(sts.calls).toHaveLength(0);
-    expect(audit.writes).toEqual([{ operation: 'record', record: expect.objectContaining({ outcome: 'denied', reason: 'ambiguous_credentials' }) }]);
+    expect(audit.writes).toEqual([
+      { operation: 'record', record: expect.objectContaining({ outcome: 'denied', reason: 'ambiguous_credentials' }) },
+    ]);
     expect(audit.last?.caller).toBeUndefined();
   });
 
@@ -148,14 +156,29 @@ describe('issueCredentials: who the caller is', () => {
     const { issue, verifier, store, sts, audit } = harness();
 
     // Act
-    const error = await failure(issue(request({ requestProblem: { error: new InvalidRequestError('no', { reason: 'token_in_query' }), audited: 'with-verified-caller' } })));
+    const error = await failure(
+      issue(
+        request({
+          requestProblem: { error: new InvalidRequestError('no', { reason: 'token_in_query' }), audited: 'with-verified-caller' },
+        }),
+      ),
+    );
 
     // Assess
     expect(error.reason).toBe('token_in_query');
     expect(verifier.calls).toEqual(['Bearer token']);
     expect(store.lookups).toEqual([]);
     expect(sts.calls).toHaveLength(0);
-    expect(audit.writes).toEqual([{ operation: 'record', record: expect.objectContaining({ outcome: 'denied', reason: 'token_in_query', caller: expect.objectContaining({ subject: 'alice-0001' }) }) }]);
+    expect(audit.writes).toEqual([
+      {
+        operation: 'record',
+        record: expect.objectContaining({
+          outcome: 'denied',
+          reason: 'token_in_query',
+          caller: expect.objectContaining({ subject: 'alice-0001' }),
+        }),
+      },
+    ]);
   });
 });
 
@@ -171,7 +194,9 @@ describe('issueCredentials: fails closed', () => {
     expect(error).toMatchObject({ code: 'invalid_token', httpStatus: 401 });
     expect(sts.calls).toHaveLength(0);
     expect(store.lookups).toHaveLength(0);
-    expect(audit.writes).toEqual([{ operation: 'record', record: expect.objectContaining({ outcome: 'denied', reason: 'token_expired', errorCode: 'invalid_token' }) }]);
+    expect(audit.writes).toEqual([
+      { operation: 'record', record: expect.objectContaining({ outcome: 'denied', reason: 'token_expired', errorCode: 'invalid_token' }) },
+    ]);
     expect(audit.last?.caller).toBeUndefined();
   });
 
@@ -261,7 +286,12 @@ describe('issueCredentials: fails closed', () => {
     expect(log.alarms).toHaveLength(1);
     expect(log.alarms[0]).toMatchObject({
       event: 'minted_not_delivered',
-      record: { outcome: 'minted_not_delivered', reason: 'audit_write_failed', session: { accessKeyId: 'ASIAFAKEFAKEFAKE0001' }, delivery: { delivered: false } },
+      record: {
+        outcome: 'minted_not_delivered',
+        reason: 'audit_write_failed',
+        session: { accessKeyId: 'ASIAFAKEFAKEFAKE0001' },
+        delivery: { delivered: false },
+      },
     });
     expect(JSON.stringify(log.alarms[0]?.record)).not.toContain(FAKE_SESSION_TOKEN);
     expect(log.decisions.some((d) => d.outcome === 'granted')).toBe(false);
@@ -299,7 +329,12 @@ describe('issueCredentials: fails closed', () => {
 
   it('never calls STS when the policy cannot be rendered (P-12)', async () => {
     // Prepare: a template that passed the write-time check is corrupted in storage
-    const broken = entitlementFor({ sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{email}}/*' }] } });
+    const broken = entitlementFor({
+      sessionPolicy: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{email}}/*' }],
+      },
+    });
     const { issue, sts, audit } = harness({ entitlements: [broken] });
 
     // Act
@@ -313,7 +348,12 @@ describe('issueCredentials: fails closed', () => {
 
   it('refuses a caller whose subject a {{subject}} template cannot safely hold, without calling STS', async () => {
     // Prepare
-    const template = entitlementFor({ sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{issuerId}}/{{subject}}/*' }] } });
+    const template = entitlementFor({
+      sessionPolicy: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{issuerId}}/{{subject}}/*' }],
+      },
+    });
     const { issue, sts } = harness({ entitlements: [template], principal: principalFor({ subject: 'alice.smith@example.com' }) });
 
     // Act
@@ -326,7 +366,11 @@ describe('issueCredentials: fails closed', () => {
 
   it('refuses an oversized policy and tags before STS (P-11)', async () => {
     // Prepare
-    const statements = Array.from({ length: 30 }, (_, i) => ({ Effect: 'Allow', Action: 's3:PutObject', Resource: `arn:aws:s3:::bucket-${i}/{{userKey}}/*` }));
+    const statements = Array.from({ length: 30 }, (_, i) => ({
+      Effect: 'Allow',
+      Action: 's3:PutObject',
+      Resource: `arn:aws:s3:::bucket-${i}/{{userKey}}/*`,
+    }));
     const { issue, sts } = harness({ entitlements: [entitlementFor({ sessionPolicy: { Version: '2012-10-17', Statement: statements } })] });
 
     // Act
@@ -343,7 +387,12 @@ describe('issueCredentials: fails closed', () => {
     ['an entitlement id outside the grammar', { entitlement: '../admin' }, 'invalid_request', 'invalid_request'],
     ['a non-string entitlement', { entitlement: { id: 'photo-uploads' } }, 'invalid_request', 'invalid_request'],
     ['a duration below the minimum', { durationSeconds: 60 }, 'invalid_request', 'invalid_request'],
-    ['a problem the HTTP layer found (client-chosen STS fields, P-08f)', { requestProblem: { error: new InvalidRequestError('no', { reason: 'unknown_fields' }), audited: 'with-verified-caller' as const } }, 'invalid_request', 'unknown_fields'],
+    [
+      'a problem the HTTP layer found (client-chosen STS fields, P-08f)',
+      { requestProblem: { error: new InvalidRequestError('no', { reason: 'unknown_fields' }), audited: 'with-verified-caller' as const } },
+      'invalid_request',
+      'unknown_fields',
+    ],
   ])('denies %s, audits the reason with the caller, and calls no STS', async (_name, overrides, code, reason) => {
     // Prepare
     const { issue, sts, audit, log } = harness();

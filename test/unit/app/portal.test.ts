@@ -25,7 +25,10 @@ class FakePortalLogin implements PortalLogin {
     return { redirectUrl: 'https://idp.example.com/authorize?state=s-1', state: 's-1', nonce: 'n-1', codeVerifier: 'v-1' };
   }
 
-  async complete(response: Readonly<Record<string, string>>, kept: { state: string; nonce: string; codeVerifier: string }): Promise<PortalSignIn> {
+  async complete(
+    response: Readonly<Record<string, string>>,
+    kept: { state: string; nonce: string; codeVerifier: string },
+  ): Promise<PortalSignIn> {
     this.completed.push({ response, kept: { state: kept.state, nonce: kept.nonce, codeVerifier: kept.codeVerifier } });
     if (this.outcome instanceof Error) throw this.outcome;
     return { principal: this.outcome, ...(this.displayName === undefined ? {} : { displayName: this.displayName }) };
@@ -85,7 +88,9 @@ function harness(options: { saml?: boolean; entitlements?: ReturnType<typeof ent
           saml: {
             verifier: samlVerifier,
             acsUrl: ACS_URL,
-            requests: { redirectUrl: (idpId: string, id: string) => (idpId === 'corp-saml' ? `https://saml.example.com/sso?id=${id}` : undefined) },
+            requests: {
+              redirectUrl: (idpId: string, id: string) => (idpId === 'corp-saml' ? `https://saml.example.com/sso?id=${id}` : undefined),
+            },
           },
         }),
   });
@@ -116,15 +121,24 @@ describe('portal: OIDC sign-in', () => {
 
     // Act
     const begun = await portal.beginLogin();
-    const { sessionCookie, session } = await portal.completeLogin({ response: { code: 'c-1', state: 's-1' }, transactionCookie: begun.transactionCookie, context });
+    const { sessionCookie, session } = await portal.completeLogin({
+      response: { code: 'c-1', state: 's-1' },
+      transactionCookie: begun.transactionCookie,
+      context,
+    });
 
     // Assess
     expect(begun.redirectUrl).toBe('https://idp.example.com/authorize?state=s-1');
-    expect(login.completed).toEqual([{ response: { code: 'c-1', state: 's-1' }, kept: { state: 's-1', nonce: 'n-1', codeVerifier: 'v-1' } }]);
+    expect(login.completed).toEqual([
+      { response: { code: 'c-1', state: 's-1' }, kept: { state: 's-1', nonce: 'n-1', codeVerifier: 'v-1' } },
+    ]);
     expect(session.principal.subject).toBe('alice-0001');
     expect((await portal.session(sessionCookie))?.principal.userKey).toBe(principalFor().userKey);
     expect(outcomes(audit)).toEqual(['record:portal_login:granted']);
-    expect(audit.last).toMatchObject({ request: { requestId: 'req-1', sourceIp: '203.0.113.9' }, caller: { subject: 'alice-0001', tokenRef: 'sha256:abc' } });
+    expect(audit.last).toMatchObject({
+      request: { requestId: 'req-1', sourceIp: '203.0.113.9' },
+      caller: { subject: 'alice-0001', tokenRef: 'sha256:abc' },
+    });
     expect(log.decisions.map((d) => d.outcome)).toEqual(['granted']);
   });
 
@@ -135,7 +149,11 @@ describe('portal: OIDC sign-in', () => {
 
     // Act
     const begun = await portal.beginLogin();
-    const { sessionCookie } = await portal.completeLogin({ response: { code: 'c-1', state: 's-1' }, transactionCookie: begun.transactionCookie, context });
+    const { sessionCookie } = await portal.completeLogin({
+      response: { code: 'c-1', state: 's-1' },
+      transactionCookie: begun.transactionCookie,
+      context,
+    });
     const reread = await portal.session(sessionCookie);
 
     // Assess
@@ -147,11 +165,14 @@ describe('portal: OIDC sign-in', () => {
 
   it.each([
     ['no transaction cookie', async () => undefined],
-    ['a transaction cookie past its ten minutes', async (h: ReturnType<typeof harness>) => {
-      const { transactionCookie } = await h.portal.beginLogin();
-      h.advance(601);
-      return transactionCookie;
-    }],
+    [
+      'a transaction cookie past its ten minutes',
+      async (h: ReturnType<typeof harness>) => {
+        const { transactionCookie } = await h.portal.beginLogin();
+        h.advance(601);
+        return transactionCookie;
+      },
+    ],
     ['a forged transaction cookie', async () => 'eyJzIjoicy0xIn0.forged'],
   ])('refuses a callback with %s before asking the IdP, and audits the refusal', async (_name, cookieFor) => {
     // Prepare
@@ -179,7 +200,17 @@ describe('portal: OIDC sign-in', () => {
 
     // Assess
     expect(error.reason).toBe('state_mismatch');
-    expect(audit.writes).toEqual([{ operation: 'record', record: expect.objectContaining({ action: 'portal_login', outcome: 'denied', reason: 'state_mismatch', errorCode: 'invalid_token' }) }]);
+    expect(audit.writes).toEqual([
+      {
+        operation: 'record',
+        record: expect.objectContaining({
+          action: 'portal_login',
+          outcome: 'denied',
+          reason: 'state_mismatch',
+          errorCode: 'invalid_token',
+        }),
+      },
+    ]);
     expect(log.decisions.map((d) => d.outcome)).toEqual(['denied']);
   });
 
@@ -277,15 +308,26 @@ describe('portal: SAML sign-in', () => {
     const requestId = new URL(begun.redirectUrl).searchParams.get('id');
 
     // Act
-    const { session } = await portal.completeSamlLogin({ samlResponse: 'PHNhbWw+', requestCookie: begun.requestCookie, sessionCookie: undefined, context });
+    const { session } = await portal.completeSamlLogin({
+      samlResponse: 'PHNhbWw+',
+      requestCookie: begun.requestCookie,
+      sessionCookie: undefined,
+      context,
+    });
 
     // Assess
     expect(session.principal.subject).toBe('bob-0002');
     expect(samlVerifier.calls).toEqual([
-      { samlResponse: 'PHNhbWw+', consumer: { acsUrl: ACS_URL, solicitation: { kind: 'requested', request: { id: requestId, idpId: 'corp-saml' } } } },
+      {
+        samlResponse: 'PHNhbWw+',
+        consumer: { acsUrl: ACS_URL, solicitation: { kind: 'requested', request: { id: requestId, idpId: 'corp-saml' } } },
+      },
     ]);
     expect(outcomes(audit)).toEqual(['record:portal_login:granted']);
-    expect(audit.last).toMatchObject({ caller: { subject: 'bob-0002', idpType: 'saml' }, credentialRef: `sha256:${sha256Hex('PHNhbWw+')}` });
+    expect(audit.last).toMatchObject({
+      caller: { subject: 'bob-0002', idpType: 'saml' },
+      credentialRef: `sha256:${sha256Hex('PHNhbWw+')}`,
+    });
   });
 
   it('refuses a response without a request of this browser (login CSRF), audited with a hash of the response only', async () => {
@@ -293,7 +335,9 @@ describe('portal: SAML sign-in', () => {
     const { portal, samlVerifier, audit } = harness();
 
     // Act
-    const error = await failure(portal.completeSamlLogin({ samlResponse: 'UNSOLICITED', requestCookie: undefined, sessionCookie: undefined, context }));
+    const error = await failure(
+      portal.completeSamlLogin({ samlResponse: 'UNSOLICITED', requestCookie: undefined, sessionCookie: undefined, context }),
+    );
 
     // Assess
     expect(error).toMatchObject({ code: 'invalid_token', reason: 'unsolicited_response' });
@@ -310,7 +354,9 @@ describe('portal: SAML sign-in', () => {
     samlVerifier.outcome = new InvalidSamlResponseError('assertion_replayed', { principal: principalFor({ subject: 'mallory-0003' }) });
 
     // Act
-    const error = await failure(portal.completeSamlLogin({ samlResponse: 'R', requestCookie: undefined, sessionCookie: undefined, context }));
+    const error = await failure(
+      portal.completeSamlLogin({ samlResponse: 'R', requestCookie: undefined, sessionCookie: undefined, context }),
+    );
 
     // Assess
     expect(error.reason).toBe('assertion_replayed');
@@ -322,7 +368,9 @@ describe('portal: SAML sign-in', () => {
     const { portal, samlVerifier, audit } = harness({ saml: false });
 
     // Act
-    const error = await failure(portal.completeSamlLogin({ samlResponse: 'R', requestCookie: undefined, sessionCookie: undefined, context }));
+    const error = await failure(
+      portal.completeSamlLogin({ samlResponse: 'R', requestCookie: undefined, sessionCookie: undefined, context }),
+    );
 
     // Assess
     expect(error).toMatchObject({ code: 'invalid_token', reason: 'saml_not_configured' });
@@ -338,11 +386,22 @@ describe('portal: SAML sign-in', () => {
     const alice = signedInAs(principalFor()).cookie;
 
     // Act
-    const error = await failure(portal.completeSamlLogin({ samlResponse: 'R', requestCookie: begun.requestCookie, sessionCookie: alice, context }));
+    const error = await failure(
+      portal.completeSamlLogin({ samlResponse: 'R', requestCookie: begun.requestCookie, sessionCookie: alice, context }),
+    );
 
     // Assess
     expect(error).toMatchObject({ code: 'invalid_request', reason: 'portal_signed_in_as_another' });
-    expect(audit.writes).toEqual([{ operation: 'record', record: expect.objectContaining({ outcome: 'denied', reason: 'portal_signed_in_as_another', caller: expect.objectContaining({ subject: 'bob-0002' }) }) }]);
+    expect(audit.writes).toEqual([
+      {
+        operation: 'record',
+        record: expect.objectContaining({
+          outcome: 'denied',
+          reason: 'portal_signed_in_as_another',
+          caller: expect.objectContaining({ subject: 'bob-0002' }),
+        }),
+      },
+    ]);
   });
 
   it('lets the same person sign in again over their own session', async () => {
@@ -354,7 +413,12 @@ describe('portal: SAML sign-in', () => {
     if (begun.kind !== 'redirect') throw new Error('expected a redirect');
 
     // Act
-    const { session } = await portal.completeSamlLogin({ samlResponse: 'R', requestCookie: begun.requestCookie, sessionCookie: signedInAs(bob).cookie, context });
+    const { session } = await portal.completeSamlLogin({
+      samlResponse: 'R',
+      requestCookie: begun.requestCookie,
+      sessionCookie: signedInAs(bob).cookie,
+      context,
+    });
 
     // Assess
     expect(session.principal.userKey).toBe(bob.userKey);
@@ -399,7 +463,12 @@ describe('portal: the session', () => {
 
     // Assess
     expect(listed.map((e) => e.id)).toEqual(['alpha-both', 'zeta-console']);
-    expect(listed[0]).toEqual({ id: 'alpha-both', description: 'Uploads to your own folder', roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads', outputs: ['credentials', 'console'] });
+    expect(listed[0]).toEqual({
+      id: 'alpha-both',
+      description: 'Uploads to your own folder',
+      roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads',
+      outputs: ['credentials', 'console'],
+    });
   });
 
   it('answers 503 when the entitlements cannot be read, and keeps a KeyvendError as it is', async () => {
@@ -432,7 +501,11 @@ describe('portal: the console button', () => {
     // Assess
     expect(grant.grantId).toBe('grant-1');
     expect(consoleCalls).toHaveLength(1);
-    expect(consoleCalls[0]).toMatchObject({ caller: { kind: 'verified', principal: { subject: 'alice-0001' } }, entitlement: 'console-readonly', context });
+    expect(consoleCalls[0]).toMatchObject({
+      caller: { kind: 'verified', principal: { subject: 'alice-0001' } },
+      entitlement: 'console-readonly',
+      context,
+    });
     expect(consoleCalls[0]?.requestProblem).toBeUndefined();
     expect(audit.writes).toEqual([]);
   });
@@ -445,11 +518,16 @@ describe('portal: the console button', () => {
     failConsoleWith(new KeyvendError('invalid_request', 400, 'The form has expired; reload the page.', { reason: 'csrf_token_invalid' }));
 
     // Act
-    const error = await failure(portal.openConsole({ sessionCookie: cookie, form: { csrf: other, entitlement: 'console-readonly' }, context }));
+    const error = await failure(
+      portal.openConsole({ sessionCookie: cookie, form: { csrf: other, entitlement: 'console-readonly' }, context }),
+    );
 
     // Assess
     expect(error.reason).toBe('csrf_token_invalid');
-    expect(consoleCalls[0]).toMatchObject({ caller: { kind: 'verified' }, requestProblem: { code: 'invalid_request', reason: 'csrf_token_invalid' } });
+    expect(consoleCalls[0]).toMatchObject({
+      caller: { kind: 'verified' },
+      requestProblem: { code: 'invalid_request', reason: 'csrf_token_invalid' },
+    });
   });
 
   it('refuses without a session, auditing a console denial that names the requested entitlement (cut to 64)', async () => {
@@ -457,7 +535,9 @@ describe('portal: the console button', () => {
     const { portal, consoleCalls, audit } = harness();
 
     // Act
-    const error = await failure(portal.openConsole({ sessionCookie: undefined, form: { csrf: 'x', entitlement: 'e'.repeat(500) }, context }));
+    const error = await failure(
+      portal.openConsole({ sessionCookie: undefined, form: { csrf: 'x', entitlement: 'e'.repeat(500) }, context }),
+    );
 
     // Assess
     expect(error).toMatchObject({ code: 'invalid_token', reason: 'no_session' });
@@ -478,7 +558,17 @@ describe('portal: sign-out', () => {
     await portal.logout({ sessionCookie: cookie, form: { csrf }, context });
 
     // Assess
-    expect(audit.writes).toEqual([{ operation: 'record', record: expect.objectContaining({ action: 'portal_logout', outcome: 'granted', reason: 'signed_out', caller: expect.objectContaining({ subject: 'alice-0001' }) }) }]);
+    expect(audit.writes).toEqual([
+      {
+        operation: 'record',
+        record: expect.objectContaining({
+          action: 'portal_logout',
+          outcome: 'granted',
+          reason: 'signed_out',
+          caller: expect.objectContaining({ subject: 'alice-0001' }),
+        }),
+      },
+    ]);
     expect(log.decisions.map((d) => d.outcome)).toEqual(['granted']);
   });
 

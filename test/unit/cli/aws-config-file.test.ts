@@ -45,7 +45,9 @@ describe('editing the AWS config file', () => {
 
     // Assess
     expect(update.created).toBe(false);
-    expect(update.text).toBe(EXISTING.replace('credential_process = /old/keyvend credentials old-entitlement', `credential_process = ${PROCESS}`));
+    expect(update.text).toBe(
+      EXISTING.replace('credential_process = /old/keyvend credentials old-entitlement', `credential_process = ${PROCESS}`),
+    );
     expect(update.conflicts).toEqual([]);
   });
 

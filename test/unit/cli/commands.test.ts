@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readLogin } from '../../../src/cli/login-store.ts';
 import { ROOT } from '../../../infra/local/stack.ts';
-import { contextFor, fakeAccessToken, isolatedEnv, runInProcess, startFakeBroker, storeLogin, type FakeBroker } from '../../support/cli-harness.ts';
+import {
+  contextFor,
+  fakeAccessToken,
+  isolatedEnv,
+  runInProcess,
+  startFakeBroker,
+  storeLogin,
+  type FakeBroker,
+} from '../../support/cli-harness.ts';
 
 const ISSUER = 'https://idp.example.com';
 
@@ -40,7 +48,9 @@ describe('keyvend commands: output, errors and exit codes', () => {
       runInProcess(['credentials', 'photo-uploads', '--min-remaining', 'soon'], env),
     ]);
     const helps = await Promise.all(
-      ['login', 'logout', 'whoami', 'ls', 'credentials', 'env', 'exec', 'configure', 'serve', 'console', 'config'].map((name) => runInProcess([name, '--help'], env)),
+      ['login', 'logout', 'whoami', 'ls', 'credentials', 'env', 'exec', 'configure', 'serve', 'console', 'config'].map((name) =>
+        runInProcess([name, '--help'], env),
+      ),
     );
 
     const version = await runInProcess(['--version'], env);
@@ -78,24 +88,46 @@ describe('keyvend commands: output, errors and exit codes', () => {
     // Prepare
     const stranger = { ...isolatedEnv(), KEYVEND_URL: broker.url, KEYVEND_ISSUER: ISSUER };
     const expired = { ...isolatedEnv(), KEYVEND_URL: broker.url, KEYVEND_ISSUER: ISSUER };
-    storeLogin(expired, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: token, refreshToken: 'revoked', accessTokenExpiresAt: Date.now() - 1000 });
+    storeLogin(expired, {
+      issuer: ISSUER,
+      tokenEndpoint: `${broker.url}/token`,
+      accessToken: token,
+      refreshToken: 'revoked',
+      accessTokenExpiresAt: Date.now() - 1000,
+    });
 
     // Act
     const notLoggedIn = await runInProcess(['credentials', 'photo-uploads'], stranger);
     const loginExpired = await runInProcess(['ls'], expired);
 
     // Assess
-    expect(notLoggedIn).toMatchObject({ code: 3, stdout: '', stderr: `keyvend: not_logged_in: not logged in to ${ISSUER}; run \`keyvend login\`\n` });
+    expect(notLoggedIn).toMatchObject({
+      code: 3,
+      stdout: '',
+      stderr: `keyvend: not_logged_in: not logged in to ${ISSUER}; run \`keyvend login\`\n`,
+    });
     expect(loginExpired.code).toBe(3);
-    expect(loginExpired.stderr).toMatch(/^keyvend: login_expired: your login to https:\/\/idp\.example\.com has expired \(.*\); run `keyvend login`\n$/u);
+    expect(loginExpired.stderr).toMatch(
+      /^keyvend: login_expired: your login to https:\/\/idp\.example\.com has expired \(.*\); run `keyvend login`\n$/u,
+    );
     expect(broker.calls.map((call) => call.path)).toEqual(['/token']);
   });
 
   it('whoami: shows the saved login without asking anyone, and exits 3 when there is none or it cannot be renewed', async () => {
     // Prepare
-    const named = fakeAccessToken('user-1', 4_000_000_000).replace(/\.[^.]+\./u, `.${Buffer.from(JSON.stringify({ sub: 'user-1', name: 'Alice\u001b[31m Example' })).toString('base64url')}.`);
+    const named = fakeAccessToken('user-1', 4_000_000_000).replace(
+      /\.[^.]+\./u,
+      `.${Buffer.from(JSON.stringify({ sub: 'user-1', name: 'Alice\u001b[31m Example' })).toString('base64url')}.`,
+    );
     const now = Date.parse('2030-01-01T00:00:00Z');
-    storeLogin(env, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: named, refreshToken: 'refresh-1', accessTokenExpiresAt: now + 90 * 60_000, loggedInAt: '2029-12-31T23:00:00.000Z' });
+    storeLogin(env, {
+      issuer: ISSUER,
+      tokenEndpoint: `${broker.url}/token`,
+      accessToken: named,
+      refreshToken: 'refresh-1',
+      accessTokenExpiresAt: now + 90 * 60_000,
+      loggedInAt: '2029-12-31T23:00:00.000Z',
+    });
     const stale = { ...isolatedEnv(), KEYVEND_ISSUER: ISSUER };
     storeLogin(stale, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: token, accessTokenExpiresAt: now - 1000 });
     const stranger = { ...isolatedEnv(), KEYVEND_ISSUER: ISSUER };
@@ -129,16 +161,32 @@ describe('keyvend commands: output, errors and exit codes', () => {
       renewable: true,
       loggedInAt: '2029-12-31T23:00:00.000Z',
     });
-    expect(expired).toMatchObject({ code: 3, stdout: '', stderr: expect.stringMatching(/^keyvend: login_expired: .*no refresh token\); run `keyvend login`\n$/u) });
-    expect(nobody).toMatchObject({ code: 3, stdout: '', stderr: `keyvend: not_logged_in: not logged in to ${ISSUER}; run \`keyvend login\`\n` });
+    expect(expired).toMatchObject({
+      code: 3,
+      stdout: '',
+      stderr: expect.stringMatching(/^keyvend: login_expired: .*no refresh token\); run `keyvend login`\n$/u),
+    });
+    expect(nobody).toMatchObject({
+      code: 3,
+      stdout: '',
+      stderr: `keyvend: not_logged_in: not logged in to ${ISSUER}; run \`keyvend login\`\n`,
+    });
     expect(broker.calls).toEqual([]);
   });
 
   it('refreshes an expired access token with the refresh token and keeps the rotated one', async () => {
     // Prepare
     const fresh = fakeAccessToken('user-1', 4_000_000_001);
-    broker.answers.set('POST /token', [{ status: 200, body: { access_token: fresh, token_type: 'Bearer', expires_in: 900, refresh_token: 'refresh-2' } }]);
-    storeLogin(env, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: token, refreshToken: 'refresh-1', accessTokenExpiresAt: Date.now() - 1000 });
+    broker.answers.set('POST /token', [
+      { status: 200, body: { access_token: fresh, token_type: 'Bearer', expires_in: 900, refresh_token: 'refresh-2' } },
+    ]);
+    storeLogin(env, {
+      issuer: ISSUER,
+      tokenEndpoint: `${broker.url}/token`,
+      accessToken: token,
+      refreshToken: 'refresh-1',
+      accessTokenExpiresAt: Date.now() - 1000,
+    });
     broker.answers.set('GET /v1/entitlements', [{ status: 200, body: { entitlements: [] } }]);
 
     // Act
@@ -146,15 +194,25 @@ describe('keyvend commands: output, errors and exit codes', () => {
 
     // Assess
     expect(run).toMatchObject({ code: 0, stdout: '{"entitlements":[]}\n' });
-    expect(new URLSearchParams(broker.calls[0]?.body)).toEqual(new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'refresh-1', client_id: 'keyvend-cli' }));
+    expect(new URLSearchParams(broker.calls[0]?.body)).toEqual(
+      new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'refresh-1', client_id: 'keyvend-cli' }),
+    );
     expect(broker.calls[1]?.authorization).toBe(`Bearer ${fresh}`);
     expect(readLogin(contextFor(env), ISSUER)).toMatchObject({ accessToken: fresh, refreshToken: 'refresh-2' });
   });
 
   it('carries the broker error code and request id in one line, with exit 3, 4 or 5 by status', async () => {
     // Prepare
-    const refusal = (status: number, error: string) => [{ status, body: { error, message: `${error} message`, requestId: `req-${status}` } }];
-    broker.answers.set('POST /v1/credentials', [...refusal(403, 'not_entitled'), ...refusal(401, 'invalid_token'), ...refusal(503, 'upstream_unavailable'), ...refusal(429, 'throttled'), { status: 200, body: { odd: true } }]);
+    const refusal = (status: number, error: string) => [
+      { status, body: { error, message: `${error} message`, requestId: `req-${status}` } },
+    ];
+    broker.answers.set('POST /v1/credentials', [
+      ...refusal(403, 'not_entitled'),
+      ...refusal(401, 'invalid_token'),
+      ...refusal(503, 'upstream_unavailable'),
+      ...refusal(429, 'throttled'),
+      { status: 200, body: { odd: true } },
+    ]);
     const unreachable = { ...env, KEYVEND_URL: 'http://127.0.0.1:9' };
 
     // Act
@@ -174,7 +232,9 @@ describe('keyvend commands: output, errors and exit codes', () => {
 
   it('names a refusal that is not the broker own (a gateway page) by its HTTP status only', async () => {
     // Prepare
-    broker.answers.set('POST /v1/console', [{ status: 404, body: { statusCode: 404, error: 'Serverless-offline: route not found.', message: 'Route not found' } }]);
+    broker.answers.set('POST /v1/console', [
+      { status: 404, body: { statusCode: 404, error: 'Serverless-offline: route not found.', message: 'Route not found' } },
+    ]);
     broker.answers.set('GET /v1/entitlements', [{ status: 502, body: { message: 'Bad Gateway\u001b[2J' } }]);
 
     // Act
@@ -218,12 +278,18 @@ describe('keyvend commands: output, errors and exit codes', () => {
 
     // Assess
     expect(regionOf(none.stdout)).toEqual([undefined, undefined]);
-    expect(none.stderr).toBe('keyvend: note: no region exported; pass --region REGION or run `keyvend config set region REGION`, or the AWS tools will ask for one\n');
+    expect(none.stderr).toBe(
+      'keyvend: note: no region exported; pass --region REGION or run `keyvend config set region REGION`, or the AWS tools will ask for one\n',
+    );
     expect(regionOf(fromFile.stdout)).toEqual(['ap-southeast-2', 'ap-southeast-2']);
     expect(fromFile.stderr).toBe('');
     expect(regionOf(fromEnv.stdout)).toEqual(['eu-central-1', 'eu-central-1']);
     expect(regionOf(fromFlag.stdout)).toEqual(['us-west-2', 'us-west-2']);
-    expect(bad).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^keyvend: usage: "Mars 1" is not an AWS region name/u) });
+    expect(bad).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(/^keyvend: usage: "Mars 1" is not an AWS region name/u),
+    });
     expect(badConfig.code).toBe(2);
   });
 
@@ -241,7 +307,9 @@ describe('keyvend commands: output, errors and exit codes', () => {
     const notHttps = await runInProcess(['config', 'set', 'stsEndpointUrl', 'http://sts.example.com'], local);
 
     // Assess
-    expect(withoutEndpoint.stderr).toMatch(/\nTry: aws sts get-caller-identity --profile demo\nAgainst a local stack, .*--endpoint-url.*keyvend config set stsEndpointUrl URL/u);
+    expect(withoutEndpoint.stderr).toMatch(
+      /\nTry: aws sts get-caller-identity --profile demo\nAgainst a local stack, .*--endpoint-url.*keyvend config set stsEndpointUrl URL/u,
+    );
     expect(againstAws.stderr).toMatch(/\nTry: aws sts get-caller-identity --profile demo\n$/u);
     expect(withEndpoint.stderr).toMatch(/\nTry: aws sts get-caller-identity --profile demo --endpoint-url http:\/\/127\.0\.0\.1:4020\n$/u);
     // the config file's region goes into the profile when --region is not given
@@ -255,7 +323,9 @@ describe('keyvend commands: output, errors and exit codes', () => {
 
     // Assess
     expect(run.code).toBe(0);
-    expect(run.stderr).toBe('keyvend: warning: these credentials last less than 20 minutes, so the cache cannot serve them; lower --min-remaining or ask for a longer --duration\n');
+    expect(run.stderr).toBe(
+      'keyvend: warning: these credentials last less than 20 minutes, so the cache cannot serve them; lower --min-remaining or ask for a longer --duration\n',
+    );
   });
 
   it('logs out: forgets the tokens and the credentials cached for that login', async () => {
@@ -294,15 +364,32 @@ describe('keyvend commands: output, errors and exit codes', () => {
     chmodSync(opener, 0o755);
 
     // Act
-    const printed = await runInProcess(['console', 'console-readonly', '--destination', 'https://console.aws.amazon.com/s3/', '--duration', '1800'], env);
+    const printed = await runInProcess(
+      ['console', 'console-readonly', '--destination', 'https://console.aws.amazon.com/s3/', '--duration', '1800'],
+      env,
+    );
     const json = await runInProcess(['console', 'console-readonly', '--json'], env);
     const opening = runInProcess(['console', 'console-readonly', '--open'], { ...env, KEYVEND_BROWSER: opener });
-    await expect.poll(() => { try { return readFileSync(opened, 'utf8'); } catch { return ''; } }, { timeout: 10_000 }).toMatch(/^http:/u);
+    await expect
+      .poll(
+        () => {
+          try {
+            return readFileSync(opened, 'utf8');
+          } catch {
+            return '';
+          }
+        },
+        { timeout: 10_000 },
+      )
+      .toMatch(/^http:/u);
     const browserArgs = readFileSync(opened, 'utf8');
     const link = browserArgs.trim();
     const guessed = await fetch(new URL('/favicon.ico', link));
     const first = await fetch(link, { redirect: 'manual' });
-    const again = await fetch(link, { redirect: 'manual' }).then((response) => response.status, () => 'closed');
+    const again = await fetch(link, { redirect: 'manual' }).then(
+      (response) => response.status,
+      () => 'closed',
+    );
     const open = await opening;
 
     // Assess
@@ -330,7 +417,9 @@ describe('keyvend commands: output, errors and exit codes', () => {
 
   it('reports a console refusal with the broker code and exit 4', async () => {
     // Prepare
-    broker.answers.set('POST /v1/console', [{ status: 403, body: { error: 'not_entitled', message: 'no console for you', requestId: 'req-c' } }]);
+    broker.answers.set('POST /v1/console', [
+      { status: 403, body: { error: 'not_entitled', message: 'no console for you', requestId: 'req-c' } },
+    ]);
 
     // Act
     const run = await runInProcess(['console', 'photo-uploads'], env);
@@ -385,7 +474,11 @@ describe('keyvend exec', () => {
 
   it('runs the command with the credentials in its environment and AWS_PROFILE unset', async () => {
     // Act
-    const result = await run(['/bin/sh', '-c', 'echo "$AWS_ACCESS_KEY_ID|$AWS_CREDENTIAL_EXPIRATION|${AWS_PROFILE-unset}|${#AWS_SESSION_TOKEN}"']);
+    const result = await run([
+      '/bin/sh',
+      '-c',
+      'echo "$AWS_ACCESS_KEY_ID|$AWS_CREDENTIAL_EXPIRATION|${AWS_PROFILE-unset}|${#AWS_SESSION_TOKEN}"',
+    ]);
 
     // Assess
     expect(result.status).toBe(0);
@@ -419,7 +512,6 @@ describe('keyvend exec', () => {
     expect(signalled).toBe(true);
     expect(result, JSON.stringify(result)).toMatchObject({ status: 42 });
   });
-
 });
 
 describe('keyvend serve', () => {
@@ -446,12 +538,16 @@ describe('keyvend serve', () => {
       const other = await fetch(uri.replace('photo-uploads', 'other-one'), { headers: { authorization: token } });
 
       // Assess
-      expect(printed).toMatch(/^export AWS_CONTAINER_CREDENTIALS_FULL_URI='http:\/\/127\.0\.0\.1:\d+\/creds\/photo-uploads'\nexport AWS_CONTAINER_AUTHORIZATION_TOKEN='[A-Za-z0-9_-]{43}'\n# for other-one: AWS_CONTAINER_CREDENTIALS_FULL_URI=http:\/\/127\.0\.0\.1:\d+\/creds\/other-one\n$/u);
+      expect(printed).toMatch(
+        /^export AWS_CONTAINER_CREDENTIALS_FULL_URI='http:\/\/127\.0\.0\.1:\d+\/creds\/photo-uploads'\nexport AWS_CONTAINER_AUTHORIZATION_TOKEN='[A-Za-z0-9_-]{43}'\n# for other-one: AWS_CONTAINER_CREDENTIALS_FULL_URI=http:\/\/127\.0\.0\.1:\d+\/creds\/other-one\n$/u,
+      );
       expect(first.status).toBe(200);
       expect(await first.json()).toMatchObject({ AccessKeyId: expect.stringMatching(/^ASIAFAKE/u), Token: expect.any(String) });
       expect(other.status).toBe(200);
       // Both were fetched at start-up, together, so in either order; the requests found them held.
-      const bodies = broker.calls.filter((call) => call.path === '/v1/credentials').map((call) => JSON.parse(call.body) as { entitlement: string });
+      const bodies = broker.calls
+        .filter((call) => call.path === '/v1/credentials')
+        .map((call) => JSON.parse(call.body) as { entitlement: string });
       expect(bodies.map((body) => body.entitlement).sort()).toEqual(['other-one', 'photo-uploads']);
     } finally {
       child.kill('SIGTERM');
@@ -465,7 +561,11 @@ describe('keyvend serve', () => {
     const broker = await startFakeBroker({ lifetimeSeconds: 3 });
     const env = { ...isolatedEnv(), KEYVEND_URL: broker.url, KEYVEND_ISSUER: ISSUER };
     storeLogin(env, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: fakeAccessToken('user-1', 4_000_000_000) });
-    const child = spawn(process.execPath, [join(ROOT, 'dist/keyvend.mjs'), 'serve', 'photo-uploads', '--imds', '--json', '--min-remaining', '0'], { env });
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'dist/keyvend.mjs'), 'serve', 'photo-uploads', '--imds', '--json', '--min-remaining', '0'],
+      { env },
+    );
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -480,8 +580,12 @@ describe('keyvend serve', () => {
         });
       });
       const imds = async () => {
-        const token = await (await fetch(`${announced.endpoint}latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' } })).text();
-        return fetch(`${announced.endpoint}latest/meta-data/iam/security-credentials/photo-uploads`, { headers: { 'x-aws-ec2-metadata-token': token } });
+        const token = await (
+          await fetch(`${announced.endpoint}latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' } })
+        ).text();
+        return fetch(`${announced.endpoint}latest/meta-data/iam/security-credentials/photo-uploads`, {
+          headers: { 'x-aws-ec2-metadata-token': token },
+        });
       };
 
       // Act: nobody asks for 5 seconds, then somebody does
@@ -490,7 +594,13 @@ describe('keyvend serve', () => {
       const served = (await (await imds()).json()) as { AccessKeyId: string; Expiration: string };
       const servedAt = Date.now();
       // Then the broker fails from now on; once the held credentials expire, a request gets the failure.
-      broker.answers.set('POST /v1/credentials', Array.from({ length: 50 }, () => ({ status: 503, body: { error: 'upstream_unavailable', message: 'STS is down', requestId: 'req-503' } })));
+      broker.answers.set(
+        'POST /v1/credentials',
+        Array.from({ length: 50 }, () => ({
+          status: 503,
+          body: { error: 'upstream_unavailable', message: 'STS is down', requestId: 'req-503' },
+        })),
+      );
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(served.Expiration) - Date.now()) + 100));
       const afterExpiry = await imds();
 

@@ -28,7 +28,13 @@ describe('the credential cache', () => {
   beforeEach(() => {
     broker.calls.length = 0;
     env = isolatedEnv();
-    storeLogin(env, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: fakeAccessToken('user-1', 4_000_000_000), subject: 'user-1', accessTokenExpiresAt: Date.now() + 3_600_000 });
+    storeLogin(env, {
+      issuer: ISSUER,
+      tokenEndpoint: `${broker.url}/token`,
+      accessToken: fakeAccessToken('user-1', 4_000_000_000),
+      subject: 'user-1',
+      accessTokenExpiresAt: Date.now() + 3_600_000,
+    });
   });
 
   it('serves the second call from a file only the user can read, without asking the broker again', async () => {
@@ -86,7 +92,12 @@ describe('the credential cache', () => {
     // Act
     const photos = await obtainCredentials(contextFor(env), request());
     const other = await obtainCredentials(contextFor(env), request({ entitlement: 'other' }));
-    storeLogin(env, { issuer: ISSUER, tokenEndpoint: `${broker.url}/token`, accessToken: fakeAccessToken('user-2', 4_000_000_000), subject: 'user-2' });
+    storeLogin(env, {
+      issuer: ISSUER,
+      tokenEndpoint: `${broker.url}/token`,
+      accessToken: fakeAccessToken('user-2', 4_000_000_000),
+      subject: 'user-2',
+    });
     const secondUser = await obtainCredentials(contextFor(env), request());
 
     // Assess
@@ -106,15 +117,21 @@ describe('the credential cache', () => {
   it('asks the broker once when several keyvend processes start together, and every one prints valid JSON', async () => {
     // Act
     const runs = await Promise.all(
-      Array.from({ length: 4 }, () =>
-        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-          const child = spawn(process.execPath, [join(ROOT, 'dist/keyvend.mjs'), 'credentials', 'photo-uploads', '--broker-url', broker.url, '--issuer', ISSUER], { env });
-          let stdout = '';
-          let stderr = '';
-          child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-          child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-          child.on('close', (code) => resolve({ code, stdout, stderr }));
-        }),
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+            const child = spawn(
+              process.execPath,
+              [join(ROOT, 'dist/keyvend.mjs'), 'credentials', 'photo-uploads', '--broker-url', broker.url, '--issuer', ISSUER],
+              { env },
+            );
+            let stdout = '';
+            let stderr = '';
+            child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+            child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+            child.on('close', (code) => resolve({ code, stdout, stderr }));
+          }),
       ),
     );
 

@@ -51,7 +51,12 @@ function fakeBroker(clock: Timers, lifetimeMs: number) {
       broker.calls.push({ at: clock.now() - START, minRemainingMs });
       if (broker.failing !== undefined) throw broker.failing;
       const n = broker.calls.length;
-      return { AccessKeyId: `ASIAFAKE${String(n).padStart(12, '0')}`, SecretAccessKey: `s${n}`, SessionToken: `t${n}`, Expiration: new Date(clock.now() + lifetimeMs).toISOString() };
+      return {
+        AccessKeyId: `ASIAFAKE${String(n).padStart(12, '0')}`,
+        SecretAccessKey: `s${n}`,
+        SessionToken: `t${n}`,
+        Expiration: new Date(clock.now() + lifetimeMs).toISOString(),
+      };
     },
   };
   return broker;
@@ -94,7 +99,13 @@ describe('keyvend serve: refreshing credentials in the background', () => {
       [0, 0.999].map(async (random) => {
         const clock = fakeClock();
         const broker = fakeBroker(clock, 15 * MINUTE);
-        const refresher = startRefresher({ fetch: broker.fetch, minRemainingMs: 5 * MINUTE, timers: clock, log: () => {}, random: () => random });
+        const refresher = startRefresher({
+          fetch: broker.fetch,
+          minRemainingMs: 5 * MINUTE,
+          timers: clock,
+          log: () => {},
+          random: () => random,
+        });
         await refresher.ready;
         // Act
         await clock.advance(10 * MINUTE);
@@ -114,7 +125,13 @@ describe('keyvend serve: refreshing credentials in the background', () => {
     const clock = fakeClock();
     const broker = fakeBroker(clock, 15 * MINUTE);
     const logged: string[] = [];
-    const refresher = startRefresher({ fetch: broker.fetch, minRemainingMs: 5 * MINUTE, timers: clock, log: (line) => logged.push(line), random: () => 0 });
+    const refresher = startRefresher({
+      fetch: broker.fetch,
+      minRemainingMs: 5 * MINUTE,
+      timers: clock,
+      log: (line) => logged.push(line),
+      random: () => 0,
+    });
     await refresher.ready;
     broker.failing = new CliError('unavailable', 'the broker is unreachable', EXIT.unavailable);
 

@@ -1,10 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { containerCredentialsJson, credentialEnvironment, credentialProcessJson, quoteWordIfNeeded, shellExports, singleQuote } from '../../../src/cli/formats.ts';
+import {
+  containerCredentialsJson,
+  credentialEnvironment,
+  credentialProcessJson,
+  quoteWordIfNeeded,
+  shellExports,
+  singleQuote,
+} from '../../../src/cli/formats.ts';
 
 const credentials = {
   AccessKeyId: 'ASIAEXAMPLE000000001',
-  SecretAccessKey: "it's $(touch /tmp/pwned) `x` \"q\" \\ secret",
+  SecretAccessKey: 'it\'s $(touch /tmp/pwned) `x` "q" \\ secret',
   SessionToken: 'token/with+base64=',
   Expiration: '2030-01-01T00:15:00Z',
 };
@@ -41,7 +48,12 @@ describe('output formats', () => {
 
     // Assess
     expect(result.status).toBe(0);
-    expect(result.stdout.split('\n').slice(0, 4)).toEqual([credentials.AccessKeyId, credentials.SecretAccessKey, credentials.SessionToken, credentials.Expiration]);
+    expect(result.stdout.split('\n').slice(0, 4)).toEqual([
+      credentials.AccessKeyId,
+      credentials.SecretAccessKey,
+      credentials.SessionToken,
+      credentials.Expiration,
+    ]);
     expect(shellExports(credentialEnvironment(credentials))).toMatch(/^export AWS_CREDENTIAL_EXPIRATION='2030-01-01T00:15:00Z'$/mu);
   });
 

@@ -3,7 +3,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CliError, EXIT } from '../../../src/cli/errors.ts';
 import { startImdsEndpoint, type ImdsEndpoint } from '../../../src/cli/imds.ts';
 
-const CREDENTIALS = { AccessKeyId: 'ASIAEXAMPLE000000001', SecretAccessKey: 'secret', SessionToken: 'session', Expiration: '2030-01-01T01:00:00Z' };
+const CREDENTIALS = {
+  AccessKeyId: 'ASIAEXAMPLE000000001',
+  SecretAccessKey: 'secret',
+  SessionToken: 'session',
+  Expiration: '2030-01-01T01:00:00Z',
+};
 const ROLES = '/latest/meta-data/iam/security-credentials/';
 
 /** Raw node:http, so the test controls every header, Host included. */
@@ -14,11 +19,14 @@ function call(
   headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: endpoint.port, path, method, headers: { host: `127.0.0.1:${endpoint.port}`, ...headers } }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port: endpoint.port, path, method, headers: { host: `127.0.0.1:${endpoint.port}`, ...headers } },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -29,7 +37,8 @@ describe('keyvend serve --imds: the IMDSv2 credential paths', () => {
   let now = Date.parse('2030-01-01T00:00:00Z');
   let failure: CliError | undefined;
   let asked = 0;
-  const token = async (ttl = '60', headers: Record<string, string> = {}) => call(endpoint, 'PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': ttl, ...headers });
+  const token = async (ttl = '60', headers: Record<string, string> = {}) =>
+    call(endpoint, 'PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': ttl, ...headers });
 
   beforeAll(async () => {
     endpoint = await startImdsEndpoint({

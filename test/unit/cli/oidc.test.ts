@@ -22,7 +22,8 @@ describe('OIDC sign-in: the checks the CLI makes itself', () => {
         back.searchParams.set('error', 'access_denied');
         back.searchParams.set('state', url.searchParams.get('state') ?? '');
         res.writeHead(302, { location: back.href }).end();
-      } else if (req.url === '/.well-known/openid-configuration') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(published));
+      } else if (req.url === '/.well-known/openid-configuration')
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(published));
       else res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"invalid_grant"}');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -45,7 +46,11 @@ describe('OIDC sign-in: the checks the CLI makes itself', () => {
 
   it('refuses a discovery document that sends codes, refresh tokens or secrets to a plain-http endpoint off this machine', async () => {
     // Prepare
-    const endpoints = { token_endpoint: `${base}/token`, authorization_endpoint: `${base}/auth`, device_authorization_endpoint: `${base}/device` };
+    const endpoints = {
+      token_endpoint: `${base}/token`,
+      authorization_endpoint: `${base}/auth`,
+      device_authorization_endpoint: `${base}/device`,
+    };
     const attempts: unknown[] = [];
 
     // Act
@@ -58,7 +63,11 @@ describe('OIDC sign-in: the checks the CLI makes itself', () => {
 
     // Assess
     for (const [index, name] of Object.keys(endpoints).entries()) {
-      expect(attempts[index]).toMatchObject({ code: 'discovery_failed', exitCode: 1, message: expect.stringContaining(`${name} that is neither https nor loopback (http://idp.example.com)`) });
+      expect(attempts[index]).toMatchObject({
+        code: 'discovery_failed',
+        exitCode: 1,
+        message: expect.stringContaining(`${name} that is neither https nor loopback (http://idp.example.com)`),
+      });
     }
     expect(loopback.tokenEndpoint).toBe('http://127.0.0.2:8080/token');
   });
@@ -68,7 +77,13 @@ describe('OIDC sign-in: the checks the CLI makes itself', () => {
     published = { issuer: base, token_endpoint: 'http://idp.example.com/token', authorization_endpoint: `${base}/auth` };
     const env = isolatedEnv({ KEYVEND_ISSUER: base, KEYVEND_URL: base });
     const saved = isolatedEnv({ KEYVEND_ISSUER: base, KEYVEND_URL: base });
-    storeLogin(saved, { issuer: base, tokenEndpoint: 'http://idp.example.com/token', accessToken: 'a.b.c', refreshToken: 'refresh-1', accessTokenExpiresAt: Date.now() - 1000 });
+    storeLogin(saved, {
+      issuer: base,
+      tokenEndpoint: 'http://idp.example.com/token',
+      accessToken: 'a.b.c',
+      refreshToken: 'refresh-1',
+      accessTokenExpiresAt: Date.now() - 1000,
+    });
     seen.length = 0;
 
     // Act
@@ -76,14 +91,27 @@ describe('OIDC sign-in: the checks the CLI makes itself', () => {
     const refresh = await runInProcess(['ls'], saved);
 
     // Assess
-    expect(login).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/^keyvend: discovery_failed: .*token_endpoint that is neither https nor loopback/u) });
-    expect(refresh).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/^keyvend: discovery_failed: the saved login names a token_endpoint/u) });
+    expect(login).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringMatching(/^keyvend: discovery_failed: .*token_endpoint that is neither https nor loopback/u),
+    });
+    expect(refresh).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringMatching(/^keyvend: discovery_failed: the saved login names a token_endpoint/u),
+    });
     expect(seen).toEqual(['GET /.well-known/openid-configuration']);
   });
 
   it('keyvend login uses the browser flow by default, even when the identity provider offers the device flow', async () => {
     // Prepare
-    published = { issuer: base, token_endpoint: `${base}/token`, authorization_endpoint: `${base}/auth`, device_authorization_endpoint: `${base}/device` };
+    published = {
+      issuer: base,
+      token_endpoint: `${base}/token`,
+      authorization_endpoint: `${base}/auth`,
+      device_authorization_endpoint: `${base}/device`,
+    };
     const env = isolatedEnv({ KEYVEND_ISSUER: base, KEYVEND_URL: base });
     const browser = join(env['HOME'] ?? '', 'browser.mjs');
     writeFileSync(browser, `#!${process.execPath}\nawait fetch(process.argv[2]);\n`);
@@ -95,7 +123,10 @@ describe('OIDC sign-in: the checks the CLI makes itself', () => {
     const device = await runInProcess(['login', '--device'], env);
 
     // Assess
-    expect(login).toMatchObject({ code: 3, stderr: expect.stringContaining('login_failed: the identity provider refused the sign-in: access_denied') });
+    expect(login).toMatchObject({
+      code: 3,
+      stderr: expect.stringContaining('login_failed: the identity provider refused the sign-in: access_denied'),
+    });
     expect(login.stderr).toMatch(/visit:\n\s+http:\/\/127\.0\.0\.1:\d+\/auth\?.*code_challenge_method=S256/u);
     expect(device).toMatchObject({ code: 1, stderr: expect.stringContaining('idp_invalid_grant') });
     expect(seen.map((line) => line.replace(/\?.*$/u, ''))).toEqual([
@@ -108,7 +139,12 @@ describe('OIDC sign-in: the checks the CLI makes itself', () => {
 
   it('redirects to 127.0.0.1 on a random port with PKCE S256, and refuses an answer with the wrong state', async () => {
     // Prepare
-    const discovery = { issuer: base, tokenEndpoint: `${base}/token`, authorizationEndpoint: `${base}/auth`, deviceAuthorizationEndpoint: undefined };
+    const discovery = {
+      issuer: base,
+      tokenEndpoint: `${base}/token`,
+      authorizationEndpoint: `${base}/auth`,
+      deviceAuthorizationEndpoint: undefined,
+    };
     let authorizationUrl: URL | undefined;
     const prompter: Prompter = {
       say: () => {},

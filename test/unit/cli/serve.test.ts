@@ -3,15 +3,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliError } from '../../../src/cli/errors.ts';
 import { startContainerEndpoint, type ContainerEndpoint } from '../../../src/cli/serve.ts';
 
-const CREDENTIALS = { AccessKeyId: 'ASIAEXAMPLE000000001', SecretAccessKey: 'secret', SessionToken: 'session', Expiration: '2030-01-01T00:15:00Z' };
+const CREDENTIALS = {
+  AccessKeyId: 'ASIAEXAMPLE000000001',
+  SecretAccessKey: 'secret',
+  SessionToken: 'session',
+  Expiration: '2030-01-01T00:15:00Z',
+};
 
 /** Raw node:http, so the test controls the Host header. */
-function get(endpoint: ContainerEndpoint, path: string, headers: Record<string, string>, method = 'GET'): Promise<{ status: number; headers: Record<string, unknown>; body: Record<string, unknown> }> {
+function get(
+  endpoint: ContainerEndpoint,
+  path: string,
+  headers: Record<string, string>,
+  method = 'GET',
+): Promise<{ status: number; headers: Record<string, unknown>; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: endpoint.port, path, method, headers }, (res) => {
       let text = '';
       res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) as Record<string, unknown> }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) as Record<string, unknown> }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -49,7 +61,12 @@ describe('keyvend serve: the container credentials endpoint', () => {
     expect(endpoint.token).toMatch(/^[A-Za-z0-9_-]{43}$/u);
     expect(response.status).toBe(200);
     expect(response.headers['cache-control']).toBe('no-store');
-    expect(response.body).toEqual({ AccessKeyId: CREDENTIALS.AccessKeyId, SecretAccessKey: 'secret', Token: 'session', Expiration: CREDENTIALS.Expiration });
+    expect(response.body).toEqual({
+      AccessKeyId: CREDENTIALS.AccessKeyId,
+      SecretAccessKey: 'secret',
+      Token: 'session',
+      Expiration: CREDENTIALS.Expiration,
+    });
   });
 
   it('refuses a wrong, missing or prefixed token with 401 {Code, Message} and fetches nothing', async () => {
@@ -74,7 +91,10 @@ describe('keyvend serve: the container credentials endpoint', () => {
 
   it('refuses another Host (DNS rebinding), other paths and methods, and passes on a broker refusal', async () => {
     // Act
-    const rebound = await get(endpoint, '/creds/photo-uploads', { host: `evil.example.com:${endpoint.port}`, authorization: endpoint.token });
+    const rebound = await get(endpoint, '/creds/photo-uploads', {
+      host: `evil.example.com:${endpoint.port}`,
+      authorization: endpoint.token,
+    });
     const unknown = await get(endpoint, '/creds/admin', { host, authorization: endpoint.token });
     const post = await get(endpoint, '/creds/photo-uploads', { host, authorization: endpoint.token }, 'POST');
     const withheld = await get(endpoint, '/creds/withheld', { host, authorization: endpoint.token });

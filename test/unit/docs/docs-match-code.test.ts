@@ -40,7 +40,10 @@ function literalReasons(): string[] {
   const reasons = new Set<string>();
   for (const file of [...sourceFiles('src'), ...sourceFiles('functions')]) {
     const text = read(file);
-    for (const m of text.matchAll(/new (?:InvalidToken|NotEntitled|PolicyTooLarge|Throttled|UpstreamUnavailable|Internal)Error\('([a-z0-9_]+)'/g)) reasons.add(m[1] ?? '');
+    for (const m of text.matchAll(
+      /new (?:InvalidToken|NotEntitled|PolicyTooLarge|Throttled|UpstreamUnavailable|Internal)Error\('([a-z0-9_]+)'/g,
+    ))
+      reasons.add(m[1] ?? '');
     for (const m of text.matchAll(/reason: '([a-z0-9_]+)'/g)) reasons.add(m[1] ?? '');
   }
   return [...reasons].sort();
@@ -83,7 +86,14 @@ describe('docs/openapi.yaml and docs/errors.md against the code', () => {
 
   it('links only to files that exist from the top-level documents and the docs', () => {
     // Prepare
-    const documents = ['README.md', 'CONTRIBUTING.md', 'CHANGELOG.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const documents = [
+      'README.md',
+      'CONTRIBUTING.md',
+      'CHANGELOG.md',
+      ...readdirSync(join(ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
 
     // Act
     const missing = documents.flatMap((doc) =>
@@ -108,7 +118,9 @@ const CODE = ['.ts', '.mjs', '.cjs', '.yaml', '.yml'];
 
 function citedCatalogueIds(): Map<string, string[]> {
   const files = [
-    ...['src', 'functions', 'infra', 'test'].flatMap((dir) => filesUnder(dir, CODE)).filter((file) => !file.startsWith(join('test', 'fixtures'))),
+    ...['src', 'functions', 'infra', 'test']
+      .flatMap((dir) => filesUnder(dir, CODE))
+      .filter((file) => !file.startsWith(join('test', 'fixtures'))),
     'serverless.yml',
     ...filesUnder('docs', ['.md']),
   ];
@@ -144,7 +156,10 @@ describe('docs/security.md and docs/architecture.md against the code', () => {
 
     // Act
     const documented = Object.fromEntries(
-      [...section.matchAll(/^\| `([A-Za-z]+)` \| ([^|]*) \|/gm)].map((m) => [m[1] ?? '', [...(m[2] ?? '').matchAll(/`([A-Z]+ \/[^`]*)`/g)].map((r) => r[1]).sort()]),
+      [...section.matchAll(/^\| `([A-Za-z]+)` \| ([^|]*) \|/gm)].map((m) => [
+        m[1] ?? '',
+        [...(m[2] ?? '').matchAll(/`([A-Z]+ \/[^`]*)`/g)].map((r) => r[1]).sort(),
+      ]),
     );
     const countWord = /Keyvend is (\w+) Lambda functions/.exec(architecture)?.[1];
 

@@ -31,7 +31,11 @@ describe('brokerTokenSubject', () => {
 describe('brokerTokenClaims', () => {
   it('sets the grant as jti, a lifetime of minutes, SourceIdentity and single-valued principal tags', () => {
     // Act
-    const claims = brokerTokenClaims(SETTINGS, { grantId: 'grant-1', entitlementId: 'photo-uploads', userKey: USER_KEY, identity: identity() }, new Date('2026-11-29T10:00:00.900Z'));
+    const claims = brokerTokenClaims(
+      SETTINGS,
+      { grantId: 'grant-1', entitlementId: 'photo-uploads', userKey: USER_KEY, identity: identity() },
+      new Date('2026-11-29T10:00:00.900Z'),
+    );
 
     // Assess
     expect(claims).toEqual({
@@ -49,7 +53,11 @@ describe('brokerTokenClaims', () => {
 
   it('lists transitive tag keys only when there are some', () => {
     // Act
-    const claims = brokerTokenClaims(SETTINGS, { grantId: 'g', entitlementId: 'e', userKey: USER_KEY, identity: identity(['keyvend:user']) }, new Date(0));
+    const claims = brokerTokenClaims(
+      SETTINGS,
+      { grantId: 'g', entitlementId: 'e', userKey: USER_KEY, identity: identity(['keyvend:user']) },
+      new Date(0),
+    );
 
     // Assess
     expect(claims['https://aws.amazon.com/tags']).toMatchObject({ transitive_tag_keys: ['keyvend:user'] });

@@ -16,7 +16,9 @@ describe('federation endpoint per partition', () => {
   it('chooses the signin host from the role ARN partition', () => {
     // Act + Assess
     expect(federationEndpointFor(partitionOf('arn:aws:iam::111111111111:role/keyvend/x'))).toBe('https://signin.aws.amazon.com/federation');
-    expect(federationEndpointFor(partitionOf('arn:aws-us-gov:iam::111111111111:role/x'))).toBe('https://signin.amazonaws-us-gov.com/federation');
+    expect(federationEndpointFor(partitionOf('arn:aws-us-gov:iam::111111111111:role/x'))).toBe(
+      'https://signin.amazonaws-us-gov.com/federation',
+    );
     expect(federationEndpointFor(partitionOf('arn:aws-cn:iam::111111111111:role/x'))).toBe('https://signin.amazonaws.cn/federation');
     expect(() => partitionOf('arn:aws-iso:iam::111111111111:role/x')).toThrow(InvalidRequestError);
   });
@@ -100,7 +102,11 @@ describe('sign-in requests and URLs', () => {
     // Assess
     expect(withDuration.get('Action')).toBe('getSigninToken');
     expect(withDuration.get('SessionDuration')).toBe('3600');
-    expect(JSON.parse(withDuration.get('Session') ?? '')).toEqual({ sessionId: 'ASIAEXAMPLE', sessionKey: 's3cr+t/key=', sessionToken: 'tok&en=1' });
+    expect(JSON.parse(withDuration.get('Session') ?? '')).toEqual({
+      sessionId: 'ASIAEXAMPLE',
+      sessionKey: 's3cr+t/key=',
+      sessionToken: 'tok&en=1',
+    });
     expect(without.has('SessionDuration')).toBe(false);
   });
 

@@ -28,7 +28,9 @@ describe('resolveDuration', () => {
     'refuses %j with invalid_request',
     (requested) => {
       // Act + Assess
-      expect(() => resolveDuration(requested, limits(3600, true))).toThrow(expect.objectContaining({ code: 'invalid_request', httpStatus: 400 }));
+      expect(() => resolveDuration(requested, limits(3600, true))).toThrow(
+        expect.objectContaining({ code: 'invalid_request', httpStatus: 400 }),
+      );
     },
   );
 });

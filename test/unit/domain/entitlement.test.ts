@@ -7,7 +7,10 @@ const valid = (overrides: Record<string, unknown> = {}) => ({
   roleArn: 'arn:aws:iam::111111111111:role/keyvend/photo-uploads',
   outputs: ['credentials'],
   maxDurationSeconds: 3600,
-  sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }] },
+  sessionPolicy: {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }],
+  },
   ...overrides,
 });
 
@@ -50,7 +53,10 @@ describe('parseEntitlement', () => {
       valid({
         sessionPolicy: undefined,
         managedPolicyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'],
-        sessionTags: [{ key: 'team', claim: 'team' }, { key: 'env', value: 'prod' }],
+        sessionTags: [
+          { key: 'team', claim: 'team' },
+          { key: 'env', value: 'prod' },
+        ],
         transitiveTagKeys: ['team', 'keyvend:user'],
         vending: 'assume-role',
         externalId: 'tenant-42:abc',
@@ -62,7 +68,11 @@ describe('parseEntitlement', () => {
   });
 
   it.each([
-    ['neither a session policy nor managed policies (would grant the whole role)', { sessionPolicy: undefined }, /sessionPolicy or managedPolicyArns/],
+    [
+      'neither a session policy nor managed policies (would grant the whole role)',
+      { sessionPolicy: undefined },
+      /sessionPolicy or managedPolicyArns/,
+    ],
     ['an unknown field (e.g. a stray policy)', { Policy: '{}' }, /Policy/],
     ['an id outside the grammar', { id: 'Photo Uploads' }, /id/],
     ['a role ARN with a wildcard (P-08c)', { roleArn: 'arn:aws:iam::111111111111:role/*' }, /roleArn/],
@@ -72,10 +82,23 @@ describe('parseEntitlement', () => {
     ['a duration below STS minimum', { maxDurationSeconds: 60 }, /maxDurationSeconds/],
     ['a duration above STS maximum', { maxDurationSeconds: 43_201 }, /maxDurationSeconds/],
     ['a default above the maximum', { defaultDurationSeconds: 7200 }, /defaultDurationSeconds/],
-    ['more than 10 managed policies', { managedPolicyArns: Array.from({ length: 11 }, (_, i) => `arn:aws:iam::aws:policy/P${i}`) }, /managedPolicyArns/],
+    [
+      'more than 10 managed policies',
+      { managedPolicyArns: Array.from({ length: 11 }, (_, i) => `arn:aws:iam::aws:policy/P${i}`) },
+      /managedPolicyArns/,
+    ],
     ['a tag key under aws:', { sessionTags: [{ key: 'aws:user', value: 'x' }] }, /aws:/],
     ['a tag key under the broker prefix', { sessionTags: [{ key: 'Keyvend:user', value: 'x' }] }, /reserved/],
-    ['duplicate tag keys differing in case', { sessionTags: [{ key: 'Team', value: 'a' }, { key: 'team', value: 'b' }] }, /unique/],
+    [
+      'duplicate tag keys differing in case',
+      {
+        sessionTags: [
+          { key: 'Team', value: 'a' },
+          { key: 'team', value: 'b' },
+        ],
+      },
+      /unique/,
+    ],
     ['a static tag value outside ASCII (P-05)', { sessionTags: [{ key: 'team', value: 'аdmins' }] }, /tag values/],
     ['a claim name that reaches the prototype', { sessionTags: [{ key: 'team', claim: '__proto__' }] }, /reserved claim name/],
     ['a transitive key that is not a tag', { transitiveTagKeys: ['department'] }, /transitiveTagKeys/],

@@ -53,11 +53,26 @@ describe('deriveUserKey', () => {
 
 describe('identifier grammars reject rather than clean up', () => {
   it.each([
-    ['subject', SUBJECT_PATTERN, ['alice', '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b', 'auth0|123', 'a@b.c', 'x'.repeat(128)], ['', 'a b', 'a/b', 'a*', '${aws:userid}', 'a"b', 'a\nb', 'a\u0000b', 'аdmin', 'ａdmin', 'x'.repeat(129), 'a#b']],
-    ['group', GROUP_PATTERN, ['admins', 'Photo Uploaders', 'team/a', 'x'.repeat(128)], ['', ' admins', 'admins ', 'a*', 'a#b', 'a\tb', 'x'.repeat(129), '${x}']],
+    [
+      'subject',
+      SUBJECT_PATTERN,
+      ['alice', '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b', 'auth0|123', 'a@b.c', 'x'.repeat(128)],
+      ['', 'a b', 'a/b', 'a*', '${aws:userid}', 'a"b', 'a\nb', 'a\u0000b', 'аdmin', 'ａdmin', 'x'.repeat(129), 'a#b'],
+    ],
+    [
+      'group',
+      GROUP_PATTERN,
+      ['admins', 'Photo Uploaders', 'team/a', 'x'.repeat(128)],
+      ['', ' admins', 'admins ', 'a*', 'a#b', 'a\tb', 'x'.repeat(129), '${x}'],
+    ],
     ['issuer id', ISSUER_ID_PATTERN, ['dev', 'corp-idp'], ['', 'Dev', '-dev', 'a'.repeat(32), 'a_b']],
     ['entitlement id', ENTITLEMENT_ID_PATTERN, ['photo-uploads', 'a'], ['', 'Photo', '-a', 'a b', 'a'.repeat(64), 'a/b']],
-    ['tag value', SAFE_TAG_VALUE_PATTERN, ['research', 'R&D'.replace('&', ' and '), 'a:b/c=d+e@f-g_h.i'], ['', 'résumé', 'аdmin', 'a\u200Db', 'x'.repeat(257), 'a*b']],
+    [
+      'tag value',
+      SAFE_TAG_VALUE_PATTERN,
+      ['research', 'R&D'.replace('&', ' and '), 'a:b/c=d+e@f-g_h.i'],
+      ['', 'résumé', 'аdmin', 'a\u200Db', 'x'.repeat(257), 'a*b'],
+    ],
     ['tag key', TAG_KEY_PATTERN, ['department', 'cost:center'], ['', 'aws:x', 'AWS:x', 'a b', 'x'.repeat(129)]],
     ['policy-safe value', POLICY_SAFE_PATTERN, ['alice', 'a_b-c'], ['', 'a.b', 'a/b', '..', 'a*', 'a?', '$', '%2e', 'x'.repeat(65)]],
   ])('%s', (_name, pattern, valid, invalid) => {

@@ -9,7 +9,12 @@ const SCHEMA = v.strictObject({
   list: v.optional(v.pipe(v.array(v.string()), v.maxLength(1))),
   nested: v.optional(v.strictObject({ on: v.boolean() })),
   either: v.optional(v.union([v.string(), v.number()])),
-  checked: v.optional(v.pipe(v.string(), v.check((s) => s !== 'no', 'says no'))),
+  checked: v.optional(
+    v.pipe(
+      v.string(),
+      v.check((s) => s !== 'no', 'says no'),
+    ),
+  ),
 });
 
 describe('plainIssues', () => {

@@ -38,7 +38,12 @@ describe('portal session cookie', () => {
     // Assess
     expect(opened.ok).toBe(true);
     if (!opened.ok) return;
-    expect(opened.session.principal).toMatchObject({ issuerId: 'dev', subject: 'alice-0001', groups: ['console-users'], attributes: { department: 'research' } });
+    expect(opened.session.principal).toMatchObject({
+      issuerId: 'dev',
+      subject: 'alice-0001',
+      groups: ['console-users'],
+      attributes: { department: 'research' },
+    });
     expect(opened.session.principal.userKey).toMatch(/^[a-z2-7]{26}$/);
     expect(opened.session.csrfToken).toBe(session.csrfToken);
     expect(opened.session.expiresAt).toBe(NOW + 1800);
@@ -50,7 +55,19 @@ describe('portal session cookie', () => {
 
     // Assess
     const payload = Buffer.from(cookie.split('.')[0] ?? '', 'base64url').toString('utf8');
-    expect(Object.keys(JSON.parse(payload) as object).sort()).toEqual(['att', 'auth', 'csrf', 'exp', 'grp', 'iat', 'idp', 'iid', 'iss', 'sub', 'v']);
+    expect(Object.keys(JSON.parse(payload) as object).sort()).toEqual([
+      'att',
+      'auth',
+      'csrf',
+      'exp',
+      'grp',
+      'iat',
+      'idp',
+      'iid',
+      'iss',
+      'sub',
+      'v',
+    ]);
   });
 
   it('never outlives the sign-in it came from', () => {
@@ -73,10 +90,9 @@ describe('portal session cookie', () => {
     // Prepare
     const cookie = sealSession(newPortalSession(principal, NOW, 1800), key);
     const [body = '', signature = ''] = cookie.split('.');
-    const forgedBody = Buffer.from(
-      Buffer.from(body, 'base64url').toString('utf8').replace('"console-users"', '"admins"'),
-      'utf8',
-    ).toString('base64url');
+    const forgedBody = Buffer.from(Buffer.from(body, 'base64url').toString('utf8').replace('"console-users"', '"admins"'), 'utf8').toString(
+      'base64url',
+    );
     const flipped = `${signature.slice(0, -1)}${signature.endsWith('A') ? 'B' : 'A'}`;
 
     // Act + Assess
@@ -90,7 +106,10 @@ describe('portal session cookie', () => {
 
   it('refuses a login-transaction cookie presented as a session, and the reverse', () => {
     // Prepare
-    const transaction = sealLoginTransaction({ state: 's'.repeat(43), nonce: 'n'.repeat(43), codeVerifier: 'v'.repeat(43), expiresAt: NOW + 600 }, key);
+    const transaction = sealLoginTransaction(
+      { state: 's'.repeat(43), nonce: 'n'.repeat(43), codeVerifier: 'v'.repeat(43), expiresAt: NOW + 600 },
+      key,
+    );
     const session = sealSession(newPortalSession(principal, NOW, 1800), key);
 
     // Act + Assess
@@ -102,12 +121,34 @@ describe('portal session cookie', () => {
 
   it('re-checks every field against the verifier grammars, even when genuinely signed', () => {
     // Prepare: what a leaked key could produce
-    const base = { v: 1, idp: 'oidc', iid: 'dev', iss: 'https://idp.example.com', sub: 'alice', grp: ['g'], att: {}, auth: { issuedAt: NOW, expiresAt: NOW + 60, tokenRef: 'x' }, csrf: 'c'.repeat(43), iat: NOW, exp: NOW + 60 };
+    const base = {
+      v: 1,
+      idp: 'oidc',
+      iid: 'dev',
+      iss: 'https://idp.example.com',
+      sub: 'alice',
+      grp: ['g'],
+      att: {},
+      auth: { issuedAt: NOW, expiresAt: NOW + 60, tokenRef: 'x' },
+      csrf: 'c'.repeat(43),
+      iat: NOW,
+      exp: NOW + 60,
+    };
 
     // Act + Assess
     expect(openSession(seal('session', base, key), key, NOW).ok).toBe(true);
-    for (const bad of [{ sub: 'alice/../*' }, { grp: ['a*'] }, { att: { department: 'a"b' } }, { iid: 'DEV' }, { csrf: 'short' }, { v: 2 }]) {
-      expect(openSession(seal('session', { ...base, ...bad }, key), key, NOW), JSON.stringify(bad)).toEqual({ ok: false, reason: 'session_malformed' });
+    for (const bad of [
+      { sub: 'alice/../*' },
+      { grp: ['a*'] },
+      { att: { department: 'a"b' } },
+      { iid: 'DEV' },
+      { csrf: 'short' },
+      { v: 2 },
+    ]) {
+      expect(openSession(seal('session', { ...base, ...bad }, key), key, NOW), JSON.stringify(bad)).toEqual({
+        ok: false,
+        reason: 'session_malformed',
+      });
     }
   });
 });
@@ -135,7 +176,9 @@ describe('SAML request cookie (SP-initiated sign-in)', () => {
     expect(openSamlRequest(cookie, key, NOW)).toEqual({ id, idpId: 'dev-saml', expiresAt: NOW + 600 });
     expect(openSamlRequest(cookie, key, NOW + 600)).toBeUndefined();
     expect(openSamlRequest(cookie, randomBytes(32), NOW)).toBeUndefined();
-    expect(openSamlRequest(sealLoginTransaction({ state: 's', nonce: 'n', codeVerifier: 'v', expiresAt: NOW + 600 }, key), key, NOW)).toBeUndefined();
+    expect(
+      openSamlRequest(sealLoginTransaction({ state: 's', nonce: 'n', codeVerifier: 'v', expiresAt: NOW + 600 }, key), key, NOW),
+    ).toBeUndefined();
     expect(openSession(cookie, key, NOW)).toMatchObject({ ok: false, reason: 'bad_signature' });
     expect(openSamlRequest(seal('saml-request', { id: 'chosen', idp: 'dev-saml', exp: NOW + 600 }, key), key, NOW)).toBeUndefined();
   });

@@ -48,7 +48,17 @@ describe('newEventId', () => {
 });
 
 describe('isSameDecision: is the stored record the write we were making?', () => {
-  const caller = { idpType: 'oidc', issuerId: 'corp', issuer: 'https://idp.example.com', subject: 'alice', userKey: 'u1', groups: [], tokenIssuedAt: 1, tokenExpiresAt: 2, tokenRef: 'sha256:t1' } as const;
+  const caller = {
+    idpType: 'oidc',
+    issuerId: 'corp',
+    issuer: 'https://idp.example.com',
+    subject: 'alice',
+    userKey: 'u1',
+    groups: [],
+    tokenIssuedAt: 1,
+    tokenExpiresAt: 2,
+    tokenRef: 'sha256:t1',
+  } as const;
   const grant: AuditRecord = {
     eventId: 'e1',
     time: '2026-11-23T09:30:00.000Z',
@@ -58,12 +68,24 @@ describe('isSameDecision: is the stored record the write we were making?', () =>
     caller,
     session: { accessKeyId: 'ASIA1' },
   };
-  const signIn: AuditRecord = { eventId: 'e2', time: grant.time, action: 'portal_login', outcome: 'granted', request: { requestId: 'r2' }, caller };
+  const signIn: AuditRecord = {
+    eventId: 'e2',
+    time: grant.time,
+    action: 'portal_login',
+    outcome: 'granted',
+    request: { requestId: 'r2' },
+    caller,
+  };
 
   it('recognises our own committed grant and our own committed sign-in or sign-out', () => {
     expect(isSameDecision(structuredClone(grant), grant)).toBe(true);
     expect(isSameDecision(structuredClone(signIn), signIn)).toBe(true);
-    expect(isSameDecision({ ...signIn, action: 'portal_logout', reason: 'signed_out' }, { ...signIn, action: 'portal_logout', reason: 'signed_out' })).toBe(true);
+    expect(
+      isSameDecision(
+        { ...signIn, action: 'portal_logout', reason: 'signed_out' },
+        { ...signIn, action: 'portal_logout', reason: 'signed_out' },
+      ),
+    ).toBe(true);
   });
 
   it.each([

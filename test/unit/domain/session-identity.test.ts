@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deriveUserKey } from '../../../src/domain/identifiers.ts';
-import {
-  assertPackedSizeFits,
-  estimatePackedPercent,
-  sessionIdentityFor,
-  sessionNameFor,
-} from '../../../src/domain/session-identity.ts';
+import { assertPackedSizeFits, estimatePackedPercent, sessionIdentityFor, sessionNameFor } from '../../../src/domain/session-identity.ts';
 import { entitlementFor, principalFor } from '../fakes.ts';
 
 const STS_NAME = /^[\w+=,.@-]{2,64}$/;
@@ -120,8 +115,12 @@ describe('sessionIdentityFor', () => {
     const inherited = entitlementFor({ sessionTags: [{ key: 'x', claim: 'toString' }] });
 
     // Act + Assess
-    expect(() => sessionIdentityFor(principalFor(), missing, 'grant-1')).toThrow(expect.objectContaining({ code: 'not_entitled', reason: 'tag_claim_missing' }));
-    expect(() => sessionIdentityFor(principalFor({ attributes: {} }), inherited, 'grant-1')).toThrow(expect.objectContaining({ reason: 'tag_claim_missing' }));
+    expect(() => sessionIdentityFor(principalFor(), missing, 'grant-1')).toThrow(
+      expect.objectContaining({ code: 'not_entitled', reason: 'tag_claim_missing' }),
+    );
+    expect(() => sessionIdentityFor(principalFor({ attributes: {} }), inherited, 'grant-1')).toThrow(
+      expect.objectContaining({ reason: 'tag_claim_missing' }),
+    );
   });
 });
 

@@ -21,7 +21,12 @@ describe('renderSessionPolicy', () => {
       Version: '2012-10-17',
       Statement: [
         { Effect: 'Allow', Action: ['s3:PutObject'], Resource: 'arn:aws:s3:::b/{{userKey}}/*' },
-        { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::b', Condition: { StringLike: { 's3:prefix': ['{{ userKey }}/', '{{issuerId}}/{{subject}}/*'] } } },
+        {
+          Effect: 'Allow',
+          Action: 's3:ListBucket',
+          Resource: 'arn:aws:s3:::b',
+          Condition: { StringLike: { 's3:prefix': ['{{ userKey }}/', '{{issuerId}}/{{subject}}/*'] } },
+        },
       ],
     };
 
@@ -38,7 +43,17 @@ describe('renderSessionPolicy', () => {
 
   it('keeps numbers and booleans as they are', () => {
     // Prepare
-    const template = { ...folder('arn:aws:s3:::b/{{userKey}}/*'), Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*', Condition: { NumericLessThan: { 's3:max-keys': 10 }, Bool: { 'aws:SecureTransport': true } } }] };
+    const template = {
+      ...folder('arn:aws:s3:::b/{{userKey}}/*'),
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 's3:GetObject',
+          Resource: '*',
+          Condition: { NumericLessThan: { 's3:max-keys': 10 }, Bool: { 'aws:SecureTransport': true } },
+        },
+      ],
+    };
 
     // Act
     const parsed = JSON.parse(renderSessionPolicy(template, variables).json);
@@ -49,7 +64,9 @@ describe('renderSessionPolicy', () => {
 
   it('throws when a variable has no value, never rendering a policy without it (P-12)', () => {
     // Act + Assess
-    expect(() => renderSessionPolicy(folder('arn:aws:s3:::b/{{issuerId}}/{{subject}}/*'), { ...variables, subject: undefined })).toThrow(MissingPolicyVariableError);
+    expect(() => renderSessionPolicy(folder('arn:aws:s3:::b/{{issuerId}}/{{subject}}/*'), { ...variables, subject: undefined })).toThrow(
+      MissingPolicyVariableError,
+    );
   });
 
   it('refuses an invalid template at render time too', () => {
@@ -62,12 +79,21 @@ describe('renderSessionPolicy', () => {
     // Prepare
     const withNull = { ...folder('arn:aws:s3:::b/{{userKey}}/*'), Id: null };
     const withEmoji = { ...folder('arn:aws:s3:::b/{{userKey}}/*'), Id: 'photos \u{1F4F7}' };
-    const huge = { Version: '2012-10-17', Statement: Array.from({ length: 40 }, (_, i) => ({ Effect: 'Allow', Action: 's3:PutObject', Resource: `arn:aws:s3:::bucket-${i}/{{userKey}}/*` })) };
+    const huge = {
+      Version: '2012-10-17',
+      Statement: Array.from({ length: 40 }, (_, i) => ({
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: `arn:aws:s3:::bucket-${i}/{{userKey}}/*`,
+      })),
+    };
 
     // Act + Assess
     expect(() => renderSessionPolicy(withNull, variables)).toThrow(PolicyTemplateError);
     expect(() => renderSessionPolicy(withEmoji, variables)).toThrow(PolicyTemplateError);
-    expect(() => renderSessionPolicy(huge, variables)).toThrow(expect.objectContaining({ code: 'policy_too_large', reason: 'policy_over_2048_chars' }));
+    expect(() => renderSessionPolicy(huge, variables)).toThrow(
+      expect.objectContaining({ code: 'policy_too_large', reason: 'policy_over_2048_chars' }),
+    );
   });
 });
 
@@ -89,11 +115,26 @@ describe('checkPolicyTemplate', () => {
     ['a Principal', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x', Resource: '*', Principal: '*' }] }, /Principal/],
     ['a placeholder followed by a wildcard', folder('arn:aws:s3:::b/{{userKey}}*'), /followed by/],
     ['a placeholder as a prefix of a name (P-02)', folder('arn:aws:s3:::b/{{issuerId}}/{{subject}}-x/*'), /followed by/],
-    ['a wildcard in the placeholder\'s segment (another user\'s folder ends in the key)', folder('arn:aws:s3:::b/*{{userKey}}/*'), /start its path segment/],
+    [
+      "a wildcard in the placeholder's segment (another user's folder ends in the key)",
+      folder('arn:aws:s3:::b/*{{userKey}}/*'),
+      /start its path segment/,
+    ],
     ['a placeholder as a suffix of a name', folder('arn:aws:s3:::b/{{issuerId}}/x{{subject}}/*'), /start its path segment/],
-    ['a subject without its issuer (P-08e: subjects are unique only per issuer)', folder('arn:aws:s3:::b/home/{{subject}}/*'), /unique only per issuer/],
+    [
+      'a subject without its issuer (P-08e: subjects are unique only per issuer)',
+      folder('arn:aws:s3:::b/home/{{subject}}/*'),
+      /unique only per issuer/,
+    ],
     ['an unknown placeholder', folder('arn:aws:s3:::b/{{email}}/*'), /unknown placeholder/],
-    ['a placeholder in a key', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x', Resource: '*', Condition: { StringEquals: { '{{userKey}}': 'x' } } }] }, /keys/],
+    [
+      'a placeholder in a key',
+      {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'x', Resource: '*', Condition: { StringEquals: { '{{userKey}}': 'x' } } }],
+      },
+      /keys/,
+    ],
     ['unbalanced braces', folder('arn:aws:s3:::b/{{userKey/*'), /unbalanced/],
     ['nesting deeper than IAM needs', { ...folder('x'), Deep: [[[[[[[[[['x']]]]]]]]]] }, /deeper/],
   ])('refuses %s', (_name, template, problem) => {

@@ -5,7 +5,10 @@ import { parseEntitlement } from '../../../src/domain/entitlement.ts';
 import { federationNameFor, sessionNameFor } from '../../../src/domain/session-identity.ts';
 import { checkEntitlementsFile } from '../../../src/tools/entitlements-file.ts';
 
-const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }] };
+const policy = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/{{userKey}}/*' }],
+};
 const ROLE = 'arn:aws:iam::111111111111:role/keyvend/target';
 const FEDERATION_USER = { secretId: 'keyvend/federation-user', userArn: 'arn:aws:iam::111111111111:user/keyvend-federation' };
 
@@ -42,9 +45,29 @@ describe('entitlement vending field', () => {
   });
 
   it.each([
-    ['keyvend-issuer for 12 h with tags', { maxDurationSeconds: 43200, sessionTags: [{ key: 'team', claim: 'team' }], transitiveTagKeys: ['team', 'keyvend:user'] }],
-    ['federation-token', { vending: 'federation-token', roleArn: undefined, federationUser: FEDERATION_USER, maxDurationSeconds: 129600, sessionTags: [{ key: 'team', value: 'blue' }] }],
-    ['assume-role with an ExternalId', { vending: 'assume-role', externalId: 'keyvend-partner-1', sessionTags: [{ key: 'team', claim: 'team' }], transitiveTagKeys: ['team'] }],
+    [
+      'keyvend-issuer for 12 h with tags',
+      { maxDurationSeconds: 43200, sessionTags: [{ key: 'team', claim: 'team' }], transitiveTagKeys: ['team', 'keyvend:user'] },
+    ],
+    [
+      'federation-token',
+      {
+        vending: 'federation-token',
+        roleArn: undefined,
+        federationUser: FEDERATION_USER,
+        maxDurationSeconds: 129600,
+        sessionTags: [{ key: 'team', value: 'blue' }],
+      },
+    ],
+    [
+      'assume-role with an ExternalId',
+      {
+        vending: 'assume-role',
+        externalId: 'keyvend-partner-1',
+        sessionTags: [{ key: 'team', claim: 'team' }],
+        transitiveTagKeys: ['team'],
+      },
+    ],
   ])('accepts a coherent %s entitlement', (_, overrides) => {
     // Act
     const problems = problemsOf(entitlement(overrides));
@@ -64,7 +87,7 @@ describe('entitlement vending field', () => {
     expect(reread).toEqual(result);
   });
 
-  it('parses every path\'s own output again (entitlements are stored parsed and re-read on every request)', () => {
+  it("parses every path's own output again (entitlements are stored parsed and re-read on every request)", () => {
     for (const vending of ['assume-role', 'keyvend-issuer'] as const) {
       // Act
       const result = parseEntitlement(entitlement({ vending }));
@@ -79,13 +102,39 @@ describe('entitlement vending field', () => {
     ['an unknown path', { vending: 'assume-role-with-magic' }, /vending is one of/],
     ['federation-token without federationUser', { vending: 'federation-token', roleArn: undefined }, /needs federationUser/],
     ['federation-token with a roleArn', { vending: 'federation-token', federationUser: FEDERATION_USER }, /remove roleArn/],
-    ['federation-token with transitive keys', { vending: 'federation-token', roleArn: undefined, federationUser: FEDERATION_USER, sessionTags: [{ key: 'team', value: 'x' }], transitiveTagKeys: ['team'] }, /no transitive tag keys/],
-    ['federation-token over 36 h', { vending: 'federation-token', roleArn: undefined, federationUser: FEDERATION_USER, maxDurationSeconds: 129601 }, /129600/],
-    ['federation-token without any policy', { vending: 'federation-token', roleArn: undefined, federationUser: FEDERATION_USER, sessionPolicy: undefined }, /sessionPolicy or managedPolicyArns/],
-    ['a federation user secret outside the grammar', { vending: 'federation-token', roleArn: undefined, federationUser: { ...FEDERATION_USER, secretId: 'a secret' } }, /secret name or ARN/],
+    [
+      'federation-token with transitive keys',
+      {
+        vending: 'federation-token',
+        roleArn: undefined,
+        federationUser: FEDERATION_USER,
+        sessionTags: [{ key: 'team', value: 'x' }],
+        transitiveTagKeys: ['team'],
+      },
+      /no transitive tag keys/,
+    ],
+    [
+      'federation-token over 36 h',
+      { vending: 'federation-token', roleArn: undefined, federationUser: FEDERATION_USER, maxDurationSeconds: 129601 },
+      /129600/,
+    ],
+    [
+      'federation-token without any policy',
+      { vending: 'federation-token', roleArn: undefined, federationUser: FEDERATION_USER, sessionPolicy: undefined },
+      /sessionPolicy or managedPolicyArns/,
+    ],
+    [
+      'a federation user secret outside the grammar',
+      { vending: 'federation-token', roleArn: undefined, federationUser: { ...FEDERATION_USER, secretId: 'a secret' } },
+      /secret name or ARN/,
+    ],
     ['federationUser on a role path', { federationUser: FEDERATION_USER }, /federation-token only/],
     ['a role path naming an IAM user', { roleArn: FEDERATION_USER.userArn }, /not an IAM role ARN/],
-    ['federation-token naming a user other than its own', { vending: 'federation-token', roleArn: 'arn:aws:iam::111111111111:user/other', federationUser: FEDERATION_USER }, /remove roleArn/],
+    [
+      'federation-token naming a user other than its own',
+      { vending: 'federation-token', roleArn: 'arn:aws:iam::111111111111:user/other', federationUser: FEDERATION_USER },
+      /remove roleArn/,
+    ],
     ['keyvend-issuer over 12 h', { maxDurationSeconds: 43201 }, /at most 43200/],
     ['keyvend-issuer without a role', { roleArn: undefined }, /needs roleArn/],
     ['keyvend-issuer with an ExternalId', { externalId: 'keyvend-partner-1' }, /assume-role only/],

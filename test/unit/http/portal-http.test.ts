@@ -18,10 +18,20 @@ describe('portal cookies', () => {
     expect(clearCookie('keyvend_session', { secure: false, path: '/' })).toContain('Max-Age=0');
   });
 
-  it('lets the SAML request cookie ride the IdP\'s cross-site POST: SameSite=None and Secure over https, Lax on plain-http loopback', () => {
+  it("lets the SAML request cookie ride the IdP's cross-site POST: SameSite=None and Secure over https, Lax on plain-http loopback", () => {
     // Act
-    const secure = setCookie(cookieNames(true).samlRequest, 'v', { secure: true, path: '/portal/saml/acs', maxAgeSeconds: 600, crossSitePost: true });
-    const local = setCookie(cookieNames(false).samlRequest, 'v', { secure: false, path: '/portal/saml/acs', maxAgeSeconds: 600, crossSitePost: true });
+    const secure = setCookie(cookieNames(true).samlRequest, 'v', {
+      secure: true,
+      path: '/portal/saml/acs',
+      maxAgeSeconds: 600,
+      crossSitePost: true,
+    });
+    const local = setCookie(cookieNames(false).samlRequest, 'v', {
+      secure: false,
+      path: '/portal/saml/acs',
+      maxAgeSeconds: 600,
+      crossSitePost: true,
+    });
 
     // Assess: browsers drop SameSite=None without Secure; the local dev IdP on another loopback port is the same site
     expect(secure).toBe('__Secure-keyvend_saml_request=v; Path=/portal/saml/acs; Max-Age=600; HttpOnly; SameSite=None; Secure');
@@ -41,13 +51,18 @@ describe('portal forms', () => {
     event({ body, headers: { 'content-type': contentType } });
 
   it('accepts the named fields', () => {
-    expect(parseForm(form('csrf=abc&entitlement=console-readonly'), ['csrf', 'entitlement'])).toEqual({ csrf: 'abc', entitlement: 'console-readonly' });
+    expect(parseForm(form('csrf=abc&entitlement=console-readonly'), ['csrf', 'entitlement'])).toEqual({
+      csrf: 'abc',
+      entitlement: 'console-readonly',
+    });
   });
 
   it('refuses repeated or unexpected fields, other media types and large bodies', () => {
     expect(() => parseForm(form('csrf=a&csrf=b'), ['csrf'])).toThrow(expect.objectContaining({ code: 'invalid_request' }));
     expect(() => parseForm(form('csrf=a&roleArn=x'), ['csrf'])).toThrow(expect.objectContaining({ code: 'invalid_request' }));
-    expect(() => parseForm(form('{"csrf":"a"}', 'application/json'), ['csrf'])).toThrow(expect.objectContaining({ code: 'unsupported_media_type' }));
+    expect(() => parseForm(form('{"csrf":"a"}', 'application/json'), ['csrf'])).toThrow(
+      expect.objectContaining({ code: 'unsupported_media_type' }),
+    );
     expect(() => parseForm(form(`csrf=${'a'.repeat(5000)}`), ['csrf'])).toThrow(expect.objectContaining({ code: 'payload_too_large' }));
   });
 });

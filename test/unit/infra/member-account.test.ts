@@ -61,7 +61,12 @@ type Call = { principal: string; context: Record<string, string | string[]> };
 
 /** What the broker sends for a grant of `entitlement`: its minted token's claims, as STS presents them to IAM. */
 function brokerCall(issuer: string, entitlement = 'photo-uploads'): Call {
-  const tags = { 'keyvend:user': USER_KEY, 'keyvend:issuer': 'https://login.example.com', 'keyvend:entitlement': entitlement, 'keyvend:grant': 'g-01hzy3k9q8' };
+  const tags = {
+    'keyvend:user': USER_KEY,
+    'keyvend:issuer': 'https://login.example.com',
+    'keyvend:entitlement': entitlement,
+    'keyvend:grant': 'g-01hzy3k9q8',
+  };
   return {
     principal: providerArn(issuer),
     context: {
@@ -167,7 +172,11 @@ describe('infra/member-account.yaml', () => {
   it('creates an OIDC provider for the issuer with the audience as its only client id, and thumbprints only when given', () => {
     // Act
     const plain = renderStack(stackParameters(ISSUER)).resources;
-    const pinned = renderStack({ ...stackParameters(ISSUER), Audience: 'keyvend-aws', ThumbprintList: '9e99a48a9960b14926bb7f3b02e22da2b0ab7280' }).resources;
+    const pinned = renderStack({
+      ...stackParameters(ISSUER),
+      Audience: 'keyvend-aws',
+      ThumbprintList: '9e99a48a9960b14926bb7f3b02e22da2b0ab7280',
+    }).resources;
 
     // Assess
     expect(plain['OidcProvider']).toEqual({ Url: 'https://keyvend.example.com', ClientIdList: ['sts.amazonaws.com'] });
@@ -186,7 +195,9 @@ describe('infra/member-account.yaml', () => {
     // Assess
     expect(Object.keys(withoutProvider.resources)).toEqual(['TargetRole']);
     expect(withoutProvider.resources['TargetRole']).toEqual(withProvider.resources['TargetRole']);
-    expect(cloudFormationTrust(ISSUER).Statement[0]?.Principal).toEqual({ Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/keyvend.example.com` });
+    expect(cloudFormationTrust(ISSUER).Statement[0]?.Principal).toEqual({
+      Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/keyvend.example.com`,
+    });
   });
 
   it('creates one role under /keyvend/ with the permission policies as its ceiling and sessions of up to 12 hours', () => {
@@ -194,7 +205,12 @@ describe('infra/member-account.yaml', () => {
     const role = renderStack(stackParameters(ISSUER)).resources['TargetRole'];
 
     // Assess
-    expect(role).toMatchObject({ RoleName: 'photo-uploads', Path: '/keyvend/', MaxSessionDuration: 43200, ManagedPolicyArns: [POLICY_ARN] });
+    expect(role).toMatchObject({
+      RoleName: 'photo-uploads',
+      Path: '/keyvend/',
+      MaxSessionDuration: 43200,
+      ManagedPolicyArns: [POLICY_ARN],
+    });
     expect(template.Parameters['MaxSessionDuration']).toMatchObject({ MinValue: 3600, MaxValue: 43200 });
   });
 
@@ -273,7 +289,11 @@ describe('infra/terraform/member-account', () => {
       depends_on: ['${aws_iam_openid_connect_provider.keyvend}'],
     });
     expect(values.value(role['max_session_duration'])).toBe(43200);
-    expect(attachment).toEqual({ for_each: '${toset(var.permissions_policy_arns)}', role: '${aws_iam_role.target.name}', policy_arn: '${each.value}' });
+    expect(attachment).toEqual({
+      for_each: '${toset(var.permissions_policy_arns)}',
+      role: '${aws_iam_role.target.name}',
+      policy_arn: '${each.value}',
+    });
     expect(values.local('provider_arn')).toBe(`arn:aws:iam::${ACCOUNT}:oidc-provider/keyvend.example.com`);
   });
 
@@ -307,16 +327,19 @@ describe('infra/terraform/member-account', () => {
 });
 
 describe.each(SOURCES)('the trust policy of $source, in the IAM simulator', ({ trust }) => {
-  it.each(ISSUERS)('lets the broker open the role for each listed entitlement, with tags and SourceIdentity (issuer %s)', async (issuer) => {
-    // Prepare
-    const policy = trust(issuer);
+  it.each(ISSUERS)(
+    'lets the broker open the role for each listed entitlement, with tags and SourceIdentity (issuer %s)',
+    async (issuer) => {
+      // Prepare
+      const policy = trust(issuer);
 
-    // Act
-    const decisions = await Promise.all(ENTITLEMENTS.map((entitlement) => decideAll(policy, brokerCall(issuer, entitlement))));
+      // Act
+      const decisions = await Promise.all(ENTITLEMENTS.map((entitlement) => decideAll(policy, brokerCall(issuer, entitlement))));
 
-    // Assess
-    expect(decisions).toEqual(ENTITLEMENTS.map(() => ['Allowed', 'Allowed', 'Allowed']));
-  });
+      // Assess
+      expect(decisions).toEqual(ENTITLEMENTS.map(() => ['Allowed', 'Allowed', 'Allowed']));
+    },
+  );
 
   describe.each(ISSUERS)('issuer %s', (issuer) => {
     it.each(REFUSALS)('refuses a call with $name, because of its condition', async ({ call, conditionKey }) => {

@@ -7,7 +7,11 @@ import { loadTemplate, renderTemplate } from '../../support/cfn-render.ts';
 
 const BROKER_ROLE_ARN = 'arn:aws:iam::222222222222:role/keyvend-prod-broker';
 /** The API, console sign-in and the portal each run as their own role; all three vend (docs/operations.md). */
-const VENDING_ROLE_ARNS = [BROKER_ROLE_ARN, 'arn:aws:iam::222222222222:role/keyvend-prod-console', 'arn:aws:iam::222222222222:role/keyvend-prod-portal'];
+const VENDING_ROLE_ARNS = [
+  BROKER_ROLE_ARN,
+  'arn:aws:iam::222222222222:role/keyvend-prod-console',
+  'arn:aws:iam::222222222222:role/keyvend-prod-portal',
+];
 
 const template = loadTemplate('infra/target-role.yaml');
 
@@ -49,7 +53,11 @@ describe('infra/target-role.yaml', () => {
   it('lets the broker set only its own tag keys and the configured ones, keyvend:user always present', () => {
     // Act
     const plain = render({ RoleName: 'r', TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(',') }).role;
-    const extra = render({ RoleName: 'r', TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(','), AdditionalSessionTagKeys: 'department,cost-center' }).role;
+    const extra = render({
+      RoleName: 'r',
+      TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(','),
+      AdditionalSessionTagKeys: 'department,cost-center',
+    }).role;
 
     // Assess
     const tagCondition = (role: Record<string, any>) => trustStatements(role).find((s) => s['Action'] === 'sts:TagSession')?.['Condition'];
@@ -83,7 +91,11 @@ describe('infra/target-role.yaml', () => {
   it('grants the S3 example policy only when a bucket is given, and it is the published example', () => {
     // Act
     const without = render({ RoleName: 'r', TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(',') }).role;
-    const withBucket = render({ RoleName: 'r', TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(','), UploadsBucketName: 'example-uploads-bucket' }).role;
+    const withBucket = render({
+      RoleName: 'r',
+      TrustedBrokerRoleArns: VENDING_ROLE_ARNS.join(','),
+      UploadsBucketName: 'example-uploads-bucket',
+    }).role;
 
     // Assess
     expect(without).not.toHaveProperty('Policies');
@@ -122,7 +134,7 @@ describe('infra/examples/s3-uploads-permission-policy.json', () => {
   const alice = 'aliceaaaaaaaaaaaaaaaaaaaaa';
   const bob = 'bobbbbbbbbbbbbbbbbbbbbbbbb';
 
-  it("confines a session to the folder named by its keyvend:user tag", async () => {
+  it('confines a session to the folder named by its keyvend:user tag', async () => {
     // Act + Assess
     expect(await decide('s3:PutObject', `${bucket}/${alice}/photo.jpg`, alice)).toBe('Allowed');
     expect(await decide('s3:PutObject', `${bucket}/${bob}/photo.jpg`, alice)).toBe('ImplicitlyDenied');

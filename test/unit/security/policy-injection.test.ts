@@ -1,7 +1,13 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { parseEntitlement } from '../../../src/domain/entitlement.ts';
-import { deriveUserKey, POLICY_SAFE_PATTERN, SAFE_TAG_VALUE_PATTERN, SUBJECT_PATTERN, USER_KEY_PATTERN } from '../../../src/domain/identifiers.ts';
+import {
+  deriveUserKey,
+  POLICY_SAFE_PATTERN,
+  SAFE_TAG_VALUE_PATTERN,
+  SUBJECT_PATTERN,
+  USER_KEY_PATTERN,
+} from '../../../src/domain/identifiers.ts';
 import type { Entitlement } from '../../../src/domain/entitlement.ts';
 import type { Principal } from '../../../src/domain/principal.ts';
 import { PolicyTemplateError, renderSessionPolicy } from '../../../src/domain/session-policy.ts';
@@ -18,7 +24,12 @@ const subjectTemplate = entitlementFor({
     Version: '2012-10-17',
     Statement: [
       { Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/home/{{issuerId}}/{{subject}}/*' },
-      { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::b', Condition: { StringLike: { 's3:prefix': ['home/{{issuerId}}/{{subject}}/*'] } } },
+      {
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: 'arn:aws:s3:::b',
+        Condition: { StringLike: { 's3:prefix': ['home/{{issuerId}}/{{subject}}/*'] } },
+      },
     ],
   },
 });
@@ -27,12 +38,19 @@ const userKeyTemplate = entitlementFor({ id: 'by-user-key' });
 function broker(principal: Principal, entitlements: Entitlement[] = [subjectTemplate, userKeyTemplate]) {
   const { issue, sts, audit } = issueCredentialsHarness({ principal, entitlements, allowedRole: () => true });
   const request = (entitlement: string) =>
-    issue({ caller: { kind: 'bearer', authorization: 'Bearer t' }, entitlement, durationSeconds: undefined, output: 'credentials', context: { requestId: 'r' } });
+    issue({
+      caller: { kind: 'bearer', authorization: 'Bearer t' },
+      entitlement,
+      durationSeconds: undefined,
+      output: 'credentials',
+      context: { requestId: 'r' },
+    });
   return { request, sts, audit };
 }
 
 /** A principal as a verifier with a grammar bug would produce it: the domain must still hold. */
-const principalWithSubject = (subject: string) => principalFor({ issuer: ISSUER, subject, userKey: deriveUserKey(ISSUER, subject), attributes: { department: 'research' } });
+const principalWithSubject = (subject: string) =>
+  principalFor({ issuer: ISSUER, subject, userKey: deriveUserKey(ISSUER, subject), attributes: { department: 'research' } });
 
 const HOSTILE_SUBJECTS: [id: string, subject: string][] = [
   ['P-01 wildcard', '*'],
@@ -75,28 +93,42 @@ describe('hostile identifiers never widen a policy (P-01 to P-06)', () => {
     expect(SUBJECT_PATTERN.test(subject)).toBe(false);
   });
 
-  it.each(HOSTILE_SUBJECTS)('%s: a {{subject}} template is refused before STS, a {{userKey}} one stays in the caller folder', async (_id, subject) => {
-    // Prepare
-    const { request, sts, audit } = broker(principalWithSubject(subject));
+  it.each(HOSTILE_SUBJECTS)(
+    '%s: a {{subject}} template is refused before STS, a {{userKey}} one stays in the caller folder',
+    async (_id, subject) => {
+      // Prepare
+      const { request, sts, audit } = broker(principalWithSubject(subject));
 
-    // Act
-    const bySubject = await request('by-subject').catch((error: unknown) => error);
-    const byUserKey = await request('by-user-key');
+      // Act
+      const bySubject = await request('by-subject').catch((error: unknown) => error);
+      const byUserKey = await request('by-user-key');
 
-    // Assess
-    expect(bySubject).toMatchObject({ code: 'not_entitled', reason: 'subject_not_policy_safe' });
-    expect(audit.writes.find((w) => w.record.reason === 'subject_not_policy_safe')).toBeDefined();
-    expect(sts.calls).toHaveLength(1);
-    const policy = JSON.parse(sts.calls[0]?.policy ?? '{}');
-    expect(policy.Statement).toHaveLength(2);
-    expect(policy.Statement[0].Resource).toMatch(/^arn:aws:s3:::uploads\/[a-z2-7]{26}\/\*$/);
-    expect(policy.Statement[1].Condition.StringLike['s3:prefix']).toEqual([expect.stringMatching(/^[a-z2-7]{26}\/$/), expect.stringMatching(/^[a-z2-7]{26}\/\*$/)]);
-    expect(byUserKey.roleSessionName).toMatch(/^[\w+=,.@-]{2,64}$/);
-  });
+      // Assess
+      expect(bySubject).toMatchObject({ code: 'not_entitled', reason: 'subject_not_policy_safe' });
+      expect(audit.writes.find((w) => w.record.reason === 'subject_not_policy_safe')).toBeDefined();
+      expect(sts.calls).toHaveLength(1);
+      const policy = JSON.parse(sts.calls[0]?.policy ?? '{}');
+      expect(policy.Statement).toHaveLength(2);
+      expect(policy.Statement[0].Resource).toMatch(/^arn:aws:s3:::uploads\/[a-z2-7]{26}\/\*$/);
+      expect(policy.Statement[1].Condition.StringLike['s3:prefix']).toEqual([
+        expect.stringMatching(/^[a-z2-7]{26}\/$/),
+        expect.stringMatching(/^[a-z2-7]{26}\/\*$/),
+      ]);
+      expect(byUserKey.roleSessionName).toMatch(/^[\w+=,.@-]{2,64}$/);
+    },
+  );
 
   it('P-02: a template cannot make one caller folder a prefix of another', () => {
     // Act + Assess: "home/ali*" would match "alice"
-    expect(() => renderSessionPolicy({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/home/{{issuerId}}/{{subject}}*' }] }, { userKey: 'x', subject: 'ali', issuerId: 'i' })).toThrow(PolicyTemplateError);
+    expect(() =>
+      renderSessionPolicy(
+        {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/home/{{issuerId}}/{{subject}}*' }],
+        },
+        { userKey: 'x', subject: 'ali', issuerId: 'i' },
+      ),
+    ).toThrow(PolicyTemplateError);
   });
 
   it('P-05 / P-06: look-alike or over-long tag values are refused by the tag grammar, never truncated', () => {
@@ -134,7 +166,11 @@ describe('session names cannot collide (P-06, P-07)', () => {
 
 describe('client-chosen STS parameters are refused (P-08f, P-10)', () => {
   const event = (body: unknown): APIGatewayProxyEventV2 =>
-    ({ body: JSON.stringify(body), isBase64Encoded: false, headers: { 'content-type': 'application/json' } }) as unknown as APIGatewayProxyEventV2;
+    ({
+      body: JSON.stringify(body),
+      isBase64Encoded: false,
+      headers: { 'content-type': 'application/json' },
+    }) as unknown as APIGatewayProxyEventV2;
 
   it.each([
     ['Policy', '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'],
@@ -157,7 +193,11 @@ describe('client-chosen STS parameters are refused (P-08f, P-10)', () => {
 
   it('refuses a raw __proto__ member too (JSON.parse makes it an own key)', () => {
     // Prepare
-    const raw = { body: '{"entitlement":"photo-uploads","__proto__":{"Policy":"*"}}', isBase64Encoded: false, headers: { 'content-type': 'application/json' } } as unknown as APIGatewayProxyEventV2;
+    const raw = {
+      body: '{"entitlement":"photo-uploads","__proto__":{"Policy":"*"}}',
+      isBase64Encoded: false,
+      headers: { 'content-type': 'application/json' },
+    } as unknown as APIGatewayProxyEventV2;
 
     // Act + Assess
     expect(() => parseJsonObject(raw, ['entitlement', 'durationSeconds'])).toThrow(expect.objectContaining({ reason: 'unknown_fields' }));
@@ -195,7 +235,28 @@ function random(seed: number): () => number {
 }
 
 const GRAMMAR_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@|-';
-const HOSTILE_ALPHABET = [...GRAMMAR_ALPHABET, '"', '\\', '/', '*', '?', '$', '{', '}', '[', ']', ',', '\n', '\u0000', '\u2028', 'а', 'é', '\u{1F600}', '%', ' '];
+const HOSTILE_ALPHABET = [
+  ...GRAMMAR_ALPHABET,
+  '"',
+  '\\',
+  '/',
+  '*',
+  '?',
+  '$',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '\n',
+  '\u0000',
+  '\u2028',
+  'а',
+  'é',
+  '\u{1F600}',
+  '%',
+  ' ',
+];
 
 function randomString(next: () => number, alphabet: readonly string[] | string, maxLength: number): string {
   const chars = [...alphabet];
@@ -207,13 +268,25 @@ const STRUCTURE_TEMPLATE = {
   Version: '2012-10-17',
   Statement: [
     { Sid: 'Objects', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject'], Resource: 'arn:aws:s3:::b/{{userKey}}/*' },
-    { Sid: 'List', Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::b', Condition: { StringLike: { 's3:prefix': ['{{userKey}}/', '{{issuerId}}/{{subject}}/*'] } } },
+    {
+      Sid: 'List',
+      Effect: 'Allow',
+      Action: 's3:ListBucket',
+      Resource: 'arn:aws:s3:::b',
+      Condition: { StringLike: { 's3:prefix': ['{{userKey}}/', '{{issuerId}}/{{subject}}/*'] } },
+    },
     { Sid: 'DenyOthers', Effect: 'Deny', NotAction: 's3:*', NotResource: 'arn:aws:s3:::b/{{userKey}}/{{subject}}' },
   ],
 };
 
 function shapeOf(policy: { Statement: Record<string, unknown>[] }) {
-  return policy.Statement.map((s) => ({ Sid: s['Sid'], Effect: s['Effect'], Action: s['Action'], NotAction: s['NotAction'], keys: Object.keys(s).sort() }));
+  return policy.Statement.map((s) => ({
+    Sid: s['Sid'],
+    Effect: s['Effect'],
+    Action: s['Action'],
+    NotAction: s['NotAction'],
+    keys: Object.keys(s).sort(),
+  }));
 }
 
 describe('property: rendering preserves the template structure (P-03)', () => {

@@ -27,7 +27,10 @@ interface Group {
 }
 
 function readFixture(name: string) {
-  return JSON.parse(readFileSync(join(ROOT, 'test/fixtures/public/wycheproof', name), 'utf8')) as { numberOfTests: number; testGroups: Group[] };
+  return JSON.parse(readFileSync(join(ROOT, 'test/fixtures/public/wycheproof', name), 'utf8')) as {
+    numberOfTests: number;
+    testGroups: Group[];
+  };
 }
 const suite = readFixture('json_web_signature_test.json');
 const keySuite = readFixture('json_web_key_test.json');
@@ -63,14 +66,16 @@ async function brokerAccepts(group: Group, jws: string): Promise<boolean> {
   }
 }
 
-
 /**
  * Where the broker's outcome differs from the vector's on purpose, decided from the vector itself: why, and
  * what the broker does instead. Undefined when the vector's expectation applies.
  */
 function deliberateDifference(group: Group, vector: Vector): { why: string; accepted: boolean } | undefined {
   if (vector.result === 'invalid' && group.tests.some((t) => t.result === 'valid' && t.jws === vector.jws)) {
-    return { why: 'the fixture string is byte-identical to a vector of the same key marked valid (its padding was lost in the published file)', accepted: true };
+    return {
+      why: 'the fixture string is byte-identical to a vector of the same key marked valid (its padding was lost in the published file)',
+      accepted: true,
+    };
   }
   if (vector.result === 'valid' && !/^[A-Za-z0-9_.-]+$/.test(vector.jws)) {
     return { why: 'the broker refuses characters outside base64url instead of skipping them (stricter by design, J-16)', accepted: false };
@@ -83,7 +88,10 @@ function deliberateDifference(group: Group, vector: Vector): { why: string; acce
     return undefined;
   }
   if (vector.result === 'valid' && key?.alg !== undefined && key.alg !== headerAlg) {
-    return { why: `the key is pinned to ${key.alg} but the token says ${String(headerAlg)}: a key set never lends a key to another algorithm`, accepted: false };
+    return {
+      why: `the key is pinned to ${key.alg} but the token says ${String(headerAlg)}: a key set never lends a key to another algorithm`,
+      accepted: false,
+    };
   }
   return undefined;
 }
@@ -120,7 +128,9 @@ describe('Wycheproof JWS vectors against the broker signature layer', () => {
     expect(group).toBeDefined();
 
     // Act
-    const results = await Promise.all((group?.tests ?? []).map(async (t) => ({ result: t.result, accepted: await brokerAccepts(group as Group, t.jws) })));
+    const results = await Promise.all(
+      (group?.tests ?? []).map(async (t) => ({ result: t.result, accepted: await brokerAccepts(group as Group, t.jws) })),
+    );
 
     // Assess
     expect(results.filter((r) => r.accepted).length).toBe(results.filter((r) => r.result === 'valid').length);
@@ -133,7 +143,9 @@ describe('Wycheproof JWS vectors against the broker signature layer', () => {
     const valid = hmac?.tests.find((t) => t.result === 'valid');
 
     // Act + Assess
-    await expect(compactVerify(valid?.jws ?? '', createLocalJWKSet({ keys: [hmac?.private as JWK] }), { algorithms: BROKER_ALGORITHMS })).rejects.toThrow();
+    await expect(
+      compactVerify(valid?.jws ?? '', createLocalJWKSet({ keys: [hmac?.private as JWK] }), { algorithms: BROKER_ALGORITHMS }),
+    ).rejects.toThrow();
   });
 });
 

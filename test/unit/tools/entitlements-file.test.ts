@@ -45,7 +45,9 @@ describe('checkEntitlementsFile', () => {
       'uploads: maxDurationSeconds: must be a whole number (got 60.5)',
       'uploads: maxDurationSeconds: must be at least 900 (got 60.5)',
       'uploads: sessionTags[0]: must be one of: {key, claim} or {key, value}',
-      expect.stringMatching(/^uploads: owner: unknown field \(allowed: id, version, description, roleArn, .*allowBroadStatements, grants\)$/),
+      expect.stringMatching(
+        /^uploads: owner: unknown field \(allowed: id, version, description, roleArn, .*allowBroadStatements, grants\)$/,
+      ),
       'uploads: grants[0]: must be one of: {issuer, subject} or {issuer, group}',
     ]);
     expect(result.problems.join('\n')).not.toMatch(/Invalid|Expected/);
@@ -101,7 +103,11 @@ describe('checkEntitlementsFile', () => {
   ])('refuses a template with a %s', (_name, resource) => {
     // Act
     const result = checkEntitlementsFile(
-      file(entitlement({ sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: resource }] } })),
+      file(
+        entitlement({
+          sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: resource }] },
+        }),
+      ),
     );
 
     // Assess
@@ -120,14 +126,36 @@ describe('checkEntitlementsFile', () => {
   });
 
   describe('over-broad templates (issue 10, item 3)', () => {
-    const statement = (s: Record<string, unknown>) => ({ sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', ...s }] } });
+    const statement = (s: Record<string, unknown>) => ({
+      sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', ...s }] },
+    });
 
     it.each([
-      ['a wildcard before the placeholder in its segment', { Action: 's3:PutObject', Resource: 'arn:aws:s3:::bucket/*{{userKey}}/*' }, /must start its path segment/],
-      ['text before the placeholder in its segment', { Action: 's3:PutObject', Resource: 'arn:aws:s3:::bucket/x-{{userKey}}/*' }, /must start its path segment/],
-      ['a ? before the placeholder', { Action: 's3:PutObject', Resource: 'arn:aws:s3:::bucket/?{{userKey}}/*' }, /must start its path segment/],
-      ['Allow with NotAction', { NotAction: 'iam:*', Resource: 'arn:aws:s3:::bucket/{{userKey}}/*' }, /NotAction allows every action not listed/],
-      ['Allow with NotResource', { Action: 's3:GetObject', NotResource: 'arn:aws:s3:::secret/*' }, /NotResource allows every resource not listed/],
+      [
+        'a wildcard before the placeholder in its segment',
+        { Action: 's3:PutObject', Resource: 'arn:aws:s3:::bucket/*{{userKey}}/*' },
+        /must start its path segment/,
+      ],
+      [
+        'text before the placeholder in its segment',
+        { Action: 's3:PutObject', Resource: 'arn:aws:s3:::bucket/x-{{userKey}}/*' },
+        /must start its path segment/,
+      ],
+      [
+        'a ? before the placeholder',
+        { Action: 's3:PutObject', Resource: 'arn:aws:s3:::bucket/?{{userKey}}/*' },
+        /must start its path segment/,
+      ],
+      [
+        'Allow with NotAction',
+        { NotAction: 'iam:*', Resource: 'arn:aws:s3:::bucket/{{userKey}}/*' },
+        /NotAction allows every action not listed/,
+      ],
+      [
+        'Allow with NotResource',
+        { Action: 's3:GetObject', NotResource: 'arn:aws:s3:::secret/*' },
+        /NotResource allows every resource not listed/,
+      ],
       ['Action "*"', { Action: '*', Resource: 'arn:aws:s3:::bucket/{{userKey}}/*' }, /Action "\*" allows every service/],
       ['a wildcard service', { Action: ['s3:GetObject', '*:Get*'], Resource: 'arn:aws:s3:::bucket/{{userKey}}/*' }, /Action "\*:Get\*"/],
       ['Resource "*"', { Action: 's3:GetObject', Resource: '*' }, /Resource "\*" matches every resource/],
@@ -152,7 +180,9 @@ describe('checkEntitlementsFile', () => {
       // Assess
       expect(result.ok).toBe(true);
       if (!result.ok) return;
-      expect(result.warnings).toEqual([expect.stringMatching(/^uploads: allowBroadStatements: Statement\[0\]: Allow with NotAction.*Resource "\*"/)]);
+      expect(result.warnings).toEqual([
+        expect.stringMatching(/^uploads: allowBroadStatements: Statement\[0\]: Allow with NotAction.*Resource "\*"/),
+      ]);
       expect(result.entries[0]?.entitlement.allowBroadStatements).toBe(true);
     });
 
@@ -186,7 +216,10 @@ describe('checkEntitlementsFile', () => {
 
       // Assess
       expect(refused.ok).toBe(false);
-      if (!refused.ok) expect(refused.problems.join('\n')).toMatch(/no sessionPolicy: every grantee gets all that the role allows.*AdministratorAccess.*allowWholeRole/);
+      if (!refused.ok)
+        expect(refused.problems.join('\n')).toMatch(
+          /no sessionPolicy: every grantee gets all that the role allows.*AdministratorAccess.*allowWholeRole/,
+        );
       expect(flagged.ok).toBe(true);
       if (flagged.ok) expect(flagged.warnings).toEqual([expect.stringMatching(/^uploads: allowWholeRole: no sessionPolicy/)]);
     });

@@ -34,7 +34,11 @@ const valuesOf = (profile: Profile, name: string): string[] => {
 
 function recipientOf(profile: Profile): string | undefined {
   const assertion = profile.getAssertion?.() as
-    | { Assertion?: { Subject?: Array<{ SubjectConfirmation?: Array<{ SubjectConfirmationData?: Array<{ $?: { Recipient?: string } }> }> }> } }
+    | {
+        Assertion?: {
+          Subject?: Array<{ SubjectConfirmation?: Array<{ SubjectConfirmationData?: Array<{ $?: { Recipient?: string } }> }> }>;
+        };
+      }
     | undefined;
   return assertion?.Assertion?.Subject?.[0]?.SubjectConfirmation?.[0]?.SubjectConfirmationData?.[0]?.$?.Recipient;
 }
@@ -61,12 +65,13 @@ export const assumeRoleWithSaml: ActionHandler = {
     const durationSeconds = v.integer('durationSeconds', params.get('DurationSeconds'), LIMITS.roleDuration);
     const { policy, policyArns } = readSessionPolicyParams(params, v);
     v.throwIfAny();
-    if (roleArn === undefined || principalArn === undefined || assertion === undefined) throw stsErrors.validation('RoleArn, PrincipalArn and SAMLAssertion are required');
+    if (roleArn === undefined || principalArn === undefined || assertion === undefined)
+      throw stsErrors.validation('RoleArn, PrincipalArn and SAMLAssertion are required');
     if (!parseRoleArn(roleArn)) throw stsErrors.validation('Request ARN is invalid');
     const policyDocument = policy === undefined ? undefined : validateSessionPolicyDocument(policy);
 
     const provider = state.samlProviders.find((p) => p.arn === principalArn);
-    if (provider === undefined) throw webIdentityErrors.invalidToken('Specified provider doesn\'t exist.');
+    if (provider === undefined) throw webIdentityErrors.invalidToken("Specified provider doesn't exist.");
     let profile: Profile;
     try {
       const saml = new SAML({
@@ -110,12 +115,18 @@ export const assumeRoleWithSaml: ActionHandler = {
     } catch (e) {
       throw webIdentityErrors.invalidToken(`Invalid SAML attributes: ${(e as Error).message}`); // emulator wording
     }
-    if (roleSessionName === undefined || extraNames.length > 0) throw webIdentityErrors.invalidToken('The RoleSessionName attribute needs exactly one value'); // emulator wording
+    if (roleSessionName === undefined || extraNames.length > 0)
+      throw webIdentityErrors.invalidToken('The RoleSessionName attribute needs exactly one value'); // emulator wording
     checkTagSemantics({ tags, transitiveTagKeys });
     checkSourceIdentity(sourceIdentity);
 
     // Each Role value is "role ARN,provider ARN" in either order; the requested pair must be one of them.
-    const pairs = valuesOf(profile, AWS_SAML.roleAttribute).map((value) => value.split(',').map((part) => part.trim()).sort());
+    const pairs = valuesOf(profile, AWS_SAML.roleAttribute).map((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .sort(),
+    );
     const wanted = [roleArn, principalArn].sort();
     if (!pairs.some((pair) => pair.length === 2 && pair[0] === wanted[0] && pair[1] === wanted[1])) {
       throw stsErrors.accessDenied('Not authorized to perform sts:AssumeRoleWithSAML');
@@ -153,7 +164,8 @@ export const assumeRoleWithSaml: ActionHandler = {
         ['SourceIdentity', session.sourceIdentity],
       ];
     } catch (e) {
-      if (e instanceof StsError && e.code === 'AccessDenied') throw stsErrors.accessDenied('Not authorized to perform sts:AssumeRoleWithSAML');
+      if (e instanceof StsError && e.code === 'AccessDenied')
+        throw stsErrors.accessDenied('Not authorized to perform sts:AssumeRoleWithSAML');
       throw e;
     }
   },

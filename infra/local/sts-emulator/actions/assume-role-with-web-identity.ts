@@ -23,7 +23,9 @@ async function keysOf(provider: LocalOidcProvider): Promise<JWTVerifyGetKey> {
   if (keys !== undefined) return keys;
   let jwksUri = provider.jwksUri;
   if (jwksUri === undefined) {
-    const response = await fetch(`${provider.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5000) });
+    const response = await fetch(`${provider.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, {
+      signal: AbortSignal.timeout(5000),
+    });
     const discovery = (await response.json()) as { jwks_uri?: unknown };
     if (typeof discovery.jwks_uri !== 'string') throw new Error('discovery document without jwks_uri');
     jwksUri = discovery.jwks_uri;
@@ -58,9 +60,12 @@ async function verifyToken(state: EmulatorState, token: string, now: Date): Prom
     return { provider, claims: payload };
   } catch (e) {
     if (e instanceof StsError) throw e;
-    if (e instanceof joseErrors.JWTExpired) throw webIdentityErrors.expired(`Token expired: current date/time ${now.toISOString()} must be before the expiration date/time`);
+    if (e instanceof joseErrors.JWTExpired)
+      throw webIdentityErrors.expired(`Token expired: current date/time ${now.toISOString()} must be before the expiration date/time`);
     if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid || (e instanceof Error && !('code' in e))) {
-      throw webIdentityErrors.idpCommunication('Couldn\'t retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements');
+      throw webIdentityErrors.idpCommunication(
+        "Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements",
+      );
     }
     throw webIdentityErrors.invalidToken('Signature validation failed'); // emulator wording for any other verification failure
   }
@@ -131,7 +136,8 @@ export const assumeRoleWithWebIdentity: ActionHandler = {
     const durationSeconds = v.integer('durationSeconds', params.get('DurationSeconds'), LIMITS.roleDuration);
     const { policy, policyArns } = readSessionPolicyParams(params, v);
     v.throwIfAny();
-    if (roleArn === undefined || roleSessionName === undefined || token === undefined) throw stsErrors.validation('RoleArn, RoleSessionName and WebIdentityToken are required');
+    if (roleArn === undefined || roleSessionName === undefined || token === undefined)
+      throw stsErrors.validation('RoleArn, RoleSessionName and WebIdentityToken are required');
     if (!parseRoleArn(roleArn)) throw stsErrors.validation('Request ARN is invalid');
     const policyDocument = policy === undefined ? undefined : validateSessionPolicyDocument(policy);
 
@@ -170,7 +176,8 @@ export const assumeRoleWithWebIdentity: ActionHandler = {
         ['SourceIdentity', session.sourceIdentity],
       ];
     } catch (e) {
-      if (e instanceof StsError && e.code === 'AccessDenied') throw stsErrors.accessDenied('Not authorized to perform sts:AssumeRoleWithWebIdentity');
+      if (e instanceof StsError && e.code === 'AccessDenied')
+        throw stsErrors.accessDenied('Not authorized to perform sts:AssumeRoleWithWebIdentity');
       throw e;
     }
   },

@@ -11,7 +11,10 @@ import type { ActionHandler } from './types.ts';
  * list it here.
  */
 export const ACTIONS: ReadonlyMap<string, ActionHandler> = new Map(
-  [assumeRole, assumeRoleWithWebIdentity, assumeRoleWithSaml, getFederationToken, getCallerIdentity].map((handler) => [handler.name, handler]),
+  [assumeRole, assumeRoleWithWebIdentity, assumeRoleWithSaml, getFederationToken, getCallerIdentity].map((handler) => [
+    handler.name,
+    handler,
+  ]),
 );
 
 export type { ActionContext, ActionHandler } from './types.ts';

@@ -79,9 +79,7 @@ export function issueRoleSession(state: EmulatorState, now: Date, req: RoleSessi
   // What the calling session passes on (role chaining): transitive tags and source identity.
   const parent = req.caller?.issuedSession;
   const inheritedTransitiveKeys = parent?.transitiveTagKeys ?? [];
-  const inheritedTags = (parent?.tags ?? []).filter((t) =>
-    inheritedTransitiveKeys.some((k) => k.toLowerCase() === t.Key.toLowerCase()),
-  );
+  const inheritedTags = (parent?.tags ?? []).filter((t) => inheritedTransitiveKeys.some((k) => k.toLowerCase() === t.Key.toLowerCase()));
   const inheritedSourceIdentity = parent?.sourceIdentity;
 
   const sourceIdentity = req.sourceIdentity ?? inheritedSourceIdentity;
@@ -119,9 +117,7 @@ export function issueRoleSession(state: EmulatorState, now: Date, req: RoleSessi
   }
   if (req.sourceIdentity !== undefined && inheritedSourceIdentity !== undefined && req.sourceIdentity !== inheritedSourceIdentity) {
     // emulator wording: the source identity of a session chain is immutable
-    throw stsErrors.validation(
-      `SourceIdentity cannot be changed: the calling session has source identity '${inheritedSourceIdentity}'.`,
-    );
+    throw stsErrors.validation(`SourceIdentity cannot be changed: the calling session has source identity '${inheritedSourceIdentity}'.`);
   }
 
   const hasPolicy = req.policy !== undefined || req.policyArns.length > 0;

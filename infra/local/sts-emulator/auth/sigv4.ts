@@ -115,15 +115,18 @@ function parseHeaderAuth(req: EmulatorRequest, authorization: string, service: s
     if (Number.isNaN(ms)) throw badDate(dateHeader ?? '');
     requestDate = new Date(ms);
   }
-  return finishParse({
-    location: 'header',
-    credential: fields.get('Credential') ?? '',
-    signedHeaders: fields.get('SignedHeaders') ?? '',
-    signature: fields.get('Signature') ?? '',
-    requestDate,
-    dateSource,
-    securityToken: headerValue(req, 'x-amz-security-token'),
-  }, service);
+  return finishParse(
+    {
+      location: 'header',
+      credential: fields.get('Credential') ?? '',
+      signedHeaders: fields.get('SignedHeaders') ?? '',
+      signature: fields.get('Signature') ?? '',
+      requestDate,
+      dateSource,
+      securityToken: headerValue(req, 'x-amz-security-token'),
+    },
+    service,
+  );
 }
 
 function parseQueryAuth(req: EmulatorRequest, query: Map<string, string>, service: string): ParsedSigV4 {
@@ -148,15 +151,18 @@ function parseQueryAuth(req: EmulatorRequest, query: Map<string, string>, servic
       );
     }
   }
-  const parsed = finishParse({
-    location: 'query',
-    credential: query.get('X-Amz-Credential') ?? '',
-    signedHeaders: query.get('X-Amz-SignedHeaders') ?? '',
-    signature: query.get('X-Amz-Signature') ?? '',
-    requestDate,
-    dateSource: 'X-Amz-Date',
-    securityToken: query.get('X-Amz-Security-Token') ?? headerValue(req, 'x-amz-security-token'),
-  }, service);;
+  const parsed = finishParse(
+    {
+      location: 'query',
+      credential: query.get('X-Amz-Credential') ?? '',
+      signedHeaders: query.get('X-Amz-SignedHeaders') ?? '',
+      signature: query.get('X-Amz-Signature') ?? '',
+      requestDate,
+      dateSource: 'X-Amz-Date',
+      securityToken: query.get('X-Amz-Security-Token') ?? headerValue(req, 'x-amz-security-token'),
+    },
+    service,
+  );
   if (expiresSeconds !== undefined) parsed.expiresSeconds = expiresSeconds;
   return parsed;
 }
@@ -193,9 +199,7 @@ function finishParse(raw: RawAuth, expectedService: string): ParsedSigV4 {
     throw stsErrors.signatureDoesNotMatch(`Credential should be scoped to correct service: '${expectedService}'. `);
   }
   if (terminator !== 'aws4_request') {
-    throw stsErrors.signatureDoesNotMatch(
-      `Credential should be scoped with a valid terminator: 'aws4_request', not '${terminator}'. `,
-    );
+    throw stsErrors.signatureDoesNotMatch(`Credential should be scoped with a valid terminator: 'aws4_request', not '${terminator}'. `);
   }
   if (!/^[a-z0-9-]+$/.test(region)) {
     throw stsErrors.signatureDoesNotMatch('Credential should be scoped to a valid region. ');
@@ -269,7 +273,14 @@ function canonicalQuery(rawQuery: string, location: 'header' | 'query'): string 
 }
 
 function canonicalHeaderValue(values: readonly string[] | undefined): string {
-  return (values ?? []).map((v) => v.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').trim()).join(',');
+  return (values ?? [])
+    .map((v) =>
+      v
+        .replace(/[\r\n]/g, ' ')
+        .replace(/[ \t]+/g, ' ')
+        .trim(),
+    )
+    .join(',');
 }
 
 export function canonicalRequest(req: EmulatorRequest, parsed: ParsedSigV4, payloadHash: string): string {

@@ -27,7 +27,13 @@ function render(tree: XmlTree, indent: string): string {
 export function successXml(action: string, result: XmlTree, requestId: string): string {
   return (
     `<${action}Response xmlns="${STS_XMLNS}">\n` +
-    render([[`${action}Result`, result], ['ResponseMetadata', [['RequestId', requestId]]]], '  ') +
+    render(
+      [
+        [`${action}Result`, result],
+        ['ResponseMetadata', [['RequestId', requestId]]],
+      ],
+      '  ',
+    ) +
     `</${action}Response>\n`
   );
 }
