@@ -108,11 +108,9 @@ describe('StsCredentialIssuer', () => {
 
   it('treats an incomplete STS answer as unavailable, not as credentials', async () => {
     // Prepare
-    sts
-      .on(AssumeRoleCommand)
-      .resolves({
-        Credentials: { AccessKeyId: 'ASIA', SecretAccessKey: SECRET, SessionToken: undefined as never, Expiration: new Date() },
-      });
+    sts.on(AssumeRoleCommand).resolves({
+      Credentials: { AccessKeyId: 'ASIA', SecretAccessKey: SECRET, SessionToken: undefined as never, Expiration: new Date() },
+    });
 
     // Act + Assess
     await expect(new StsCredentialIssuer(new STSClient({ region: 'us-east-1' })).assumeRole(parameters())).rejects.toMatchObject({
