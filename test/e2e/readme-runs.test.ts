@@ -1,6 +1,6 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.ts';
 import { startDevSamlIdp } from '../../infra/local/saml-idp.ts';
@@ -185,6 +185,7 @@ describe('the README sh blocks, run as written', () => {
         }),
       );
       await dynamo().send(new DeleteCommand({ TableName, Key: definitionKey('my-uploads') }));
+      rmSync(dirname(copy), { recursive: true, force: true });
     }
   });
 });
