@@ -9,7 +9,7 @@ import { DynamoDbEntitlementStore } from './adapters/dynamodb/dynamodb-entitleme
 import { DynamoDbReplayCache } from './adapters/dynamodb/dynamodb-replay-cache.ts';
 import { KmsSigningKeys } from './adapters/kms/kms-signing-keys.ts';
 import { PowertoolsDecisionLog } from './adapters/logging/powertools-decision-log.ts';
-import { JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts';
+import { idTokenVerifier, JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts';
 import { NodeSamlVerifier } from './adapters/saml/node-saml-verifier.ts';
 import { RedirectSamlAuthnRequests } from './adapters/saml/redirect-authn-requests.ts';
 import { SecretsManagerFederationKeys } from './adapters/secrets-manager/secrets-manager-federation-keys.ts';
@@ -229,6 +229,7 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
           redirectUri: `${settings.publicUrl}/portal/callback`,
           secrets,
           allowLoopbackHttp: c.localMode,
+          idTokens: idTokenVerifier(issuer, settings.clientId, c.localMode),
         }),
         secrets,
         entitlements: entitlementStore(),

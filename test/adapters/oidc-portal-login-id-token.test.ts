@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_DOCUMENT_BYTES } from '../../src/adapters/oidc/bounded-fetch.ts';
+import type { OidcIssuerSettings } from '../../src/domain/identity-providers.ts';
+import { idTokenVerifier } from '../../src/adapters/oidc/jose-identity-verifier.ts';
 import { OidcPortalLogin } from '../../src/adapters/oidc/oidc-portal-login.ts';
 import { StaticPortalSecrets } from '../../src/adapters/secrets/portal-secrets.ts';
 
@@ -51,24 +53,27 @@ describe('OidcPortalLogin ID token checks', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  const login = () =>
-    new OidcPortalLogin({
-      issuer: {
-        id: 'corp',
-        issuer,
-        audiences: ['urn:keyvend:api'],
-        algorithms: ['RS256'],
-        tokenType: 'access',
-        subjectClaim: 'sub',
-        tagClaims: [],
-        maxTokenLifetimeSeconds: 3600,
-        clockToleranceSeconds: 0,
-      },
+  const login = () => {
+    const settings: OidcIssuerSettings = {
+      id: 'corp',
+      issuer,
+      audiences: ['urn:keyvend:api'],
+      algorithms: ['RS256'],
+      tokenType: 'access',
+      subjectClaim: 'sub',
+      tagClaims: [],
+      maxTokenLifetimeSeconds: 3600,
+      clockToleranceSeconds: 0,
+    };
+    return new OidcPortalLogin({
+      issuer: settings,
       clientId: CLIENT_ID,
       redirectUri: 'https://keyvend.example.com/portal/callback',
       secrets: new StaticPortalSecrets('secret', Buffer.alloc(32, 1).toString('base64url')),
       allowLoopbackHttp: true,
+      idTokens: idTokenVerifier(settings, CLIENT_ID, true),
     });
+  };
 
   async function completeWith(claims: JWTPayload, typ?: string) {
     const portal = login();

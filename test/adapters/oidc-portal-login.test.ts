@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_IDS, DEV_PORTAL_CLIENT_SECRET, startDevIdp, type DevIdp } from '../../infra/local/dev-idp/index.ts';
 import { driveToCallback } from '../../infra/local/dev-idp/fetch-access-token.ts';
+import type { OidcIssuerSettings } from '../../src/domain/identity-providers.ts';
+import { idTokenVerifier } from '../../src/adapters/oidc/jose-identity-verifier.ts';
 import { OidcPortalLogin } from '../../src/adapters/oidc/oidc-portal-login.ts';
 import { StaticPortalSecrets } from '../../src/adapters/secrets/portal-secrets.ts';
 
@@ -22,23 +24,25 @@ describe('OidcPortalLogin', () => {
   });
 
   function portalLogin(clientSecret: string): OidcPortalLogin {
+    const issuer: OidcIssuerSettings = {
+      id: 'dev',
+      issuer: idp.issuer,
+      audiences: ['urn:keyvend:api'],
+      algorithms: ['RS256'],
+      tokenType: 'access',
+      subjectClaim: 'sub',
+      groupsClaim: 'groups',
+      tagClaims: [],
+      maxTokenLifetimeSeconds: 3600,
+      clockToleranceSeconds: 60,
+    };
     return new OidcPortalLogin({
-      issuer: {
-        id: 'dev',
-        issuer: idp.issuer,
-        audiences: ['urn:keyvend:api'],
-        algorithms: ['RS256'],
-        tokenType: 'access',
-        subjectClaim: 'sub',
-        groupsClaim: 'groups',
-        tagClaims: [],
-        maxTokenLifetimeSeconds: 3600,
-        clockToleranceSeconds: 60,
-      },
+      issuer,
       clientId: CLIENT_IDS.portal,
       redirectUri: REDIRECT_URI,
       secrets: new StaticPortalSecrets(clientSecret, SESSION_KEY),
       allowLoopbackHttp: true,
+      idTokens: idTokenVerifier(issuer, CLIENT_IDS.portal, true),
     });
   }
 

@@ -1,5 +1,6 @@
 import { isSecureTransport } from '../../domain/transport.ts';
 import { withDeadline } from '../deadline/request-deadline.ts';
+import { readAtMost } from '../shared/read-at-most.ts';
 
 const withSignal = (signal: AbortSignal | undefined) => (signal === undefined ? {} : { signal });
 
@@ -50,21 +51,8 @@ export function makeBoundedFetch(allowLoopbackHttp: boolean) {
       await response.body?.cancel();
       throw new DocumentTooLargeError(`document at ${new URL(url).host} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
     }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    if (response.body !== null) {
-      const reader = response.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.byteLength;
-        if (size > MAX_DOCUMENT_BYTES) {
-          await reader.cancel();
-          throw new DocumentTooLargeError(`document at ${new URL(url).host} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
-        }
-        chunks.push(value);
-      }
-    }
-    return new Response(Buffer.concat(chunks), { status: response.status, headers: response.headers });
+    const bytes = await readAtMost(response.body, MAX_DOCUMENT_BYTES);
+    if (bytes === undefined) throw new DocumentTooLargeError(`document at ${new URL(url).host} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+    return new Response(new Uint8Array(bytes), { status: response.status, headers: response.headers });
   };
 }

@@ -244,3 +244,12 @@ function translateJoseError(error: unknown, dependency: FailedDependency): Error
   }
   return new InvalidTokenError(reasons[code] ?? 'verification_failed', { cause: error });
 }
+
+/**
+ * The portal's ID-token verifier: the configured issuer's settings turned to ID tokens for the portal's client, so
+ * `aud` is that client id, `typ` must be JWT (never `at+jwt`), and `azp` is the audience itself.
+ */
+export function idTokenVerifier(issuer: OidcIssuerSettings, clientId: string, allowLoopbackHttp: boolean): JoseIdentityVerifier {
+  const { authorizedParties: _ignored, ...settings } = issuer;
+  return new JoseIdentityVerifier({ issuers: [{ ...settings, audiences: [clientId], tokenType: 'id' }], allowLoopbackHttp });
+}

@@ -7,7 +7,6 @@ import type { IdentityVerifier, PortalLogin, PortalSecrets, PortalSignIn } from 
 import { assertFetchableUrl, type BoundedFetch, DocumentTooLargeError, makeBoundedFetch } from './bounded-fetch.ts';
 import { discover } from './discovery.ts';
 import type { OidcIssuerSettings } from '../../domain/identity-providers.ts';
-import { JoseIdentityVerifier } from './jose-identity-verifier.ts';
 import { onceUntilFailure } from '../shared/once-until-failure.ts';
 
 export interface OidcPortalLoginOptions {
@@ -18,6 +17,8 @@ export interface OidcPortalLoginOptions {
   readonly secrets: PortalSecrets;
   readonly allowLoopbackHttp: boolean;
   readonly scope?: string;
+  /** Verifies the ID token: the issuer's settings turned to ID tokens for this client (`idTokenVerifier`). */
+  readonly idTokens: IdentityVerifier;
 }
 
 interface ProviderEndpoints {
@@ -43,11 +44,7 @@ export class OidcPortalLogin implements PortalLogin {
   constructor(options: OidcPortalLoginOptions) {
     this.#options = options;
     this.#fetch = makeBoundedFetch(options.allowLoopbackHttp);
-    const { authorizedParties: _ignored, ...issuer } = options.issuer;
-    this.#idTokens = new JoseIdentityVerifier({
-      issuers: [{ ...issuer, audiences: [options.clientId], tokenType: 'id' }],
-      allowLoopbackHttp: options.allowLoopbackHttp,
-    });
+    this.#idTokens = options.idTokens;
   }
 
   async begin(): Promise<{ redirectUrl: string; state: string; nonce: string; codeVerifier: string }> {

@@ -3,6 +3,7 @@ import { UpstreamUnavailableError } from '../../domain/errors.ts';
 import { Secret } from '../../domain/secret.ts';
 import type { ConsoleSignin, SigninTokenRequest } from '../../ports/index.ts';
 import { withDeadline } from '../deadline/request-deadline.ts';
+import { readAtMost } from '../shared/read-at-most.ts';
 
 const MAX_RESPONSE_BYTES = 16 * 1024;
 const TOKEN_PATTERN = /^[A-Za-z0-9_\-+/=.]{16,4096}$/;
@@ -48,7 +49,7 @@ export class FederationConsoleSignin implements ConsoleSignin {
     } catch {
       throw new UpstreamUnavailableError('signin_endpoint_unreachable');
     }
-    const text = await readBounded(response);
+    const text = response.body === null ? undefined : (await readAtMost(response.body, MAX_RESPONSE_BYTES))?.toString('utf8');
     if (response.status !== 200 || text === undefined) {
       throw new UpstreamUnavailableError(`signin_token_http_${response.status}`);
     }
@@ -61,22 +62,4 @@ export class FederationConsoleSignin implements ConsoleSignin {
     if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) throw new UpstreamUnavailableError('signin_token_malformed');
     return new Secret(token);
   }
-}
-
-async function readBounded(response: Response): Promise<string | undefined> {
-  if (response.body === null) return undefined;
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_RESPONSE_BYTES) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
