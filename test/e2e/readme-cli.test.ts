@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { ROOT } from '../../infra/local/stack.ts';
 import { signInAsBrowser } from '../support/browser-sign-in.ts';
 import { isolatedEnv } from '../support/cli-harness.ts';
 import { stack } from '../support/e2e.ts';
+import { bash } from '../support/readme.ts';
 
 /** The ```sh blocks of the README's "Using the CLI" section, as a reader copies them. */
 function readmeCliBlocks(): string[] {
@@ -14,18 +14,6 @@ function readmeCliBlocks(): string[] {
   const start = readme.indexOf('## Using the CLI');
   const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
   return [...section.matchAll(/```sh\n([\s\S]*?)```/gu)].map((match) => match[1] ?? '');
-}
-
-function bash(script: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/bash', ['-euo', 'pipefail', '-c', script], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 const PHOTO_UPLOADS_ARN = /arn:aws:sts::111111111111:assumed-role\/photo-uploads\/[\w.@=,-]+/gu;
