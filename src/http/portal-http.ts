@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { InvalidRequestError } from '../domain/errors.ts';
 import { PayloadTooLargeError, UnsupportedMediaTypeError } from './request.ts';
-import { PORTAL_CSS_HASH } from './portal-pages.ts';
+import { PORTAL_CSS_HASH, PORTAL_SCRIPT_HASH } from './portal-pages.ts';
 
 const MAX_FORM_BYTES = 4096;
 
@@ -90,6 +90,8 @@ export function portalHeaders(settings: PortalHttpSettings): Record<string, stri
     'content-security-policy': [
       "default-src 'none'",
       `style-src '${PORTAL_CSS_HASH}'`,
+      // The one inline script (times in the viewer's zone), by its hash: no other script can run.
+      `script-src '${PORTAL_SCRIPT_HASH}'`,
       // data: for the inline favicon only: the pages have no other image, and images run no script.
       "img-src 'self' data:",
       // Chromium applies form-action to the redirect that follows a form POST: the console button's 302

@@ -25,6 +25,14 @@ footer{color:var(--muted);font-size:.85rem;text-align:center;padding:1rem}
 
 export const PORTAL_CSS_HASH = `sha256-${createHash('sha256').update(PORTAL_CSS, 'utf8').digest('base64')}`;
 
+/**
+ * The pages' one script: each `<time datetime>` in the viewer's own zone. Without script the server's UTC text stays.
+ * The CSP allows exactly this text, by its hash; it reads the attribute and writes text, never HTML.
+ */
+export const PORTAL_SCRIPT =
+  "for(const t of document.querySelectorAll('time[datetime]')){const d=new Date(t.dateTime);if(!Number.isNaN(d.getTime()))t.textContent=d.toLocaleString([],{year:'numeric',month:'short',day:'numeric',hour:'2-digit',minute:'2-digit',timeZoneName:'short'})}";
+export const PORTAL_SCRIPT_HASH = `sha256-${createHash('sha256').update(PORTAL_SCRIPT, 'utf8').digest('base64')}`;
+
 /** A key on the header's colour, inline so the page needs no request for it (the CSP allows data: images only). */
 export const FAVICON = `data:image/svg+xml,${encodeURIComponent(
   "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'><rect width='32' height='32' rx='6' fill='#232f3e'/><circle cx='12' cy='16' r='6' fill='none' stroke='#f90' stroke-width='3'/><path d='M18 16h10M24 16v5M28 16v4' stroke='#f90' stroke-width='3'/></svg>",
@@ -51,6 +59,7 @@ function layout(title: string, body: string, header = ''): string {
 ${body}
 </main>
 <footer>Short-lived AWS access, granted by your organisation's entitlements. Every action here is audited.</footer>
+<script>${PORTAL_SCRIPT}</script>
 </body>
 </html>`;
 }
@@ -82,8 +91,8 @@ ${saml}
 
 /**
  * The signed-in page. `displayName` (the token's name, preferred_username or email, grammar-checked) is shown beside
- * the subject and decides nothing. Times are UTC with the time left, since a page without script cannot know the
- * viewer's zone; the `<time>` element carries the exact instant for the browser and assistive technology.
+ * the subject and decides nothing. Times are rendered in UTC with the time left, and the page's one script
+ * (PORTAL_SCRIPT) shows them in the viewer's own zone; the `<time>` element carries the exact instant.
  */
 export function homePage(input: {
   subject: string;

@@ -42,8 +42,9 @@ describe('the portal in a real browser', () => {
     await browser?.close();
   });
 
+  /** A viewer in Paris: the portal's times must show in their zone, not the server's UTC. */
   async function newContext(): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: 1024, height: 720 } });
+    const context = await browser.newContext({ viewport: { width: 1024, height: 720 }, timezoneId: 'Europe/Paris', locale: 'en-GB' });
     return { context, page: await context.newPage() };
   }
 
@@ -80,6 +81,9 @@ describe('the portal in a real browser', () => {
     expect(await page.locator('#display-name').textContent()).toBe('Alice Example');
     expect(await page.locator('#time-left').textContent()).toMatch(/^in (29|30) minutes$/);
     expect(await page.locator('main time').getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    // The page's one script, allowed by its hash, rewrote the UTC text into the viewer's zone (Paris: CET or CEST).
+    expect(await page.locator('main time').textContent()).toMatch(/C(E|ES)T|GMT\+[12]/);
+    expect(await page.locator('main time').textContent()).not.toMatch(/UTC/);
     expect(await page.locator('link[rel="icon"]').getAttribute('href')).toMatch(/^data:image\/svg\+xml,/);
     const roles = page.locator('ul.roles > li');
     expect(await roles.count()).toBe(1);
