@@ -110,7 +110,9 @@ describe('portal headers and pages', () => {
     expect(html).not.toContain('<img');
     expect(html).not.toContain('<i>');
     expect(html).toContain(escapeHtml('"><img src=x>'));
-    expect(withoutOwnScript).not.toMatch(/<script|<link(?! rel="icon" type="image\/svg\+xml" href="data:image\/svg\+xml,)|https?:\/\/(?!www\.w3)/);
+    expect(withoutOwnScript).not.toMatch(
+      /<script|<link(?! rel="icon" type="image\/svg\+xml" href="data:image\/svg\+xml,)|https?:\/\/(?!www\.w3)/,
+    );
     expect(html).toContain('name="viewport"');
   });
 
