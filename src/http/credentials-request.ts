@@ -7,6 +7,7 @@ import {
   assertNoTokenInQuery,
   authorizationOf,
   bodyText,
+  formFields,
   contentTypeOf,
   PayloadTooLargeError,
   parseJsonObject,
@@ -100,13 +101,5 @@ export function parseCredentialsRequest(event: APIGatewayProxyEventV2, authoriza
 function parseForm(event: APIGatewayProxyEventV2, allowedFields: readonly string[]): Record<string, unknown> {
   const text = bodyText(event);
   if (Buffer.byteLength(text, 'utf8') > SAML_BODY_BYTES) throw new PayloadTooLargeError(SAML_BODY_BYTES);
-  const fields: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const [name, value] of new URLSearchParams(text)) {
-    if (!allowedFields.includes(name)) {
-      throw new InvalidRequestError(`The form may contain only: ${allowedFields.join(', ')}.`, { reason: 'unknown_fields' });
-    }
-    if (name in fields) throw new InvalidRequestError(`The form field ${name} appears more than once.`, { reason: 'duplicate_fields' });
-    fields[name] = value;
-  }
-  return fields;
+  return formFields(text, allowedFields);
 }

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { InvalidRequestError } from '../domain/errors.ts';
-import { PayloadTooLargeError, UnsupportedMediaTypeError } from './request.ts';
+import { bodyText, contentTypeOf, formFields, PayloadTooLargeError, UnsupportedMediaTypeError } from './request.ts';
 import { PORTAL_CSS_HASH, PORTAL_SCRIPT_HASH } from './portal-pages.ts';
 
 const MAX_FORM_BYTES = 4096;
@@ -59,19 +59,10 @@ export function clearCookie(name: string, options: { secure: boolean; path: stri
 
 /** An `application/x-www-form-urlencoded` body with only the named fields, each once. */
 export function parseForm(event: APIGatewayProxyEventV2, allowed: readonly string[], maxBytes = MAX_FORM_BYTES): Record<string, string> {
-  const raw = event.body ?? '';
-  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  const text = bodyText(event);
   if (Buffer.byteLength(text, 'utf8') > maxBytes) throw new PayloadTooLargeError();
-  const contentType = (event.headers?.['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (contentType !== 'application/x-www-form-urlencoded') throw new UnsupportedMediaTypeError();
-  const form: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [key, value] of new URLSearchParams(text)) {
-    if (!allowed.includes(key) || Object.hasOwn(form, key)) {
-      throw new InvalidRequestError('The form has unexpected fields.', { reason: 'unexpected_form_fields' });
-    }
-    form[key] = value;
-  }
-  return form;
+  if (contentTypeOf(event) !== 'application/x-www-form-urlencoded') throw new UnsupportedMediaTypeError();
+  return formFields(text, allowed);
 }
 
 export function queryOf(event: APIGatewayProxyEventV2): Record<string, string> {

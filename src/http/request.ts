@@ -89,6 +89,22 @@ export function parseJsonObject(
   return body as Record<string, unknown>;
 }
 
+/**
+ * An `application/x-www-form-urlencoded` body's fields: only the allowed names, each once. A stranger or a repeat is
+ * refused, never merged or ignored; the one form parser of the API and the portal.
+ */
+export function formFields(text: string, allowed: readonly string[]): Record<string, string> {
+  const fields: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (!allowed.includes(name))
+      throw new InvalidRequestError(`The form may contain only: ${allowed.join(', ')}.`, { reason: 'unknown_fields' });
+    if (Object.hasOwn(fields, name))
+      throw new InvalidRequestError(`The form field ${name} appears more than once.`, { reason: 'duplicate_fields' });
+    fields[name] = value;
+  }
+  return fields;
+}
+
 export function bodyText(event: APIGatewayProxyEventV2): string {
   const raw = event.body ?? '';
   return event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
