@@ -196,7 +196,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
       console: 600,
       portal: 600,
       credentials: 950,
-      portalSaml: 965,
+      portalSaml: 975,
       issuer: 600,
     };
     const handlerFile: Record<string, string> = { portalSaml: 'portal-saml' };
