@@ -285,14 +285,19 @@ export async function startBroker(
   const logStream = options.logFile === undefined ? undefined : createWriteStream(options.logFile, { flags: 'a' });
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-20_000);
-    logStream?.write(chunk);
+    // stdout can still deliver after the process has exited; what arrives once the log is closed is dropped.
+    if (logStream !== undefined && !logStream.writableEnded) logStream.write(chunk);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const stop = () =>
     new Promise<void>((resolveStop) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
-      child.once('exit', () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        logStream?.end();
+        return resolveStop();
+      }
+      // 'close', not 'exit': by then stdout and stderr have delivered everything, so the log ends complete.
+      child.once('close', () => {
         logStream?.end();
         resolveStop();
       });
