@@ -6,7 +6,7 @@ import { SAML_REQUEST_SECONDS } from '../src/domain/portal-session.ts';
 import { httpHandler } from '../src/http/handler.ts';
 import { clearCookie, cookieNames, htmlResponse, readCookie, redirectResponse, setCookie } from '../src/http/portal-http.ts';
 import { errorPage } from '../src/http/portal-pages.ts';
-import { portalErrorResponse, safeForm, safeQuery } from '../src/http/portal-responses.ts';
+import { portalErrorResponse, safeForm, safeQuery, signedInResponse } from '../src/http/portal-responses.ts';
 import { requestContextOf } from '../src/http/request.ts';
 
 const p = samlPortal(); // at init: bad configuration stops the function before it serves
@@ -38,17 +38,13 @@ const routes: Record<string, Route> = {
     const clearRequest = clearCookie(names.samlRequest, requestCookieOptions);
     try {
       const form = safeForm(event, ['SAMLResponse', 'RelayState'], MAX_SAML_FORM_BYTES);
-      const { sessionCookie, session } = await p.app.completeSamlLogin({
+      const started = await p.app.completeSamlLogin({
         samlResponse: form['SAMLResponse'],
         requestCookie: readCookie(event, names.samlRequest),
         sessionCookie: readCookie(event, names.session),
         context,
       });
-      const maxAgeSeconds = session.expiresAt - Math.floor(Date.now() / 1000);
-      return redirectResponse(p.http, '/portal', [
-        clearRequest,
-        setCookie(names.session, sessionCookie, { secure: p.http.secure, path: '/', maxAgeSeconds }),
-      ]);
+      return signedInResponse(p.http, started, clearRequest);
     } catch (error) {
       return portalErrorResponse(p.http, asKeyvendError(error), context, 'login', [clearRequest], logger());
     }

@@ -5,7 +5,7 @@ import { logger, portal } from '../src/container.ts';
 import { httpHandler } from '../src/http/handler.ts';
 import { clearCookie, cookieNames, htmlResponse, readCookie, redirectResponse, setCookie } from '../src/http/portal-http.ts';
 import { errorPage, homePage, signedOutPage, signInPage } from '../src/http/portal-pages.ts';
-import { portalErrorResponse, safeForm, safeQuery } from '../src/http/portal-responses.ts';
+import { portalErrorResponse, safeForm, safeQuery, signedInResponse } from '../src/http/portal-responses.ts';
 import { requestContextOf } from '../src/http/request.ts';
 
 const p = portal(); // at init: bad configuration stops the function before it serves
@@ -44,16 +44,12 @@ const routes: Record<string, Route> = {
     // The transaction cookie is single-use: it is cleared whatever the outcome, so a replayed callback finds none.
     const clearLogin = clearCookie(names.login, { secure: p.http.secure, path: LOGIN_COOKIE_PATH });
     try {
-      const { sessionCookie, session } = await p.app.completeLogin({
+      const started = await p.app.completeLogin({
         response: safeQuery(event),
         transactionCookie: readCookie(event, names.login),
         context,
       });
-      const maxAgeSeconds = session.expiresAt - Math.floor(Date.now() / 1000);
-      return redirectResponse(p.http, '/portal', [
-        clearLogin,
-        setCookie(names.session, sessionCookie, { secure: p.http.secure, path: '/', maxAgeSeconds }),
-      ]);
+      return signedInResponse(p.http, started, clearLogin);
     } catch (error) {
       return portalErrorResponse(p.http, asKeyvendError(error), context, 'login', [clearLogin], logger());
     }

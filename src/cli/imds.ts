@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HeldCredentials } from './credential-refresher.ts';
 import { CliError } from './errors.ts';
-import { digest, isLoopbackHost, refusalStatus, reply, send } from './serve.ts';
+import { digest, isLoopbackHost, refusalStatus, reply, send, startLoopbackServer } from './serve.ts';
 
 export interface ImdsEndpointOptions {
   readonly port: number;
@@ -35,16 +34,7 @@ const MAX_TOKENS = 10_000;
  */
 export async function startImdsEndpoint(options: ImdsEndpointOptions): Promise<ImdsEndpoint> {
   const tokens = new Map<string, number>();
-  let port = 0;
-
-  const server: Server = createServer((req, res) => {
-    void handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) reply(res, 500, { Code: 'InternalError', Message: 'keyvend serve failed; see its output' });
-      options.log(`keyvend serve: ${error instanceof Error ? error.message : String(error)}`);
-    });
-  });
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, port: number): Promise<void> {
     if (!isLoopbackHost(req, port)) return text(res, 403, 'Forbidden');
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     if (req.method === 'PUT' && path === TOKEN_PATH) return issueToken(req, res);
@@ -94,19 +84,11 @@ export async function startImdsEndpoint(options: ImdsEndpointOptions): Promise<I
     return expiresAt !== undefined && expiresAt > options.now();
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, '127.0.0.1', () => resolve());
-  });
-  port = (server.address() as AddressInfo).port;
+  const { port, close } = await startLoopbackServer(options.port, handle, options.log);
   return {
     port,
     url: `http://127.0.0.1:${port}/`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close,
   };
 }
 

@@ -33,16 +33,7 @@ export async function startContainerEndpoint(options: ContainerEndpointOptions):
   const token = options.token ?? randomBytes(32).toString('base64url');
   const expectedDigest = digest(token);
   const allowed = new Set(options.entitlements);
-  let port = 0;
-
-  const server: Server = createServer((req, res) => {
-    void handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) reply(res, 500, { Code: 'InternalError', Message: 'keyvend serve failed; see its output' });
-      options.log(`keyvend serve: ${error instanceof Error ? error.message : String(error)}`);
-    });
-  });
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, port: number): Promise<void> {
     if (!isLoopbackHost(req, port)) {
       reply(res, 403, { Code: 'AccessDenied', Message: 'Requests must be addressed to 127.0.0.1.' });
       return;
@@ -72,15 +63,38 @@ export async function startContainerEndpoint(options: ContainerEndpointOptions):
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, '127.0.0.1', () => resolve());
-  });
-  port = (server.address() as AddressInfo).port;
+  const { port, close } = await startLoopbackServer(options.port, handle, options.log);
   return {
     port,
     token,
     uriFor: (entitlement) => `http://127.0.0.1:${port}/creds/${entitlement}`,
+    close,
+  };
+}
+
+/**
+ * A server on 127.0.0.1 for `keyvend serve`'s endpoints (container credentials, IMDS): each request to `handle`, with
+ * the port it listens on; a handler that throws answers 500 and is logged, never crashes the process.
+ */
+export async function startLoopbackServer(
+  requestedPort: number,
+  handle: (req: IncomingMessage, res: ServerResponse, port: number) => Promise<void>,
+  log: (line: string) => void,
+): Promise<{ port: number; close(): Promise<void> }> {
+  let port = 0;
+  const server: Server = createServer((req, res) => {
+    void handle(req, res, port).catch((error: unknown) => {
+      if (!res.headersSent) reply(res, 500, { Code: 'InternalError', Message: 'keyvend serve failed; see its output' });
+      log(`keyvend serve: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(requestedPort, '127.0.0.1', () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  return {
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { RequestContext } from '../domain/request-context.ts';
 import { describeError, type KeyvendError } from '../domain/errors.ts';
-import { htmlResponse, parseForm, type PortalHttpSettings, queryOf } from './portal-http.ts';
+import { cookieNames, htmlResponse, parseForm, type PortalHttpSettings, queryOf, redirectResponse, setCookie } from './portal-http.ts';
 import { errorPage } from './portal-pages.ts';
 
 /** Malformed input is refused by the use case (audited), not here: an unreadable form is an empty one. */
@@ -20,6 +20,22 @@ export function safeQuery(event: APIGatewayProxyEventV2): Record<string, string>
   } catch {
     return {};
   }
+}
+
+/**
+ * A sign-in that started a session (OIDC callback or SAML ACS): home, with the session cookie for as long as the
+ * session lasts and the sign-in transaction's own cookie cleared.
+ */
+export function signedInResponse(
+  http: PortalHttpSettings,
+  started: { sessionCookie: string; session: { expiresAt: number } },
+  clearTransaction: string,
+): APIGatewayProxyStructuredResultV2 {
+  const maxAgeSeconds = started.session.expiresAt - Math.floor(Date.now() / 1000);
+  return redirectResponse(http, '/portal', [
+    clearTransaction,
+    setCookie(cookieNames(http.secure).session, started.sessionCookie, { secure: http.secure, path: '/', maxAgeSeconds }),
+  ]);
 }
 
 /** SAML responses that answer no AuthnRequest of this browser: what a login-CSRF attempt looks like. */
