@@ -3,7 +3,8 @@ import type { OidcIssuerSettings } from './domain/identity-providers.ts';
 import { type DestinationRule, parseDestinationRules } from './domain/console-signin.ts';
 import { type BrokerTokenSettings, MAX_TOKEN_LIFETIME_SECONDS, MIN_TOKEN_LIFETIME_SECONDS } from './domain/broker-token.ts';
 import { SECRET_ID_PATTERN } from './domain/entitlement.ts';
-import { DISPLAY_NAME_PATTERN, ISSUER_ID_PATTERN } from './domain/identifiers.ts';
+import type { AdminRule } from './domain/admins.ts';
+import { DISPLAY_NAME_PATTERN, GROUP_PATTERN, ISSUER_ID_PATTERN } from './domain/identifiers.ts';
 import { isSecureTransport } from './domain/transport.ts';
 import { loadSamlConfig, type SamlConfig } from './config-saml.ts';
 
@@ -33,6 +34,8 @@ export interface Config {
   readonly console: ConsoleConfig;
   readonly portal: PortalConfig | undefined;
   readonly saml: SamlConfig;
+  /** KEYVEND_ADMINS: the groups, per identity provider, whose members may use the admin routes; empty: nobody. */
+  readonly admins: readonly AdminRule[];
   /**
    * The time one request may spend on its dependencies, from the function's timeout (docs/operations.md,
    * "Deadlines"): calls are cut at `workMs`, and a call started later (recording a denial) at `recordMs`.
@@ -165,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const saml = loadSamlConfig(env, { localMode, fail: (message) => new ConfigError(message), warn: (message) => warnings.push(message) });
   if (saml.idps.some((idp) => ids.has(idp.id))) throw new ConfigError('SAML IdP ids must differ from OIDC issuer ids');
+  const admins = loadAdmins(env['KEYVEND_ADMINS'], new Set([...ids, ...saml.idps.map((idp) => idp.id)]));
 
   return Object.freeze({
     region: env['AWS_REGION']?.trim() || 'us-east-1',
@@ -191,8 +195,34 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     console: loadConsoleConfig(env, localMode, endpoint),
     portal: loadPortalConfig(env, localMode, issuers),
     saml,
+    admins,
     requestBudget: Object.freeze(requestBudgetOf(timeoutSeconds)),
     warnings: Object.freeze(warnings),
+  });
+}
+
+const ADMINS_SCHEMA = v.array(
+  v.strictObject({
+    issuer: v.pipe(v.string(), v.regex(ISSUER_ID_PATTERN, 'issuer is the id of a configured OIDC issuer or SAML IdP')),
+    groups: v.pipe(v.array(v.pipe(v.string(), v.regex(GROUP_PATTERN, 'groups are 1-128 characters of the group grammar'))), v.minLength(1)),
+  }),
+);
+
+/** Admins are groups of configured identity providers only: a rule for an unknown issuer is a typo that would grant nothing. */
+function loadAdmins(raw: string | undefined, identityProviderIds: ReadonlySet<string>): AdminRule[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('KEYVEND_ADMINS must be a JSON array like [{"issuer":"corp","groups":["keyvend-admins"]}]');
+  }
+  const parsed = v.safeParse(ADMINS_SCHEMA, json);
+  if (!parsed.success) throw new ConfigError(`KEYVEND_ADMINS: ${v.summarize(parsed.issues)}`);
+  return parsed.output.map((rule) => {
+    if (!identityProviderIds.has(rule.issuer))
+      throw new ConfigError(`KEYVEND_ADMINS: ${rule.issuer} is not a configured issuer or SAML IdP id`);
+    return Object.freeze({ issuerId: rule.issuer, groups: Object.freeze([...rule.groups]) });
   });
 }
 

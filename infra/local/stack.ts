@@ -194,6 +194,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         : {
             KEYVEND_PORTAL_URL: portalUrl,
             KEYVEND_PORTAL_ISSUER_ID: 'dev',
+            // carol, the dev IdP's demo admin, is in this group.
+            KEYVEND_ADMINS: JSON.stringify([{ issuer: 'dev', groups: ['keyvend-admins'] }]),
             KEYVEND_PORTAL_CLIENT_ID: CLIENT_IDS.portal,
             KEYVEND_PORTAL_CLIENT_SECRET: DEV_PORTAL_CLIENT_SECRET,
             KEYVEND_PORTAL_SESSION_KEY: randomBytes(32).toString('base64url'),
