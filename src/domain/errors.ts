@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'invalid_request'
   | 'invalid_token'
   | 'not_entitled'
+  | 'forbidden'
   | 'not_found'
   | 'method_not_allowed'
   | 'payload_too_large'
@@ -97,6 +98,20 @@ export class PolicyTooLargeError extends KeyvendError {
       reason,
       ...options,
     });
+  }
+}
+
+/** An authenticated caller asked for something only an admin may do (KEYVEND_ADMINS); the reason goes to the audit record. */
+export class ForbiddenError extends KeyvendError {
+  constructor(reason = 'not_admin', options: { cause?: unknown } = {}) {
+    super('forbidden', 403, 'This requires an administrator.', { reason, ...options });
+  }
+}
+
+/** What a request names (a person, a grant, a revocation) does not exist; nothing was written. */
+export class NotFoundError extends KeyvendError {
+  constructor(message: string, reason = 'not_found', options: { cause?: unknown } = {}) {
+    super('not_found', 404, message, { reason, ...options });
   }
 }
 

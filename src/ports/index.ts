@@ -1,6 +1,7 @@
 import type { AuditRecord } from '../domain/audit-record.ts';
 import type { Entitlement } from '../domain/entitlement.ts';
 import type { Principal } from '../domain/principal.ts';
+import type { Revocation } from '../domain/revocation.ts';
 import type { Secret } from '../domain/secret.ts';
 import type { SessionTag } from '../domain/session-identity.ts';
 
@@ -239,4 +240,20 @@ export interface PortalSignIn {
 /** Secrets the portal needs at run time, loaded once per container from a secret store, never from plain env in AWS. */
 export interface PortalSecrets {
   load(): Promise<{ readonly clientSecret: Secret; readonly sessionKey: Buffer }>;
+}
+
+/** How the live-session deny was enforced: one statement per revocation, or (policy size limit near) a role-wide cutoff. */
+export interface LiveSessionEnforcement {
+  readonly mode: 'per-session' | 'role-wide-cutoff';
+  /** The member accounts whose revocation policy now holds this state. */
+  readonly accounts: readonly string[];
+}
+
+/**
+ * Makes AWS itself deny sessions issued before a revocation: rewrites the `keyvend-revocations` managed policy
+ * attached to every Keyvend target role, in each member account, from the full set of revocations in force
+ * (idempotent). Throws UpstreamUnavailableError when a member account cannot be written.
+ */
+export interface LiveSessionRevoker {
+  enforce(revocations: readonly Revocation[], now: Date): Promise<LiveSessionEnforcement>;
 }
