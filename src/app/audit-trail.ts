@@ -1,4 +1,4 @@
-import { type AuditRecord, AuditConflictError, isSameDecision, newEventId } from '../domain/audit-record.ts';
+import { AUDIT_GROUP_LIMIT, type AuditRecord, AuditConflictError, isSameDecision, newEventId } from '../domain/audit-record.ts';
 import type { KeyvendError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { AuditLog, Clock, DecisionLog } from '../ports/index.ts';
@@ -30,7 +30,8 @@ export function callerOf(principal: Principal): NonNullable<AuditRecord['caller'
     issuer: principal.issuer,
     subject: principal.subject,
     userKey: principal.userKey,
-    groups: principal.groups,
+    groups: principal.groups.slice(0, AUDIT_GROUP_LIMIT),
+    groupCount: principal.groups.length,
     ...(principal.auth.keyId === undefined ? {} : { keyId: principal.auth.keyId }),
     ...(principal.auth.tokenId === undefined ? {} : { tokenId: principal.auth.tokenId }),
     ...(principal.auth.clientId === undefined ? {} : { clientId: principal.auth.clientId }),
@@ -41,8 +42,8 @@ export function callerOf(principal: Principal): NonNullable<AuditRecord['caller'
 }
 
 /**
- * One conditional audit write (`open`, `close` or `record`). When the response of a write that committed
- * is lost, the SDK retries it and the retry fails the write's own condition; if the stored record is then
+ * The one insert of a decision's record. When the response of a write that committed is lost, the SDK
+ * retries it and the retry fails the write's own condition (the event id exists); if the stored record is then
  * exactly the one we were writing, the write happened, and reporting a failure would withhold (or deny)
  * what the table says was delivered, and send the caller back for a second session.
  */
@@ -56,22 +57,19 @@ export async function writeAudit(write: (record: AuditRecord) => Promise<void>, 
 }
 
 /**
- * Records a denial and returns the error to throw. When the pending record was written it is closed as
- * denied; otherwise a finished denial is written. If the audit store itself fails here, the denial still
- * stands (nothing was issued) and the decision log keeps the record.
+ * Records a denial (one insert) and returns the error to throw. If the audit store itself fails here, the
+ * denial still stands (nothing was issued) and the decision log keeps the record, with an alarm.
  */
 export async function recordDenial(
   deps: { audit: AuditLog; log: DecisionLog },
   record: AuditRecord,
   error: KeyvendError,
-  opened: boolean,
 ): Promise<KeyvendError> {
   record.outcome = 'denied';
   record.reason = error.reason;
   record.errorCode = error.code;
   try {
-    if (opened) await writeAudit((r) => deps.audit.close(r), record);
-    else await writeAudit((r) => deps.audit.record(r), record);
+    await writeAudit((r) => deps.audit.record(r), record);
   } catch (auditError) {
     deps.log.alarm('audit_write_failed_on_denial', record, auditError);
   }

@@ -60,7 +60,7 @@ export type Caller = CallerCredential | { readonly kind: 'verified'; readonly pr
 /**
  * A problem found in the request before the use case ran (a body that did not parse, a form without its CSRF
  * token). It is always a denial; what differs is who the audit record names. `with-verified-caller`: the caller is
- * authenticated first and the denial names them (no pending record, no STS). `without-caller`: there is no one
+ * authenticated first and the denial names them (no STS). `without-caller`: there is no one
  * caller to verify, so it is refused before any identity is verified and audited without a caller.
  */
 export interface RequestProblem {
@@ -115,12 +115,12 @@ export function credentialsRequestProblem(error: KeyvendError, authorization: st
 }
 
 /**
- * Issues credentials for one entitlement to one verified caller, and audits the decision either way.
+ * Issues credentials for one entitlement to one verified caller, and audits the decision either way, as one
+ * audit item written once (ADR 0011).
  *
- * Order matters: the pending audit record is written (in parallel with the entitlement read) before STS is
- * called, so a grant can never exist without a record; the record is closed as granted before the
- * credentials are returned, and if that fails they are withheld. Every failure before STS issues nothing, and
- * every failure after the pending write closes it as denied (unless credentials were minted: `minted_not_delivered`).
+ * Order matters: before STS the attempt is logged (grant id, caller, entitlement, role); the grant's record is
+ * written after STS and before anything is delivered, and if that write fails nothing leaves
+ * (`minted_not_delivered`, an alarm, 503). Every failure before STS issues nothing and is recorded as a denial.
  */
 export function makeIssueCredentials(deps: IssueCredentialsDeps) {
   return async function issueCredentials(input: IssueCredentialsInput): Promise<CredentialGrant> {
@@ -130,6 +130,7 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       const entitlementId = checkRequest(input);
       const entitlement = await authorise(deps, trail, principal, entitlementId, input.output);
       const plan = planSession(deps, trail, principal, entitlement, input);
+      deps.log.attempt(trail.record);
       const credentials = await mint(plan, trail);
       const delivered = await deliver(deps, trail, input, { credentials, entitlement, durationSeconds: plan.durationSeconds });
       await recordGrant(deps, trail, input.output);
@@ -145,15 +146,14 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       };
     } catch (error) {
       if (trail.record.outcome === 'minted_not_delivered') throw error;
-      throw await recordDenial(deps, trail.record, asKeyvendError(error), trail.opened);
+      throw await recordDenial(deps, trail.record, asKeyvendError(error));
     }
   };
 }
 
-/** The audit record of one request, and whether its pending version is stored (a denial then closes it). */
+/** The audit record of one request, built in memory as the request goes and written once, when decided. */
 interface Trail {
   readonly record: AuditRecord;
-  opened: boolean;
 }
 
 /** A session fully decided before any call: the path's plan, its duration and its policy. */
@@ -168,12 +168,12 @@ function startTrail(input: IssueCredentialsInput, clock: Clock): Trail {
   const record = newAuditRecord(input.output === 'console' ? 'console' : 'credentials', input.context, clock);
   const requested = typeof input.entitlement === 'string' ? input.entitlement.slice(0, 64) : undefined;
   if (requested !== undefined) record.entitlement = { id: requested };
-  return { record, opened: false };
+  return { record };
 }
 
 /**
- * Who the caller is. A failure here is a finished denial (`record`): without a caller there is no pending record,
- * and a replayed SAML assertion that verified names who it belonged to.
+ * Who the caller is. A failure here is a denial without a caller, except that a replayed SAML assertion that
+ * verified names who it belonged to.
  */
 async function authenticate(deps: IssueCredentialsDeps, input: IssueCredentialsInput, trail: Trail): Promise<Principal> {
   const { caller } = input;
@@ -185,7 +185,7 @@ async function authenticate(deps: IssueCredentialsDeps, input: IssueCredentialsI
     const denial = asKeyvendError(error);
     if (denial instanceof InvalidSamlResponseError && denial.principal !== undefined) trail.record.caller = callerOf(denial.principal);
     else if (caller.kind === 'saml') trail.record.credentialRef = `sha256:${sha256Hex(caller.samlResponse.reveal())}`;
-    throw await recordDenial(deps, trail.record, denial, false);
+    throw await recordDenial(deps, trail.record, denial);
   }
   trail.record.caller = callerOf(principal);
   return principal;
@@ -197,10 +197,7 @@ function checkRequest(input: IssueCredentialsInput): string {
   return validateEntitlementId(input.entitlement);
 }
 
-/**
- * The pending record is written in parallel with the entitlement read, and both must succeed before anything
- * else: without the pending record nothing is issued. Then the caller must hold the entitlement for this output.
- */
+/** The caller must hold the entitlement (one consistent read of the definition and the caller's grants) for this output. */
 async function authorise(
   deps: IssueCredentialsDeps,
   trail: Trail,
@@ -208,16 +205,12 @@ async function authorise(
   entitlementId: string,
   output: Output,
 ): Promise<Entitlement> {
-  const [openResult, lookupResult] = await Promise.allSettled([
-    writeAudit((r) => deps.audit.open(r), trail.record),
-    deps.entitlements.findGranted(principal, entitlementId),
-  ]);
-  if (openResult.status === 'rejected') {
-    throw new UpstreamUnavailableError('audit_unavailable', { cause: openResult.reason });
+  let entitlement: Entitlement | undefined;
+  try {
+    entitlement = await deps.entitlements.findGranted(principal, entitlementId);
+  } catch (error) {
+    throw asUpstream(error, 'entitlements_unavailable');
   }
-  trail.opened = true;
-  if (lookupResult.status === 'rejected') throw asUpstream(lookupResult.reason, 'entitlements_unavailable');
-  const entitlement = lookupResult.value;
   if (entitlement === undefined) throw new NotEntitledError('no_matching_entitlement');
   trail.record.entitlement = { id: entitlement.id, version: entitlement.version };
   if (!entitlement.outputs.includes(output)) throw new NotEntitledError('output_not_allowed');
@@ -284,7 +277,7 @@ async function mint(plan: SessionPlan, trail: Trail): Promise<IssuedCredentials>
 
 /**
  * What the delivery makes of the credentials (a console sign-in URL), before the grant is recorded. If it fails,
- * nothing leaves and the record is closed as `minted_not_delivered`, with an alarm.
+ * nothing leaves and the record is written as `minted_not_delivered`, with an alarm.
  */
 async function deliver(
   deps: IssueCredentialsDeps,
@@ -303,7 +296,7 @@ async function deliver(
     record.errorCode = failure.code;
     record.delivery = { type: deliveryTypeOf(input.output), delivered: false };
     deps.log.alarm('minted_not_delivered', record, deliveryError);
-    await writeAudit((r) => deps.audit.close(r), record).catch((auditError: unknown) =>
+    await writeAudit((r) => deps.audit.record(r), record).catch((auditError: unknown) =>
       deps.log.alarm('audit_write_failed_on_denial', record, auditError),
     );
     throw failure;
@@ -311,7 +304,7 @@ async function deliver(
 }
 
 /**
- * Closes the record as granted; only then may the credentials leave. If the write fails they are withheld, the
+ * Writes the grant's one record; only then may the credentials leave. If the write fails they are withheld, the
  * outcome becomes `minted_not_delivered` with an alarm, and the caller gets 503.
  */
 async function recordGrant(deps: IssueCredentialsDeps, trail: Trail, output: Output): Promise<void> {
@@ -319,7 +312,7 @@ async function recordGrant(deps: IssueCredentialsDeps, trail: Trail, output: Out
   record.outcome = 'granted';
   record.delivery = { type: deliveryTypeOf(output), delivered: true };
   try {
-    await writeAudit((r) => deps.audit.close(r), record);
+    await writeAudit((r) => deps.audit.record(r), record);
   } catch (auditError) {
     record.outcome = 'minted_not_delivered';
     record.reason = 'audit_write_failed';

@@ -144,7 +144,7 @@ async function signIn(deps: PortalDeps, context: RequestContext, attempt: SignIn
     return { sessionCookie: sealSession(session, key), session };
   } catch (error) {
     if (record.outcome === 'granted') throw error;
-    throw await recordDenial(deps, record, asKeyvendError(error), false);
+    throw await recordDenial(deps, record, asKeyvendError(error));
   }
 }
 
@@ -259,7 +259,7 @@ async function openConsole(deps: PortalDeps, input: SessionForm): Promise<Consol
     const record = newAuditRecord('console', input.context, deps.clock);
     const requested = input.form['entitlement'];
     if (requested !== undefined) record.entitlement = { id: requested.slice(0, 64) };
-    throw await recordDenial(deps, record, new InvalidTokenError(check.reason), false);
+    throw await recordDenial(deps, record, new InvalidTokenError(check.reason));
   }
   const csrfOk = tokensMatch(check.session.csrfToken, input.form['csrf']);
   return deps.issueConsoleUrl({
@@ -276,9 +276,9 @@ async function openConsole(deps: PortalDeps, input: SessionForm): Promise<Consol
 async function signOut(deps: PortalDeps, input: SessionForm): Promise<void> {
   const record = newAuditRecord('portal_logout', input.context, deps.clock);
   const check = await openSessionCookie(deps, input.sessionCookie);
-  if (!check.ok) throw await recordDenial(deps, record, new InvalidTokenError(check.reason), false);
+  if (!check.ok) throw await recordDenial(deps, record, new InvalidTokenError(check.reason));
   record.caller = callerOf(check.session.principal);
-  if (!tokensMatch(check.session.csrfToken, input.form['csrf'])) throw await recordDenial(deps, record, formExpired(), false);
+  if (!tokensMatch(check.session.csrfToken, input.form['csrf'])) throw await recordDenial(deps, record, formExpired());
   await recordSignOut(deps, record);
 }
 

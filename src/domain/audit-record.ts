@@ -1,6 +1,14 @@
 import type { SessionTag } from './session-identity.ts';
 
+/** `pending` is the in-memory state of a record not yet decided; it is never stored (ADR 0011). */
 export type AuditOutcome = 'pending' | 'granted' | 'denied' | 'minted_not_delivered';
+
+/**
+ * How many of the caller's groups a record keeps (the first ones, in the token's order), beside `groupCount`.
+ * The full list was the largest part of an item and grows with the caller (issue 14); the token's hash
+ * (`tokenRef`) identifies the token that carried the rest.
+ */
+export const AUDIT_GROUP_LIMIT = 5;
 
 /**
  * One record per decision. It holds identifiers and hashes only: never a secret key, session token, raw
@@ -26,7 +34,10 @@ export interface AuditRecord {
     readonly issuer: string;
     readonly subject: string;
     readonly userKey: string;
+    /** The first AUDIT_GROUP_LIMIT groups of the caller. */
     readonly groups: readonly string[];
+    /** How many groups the caller had. */
+    readonly groupCount?: number;
     readonly keyId?: string;
     readonly tokenId?: string;
     readonly clientId?: string;
@@ -60,6 +71,18 @@ export interface AuditRecord {
     stsRequestId?: string;
   };
   delivery?: { readonly type: 'credentials' | 'console_url'; delivered: boolean };
+}
+
+/**
+ * The top-level attributes the audit table's query indexes read (byUser, byEntitlement, byDay, each sorted by
+ * eventId): `userKey` only with a verified caller, `entitlementId` when one is known, `day` always.
+ */
+export function auditItemKeys(record: AuditRecord): { userKey?: string; entitlementId?: string; day: string } {
+  return {
+    ...(record.caller === undefined ? {} : { userKey: record.caller.userKey }),
+    ...(record.entitlement === undefined ? {} : { entitlementId: record.entitlement.id }),
+    day: record.time.slice(0, 10),
+  };
 }
 
 /** A time-ordered id (UUIDv7 layout) so audit records sort by time within a user's history. */

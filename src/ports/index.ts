@@ -171,21 +171,25 @@ export interface FederationKeyStore {
 }
 
 /**
- * The audit trail. `open` writes a pending record before any credential exists; `close` turns it into a
- * grant or a denial. `record` writes a finished record in one step: a denial of a request refused before any
- * pending record was opened, and the portal's sign-in and sign-out, which mint nothing. Each throws when the write fails, and the caller must then issue nothing. Writes are
- * conditional (open and record only if new, close only if pending); a failed condition throws an
- * AuditConflictError carrying the stored record, on which the caller decides (`writeAudit`).
+ * The audit trail: one item per decision, written once (`record`: only if its event id is new, never
+ * overwritten). A grant is recorded after STS and before anything is delivered; a denial when it is decided.
+ * Throws when the write fails, and the caller must then deliver nothing. A failed condition throws an
+ * AuditConflictError carrying the stored record, on which the caller decides (`writeAudit`: a lost response
+ * whose retry finds its own item). A record still `pending` (undecided) is refused: it is never stored.
  */
 export interface AuditLog {
-  open(record: AuditRecord): Promise<void>;
-  close(record: AuditRecord): Promise<void>;
   record(record: AuditRecord): Promise<void>;
 }
 
 /** One structured line per decision, the secondary sink when the audit table cannot be written. */
 export interface DecisionLog {
   decision(record: AuditRecord): void;
+  /**
+   * About to call STS: who, what and as which role, under the grant id that will be the minted session's `jti`
+   * (keyvend-issuer) and the record's event id. If the invocation dies before the grant's record is written,
+   * this line and CloudTrail are what is left.
+   */
+  attempt(record: AuditRecord): void;
   /** Credentials were minted but not delivered because the grant could not be recorded: page someone. */
   alarm(event: string, record: AuditRecord, cause: unknown): void;
 }

@@ -23,7 +23,8 @@ const record = (eventId: string): AuditRecord => ({
   eventId,
   time: '2026-11-23T09:30:00.000Z',
   action: 'credentials',
-  outcome: 'pending',
+  outcome: 'denied',
+  reason: 'no_matching_entitlement',
   request: { requestId: 'r1' },
   caller: {
     idpType: 'oidc',
@@ -39,18 +40,16 @@ const record = (eventId: string): AuditRecord => ({
 });
 
 /**
- * A client on DynamoDB Local whose first PutItem that sets `outcome` to something other than pending
- * (a close) reaches the table and commits, and then loses its response as a reset connection would. The
- * middleware sits inside the SDK's retry loop, so the real standard retry sends the write again.
+ * A client on DynamoDB Local whose first PutItem reaches the table and commits, and then loses its response as
+ * a reset connection would. The middleware sits inside the SDK's retry loop, so the real standard retry sends
+ * the write again.
  */
 function lossyClient(): { client: DynamoDBDocumentClient; readonly attempts: number } {
   const raw = local.rawClient();
   const state = { lost: false, attempts: 0 };
   raw.middlewareStack.add(
     (next, context) => async (args) => {
-      const input = args.input as { Item?: { outcome?: { S?: string } } };
-      const closing =
-        context.commandName === 'PutItemCommand' && input.Item?.outcome?.S !== undefined && input.Item.outcome.S !== 'pending';
+      const closing = context.commandName === 'PutItemCommand';
       if (closing) state.attempts += 1;
       const result = await next(args);
       if (closing && !state.lost) {
@@ -59,7 +58,7 @@ function lossyClient(): { client: DynamoDBDocumentClient; readonly attempts: num
       }
       return result;
     },
-    { step: 'deserialize', name: 'loseFirstCloseResponse' },
+    { step: 'deserialize', name: 'loseFirstPutResponse' },
   );
   return {
     client: documentClientOf(raw),
@@ -70,39 +69,60 @@ function lossyClient(): { client: DynamoDBDocumentClient; readonly attempts: num
 }
 
 describe('DynamoDbAuditLog on DynamoDB Local', () => {
-  it('closes a pending record once, and never overwrites or re-closes it', async () => {
+  it('writes a record once, with the query indexes keys at top level, and never overwrites it', async () => {
     // Prepare
     const log = new DynamoDbAuditLog(client, TABLES.audit, 30);
     const id = '019abcde-0000-7000-8000-0000000000a1';
-    await log.open(record(id));
+    const grant: AuditRecord = { ...record(id), outcome: 'granted', entitlement: { id: 'photo-uploads', version: 3 } };
 
     // Act
-    await log.close({ ...record(id), outcome: 'granted' });
+    await log.record(grant);
 
-    // Assess: each later write is refused by its condition, as a conflict carrying what is stored
+    // Assess: a later write is refused by its condition, as a conflict carrying what is stored
     const conflict = {
       name: 'AuditConflictError',
       stored: expect.objectContaining({ eventId: id, outcome: 'granted' }),
       cause: expect.objectContaining({ name: 'ConditionalCheckFailedException' }),
     };
-    await expect(log.open(record(id))).rejects.toMatchObject(conflict);
-    await expect(log.close({ ...record(id), outcome: 'denied' })).rejects.toMatchObject(conflict);
     await expect(log.record({ ...record(id), outcome: 'denied' })).rejects.toMatchObject(conflict);
     const stored = await client.send(new GetCommand({ TableName: TABLES.audit, Key: { eventId: id }, ConsistentRead: true }));
-    expect(stored.Item).toMatchObject({ outcome: 'granted', userKey: 'abcdefghijklmnopqrstuvwxyz' });
+    expect(stored.Item).toMatchObject({
+      outcome: 'granted',
+      action: 'credentials',
+      time: '2026-11-23T09:30:00.000Z',
+      userKey: 'abcdefghijklmnopqrstuvwxyz',
+      entitlementId: 'photo-uploads',
+      day: '2026-11-23',
+      expiresAt: Date.parse('2026-11-23T09:30:00.000Z') / 1000 + 30 * 86_400,
+    });
   });
 
-  it('reports a close whose response was lost, and which the SDK retried, as a conflict with the record it wrote', async () => {
-    // Prepare: the first attempt of each close commits, then its response is lost (a reset connection), so
-    // the SDK's standard retry sends the same write again
+  it('leaves userKey and entitlementId out of a record without a verified caller or an entitlement', async () => {
+    // Prepare
+    const log = new DynamoDbAuditLog(client, TABLES.audit, 30);
+    const id = '019abcde-0000-7000-8000-0000000000a4';
+    const { caller: _caller, ...anonymous } = record(id);
+
+    // Act
+    await log.record({ ...anonymous, reason: 'missing_token' });
+
+    // Assess
+    const stored = await client.send(new GetCommand({ TableName: TABLES.audit, Key: { eventId: id }, ConsistentRead: true }));
+    expect(stored.Item).toMatchObject({ outcome: 'denied', day: '2026-11-23' });
+    expect(stored.Item).not.toHaveProperty('userKey');
+    expect(stored.Item).not.toHaveProperty('entitlementId');
+  });
+
+  it('reports a write whose response was lost, and which the SDK retried, as a conflict with the record it wrote', async () => {
+    // Prepare: the first attempt commits, then its response is lost (a reset connection), so the SDK's standard
+    // retry sends the same write again
     const lossy = lossyClient();
     const log = new DynamoDbAuditLog(lossy.client, TABLES.audit, 30);
     const id = '019abcde-0000-7000-8000-0000000000a3';
-    await log.open(record(id));
     const granted: AuditRecord = { ...record(id), outcome: 'granted', session: { accessKeyId: 'ASIALOSTRESPONSE0001' } };
 
     // Act
-    const attempt = log.close(granted).catch((error: unknown) => error);
+    const attempt = log.record(granted).catch((error: unknown) => error);
 
     // Assess
     expect(await attempt).toMatchObject({
@@ -110,6 +130,7 @@ describe('DynamoDbAuditLog on DynamoDB Local', () => {
       stored: { eventId: id, outcome: 'granted', session: { accessKeyId: 'ASIALOSTRESPONSE0001' } },
     });
     expect(((await attempt) as AuditConflictError).stored).not.toHaveProperty('expiresAt');
+    expect(((await attempt) as AuditConflictError).stored).not.toHaveProperty('day');
     expect(lossy.attempts).toBe(2);
     lossy.client.destroy();
   });
@@ -156,7 +177,7 @@ describe('DynamoDbAuditLog on DynamoDB Local', () => {
   it('fails when the table does not exist, so the use case issues nothing', async () => {
     // Act + Assess
     await expect(
-      new DynamoDbAuditLog(client, 'no-such-table', 30).open(record('019abcde-0000-7000-8000-0000000000a2')),
+      new DynamoDbAuditLog(client, 'no-such-table', 30).record(record('019abcde-0000-7000-8000-0000000000a2')),
     ).rejects.toMatchObject({
       name: 'ResourceNotFoundException',
     });

@@ -147,7 +147,7 @@ describe('DynamoDbAuditLog', () => {
     eventId: '019abcde-0000-7000-8000-000000000001',
     time: '2026-11-23T09:30:00.000Z',
     action: 'credentials',
-    outcome: 'pending',
+    outcome: 'denied',
     request: { requestId: 'r1' },
     caller: {
       idpType: 'oidc',
@@ -162,33 +162,38 @@ describe('DynamoDbAuditLog', () => {
     },
   });
 
-  it('opens and records with a write that can never overwrite, and closes only a pending record', async () => {
+  it('records with one write that can never overwrite, carrying the query indexes keys', async () => {
     // Prepare
     documents.on(PutCommand).resolves({});
     const log = new DynamoDbAuditLog(client(), 'audit', 30);
 
     // Act
-    await log.open(record());
-    await log.close({ ...record(), outcome: 'granted' });
-    await log.record({ ...record(), outcome: 'denied', reason: 'token_expired' });
+    await log.record({ ...record(), outcome: 'granted', entitlement: { id: 'photo-uploads', version: 1 } });
 
     // Assess
     const puts = documents.commandCalls(PutCommand).map((c) => c.args[0].input);
-    expect(puts.map((p) => p.ConditionExpression)).toEqual([
-      'attribute_not_exists(eventId)',
-      'outcome = :pending',
-      'attribute_not_exists(eventId)',
-    ]);
-    expect(puts[1]?.ExpressionAttributeValues).toEqual({ ':pending': 'pending' });
+    expect(puts.map((p) => p.ConditionExpression)).toEqual(['attribute_not_exists(eventId)']);
+    expect(puts[0]?.ExpressionAttributeValues).toBeUndefined();
     expect(puts[0]?.TableName).toBe('audit');
     expect(puts[0]?.Item).toMatchObject({
       eventId: record().eventId,
       userKey: principal.userKey,
+      entitlementId: 'photo-uploads',
+      day: '2026-11-23',
       expiresAt: Date.parse('2026-11-23T09:30:00.000Z') / 1000 + 30 * 86_400,
     });
   });
 
-  it('keys a denial without a known caller as anonymous', async () => {
+  it('refuses to store an undecided record, and sends nothing', async () => {
+    // Act
+    const error = await new DynamoDbAuditLog(client(), 'audit', 30).record({ ...record(), outcome: 'pending' }).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(Error);
+    expect(documents.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('leaves userKey out of a denial without a known caller (the byUser index is sparse)', async () => {
     // Prepare
     documents.on(PutCommand).resolves({});
     const { caller: _caller, ...anonymous } = record();
@@ -197,7 +202,10 @@ describe('DynamoDbAuditLog', () => {
     await new DynamoDbAuditLog(client(), 'audit', 30).record({ ...anonymous, outcome: 'denied' });
 
     // Assess
-    expect(documents.commandCalls(PutCommand)[0]?.args[0].input.Item?.['userKey']).toBe('anonymous');
+    const item = documents.commandCalls(PutCommand)[0]?.args[0].input.Item ?? {};
+    expect(item).not.toHaveProperty('userKey');
+    expect(item).not.toHaveProperty('entitlementId');
+    expect(item['day']).toBe('2026-11-23');
   });
 
   it('stores only what the record holds: no secret, even when the session carries credential identifiers', async () => {
@@ -210,13 +218,14 @@ describe('DynamoDbAuditLog', () => {
     };
 
     // Act
-    await new DynamoDbAuditLog(client(), 'audit', 30).close(granted);
+    await new DynamoDbAuditLog(client(), 'audit', 30).record(granted);
 
     // Assess
     const item = documents.commandCalls(PutCommand)[0]?.args[0].input.Item ?? {};
     expect(Object.keys(item).sort()).toEqual([
       'action',
       'caller',
+      'day',
       'eventId',
       'expiresAt',
       'outcome',
@@ -233,10 +242,10 @@ describe('DynamoDbAuditLog', () => {
     documents
       .on(PutCommand)
       .rejects(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }));
-    documents.on(GetCommand).resolves({ Item: { ...record(), outcome: 'denied', userKey: 'u', expiresAt: 1 } });
+    documents.on(GetCommand).resolves({ Item: { ...record(), outcome: 'denied', userKey: 'u', day: '2026-11-23', expiresAt: 1 } });
 
     // Act
-    const error = await new DynamoDbAuditLog(client(), 'audit', 30).close(record()).catch((caught: unknown) => caught);
+    const error = await new DynamoDbAuditLog(client(), 'audit', 30).record(record()).catch((caught: unknown) => caught);
 
     // Assess
     expect(error).toMatchObject({
@@ -245,6 +254,7 @@ describe('DynamoDbAuditLog', () => {
       cause: { name: 'ConditionalCheckFailedException' },
     });
     expect((error as { stored: object }).stored).not.toHaveProperty('expiresAt');
+    expect((error as { stored: object }).stored).not.toHaveProperty('day');
     expect(documents.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
       TableName: 'audit',
       Key: { eventId: record().eventId },
@@ -257,7 +267,7 @@ describe('DynamoDbAuditLog', () => {
     documents.on(PutCommand).rejects(Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException' }));
 
     // Act + Assess
-    await expect(new DynamoDbAuditLog(client(), 'audit', 30).close(record())).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(new DynamoDbAuditLog(client(), 'audit', 30).record(record())).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     expect(documents.commandCalls(GetCommand)).toHaveLength(0);
   });
 });

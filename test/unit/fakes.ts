@@ -249,37 +249,41 @@ export const fakeBrokerIssuer = (signer: TokenSigner = new FakeTokenSigner()) =>
   signer,
 });
 
-type AuditOperation = 'open' | 'close' | 'record';
+/** The port's one operation; the fake keeps the name so that tests say which write failed or committed. */
+type AuditOperation = 'record';
 
 const copyOf = (record: AuditRecord): AuditRecord => JSON.parse(JSON.stringify(record)) as AuditRecord;
 
 /**
- * An audit table in memory, with the adapter's conditions (test/contracts/audit-log.contract.ts holds it
- * to them): `open` and `record` only if the event id is new, `close` only if the stored record is pending;
- * a failed condition throws an AuditConflictError carrying the stored record, as the adapter reads it back.
+ * An audit table in memory, with the adapter's condition (test/contracts/audit-log.contract.ts holds it
+ * to it): `record` only if the event id is new, and never an undecided (pending) record; a failed condition
+ * throws an AuditConflictError carrying the stored record, as the adapter reads it back.
  */
 export class FakeAuditLog implements AuditLog {
   /** The writes that committed, in order; deep copies, so later mutation of the record does not rewrite history. */
   readonly writes: { operation: AuditOperation; record: AuditRecord }[] = [];
   readonly failOn = new Set<AuditOperation>();
   /**
-   * Operations whose write commits but whose response is lost: the SDK's retry then fails the write's
-   * own condition, and the adapter reports an AuditConflictError carrying what is stored. `storedInstead`
-   * makes the stored record another one (someone else's write won).
+   * Writes that commit but whose response is lost: the SDK's retry then fails the write's own condition, and
+   * the adapter reports an AuditConflictError carrying what is stored. `storedInstead` makes the stored record
+   * another one (someone else's write won).
    */
   readonly responseLostOn = new Set<AuditOperation>();
   storedInstead: ((written: AuditRecord) => AuditRecord) | undefined;
   readonly #table = new Map<string, AuditRecord>();
   #loseNextResponse = false;
 
-  async open(record: AuditRecord): Promise<void> {
-    this.#write('open', record, (stored) => stored === undefined);
-  }
-  async close(record: AuditRecord): Promise<void> {
-    this.#write('close', record, (stored) => stored?.outcome === 'pending');
-  }
   async record(record: AuditRecord): Promise<void> {
-    this.#write('record', record, (stored) => stored === undefined);
+    if (this.failOn.has('record')) throw new Error('audit record failed');
+    if (record.outcome === 'pending') throw new Error('an undecided audit record is never stored');
+    if (this.#table.has(record.eventId)) throw new AuditConflictError(this.stored(record.eventId));
+    const lost = this.responseLostOn.has('record') || this.#loseNextResponse;
+    this.#loseNextResponse = false;
+    const stored = copyOf(lost && this.storedInstead !== undefined ? this.storedInstead(record) : record);
+    this.#table.set(record.eventId, stored);
+    this.writes.push({ operation: 'record', record: copyOf(record) });
+    // The retry of a committed write meets its own condition, and the adapter reads back what is stored.
+    if (lost) throw new AuditConflictError(this.stored(record.eventId));
   }
 
   get last(): AuditRecord | undefined {
@@ -292,30 +296,22 @@ export class FakeAuditLog implements AuditLog {
     return stored === undefined ? undefined : copyOf(stored);
   }
 
-  /** The next write, whatever its operation, commits and then loses its response. */
+  /** The next write commits and then loses its response. */
   loseNextResponse(): void {
     this.#loseNextResponse = true;
-  }
-
-  #write(operation: AuditOperation, record: AuditRecord, condition: (stored: AuditRecord | undefined) => boolean): void {
-    if (this.failOn.has(operation)) throw new Error(`audit ${operation} failed`);
-    if (!condition(this.#table.get(record.eventId))) throw new AuditConflictError(this.stored(record.eventId));
-    const lost = this.responseLostOn.has(operation) || this.#loseNextResponse;
-    this.#loseNextResponse = false;
-    const stored = copyOf(lost && this.storedInstead !== undefined ? this.storedInstead(record) : record);
-    this.#table.set(record.eventId, stored);
-    this.writes.push({ operation, record: copyOf(record) });
-    // The retry of a committed write meets its own condition, and the adapter reads back what is stored.
-    if (lost) throw new AuditConflictError(this.stored(record.eventId));
   }
 }
 
 export class FakeDecisionLog implements DecisionLog {
   readonly decisions: AuditRecord[] = [];
   readonly alarms: { event: string; record: AuditRecord; cause: unknown }[] = [];
+  readonly attempts: AuditRecord[] = [];
 
   decision(record: AuditRecord): void {
     this.decisions.push(JSON.parse(JSON.stringify(record)) as AuditRecord);
+  }
+  attempt(record: AuditRecord): void {
+    this.attempts.push(JSON.parse(JSON.stringify(record)) as AuditRecord);
   }
   alarm(event: string, record: AuditRecord, cause: unknown): void {
     this.alarms.push({ event, record: JSON.parse(JSON.stringify(record)) as AuditRecord, cause });

@@ -1,13 +1,18 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { type AuditRecord, AuditConflictError } from '../../domain/audit-record.ts';
+import { type AuditRecord, AuditConflictError, auditItemKeys } from '../../domain/audit-record.ts';
 import type { AuditLog } from '../../ports/index.ts';
 import { sendOptions } from '../deadline/request-deadline.ts';
 
+/** Attributes the table adds to a record: the index keys and the TTL. Stripped again when a record is read back. */
+const STORAGE_ONLY = ['userKey', 'entitlementId', 'day', 'expiresAt'] as const;
+
 /**
- * The audit table: one item per decision, keyed by its time-ordered event id, with a `byUser` index
- * (userKey, time) for "what did this person get". Items expire after the retention period (TTL).
- * Writes are conditional so a record can be neither overwritten nor closed twice; a failed condition
- * becomes an AuditConflictError carrying the stored record, read back with a consistent read.
+ * The audit table: one item per decision, keyed by its time-ordered event id, written once with
+ * `attribute_not_exists(eventId)` and never updated (the table's resource policy refuses updates and deletes to
+ * the broker; ADR 0011). The item carries the query indexes' keys at top level: `userKey` (absent without a
+ * verified caller), `entitlementId` (when known), `day` (YYYY-MM-DD, UTC, of `time`). Items leave the table by TTL
+ * after the hot window; the long-term store is the hash-chained export in S3. A failed condition becomes an
+ * AuditConflictError carrying the stored record, read back with a consistent read.
  */
 export class DynamoDbAuditLog implements AuditLog {
   constructor(
@@ -16,27 +21,15 @@ export class DynamoDbAuditLog implements AuditLog {
     private readonly retentionDays: number,
   ) {}
 
-  async open(record: AuditRecord): Promise<void> {
-    await this.#put(record, 'attribute_not_exists(eventId)');
-  }
-
-  async close(record: AuditRecord): Promise<void> {
-    await this.#put(record, 'outcome = :pending', { ':pending': 'pending' });
-  }
-
   async record(record: AuditRecord): Promise<void> {
-    await this.#put(record, 'attribute_not_exists(eventId)');
-  }
-
-  async #put(record: AuditRecord, condition: string, values?: Record<string, string>): Promise<void> {
+    if (record.outcome === 'pending') throw new Error('an undecided audit record is never stored');
     const expiresAt = Math.floor(Date.parse(record.time) / 1000) + this.retentionDays * 86_400;
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...record, userKey: record.caller?.userKey ?? 'anonymous', expiresAt },
-          ConditionExpression: condition,
-          ...(values === undefined ? {} : { ExpressionAttributeValues: values }),
+          Item: { ...record, ...auditItemKeys(record), expiresAt },
+          ConditionExpression: 'attribute_not_exists(eventId)',
         }),
         sendOptions(),
       );
@@ -47,13 +40,17 @@ export class DynamoDbAuditLog implements AuditLog {
   }
 
   async #read(eventId: string): Promise<AuditRecord | undefined> {
-    // Consistent: an eventually consistent read could still show the pending record our own retry overwrote.
     const { Item } = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: { eventId }, ConsistentRead: true }),
       sendOptions(),
     );
-    if (Item === undefined) return undefined;
-    const { userKey: _userKey, expiresAt: _expiresAt, ...stored } = Item;
-    return stored as AuditRecord;
+    return Item === undefined ? undefined : auditRecordOfItem(Item);
   }
+}
+
+/** The record an audit item holds, without the attributes only the table needs. */
+export function auditRecordOfItem(item: Record<string, unknown>): AuditRecord {
+  const stored = { ...item };
+  for (const attribute of STORAGE_ONLY) delete stored[attribute];
+  return stored as unknown as AuditRecord;
 }

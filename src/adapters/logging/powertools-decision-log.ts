@@ -16,6 +16,20 @@ export class PowertoolsDecisionLog implements DecisionLog {
     this.logger[level]('keyvend.decision', { audit: record });
   }
 
+  attempt(record: AuditRecord): void {
+    this.logger.info('keyvend.attempt', {
+      attempt: {
+        grantId: record.eventId,
+        action: record.action,
+        ...(record.caller === undefined ? {} : { userKey: record.caller.userKey, issuerId: record.caller.issuerId }),
+        ...(record.entitlement === undefined ? {} : { entitlementId: record.entitlement.id }),
+        ...(record.session?.roleArn === undefined ? {} : { roleArn: record.session.roleArn }),
+        ...(record.session?.roleSessionName === undefined ? {} : { roleSessionName: record.session.roleSessionName }),
+        ...(record.session?.vending === undefined ? {} : { vending: record.session.vending }),
+      },
+    });
+  }
+
   alarm(event: string, record: AuditRecord, cause: unknown): void {
     this.logger.error(`keyvend.alarm.${event}`, { audit: record, failure: describeError(cause) });
   }

@@ -63,7 +63,7 @@ function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: 
       getFederationToken: () => Promise.reject(new Error('not this path')),
     },
     audit,
-    log: { decision: () => {}, alarm: (event) => void alarms.push(event) },
+    log: { decision: () => {}, attempt: () => {}, alarm: (event) => void alarms.push(event) },
     clock: { now: () => new Date() },
     brokerIssuer: undefined,
     settings: { roleChaining: options.origin === 'assume_role_chained', isAllowedRole: () => true },

@@ -54,14 +54,15 @@ type Call = { method: string; parameters: Record<string, unknown> };
 function harness(
   principal: Principal,
   entitlement: Entitlement,
-  options: { auditOpenFails?: boolean; signFails?: Error; noIssuer?: boolean } = {},
+  options: { auditFails?: boolean; signFails?: Error; noIssuer?: boolean } = {},
 ) {
   const timeline: string[] = [];
   const calls: Call[] = [];
   const signed: Record<string, unknown>[] = [];
   // The fake keeps the audit table's conditions; the wrapper only adds each write to the timeline.
   const audit = new FakeAuditLog();
-  if (options.auditOpenFails === true) audit.failOn.add('open');
+  if (options.auditFails === true) audit.failOn.add('record');
+  const alarms: string[] = [];
   const issued = (arn: string, extra: Partial<IssuedCredentials> = {}): IssuedCredentials => ({
     accessKeyId: 'ASIAEXAMPLE000000001',
     secretAccessKey: new Secret('secret'),
@@ -102,20 +103,16 @@ function harness(
     credentials,
     brokerIssuer: options.noIssuer === true ? undefined : { settings: ISSUER, signer },
     audit: {
-      open: async (r) => {
-        timeline.push('audit:open');
-        await audit.open(r);
-      },
-      close: async (r) => {
-        timeline.push(`audit:close:${r.outcome}`);
-        await audit.close(r);
-      },
       record: async (r) => {
         timeline.push(`audit:record:${r.outcome}`);
         await audit.record(r);
       },
     },
-    log: { decision: () => {}, alarm: () => {} },
+    log: {
+      decision: () => {},
+      attempt: () => void timeline.push('log:attempt'),
+      alarm: (event) => void alarms.push(event),
+    },
     clock: { now: () => new Date('2026-11-23T10:00:00Z') },
     settings: { roleChaining: true, isAllowedRole: (arn) => arn.startsWith(`arn:aws:iam::${ACCOUNT}:role/keyvend/`) },
   });
@@ -139,6 +136,7 @@ function harness(
       return audit.writes.map((write) => write.record);
     },
     last: () => audit.last,
+    alarms,
   };
 }
 
@@ -166,8 +164,8 @@ describe('issue credentials: the path is chosen by the entitlement', () => {
     // Act
     const grant = await h.run({ ...input, durationSeconds: 43200 });
 
-    // Assess: the pending record exists before the token does, and the grant names the token's subject and key
-    expect(h.timeline).toEqual(['audit:open', 'kms:sign', 'sts:assumeRoleWithWebIdentity', 'audit:close:granted']);
+    // Assess: the attempt is logged before the token exists, and the one record names the token's subject and key
+    expect(h.timeline).toEqual(['log:attempt', 'kms:sign', 'sts:assumeRoleWithWebIdentity', 'audit:record:granted']);
     const grantId = h.records[0]!.eventId;
     expect(h.signed).toEqual([
       {
@@ -226,7 +224,7 @@ describe('issue credentials: the path is chosen by the entitlement', () => {
     const grant = await h.run({ durationSeconds: 129600 });
 
     // Assess
-    expect(h.timeline).toEqual(['audit:open', 'sts:getFederationToken', 'audit:close:granted']);
+    expect(h.timeline).toEqual(['log:attempt', 'sts:getFederationToken', 'audit:record:granted']);
     expect(h.calls[0]!.parameters).toEqual({
       federationUserSecretId: 'keyvend/federation-user',
       name: `kv.${USER_KEY}`,
@@ -304,11 +302,11 @@ describe('issue credentials: each path refuses what does not fit it, before STS,
     // Assess
     expect(error).toMatchObject({ code: 'upstream_unavailable', httpStatus: 503, retryAfterSeconds: 5, reason: 'kms_throttled' });
     expect(h.calls).toHaveLength(0);
-    expect(h.timeline).toEqual(['audit:open', 'kms:sign', 'audit:close:denied']);
+    expect(h.timeline).toEqual(['log:attempt', 'kms:sign', 'audit:record:denied']);
     expect(h.last()).toMatchObject({ outcome: 'denied', reason: 'kms_throttled' });
   });
 
-  it('issues nothing on any path when the pending audit record cannot be written', async () => {
+  it('delivers nothing on any path when the grant cannot be recorded: minted_not_delivered, 503', async () => {
     for (const [principal, entitlement, input] of [
       [oidcPrincipal(), entitlementOf({}), {}],
       [samlPrincipal(), entitlementOf({}), { samlAssertion: new Secret('x') }],
@@ -323,15 +321,17 @@ describe('issue credentials: each path refuses what does not fit it, before STS,
       ],
     ] as const) {
       // Prepare
-      const h = harness(principal, entitlement, { auditOpenFails: true });
+      const h = harness(principal, entitlement, { auditFails: true });
 
       // Act
       const error = await refusal(h.run(input));
 
       // Assess
-      expect(error.code).toBe('upstream_unavailable');
-      expect(h.calls).toHaveLength(0);
-      expect(h.timeline).not.toContain('kms:sign');
+      expect(error).toMatchObject({ code: 'upstream_unavailable', reason: 'audit_unavailable' });
+      expect(h.calls).toHaveLength(1);
+      expect(h.timeline[0]).toBe('log:attempt');
+      expect(h.timeline.at(-1)).toBe('audit:record:granted');
+      expect(h.alarms).toEqual(['minted_not_delivered']);
     }
   });
 });

@@ -44,7 +44,7 @@ describe('issueCredentials: a grant', () => {
     expect(grant.credentials.secretAccessKey.reveal()).toBe(FAKE_SECRET_ACCESS_KEY);
   });
 
-  it('writes the pending record before STS, then closes it as granted with identifiers and hashes only', async () => {
+  it('logs the attempt before STS, then writes one granted record with identifiers and hashes only', async () => {
     // Prepare
     const { issue, audit, log, sts } = harness();
 
@@ -52,7 +52,15 @@ describe('issueCredentials: a grant', () => {
     const grant = await issue(request());
 
     // Assess
-    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['open:pending', 'close:granted']);
+    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['record:granted']);
+    expect(log.attempts).toHaveLength(1);
+    expect(log.attempts[0]).toMatchObject({
+      eventId: grant.grantId,
+      caller: { userKey: grant.principal.userKey },
+      entitlement: { id: 'photo-uploads' },
+      session: { roleArn: grant.entitlement.roleArn, roleSessionName: sts.calls[0]?.roleSessionName },
+    });
+    expect(log.attempts[0]?.session).not.toHaveProperty('accessKeyId');
     const closed = audit.last;
     expect(closed).toMatchObject({
       eventId: grant.grantId,
@@ -225,7 +233,7 @@ describe('issueCredentials: fails closed', () => {
     expect(error).toMatchObject({ code: 'upstream_unavailable', httpStatus: 503, reason: 'entitlements_unavailable' });
     expect(error.retryAfterSeconds).toBeGreaterThan(0);
     expect(sts.calls).toHaveLength(0);
-    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['open:pending', 'close:denied']);
+    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['record:denied']);
   });
 
   it('keeps the store error when it is already a KeyvendError (a corrupt entitlement is a 500, not a grant)', async () => {
@@ -241,32 +249,18 @@ describe('issueCredentials: fails closed', () => {
     expect(sts.calls).toHaveLength(0);
   });
 
-  it('answers 503 when the pending audit record cannot be written, without calling STS', async () => {
+  it('still denies, and raises an alarm, when the denial cannot be written', async () => {
     // Prepare
-    const { issue, sts, audit, log } = harness();
-    audit.failOn.add('open');
+    const { issue, sts, audit, log } = harness({ entitlements: [] });
+    audit.failOn.add('record');
 
     // Act
     const error = await failure(issue(request()));
 
     // Assess
-    expect(error).toMatchObject({ code: 'upstream_unavailable', httpStatus: 503, reason: 'audit_unavailable' });
+    expect(error).toMatchObject({ code: 'not_entitled', reason: 'no_matching_entitlement' });
     expect(sts.calls).toHaveLength(0);
-    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['record:denied']);
-    expect(log.decisions.at(-1)).toMatchObject({ outcome: 'denied', reason: 'audit_unavailable' });
-  });
-
-  it('still denies, and raises an alarm, when neither the pending record nor the denial can be written', async () => {
-    // Prepare
-    const { issue, sts, audit, log } = harness();
-    audit.failOn.add('open').add('record');
-
-    // Act
-    const error = await failure(issue(request()));
-
-    // Assess
-    expect(error.httpStatus).toBe(503);
-    expect(sts.calls).toHaveLength(0);
+    expect(log.attempts).toHaveLength(0);
     expect(log.alarms.map((a) => a.event)).toEqual(['audit_write_failed_on_denial']);
     expect(log.decisions.at(-1)?.outcome).toBe('denied');
   });
@@ -274,7 +268,7 @@ describe('issueCredentials: fails closed', () => {
   it('withholds minted credentials when the grant cannot be recorded, and raises minted_not_delivered (F-03)', async () => {
     // Prepare
     const { issue, sts, audit, log } = harness();
-    audit.failOn.add('close');
+    audit.failOn.add('record');
 
     // Act
     const error = await failure(issue(request()));
@@ -295,12 +289,15 @@ describe('issueCredentials: fails closed', () => {
     });
     expect(JSON.stringify(log.alarms[0]?.record)).not.toContain(FAKE_SESSION_TOKEN);
     expect(log.decisions.some((d) => d.outcome === 'granted')).toBe(false);
+    expect(audit.writes).toEqual([]);
+    // What is left of the session besides CloudTrail: the attempt line, naming the same grant id
+    expect(log.attempts.map((a) => a.eventId)).toEqual([log.alarms[0]?.record.eventId]);
   });
 
   it('delivers, once, when the grant was recorded but the response of that write was lost and its retry failed the condition', async () => {
     // Prepare
     const { issue, sts, audit, log } = harness();
-    audit.responseLostOn.add('open').add('close');
+    audit.responseLostOn.add('record');
 
     // Act
     const grant = await issue(request());
@@ -308,7 +305,7 @@ describe('issueCredentials: fails closed', () => {
     // Assess
     expect(grant.credentials.accessKeyId).toBe('ASIAFAKEFAKEFAKE0001');
     expect(sts.calls).toHaveLength(1);
-    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['open:pending', 'close:granted']);
+    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['record:granted']);
     expect(log.alarms).toEqual([]);
     expect(log.decisions.at(-1)).toMatchObject({ outcome: 'granted', session: { accessKeyId: 'ASIAFAKEFAKEFAKE0001' } });
   });
@@ -316,7 +313,7 @@ describe('issueCredentials: fails closed', () => {
   it('still withholds the credentials when the conflicting stored record is not the grant being written', async () => {
     // Prepare
     const { issue, audit, log } = harness();
-    audit.responseLostOn.add('close');
+    audit.responseLostOn.add('record');
     audit.storedInstead = (written) => ({ ...written, session: { ...written.session, accessKeyId: 'ASIAOTHERSESSION0000' } });
 
     // Act
@@ -419,7 +416,7 @@ describe('issueCredentials: fails closed', () => {
     expect(sts.calls).toHaveLength(0);
   });
 
-  it('audits an STS failure after the pending record and returns its mapped error', async () => {
+  it('audits an STS failure as one denial and returns its mapped error', async () => {
     // Prepare
     const { issue, sts, audit } = harness();
     sts.failure = new UpstreamUnavailableError('sts_throttled', { retryAfterSeconds: 5 });
@@ -430,7 +427,7 @@ describe('issueCredentials: fails closed', () => {
     // Assess
     expect(error).toMatchObject({ httpStatus: 503, reason: 'sts_throttled', retryAfterSeconds: 5 });
     expect(sts.calls).toHaveLength(1);
-    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['open:pending', 'close:denied']);
+    expect(audit.writes.map((w) => `${w.operation}:${w.record.outcome}`)).toEqual(['record:denied']);
   });
 
   it('bounds what the audit record keeps of caller-chosen text', async () => {
