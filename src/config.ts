@@ -41,6 +41,8 @@ export interface Config {
    * "Deadlines"): calls are cut at `workMs`, and a call started later (recording a denial) at `recordMs`.
    */
   readonly requestBudget: { readonly workMs: number; readonly recordMs: number };
+  /** Each authenticated caller's budget on the minting routes, per container (ADR 0015). */
+  readonly rateLimit: { readonly perMinute: number; readonly burst: number };
   /**
    * Accepted but risky settings (an opt-out of a safety check), one sentence each with no secret in it;
    * the container logs them once at cold start.
@@ -166,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 4 || timeoutSeconds > 900) {
     throw new ConfigError('KEYVEND_FUNCTION_TIMEOUT_SECONDS must be the function timeout, a whole number of seconds between 4 and 900');
   }
+  const rateLimit = loadRateLimit(env);
   const saml = loadSamlConfig(env, { localMode, fail: (message) => new ConfigError(message), warn: (message) => warnings.push(message) });
   if (saml.idps.some((idp) => ids.has(idp.id))) throw new ConfigError('SAML IdP ids must differ from OIDC issuer ids');
   const admins = loadAdmins(env['KEYVEND_ADMINS'], new Set([...ids, ...saml.idps.map((idp) => idp.id)]));
@@ -197,6 +200,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     saml,
     admins,
     requestBudget: Object.freeze(requestBudgetOf(timeoutSeconds)),
+    rateLimit,
     warnings: Object.freeze(warnings),
   });
 }
@@ -224,6 +228,19 @@ function loadAdmins(raw: string | undefined, identityProviderIds: ReadonlySet<st
       throw new ConfigError(`KEYVEND_ADMINS: ${rule.issuer} is not a configured issuer or SAML IdP id`);
     return Object.freeze({ issuerId: rule.issuer, groups: Object.freeze([...rule.groups]) });
   });
+}
+
+/** KEYVEND_RATE_LIMIT requests a minute per caller (default 60) with bursts of KEYVEND_RATE_LIMIT_BURST (default 20). */
+function loadRateLimit(env: Record<string, string | undefined>): { readonly perMinute: number; readonly burst: number } {
+  const perMinute = Number(env['KEYVEND_RATE_LIMIT']?.trim() || '60');
+  const burst = Number(env['KEYVEND_RATE_LIMIT_BURST']?.trim() || '20');
+  if (!Number.isInteger(perMinute) || perMinute < 1 || perMinute > 60_000) {
+    throw new ConfigError('KEYVEND_RATE_LIMIT must be a whole number of requests a minute per caller, between 1 and 60000');
+  }
+  if (!Number.isInteger(burst) || burst < 1 || burst > 10_000) {
+    throw new ConfigError('KEYVEND_RATE_LIMIT_BURST must be a whole number of requests between 1 and 10000');
+  }
+  return Object.freeze({ perMinute, burst });
 }
 
 /**

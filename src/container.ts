@@ -25,6 +25,7 @@ import { makePortal } from './app/portal.ts';
 import { federationEndpointFor } from './domain/console-signin.ts';
 import type { Clock, LongTermKeys } from './ports/index.ts';
 import { withinDeadline } from './adapters/deadline/request-deadline.ts';
+import { InMemoryRateLimiter } from './adapters/memory/in-memory-rate-limiter.ts';
 
 /**
  * Composition: configuration and SDK clients are created once per container (at the first request's
@@ -128,6 +129,9 @@ const samlVerifier = /* @__PURE__ */ once(() => {
 });
 const entitlementStore = /* @__PURE__ */ once(() => new DynamoDbEntitlementStore(documentClient(), config().entitlementsTable));
 
+/** One set of buckets per container, shared by every minting use case the function has (ADR 0015). */
+const rateLimiter = /* @__PURE__ */ once(() => new InMemoryRateLimiter(config().rateLimit, systemClock));
+
 const makeIssuer = (saml: ReturnType<typeof samlVerifier>) =>
   makeIssueCredentials({
     verifier: verifier(),
@@ -142,6 +146,7 @@ const makeIssuer = (saml: ReturnType<typeof samlVerifier>) =>
     audit: new DynamoDbAuditLog(documentClient(), config().auditTable, config().auditRetentionDays),
     log: new PowertoolsDecisionLog(logger()),
     clock: systemClock,
+    rateLimiter: rateLimiter(),
     settings: { roleChaining: config().roleChaining, isAllowedRole: roleArnMatcher(config().allowedRoleArnPatterns) },
   });
 

@@ -188,6 +188,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       KEYVEND_AUDIT_TABLE: LOCAL_TABLES.audit,
       KEYVEND_FEDERATION_ENDPOINT: `${sts.url}/federation`,
       KEYVEND_CONSOLE_ISSUER_URL: `${portalUrl}/portal`,
+      // The test suites send one caller's requests back to back; the production default (60 a minute) is tried by
+      // test/e2e/abuse-controls.test.ts on a broker of its own.
+      KEYVEND_RATE_LIMIT: '6000',
+      KEYVEND_RATE_LIMIT_BURST: '1000',
       // The portal signs people in with the dev IdP; a session key is generated per start.
       ...(idp === undefined
         ? {}

@@ -9,6 +9,7 @@ import {
   InvalidSamlResponseError,
   KeyvendError,
   NotEntitledError,
+  ThrottledError,
   UpstreamUnavailableError,
 } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -24,6 +25,7 @@ import type {
   EntitlementStore,
   IdentityVerifier,
   IssuedCredentials,
+  RateLimiter,
   SamlVerifier,
 } from '../ports/index.ts';
 import { callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
@@ -43,6 +45,8 @@ export interface IssueCredentialsDeps {
   readonly audit: AuditLog;
   readonly log: DecisionLog;
   readonly clock: Clock;
+  /** Each authenticated caller's request budget (ADR 0015); absent: no per-caller limit (tests, tools). */
+  readonly rateLimiter?: RateLimiter | undefined;
   readonly settings: {
     /** The broker calls AssumeRole with a role session's credentials, so STS caps sessions at an hour. */
     readonly roleChaining: boolean;
@@ -127,6 +131,7 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
     const trail = startTrail(input, deps.clock);
     const principal = await authenticate(deps, input, trail);
     try {
+      await withinBudget(deps, principal);
       const entitlementId = checkRequest(input);
       const entitlement = await authorise(deps, trail, principal, entitlementId, input.output);
       const plan = planSession(deps, trail, principal, entitlement, input);
@@ -189,6 +194,16 @@ async function authenticate(deps: IssueCredentialsDeps, input: IssueCredentialsI
   }
   trail.record.caller = callerOf(principal);
   return principal;
+}
+
+/**
+ * The caller's request budget, spent before anything else is read or written: a refusal costs one audit write
+ * (its own denial, naming the caller) and no STS or KMS call.
+ */
+async function withinBudget(deps: IssueCredentialsDeps, principal: Principal): Promise<void> {
+  if (deps.rateLimiter === undefined) return;
+  const decision = await deps.rateLimiter.take(principal.userKey);
+  if (!decision.allowed) throw new ThrottledError('rate_limited', decision.retryAfterSeconds);
 }
 
 /** What is wrong with the request itself, now that the denial can name the caller. */

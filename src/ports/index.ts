@@ -261,3 +261,13 @@ export interface LiveSessionEnforcement {
 export interface LiveSessionRevoker {
   enforce(revocations: readonly Revocation[], now: Date): Promise<LiveSessionEnforcement>;
 }
+
+export type RateLimiterDecision = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number };
+
+/**
+ * A request budget per authenticated caller (ADR 0015). `take` spends one request of `key`'s budget, or says how
+ * long until one is available; it never throws for a refusal.
+ */
+export interface RateLimiter {
+  take(key: string): Promise<RateLimiterDecision>;
+}

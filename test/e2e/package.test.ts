@@ -286,6 +286,44 @@ describe('npx osls package works offline and writes the stack the issue asks for
     expect(JSON.stringify(granted)).not.toMatch(/"\*"/);
   });
 
+  it('throttles every route at API Gateway, the minting routes within the KMS and STS account quotas, and reserves concurrency per function', () => {
+    // Assess: route throttles (docs/operations.md, "Rate limits and quotas")
+    const stage = resources['HttpApiStage'] as Resource & { DependsOn?: string[] };
+    expect(stage.Properties['DefaultRouteSettings']).toMatchObject({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 50 });
+    const minting = stage.Properties['RouteSettings'] as Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }>;
+    expect(minting).toEqual({
+      'POST /v1/credentials': { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 100 },
+      'POST /v1/console': { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 25 },
+      'POST /portal/console': { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 25 },
+    });
+    // Each grant is at most one KMS Sign and one STS call: the sum of the minting routes' rates, and in the first
+    // second their bursts on top, must stay under KMS's RSA Sign quota (500/s) and STS's (600/s).
+    const rates = Object.values(minting).reduce((sum, r) => sum + r.ThrottlingRateLimit, 0);
+    const bursts = Object.values(minting).reduce((sum, r) => sum + r.ThrottlingBurstLimit, 0);
+    expect(rates).toBeLessThanOrEqual(300);
+    expect(rates + bursts).toBeLessThan(500);
+    const routeIds = ofType('AWS::ApiGatewayV2::Route')
+      .filter(([, r]) => r.Properties['RouteKey'] in minting)
+      .map(([id]) => id);
+    expect(stage.DependsOn).toEqual(expect.arrayContaining(routeIds));
+    expect(routeIds).toHaveLength(3);
+    // Assess: reserved concurrency, and the per-caller limit every function is given
+    const concurrency = Object.fromEntries(
+      ofType('AWS::Lambda::Function').map(([, f]) => [f.Properties['Handler'], f.Properties['ReservedConcurrentExecutions']]),
+    );
+    expect(concurrency).toEqual({
+      'functions/credentials.handler': 50,
+      'functions/console.handler': 10,
+      'functions/portal.handler': 10,
+      'functions/portal-saml.handler': 5,
+      'functions/entitlements.handler': 10,
+      'functions/issuer.handler': 5,
+    });
+    for (const [, f] of ofType('AWS::Lambda::Function')) {
+      expect(f.Properties['Environment']['Variables']).toMatchObject({ KEYVEND_RATE_LIMIT: '60', KEYVEND_RATE_LIMIT_BURST: '20' });
+    }
+  });
+
   it('signs with a KMS key only the minting roles may sign with; the issuer function reads public keys only', () => {
     // Assess: the key
     const key = resources['SigningKey']?.Properties ?? {};
