@@ -62,6 +62,20 @@ export interface EntitlementStore {
   /** The entitlement if this principal (its subject or one of its groups) is granted it; undefined otherwise. */
   findGranted(principal: Principal, entitlementId: string): Promise<Entitlement | undefined>;
   listGranted(principal: Principal): Promise<Entitlement[]>;
+  /**
+   * What `findGranted` reads, told in full (for explain): the stored entitlement whether or not it is granted, and
+   * which of the principal's keys grant it (its subject, which of its groups); `grantedBy` empty means not granted.
+   */
+  lookUpGrants(principal: Principal, entitlementId: string): Promise<GrantLookup>;
+}
+
+/** One grant that reaches a principal: to its subject, or to one of its groups (under its issuer). */
+export type GrantMatch = { readonly subject: string } | { readonly group: string };
+
+export interface GrantLookup {
+  /** Undefined when no entitlement has this id. */
+  readonly entitlement: Entitlement | undefined;
+  readonly grantedBy: readonly GrantMatch[];
 }
 
 export interface AssumeRoleParameters {
