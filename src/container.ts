@@ -16,6 +16,7 @@ import { SecretsManagerFederationKeys } from './adapters/secrets-manager/secrets
 import { StsCredentialIssuer } from './adapters/sts/sts-credential-issuer.ts';
 import { makeIssueCredentials } from './app/issue-credentials.ts';
 import { makeListEntitlements } from './app/list-entitlements.ts';
+import { type KnownIdentityProvider, makeExplain } from './app/explain.ts';
 import { type Config, ConfigError, loadConfig, roleArnMatcher } from './config.ts';
 import { FederationConsoleSignin } from './adapters/signin/federation-console-signin.ts';
 import { makeIssueConsoleUrl } from './app/issue-console-url.ts';
@@ -265,3 +266,40 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
     ),
   };
 };
+
+/** Every identity provider by its configured id, for an admin who explains for someone (derives their userKey). */
+const identityProviders = (c: Config): KnownIdentityProvider[] => [
+  ...c.issuers.map((i) => ({ id: i.id, issuer: i.issuer, idpType: 'oidc' as const })),
+  ...c.saml.idps.map((idp) => ({ id: idp.id, issuer: idp.entityId, idpType: 'saml' as const })),
+];
+
+const makeExplainFor = (audited: boolean) => {
+  const c = config();
+  return bounded(
+    makeExplain({
+      verifier: verifier(),
+      entitlements: entitlementStore(),
+      settings: {
+        roleChaining: c.roleChaining,
+        isAllowedRole: roleArnMatcher(c.allowedRoleArnPatterns),
+        brokerIssuerConfigured: c.brokerIssuer !== undefined,
+      },
+      admins: c.admins,
+      identityProviders: identityProviders(c),
+      ...(audited
+        ? {
+            audit: {
+              log: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
+              decisions: new PowertoolsDecisionLog(logger()),
+              clock: systemClock,
+            },
+          }
+        : {}),
+    }),
+  );
+};
+
+/** GET /v1/explain/{entitlement}: the caller's own explanation, read-only (the entitlements function). */
+export const explainOwn = /* @__PURE__ */ once(() => makeExplainFor(false));
+/** POST /v1/explain: also an admin's explanation for anyone, audited (the audit function, which may write the audit table). */
+export const explainAudited = /* @__PURE__ */ once(() => makeExplainFor(true));

@@ -10,7 +10,7 @@ export type AuditOutcome = 'pending' | 'granted' | 'denied' | 'minted_not_delive
 export interface AuditRecord {
   readonly eventId: string;
   readonly time: string;
-  readonly action: 'credentials' | 'console' | 'entitlements' | 'portal_login' | 'portal_logout';
+  readonly action: 'credentials' | 'console' | 'entitlements' | 'portal_login' | 'portal_logout' | 'explain' | 'audit_query';
   outcome: AuditOutcome;
   reason?: string;
   errorCode?: string;
@@ -60,6 +60,8 @@ export interface AuditRecord {
     stsRequestId?: string;
   };
   delivery?: { readonly type: 'credentials' | 'console_url'; delivered: boolean };
+  /** An admin read (explain for someone, an audit query): whom or what it asked about; identifiers only. */
+  query?: Readonly<Record<string, string | number>>;
 }
 
 /** A time-ordered id (UUIDv7 layout) so audit records sort by time within a user's history. */

@@ -1,3 +1,4 @@
+import type { AuditCursor, AuditQuery } from '../domain/audit-query.ts';
 import type { AuditRecord } from '../domain/audit-record.ts';
 import type { Entitlement } from '../domain/entitlement.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -195,6 +196,20 @@ export interface AuditLog {
   open(record: AuditRecord): Promise<void>;
   close(record: AuditRecord): Promise<void>;
   record(record: AuditRecord): Promise<void>;
+}
+
+/** One page of an audit query: the stored items, newest first, and where the next page starts (absent: no more). */
+export interface AuditPage {
+  readonly items: readonly Readonly<Record<string, unknown>>[];
+  readonly next: AuditCursor | undefined;
+}
+
+/**
+ * The audit trail's read side, over the audit table's indexes (domain/audit-query.ts): items of one query, newest
+ * first, from `cursor` on. Throws when the table cannot be read.
+ */
+export interface AuditReader {
+  query(query: AuditQuery, cursor: AuditCursor | undefined): Promise<AuditPage>;
 }
 
 /** One structured line per decision, the secondary sink when the audit table cannot be written. */

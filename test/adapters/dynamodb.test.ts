@@ -217,6 +217,7 @@ describe('DynamoDbAuditLog', () => {
     expect(Object.keys(item).sort()).toEqual([
       'action',
       'caller',
+      'day',
       'eventId',
       'expiresAt',
       'outcome',

@@ -34,7 +34,14 @@ export class DynamoDbAuditLog implements AuditLog {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...record, userKey: record.caller?.userKey ?? 'anonymous', expiresAt },
+          Item: {
+            ...record,
+            userKey: record.caller?.userKey ?? 'anonymous',
+            // The audit queries' index attributes (domain/audit-query.ts); the audit-trail rework owns the item shape.
+            ...(record.entitlement?.id === undefined ? {} : { entitlementId: record.entitlement.id }),
+            day: record.time.slice(0, 10),
+            expiresAt,
+          },
           ConditionExpression: condition,
           ...(values === undefined ? {} : { ExpressionAttributeValues: values }),
         }),
@@ -53,7 +60,7 @@ export class DynamoDbAuditLog implements AuditLog {
       sendOptions(),
     );
     if (Item === undefined) return undefined;
-    const { userKey: _userKey, expiresAt: _expiresAt, ...stored } = Item;
+    const { userKey: _userKey, expiresAt: _expiresAt, entitlementId: _entitlementId, day: _day, ...stored } = Item;
     return stored as AuditRecord;
   }
 }
