@@ -17,6 +17,8 @@ import { StsCredentialIssuer } from './adapters/sts/sts-credential-issuer.ts';
 import { makeIssueCredentials } from './app/issue-credentials.ts';
 import { makeListEntitlements } from './app/list-entitlements.ts';
 import { type KnownIdentityProvider, makeExplain } from './app/explain.ts';
+import { makeMyGrants, makeQueryAudit } from './app/audit-queries.ts';
+import { DynamoDbAuditReader } from './adapters/dynamodb/dynamodb-audit-reader.ts';
 import { type Config, ConfigError, loadConfig, roleArnMatcher } from './config.ts';
 import { FederationConsoleSignin } from './adapters/signin/federation-console-signin.ts';
 import { makeIssueConsoleUrl } from './app/issue-console-url.ts';
@@ -303,3 +305,26 @@ const makeExplainFor = (audited: boolean) => {
 export const explainOwn = /* @__PURE__ */ once(() => makeExplainFor(false));
 /** POST /v1/explain: also an admin's explanation for anyone, audited (the audit function, which may write the audit table). */
 export const explainAudited = /* @__PURE__ */ once(() => makeExplainFor(true));
+
+const auditReader = /* @__PURE__ */ once(() => new DynamoDbAuditReader(documentClient(), config().auditTable));
+
+/** GET /v1/admin/audit: an admin's query of the audit trail, itself audited. */
+export const queryAudit = /* @__PURE__ */ once(() => {
+  const c = config();
+  return bounded(
+    makeQueryAudit({
+      verifier: verifier(),
+      reader: auditReader(),
+      audit: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
+      decisions: new PowertoolsDecisionLog(logger()),
+      clock: systemClock,
+      admins: c.admins,
+      identityProviders: identityProviders(c),
+    }),
+  );
+});
+
+/** GET /v1/me/grants: the caller's own grants whose sessions are still alive. */
+export const myGrants = /* @__PURE__ */ once(() =>
+  bounded(makeMyGrants({ verifier: verifier(), reader: auditReader(), clock: systemClock })),
+);
