@@ -16,8 +16,8 @@ import { SecretsManagerFederationKeys } from './adapters/secrets-manager/secrets
 import { StsCredentialIssuer } from './adapters/sts/sts-credential-issuer.ts';
 import { makeIssueCredentials } from './app/issue-credentials.ts';
 import { makeListEntitlements } from './app/list-entitlements.ts';
-import { type KnownIdentityProvider, makeExplain } from './app/explain.ts';
-import { makeMyGrants, makeQueryAudit } from './app/audit-queries.ts';
+import { type KnownIdentityProvider, makeExplain, makeExplainAs } from './app/explain.ts';
+import { makeMyGrants, makeQueryAudit, makeQueryAuditAs } from './app/audit-queries.ts';
 import { DynamoDbAuditReader } from './adapters/dynamodb/dynamodb-audit-reader.ts';
 import { type Config, ConfigError, loadConfig, roleArnMatcher } from './config.ts';
 import { FederationConsoleSignin } from './adapters/signin/federation-console-signin.ts';
@@ -241,6 +241,11 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
         log: new PowertoolsDecisionLog(logger()),
         clock: systemClock,
         settings: { sessionSeconds: settings.sessionSeconds },
+        see: {
+          explainAs: makeExplainAs(explainDeps(c, true)),
+          queryAuditAs: makeQueryAuditAs(auditQueriesDeps(c)),
+          admins: c.admins,
+        },
         saml:
           saml === undefined || c.saml.audience === undefined
             ? undefined
@@ -275,31 +280,27 @@ const identityProviders = (c: Config): KnownIdentityProvider[] => [
   ...c.saml.idps.map((idp) => ({ id: idp.id, issuer: idp.entityId, idpType: 'saml' as const })),
 ];
 
-const makeExplainFor = (audited: boolean) => {
-  const c = config();
-  return bounded(
-    makeExplain({
-      verifier: verifier(),
-      entitlements: entitlementStore(),
-      settings: {
-        roleChaining: c.roleChaining,
-        isAllowedRole: roleArnMatcher(c.allowedRoleArnPatterns),
-        brokerIssuerConfigured: c.brokerIssuer !== undefined,
-      },
-      admins: c.admins,
-      identityProviders: identityProviders(c),
-      ...(audited
-        ? {
-            audit: {
-              log: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
-              decisions: new PowertoolsDecisionLog(logger()),
-              clock: systemClock,
-            },
-          }
-        : {}),
-    }),
-  );
-};
+const explainDeps = (c: Config, audited: boolean) => ({
+  entitlements: entitlementStore(),
+  settings: {
+    roleChaining: c.roleChaining,
+    isAllowedRole: roleArnMatcher(c.allowedRoleArnPatterns),
+    brokerIssuerConfigured: c.brokerIssuer !== undefined,
+  },
+  admins: c.admins,
+  identityProviders: identityProviders(c),
+  ...(audited
+    ? {
+        audit: {
+          log: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
+          decisions: new PowertoolsDecisionLog(logger()),
+          clock: systemClock,
+        },
+      }
+    : {}),
+});
+
+const makeExplainFor = (audited: boolean) => bounded(makeExplain({ verifier: verifier(), ...explainDeps(config(), audited) }));
 
 /** GET /v1/explain/{entitlement}: the caller's own explanation, read-only (the entitlements function). */
 export const explainOwn = /* @__PURE__ */ once(() => makeExplainFor(false));
@@ -308,21 +309,17 @@ export const explainAudited = /* @__PURE__ */ once(() => makeExplainFor(true));
 
 const auditReader = /* @__PURE__ */ once(() => new DynamoDbAuditReader(documentClient(), config().auditTable));
 
-/** GET /v1/admin/audit: an admin's query of the audit trail, itself audited. */
-export const queryAudit = /* @__PURE__ */ once(() => {
-  const c = config();
-  return bounded(
-    makeQueryAudit({
-      verifier: verifier(),
-      reader: auditReader(),
-      audit: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
-      decisions: new PowertoolsDecisionLog(logger()),
-      clock: systemClock,
-      admins: c.admins,
-      identityProviders: identityProviders(c),
-    }),
-  );
+const auditQueriesDeps = (c: Config) => ({
+  reader: auditReader(),
+  audit: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
+  decisions: new PowertoolsDecisionLog(logger()),
+  clock: systemClock,
+  admins: c.admins,
+  identityProviders: identityProviders(c),
 });
+
+/** GET /v1/admin/audit: an admin's query of the audit trail, itself audited. */
+export const queryAudit = /* @__PURE__ */ once(() => bounded(makeQueryAudit({ verifier: verifier(), ...auditQueriesDeps(config()) })));
 
 /** GET /v1/me/grants: the caller's own grants whose sessions are still alive. */
 export const myGrants = /* @__PURE__ */ once(() =>

@@ -13,6 +13,7 @@ import type { AuditRecord } from '../domain/audit-record.ts';
 import { FEDERATION_TOKEN_MAX_DURATION_SECONDS } from '../domain/duration.ts';
 import { asKeyvendError, ForbiddenError, InvalidRequestError, KeyvendError, UpstreamUnavailableError } from '../domain/errors.ts';
 import { deriveUserKey, ENTITLEMENT_ID_PATTERN, ISSUER_ID_PATTERN, USER_KEY_PATTERN } from '../domain/identifiers.ts';
+import type { Principal } from '../domain/principal.ts';
 import type { RequestContext } from '../domain/request-context.ts';
 import type { AuditLog, AuditReader, Clock, DecisionLog, IdentityVerifier } from '../ports/index.ts';
 import { callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
@@ -40,12 +41,25 @@ export interface AuditQueryResult {
  * The answer is released only once its own audit record is written.
  */
 export function makeQueryAudit(deps: AuditQueriesDeps) {
+  const queryAs = makeQueryAuditAs(deps);
   return async function queryAudit(input: {
     authorization: string | undefined;
     parameters: AuditQueryParameters;
     context: RequestContext;
   }): Promise<AuditQueryResult> {
     const caller = await deps.verifier.verifyBearer(input.authorization);
+    return queryAs({ caller, parameters: input.parameters, context: input.context });
+  };
+}
+
+/** The same, for a caller the broker already verified (a portal session). */
+export function makeQueryAuditAs(deps: Omit<AuditQueriesDeps, 'verifier'>) {
+  return async function queryAuditAs(input: {
+    caller: Principal;
+    parameters: AuditQueryParameters;
+    context: RequestContext;
+  }): Promise<AuditQueryResult> {
+    const { caller } = input;
     const record = newAuditRecord('audit_query', input.context, deps.clock);
     record.caller = callerOf(caller);
     try {
@@ -73,7 +87,7 @@ export function makeQueryAudit(deps: AuditQueriesDeps) {
   };
 }
 
-function parseQuery(deps: AuditQueriesDeps, parameters: AuditQueryParameters, now: Date): AuditQuery {
+function parseQuery(deps: Pick<AuditQueriesDeps, 'identityProviders'>, parameters: AuditQueryParameters, now: Date): AuditQuery {
   const { user, issuer, subject, entitlement, outcome } = parameters;
   if (user !== undefined && (issuer !== undefined || subject !== undefined)) {
     throw new InvalidRequestError('Name a person by user or by issuer and subject, not both.');

@@ -123,8 +123,16 @@ const WHY: Readonly<Record<string, string>> = {
  * grants nothing, like listing entitlements); an admin may explain for anyone, audited whether allowed or refused.
  */
 export function makeExplain(deps: ExplainDeps) {
+  const explainAs = makeExplainAs(deps);
   return async function explain(input: ExplainInput): Promise<Explanation> {
     const caller = await deps.verifier.verifyBearer(input.authorization);
+    return explainAs(caller, input);
+  };
+}
+
+/** The same, for a caller the broker already verified (a portal session). */
+export function makeExplainAs(deps: Omit<ExplainDeps, 'verifier'>) {
+  return async function explainAs(caller: Principal, input: Omit<ExplainInput, 'authorization'>): Promise<Explanation> {
     if (input.for === undefined) return explainFor(deps, caller, input, false);
     const audit = deps.audit;
     if (audit === undefined)
@@ -152,7 +160,12 @@ export function makeExplain(deps: ExplainDeps) {
   };
 }
 
-async function explainFor(deps: ExplainDeps, principal: Principal, input: ExplainInput, asAdmin: boolean): Promise<Explanation> {
+async function explainFor(
+  deps: Omit<ExplainDeps, 'verifier'>,
+  principal: Principal,
+  input: Omit<ExplainInput, 'authorization'>,
+  asAdmin: boolean,
+): Promise<Explanation> {
   const entitlementId = input.entitlement;
   if (typeof entitlementId !== 'string' || !ENTITLEMENT_ID_PATTERN.test(entitlementId)) {
     throw new InvalidRequestError('entitlement must be an entitlement id (1-63 of [a-z0-9-]).');
@@ -236,7 +249,7 @@ const CLAIM_VALUE_PATTERN = /^[A-Za-z0-9 _.:/=+@-]{0,256}$/;
  * The principal an admin names: a configured identity provider's id and a subject (the userKey is derived from them
  * exactly as at sign-in), with the groups and tag claims to assume. Each is checked; nothing else is accepted.
  */
-function principalToExplain(deps: ExplainDeps, subjectOf: ExplainSubject): Principal {
+function principalToExplain(deps: Pick<ExplainDeps, 'identityProviders'>, subjectOf: ExplainSubject): Principal {
   const { issuer, subject, groups = [], attributes = {} } = subjectOf;
   if (typeof issuer !== 'string' || !ISSUER_ID_PATTERN.test(issuer))
     throw new InvalidRequestError('issuer must be an identity provider id.');

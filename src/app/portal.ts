@@ -1,3 +1,7 @@
+import { type AdminRule, isAdmin } from '../domain/admins.ts';
+import type { AuditQueryParameters } from '../domain/audit-query.ts';
+import type { makeQueryAuditAs } from './audit-queries.ts';
+import type { makeExplainAs } from './explain.ts';
 import type { AuditRecord } from '../domain/audit-record.ts';
 import {
   asKeyvendError,
@@ -50,6 +54,12 @@ export interface PortalDeps {
   readonly settings: { readonly sessionSeconds: number };
   /** SP-initiated SAML sign-in with the portal's own ACS; absent when no SAML IdP is configured. */
   readonly saml?: { readonly verifier: SamlVerifier; readonly requests: SamlAuthnRequests; readonly acsUrl: string } | undefined;
+  /** "What does this allow?" and the admin page's audit trail (app/explain.ts, app/audit-queries.ts). */
+  readonly see: {
+    readonly explainAs: ReturnType<typeof makeExplainAs>;
+    readonly queryAuditAs: ReturnType<typeof makeQueryAuditAs>;
+    readonly admins: readonly AdminRule[];
+  };
 }
 
 export type ConsoleEntitlementView = Omit<EntitlementSummary, 'maxDurationSeconds'>;
@@ -97,6 +107,13 @@ export function makePortal(deps: PortalDeps) {
     consoleEntitlements: (session: PortalSession) => consoleEntitlements(deps, session),
     openConsole: (input: SessionForm) => openConsole(deps, input),
     logout: (input: SessionForm) => signOut(deps, input),
+    /** What the signed-in person would get for one entitlement, and why (not audited: it grants nothing). */
+    explain: (session: PortalSession, entitlement: string | undefined, output: string | undefined, context: RequestContext) =>
+      deps.see.explainAs(session.principal, { entitlement, output: output ?? 'console', context }),
+    /** The admin page's audit trail: refused (403, audited) for anyone not an admin. */
+    auditTrail: (session: PortalSession, parameters: AuditQueryParameters, context: RequestContext) =>
+      deps.see.queryAuditAs({ caller: session.principal, parameters, context }),
+    isAdmin: (session: PortalSession) => isAdmin(session.principal, deps.see.admins),
     /** The IdP's own sign-out for the signed-out page; its absence or an outage only loses the link. */
     idpLogoutUrl: () => deps.login.endSessionUrl().catch(() => undefined),
   };

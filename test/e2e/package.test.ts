@@ -32,6 +32,12 @@ const ASSUME = [
 const SIGN = ['SignBrokerTokens', ['kms:GetPublicKey', 'kms:Sign'], arnOf('SigningKey')];
 const FEDERATION = ['ReadFederationUserKeys', ['secretsmanager:GetSecretValue'], { 'Fn::Split': [',', FEDERATION_SECRET] }];
 const AUDIT = ['WriteAuditRecords', ['dynamodb:GetItem', 'dynamodb:PutItem'], arnOf('AuditTable')];
+const QUERY_AUDIT = [
+  'QueryAuditIndexes',
+  ['dynamodb:Query'],
+  ['byUser', 'byEntitlement', 'byDay'].map((index) => ({ 'Fn::Join': ['', [arnOf('AuditTable'), `/index/${index}`]] })),
+];
+const READ_AUDIT = ['ReadAuditItems', ['dynamodb:BatchGetItem'], arnOf('AuditTable')];
 const REPLAY = ['ConsumeSamlAssertionIds', ['dynamodb:PutItem'], arnOf('SamlReplayTable')];
 const PORTAL_SECRET = [
   'ReadPortalSecret',
@@ -63,6 +69,8 @@ const ROLES: Record<string, unknown[][]> = {
     SIGN,
     FEDERATION,
     AUDIT,
+    QUERY_AUDIT,
+    READ_AUDIT,
     ['Logs', LOGS, logsOf('portal')],
   ],
   PortalSamlFunctionRole: [PORTAL_SECRET, AUDIT, REPLAY, ['Logs', LOGS, logsOf('portalSaml')]],
@@ -71,12 +79,8 @@ const ROLES: Record<string, unknown[][]> = {
     ['Logs', LOGS, logsOf('entitlements')],
   ],
   AuditFunctionRole: [
-    [
-      'QueryAuditIndexes',
-      ['dynamodb:Query'],
-      ['byUser', 'byEntitlement', 'byDay'].map((index) => ({ 'Fn::Join': ['', [arnOf('AuditTable'), `/index/${index}`]] })),
-    ],
-    ['ReadAuditItems', ['dynamodb:BatchGetItem'], arnOf('AuditTable')],
+    QUERY_AUDIT,
+    READ_AUDIT,
     AUDIT,
     ['ReadEntitlementGrants', ['dynamodb:BatchGetItem'], arnOf('EntitlementsTable')],
     ['Logs', LOGS, logsOf('audit')],
