@@ -24,7 +24,7 @@ import { FederationConsoleSignin } from './adapters/signin/federation-console-si
 import { makeIssueConsoleUrl } from './app/issue-console-url.ts';
 import { OidcPortalLogin } from './adapters/oidc/oidc-portal-login.ts';
 import { SecretsManagerPortalSecrets, StaticPortalSecrets } from './adapters/secrets/portal-secrets.ts';
-import { makePortal } from './app/portal.ts';
+import { makePortal, type PortalDeps } from './app/portal.ts';
 import { federationEndpointFor } from './domain/console-signin.ts';
 import type { Clock, LongTermKeys } from './ports/index.ts';
 import { withinDeadline } from './adapters/deadline/request-deadline.ts';
@@ -193,11 +193,17 @@ export const issueConsoleUrl = /* @__PURE__ */ once(() => {
  * The portal's pages, OIDC sign-in and console button, built without the SAML verifier so that its bundle
  * carries no XML stack; SAML sign-in (`GET /portal/saml/login`, `POST /portal/saml/acs`) is its own function, built from `samlPortal` (docs/bundle-size.md).
  */
-export const portal = /* @__PURE__ */ once(() => makePortalFunction(undefined));
+export const portal = /* @__PURE__ */ once(() => makePortalFunction(undefined, portalSee()));
 /** Without SAML configuration it still serves, refusing every assertion with `saml_not_configured` (audited). */
-export const samlPortal = /* @__PURE__ */ once(() => makePortalFunction(samlVerifier()));
+export const samlPortal = /* @__PURE__ */ once(() => makePortalFunction(samlVerifier(), undefined));
 
-const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
+/** The portal's explain and admin pages; the SAML sign-in function serves neither, so its bundle carries neither. */
+const portalSee = () => {
+  const c = config();
+  return { explainAs: makeExplainAs(explainDeps(c, true)), queryAuditAs: makeQueryAuditAs(auditQueriesDeps(c)), admins: c.admins };
+};
+
+const makePortalFunction = (saml: ReturnType<typeof samlVerifier>, see: PortalDeps['see']) => {
   const c = config();
   const settings = c.portal;
   if (settings === undefined) throw new ConfigError('the portal needs KEYVEND_PORTAL_URL and KEYVEND_PORTAL_CLIENT_ID');
@@ -241,11 +247,7 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
         log: new PowertoolsDecisionLog(logger()),
         clock: systemClock,
         settings: { sessionSeconds: settings.sessionSeconds },
-        see: {
-          explainAs: makeExplainAs(explainDeps(c, true)),
-          queryAuditAs: makeQueryAuditAs(auditQueriesDeps(c)),
-          admins: c.admins,
-        },
+        see,
         saml:
           saml === undefined || c.saml.audience === undefined
             ? undefined
