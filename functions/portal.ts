@@ -1,10 +1,10 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { asKeyvendError } from '../src/domain/errors.ts';
+import { asKeyvendError, InvalidTokenError } from '../src/domain/errors.ts';
 import type { RequestContext } from '../src/domain/request-context.ts';
 import { logger, portal } from '../src/container.ts';
 import { httpHandler } from '../src/http/handler.ts';
 import { clearCookie, cookieNames, htmlResponse, readCookie, redirectResponse, setCookie } from '../src/http/portal-http.ts';
-import { errorPage, homePage, signedOutPage, signInPage } from '../src/http/portal-pages.ts';
+import { adminAuditPage, errorPage, explainPage, homePage, signedOutPage, signInPage } from '../src/http/portal-pages.ts';
 import { portalErrorResponse, safeForm, safeQuery, signedInResponse } from '../src/http/portal-responses.ts';
 import { requestContextOf } from '../src/http/request.ts';
 
@@ -27,6 +27,7 @@ const routes: Record<string, Route> = {
         displayName: session.displayName,
         csrfToken: session.csrfToken,
         entitlements,
+        isAdmin: p.app.isAdmin(session),
         expiresAt: new Date(session.expiresAt * 1000),
         now: new Date(),
       }),
@@ -70,12 +71,52 @@ const routes: Record<string, Route> = {
     return redirectResponse(p.http, '/portal/signed-out', [clearCookie(names.session, { secure: p.http.secure, path: '/' })]);
   },
 
+  // "What does this allow?" for one of the signed-in person's entitlements (not audited: it grants nothing).
+  'GET /portal/explain': async (event, context) => {
+    const session = await p.app.session(readCookie(event, names.session));
+    if (session === undefined) throw new InvalidTokenError('no_session');
+    const query = safeQuery(event);
+    const explanation = await p.app.explain(session, query['entitlement'], query['output'], context);
+    return htmlResponse(p.http, 200, explainPage({ explanation: explanation as never, isAdmin: p.app.isAdmin(session) }));
+  },
+
+  // Who got what: admins only; every search, allowed or refused, is audited by the use case.
+  'GET /portal/admin': async (event, context) => {
+    const session = await p.app.session(readCookie(event, names.session));
+    if (session === undefined) throw new InvalidTokenError('no_session');
+    const query = safeQuery(event);
+    const filters = {
+      idp: query['idp'] || undefined,
+      subject: query['subject'] || undefined,
+      entitlement: query['entitlement'] || undefined,
+      outcome: query['outcome'] || undefined,
+      from: query['from'] || undefined,
+      to: query['to'] || undefined,
+    };
+    const parameters = {
+      ...(filters.idp === undefined ? {} : { issuer: filters.idp }),
+      ...(filters.subject === undefined ? {} : { subject: filters.subject }),
+      ...(filters.entitlement === undefined ? {} : { entitlement: filters.entitlement }),
+      ...(filters.outcome === undefined ? {} : { outcome: filters.outcome }),
+      ...(filters.from === undefined ? {} : { from: filters.from }),
+      ...(filters.to === undefined ? {} : { to: filters.to }),
+      limit: '25',
+      ...(query['pageToken'] ? { pageToken: query['pageToken'] } : {}),
+    };
+    const page = await p.app.auditTrail(session, parameters, context);
+    const nextPageUrl =
+      page.nextPageToken === undefined
+        ? undefined
+        : `/portal/admin?${new URLSearchParams({ ...Object.fromEntries(Object.entries(filters).filter((entry): entry is [string, string] => entry[1] !== undefined)), pageToken: page.nextPageToken }).toString()}`;
+    return htmlResponse(p.http, 200, adminAuditPage({ filters, records: page.records as never, nextPageUrl }));
+  },
+
   'GET /portal/signed-out': async () =>
     htmlResponse(p.http, 200, signedOutPage({ issuerName: p.issuerName, idpLogoutUrl: await p.app.idpLogoutUrl() })),
 };
 
 /**
- * GET /portal, /portal/login, /portal/callback, /portal/signed-out; POST /portal/console, /portal/logout; every other
+ * GET /portal, /portal/login, /portal/callback, /portal/signed-out, /portal/explain, /portal/admin; POST /portal/console, /portal/logout; every other
  * GET under /portal (serverless.yml's /portal/{proxy+}) is the 404 page. SAML sign-in (/portal/saml/*) is functions/portal-saml.ts.
  */
 export const handler = httpHandler(logger(), async (event, lambdaContext) => {

@@ -16,12 +16,15 @@ import { SecretsManagerFederationKeys } from './adapters/secrets-manager/secrets
 import { StsCredentialIssuer } from './adapters/sts/sts-credential-issuer.ts';
 import { makeIssueCredentials } from './app/issue-credentials.ts';
 import { makeListEntitlements } from './app/list-entitlements.ts';
+import { type KnownIdentityProvider, makeExplain, makeExplainAs } from './app/explain.ts';
+import { makeMyGrants, makeQueryAudit, makeQueryAuditAs } from './app/audit-queries.ts';
+import { DynamoDbAuditReader } from './adapters/dynamodb/dynamodb-audit-reader.ts';
 import { type Config, ConfigError, loadConfig, roleArnMatcher } from './config.ts';
 import { FederationConsoleSignin } from './adapters/signin/federation-console-signin.ts';
 import { makeIssueConsoleUrl } from './app/issue-console-url.ts';
 import { OidcPortalLogin } from './adapters/oidc/oidc-portal-login.ts';
 import { SecretsManagerPortalSecrets, StaticPortalSecrets } from './adapters/secrets/portal-secrets.ts';
-import { makePortal } from './app/portal.ts';
+import { makePortal, type PortalDeps } from './app/portal.ts';
 import { federationEndpointFor } from './domain/console-signin.ts';
 import type { Clock, LongTermKeys } from './ports/index.ts';
 import { withinDeadline } from './adapters/deadline/request-deadline.ts';
@@ -195,11 +198,17 @@ export const issueConsoleUrl = /* @__PURE__ */ once(() => {
  * The portal's pages, OIDC sign-in and console button, built without the SAML verifier so that its bundle
  * carries no XML stack; SAML sign-in (`GET /portal/saml/login`, `POST /portal/saml/acs`) is its own function, built from `samlPortal` (docs/bundle-size.md).
  */
-export const portal = /* @__PURE__ */ once(() => makePortalFunction(undefined));
+export const portal = /* @__PURE__ */ once(() => makePortalFunction(undefined, portalSee()));
 /** Without SAML configuration it still serves, refusing every assertion with `saml_not_configured` (audited). */
-export const samlPortal = /* @__PURE__ */ once(() => makePortalFunction(samlVerifier()));
+export const samlPortal = /* @__PURE__ */ once(() => makePortalFunction(samlVerifier(), undefined));
 
-const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
+/** The portal's explain and admin pages; the SAML sign-in function serves neither, so its bundle carries neither. */
+const portalSee = () => {
+  const c = config();
+  return { explainAs: makeExplainAs(explainDeps(c, true)), queryAuditAs: makeQueryAuditAs(auditQueriesDeps(c)), admins: c.admins };
+};
+
+const makePortalFunction = (saml: ReturnType<typeof samlVerifier>, see: PortalDeps['see']) => {
   const c = config();
   const settings = c.portal;
   if (settings === undefined) throw new ConfigError('the portal needs KEYVEND_PORTAL_URL and KEYVEND_PORTAL_CLIENT_ID');
@@ -243,6 +252,7 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
         log: new PowertoolsDecisionLog(logger()),
         clock: systemClock,
         settings: { sessionSeconds: settings.sessionSeconds },
+        see,
         saml:
           saml === undefined || c.saml.audience === undefined
             ? undefined
@@ -270,3 +280,55 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
     ),
   };
 };
+
+/** Every identity provider by its configured id, for an admin who explains for someone (derives their userKey). */
+const identityProviders = (c: Config): KnownIdentityProvider[] => [
+  ...c.issuers.map((i) => ({ id: i.id, issuer: i.issuer, idpType: 'oidc' as const })),
+  ...c.saml.idps.map((idp) => ({ id: idp.id, issuer: idp.entityId, idpType: 'saml' as const })),
+];
+
+const explainDeps = (c: Config, audited: boolean) => ({
+  entitlements: entitlementStore(),
+  settings: {
+    roleChaining: c.roleChaining,
+    isAllowedRole: roleArnMatcher(c.allowedRoleArnPatterns),
+    brokerIssuerConfigured: c.brokerIssuer !== undefined,
+  },
+  admins: c.admins,
+  identityProviders: identityProviders(c),
+  ...(audited
+    ? {
+        audit: {
+          log: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
+          decisions: new PowertoolsDecisionLog(logger()),
+          clock: systemClock,
+        },
+      }
+    : {}),
+});
+
+const makeExplainFor = (audited: boolean) => bounded(makeExplain({ verifier: verifier(), ...explainDeps(config(), audited) }));
+
+/** GET /v1/explain/{entitlement}: the caller's own explanation, read-only (the entitlements function). */
+export const explainOwn = /* @__PURE__ */ once(() => makeExplainFor(false));
+/** POST /v1/explain: also an admin's explanation for anyone, audited (the audit function, which may write the audit table). */
+export const explainAudited = /* @__PURE__ */ once(() => makeExplainFor(true));
+
+const auditReader = /* @__PURE__ */ once(() => new DynamoDbAuditReader(documentClient(), config().auditTable));
+
+const auditQueriesDeps = (c: Config) => ({
+  reader: auditReader(),
+  audit: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
+  decisions: new PowertoolsDecisionLog(logger()),
+  clock: systemClock,
+  admins: c.admins,
+  identityProviders: identityProviders(c),
+});
+
+/** GET /v1/admin/audit: an admin's query of the audit trail, itself audited. */
+export const queryAudit = /* @__PURE__ */ once(() => bounded(makeQueryAudit({ verifier: verifier(), ...auditQueriesDeps(config()) })));
+
+/** GET /v1/me/grants: the caller's own grants whose sessions are still alive. */
+export const myGrants = /* @__PURE__ */ once(() =>
+  bounded(makeMyGrants({ verifier: verifier(), reader: auditReader(), clock: systemClock })),
+);

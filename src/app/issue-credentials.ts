@@ -1,10 +1,8 @@
-import { resolveDuration } from '../domain/duration.ts';
-import { ENTITLEMENT_ID_PATTERN, POLICY_SAFE_PATTERN, sha256Hex } from '../domain/identifiers.ts';
+import { ENTITLEMENT_ID_PATTERN, sha256Hex } from '../domain/identifiers.ts';
 import type { AuditRecord } from '../domain/audit-record.ts';
 import type { Entitlement, Output } from '../domain/entitlement.ts';
 import {
   asKeyvendError,
-  InternalError,
   InvalidRequestError,
   InvalidSamlResponseError,
   KeyvendError,
@@ -14,8 +12,7 @@ import {
 } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { Secret } from '../domain/secret.ts';
-import { assertPackedSizeFits } from '../domain/session-identity.ts';
-import { MissingPolicyVariableError, PolicyTemplateError, type RenderedPolicy, renderSessionPolicy } from '../domain/session-policy.ts';
+import { decideSession, type SessionDecision } from '../domain/session-plan.ts';
 import type {
   AuditLog,
   CallerCredential,
@@ -137,16 +134,16 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       const plan = planSession(deps, trail, principal, entitlement, input);
       deps.log.attempt(trail.record);
       const credentials = await mint(plan, trail);
-      const delivered = await deliver(deps, trail, input, { credentials, entitlement, durationSeconds: plan.durationSeconds });
+      const delivered = await deliver(deps, trail, input, { credentials, entitlement, durationSeconds: plan.decision.durationSeconds });
       await recordGrant(deps, trail, input.output);
       return {
         grantId: trail.record.eventId,
         entitlement,
         principal,
         credentials,
-        durationSeconds: plan.durationSeconds,
-        roleSessionName: plan.vending.roleSessionName,
-        sourceIdentity: plan.vending.sourceIdentity,
+        durationSeconds: plan.decision.durationSeconds,
+        roleSessionName: plan.decision.roleSessionName,
+        sourceIdentity: plan.decision.sourceIdentity,
         ...(delivered === undefined ? {} : { delivered }),
       };
     } catch (error) {
@@ -164,9 +161,7 @@ interface Trail {
 /** A session fully decided before any call: the path's plan, its duration and its policy. */
 interface SessionPlan {
   readonly vending: VendingPlan;
-  readonly durationSeconds: number;
-  readonly policy: RenderedPolicy | undefined;
-  readonly policyArns: readonly string[];
+  readonly decision: SessionDecision;
 }
 
 function startTrail(input: IssueCredentialsInput, clock: Clock): Trail {
@@ -233,8 +228,8 @@ async function authorise(
 }
 
 /**
- * Everything about the session, decided before STS: the vending path's plan (allow-listed role, session identity),
- * the delivery's own check, the duration, the rendered policy and the packed-size estimate. The record gains it all.
+ * Everything about the session, decided before STS by the one pure step explain also takes (decideSession), the
+ * delivery's own check, and the vending path's call. The record gains it all.
  */
 function planSession(
   deps: IssueCredentialsDeps,
@@ -243,40 +238,32 @@ function planSession(
   entitlement: Entitlement,
   input: IssueCredentialsInput,
 ): SessionPlan {
-  const vending = planVending(entitlement, principal, trail.record.eventId, deps);
+  const decision = decideSession(entitlement, principal, trail.record.eventId, input.durationSeconds, deps.settings);
+  const vending = planVending(entitlement, decision, principal, trail.record.eventId, deps);
   input.delivery?.check(entitlement);
-  const durationSeconds = resolveDuration(input.durationSeconds, {
-    maxDurationSeconds: entitlement.maxDurationSeconds,
-    defaultDurationSeconds: entitlement.defaultDurationSeconds,
-    roleChaining: deps.settings.roleChaining,
-    vending: vending.vending,
-  });
-  const policy = renderPolicyFor(entitlement, principal);
-  if (policy === undefined && entitlement.managedPolicyArns.length === 0) throw new InternalError('no_session_policy');
-  const packedEstimate = assertPackedSizeFits(policy?.json.length ?? 0, vending.tags);
   trail.record.session = {
-    vending: vending.vending,
-    roleArn: entitlement.roleArn,
-    roleSessionName: vending.roleSessionName,
-    ...(vending.sourceIdentity === undefined ? {} : { sourceIdentity: vending.sourceIdentity }),
-    ...(vending.tokenSubject === undefined ? {} : { tokenSubject: vending.tokenSubject }),
-    tags: vending.tags,
-    transitiveTagKeys: vending.transitiveTagKeys,
-    ...(policy === undefined ? {} : { policySha256: policy.sha256 }),
-    policyArns: entitlement.managedPolicyArns,
-    externalIdSet: vending.externalIdSet,
-    durationSeconds,
-    packedPolicyEstimatePercent: packedEstimate,
+    vending: decision.vending,
+    roleArn: decision.roleArn,
+    roleSessionName: decision.roleSessionName,
+    ...(decision.sourceIdentity === undefined ? {} : { sourceIdentity: decision.sourceIdentity }),
+    ...(decision.tokenSubject === undefined ? {} : { tokenSubject: decision.tokenSubject }),
+    tags: decision.tags,
+    transitiveTagKeys: decision.transitiveTagKeys,
+    ...(decision.policy === undefined ? {} : { policySha256: decision.policy.sha256 }),
+    policyArns: decision.policyArns,
+    externalIdSet: decision.externalIdSet,
+    durationSeconds: decision.durationSeconds,
+    packedPolicyEstimatePercent: decision.packedPolicyEstimatePercent,
   };
-  return { vending, durationSeconds, policy, policyArns: entitlement.managedPolicyArns };
+  return { vending, decision };
 }
 
 /** The one STS call (after KMS signs the broker's token on its path). The record gains what identifies the session, never a secret. */
 async function mint(plan: SessionPlan, trail: Trail): Promise<IssuedCredentials> {
   const { credentials, tokenKeyId } = await plan.vending.issue({
-    durationSeconds: plan.durationSeconds,
-    policy: plan.policy?.json,
-    policyArns: plan.policyArns,
+    durationSeconds: plan.decision.durationSeconds,
+    policy: plan.decision.policy?.json,
+    policyArns: plan.decision.policyArns,
   });
   trail.record.session = {
     ...trail.record.session,
@@ -360,26 +347,6 @@ function validateEntitlementId(value: unknown): string {
     throw new InvalidRequestError('entitlement must be an entitlement id (1-63 of [a-z0-9-]).');
   }
   return value;
-}
-
-function renderPolicyFor(entitlement: Entitlement, principal: Principal): RenderedPolicy | undefined {
-  if (entitlement.sessionPolicy === undefined) return undefined;
-  try {
-    return renderSessionPolicy(entitlement.sessionPolicy, {
-      userKey: principal.userKey,
-      issuerId: principal.issuerId,
-      // The subject enters a policy only when it fits the policy-safe grammar; a template that uses it
-      // then fails for everyone else rather than producing a wider policy.
-      subject: POLICY_SAFE_PATTERN.test(principal.subject) ? principal.subject : undefined,
-    });
-  } catch (error) {
-    if (error instanceof KeyvendError) throw error;
-    if (error instanceof MissingPolicyVariableError && error.variable === 'subject') {
-      throw new NotEntitledError('subject_not_policy_safe', { cause: error });
-    }
-    if (error instanceof PolicyTemplateError) throw new InternalError('policy_render_failed', { cause: error });
-    throw error;
-  }
 }
 
 function asUpstream(error: unknown, reason: string): KeyvendError {

@@ -1,6 +1,11 @@
+import { type AdminRule, isAdmin } from '../domain/admins.ts';
+import type { AuditQueryParameters } from '../domain/audit-query.ts';
+import type { makeQueryAuditAs } from './audit-queries.ts';
+import type { makeExplainAs } from './explain.ts';
 import type { AuditRecord } from '../domain/audit-record.ts';
 import {
   asKeyvendError,
+  InternalError,
   InvalidRequestError,
   InvalidSamlResponseError,
   InvalidTokenError,
@@ -50,6 +55,17 @@ export interface PortalDeps {
   readonly settings: { readonly sessionSeconds: number };
   /** SP-initiated SAML sign-in with the portal's own ACS; absent when no SAML IdP is configured. */
   readonly saml?: { readonly verifier: SamlVerifier; readonly requests: SamlAuthnRequests; readonly acsUrl: string } | undefined;
+  /**
+   * "What does this allow?" and the admin page's audit trail (app/explain.ts, app/audit-queries.ts); absent in the
+   * SAML sign-in function, which serves neither page.
+   */
+  readonly see:
+    | {
+        readonly explainAs: ReturnType<typeof makeExplainAs>;
+        readonly queryAuditAs: ReturnType<typeof makeQueryAuditAs>;
+        readonly admins: readonly AdminRule[];
+      }
+    | undefined;
 }
 
 export type ConsoleEntitlementView = Omit<EntitlementSummary, 'maxDurationSeconds'>;
@@ -97,12 +113,24 @@ export function makePortal(deps: PortalDeps) {
     consoleEntitlements: (session: PortalSession) => consoleEntitlements(deps, session),
     openConsole: (input: SessionForm) => openConsole(deps, input),
     logout: (input: SessionForm) => signOut(deps, input),
+    /** What the signed-in person would get for one entitlement, and why (not audited: it grants nothing). */
+    explain: (session: PortalSession, entitlement: string | undefined, output: string | undefined, context: RequestContext) =>
+      seeOf(deps).explainAs(session.principal, { entitlement, output: output ?? 'console', context }),
+    /** The admin page's audit trail: refused (403, audited) for anyone not an admin. */
+    auditTrail: (session: PortalSession, parameters: AuditQueryParameters, context: RequestContext) =>
+      seeOf(deps).queryAuditAs({ caller: session.principal, parameters, context }),
+    isAdmin: (session: PortalSession) => deps.see !== undefined && isAdmin(session.principal, deps.see.admins),
     /** The IdP's own sign-out for the signed-out page; its absence or an outage only loses the link. */
     idpLogoutUrl: () => deps.login.endSessionUrl().catch(() => undefined),
   };
 }
 
 export type Portal = ReturnType<typeof makePortal>;
+
+function seeOf(deps: PortalDeps): NonNullable<PortalDeps['see']> {
+  if (deps.see === undefined) throw new InternalError('portal_pages_not_configured');
+  return deps.see;
+}
 
 const nowSeconds = (clock: Clock) => Math.floor(clock.now().getTime() / 1000);
 const sessionKey = async (deps: Pick<PortalDeps, 'secrets'>) => (await deps.secrets.load()).sessionKey;

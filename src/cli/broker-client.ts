@@ -40,7 +40,24 @@ export interface BrokerClient {
   listEntitlements(): Promise<EntitlementList>;
   credentials(entitlement: string, durationSeconds?: number): Promise<AwsCredentials>;
   consoleSignIn(input: { entitlement: string; destination?: string; durationSeconds?: number }): Promise<ConsoleSignIn>;
+  /** GET /v1/explain/{entitlement}, or POST /v1/explain when an admin names someone. */
+  explain(input: ExplainOptions): Promise<Record<string, unknown>>;
+  /** GET /v1/admin/audit with these query parameters. */
+  audit(query: Readonly<Record<string, string>>): Promise<AuditAnswer>;
 }
+
+export interface ExplainOptions {
+  readonly entitlement: string;
+  readonly output?: string;
+  readonly for?: { readonly issuer: string; readonly subject: string; readonly groups: readonly string[] };
+}
+
+const AUDIT_SCHEMA = v.object({
+  records: v.array(v.record(v.string(), v.unknown())),
+  nextPageToken: v.optional(v.string()),
+});
+export type AuditAnswer = v.InferOutput<typeof AUDIT_SCHEMA>;
+const EXPLANATION_SCHEMA = v.looseObject({ entitlement: v.string(), entitled: v.boolean() });
 
 export function brokerClient(brokerUrl: string, accessToken: string): BrokerClient {
   const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> => {
@@ -74,6 +91,24 @@ export function brokerClient(brokerUrl: string, accessToken: string): BrokerClie
     },
     async consoleSignIn(input) {
       return parseAnswer(CONSOLE_SCHEMA, await call('POST', '/v1/console', input));
+    },
+    async explain(input) {
+      const answer =
+        input.for === undefined
+          ? await call(
+              'GET',
+              `/v1/explain/${encodeURIComponent(input.entitlement)}${input.output === undefined ? '' : `?output=${encodeURIComponent(input.output)}`}`,
+            )
+          : await call('POST', '/v1/explain', {
+              entitlement: input.entitlement,
+              ...(input.output === undefined ? {} : { output: input.output }),
+              ...input.for,
+            });
+      return parseAnswer(EXPLANATION_SCHEMA, answer);
+    },
+    async audit(query) {
+      const search = new URLSearchParams(Object.entries(query)).toString();
+      return parseAnswer(AUDIT_SCHEMA, await call('GET', `/v1/admin/audit${search === '' ? '' : `?${search}`}`));
     },
   };
 }

@@ -18,7 +18,7 @@ export const AUDIT_GROUP_LIMIT = 5;
 export interface AuditRecord {
   readonly eventId: string;
   readonly time: string;
-  readonly action: 'credentials' | 'console' | 'entitlements' | 'portal_login' | 'portal_logout';
+  readonly action: 'credentials' | 'console' | 'entitlements' | 'portal_login' | 'portal_logout' | 'explain' | 'audit_query';
   outcome: AuditOutcome;
   reason?: string;
   errorCode?: string;
@@ -71,6 +71,8 @@ export interface AuditRecord {
     stsRequestId?: string;
   };
   delivery?: { readonly type: 'credentials' | 'console_url'; delivered: boolean };
+  /** An admin read (explain for someone, an audit query): whom or what it asked about; identifiers only. */
+  query?: Readonly<Record<string, string | number>>;
 }
 
 /**

@@ -38,7 +38,7 @@ export function apiMaxDuration(vending: VendingPath, roleChaining: boolean): num
  * we never hand out longer than was asked without the caller knowing it could be shorter.
  */
 export function resolveDuration(requested: unknown, limits: DurationLimits): number {
-  const ceiling = Math.min(limits.maxDurationSeconds, apiMaxDuration(limits.vending, limits.roleChaining));
+  const ceiling = durationCeiling(limits).seconds;
   if (requested === undefined) {
     return Math.max(STS_MIN_DURATION_SECONDS, Math.min(limits.defaultDurationSeconds ?? 3600, ceiling));
   }
@@ -49,4 +49,29 @@ export function resolveDuration(requested: unknown, limits: DurationLimits): num
     throw new InvalidRequestError(`durationSeconds must be at least ${STS_MIN_DURATION_SECONDS}.`);
   }
   return Math.min(requested, ceiling);
+}
+
+/**
+ * The longest session a request can get, and what sets it: the entitlement's own maximum, role chaining's hour
+ * (assume-role from the broker's role session), or the vending path's API maximum (12 h for a role, 36 h for a
+ * federation token). When several are equal, the entitlement's own maximum is named first: it is the one an
+ * operator can change.
+ */
+export interface DurationCeiling {
+  readonly seconds: number;
+  readonly limitedBy: 'entitlement_max' | 'role_chaining' | 'vending_path';
+  readonly entitlementMaxSeconds: number;
+  readonly vendingPathMaxSeconds: number;
+}
+
+export function durationCeiling(limits: DurationLimits): DurationCeiling {
+  const pathMax = apiMaxDuration(limits.vending, limits.roleChaining);
+  const chained = limits.vending === 'assume-role' && limits.roleChaining;
+  const limitedBy = limits.maxDurationSeconds <= pathMax ? 'entitlement_max' : chained ? 'role_chaining' : 'vending_path';
+  return {
+    seconds: Math.min(limits.maxDurationSeconds, pathMax),
+    limitedBy,
+    entitlementMaxSeconds: limits.maxDurationSeconds,
+    vendingPathMaxSeconds: pathMax,
+  };
 }

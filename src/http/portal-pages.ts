@@ -20,6 +20,8 @@ button.secondary{background:#fff;color:var(--ink);border:1px solid var(--line)}
 .button:focus-visible,button:focus-visible,a:focus-visible{outline:3px solid #f90;outline-offset:2px}
 form.inline{display:inline;margin:0}.error{border-color:#b3261e}.error h1{color:#b3261e}
 label{display:block;font-weight:600;margin:.5rem 0 .25rem}
+.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.85rem}th,td{text-align:left;border-bottom:1px solid var(--line);padding:.3rem;vertical-align:top;overflow-wrap:anywhere}
+input{font:inherit;width:100%;padding:.4rem;border:1px solid var(--line);border-radius:.3rem}pre{overflow-x:auto;background:var(--bg);padding:.5rem;border-radius:.3rem}
 footer{color:var(--muted);font-size:.85rem;text-align:center;padding:1rem}
 @media (max-width:30rem){main{padding:.5rem}.button,button{width:100%}form.inline{display:block}}`;
 
@@ -95,6 +97,7 @@ ${saml}
  * (PORTAL_SCRIPT) shows them in the viewer's own zone; the `<time>` element carries the exact instant.
  */
 export function homePage(input: {
+  isAdmin?: boolean;
   subject: string;
   displayName?: string | undefined;
   csrfToken: string;
@@ -119,6 +122,7 @@ ${csrf}
 <button type="submit" aria-describedby="${headingId}">Open the AWS console as ${escapeHtml(e.id)}</button>
 </form>
 ${cli}
+<p class="meta"><a href="/portal/explain?entitlement=${encodeURIComponent(e.id)}">What does this allow?</a></p>
 </li>`;
   });
   const list =
@@ -129,7 +133,7 @@ ${cli}
     'Your AWS roles',
     `<h1>Your AWS console roles</h1>
 <p class="meta">Signed in until ${timeElement(input.expiresAt)} (<span id="time-left">${escapeHtml(timeLeft(input.expiresAt, input.now))}</span>). Each click opens a fresh console session.</p>
-${list}`,
+${list}${input.isAdmin === true ? '\n<p><a id="admin-link" href="/portal/admin">Audit trail (admins)</a></p>' : ''}`,
     input.displayName === undefined
       ? `<p>Signed in as <strong id="subject">${escapeHtml(input.subject)}</strong></p>${logout}`
       : `<p>Signed in as <strong id="display-name">${escapeHtml(input.displayName)}</strong> <span class="who">(<span id="subject">${escapeHtml(input.subject)}</span>)</span></p>${logout}`,
@@ -182,5 +186,117 @@ export function errorPage(input: { title: string; message: string; requestId: st
 <p class="meta">Request id <code>${escapeHtml(input.requestId)}</code></p>
 ${again}
 </section>`,
+  );
+}
+
+type Json = Readonly<Record<string, unknown>>;
+const str = (value: unknown): string => (typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '');
+const duration = (seconds: unknown): string =>
+  typeof seconds === 'number' ? (seconds % 3600 === 0 ? `${seconds / 3600} h` : `${Math.round(seconds / 60)} min`) : '';
+const LIMITED_BY: Readonly<Record<string, string>> = {
+  entitlement_max: "the entitlement's own maximum",
+  role_chaining: 'role chaining (the broker assumes the role from its own role session: one hour)',
+  vending_path: "the vending path's maximum",
+};
+
+/** "What does this allow?": an explanation (app/explain.ts) for the signed-in person, as a page. */
+export function explainPage(input: { explanation: Json; isAdmin: boolean }): string {
+  const e = input.explanation;
+  const id = escapeHtml(str(e['entitlement']));
+  const back = '<p><a href="/portal">Back to your roles</a></p>';
+  const grantedBy = ((e['grantedBy'] ?? []) as Json[])
+    .map((m) => (m['subject'] !== undefined ? 'your own subject' : `the group <code>${escapeHtml(str(m['group']))}</code>`))
+    .join(', ');
+  if (e['entitled'] !== true) {
+    return layout(
+      `What does ${str(e['entitlement'])} allow?`,
+      `<section class="card error" role="alert" aria-labelledby="explain-heading">
+<h1 id="explain-heading">You are not entitled to ${id}</h1>
+<p id="why">${escapeHtml(str(e['why']))}</p>
+<p class="meta">Reason <code>${escapeHtml(str(e['reason']))}</code></p>
+${back}
+</section>`,
+    );
+  }
+  const s = (e['session'] ?? {}) as Json;
+  const tags = ((s['tags'] ?? []) as Json[])
+    .map((t) => `<li><code>${escapeHtml(str(t['Key']))}</code> = <code>${escapeHtml(str(t['Value']))}</code></li>`)
+    .join('');
+  const policy =
+    typeof s['sessionPolicy'] === 'string'
+      ? `<pre id="session-policy"><code>${escapeHtml(JSON.stringify(JSON.parse(s['sessionPolicy']) as unknown, null, 2))}</code></pre>`
+      : '<p>No session policy: the managed policies below scope the session.</p>';
+  const managed = ((s['managedPolicyArns'] ?? []) as string[]).map((arn) => `<li><code>${escapeHtml(arn)}</code></li>`).join('');
+  return layout(
+    `What does ${str(e['entitlement'])} allow?`,
+    `<h1 id="explain-heading">What does ${id} allow?</h1>
+<section class="card" aria-labelledby="explain-heading">
+<p>${escapeHtml(str(e['description']))}</p>
+<p id="granted-by">You have it through ${grantedBy}.</p>
+<p class="meta">Role <code>${escapeHtml(str(s['roleArn']))}</code>, vending path <code>${escapeHtml(str(s['vending']))}</code></p>
+<p id="duration">Sessions last ${duration(s['durationSeconds'])} by default and at most ${duration(s['maxDurationSeconds'])}, set by ${escapeHtml(LIMITED_BY[str(s['maxDurationLimitedBy'])] ?? str(s['maxDurationLimitedBy']))}.</p>
+<p class="meta">Session name and SourceIdentity <code>${escapeHtml(str(s['roleSessionName']))}</code>${s['tokenSubject'] === undefined ? '' : `; token subject <code>${escapeHtml(str(s['tokenSubject']))}</code>`}</p>
+<h2>The session policy, exactly as it would be sent</h2>
+${policy}
+${managed === '' ? '' : `<h2>Managed policies</h2><ul>${managed}</ul>`}
+<h2>Session tags</h2>
+<ul class="meta">${tags}</ul>
+<p class="meta">The <code>keyvend:grant</code> tag is each grant's own id, shown here as <code>${escapeHtml(str(e['grantIdPlaceholder']))}</code>.</p>
+<p class="meta" id="role-note">${escapeHtml(str(e['note']))}</p>
+${back}
+</section>`,
+  );
+}
+
+export interface AuditFilters {
+  readonly idp?: string | undefined;
+  readonly subject?: string | undefined;
+  readonly entitlement?: string | undefined;
+  readonly outcome?: string | undefined;
+  readonly from?: string | undefined;
+  readonly to?: string | undefined;
+}
+
+/** The admin page: the audit trail, filtered and paged (a GET form: reading changes nothing, and is audited). */
+export function adminAuditPage(input: { filters: AuditFilters; records: readonly Json[]; nextPageUrl?: string | undefined }): string {
+  const f = input.filters;
+  const field = (name: keyof AuditFilters, label: string, placeholder = '') =>
+    `<label for="f-${name}">${escapeHtml(label)}</label><input id="f-${name}" name="${name}" value="${escapeHtml(f[name] ?? '')}" placeholder="${escapeHtml(placeholder)}">`;
+  const rows = input.records.map((r) => {
+    const caller = (r['caller'] ?? {}) as Json;
+    const session = (r['session'] ?? {}) as Json;
+    const entitlement = (r['entitlement'] ?? {}) as Json;
+    const outcome = str(r['outcome']) + (r['reason'] === undefined ? '' : ` (${str(r['reason'])})`);
+    return `<tr><td>${typeof r['time'] === 'string' ? timeElement(new Date(r['time'])) : ''}</td><td>${escapeHtml(str(r['action']))}</td><td>${escapeHtml(outcome)}</td><td>${escapeHtml(caller['subject'] === undefined ? '-' : `${str(caller['issuerId'])}/${str(caller['subject'])}`)}</td><td>${escapeHtml(str(entitlement['id']))}</td><td>${session['accessKeyId'] === undefined ? '' : `<code>${escapeHtml(str(session['accessKeyId']))}</code>`}</td></tr>`;
+  });
+  const table =
+    rows.length === 0
+      ? '<p id="no-records">No audit records match.</p>'
+      : `<div class="scroll"><table id="audit-records"><thead><tr><th>Time</th><th>Action</th><th>Outcome</th><th>Person</th><th>Entitlement</th><th>Access key</th></tr></thead><tbody>
+${rows.join('\n')}
+</tbody></table></div>`;
+  const next =
+    input.nextPageUrl === undefined ? '' : `<p><a class="button" id="next-page" href="${escapeHtml(input.nextPageUrl)}">Next page</a></p>`;
+  return layout(
+    'Audit trail',
+    `<h1>Who got what</h1>
+<section class="card" aria-labelledby="filters-heading">
+<h2 id="filters-heading">Filters</h2>
+<form method="get" action="/portal/admin">
+${field('idp', 'Identity provider id', 'dev')}
+${field('subject', 'Subject')}
+${field('entitlement', 'Entitlement')}
+${field('outcome', 'Outcome', 'granted, denied, minted_not_delivered')}
+${field('from', 'From (UTC)', '2026-11-29 or 2026-11-29T16:00:00Z')}
+${field('to', 'To (UTC)')}
+<p><button type="submit">Search</button></p>
+</form>
+<p class="meta">Newest first. Every search here is itself recorded in the audit trail.</p>
+</section>
+<section class="card" aria-label="Audit records">
+${table}
+${next}
+</section>
+<p><a href="/portal">Back to your roles</a></p>`,
   );
 }

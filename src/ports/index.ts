@@ -1,3 +1,4 @@
+import type { AuditCursor, AuditQuery } from '../domain/audit-query.ts';
 import type { AuditRecord } from '../domain/audit-record.ts';
 import type { Entitlement } from '../domain/entitlement.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -62,6 +63,20 @@ export interface EntitlementStore {
   /** The entitlement if this principal (its subject or one of its groups) is granted it; undefined otherwise. */
   findGranted(principal: Principal, entitlementId: string): Promise<Entitlement | undefined>;
   listGranted(principal: Principal): Promise<Entitlement[]>;
+  /**
+   * What `findGranted` reads, told in full (for explain): the stored entitlement whether or not it is granted, and
+   * which of the principal's keys grant it (its subject, which of its groups); `grantedBy` empty means not granted.
+   */
+  lookUpGrants(principal: Principal, entitlementId: string): Promise<GrantLookup>;
+}
+
+/** One grant that reaches a principal: to its subject, or to one of its groups (under its issuer). */
+export type GrantMatch = { readonly subject: string } | { readonly group: string };
+
+export interface GrantLookup {
+  /** Undefined when no entitlement has this id. */
+  readonly entitlement: Entitlement | undefined;
+  readonly grantedBy: readonly GrantMatch[];
 }
 
 export interface AssumeRoleParameters {
@@ -179,6 +194,20 @@ export interface FederationKeyStore {
  */
 export interface AuditLog {
   record(record: AuditRecord): Promise<void>;
+}
+
+/** One page of an audit query: the stored items, newest first, and where the next page starts (absent: no more). */
+export interface AuditPage {
+  readonly items: readonly Readonly<Record<string, unknown>>[];
+  readonly next: AuditCursor | undefined;
+}
+
+/**
+ * The audit trail's read side, over the audit table's indexes (domain/audit-query.ts): items of one query, newest
+ * first, from `cursor` on. Throws when the table cannot be read.
+ */
+export interface AuditReader {
+  query(query: AuditQuery, cursor: AuditCursor | undefined): Promise<AuditPage>;
 }
 
 /** One structured line per decision, the secondary sink when the audit table cannot be written. */

@@ -144,6 +144,27 @@ export function entitlementStoreContract(name: string, implementation: Entitleme
       expect(listed).toMatchObject({ code: 'internal_error', httpStatus: 500, reason: 'entitlement_corrupt' });
     });
 
+    it('tells which grants reach a principal (its subject, which of its groups), and the entitlement even when none does', async () => {
+      // Prepare
+      const { store, apply } = await implementation.make();
+      const { issuerId, id, principal } = scope();
+      await apply(entitlementsFile(issuerId, { [id('uploads')]: ['subject: alice', 'group: uploaders', 'group: admins'] }));
+
+      // Act
+      const [alice, bob, unknown] = await Promise.all([
+        store.lookUpGrants(principal('alice', ['staff', 'uploaders']), id('uploads')),
+        store.lookUpGrants(principal('bob', ['staff']), id('uploads')),
+        store.lookUpGrants(principal('alice', ['uploaders']), id('no-such-entitlement')),
+      ]);
+
+      // Assess
+      expect(alice.entitlement?.id).toBe(id('uploads'));
+      expect(alice.grantedBy).toEqual([{ subject: 'alice' }, { group: 'uploaders' }]);
+      expect(bob.entitlement?.id).toBe(id('uploads'));
+      expect(bob.grantedBy).toEqual([]);
+      expect(unknown).toEqual({ entitlement: undefined, grantedBy: [] });
+    });
+
     it('lists each granted entitlement once, however many grants reach it, and nothing else', async () => {
       // Prepare
       const { store, apply } = await implementation.make();

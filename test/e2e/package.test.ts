@@ -32,6 +32,12 @@ const ASSUME = [
 const SIGN = ['SignBrokerTokens', ['kms:GetPublicKey', 'kms:Sign'], arnOf('SigningKey')];
 const FEDERATION = ['ReadFederationUserKeys', ['secretsmanager:GetSecretValue'], { 'Fn::Split': [',', FEDERATION_SECRET] }];
 const AUDIT = ['WriteAuditRecords', ['dynamodb:GetItem', 'dynamodb:PutItem'], arnOf('AuditTable')];
+const QUERY_AUDIT = [
+  'QueryAuditIndexes',
+  ['dynamodb:Query'],
+  ['byUser', 'byEntitlement', 'byDay'].map((index) => ({ 'Fn::Join': ['', [arnOf('AuditTable'), `/index/${index}`]] })),
+];
+const READ_AUDIT = ['ReadAuditItems', ['dynamodb:BatchGetItem'], arnOf('AuditTable')];
 const REPLAY = ['ConsumeSamlAssertionIds', ['dynamodb:PutItem'], arnOf('SamlReplayTable')];
 const PORTAL_SECRET = [
   'ReadPortalSecret',
@@ -63,12 +69,21 @@ const ROLES: Record<string, unknown[][]> = {
     SIGN,
     FEDERATION,
     AUDIT,
+    QUERY_AUDIT,
+    READ_AUDIT,
     ['Logs', LOGS, logsOf('portal')],
   ],
   PortalSamlFunctionRole: [PORTAL_SECRET, AUDIT, REPLAY, ['Logs', LOGS, logsOf('portalSaml')]],
   EntitlementsFunctionRole: [
     ['ReadEntitlements', ['dynamodb:BatchGetItem', 'dynamodb:Query'], arnOf('EntitlementsTable')],
     ['Logs', LOGS, logsOf('entitlements')],
+  ],
+  AuditFunctionRole: [
+    QUERY_AUDIT,
+    READ_AUDIT,
+    AUDIT,
+    ['ReadEntitlementGrants', ['dynamodb:BatchGetItem'], arnOf('EntitlementsTable')],
+    ['Logs', LOGS, logsOf('audit')],
   ],
   IssuerFunctionRole: [
     [
@@ -167,12 +182,16 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'GET /portal/saml/login',
       'GET /portal/signed-out',
       'GET /portal/{proxy+}',
+      'GET /v1/admin/audit',
       'GET /v1/entitlements',
+      'GET /v1/explain/{entitlement}',
+      'GET /v1/me/grants',
       'POST /portal/console',
       'POST /portal/logout',
       'POST /portal/saml/acs',
       'POST /v1/console',
       'POST /v1/credentials',
+      'POST /v1/explain',
     ]);
   });
 
@@ -193,6 +212,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
     // Prepare
     const limitKiB: Record<string, number> = {
       entitlements: 600,
+      audit: 600,
       console: 600,
       portal: 600,
       credentials: 950,
@@ -214,7 +234,8 @@ describe('npx osls package works offline and writes the stack the issue asks for
     expect(code('credentials')).toContain('xml-encryption.decrypt is not bundled');
     expect(code('portalSaml')).toContain('xml-encryption.decrypt is not bundled');
     expect(code('credentials')).not.toContain('encryption without encrypted key is not supported yet');
-    for (const name of ['entitlements', 'console', 'portal', 'issuer']) expect(code(name)).not.toMatch(/node-saml|xml-crypto|DOMParser/);
+    for (const name of ['entitlements', 'audit', 'console', 'portal', 'issuer'])
+      expect(code(name)).not.toMatch(/node-saml|xml-crypto|DOMParser/);
   });
 
   it('declares the tables on demand with point-in-time recovery, and TTL on the audit and SAML replay tables', () => {
@@ -266,6 +287,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'functions/portal-saml.handler': 'PortalSamlFunctionRole',
       'functions/entitlements.handler': 'EntitlementsFunctionRole',
       'functions/issuer.handler': 'IssuerFunctionRole',
+      'functions/audit.handler': 'AuditFunctionRole',
     });
     expect(
       ofType('AWS::IAM::Role')

@@ -28,6 +28,8 @@ const NOT_RUN: { startsWith: string; reason: string }[] = [
 ];
 /** Run by test/e2e/readme-cli.test.ts, word for word. */
 const RUN_BY_README_CLI_TEST = 'Using the CLI';
+/** Run by test/e2e/readme-see.test.ts, word for word. */
+const RUN_BY_README_SEE_TEST = 'See what you may get, and who got what';
 /** Run here (the first line of each block). */
 const TRY_IT = 'TOKEN=$(npm run -s token -- alice)';
 const PORTAL = 'curl -s -X POST -H "Authorization: Bearer $TOKEN"';
@@ -66,7 +68,10 @@ describe('the README sh blocks, run as written', () => {
     // Act
     const accounted = blocks.map(
       (b) =>
-        runHere.includes(b.text) || b.section === RUN_BY_README_CLI_TEST || NOT_RUN.some((listed) => b.text.startsWith(listed.startsWith)),
+        runHere.includes(b.text) ||
+        b.section === RUN_BY_README_CLI_TEST ||
+        b.section === RUN_BY_README_SEE_TEST ||
+        NOT_RUN.some((listed) => b.text.startsWith(listed.startsWith)),
     );
 
     // Assess

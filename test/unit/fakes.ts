@@ -14,6 +14,8 @@ import type {
   DecisionLog,
   EntitlementStore,
   FederationTokenParameters,
+  GrantLookup,
+  GrantMatch,
   IdentityVerifier,
   IssuedCredentials,
   PublicJwk,
@@ -121,8 +123,24 @@ export class FakeEntitlementStore implements EntitlementStore {
   async findGranted(principal: Principal, entitlementId: string): Promise<Entitlement | undefined> {
     this.lookups.push(entitlementId);
     if (this.failure) throw this.failure;
-    if (!this.#definitions.has(entitlementId) || !this.#isGranted(principal, entitlementId)) return undefined;
+    if (!this.#definitions.has(entitlementId) || this.#grantedBy(principal, entitlementId).length === 0) return undefined;
     return this.#parsed(entitlementId);
+  }
+
+  async lookUpGrants(principal: Principal, entitlementId: string): Promise<GrantLookup> {
+    this.lookups.push(entitlementId);
+    if (this.failure) throw this.failure;
+    if (!this.#definitions.has(entitlementId)) return { entitlement: undefined, grantedBy: [] };
+    return { entitlement: this.#parsed(entitlementId), grantedBy: this.#grantedBy(principal, entitlementId) };
+  }
+
+  /** The grants that reach the principal, in the adapter's order: its subject, then its groups as the principal lists them. */
+  #grantedBy(principal: Principal, entitlementId: string): GrantMatch[] {
+    const targets = (this.#grants.get(entitlementId) ?? []).filter((target) => target.issuer === principal.issuerId);
+    return [
+      ...(targets.some((t) => 'subject' in t && t.subject === principal.subject) ? [{ subject: principal.subject }] : []),
+      ...principal.groups.filter((group) => targets.some((t) => 'group' in t && t.group === group)).map((group) => ({ group })),
+    ];
   }
 
   async listGranted(principal: Principal): Promise<Entitlement[]> {
@@ -131,11 +149,7 @@ export class FakeEntitlementStore implements EntitlementStore {
   }
 
   #isGranted(principal: Principal, entitlementId: string): boolean {
-    return (this.#grants.get(entitlementId) ?? []).some(
-      (target) =>
-        target.issuer === principal.issuerId &&
-        ('subject' in target ? target.subject === principal.subject : principal.groups.includes(target.group)),
-    );
+    return this.#grantedBy(principal, entitlementId).length > 0;
   }
 
   #parsed(entitlementId: string): Entitlement {

@@ -2,8 +2,8 @@ import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws
 import { type Entitlement, parseEntitlement } from '../../domain/entitlement.ts';
 import { InternalError } from '../../domain/errors.ts';
 import type { Principal } from '../../domain/principal.ts';
-import type { EntitlementStore } from '../../ports/index.ts';
-import { definitionKey, ENTITLEMENT_KEY_PREFIX, entitlementIdOf, grantKey, principalPartitionKeys } from './keys.ts';
+import type { EntitlementStore, GrantLookup, GrantMatch } from '../../ports/index.ts';
+import { definitionKey, ENTITLEMENT_KEY_PREFIX, entitlementIdOf, grantKey, grantMatchesOf, principalPartitionKeys } from './keys.ts';
 import { sendOptions } from '../deadline/request-deadline.ts';
 
 const BATCH_LIMIT = 100;
@@ -23,13 +23,26 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
   ) {}
 
   async findGranted(principal: Principal, entitlementId: string): Promise<Entitlement | undefined> {
+    const { definitionItem, grantedBy } = await this.#readGrants(principal, entitlementId);
+    if (definitionItem === undefined || grantedBy.length === 0) return undefined;
+    return toEntitlement(definitionItem);
+  }
+
+  async lookUpGrants(principal: Principal, entitlementId: string): Promise<GrantLookup> {
+    const { definitionItem, grantedBy } = await this.#readGrants(principal, entitlementId);
+    if (definitionItem === undefined) return { entitlement: undefined, grantedBy: [] };
+    return { entitlement: toEntitlement(definitionItem), grantedBy };
+  }
+
+  /** The definition and the principal's grants of it, in one consistent BatchGetItem. */
+  async #readGrants(principal: Principal, entitlementId: string): Promise<{ definitionItem: Item | undefined; grantedBy: GrantMatch[] }> {
     const definition = definitionKey(entitlementId);
     const grantKeys = principalPartitionKeys(principal).map((pk) => grantKey(pk, entitlementId));
     const items = await this.#batchGet([definition, ...grantKeys]);
     const definitionItem = items.find((item) => item['pk'] === definition.pk && item['sk'] === definition.sk);
-    const granted = items.some((item) => item['sk'] !== definition.sk);
-    if (definitionItem === undefined || !granted) return undefined;
-    return toEntitlement(definitionItem);
+    const matched = new Set(items.filter((item) => item['sk'] !== definition.sk).map((item) => String(item['pk'])));
+    const grantedBy = grantMatchesOf(principal).filter((_, index) => matched.has(grantKeys[index]?.pk ?? ''));
+    return { definitionItem, grantedBy };
   }
 
   async listGranted(principal: Principal): Promise<Entitlement[]> {

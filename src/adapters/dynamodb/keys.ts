@@ -1,5 +1,6 @@
 import type { GrantTarget } from '../../domain/entitlement.ts';
 import type { Principal } from '../../domain/principal.ts';
+import type { GrantMatch } from '../../ports/index.ts';
 
 /**
  * Entitlements table layout (single table, pk/sk):
@@ -20,6 +21,11 @@ export const entitlementIdOf = (key: string): string => key.slice(ENTITLEMENT_KE
 
 export function principalPartitionKeys(principal: Pick<Principal, 'issuerId' | 'subject' | 'groups'>): string[] {
   return [`P#${principal.issuerId}#sub#${principal.subject}`, ...principal.groups.map((group) => `P#${principal.issuerId}#grp#${group}`)];
+}
+
+/** What each of principalPartitionKeys(principal) stands for, in the same order. */
+export function grantMatchesOf(principal: Pick<Principal, 'subject' | 'groups'>): GrantMatch[] {
+  return [{ subject: principal.subject }, ...principal.groups.map((group) => ({ group }))];
 }
 
 export function grantPartitionKey(target: GrantTarget): string {

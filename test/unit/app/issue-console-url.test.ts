@@ -44,6 +44,7 @@ function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: 
     entitlements: {
       findGranted: async () => entitlement(options.roleArn ?? 'arn:aws:iam::111111111111:role/keyvend/c'),
       listGranted: async () => [],
+      lookUpGrants: async () => ({ entitlement: undefined, grantedBy: [] }),
     },
     credentials: {
       assumeRole: async (p) => {

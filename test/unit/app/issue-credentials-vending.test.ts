@@ -99,7 +99,11 @@ function harness(
     verifier: { verifyBearer: async () => principal },
     samlVerifier: { verifySamlResponse: async () => ({ principal }) },
     samlAcsUrl: 'https://broker.example.test/v1/credentials',
-    entitlements: { findGranted: async () => entitlement, listGranted: async () => [entitlement] },
+    entitlements: {
+      findGranted: async () => entitlement,
+      listGranted: async () => [entitlement],
+      lookUpGrants: async () => ({ entitlement, grantedBy: [{ subject: principal.subject }] }),
+    },
     credentials,
     brokerIssuer: options.noIssuer === true ? undefined : { settings: ISSUER, signer },
     audit: {

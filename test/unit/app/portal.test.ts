@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { makeQueryAuditAs } from '../../../src/app/audit-queries.ts';
+import { makeExplainAs } from '../../../src/app/explain.ts';
 import type { ConsoleUrlGrant, IssueConsoleUrlInput } from '../../../src/app/issue-console-url.ts';
 import { makePortal } from '../../../src/app/portal.ts';
 import { InvalidSamlResponseError, InvalidTokenError, KeyvendError } from '../../../src/domain/errors.ts';
@@ -70,6 +72,23 @@ function harness(options: { saml?: boolean; entitlements?: ReturnType<typeof ent
     expiresAt: new Date(START + 15 * 60_000),
   };
   const portal = makePortal({
+    see: {
+      explainAs: makeExplainAs({
+        entitlements,
+        settings: { roleChaining: true, isAllowedRole: () => true, brokerIssuerConfigured: true },
+        admins: [],
+        identityProviders: [],
+      }),
+      queryAuditAs: makeQueryAuditAs({
+        reader: { query: async () => ({ items: [], next: undefined }) },
+        audit,
+        decisions: log,
+        clock,
+        admins: [],
+        identityProviders: [],
+      }),
+      admins: [],
+    },
     login,
     secrets: { load: async () => ({ clientSecret: new Secret('client-secret'), sessionKey: SESSION_KEY }) },
     entitlements,
