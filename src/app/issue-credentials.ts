@@ -210,16 +210,18 @@ async function authorise(
 ): Promise<Entitlement> {
   const [openResult, lookupResult] = await Promise.allSettled([
     writeAudit((r) => deps.audit.open(r), trail.record),
-    deps.entitlements.findGranted(principal, entitlementId),
+    deps.entitlements.lookupGrant(principal, entitlementId),
   ]);
   if (openResult.status === 'rejected') {
     throw new UpstreamUnavailableError('audit_unavailable', { cause: openResult.reason });
   }
   trail.opened = true;
   if (lookupResult.status === 'rejected') throw asUpstream(lookupResult.reason, 'entitlements_unavailable');
-  const entitlement = lookupResult.value;
+  const { entitlement, revoked } = lookupResult.value;
   if (entitlement === undefined) throw new NotEntitledError('no_matching_entitlement');
   trail.record.entitlement = { id: entitlement.id, version: entitlement.version };
+  // Read with the grant, so no extra round trip: a revoked person or entitlement is refused from the next request on.
+  if (revoked !== undefined) throw new NotEntitledError('revoked');
   if (!entitlement.outputs.includes(output)) throw new NotEntitledError('output_not_allowed');
   return entitlement;
 }

@@ -42,6 +42,11 @@ function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: 
   const issueCredentials = makeIssueCredentials({
     verifier: { verifyBearer: async () => principal },
     entitlements: {
+      lookupGrant: async () => ({
+        entitlement: entitlement(options.roleArn ?? 'arn:aws:iam::111111111111:role/keyvend/c'),
+        revoked: undefined,
+        revokedGrantIds: [],
+      }),
       findGranted: async () => entitlement(options.roleArn ?? 'arn:aws:iam::111111111111:role/keyvend/c'),
       listGranted: async () => [],
     },

@@ -98,7 +98,11 @@ function harness(
     verifier: { verifyBearer: async () => principal },
     samlVerifier: { verifySamlResponse: async () => ({ principal }) },
     samlAcsUrl: 'https://broker.example.test/v1/credentials',
-    entitlements: { findGranted: async () => entitlement, listGranted: async () => [entitlement] },
+    entitlements: {
+      lookupGrant: async () => ({ entitlement, revoked: undefined, revokedGrantIds: [] }),
+      findGranted: async () => entitlement,
+      listGranted: async () => [entitlement],
+    },
     credentials,
     brokerIssuer: options.noIssuer === true ? undefined : { settings: ISSUER, signer },
     audit: {
