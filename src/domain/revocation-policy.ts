@@ -57,8 +57,15 @@ export function liveRevocations(revocations: readonly Revocation[], now: Date): 
  * becomes one role-wide cutoff: every Keyvend session issued before the latest live revocation is denied. That
  * cuts more than asked (everyone's older sessions), never less; people simply fetch new credentials.
  */
-export function renderRevocationPolicy(revocations: readonly Revocation[], now: Date): RevocationPolicy {
+export function renderRevocationPolicy(
+  revocations: readonly Revocation[],
+  now: Date,
+  options: { readonly inFlightSeconds: number },
+): RevocationPolicy {
   const live = liveRevocations(revocations, now);
+  // A request that read the grant just before the revocation committed may still reach STS up to one function
+  // timeout later: its session is denied too (re-issue is refused from the commit on, so nothing legitimate is lost).
+  const denyBefore = (r: Revocation) => new Date(Date.parse(r.revokedAt) + options.inFlightSeconds * 1000).toISOString();
   const revocationIds = live.map((r) => r.id);
   if (live.length === 0) {
     return {
@@ -72,11 +79,11 @@ export function renderRevocationPolicy(revocations: readonly Revocation[], now: 
   const perSession = serialise(
     live.map((r) => {
       const tag = tagOf(r.target);
-      return denyIssuedBefore(undefined, r.revokedAt, { StringEquals: { [`aws:PrincipalTag/${tag.key}`]: tag.value } });
+      return denyIssuedBefore(undefined, denyBefore(r), { StringEquals: { [`aws:PrincipalTag/${tag.key}`]: tag.value } });
     }),
   );
   if (perSession.length <= PER_SESSION_BUDGET_CHARS) return { document: perSession, mode: 'per-session', revocationIds };
-  const cutoff = new Date(Math.max(...live.map((r) => Date.parse(r.revokedAt)))).toISOString();
+  const cutoff = new Date(Math.max(...live.map((r) => Date.parse(denyBefore(r))))).toISOString();
   return {
     document: serialise([denyIssuedBefore('KeyvendRoleWideCutoff', cutoff, { Null: { 'aws:PrincipalTag/keyvend:grant': 'false' } })]),
     mode: 'role-wide-cutoff',

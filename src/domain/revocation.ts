@@ -39,13 +39,22 @@ export interface Revocation {
 
 /**
  * The longest a session matched by the revocation policy can live: a role session (12 h, keyvend-issuer and
- * assume-role; chained ones are shorter) plus five minutes for clock skew between the broker and STS.
- * Federation-token sessions are not role sessions: the policy attached to roles does not reach them (security.md).
+ * assume-role; chained ones are shorter). Federation-token sessions are not role sessions: the policy attached to
+ * roles does not reach them (security.md).
  */
-export const LIVE_SESSION_HORIZON_SECONDS = STS_MAX_ROLE_DURATION_SECONDS + 300;
+export const LIVE_SESSION_HORIZON_SECONDS = STS_MAX_ROLE_DURATION_SECONDS;
+/** Clock skew allowed between the broker and STS when deciding a session can no longer be alive. */
+export const CLOCK_SKEW_SECONDS = 300;
 
-export function liveSessionsUntil(revokedAt: Date): string {
-  return new Date(revokedAt.getTime() + LIVE_SESSION_HORIZON_SECONDS * 1000).toISOString();
+/**
+ * When every session a revocation could match has expired: `revokedAt` plus the requests still in flight
+ * (`inFlightSeconds`, one function timeout), the longest session, and clock skew; or, for one grant whose expiry
+ * the audit record holds, that expiry plus clock skew.
+ */
+export function liveSessionsUntil(revokedAt: Date, options: { inFlightSeconds: number; sessionExpiresAt?: Date }): string {
+  const skew = CLOCK_SKEW_SECONDS * 1000;
+  if (options.sessionExpiresAt !== undefined) return new Date(options.sessionExpiresAt.getTime() + skew).toISOString();
+  return new Date(revokedAt.getTime() + (options.inFlightSeconds + LIVE_SESSION_HORIZON_SECONDS) * 1000 + skew).toISOString();
 }
 
 /** What an admin asks for: the target as named on the wire (a person is resolved to a userKey, a grant to its record). */

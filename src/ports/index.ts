@@ -110,6 +110,8 @@ export interface RevocationStore {
   markEnforced(generation: number): Promise<void>;
   /** True when this subject of this issuer holds any grant of its own (not through a group). */
   hasSubjectGrants(issuerId: string, subject: string): Promise<boolean>;
+  /** True when an entitlement of this id is defined. */
+  entitlementExists(entitlementId: string): Promise<boolean>;
 }
 
 /** Reads of the audit trail that admin actions need (the write side is AuditLog). */
@@ -303,6 +305,8 @@ export interface LiveSessionEnforcement {
   readonly mode: 'per-session' | 'role-wide-cutoff';
   /** The member accounts whose revocation policy now holds this state. */
   readonly accounts: readonly string[];
+  /** In role-wide-cutoff mode: every Keyvend session issued before this time (ISO 8601) is denied. */
+  readonly cutoff?: string;
 }
 
 /**

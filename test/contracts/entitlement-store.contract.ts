@@ -343,7 +343,7 @@ export function entitlementStoreContract(name: string, implementation: Entitleme
       expect((await revocations.state()).enforcedGeneration).toBe(start + 5);
     });
 
-    it('tells whether a subject holds grants of its own (not through a group)', async () => {
+    it('tells whether a subject holds grants of its own (not through a group), and whether an entitlement is defined', async () => {
       // Prepare
       const { revocations, apply } = await implementation.make();
       const { issuerId, id } = scope();
@@ -358,6 +358,8 @@ export function entitlementStoreContract(name: string, implementation: Entitleme
 
       // Assess
       expect(answers).toEqual([true, false, false]);
+      expect(await revocations.entitlementExists(id('uploads'))).toBe(true);
+      expect(await revocations.entitlementExists(id('nothing'))).toBe(false);
     });
 
     it('fails closed on a stored revocation that does not parse', async () => {

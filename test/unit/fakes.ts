@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, SignJWT } from 'jose';
 import { type AuditRecord, AuditConflictError, newEventId } from '../../src/domain/audit-record.ts';
 import { type Entitlement, type GrantTarget, parseEntitlement } from '../../src/domain/entitlement.ts';
-import { InternalError } from '../../src/domain/errors.ts';
+import { InternalError, UpstreamUnavailableError } from '../../src/domain/errors.ts';
 import {
   liveSessionsUntil,
   parseStoredRevocation,
@@ -27,6 +27,8 @@ import type {
   RevocationStore,
   IdentityVerifier,
   IssuedCredentials,
+  LiveSessionEnforcement,
+  LiveSessionRevoker,
   PublicJwk,
   PublicKeySet,
   ReplayCache,
@@ -212,6 +214,11 @@ export class FakeEntitlementStore implements EntitlementStore, RevocationStore {
     return [...this.#grants.values()].some((targets) =>
       targets.some((t) => t.issuer === issuerId && 'subject' in t && t.subject === subject),
     );
+  }
+
+  async entitlementExists(entitlementId: string): Promise<boolean> {
+    if (this.failure) throw this.failure;
+    return this.#definitions.has(entitlementId);
   }
 
   /** Replaces a stored revocation with anything, as a corrupted or hand-edited item would be. */
@@ -438,7 +445,7 @@ export function revocationFor(target: RevocationTarget, now = new Date()): Revoc
     reason: 'test revocation',
     revokedAt: now.toISOString(),
     revokedBy: { issuerId: 'corp', subject: 'carol' },
-    liveSessionsUntil: liveSessionsUntil(now),
+    liveSessionsUntil: liveSessionsUntil(now, { inFlightSeconds: 10 }),
   };
 }
 
@@ -455,3 +462,30 @@ export class FakeDecisionLog implements DecisionLog {
 }
 
 export const fixedClock = (iso = '2026-11-23T09:30:00.000Z'): Clock => ({ now: () => new Date(iso) });
+
+/**
+ * The member accounts' revocation policies in memory: each `enforce` keeps the full state it was given, as the IAM
+ * adapter renders it. `beforeWrite` runs inside a call (to land a concurrent change); `failures` fail the next calls.
+ */
+export class FakeLiveSessionRevoker implements LiveSessionRevoker {
+  readonly calls: { revocations: Revocation[]; now: Date }[] = [];
+  failures = 0;
+  beforeWrite: (() => Promise<void>) | undefined;
+
+  async enforce(revocations: readonly Revocation[], now: Date): Promise<LiveSessionEnforcement> {
+    const hook = this.beforeWrite;
+    this.beforeWrite = undefined;
+    if (hook !== undefined) await hook();
+    if (this.failures > 0) {
+      this.failures -= 1;
+      throw new UpstreamUnavailableError('revocation_policy_unavailable');
+    }
+    this.calls.push({ revocations: [...revocations], now });
+    return { mode: 'per-session', accounts: ['111111111111'] };
+  }
+
+  /** The ids the last policy written holds. */
+  get lastIds(): string[] {
+    return (this.calls.at(-1)?.revocations ?? []).map((r) => r.id);
+  }
+}

@@ -154,6 +154,14 @@ export class DynamoDbRevocationStore implements RevocationStore {
     return (page.Items ?? []).length > 0;
   }
 
+  async entitlementExists(entitlementId: string): Promise<boolean> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: definitionKey(entitlementId), ConsistentRead: true, ProjectionExpression: 'pk' }),
+      sendOptions(),
+    );
+    return Item !== undefined;
+  }
+
   #nextGeneration(): Update {
     return {
       TableName: this.tableName,
