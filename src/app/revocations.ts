@@ -6,6 +6,7 @@ import {
   ForbiddenError,
   InvalidRequestError,
   isKeyvendError,
+  type KeyvendError,
   NotFoundError,
   UpstreamUnavailableError,
 } from '../domain/errors.ts';
@@ -52,6 +53,13 @@ export type AdminCaller =
   | { readonly kind: 'bearer'; readonly authorization: string | undefined }
   | { readonly kind: 'verified'; readonly principal: Principal };
 
+/** Every admin call: who calls, the request's context, and a problem the HTTP layer already found in it. */
+export interface AdminInput {
+  readonly caller: AdminCaller;
+  readonly context: RequestContext;
+  readonly requestProblem?: KeyvendError;
+}
+
 export interface LiveSessions {
   readonly mode: LiveSessionEnforcement['mode'];
   readonly accounts: readonly string[];
@@ -86,10 +94,10 @@ const ENFORCE_ATTEMPTS = 5;
  */
 export function makeRevocations(deps: RevocationsDeps) {
   return {
-    async revoke(input: { caller: AdminCaller; context: RequestContext; body: unknown }): Promise<RevokeResult> {
+    async revoke(input: AdminInput & { body: unknown }): Promise<RevokeResult> {
       const record = newAuditRecord('revoke', input.context, deps.clock);
       try {
-        await authenticateAdmin(deps, input.caller, record);
+        await authenticateAdmin(deps, input, record);
         const request = checkRevocation(input.body);
         record.revocation = { kind: request.kind, reason: request.reason };
         const revocation = await resolve(deps, request, record);
@@ -103,10 +111,10 @@ export function makeRevocations(deps: RevocationsDeps) {
       }
     },
 
-    async unrevoke(input: { caller: AdminCaller; context: RequestContext; id: unknown; reason: unknown }): Promise<UnrevokeResult> {
+    async unrevoke(input: AdminInput & { id: unknown; reason: unknown }): Promise<UnrevokeResult> {
       const record = newAuditRecord('unrevoke', input.context, deps.clock);
       try {
-        await authenticateAdmin(deps, input.caller, record);
+        await authenticateAdmin(deps, input, record);
         const checked = parseUnrevokeRequest(input.id, input.reason);
         if (!checked.ok) throw new InvalidRequestError(checked.problems.join('; '), { reason: 'invalid_unrevoke' });
         record.revocation = { id: checked.id, reason: checked.reason };
@@ -121,10 +129,10 @@ export function makeRevocations(deps: RevocationsDeps) {
       }
     },
 
-    async list(input: { caller: AdminCaller; context: RequestContext }): Promise<RevocationList> {
+    async list(input: AdminInput): Promise<RevocationList> {
       const record = newAuditRecord('revocations_list', input.context, deps.clock);
       try {
-        await authenticateAdmin(deps, input.caller, record);
+        await authenticateAdmin(deps, input, record);
         const state = await deps.revocations.state();
         const now = deps.clock.now().getTime();
         record.revocation = { count: state.revocations.length };
@@ -153,11 +161,17 @@ export function makeRevocations(deps: RevocationsDeps) {
 
 export type Revocations = ReturnType<typeof makeRevocations>;
 
-/** The caller must be verified and an admin (KEYVEND_ADMINS); the record names them either way. */
-async function authenticateAdmin(deps: RevocationsDeps, caller: AdminCaller, record: AuditRecord): Promise<Principal> {
+/**
+ * The caller must be verified and an admin (KEYVEND_ADMINS); the record names them either way. A problem the HTTP
+ * layer found in the request (malformed JSON, a token in the query) is refused after that, so it is audited with the
+ * caller, and a non-admin learns nothing about what a well-formed request would be.
+ */
+async function authenticateAdmin(deps: RevocationsDeps, input: AdminInput, record: AuditRecord): Promise<Principal> {
+  const caller = input.caller;
   const principal = caller.kind === 'verified' ? caller.principal : await deps.verifier.verifyBearer(caller.authorization);
   record.caller = callerOf(principal);
   if (!isAdmin(principal, deps.admins)) throw new ForbiddenError('not_admin');
+  if (input.requestProblem !== undefined) throw input.requestProblem;
   return principal;
 }
 
