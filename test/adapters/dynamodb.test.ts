@@ -75,7 +75,9 @@ describe('DynamoDbEntitlementStore', () => {
   it('counts an unreadable revocation mark as revoked (fail closed)', async () => {
     // Prepare
     documents.on(BatchGetCommand).resolves({
-      Responses: { ents: [{ ...photoUploads, definition }, grantKey(alicePk, 'photo-uploads'), { pk: alicePk, sk: 'REV', person: 'garbage' }] },
+      Responses: {
+        ents: [{ ...photoUploads, definition }, grantKey(alicePk, 'photo-uploads'), { pk: alicePk, sk: 'REV', person: 'garbage' }],
+      },
     });
 
     // Act
