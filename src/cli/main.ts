@@ -8,12 +8,28 @@ import { consoleCommand } from './commands/console.ts';
 import { credentials, env, exec } from './commands/credentials.ts';
 import { login, logout } from './commands/login.ts';
 import { ls } from './commands/ls.ts';
+import { revocations, revoke, unrevoke } from './commands/revocations.ts';
 import { serve } from './commands/serve.ts';
 import { whoami } from './commands/whoami.ts';
 import { describeFailure, EXIT } from './errors.ts';
 import type { CliContext } from './settings.ts';
 
-export const COMMANDS: readonly Command[] = [login, logout, whoami, ls, credentials, env, exec, configure, serve, consoleCommand, config];
+export const COMMANDS: readonly Command[] = [
+  login,
+  logout,
+  whoami,
+  ls,
+  credentials,
+  env,
+  exec,
+  configure,
+  serve,
+  consoleCommand,
+  config,
+  revoke,
+  unrevoke,
+  revocations,
+];
 
 /** Set by the build (build/build-cli.mjs); absent when the sources run directly (the tests). */
 declare const __KEYVEND_VERSION__: string | undefined;

@@ -7,6 +7,7 @@ import { DynamoDbRevocationStore } from '../../src/adapters/dynamodb/dynamodb-re
 import { IamLiveSessionRevoker } from '../../src/adapters/iam/iam-live-session-revoker.ts';
 import { makeRevocations } from '../../src/app/revocations.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
+import { isolatedEnv, runInProcess, storeLogin } from '../support/cli-harness.ts';
 import { auditRecordsSince, dynamo, postCredentials, stack, stsCallCount } from '../support/e2e.ts';
 
 const POLICY = 'arn:aws:iam::111111111111:policy/keyvend/keyvend-revocations';
@@ -205,5 +206,37 @@ describe('revocation end to end: carol revokes alice, her live session stops, un
     );
     expect(records).toContainEqual(expect.objectContaining({ action: 'revoke', outcome: 'denied', reason: 'unknown_person' }));
     expect(records).toContainEqual(expect.objectContaining({ action: 'revoke', outcome: 'denied', reason: 'unknown_grant' }));
+  });
+
+  it('keyvend revoke, revocations and unrevoke: carol revokes the entitlement from the CLI; bob cannot', async () => {
+    // Prepare: logins as the CLI keeps them, with the dev IdP's real access tokens
+    const login = (accessToken: string) => {
+      const env = isolatedEnv({ KEYVEND_URL: stack().apiUrl, KEYVEND_ISSUER: stack().idpIssuer });
+      storeLogin(env, { issuer: stack().idpIssuer, tokenEndpoint: `${stack().idpIssuer}/token`, accessToken });
+      return env;
+    };
+    const asCarol = login(carol);
+    const asBob = login(bob);
+
+    // Act
+    const revoked = await runInProcess(['revoke', 'entitlement', 'photo-uploads', '--reason', 'bucket incident', '--json'], asCarol);
+    const id = String((JSON.parse(revoked.stdout || '{}') as Json)['revocation']?.['id']);
+    made.push(id);
+    const refused = await postCredentials(bob, { entitlement: 'photo-uploads' });
+    const listed = await runInProcess(['revocations'], asCarol);
+    const bobTries = await runInProcess(['revoke', 'entitlement', 'photo-uploads', '--reason', 'mine'], asBob);
+    const noReason = await runInProcess(['unrevoke', id], asCarol);
+    const lifted = await runInProcess(['unrevoke', id, '--reason', 'incident closed'], asCarol);
+    const after = await postCredentials(bob, { entitlement: 'photo-uploads', durationSeconds: 900 });
+
+    // Assess
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(refused.json['error']).toBe('not_entitled');
+    expect(listed.stdout).toMatch(new RegExp(`${id}\\s+entitlement photo-uploads\\s+.*bucket incident`, 'u'));
+    expect([bobTries.code, bobTries.stderr]).toEqual([4, expect.stringContaining('forbidden')]);
+    expect(noReason.code).toBe(2);
+    expect([lifted.code, lifted.stdout]).toEqual([0, `Lifted: entitlement photo-uploads (revocation ${id})\n`]);
+    expect(after.status).toBe(200);
+    made.splice(made.indexOf(id), 1);
   });
 });
