@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import type { OidcIssuerSettings } from './domain/identity-providers.ts';
 import { type DestinationRule, parseDestinationRules } from './domain/console-signin.ts';
 import { type BrokerTokenSettings, MAX_TOKEN_LIFETIME_SECONDS, MIN_TOKEN_LIFETIME_SECONDS } from './domain/broker-token.ts';
-import { SECRET_ID_PATTERN } from './domain/entitlement.ts';
+import { ROLE_ARN_PATTERN, SECRET_ID_PATTERN } from './domain/entitlement.ts';
 import type { AdminRule } from './domain/admins.ts';
 import { DISPLAY_NAME_PATTERN, GROUP_PATTERN, ISSUER_ID_PATTERN } from './domain/identifiers.ts';
 import { isSecureTransport } from './domain/transport.ts';
@@ -36,6 +36,12 @@ export interface Config {
   readonly saml: SamlConfig;
   /** KEYVEND_ADMINS: the groups, per identity provider, whose members may use the admin routes; empty: nobody. */
   readonly admins: readonly AdminRule[];
+  /** KEYVEND_REVOKER_ROLE_ARNS: one revoker role per member account, which may only version `keyvend-revocations`. */
+  readonly revokerRoleArns: readonly string[];
+  /** KEYVEND_IAM_ENDPOINT: local mode only (the emulator's IAM actions). */
+  readonly iamEndpoint: string | undefined;
+  /** The function timeout in seconds (KEYVEND_FUNCTION_TIMEOUT_SECONDS): how long a request may still be in flight. */
+  readonly functionTimeoutSeconds: number;
   /**
    * The time one request may spend on its dependencies, from the function's timeout (docs/operations.md,
    * "Deadlines"): calls are cut at `workMs`, and a call started later (recording a denial) at `recordMs`.
@@ -172,6 +178,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const saml = loadSamlConfig(env, { localMode, fail: (message) => new ConfigError(message), warn: (message) => warnings.push(message) });
   if (saml.idps.some((idp) => ids.has(idp.id))) throw new ConfigError('SAML IdP ids must differ from OIDC issuer ids');
   const admins = loadAdmins(env['KEYVEND_ADMINS'], new Set([...ids, ...saml.idps.map((idp) => idp.id)]));
+  const revokerRoleArns = (env['KEYVEND_REVOKER_ROLE_ARNS'] ?? '')
+    .split(',')
+    .map((arn) => arn.trim())
+    .filter(Boolean);
+  for (const arn of revokerRoleArns) {
+    if (!ROLE_ARN_PATTERN.test(arn)) throw new ConfigError(`KEYVEND_REVOKER_ROLE_ARNS: ${arn} is not a role ARN`);
+  }
+  if (new Set(revokerRoleArns.map((arn) => arn.split(':')[4])).size !== revokerRoleArns.length) {
+    throw new ConfigError('KEYVEND_REVOKER_ROLE_ARNS: one revoker role per member account');
+  }
 
   return Object.freeze({
     region: env['AWS_REGION']?.trim() || 'us-east-1',
@@ -199,6 +215,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     portal: loadPortalConfig(env, localMode, issuers),
     saml,
     admins,
+    revokerRoleArns: Object.freeze(revokerRoleArns),
+    iamEndpoint: endpoint('KEYVEND_IAM_ENDPOINT'),
+    functionTimeoutSeconds: timeoutSeconds,
     requestBudget: Object.freeze(requestBudgetOf(timeoutSeconds)),
     rateLimit,
     warnings: Object.freeze(warnings),

@@ -2,11 +2,16 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAuditLog } from './adapters/dynamodb/dynamodb-audit-log.ts';
 import { DynamoDbEntitlementStore } from './adapters/dynamodb/dynamodb-entitlement-store.ts';
 import { DynamoDbReplayCache } from './adapters/dynamodb/dynamodb-replay-cache.ts';
+import { DynamoDbAuditReader } from './adapters/dynamodb/dynamodb-audit-reader.ts';
+import { DynamoDbRevocationStore } from './adapters/dynamodb/dynamodb-revocation-store.ts';
+import { IamLiveSessionRevoker } from './adapters/iam/iam-live-session-revoker.ts';
+import { makeRevocations } from './app/revocations.ts';
 import { KmsSigningKeys } from './adapters/kms/kms-signing-keys.ts';
 import { PowertoolsDecisionLog } from './adapters/logging/powertools-decision-log.ts';
 import { idTokenVerifier, JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts';
@@ -18,7 +23,6 @@ import { makeIssueCredentials } from './app/issue-credentials.ts';
 import { makeListEntitlements } from './app/list-entitlements.ts';
 import { type KnownIdentityProvider, makeExplain, makeExplainAs } from './app/explain.ts';
 import { makeMyGrants, makeQueryAudit, makeQueryAuditAs } from './app/audit-queries.ts';
-import { DynamoDbAuditReader } from './adapters/dynamodb/dynamodb-audit-reader.ts';
 import { type Config, ConfigError, loadConfig, roleArnMatcher } from './config.ts';
 import { FederationConsoleSignin } from './adapters/signin/federation-console-signin.ts';
 import { makeIssueConsoleUrl } from './app/issue-console-url.ts';
@@ -332,3 +336,31 @@ export const queryAudit = /* @__PURE__ */ once(() => bounded(makeQueryAudit({ ve
 export const myGrants = /* @__PURE__ */ once(() =>
   bounded(makeMyGrants({ verifier: verifier(), reader: auditReader(), clock: systemClock })),
 );
+
+/**
+ * The admin revocation routes: the entitlements table (revocations live beside the grants), one audit read by key,
+ * and each member account's revoker role (KEYVEND_REVOKER_ROLE_ARNS) for the live-session policy.
+ */
+export const revocations = /* @__PURE__ */ once(() => {
+  const c = config();
+  const admin = makeRevocations({
+    verifier: verifier(),
+    admins: c.admins,
+    issuerNames: new Map([
+      ...c.issuers.map((i) => [i.id, i.issuer] as const),
+      ...c.saml.idps.map((idp) => [idp.id, idp.entityId] as const),
+    ]),
+    revocations: new DynamoDbRevocationStore(documentClient(), c.entitlementsTable),
+    auditReader: auditReader(),
+    liveSessions: new IamLiveSessionRevoker(stsClient(), {
+      revokerRoleArns: c.revokerRoleArns,
+      inFlightSeconds: c.functionTimeoutSeconds,
+      iamFor: (credentials) => new IAMClient({ ...clientSettings(c.iamEndpoint), credentials }),
+    }),
+    audit: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
+    log: new PowertoolsDecisionLog(logger()),
+    clock: systemClock,
+    inFlightSeconds: c.functionTimeoutSeconds,
+  });
+  return boundedEach(admin);
+});

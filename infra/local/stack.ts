@@ -19,7 +19,7 @@ import {
   startLocalDynamoDb,
   tableDefinitionsFromServerlessYml,
 } from './dynamodb.ts';
-import { type LocalPrincipal, type LocalRole, type StsEmulator, startStsEmulator } from './sts-emulator/index.ts';
+import { type LocalManagedPolicy, type LocalPrincipal, type LocalRole, type StsEmulator, startStsEmulator } from './sts-emulator/index.ts';
 import type { SecretsManagerEmulator } from './secrets-manager/index.ts';
 import { type KmsEmulator, startKmsEmulator } from './kms/index.ts';
 import { federationPrincipals, resolveOidcProviders, samlProvidersOf, startFederationSecrets, type VendingWorld } from './vending-world.ts';
@@ -65,6 +65,7 @@ export interface RolesFile extends VendingWorld {
   readonly accountId: string;
   readonly principals: LocalPrincipal[];
   readonly roles: LocalRole[];
+  readonly managedPolicies?: LocalManagedPolicy[];
 }
 
 export interface LocalStack {
@@ -86,6 +87,11 @@ export interface LocalStack {
    */
   restartBroker(changes: Readonly<Record<string, string | undefined>>): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The roles of the roles file that version the revocation policy: the revoker role of each member account. */
+export function revokerRolesOf(roles: RolesFile): string[] {
+  return roles.roles.filter((r) => /:role\/keyvend-revoker$/.test(r.arn)).map((r) => r.arn);
 }
 
 export function readRolesFile(path: string): RolesFile {
@@ -153,6 +159,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       roles: roles.roles,
       oidcProviders: resolveOidcProviders(roles, issuers, brokerIssuer),
       samlProviders: samlProvidersOf(roles, ROOT),
+      managedPolicies: roles.managedPolicies ?? [],
     });
     closers.push(() => sts.close());
     log(`DynamoDB (${dynamo.engine}) at ${dynamo.endpoint}; STS emulator at ${sts.url}${idp ? `; dev IdP at ${idp.issuer}` : ''}`);
@@ -183,6 +190,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       KEYVEND_KMS_ENDPOINT: kms.url,
       KEYVEND_ROLE_CHAINING: 'true',
       KEYVEND_STS_ENDPOINT: sts.url,
+      // The revoker roles of the member accounts (here the one account), and the emulator's IAM actions.
+      KEYVEND_REVOKER_ROLE_ARNS: revokerRolesOf(roles).join(','),
+      KEYVEND_IAM_ENDPOINT: sts.url,
       KEYVEND_DYNAMODB_ENDPOINT: dynamo.endpoint,
       KEYVEND_ENTITLEMENTS_TABLE: LOCAL_TABLES.entitlements,
       KEYVEND_AUDIT_TABLE: LOCAL_TABLES.audit,

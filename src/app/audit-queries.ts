@@ -82,7 +82,7 @@ export function makeQueryAuditAs(deps: Omit<AuditQueriesDeps, 'verifier'>) {
     } catch (error) {
       const failure = asKeyvendError(error);
       if (record.outcome === 'granted') throw failure;
-      throw await recordDenial({ audit: deps.audit, log: deps.decisions }, record, failure, false);
+      throw await recordDenial({ audit: deps.audit, log: deps.decisions }, record, failure);
     }
   };
 }

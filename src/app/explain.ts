@@ -5,7 +5,7 @@ import { deriveUserKey, ENTITLEMENT_ID_PATTERN, ISSUER_ID_PATTERN } from '../dom
 import type { Principal } from '../domain/principal.ts';
 import type { RequestContext } from '../domain/request-context.ts';
 import { decideSession, type SessionSettings } from '../domain/session-plan.ts';
-import type { AuditLog, Clock, DecisionLog, EntitlementStore, GrantMatch, IdentityVerifier } from '../ports/index.ts';
+import type { AuditLog, Clock, DecisionLog, EntitlementStore, GrantLookup, GrantMatch, IdentityVerifier } from '../ports/index.ts';
 import { callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
 
 /**
@@ -115,6 +115,7 @@ const WHY: Readonly<Record<string, string>> = {
   subject_not_policy_safe: 'The session policy uses {{subject}}, and this subject does not fit the policy-safe grammar.',
   role_not_in_broker_allow_list: "The entitlement's role is outside the broker's allow-list (KEYVEND_ALLOWED_ROLE_ARNS).",
   broker_issuer_not_configured: 'The entitlement vends through keyvend-issuer, which this deployment has not configured.',
+  revoked: 'An admin revoked this person or this entitlement (GET /v1/admin/revocations); un-revoking restores it.',
 };
 
 /**
@@ -155,7 +156,7 @@ export function makeExplainAs(deps: Omit<ExplainDeps, 'verifier'>) {
     } catch (error) {
       const failure = asKeyvendError(error);
       if (record.outcome === 'granted' || failure.reason === 'audit_unavailable') throw failure;
-      throw await recordDenial(auditDeps, record, failure, false);
+      throw await recordDenial(auditDeps, record, failure);
     }
   };
 }
@@ -178,9 +179,9 @@ async function explainFor(
     userKey: principal.userKey,
     groups: principal.groups,
   };
-  let lookup: Awaited<ReturnType<EntitlementStore['lookUpGrants']>>;
+  let lookup: GrantLookup;
   try {
-    lookup = await deps.entitlements.lookUpGrants(principal, entitlementId);
+    lookup = await deps.entitlements.lookupGrant(principal, entitlementId);
   } catch (error) {
     if (error instanceof KeyvendError) throw error;
     throw new UpstreamUnavailableError('entitlements_unavailable', { cause: error });
@@ -194,10 +195,11 @@ async function explainFor(
     why: WHY[reason] ?? 'A grant would be refused before STS is called.',
     grantedBy: lookup.grantedBy,
   });
-  const { entitlement } = lookup;
+  const entitlement = lookup.definition;
   // A caller cannot tell an entitlement that does not exist from one they lack (as for a grant); an admin can.
   if (entitlement === undefined) return refuse(asAdmin ? 'no_such_entitlement' : 'no_grant');
   if (lookup.grantedBy.length === 0) return refuse('no_grant');
+  if (lookup.revoked !== undefined) return refuse('revoked');
   if (!entitlement.outputs.includes(output)) return refuse('output_not_allowed');
   try {
     if (entitlement.vending === 'keyvend-issuer' && !deps.settings.brokerIssuerConfigured) return refuse('broker_issuer_not_configured');

@@ -20,6 +20,7 @@ import type {
   CredentialIssuer,
   DecisionLog,
   EntitlementStore,
+  GrantLookup,
   IdentityVerifier,
   IssuedCredentials,
   RateLimiter,
@@ -215,14 +216,17 @@ async function authorise(
   entitlementId: string,
   output: Output,
 ): Promise<Entitlement> {
-  let entitlement: Entitlement | undefined;
+  let lookup: GrantLookup;
   try {
-    entitlement = await deps.entitlements.findGranted(principal, entitlementId);
+    lookup = await deps.entitlements.lookupGrant(principal, entitlementId);
   } catch (error) {
     throw asUpstream(error, 'entitlements_unavailable');
   }
+  const { entitlement, revoked } = lookup;
   if (entitlement === undefined) throw new NotEntitledError('no_matching_entitlement');
   trail.record.entitlement = { id: entitlement.id, version: entitlement.version };
+  // Read with the grant, so no extra round trip: a revoked person or entitlement is refused from the next request on.
+  if (revoked !== undefined) throw new NotEntitledError('revoked');
   if (!entitlement.outputs.includes(output)) throw new NotEntitledError('output_not_allowed');
   return entitlement;
 }

@@ -36,8 +36,37 @@ export type EntitlementList = v.InferOutput<typeof ENTITLEMENTS_SCHEMA>;
 const CONSOLE_SCHEMA = v.object({ url: v.pipe(v.string(), v.url()), expiresAt: v.string() });
 export type ConsoleSignIn = v.InferOutput<typeof CONSOLE_SCHEMA>;
 
+const REVOCATION_SCHEMA = v.object({
+  id: v.string(),
+  target: v.object({
+    kind: v.picklist(['person', 'grant', 'entitlement']),
+    issuerId: v.optional(v.string()),
+    subject: v.optional(v.string()),
+    grantId: v.optional(v.string()),
+    entitlementId: v.optional(v.string()),
+  }),
+  reason: v.string(),
+  revokedAt: v.string(),
+  revokedBy: v.object({ issuerId: v.string(), subject: v.string() }),
+  liveSessionsUntil: v.string(),
+});
+const LIVE_SESSIONS_SCHEMA = v.object({ mode: v.string(), accounts: v.array(v.string()), cutoff: v.optional(v.string()) });
+const REVOKE_SCHEMA = v.object({ revocation: REVOCATION_SCHEMA, created: v.optional(v.boolean()), liveSessions: LIVE_SESSIONS_SCHEMA });
+const REVOCATIONS_SCHEMA = v.object({
+  revocations: v.array(v.object({ ...REVOCATION_SCHEMA.entries, liveSessionDeny: v.boolean() })),
+  policyInSync: v.boolean(),
+});
+export type RevokeAnswer = v.InferOutput<typeof REVOKE_SCHEMA>;
+export type RevocationListAnswer = v.InferOutput<typeof REVOCATIONS_SCHEMA>;
+
 export interface BrokerClient {
   listEntitlements(): Promise<EntitlementList>;
+  /** Admin only: POST /v1/admin/revocations. */
+  revoke(body: Record<string, string>): Promise<RevokeAnswer>;
+  /** Admin only: DELETE /v1/admin/revocations/{id}, the reason in the body. */
+  unrevoke(id: string, reason: string): Promise<RevokeAnswer>;
+  /** Admin only: GET /v1/admin/revocations. */
+  revocations(): Promise<RevocationListAnswer>;
   credentials(entitlement: string, durationSeconds?: number): Promise<AwsCredentials>;
   consoleSignIn(input: { entitlement: string; destination?: string; durationSeconds?: number }): Promise<ConsoleSignIn>;
   /** GET /v1/explain/{entitlement}, or POST /v1/explain when an admin names someone. */
@@ -60,7 +89,7 @@ export type AuditAnswer = v.InferOutput<typeof AUDIT_SCHEMA>;
 const EXPLANATION_SCHEMA = v.looseObject({ entitlement: v.string(), entitled: v.boolean() });
 
 export function brokerClient(brokerUrl: string, accessToken: string): BrokerClient {
-  const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> => {
+  const call = async (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<Record<string, unknown>> => {
     const headers: Record<string, string> = { authorization: `Bearer ${accessToken}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await request(`${brokerUrl}${path}`, {
@@ -109,6 +138,15 @@ export function brokerClient(brokerUrl: string, accessToken: string): BrokerClie
     async audit(query) {
       const search = new URLSearchParams(Object.entries(query)).toString();
       return parseAnswer(AUDIT_SCHEMA, await call('GET', `/v1/admin/audit${search === '' ? '' : `?${search}`}`));
+    },
+    async revoke(body) {
+      return parseAnswer(REVOKE_SCHEMA, await call('POST', '/v1/admin/revocations', body));
+    },
+    async unrevoke(id, reason) {
+      return parseAnswer(REVOKE_SCHEMA, await call('DELETE', `/v1/admin/revocations/${encodeURIComponent(id)}`, { reason }));
+    },
+    async revocations() {
+      return parseAnswer(REVOCATIONS_SCHEMA, await call('GET', '/v1/admin/revocations'));
     },
   };
 }

@@ -10,6 +10,7 @@ import { login, logout } from './commands/login.ts';
 import { ls } from './commands/ls.ts';
 import { explain } from './commands/explain.ts';
 import { audit } from './commands/audit.ts';
+import { revocations, revoke, unrevoke } from './commands/revocations.ts';
 import { serve } from './commands/serve.ts';
 import { whoami } from './commands/whoami.ts';
 import { describeFailure, EXIT } from './errors.ts';
@@ -29,6 +30,9 @@ export const COMMANDS: readonly Command[] = [
   consoleCommand,
   audit,
   config,
+  revoke,
+  unrevoke,
+  revocations,
 ];
 
 /** Set by the build (build/build-cli.mjs); absent when the sources run directly (the tests). */

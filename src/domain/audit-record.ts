@@ -18,7 +18,18 @@ export const AUDIT_GROUP_LIMIT = 5;
 export interface AuditRecord {
   readonly eventId: string;
   readonly time: string;
-  readonly action: 'credentials' | 'console' | 'entitlements' | 'portal_login' | 'portal_logout' | 'explain' | 'audit_query';
+  readonly action:
+    | 'credentials'
+    | 'console'
+    | 'entitlements'
+    | 'portal_login'
+    | 'portal_logout'
+    | 'explain'
+    | 'audit_query'
+    // Admin actions on revocations (docs/revocation.md): each allowed or refused call is one record.
+    | 'revoke'
+    | 'unrevoke'
+    | 'revocations_list';
   outcome: AuditOutcome;
   reason?: string;
   errorCode?: string;
@@ -73,6 +84,21 @@ export interface AuditRecord {
   delivery?: { readonly type: 'credentials' | 'console_url'; delivered: boolean };
   /** An admin read (explain for someone, an audit query): whom or what it asked about; identifiers only. */
   query?: Readonly<Record<string, string | number>>;
+  /** Admin actions on revocations: what was revoked or un-revoked, why, and how live sessions were cut. */
+  revocation?: {
+    id?: string;
+    kind?: 'person' | 'grant' | 'entitlement';
+    /** The target's identifiers: issuer id and subject and userKey, grant id, entitlement id (never a secret). */
+    target?: Readonly<Record<string, string>>;
+    /** The admin's reason (for un-revoke, the reason given for lifting it). */
+    reason?: string;
+    /** False when the target was already revoked and that revocation was answered (nothing written). */
+    created?: boolean;
+    /** How the member accounts' revocation policy holds it, or `failed` when it could not be written (503). */
+    liveSessions?: { mode: 'per-session' | 'role-wide-cutoff'; accounts: readonly string[]; cutoff?: string } | 'failed';
+    /** For a list: how many revocations are in force. */
+    count?: number;
+  };
 }
 
 /**
@@ -138,5 +164,7 @@ export function isSameDecision(stored: AuditRecord | undefined, record: AuditRec
 
 function grantIsIdentified(record: AuditRecord): boolean {
   if (record.action === 'portal_login' || record.action === 'portal_logout') return record.caller !== undefined;
+  if (record.action === 'revoke' || record.action === 'unrevoke' || record.action === 'revocations_list')
+    return record.caller !== undefined;
   return record.session?.accessKeyId !== undefined;
 }

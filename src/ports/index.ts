@@ -58,25 +58,68 @@ export interface ReplayCache {
   claimOnce(key: string, expiresAt: Date): Promise<boolean>;
 }
 
+/**
+ * What one entitlement read finds for a caller: the grant, and the revocations that concern it, read together (one
+ * consistent BatchGetItem in DynamoDB, no extra round trip).
+ */
+export interface GrantLookup {
+  /** The entitlement if this principal (its subject or one of its groups) is granted it, revoked or not. */
+  readonly entitlement: Entitlement | undefined;
+  /** The stored entitlement of this id whether or not it is granted (explain tells the two apart); undefined when none. */
+  readonly definition: Entitlement | undefined;
+  /** Which of the principal's keys grant it: its subject, which of its groups (the adapter's order); empty: not granted. */
+  readonly grantedBy: readonly GrantMatch[];
+  /** A revocation in force of this person (its issuer and subject) or of this entitlement; undefined when none. */
+  readonly revoked: { readonly kind: 'person' | 'entitlement'; readonly revocationId: string } | undefined;
+  /**
+   * The grant ids (audit eventIds, the sessions' `keyvend:grant` tag) revoked one by one for this person, of any
+   * entitlement. A grant revocation does not refuse a new grant; it means that session must never be served again
+   * (a credential cache keyed by grant id must drop these).
+   */
+  readonly revokedGrantIds: readonly string[];
+}
+
 /** Who may have what. Reads are strongly consistent, so a revocation takes effect on the next request. */
 export interface EntitlementStore {
-  /** The entitlement if this principal (its subject or one of its groups) is granted it; undefined otherwise. */
+  /** The grant and the revocations concerning it, in one read (see GrantLookup). */
+  lookupGrant(principal: Principal, entitlementId: string): Promise<GrantLookup>;
+  /** The entitlement if granted and neither the person nor the entitlement is revoked; undefined otherwise. */
   findGranted(principal: Principal, entitlementId: string): Promise<Entitlement | undefined>;
   listGranted(principal: Principal): Promise<Entitlement[]>;
-  /**
-   * What `findGranted` reads, told in full (for explain): the stored entitlement whether or not it is granted, and
-   * which of the principal's keys grant it (its subject, which of its groups); `grantedBy` empty means not granted.
-   */
-  lookUpGrants(principal: Principal, entitlementId: string): Promise<GrantLookup>;
 }
 
 /** One grant that reaches a principal: to its subject, or to one of its groups (under its issuer). */
 export type GrantMatch = { readonly subject: string } | { readonly group: string };
 
-export interface GrantLookup {
-  /** Undefined when no entitlement has this id. */
-  readonly entitlement: Entitlement | undefined;
-  readonly grantedBy: readonly GrantMatch[];
+/** The revocations in force and a counter that every change increments (what the live-session rewrite checks). */
+export interface RevocationState {
+  readonly revocations: readonly Revocation[];
+  readonly generation: number;
+  /** The generation the member accounts' revocation policies were last written from (0 if never). */
+  readonly enforcedGeneration: number;
+}
+
+/**
+ * Revocations, stored beside the entitlements so that EntitlementStore.lookupGrant reads them with the grant.
+ * Each change is one transaction: the revocation, the marks the entitlement read sees, and the generation.
+ */
+export interface RevocationStore {
+  /**
+   * Stores a revocation unless the same target is already revoked: then nothing is written and the one in force is
+   * returned with `created: false`.
+   */
+  add(revocation: Revocation): Promise<{ readonly revocation: Revocation; readonly created: boolean }>;
+  /** Removes a revocation by id; undefined (nothing written) when there is none. */
+  remove(id: string): Promise<Revocation | undefined>;
+  get(id: string): Promise<Revocation | undefined>;
+  state(): Promise<RevocationState>;
+  generation(): Promise<number>;
+  /** Records that the policies now hold `generation` (only ever moves forward). */
+  markEnforced(generation: number): Promise<void>;
+  /** True when this subject of this issuer holds any grant of its own (not through a group). */
+  hasSubjectGrants(issuerId: string, subject: string): Promise<boolean>;
+  /** True when an entitlement of this id is defined. */
+  entitlementExists(entitlementId: string): Promise<boolean>;
 }
 
 export interface AssumeRoleParameters {
@@ -203,11 +246,19 @@ export interface AuditPage {
 }
 
 /**
- * The audit trail's read side, over the audit table's indexes (domain/audit-query.ts): items of one query, newest
- * first, from `cursor` on. Throws when the table cannot be read.
+ * The audit trail's read side (the write side is AuditLog): queries over the audit table's indexes
+ * (domain/audit-query.ts), items newest first from `cursor` on. Throws when the table cannot be read.
  */
 export interface AuditReader {
   query(query: AuditQuery, cursor: AuditCursor | undefined): Promise<AuditPage>;
+}
+
+/** The narrow audit reads an admin action needs before it writes anything (DynamoDbAuditReader implements both). */
+export interface AuditRecordLookup {
+  /** The record with this eventId (a grant id is its record's eventId); undefined when there is none. One GetItem. */
+  get(eventId: string): Promise<AuditRecord | undefined>;
+  /** True when any record names this person as the caller (the `byUser` index). */
+  hasRecordsFor(userKey: string): Promise<boolean>;
 }
 
 /** One structured line per decision, the secondary sink when the audit table cannot be written. */
@@ -280,6 +331,8 @@ export interface LiveSessionEnforcement {
   readonly mode: 'per-session' | 'role-wide-cutoff';
   /** The member accounts whose revocation policy now holds this state. */
   readonly accounts: readonly string[];
+  /** In role-wide-cutoff mode: every Keyvend session issued before this time (ISO 8601) is denied. */
+  readonly cutoff?: string;
 }
 
 /**

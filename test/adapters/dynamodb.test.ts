@@ -49,7 +49,7 @@ describe('the entitlements table layout (keys.ts)', () => {
 describe('DynamoDbEntitlementStore', () => {
   beforeEach(() => documents.reset());
 
-  it('reads the definition and every grant key of the caller in one strongly consistent batch', async () => {
+  it('reads the definition, every grant key of the caller and the two revocation marks in one strongly consistent batch', async () => {
     // Prepare
     documents.on(BatchGetCommand).resolves({
       Responses: { ents: [{ ...photoUploads, definition }, grantKey(uploadersPk, 'photo-uploads')] },
@@ -62,7 +62,29 @@ describe('DynamoDbEntitlementStore', () => {
     expect(found?.id).toBe('photo-uploads');
     const request = documents.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.['ents'];
     expect(request?.ConsistentRead).toBe(true);
-    expect(request?.Keys).toEqual([photoUploads, grantKey(alicePk, 'photo-uploads'), grantKey(uploadersPk, 'photo-uploads')]);
+    expect(request?.Keys).toEqual([
+      photoUploads,
+      grantKey(alicePk, 'photo-uploads'),
+      grantKey(uploadersPk, 'photo-uploads'),
+      { pk: alicePk, sk: 'REV' },
+      { pk: 'ENT#photo-uploads', sk: 'REV' },
+    ]);
+    expect(documents.commandCalls(BatchGetCommand)).toHaveLength(1);
+  });
+
+  it('counts an unreadable revocation mark as revoked (fail closed)', async () => {
+    // Prepare
+    documents.on(BatchGetCommand).resolves({
+      Responses: {
+        ents: [{ ...photoUploads, definition }, grantKey(alicePk, 'photo-uploads'), { pk: alicePk, sk: 'REV', person: 'garbage' }],
+      },
+    });
+
+    // Act
+    const lookup = await new DynamoDbEntitlementStore(client(), 'ents').lookupGrant(principal, 'photo-uploads');
+
+    // Assess
+    expect(lookup.revoked).toEqual({ kind: 'person', revocationId: 'unreadable' });
   });
 
   it('finds nothing when the definition exists but no grant does, or the reverse', async () => {

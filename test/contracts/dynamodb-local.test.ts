@@ -6,7 +6,8 @@ import { ROOT } from '../../infra/local/stack.ts';
 import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log.ts';
 import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
 import { DynamoDbReplayCache } from '../../src/adapters/dynamodb/dynamodb-replay-cache.ts';
-import { definitionKey } from '../../src/adapters/dynamodb/keys.ts';
+import { DynamoDbRevocationStore } from '../../src/adapters/dynamodb/dynamodb-revocation-store.ts';
+import { definitionKey, revocationKey } from '../../src/adapters/dynamodb/keys.ts';
 import type { AuditRecord } from '../../src/domain/audit-record.ts';
 import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { parse } from 'yaml';
@@ -100,6 +101,7 @@ entitlementStoreContract('DynamoDbEntitlementStore on DynamoDB Local', {
     const { client } = documentClient();
     return {
       store: new DynamoDbEntitlementStore(client, TABLES.entitlements),
+      revocations: new DynamoDbRevocationStore(client, TABLES.entitlements),
       apply: async (entries) => {
         await applyEntitlements(client, TABLES.entitlements, entries, { prune: false });
       },
@@ -108,6 +110,9 @@ entitlementStoreContract('DynamoDbEntitlementStore on DynamoDB Local', {
           new GetCommand({ TableName: TABLES.entitlements, Key: definitionKey(entitlementId), ConsistentRead: true }),
         );
         await client.send(new PutCommand({ TableName: TABLES.entitlements, Item: { ...Item, definition } }));
+      },
+      corruptRevocation: async (revocation, value) => {
+        await client.send(new PutCommand({ TableName: TABLES.entitlements, Item: { ...revocationKey(revocation.id), revocation: value } }));
       },
     };
   },

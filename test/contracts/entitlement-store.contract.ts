@@ -2,16 +2,23 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import type { Principal } from '../../src/domain/principal.ts';
-import type { EntitlementStore } from '../../src/ports/index.ts';
+import { newEventId } from '../../src/domain/audit-record.ts';
+import type { Revocation, RevocationTarget } from '../../src/domain/revocation.ts';
+import { revocationFor as revocationOf } from '../unit/fakes.ts';
+import type { EntitlementStore, RevocationStore } from '../../src/ports/index.ts';
 import { checkEntitlementsFile, type EntitlementWithGrants } from '../../src/tools/entitlements-file.ts';
 
 /** One entitlements store to run the contract on, holding what the entitlements writer stored. */
 export interface EntitlementStoreSubject {
   readonly store: EntitlementStore;
+  /** The revocations, in the same table: what they write, the store's next read must see. */
+  readonly revocations: RevocationStore;
   /** What `keyvend-entitlements apply` does with these entries (without pruning what other tests stored). */
   apply(entries: readonly EntitlementWithGrants[]): Promise<void>;
   /** Replaces the stored definition of an entitlement with `definition`, as a corrupted or hand-edited item would be. */
   corruptDefinition(entitlementId: string, definition: unknown): Promise<void>;
+  /** Replaces a stored revocation with `value`, as a corrupted or hand-edited item would be. */
+  corruptRevocation(revocation: Revocation, value: unknown): Promise<void>;
 }
 
 export interface EntitlementStoreImplementation {
@@ -152,17 +159,18 @@ export function entitlementStoreContract(name: string, implementation: Entitleme
 
       // Act
       const [alice, bob, unknown] = await Promise.all([
-        store.lookUpGrants(principal('alice', ['staff', 'uploaders']), id('uploads')),
-        store.lookUpGrants(principal('bob', ['staff']), id('uploads')),
-        store.lookUpGrants(principal('alice', ['uploaders']), id('no-such-entitlement')),
+        store.lookupGrant(principal('alice', ['staff', 'uploaders']), id('uploads')),
+        store.lookupGrant(principal('bob', ['staff']), id('uploads')),
+        store.lookupGrant(principal('alice', ['uploaders']), id('no-such-entitlement')),
       ]);
 
       // Assess
       expect(alice.entitlement?.id).toBe(id('uploads'));
       expect(alice.grantedBy).toEqual([{ subject: 'alice' }, { group: 'uploaders' }]);
-      expect(bob.entitlement?.id).toBe(id('uploads'));
+      expect(bob.entitlement).toBeUndefined();
+      expect(bob.definition?.id).toBe(id('uploads'));
       expect(bob.grantedBy).toEqual([]);
-      expect(unknown).toEqual({ entitlement: undefined, grantedBy: [] });
+      expect(unknown).toEqual({ entitlement: undefined, definition: undefined, grantedBy: [], revoked: undefined, revokedGrantIds: [] });
     });
 
     it('lists each granted entitlement once, however many grants reach it, and nothing else', async () => {
@@ -211,6 +219,186 @@ export function entitlementStoreContract(name: string, implementation: Entitleme
       expect(await store.findGranted(principal('alice'), id('uploads'))).toBeUndefined();
       expect(await store.listGranted(principal('alice'))).toEqual([]);
       expect((await store.findGranted(principal('carol', ['uploaders']), id('uploads')))?.id).toBe(id('uploads'));
+    });
+    it('reads a revoked person with the grant: found, marked revoked, refused by findGranted; un-revoking restores', async () => {
+      // Prepare
+      const { store, revocations, apply } = await implementation.make();
+      const { issuerId, id, principal } = scope();
+      await apply(entitlementsFile(issuerId, { [id('uploads')]: ['group: uploaders'] }));
+      const alice = principal('alice', ['uploaders']);
+      const revocation = revocationOf({ kind: 'person', issuerId, subject: 'alice', userKey: alice.userKey });
+
+      // Act
+      const added = await revocations.add(revocation);
+      const [lookup, found, bobFound] = await Promise.all([
+        store.lookupGrant(alice, id('uploads')),
+        store.findGranted(alice, id('uploads')),
+        store.findGranted(principal('bob', ['uploaders']), id('uploads')),
+      ]);
+      const removed = await revocations.remove(revocation.id);
+      const afterUnrevoke = await store.lookupGrant(alice, id('uploads'));
+
+      // Assess
+      expect(added).toEqual({ revocation, created: true });
+      expect(lookup.entitlement?.id).toBe(id('uploads'));
+      expect(lookup.revoked).toEqual({ kind: 'person', revocationId: revocation.id });
+      expect(found).toBeUndefined();
+      expect(bobFound?.id).toBe(id('uploads'));
+      expect(removed).toEqual(revocation);
+      expect(afterUnrevoke).toMatchObject({ entitlement: lookup.entitlement, revoked: undefined, revokedGrantIds: [] });
+    });
+
+    it('reads a revoked entitlement for every grantee, and only that entitlement', async () => {
+      // Prepare
+      const { store, revocations, apply } = await implementation.make();
+      const { issuerId, id, principal } = scope();
+      await apply(entitlementsFile(issuerId, { [id('uploads')]: ['group: uploaders'], [id('reports')]: ['group: uploaders'] }));
+      const revocation = revocationOf({ kind: 'entitlement', entitlementId: id('uploads') });
+
+      // Act
+      await revocations.add(revocation);
+      const [uploads, reports] = await Promise.all([
+        store.lookupGrant(principal('dave', ['uploaders']), id('uploads')),
+        store.lookupGrant(principal('dave', ['uploaders']), id('reports')),
+      ]);
+      await revocations.remove(revocation.id);
+
+      // Assess
+      expect(uploads.revoked).toEqual({ kind: 'entitlement', revocationId: revocation.id });
+      expect(reports.revoked).toBeUndefined();
+      expect(reports.entitlement?.id).toBe(id('reports'));
+    });
+
+    it('shows a revoked grant id to its own person on any entitlement read, without refusing a new grant, and to nobody else', async () => {
+      // Prepare
+      const { store, revocations, apply } = await implementation.make();
+      const { issuerId, id, principal } = scope();
+      await apply(entitlementsFile(issuerId, { [id('uploads')]: ['group: uploaders'] }));
+      const alice = principal('alice', ['uploaders']);
+      const grantId = newEventId(new Date(), randomBytes(10));
+      const other = newEventId(new Date(), randomBytes(10));
+      const target = (g: string): RevocationTarget => ({
+        kind: 'grant',
+        grantId: g,
+        issuerId,
+        subject: 'alice',
+        userKey: alice.userKey,
+        entitlementId: id('uploads'),
+      });
+      const first = revocationOf(target(grantId));
+      const second = revocationOf(target(other));
+
+      // Act
+      await revocations.add(first);
+      await revocations.add(second);
+      const [own, bob] = await Promise.all([
+        store.lookupGrant(alice, id('no-such-entitlement')),
+        store.lookupGrant(principal('bob', ['uploaders']), id('uploads')),
+      ]);
+      const found = await store.findGranted(alice, id('uploads'));
+      await revocations.remove(first.id);
+      const afterOne = await store.lookupGrant(alice, id('uploads'));
+      await revocations.remove(second.id);
+
+      // Assess
+      expect(own).toMatchObject({ entitlement: undefined, grantedBy: [], revoked: undefined, revokedGrantIds: [grantId, other].sort() });
+      expect(bob.revokedGrantIds).toEqual([]);
+      expect(found?.id).toBe(id('uploads'));
+      expect(afterOne.revokedGrantIds).toEqual([other]);
+    });
+
+    it('keeps one revocation per target: a second one writes nothing and answers the one in force', async () => {
+      // Prepare
+      const { revocations } = await implementation.make();
+      const { issuerId } = scope();
+      const userKey = randomBytes(13).toString('hex').toUpperCase();
+      const target: RevocationTarget = { kind: 'person', issuerId, subject: 'erin', userKey };
+      const first = revocationOf(target);
+      await revocations.add(first);
+      const generation = await revocations.generation();
+
+      // Act
+      const again = await revocations.add(revocationOf(target));
+
+      // Assess
+      expect(again).toEqual({ revocation: first, created: false });
+      expect(await revocations.generation()).toBe(generation);
+      const inForce = (await revocations.state()).revocations;
+      expect(inForce.filter((r) => r.target.kind === 'person' && r.target.userKey === userKey)).toEqual([first]);
+      await revocations.remove(first.id);
+    });
+
+    it('counts every change in the generation, lists what is in force, and removes only what exists', async () => {
+      // Prepare
+      const { revocations } = await implementation.make();
+      const { id } = scope();
+      const revocation = revocationOf({ kind: 'entitlement', entitlementId: id('gen') });
+      const before = await revocations.generation();
+
+      // Act
+      await revocations.add(revocation);
+      const afterAdd = await revocations.state();
+      const removed = await revocations.remove(revocation.id);
+      const removedAgain = await revocations.remove(revocation.id);
+      const afterRemove = await revocations.state();
+
+      // Assess
+      expect(afterAdd.generation).toBe(before + 1);
+      expect(afterAdd.revocations).toContainEqual(revocation);
+      expect(await revocations.get(revocation.id)).toBeUndefined();
+      expect(removed).toEqual(revocation);
+      expect(removedAgain).toBeUndefined();
+      expect(afterRemove.generation).toBe(before + 2);
+      expect(afterRemove.revocations.map((r) => r.id)).not.toContain(revocation.id);
+    });
+
+    it('moves the enforced generation only forward', async () => {
+      // Prepare
+      const { revocations } = await implementation.make();
+      const start = (await revocations.state()).enforcedGeneration;
+
+      // Act
+      await revocations.markEnforced(start + 5);
+      await revocations.markEnforced(start + 3);
+
+      // Assess
+      expect((await revocations.state()).enforcedGeneration).toBe(start + 5);
+    });
+
+    it('tells whether a subject holds grants of its own (not through a group), and whether an entitlement is defined', async () => {
+      // Prepare
+      const { revocations, apply } = await implementation.make();
+      const { issuerId, id } = scope();
+      await apply(entitlementsFile(issuerId, { [id('uploads')]: ['subject: alice', 'group: uploaders'] }));
+
+      // Act
+      const answers = await Promise.all([
+        revocations.hasSubjectGrants(issuerId, 'alice'),
+        revocations.hasSubjectGrants(issuerId, 'bob'),
+        revocations.hasSubjectGrants(`${issuerId}-x`, 'alice'),
+      ]);
+
+      // Assess
+      expect(answers).toEqual([true, false, false]);
+      expect(await revocations.entitlementExists(id('uploads'))).toBe(true);
+      expect(await revocations.entitlementExists(id('nothing'))).toBe(false);
+    });
+
+    it('fails closed on a stored revocation that does not parse', async () => {
+      // Prepare
+      const { revocations, corruptRevocation } = await implementation.make();
+      const { id } = scope();
+      const revocation = revocationOf({ kind: 'entitlement', entitlementId: id('corrupt') });
+      await revocations.add(revocation);
+
+      // Act
+      await corruptRevocation(revocation, { ...revocation, revokedAt: 'yesterday' });
+      const read = await revocations.get(revocation.id).catch((error: unknown) => error);
+
+      // Assess
+      expect(read).toMatchObject({ code: 'internal_error', reason: 'revocation_corrupt' });
+      await corruptRevocation(revocation, revocation);
+      await revocations.remove(revocation.id);
     });
   });
 }

@@ -37,8 +37,10 @@ entitlementStoreContract('FakeEntitlementStore', {
     const fake = new FakeEntitlementStore([]);
     return {
       store: fake,
+      revocations: fake,
       apply: async (entries) => fake.apply(entries),
       corruptDefinition: async (entitlementId, definition) => fake.storeDefinition(entitlementId, definition),
+      corruptRevocation: async (revocation, value) => fake.storeRevocation(revocation.id, value),
     };
   },
 });

@@ -11,6 +11,7 @@ const PROJECT_ENTRIES = ['serverless.yml', 'package.json', 'tsconfig.json', '.np
 const TARGET_ROLES = 'arn:aws:iam::333333333333:role/keyvend/photo-uploads,arn:aws:iam::444444444444:role/keyvend/reports';
 const FEDERATION_SECRET = 'arn:aws:secretsmanager:us-east-1:222222222222:secret:keyvend/federation-user-AbCdEf';
 const ORGANIZATION_ID = 'o-a1b2c3d4e5';
+const REVOKER_ROLES = 'arn:aws:iam::333333333333:role/keyvend/keyvend-revoker,arn:aws:iam::444444444444:role/keyvend/keyvend-revoker';
 const ISSUERS = JSON.stringify([
   { id: 'corp', issuer: 'https://idp.example.com', audiences: ['api://keyvend'], authorizedParties: ['keyvend-cli'] },
 ]);
@@ -85,6 +86,17 @@ const ROLES: Record<string, unknown[][]> = {
     ['ReadEntitlementGrants', ['dynamodb:BatchGetItem'], arnOf('EntitlementsTable')],
     ['Logs', LOGS, logsOf('audit')],
   ],
+  RevocationsFunctionRole: [
+    [
+      'ManageRevocations',
+      ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+      arnOf('EntitlementsTable'),
+    ],
+    AUDIT,
+    ['FindPeopleInAudit', ['dynamodb:Query'], { 'Fn::Sub': '${AuditTable.Arn}/index/byUser' }],
+    ['AssumeRevokerRolesOnly', ['sts:AssumeRole'], { 'Fn::Split': [',', REVOKER_ROLES] }],
+    ['Logs', LOGS, logsOf('revocations')],
+  ],
   IssuerFunctionRole: [
     [
       'ReadSigningPublicKeys',
@@ -138,6 +150,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
       KEYVEND_CORS_ORIGIN: 'https://keyvend.example.com',
       KEYVEND_FEDERATION_USER_SECRETS: FEDERATION_SECRET,
       KEYVEND_ORGANIZATION_ID: ORGANIZATION_ID,
+      KEYVEND_REVOKER_ROLE_ARNS: REVOKER_ROLES,
     });
     if (result.code !== 0) throw new Error(`serverless package exited ${result.code}:\n${result.output}`);
     const template = JSON.parse(readFileSync(join(dir, '.serverless/cloudformation-template-update-stack.json'), 'utf8'));
@@ -174,6 +187,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
       .map(([, r]) => r.Properties['RouteKey'])
       .sort();
     expect(routes).toEqual([
+      'DELETE /v1/admin/revocations/{id}',
       'GET /.well-known/jwks.json',
       'GET /.well-known/openid-configuration',
       'GET /portal',
@@ -183,12 +197,14 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'GET /portal/signed-out',
       'GET /portal/{proxy+}',
       'GET /v1/admin/audit',
+      'GET /v1/admin/revocations',
       'GET /v1/entitlements',
       'GET /v1/explain/{entitlement}',
       'GET /v1/me/grants',
       'POST /portal/console',
       'POST /portal/logout',
       'POST /portal/saml/acs',
+      'POST /v1/admin/revocations',
       'POST /v1/console',
       'POST /v1/credentials',
       'POST /v1/explain',
@@ -218,6 +234,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
       credentials: 950,
       portalSaml: 975,
       issuer: 600,
+      revocations: 600,
     };
     const handlerFile: Record<string, string> = { portalSaml: 'portal-saml' };
     // Act
@@ -234,7 +251,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
     expect(code('credentials')).toContain('xml-encryption.decrypt is not bundled');
     expect(code('portalSaml')).toContain('xml-encryption.decrypt is not bundled');
     expect(code('credentials')).not.toContain('encryption without encrypted key is not supported yet');
-    for (const name of ['entitlements', 'audit', 'console', 'portal', 'issuer'])
+    for (const name of ['entitlements', 'audit', 'console', 'portal', 'issuer', 'revocations'])
       expect(code(name)).not.toMatch(/node-saml|xml-crypto|DOMParser/);
   });
 
@@ -258,6 +275,14 @@ describe('npx osls package works offline and writes the stack the issue asks for
       const raw = rawStatementsOf(roleId);
       const conditional = raw.filter((s) => 'Fn::If' in s && JSON.stringify(s).includes('sts:AssumeRole'));
       expect(raw.filter((s) => !('Fn::If' in s) && JSON.stringify(s).includes('sts:'))).toEqual([]);
+      if (roleId === 'RevocationsFunctionRole') {
+        // Only the member accounts' revoker roles, only when configured, and in the organisation when one is set.
+        expect(conditional.map((s) => s['Fn::If'][0])).toEqual(['HasRevokerRoles']);
+        expect(statementsOf(roleId).find((s) => s.Sid === 'AssumeRevokerRolesOnly')?.Condition).toEqual({
+          'Fn::If': ['HasOrganizationId', { StringEquals: { 'aws:ResourceOrgID': ORGANIZATION_ID } }, { Ref: 'AWS::NoValue' }],
+        });
+        continue;
+      }
       if (!MINTING_ROLES.includes(roleId)) {
         expect(conditional).toEqual([]);
         continue;
@@ -288,6 +313,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'functions/entitlements.handler': 'EntitlementsFunctionRole',
       'functions/issuer.handler': 'IssuerFunctionRole',
       'functions/audit.handler': 'AuditFunctionRole',
+      'functions/revocations.handler': 'RevocationsFunctionRole',
     });
     expect(
       ofType('AWS::IAM::Role')

@@ -36,6 +36,7 @@ const PORTAL = 'curl -s -X POST -H "Authorization: Bearer $TOKEN"';
 const OWN_ENTITLEMENTS = 'cp examples/my-entitlements.yaml my-entitlements.yaml\n';
 const SAML = 'SAML=$(curl -s -d username=alice';
 const ENTITLEMENTS = 'cp examples/my-entitlements.yaml my-entitlements.yaml      #';
+const REVOKE = 'ALICE=$(npm run -s token -- alice)';
 /** The one line of the Entitlements block that is not run: it targets a table in AWS. */
 const AWS_ONLY_LINE = 'npm run entitlements -- apply my-entitlements.yaml --table keyvend-prod-entitlements [--prune]';
 
@@ -63,6 +64,7 @@ describe('the README sh blocks, run as written', () => {
       block(blocks, OWN_ENTITLEMENTS),
       block(blocks, SAML),
       block(blocks, ENTITLEMENTS),
+      block(blocks, REVOKE),
     ];
 
     // Act
@@ -78,6 +80,28 @@ describe('the README sh blocks, run as written', () => {
     expect(blocks.filter((_, index) => !accounted[index])).toEqual([]);
     for (const listed of NOT_RUN) block(blocks, listed.startsWith);
     expect(blocks.filter((b) => b.section === RUN_BY_README_CLI_TEST)).toHaveLength(3);
+  });
+
+  it('"Revoking access": carol revokes alice, her live session is denied, her next request refused; un-revoked after', async () => {
+    // Prepare
+    const addresses: [string, string][] = [
+      ['http://127.0.0.1:3000', stack().apiUrl],
+      ['http://127.0.0.1:4020', stack().stsUrl],
+    ];
+    const script = withAddresses(block(readmeShBlocks(), REVOKE), addresses);
+    const env = isolatedEnv({ KEYVEND_DEV_IDP_URL: stack().idpIssuer });
+
+    // Act
+    const ran = await bash(script, env);
+
+    // Assess
+    expect(ran.code, ran.stderr).toBe(0);
+    const [allowed, revoked, denied, refused, lifted] = jsonDocuments(ran.stdout) as Record<string, any>[];
+    expect(allowed).toMatchObject({ decision: 'Allowed' });
+    expect(revoked).toMatchObject({ created: true, revocation: { reason: 'laptop stolen' }, liveSessions: { mode: 'per-session' } });
+    expect(denied).toMatchObject({ decision: 'ExplicitlyDenied' });
+    expect(refused).toMatchObject({ error: 'not_entitled' });
+    expect(lifted).toMatchObject({ revocation: { id: revoked?.['revocation']?.['id'] } });
   });
 
   it('"Try it" and "The portal": a token for alice, her entitlements, credentials and a console URL', async () => {

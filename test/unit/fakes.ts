@@ -1,14 +1,22 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, SignJWT } from 'jose';
-import { type AuditRecord, AuditConflictError } from '../../src/domain/audit-record.ts';
+import { type AuditRecord, AuditConflictError, newEventId } from '../../src/domain/audit-record.ts';
 import { type Entitlement, type GrantTarget, parseEntitlement } from '../../src/domain/entitlement.ts';
-import { InternalError } from '../../src/domain/errors.ts';
+import { InternalError, UpstreamUnavailableError } from '../../src/domain/errors.ts';
+import {
+  liveSessionsUntil,
+  parseStoredRevocation,
+  type Revocation,
+  type RevocationTarget,
+  sameTarget,
+} from '../../src/domain/revocation.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { Secret } from '../../src/domain/secret.ts';
 import type {
   AssumeRoleParameters,
   AuditLog,
+  AuditRecordLookup,
   Clock,
   CredentialIssuer,
   DecisionLog,
@@ -16,8 +24,12 @@ import type {
   FederationTokenParameters,
   GrantLookup,
   GrantMatch,
+  RevocationState,
+  RevocationStore,
   IdentityVerifier,
   IssuedCredentials,
+  LiveSessionEnforcement,
+  LiveSessionRevoker,
   PublicJwk,
   PublicKeySet,
   ReplayCache,
@@ -94,14 +106,21 @@ export const DEFAULT_GRANT: GrantTarget = { issuer: 'corp', group: 'uploaders' }
  * An entitlements table in memory, with the adapter's semantics (test/contracts/entitlement-store.contract.ts):
  * an entitlement is found only through a grant to the principal's subject or one of its groups under its
  * issuer, and a stored definition is parsed on every read, so one that does not parse fails the request.
+ * It holds the revocations too (RevocationStore), as the adapter's table does, and the same read sees them.
  * Can be told to fail.
  */
-export class FakeEntitlementStore implements EntitlementStore {
+export class FakeEntitlementStore implements EntitlementStore, RevocationStore {
   readonly lookups: string[] = [];
   failure: Error | undefined;
   /** As stored, not as parsed: the read parses, as the adapter does. */
   readonly #definitions = new Map<string, unknown>();
   readonly #grants = new Map<string, readonly GrantTarget[]>();
+  /** As stored (JSON), parsed on read like the adapter's items. */
+  readonly #revocations = new Map<string, unknown>();
+  #generation = 0;
+  #enforcedGeneration = 0;
+  /** Writes that changed revocations (a test asserts "nothing written"). */
+  readonly revocationWrites: string[] = [];
 
   constructor(granted: Entitlement[] = [entitlementFor()], to: readonly GrantTarget[] = [DEFAULT_GRANT]) {
     this.apply(granted.map((entitlement) => ({ entitlement, grants: to })));
@@ -120,18 +139,97 @@ export class FakeEntitlementStore implements EntitlementStore {
     this.#definitions.set(entitlementId, definition);
   }
 
-  async findGranted(principal: Principal, entitlementId: string): Promise<Entitlement | undefined> {
+  async lookupGrant(principal: Principal, entitlementId: string): Promise<GrantLookup> {
     this.lookups.push(entitlementId);
     if (this.failure) throw this.failure;
-    if (!this.#definitions.has(entitlementId) || this.#grantedBy(principal, entitlementId).length === 0) return undefined;
-    return this.#parsed(entitlementId);
+    const definition = this.#definitions.has(entitlementId) ? this.#parsed(entitlementId) : undefined;
+    const grantedBy = definition === undefined ? [] : this.#grantedBy(principal, entitlementId);
+    const entitlement = grantedBy.length === 0 ? undefined : definition;
+    const inForce = this.#stored();
+    const person = inForce.find(
+      (r) => r.target.kind === 'person' && r.target.issuerId === principal.issuerId && r.target.subject === principal.subject,
+    );
+    const ofEntitlement = inForce.find((r) => r.target.kind === 'entitlement' && r.target.entitlementId === entitlementId);
+    const revoked =
+      person !== undefined
+        ? { kind: 'person' as const, revocationId: person.id }
+        : ofEntitlement !== undefined
+          ? { kind: 'entitlement' as const, revocationId: ofEntitlement.id }
+          : undefined;
+    const revokedGrantIds = inForce
+      .flatMap((r) =>
+        r.target.kind === 'grant' && r.target.issuerId === principal.issuerId && r.target.subject === principal.subject
+          ? [r.target.grantId]
+          : [],
+      )
+      .sort();
+    return { entitlement, definition, grantedBy, revoked, revokedGrantIds };
   }
 
-  async lookUpGrants(principal: Principal, entitlementId: string): Promise<GrantLookup> {
-    this.lookups.push(entitlementId);
+  async findGranted(principal: Principal, entitlementId: string): Promise<Entitlement | undefined> {
+    const lookup = await this.lookupGrant(principal, entitlementId);
+    return lookup.revoked === undefined ? lookup.entitlement : undefined;
+  }
+
+  async add(revocation: Revocation): Promise<{ revocation: Revocation; created: boolean }> {
     if (this.failure) throw this.failure;
-    if (!this.#definitions.has(entitlementId)) return { entitlement: undefined, grantedBy: [] };
-    return { entitlement: this.#parsed(entitlementId), grantedBy: this.#grantedBy(principal, entitlementId) };
+    const existing = this.#stored().find((r) => sameTarget(r.target, revocation.target));
+    if (existing !== undefined) return { revocation: existing, created: false };
+    this.#revocations.set(revocation.id, JSON.parse(JSON.stringify(revocation)));
+    this.#generation += 1;
+    this.revocationWrites.push(`add ${revocation.id}`);
+    return { revocation, created: true };
+  }
+
+  async remove(id: string): Promise<Revocation | undefined> {
+    if (this.failure) throw this.failure;
+    const revocation = await this.get(id);
+    if (revocation === undefined) return undefined;
+    this.#revocations.delete(id);
+    this.#generation += 1;
+    this.revocationWrites.push(`remove ${id}`);
+    return revocation;
+  }
+
+  async get(id: string): Promise<Revocation | undefined> {
+    if (this.failure) throw this.failure;
+    return this.#revocations.has(id) ? checkedRevocation(this.#revocations.get(id)) : undefined;
+  }
+
+  async state(): Promise<RevocationState> {
+    if (this.failure) throw this.failure;
+    return { revocations: this.#stored(), generation: this.#generation, enforcedGeneration: this.#enforcedGeneration };
+  }
+
+  async generation(): Promise<number> {
+    if (this.failure) throw this.failure;
+    return this.#generation;
+  }
+
+  async markEnforced(generation: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.#enforcedGeneration = Math.max(this.#enforcedGeneration, generation);
+  }
+
+  async hasSubjectGrants(issuerId: string, subject: string): Promise<boolean> {
+    if (this.failure) throw this.failure;
+    return [...this.#grants.values()].some((targets) =>
+      targets.some((t) => t.issuer === issuerId && 'subject' in t && t.subject === subject),
+    );
+  }
+
+  async entitlementExists(entitlementId: string): Promise<boolean> {
+    if (this.failure) throw this.failure;
+    return this.#definitions.has(entitlementId);
+  }
+
+  /** Replaces a stored revocation with anything, as a corrupted or hand-edited item would be. */
+  storeRevocation(id: string, value: unknown): void {
+    this.#revocations.set(id, value);
+  }
+
+  #stored(): Revocation[] {
+    return [...this.#revocations.values()].map(checkedRevocation);
   }
 
   /** The grants that reach the principal, in the adapter's order: its subject, then its groups as the principal lists them. */
@@ -157,6 +255,12 @@ export class FakeEntitlementStore implements EntitlementStore {
     if (!parsed.ok) throw new InternalError('entitlement_corrupt', { cause: new Error(parsed.problems.join('; ')) });
     return parsed.entitlement;
   }
+}
+
+function checkedRevocation(value: unknown): Revocation {
+  const revocation = parseStoredRevocation(value);
+  if (revocation === undefined) throw new InternalError('revocation_corrupt');
+  return revocation;
 }
 
 /**
@@ -316,6 +420,34 @@ export class FakeAuditLog implements AuditLog {
   }
 }
 
+/** The audit reads of admin actions, over a FakeAuditLog's table (what the adapter's GetItem and byUser query see). */
+export class FakeAuditReader implements AuditRecordLookup {
+  failure: Error | undefined;
+  constructor(private readonly log: FakeAuditLog) {}
+
+  async get(eventId: string): Promise<AuditRecord | undefined> {
+    if (this.failure) throw this.failure;
+    return this.log.stored(eventId);
+  }
+
+  async hasRecordsFor(userKey: string): Promise<boolean> {
+    if (this.failure) throw this.failure;
+    return this.log.writes.some((w) => w.record.caller?.userKey === userKey);
+  }
+}
+
+/** A revocation of `target`, made at `now` by a test admin. */
+export function revocationFor(target: RevocationTarget, now = new Date()): Revocation {
+  return {
+    id: newEventId(now, randomBytes(10)),
+    target,
+    reason: 'test revocation',
+    revokedAt: now.toISOString(),
+    revokedBy: { issuerId: 'corp', subject: 'carol' },
+    liveSessionsUntil: liveSessionsUntil(now, { inFlightSeconds: 10 }),
+  };
+}
+
 export class FakeDecisionLog implements DecisionLog {
   readonly decisions: AuditRecord[] = [];
   readonly alarms: { event: string; record: AuditRecord; cause: unknown }[] = [];
@@ -333,3 +465,30 @@ export class FakeDecisionLog implements DecisionLog {
 }
 
 export const fixedClock = (iso = '2026-11-23T09:30:00.000Z'): Clock => ({ now: () => new Date(iso) });
+
+/**
+ * The member accounts' revocation policies in memory: each `enforce` keeps the full state it was given, as the IAM
+ * adapter renders it. `beforeWrite` runs inside a call (to land a concurrent change); `failures` fail the next calls.
+ */
+export class FakeLiveSessionRevoker implements LiveSessionRevoker {
+  readonly calls: { revocations: Revocation[]; now: Date }[] = [];
+  failures = 0;
+  beforeWrite: (() => Promise<void>) | undefined;
+
+  async enforce(revocations: readonly Revocation[], now: Date): Promise<LiveSessionEnforcement> {
+    const hook = this.beforeWrite;
+    this.beforeWrite = undefined;
+    if (hook !== undefined) await hook();
+    if (this.failures > 0) {
+      this.failures -= 1;
+      throw new UpstreamUnavailableError('revocation_policy_unavailable');
+    }
+    this.calls.push({ revocations: [...revocations], now });
+    return { mode: 'per-session', accounts: ['111111111111'] };
+  }
+
+  /** The ids the last policy written holds. */
+  get lastIds(): string[] {
+    return (this.calls.at(-1)?.revocations ?? []).map((r) => r.id);
+  }
+}

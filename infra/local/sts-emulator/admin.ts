@@ -8,10 +8,13 @@
  *   POST /_emulator/faults                 body as injectFault() → 201
  *   POST /_emulator/reset                  → 204
  *   GET  /_emulator/signin-events          SigninEvent[] (federation endpoint; no tokens)
+ *   POST /_emulator/authorize              {accessKeyId, action, resource} → {decision, …}: may this session do it now?
+ *                                          (session-authorization.ts: role, attached managed and session policies)
  * No route returns secret keys or session tokens (the store does not expose them).
  */
 import type { ServerResponse } from 'node:http';
 import type { EmulatorRequest } from './protocol/http-request.ts';
+import { authorizeSession } from './session-authorization.ts';
 import type { EmulatorState } from './state.ts';
 import type { FaultSpec } from './types.ts';
 
@@ -33,7 +36,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-export function handleAdmin(req: EmulatorRequest, res: ServerResponse, state: EmulatorState): void {
+export async function handleAdmin(req: EmulatorRequest, res: ServerResponse, state: EmulatorState): Promise<void> {
   if (!isLoopback(req.remoteAddress)) {
     json(res, 403, { error: 'Forbidden', message: 'admin routes are served to loopback clients only' });
     return;
@@ -67,6 +70,24 @@ export function handleAdmin(req: EmulatorRequest, res: ServerResponse, state: Em
   if (route === '/signin-events') {
     if (method !== 'GET') return notAllowed();
     return json(res, 200, state.federation.events());
+  }
+  if (route === '/authorize') {
+    if (method !== 'POST') return notAllowed();
+    let question: unknown;
+    try {
+      question = JSON.parse(req.body.toString('utf8'));
+    } catch {
+      return json(res, 400, { error: 'BadRequest', message: 'body must be JSON' });
+    }
+    const q = question as Record<string, unknown> | null;
+    if (typeof q?.['accessKeyId'] !== 'string' || typeof q['action'] !== 'string' || typeof q['resource'] !== 'string') {
+      return json(res, 400, { error: 'BadRequest', message: 'body must be {accessKeyId, action, resource}' });
+    }
+    return json(res, 200, await authorizeSession(state, { accessKeyId: q['accessKeyId'], action: q['action'], resource: q['resource'] }));
+  }
+  if (route === '/policies') {
+    if (method !== 'GET') return notAllowed();
+    return json(res, 200, state.managedPolicies.list());
   }
   if (route === '/reset') {
     if (method !== 'POST') return notAllowed();

@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { LocalOidcProvider, LocalPrincipal, LocalRole, LocalSamlProvider } from './types.ts';
+import type { LocalManagedPolicy, LocalOidcProvider, LocalPrincipal, LocalRole, LocalSamlProvider } from './types.ts';
 
 export interface EmulatorConfig {
   accountId?: string;
@@ -25,6 +25,7 @@ export interface EmulatorConfig {
   roles: LocalRole[];
   oidcProviders?: LocalOidcProvider[];
   samlProviders?: LocalSamlProvider[];
+  managedPolicies?: LocalManagedPolicy[];
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -63,6 +64,10 @@ export function parseEmulatorConfig(doc: unknown): EmulatorConfig {
     if (p.identityPolicy !== undefined) principal.identityPolicy = policyObject(p.identityPolicy, `principals[${i}].identityPolicy`);
     return principal;
   });
+  const strings = (v: unknown, where: string): string[] => {
+    if (!Array.isArray(v)) throw new TypeError(`${where} must be a list`);
+    return v.map((x, j) => str(x, `${where}[${j}]`));
+  };
   const roles = doc.roles.map((r: unknown, i: number): LocalRole => {
     if (!isObject(r)) throw new TypeError(`roles[${i}] must be an object`);
     const role: LocalRole = { arn: str(r.arn, `roles[${i}].arn`), trustPolicy: policyObject(r.trustPolicy, `roles[${i}].trustPolicy`) };
@@ -71,12 +76,9 @@ export function parseEmulatorConfig(doc: unknown): EmulatorConfig {
       role.maxSessionDuration = r.maxSessionDuration;
     }
     if (r.permissionPolicy !== undefined) role.permissionPolicy = policyObject(r.permissionPolicy, `roles[${i}].permissionPolicy`);
+    if (r.attachedPolicyArns !== undefined) role.attachedPolicyArns = strings(r.attachedPolicyArns, `roles[${i}].attachedPolicyArns`);
     return role;
   });
-  const strings = (v: unknown, where: string): string[] => {
-    if (!Array.isArray(v)) throw new TypeError(`${where} must be a list`);
-    return v.map((x, j) => str(x, `${where}[${j}]`));
-  };
   const config: EmulatorConfig = { principals, roles };
   if (doc.oidcProviders !== undefined) {
     if (!Array.isArray(doc.oidcProviders)) throw new TypeError('config.oidcProviders must be a list');
@@ -95,6 +97,13 @@ export function parseEmulatorConfig(doc: unknown): EmulatorConfig {
     config.samlProviders = doc.samlProviders.map((p: unknown, i: number): LocalSamlProvider => {
       if (!isObject(p)) throw new TypeError(`samlProviders[${i}] must be an object`);
       return { arn: str(p.arn, `samlProviders[${i}].arn`), certificates: strings(p.certificates, `samlProviders[${i}].certificates`) };
+    });
+  }
+  if (doc.managedPolicies !== undefined) {
+    if (!Array.isArray(doc.managedPolicies)) throw new TypeError('config.managedPolicies must be a list');
+    config.managedPolicies = doc.managedPolicies.map((p: unknown, i: number): LocalManagedPolicy => {
+      if (!isObject(p)) throw new TypeError(`managedPolicies[${i}] must be an object`);
+      return { arn: str(p.arn, `managedPolicies[${i}].arn`), document: policyObject(p.document, `managedPolicies[${i}].document`) };
     });
   }
   if (doc.accountId !== undefined) config.accountId = str(String(doc.accountId), 'accountId');

@@ -6,6 +6,7 @@ export { startStsEmulator, MAX_BODY_BYTES } from './server.ts';
 export type {
   FaultSpec,
   IssuedSession,
+  LocalManagedPolicy,
   LocalOidcProvider,
   LocalPrincipal,
   LocalSamlProvider,

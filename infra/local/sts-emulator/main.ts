@@ -54,6 +54,7 @@ async function main(): Promise<void> {
     roles: config.roles,
     ...(config.oidcProviders !== undefined ? { oidcProviders: config.oidcProviders } : {}),
     ...(config.samlProviders !== undefined ? { samlProviders: config.samlProviders } : {}),
+    ...(config.managedPolicies !== undefined ? { managedPolicies: config.managedPolicies } : {}),
     port,
     ...(config.accountId !== undefined ? { accountId: config.accountId } : {}),
     ...((values.host ?? config.host) !== undefined ? { host: values.host ?? config.host ?? '127.0.0.1' } : {}),

@@ -12,6 +12,7 @@ import { errorXml, successXml } from './protocol/xml.ts';
 import { EmulatorState } from './state.ts';
 import type { StsCallRecord, StsEmulator, StsEmulatorOptions } from './types.ts';
 import { isoSeconds } from './util.ts';
+import { IAM_ACTIONS, IAM_API_VERSION, IAM_SIGNING_SERVICE, iamErrorXml, iamSuccessXml, runIamAction } from './iam.ts';
 
 /** Larger bodies get 413 (STS requests are a few KiB at most). */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -36,10 +37,11 @@ async function handleRequest(state: EmulatorState, req: IncomingMessage, res: Se
   const record: StsCallRecord = { time: '', action: '', outcome: 'error', requestId, httpStatus: 0 };
   let now = state.now();
   let caller: Caller | undefined;
+  let isIam = false;
   try {
     const request = await readRequest(req, MAX_BODY_BYTES);
     if (isAdmin) {
-      handleAdmin(request, res, state);
+      await handleAdmin(request, res, state);
       return;
     }
     if (rawPath === FEDERATION_PATH) {
@@ -57,6 +59,19 @@ async function handleRequest(state: EmulatorState, req: IncomingMessage, res: Se
     if (roleSessionName !== undefined) record.roleSessionName = roleSessionName;
 
     const version = params.get('Version');
+    if (version === IAM_API_VERSION && IAM_ACTIONS.has(record.action)) {
+      isIam = true;
+      caller = authenticate(request, state, IAM_SIGNING_SERVICE);
+      record.callerAccessKeyId = caller.accessKeyId;
+      record.callerArn = caller.arn;
+      const result = runIamAction(record.action, { params, state, now, caller });
+      send(res, 200, iamSuccessXml(record.action, result, requestId), requestId, now);
+      record.outcome = 'ok';
+      record.httpStatus = 200;
+      record.time = isoSeconds(now);
+      state.record(record);
+      return;
+    }
     const handler = ACTIONS.get(record.action);
     if (!handler || version !== STS_API_VERSION) throw stsErrors.invalidAction(record.action, version);
     if (handler.auth === 'sigv4') {
@@ -84,7 +99,14 @@ async function handleRequest(state: EmulatorState, req: IncomingMessage, res: Se
       res.end(JSON.stringify({ error: error.code, message: error.message }));
       return;
     }
-    send(res, error.httpStatus, errorXml(error, requestId), requestId, now, error.httpStatus === 413);
+    send(
+      res,
+      error.httpStatus,
+      isIam ? iamErrorXml(error, requestId) : errorXml(error, requestId),
+      requestId,
+      now,
+      error.httpStatus === 413,
+    );
     record.errorCode = error.code;
     record.httpStatus = error.httpStatus;
   }

@@ -1,6 +1,7 @@
 import { describePrincipalArn, parseRoleArn, roleIdFor, type PrincipalInfo, type RoleArnParts } from './arn.ts';
 import { FaultQueue } from './faults.ts';
 import { FederationState } from './federation.ts';
+import { ManagedPolicies } from './iam.ts';
 import { SessionStore } from './session-store.ts';
 import type { LocalOidcProvider, LocalPrincipal, LocalRole, LocalSamlProvider, StsCallRecord, StsEmulatorOptions } from './types.ts';
 
@@ -29,6 +30,7 @@ export class EmulatorState {
   readonly store = new SessionStore();
   readonly faults = new FaultQueue();
   readonly federation = new FederationState();
+  readonly managedPolicies: ManagedPolicies;
   readonly now: () => Date;
   private readonly callLog: StsCallRecord[] = [];
   private readonly onCall: ((call: StsCallRecord) => void) | undefined;
@@ -38,6 +40,7 @@ export class EmulatorState {
     if (!/^\d{12}$/.test(this.accountId)) throw new TypeError(`accountId must be 12 digits, got '${this.accountId}'`);
     this.now = opts.now ?? (() => new Date());
     this.onCall = opts.onCall;
+    this.managedPolicies = new ManagedPolicies(opts.managedPolicies ?? [], this.now());
     this.oidcProviders = structuredClone(opts.oidcProviders ?? []);
     this.samlProviders = structuredClone(opts.samlProviders ?? []);
     for (const p of this.oidcProviders) {
@@ -95,6 +98,7 @@ export class EmulatorState {
     this.store.clear();
     this.faults.clear();
     this.federation.clear();
+    this.managedPolicies.reset(this.now());
     this.callLog.length = 0;
   }
 }

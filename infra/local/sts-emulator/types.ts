@@ -24,8 +24,21 @@ export interface LocalRole {
   maxSessionDuration?: number;
   /** IAM JSON policy document (the role's trust policy), evaluated on every AssumeRole. */
   trustPolicy: object;
-  /** IAM JSON policy document. Not enforced by the emulator; exposed for tests. */
+  /**
+   * IAM JSON policy document. Enforced for the IAM actions a session of this role calls (iam.ts) and evaluated by the
+   * `/_emulator/authorize` admin route; exposed for tests.
+   */
   permissionPolicy?: object;
+  /** Customer-managed policies attached to the role (`managedPolicies`): their default version counts as permissions. */
+  attachedPolicyArns?: string[];
+}
+
+/** A customer-managed policy the emulator's IAM actions version (CreatePolicyVersion, DeletePolicyVersion, …). */
+export interface LocalManagedPolicy {
+  /** `arn:aws:iam::<acct>:policy/<path/>name`. */
+  arn: string;
+  /** Version v1, the default at start. */
+  document: object;
 }
 
 /** An IAM OIDC identity provider, as AssumeRoleWithWebIdentity trusts it. */
@@ -63,6 +76,7 @@ export interface StsEmulatorOptions {
   roles: LocalRole[];
   oidcProviders?: LocalOidcProvider[];
   samlProviders?: LocalSamlProvider[];
+  managedPolicies?: LocalManagedPolicy[];
   /** Clock used for signature windows, expirations and records. Default: the system clock. */
   now?: () => Date;
   /** Called after every STS request with its (secret-free) record, e.g. for console logging. */

@@ -34,6 +34,44 @@ locals {
   # listed value of a key may match: the audience, AND a sub of one of the entitlements, AND a keyvend:entitlement
   # tag naming one of them (what permission policies and revocation denies key on; StringEquals on an absent tag is
   # false), AND a SourceIdentity, AND a keyvend:user tag (permission policies scope by it).
+  # The account's revocation policy (docs/revocation.md), the same ARN whether this instance creates it or another did.
+  revocation_policy_arn = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/keyvend/keyvend-revocations"
+
+  # It starts denying nothing (no token was issued before 1970); Keyvend replaces it with new default versions.
+  revocation_policy = {
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "KeyvendNothingRevoked"
+      Effect   = "Deny"
+      Action   = "*"
+      Resource = "*"
+      Condition = {
+        Null         = { "aws:PrincipalTag/keyvend:grant" = "false" }
+        DateLessThan = { "aws:TokenIssueTime" = "1970-01-01T00:00:00Z" }
+      }
+    }]
+  }
+
+  # The revoker role: trusted by the broker's revocations function alone, allowed only to version that one policy.
+  revoker_trust_policy = {
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "KeyvendRevocationsFunctionOnly"
+      Effect    = "Allow"
+      Principal = { AWS = var.revocations_role_arn }
+      Action    = "sts:AssumeRole"
+    }]
+  }
+  revoker_permissions = {
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "VersionTheRevocationPolicyOnly"
+      Effect   = "Allow"
+      Action   = ["iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:ListPolicyVersions", "iam:GetPolicyVersion"]
+      Resource = local.revocation_policy_arn
+    }]
+  }
+
   trust_policy = {
     Version = "2012-10-17"
     Statement = [{
@@ -83,4 +121,45 @@ resource "aws_iam_role_policy_attachment" "permissions" {
 
   role       = aws_iam_role.target.name
   policy_arn = each.value
+}
+
+# One per account (create_account_revocation on the first instance only). Keyvend writes new default versions;
+# Terraform must not revert them, hence ignore_changes on the document.
+resource "aws_iam_policy" "revocations" {
+  count = var.create_account_revocation ? 1 : 0
+
+  name        = "keyvend-revocations"
+  path        = "/keyvend/"
+  description = "Written by Keyvend only. Denies sessions of revoked people, grants and entitlements issued before their revocation."
+  policy      = jsonencode(local.revocation_policy)
+
+  lifecycle {
+    ignore_changes = [policy]
+  }
+}
+
+# Outside /keyvend/, so no entitlement can name it (the broker's allow-list is role/keyvend/*).
+resource "aws_iam_role" "revoker" {
+  count = var.create_account_revocation ? 1 : 0
+
+  name                 = "keyvend-revoker"
+  path                 = "/"
+  max_session_duration = 3600
+  description          = "Keyvend's revocations function rewrites the keyvend-revocations policy through this role, and nothing else."
+  assume_role_policy   = jsonencode(local.revoker_trust_policy)
+}
+
+resource "aws_iam_role_policy" "revoker" {
+  count = var.create_account_revocation ? 1 : 0
+
+  name   = "version-keyvend-revocations"
+  role   = aws_iam_role.revoker[0].name
+  policy = jsonencode(local.revoker_permissions)
+}
+
+resource "aws_iam_role_policy_attachment" "revocations" {
+  role       = aws_iam_role.target.name
+  policy_arn = local.revocation_policy_arn
+
+  depends_on = [aws_iam_policy.revocations]
 }

@@ -78,3 +78,19 @@ variable "max_session_duration" {
     error_message = "max_session_duration must be between 3600 and 43200."
   }
 }
+
+variable "revocations_role_arn" {
+  type        = string
+  description = "The role of the broker's revocations function (the broker stack's RevocationsRoleArn output): the only principal the keyvend-revoker role trusts."
+
+  validation {
+    condition     = can(regex("^arn:aws(-cn|-us-gov)?:iam::\\d{12}:role/[\\w+=,.@/-]+$", var.revocations_role_arn))
+    error_message = "revocations_role_arn must be an IAM role ARN."
+  }
+}
+
+variable "create_account_revocation" {
+  type        = bool
+  default     = true
+  description = "false when another instance in this account already created the keyvend-revocations policy and the keyvend-revoker role; the role still gets the policy attached."
+}

@@ -1,6 +1,8 @@
-import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { AuditRecord } from '../../domain/audit-record.ts';
+import { auditRecordOfItem } from './dynamodb-audit-log.ts';
 import { type AuditCursor, type AuditQuery, eventIdBounds, indexFor, partitionsFor } from '../../domain/audit-query.ts';
-import type { AuditPage, AuditReader } from '../../ports/index.ts';
+import type { AuditPage, AuditReader, AuditRecordLookup } from '../../ports/index.ts';
 import { sendOptions } from '../deadline/request-deadline.ts';
 
 const BATCH_LIMIT = 100;
@@ -16,11 +18,34 @@ type Item = Record<string, unknown>;
  * applied there, and its items are then read from the table in one BatchGetItem per hundred. The cursor is the
  * last event id returned, so a page ends exactly where the caller's limit does, whatever the filter dropped.
  */
-export class DynamoDbAuditReader implements AuditReader {
+export class DynamoDbAuditReader implements AuditReader, AuditRecordLookup {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
+
+  async get(eventId: string): Promise<AuditRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { eventId }, ConsistentRead: true }),
+      sendOptions(),
+    );
+    return Item === undefined || typeof Item['eventId'] !== 'string' ? undefined : auditRecordOfItem(Item);
+  }
+
+  async hasRecordsFor(userKey: string): Promise<boolean> {
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'byUser',
+        KeyConditionExpression: 'userKey = :u',
+        ExpressionAttributeValues: { ':u': userKey },
+        ProjectionExpression: 'eventId',
+        Limit: 1,
+      }),
+      sendOptions(),
+    );
+    return (page.Items ?? []).length > 0;
+  }
 
   async query(query: AuditQuery, cursor: AuditCursor | undefined): Promise<AuditPage> {
     const index = indexFor(query);

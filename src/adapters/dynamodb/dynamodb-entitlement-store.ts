@@ -2,8 +2,17 @@ import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws
 import { type Entitlement, parseEntitlement } from '../../domain/entitlement.ts';
 import { InternalError } from '../../domain/errors.ts';
 import type { Principal } from '../../domain/principal.ts';
-import type { EntitlementStore, GrantLookup, GrantMatch } from '../../ports/index.ts';
-import { definitionKey, ENTITLEMENT_KEY_PREFIX, entitlementIdOf, grantKey, grantMatchesOf, principalPartitionKeys } from './keys.ts';
+import type { EntitlementStore, GrantLookup } from '../../ports/index.ts';
+import {
+  definitionKey,
+  ENTITLEMENT_KEY_PREFIX,
+  entitlementIdOf,
+  grantKey,
+  grantMatchesOf,
+  principalPartitionKeys,
+  REVOCATION_MARK_SK,
+  subjectPartitionKey,
+} from './keys.ts';
 import { sendOptions } from '../deadline/request-deadline.ts';
 
 const BATCH_LIMIT = 100;
@@ -22,27 +31,34 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
     private readonly tableName: string,
   ) {}
 
-  async findGranted(principal: Principal, entitlementId: string): Promise<Entitlement | undefined> {
-    const { definitionItem, grantedBy } = await this.#readGrants(principal, entitlementId);
-    if (definitionItem === undefined || grantedBy.length === 0) return undefined;
-    return toEntitlement(definitionItem);
-  }
-
-  async lookUpGrants(principal: Principal, entitlementId: string): Promise<GrantLookup> {
-    const { definitionItem, grantedBy } = await this.#readGrants(principal, entitlementId);
-    if (definitionItem === undefined) return { entitlement: undefined, grantedBy: [] };
-    return { entitlement: toEntitlement(definitionItem), grantedBy };
-  }
-
-  /** The definition and the principal's grants of it, in one consistent BatchGetItem. */
-  async #readGrants(principal: Principal, entitlementId: string): Promise<{ definitionItem: Item | undefined; grantedBy: GrantMatch[] }> {
+  /**
+   * The definition, the caller's grants (subject and groups), and the revocation marks of the caller's subject and
+   * of the entitlement: one consistent BatchGetItem, so revocation costs no extra round trip.
+   */
+  async lookupGrant(principal: Principal, entitlementId: string): Promise<GrantLookup> {
     const definition = definitionKey(entitlementId);
     const grantKeys = principalPartitionKeys(principal).map((pk) => grantKey(pk, entitlementId));
-    const items = await this.#batchGet([definition, ...grantKeys]);
-    const definitionItem = items.find((item) => item['pk'] === definition.pk && item['sk'] === definition.sk);
-    const matched = new Set(items.filter((item) => item['sk'] !== definition.sk).map((item) => String(item['pk'])));
-    const grantedBy = grantMatchesOf(principal).filter((_, index) => matched.has(grantKeys[index]?.pk ?? ''));
-    return { definitionItem, grantedBy };
+    const personMark = { pk: subjectPartitionKey(principal.issuerId, principal.subject), sk: REVOCATION_MARK_SK };
+    const entitlementMark = { pk: definition.pk, sk: REVOCATION_MARK_SK };
+    const items = await this.#batchGet([definition, ...grantKeys, personMark, entitlementMark]);
+    const at = (key: Key) => items.find((item) => item['pk'] === key.pk && item['sk'] === key.sk);
+    const definitionItem = at(definition);
+    const stored = definitionItem === undefined ? undefined : toEntitlement(definitionItem);
+    const grantedBy = stored === undefined ? [] : grantMatchesOf(principal).filter((_, index) => at(grantKeys[index] as Key) !== undefined);
+    const person = at(personMark);
+    const revoked = markOf(person?.['person'], 'person') ?? markOf(at(entitlementMark)?.['entitlement'], 'entitlement');
+    return {
+      entitlement: grantedBy.length === 0 ? undefined : stored,
+      definition: stored,
+      grantedBy,
+      revoked,
+      revokedGrantIds: grantIdsOf(person?.['grants']),
+    };
+  }
+
+  async findGranted(principal: Principal, entitlementId: string): Promise<Entitlement | undefined> {
+    const lookup = await this.lookupGrant(principal, entitlementId);
+    return lookup.revoked === undefined ? lookup.entitlement : undefined;
   }
 
   async listGranted(principal: Principal): Promise<Entitlement[]> {
@@ -96,4 +112,16 @@ function toEntitlement(item: Item): Entitlement {
   const parsed = parseEntitlement(item['definition']);
   if (!parsed.ok) throw new InternalError('entitlement_corrupt', { cause: new Error(parsed.problems.join('; ')) });
   return parsed.entitlement;
+}
+
+/** A revocation mark as stored; anything present but unreadable counts as revoked (fail closed). */
+function markOf(mark: unknown, kind: 'person' | 'entitlement'): GrantLookup['revoked'] {
+  if (mark === undefined) return undefined;
+  const id = typeof mark === 'object' && mark !== null ? (mark as Record<string, unknown>)['id'] : undefined;
+  return { kind, revocationId: typeof id === 'string' ? id : 'unreadable' };
+}
+
+function grantIdsOf(grants: unknown): string[] {
+  if (grants instanceof Set) return [...grants].filter((id): id is string => typeof id === 'string').sort();
+  return [];
 }

@@ -7,7 +7,13 @@ import type { GrantMatch } from '../../ports/index.ts';
  *   definition: pk `ENT#<id>`                         sk `DEF`       { definition, grants }
  *   grant:      pk `P#<issuerId>#sub#<subject>`        sk `ENT#<id>`
  *               pk `P#<issuerId>#grp#<group>`          sk `ENT#<id>`
- * Issuer ids are `[a-z0-9-]` and the kind marker is fixed, so no subject or group can forge another key.
+ *   revocation marks, read with the grants (one BatchGetItem):
+ *               pk `P#<issuerId>#sub#<subject>`        sk `REV`       { person?: {id, revokedAt}, grants?: string set }
+ *               pk `ENT#<id>`                          sk `REV`       { entitlement: {id, revokedAt} }
+ *   revocation: pk `REVOCATIONS`                       sk `REV#<id>`  { revocation }
+ *   generation: pk `REVOCATIONS`                       sk `STATE`     { generation, enforcedGeneration }
+ * Issuer ids are `[a-z0-9-]` and the kind marker is fixed, so no subject or group can forge another key; `REVOCATIONS`
+ * has no `#` and a sort key `REV` is never an `ENT#` grant, so no definition, grant or revocation can collide.
  */
 export const DEFINITION_SK = 'DEF';
 /** What every grant's sort key (and every definition's partition key) begins with; the rest is the entitlement id. */
@@ -31,3 +37,11 @@ export function grantMatchesOf(principal: Pick<Principal, 'subject' | 'groups'>)
 export function grantPartitionKey(target: GrantTarget): string {
   return 'subject' in target ? `P#${target.issuer}#sub#${target.subject}` : `P#${target.issuer}#grp#${target.group}`;
 }
+
+/** The sort key of the revocation marks in a subject's partition and in a definition's. */
+export const REVOCATION_MARK_SK = 'REV';
+export const subjectPartitionKey = (issuerId: string, subject: string) => `P#${issuerId}#sub#${subject}`;
+export const REVOCATIONS_PK = 'REVOCATIONS';
+export const REVOCATION_SK_PREFIX = 'REV#';
+export const revocationKey = (id: string) => ({ pk: REVOCATIONS_PK, sk: `${REVOCATION_SK_PREFIX}${id}` });
+export const REVOCATION_STATE_KEY = { pk: REVOCATIONS_PK, sk: 'STATE' } as const;

@@ -42,9 +42,15 @@ function setup(options: { roleArn?: string; origin?: CredentialOrigin; signin?: 
   const issueCredentials = makeIssueCredentials({
     verifier: { verifyBearer: async () => principal },
     entitlements: {
+      lookupGrant: async () => ({
+        entitlement: entitlement(options.roleArn ?? 'arn:aws:iam::111111111111:role/keyvend/c'),
+        definition: entitlement(options.roleArn ?? 'arn:aws:iam::111111111111:role/keyvend/c'),
+        grantedBy: [{ subject: principal.subject }],
+        revoked: undefined,
+        revokedGrantIds: [],
+      }),
       findGranted: async () => entitlement(options.roleArn ?? 'arn:aws:iam::111111111111:role/keyvend/c'),
       listGranted: async () => [],
-      lookUpGrants: async () => ({ entitlement: undefined, grantedBy: [] }),
     },
     credentials: {
       assumeRole: async (p) => {

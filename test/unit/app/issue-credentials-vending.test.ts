@@ -100,9 +100,15 @@ function harness(
     samlVerifier: { verifySamlResponse: async () => ({ principal }) },
     samlAcsUrl: 'https://broker.example.test/v1/credentials',
     entitlements: {
+      lookupGrant: async () => ({
+        entitlement,
+        definition: entitlement,
+        grantedBy: [{ subject: principal.subject }],
+        revoked: undefined,
+        revokedGrantIds: [],
+      }),
       findGranted: async () => entitlement,
       listGranted: async () => [entitlement],
-      lookUpGrants: async () => ({ entitlement, grantedBy: [{ subject: principal.subject }] }),
     },
     credentials,
     brokerIssuer: options.noIssuer === true ? undefined : { settings: ISSUER, signer },

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { IssueCredentialsInput } from '../../../src/app/issue-credentials.ts';
 import { InvalidRequestError, InvalidTokenError, KeyvendError, UpstreamUnavailableError } from '../../../src/domain/errors.ts';
 import { sha256Hex } from '../../../src/domain/identifiers.ts';
+import type { Principal } from '../../../src/domain/principal.ts';
 import { issueCredentialsHarness, failure } from '../../support/use-cases.ts';
-import { entitlementFor, FAKE_SECRET_ACCESS_KEY, FAKE_SESSION_TOKEN, principalFor } from '../fakes.ts';
+import { entitlementFor, FAKE_SECRET_ACCESS_KEY, FAKE_SESSION_TOKEN, principalFor, revocationFor as revocationOf } from '../fakes.ts';
 
 const harness = issueCredentialsHarness;
 
@@ -402,6 +403,58 @@ describe('issueCredentials: fails closed', () => {
     expect(sts.calls).toHaveLength(0);
     expect(audit.last).toMatchObject({ outcome: 'denied', reason, errorCode: code, caller: { subject: 'alice-0001' } });
     expect(log.decisions.at(-1)).toMatchObject({ outcome: 'denied', reason });
+  });
+
+  it.each([
+    ['the person', (p: Principal) => ({ kind: 'person' as const, issuerId: p.issuerId, subject: p.subject, userKey: p.userKey })],
+    ['the entitlement', () => ({ kind: 'entitlement' as const, entitlementId: 'photo-uploads' })],
+  ])(
+    'refuses a granted caller once %s is revoked (reason revoked), audits it, calls no STS; un-revoked, grants again',
+    async (_name, target) => {
+      // Prepare
+      const { issue, sts, audit, store } = harness();
+      const revocation = revocationOf(target(principalFor()));
+      await store.add(revocation);
+
+      // Act
+      const error = await failure(issue(request()));
+      await store.remove(revocation.id);
+      const after = await issue(request());
+
+      // Assess
+      expect(error).toMatchObject({ code: 'not_entitled', httpStatus: 403, reason: 'revoked' });
+      expect(sts.calls).toHaveLength(1);
+      expect(audit.writes.map((w) => w.record).find((r) => r.outcome === 'denied')).toMatchObject({
+        reason: 'revoked',
+        entitlement: { id: 'photo-uploads' },
+        caller: { subject: 'alice-0001' },
+      });
+      expect(after.grantId).toBeDefined();
+    },
+  );
+
+  it('still grants a new session when only an earlier grant of the caller was revoked', async () => {
+    // Prepare
+    const { issue, store } = harness();
+    const p = principalFor();
+    const first = await issue(request());
+    await store.add(
+      revocationOf({
+        kind: 'grant',
+        grantId: first.grantId,
+        issuerId: p.issuerId,
+        subject: p.subject,
+        userKey: p.userKey,
+        entitlementId: 'photo-uploads',
+      }),
+    );
+
+    // Act
+    const second = await issue(request());
+
+    // Assess
+    expect(second.grantId).not.toBe(first.grantId);
+    expect((await store.lookupGrant(p, 'photo-uploads')).revokedGrantIds).toEqual([first.grantId]);
   });
 
   it('refuses a role outside the broker allow list even when an entitlement names it', async () => {

@@ -48,9 +48,22 @@ describe('keyvend commands: output, errors and exit codes', () => {
       runInProcess(['credentials', 'photo-uploads', '--min-remaining', 'soon'], env),
     ]);
     const helps = await Promise.all(
-      ['login', 'logout', 'whoami', 'ls', 'credentials', 'env', 'exec', 'configure', 'serve', 'console', 'config'].map((name) =>
-        runInProcess([name, '--help'], env),
-      ),
+      [
+        'login',
+        'logout',
+        'whoami',
+        'ls',
+        'credentials',
+        'env',
+        'exec',
+        'configure',
+        'serve',
+        'console',
+        'config',
+        'revoke',
+        'unrevoke',
+        'revocations',
+      ].map((name) => runInProcess([name, '--help'], env)),
     );
 
     const version = await runInProcess(['--version'], env);

@@ -16,6 +16,9 @@ const API_GATEWAY_ISSUER = 'https://abc123defg.execute-api.eu-west-1.amazonaws.c
 /** A custom domain, and an API Gateway URL: IAM keys the provider and its condition keys on host and path. */
 const ISSUERS = [ISSUER, API_GATEWAY_ISSUER];
 const ACTIONS = ['sts:AssumeRoleWithWebIdentity', 'sts:TagSession', 'sts:SetSourceIdentity'];
+const REVOCATIONS_ROLE = 'arn:aws:iam::222222222222:role/keyvend-prod-revocations';
+const REVOCATION_POLICY = `arn:aws:iam::${ACCOUNT}:policy/keyvend/keyvend-revocations`;
+const REVOKER_ACTIONS = ['iam:CreatePolicyVersion', 'iam:DeletePolicyVersion', 'iam:ListPolicyVersions', 'iam:GetPolicyVersion'];
 
 const hostPath = (issuer: string) => issuer.replace(/^https:\/\//, '');
 const providerArn = (issuer: string, account = ACCOUNT) => `arn:aws:iam::${account}:oidc-provider/${hostPath(issuer)}`;
@@ -27,7 +30,10 @@ const template = loadTemplate('infra/member-account.yaml');
 function renderStack(parameters: Record<string, string | number>) {
   // Ref of an AWS::IAM::OIDCProvider is its ARN, which IAM derives from the URL.
   const issuer = String(parameters['IssuerUrl']);
-  return renderTemplate(template, parameters, { accountId: ACCOUNT, resourceRefs: { OidcProvider: providerArn(issuer) } });
+  return renderTemplate(template, parameters, {
+    accountId: ACCOUNT,
+    resourceRefs: { OidcProvider: providerArn(issuer), RevocationPolicy: REVOCATION_POLICY },
+  });
 }
 
 const stackParameters = (issuer: string) => ({
@@ -35,6 +41,7 @@ const stackParameters = (issuer: string) => ({
   RoleName: 'photo-uploads',
   EntitlementIds: ENTITLEMENTS.join(','),
   PermissionsPolicyArns: POLICY_ARN,
+  RevocationsRoleArn: REVOCATIONS_ROLE,
 });
 
 function cloudFormationTrust(issuer: string, extra: Record<string, string> = {}): Policy {
@@ -49,6 +56,7 @@ const moduleInputs = (issuer: string) => ({
   role_name: 'photo-uploads',
   entitlement_ids: ENTITLEMENTS,
   permissions_policy_arns: [POLICY_ARN],
+  revocations_role_arn: REVOCATIONS_ROLE,
 });
 
 function terraformTrust(issuer: string): Policy {
@@ -193,7 +201,7 @@ describe('infra/member-account.yaml', () => {
     const withoutProvider = renderStack({ ...stackParameters(ISSUER), CreateProvider: 'false' });
 
     // Assess
-    expect(Object.keys(withoutProvider.resources)).toEqual(['TargetRole']);
+    expect(Object.keys(withoutProvider.resources)).not.toContain('OidcProvider');
     expect(withoutProvider.resources['TargetRole']).toEqual(withProvider.resources['TargetRole']);
     expect(cloudFormationTrust(ISSUER).Statement[0]?.Principal).toEqual({
       Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/keyvend.example.com`,
@@ -209,7 +217,7 @@ describe('infra/member-account.yaml', () => {
       RoleName: 'photo-uploads',
       Path: '/keyvend/',
       MaxSessionDuration: 43200,
-      ManagedPolicyArns: [POLICY_ARN],
+      ManagedPolicyArns: [POLICY_ARN, REVOCATION_POLICY],
     });
     expect(template.Parameters['MaxSessionDuration']).toMatchObject({ MinValue: 3600, MaxValue: 43200 });
   });
@@ -247,6 +255,140 @@ describe('infra/member-account.yaml', () => {
     expect(() => renderStack(base)).not.toThrow();
     expect(() => renderStack({ ...base, EntitlementIds: `a${'b'.repeat(62)}` })).not.toThrow();
     for (const change of refused) expect(() => renderStack({ ...base, ...change }), JSON.stringify(change)).toThrow(/does not match/);
+  });
+});
+
+describe('the revocation policy and the revoker role (docs/revocation.md)', () => {
+  const cfn = (extra: Record<string, string> = {}) => renderStack({ ...stackParameters(ISSUER), ...extra }).resources;
+  const tf = () => evaluator(terraform, moduleInputs(ISSUER), DATA);
+
+  it('creates keyvend-revocations (denying nothing yet) and the revoker role once per account, and attaches the policy to every role', () => {
+    // Act
+    const first = cfn();
+    const later = cfn({ CreateAccountRevocation: 'false' });
+
+    // Assess
+    expect(first['RevocationPolicy']).toMatchObject({ ManagedPolicyName: 'keyvend-revocations', Path: '/keyvend/' });
+    expect(first['RevokerRole']).toMatchObject({ RoleName: 'keyvend-revoker', Path: '/' });
+    expect(Object.keys(later)).not.toContain('RevocationPolicy');
+    expect(Object.keys(later)).not.toContain('RevokerRole');
+    expect(later['TargetRole']?.['ManagedPolicyArns']).toEqual([POLICY_ARN, REVOCATION_POLICY]);
+    expect(terraformResource('aws_iam_role_policy_attachment', 'revocations')).toMatchObject({
+      policy_arn: '${local.revocation_policy_arn}',
+    });
+    expect(tf().local('revocation_policy_arn')).toBe(REVOCATION_POLICY);
+    expect(terraformResource('aws_iam_policy', 'revocations')).toMatchObject({
+      count: '${var.create_account_revocation ? 1 : 0}',
+      name: 'keyvend-revocations',
+      path: '/keyvend/',
+    });
+    expect(terraformResource('aws_iam_role', 'revoker')).toMatchObject({ name: 'keyvend-revoker', path: '/' });
+  });
+
+  it('keeps Terraform from reverting the versions Keyvend writes', () => {
+    // Act
+    const lifecycle = terraformResource('aws_iam_policy', 'revocations')['lifecycle'] as { ignore_changes: unknown }[] | undefined;
+
+    // Assess
+    expect(JSON.stringify(lifecycle)).toContain('policy');
+  });
+
+  it('produces the same revocation policy, revoker trust and revoker permissions in CloudFormation and Terraform', () => {
+    // Act
+    const resources = cfn();
+    const role = resources['RevokerRole'] as { AssumeRolePolicyDocument: unknown; Policies: { PolicyDocument: unknown }[] };
+
+    // Assess
+    expect(tf().local('revocation_policy')).toEqual(resources['RevocationPolicy']?.['PolicyDocument']);
+    expect(tf().local('revoker_trust_policy')).toEqual(role.AssumeRolePolicyDocument);
+    expect(tf().local('revoker_permissions')).toEqual(role.Policies[0]?.PolicyDocument);
+    expect(terraform.variable['revocations_role_arn']?.[0]?.['validation']).toBeDefined();
+  });
+
+  it('lets the revoker role only version that one policy, in the IAM simulator', async () => {
+    // Prepare
+    const permissions = tf().local('revoker_permissions');
+    const decide = async (action: string, resource: string) => {
+      const result = await runSimulation(
+        {
+          request: {
+            principal: `arn:aws:sts::${ACCOUNT}:assumed-role/keyvend-revoker/keyvend-revocations`,
+            action,
+            resource: { resource, accountId: ACCOUNT },
+            contextVariables: {},
+          },
+          identityPolicies: [{ name: 'revoker', policy: permissions as never }],
+          serviceControlPolicies: [],
+          resourceControlPolicies: [],
+        },
+        {},
+      );
+      return result.resultType === 'single' ? result.result.analysis?.result : result.resultType;
+    };
+
+    // Act
+    const allowed = await Promise.all(REVOKER_ACTIONS.map((action) => decide(action, REVOCATION_POLICY)));
+    const refused = await Promise.all([
+      decide('iam:CreatePolicyVersion', POLICY_ARN),
+      decide('iam:SetDefaultPolicyVersion', REVOCATION_POLICY),
+      decide('iam:AttachRolePolicy', ROLE_ARN),
+      decide('iam:DetachRolePolicy', ROLE_ARN),
+    ]);
+
+    // Assess
+    expect(allowed).toEqual(['Allowed', 'Allowed', 'Allowed', 'Allowed']);
+    expect(refused).toEqual(['ImplicitlyDenied', 'ImplicitlyDenied', 'ImplicitlyDenied', 'ImplicitlyDenied']);
+  });
+
+  it('denies, once rewritten, a session of the target role issued before the revocation, in the IAM simulator', async () => {
+    // Prepare: the renderer's document for alice as the role's second managed policy
+    const { renderRevocationPolicy } = await import('../../../src/domain/revocation-policy.ts');
+    const document = renderRevocationPolicy(
+      [
+        {
+          id: '019ab000-0000-7000-8000-000000000001',
+          target: { kind: 'person', issuerId: 'corp', subject: 'alice', userKey: USER_KEY },
+          reason: 'test',
+          revokedAt: '2026-11-23T09:30:00.000Z',
+          revokedBy: { issuerId: 'corp', subject: 'carol' },
+          liveSessionsUntil: '2026-11-23T22:00:00.000Z',
+        },
+      ],
+      new Date('2026-11-23T09:30:00.000Z'),
+      { inFlightSeconds: 10 },
+    ).document;
+    const decide = async (policy: unknown, userKey: string) => {
+      const result = await runSimulation(
+        {
+          request: {
+            principal: `arn:aws:sts::${ACCOUNT}:assumed-role/photo-uploads/s`,
+            action: 's3:PutObject',
+            resource: { resource: `arn:aws:s3:::uploads/${userKey}/a`, accountId: ACCOUNT },
+            contextVariables: {
+              'aws:PrincipalTag/keyvend:user': userKey,
+              'aws:PrincipalTag/keyvend:grant': 'g',
+              'aws:TokenIssueTime': '2026-11-23T09:00:00Z',
+            },
+          },
+          identityPolicies: [
+            { name: 'ceiling', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:PutObject', Resource: '*' }] } },
+            { name: 'keyvend-revocations', policy: policy as never },
+          ],
+          serviceControlPolicies: [],
+          resourceControlPolicies: [],
+        },
+        {},
+      );
+      return result.resultType === 'single' ? result.result.analysis?.result : result.resultType;
+    };
+
+    // Act
+    const initial = await decide(cfn()['RevocationPolicy']?.['PolicyDocument'], USER_KEY);
+    const revoked = await decide(JSON.parse(document), USER_KEY);
+    const other = await decide(JSON.parse(document), 'otheruserkeyotheruserkeyab');
+
+    // Assess
+    expect([initial, revoked, other]).toEqual(['Allowed', 'ExplicitlyDenied', 'Allowed']);
   });
 });
 
@@ -321,6 +463,7 @@ describe('infra/terraform/member-account', () => {
     expect(pattern('role_name')).toBe(allowed('RoleName'));
     expect(pattern('entitlement_ids')).toBe(allowed('EntitlementIds'));
     expect(pattern('permissions_policy_arns')).toBe(allowed('PermissionsPolicyArns'));
+    expect(pattern('revocations_role_arn')).toBe(allowed('RevocationsRoleArn'));
     // The CloudFormation list defaults to '' (one empty item); the Terraform one to [].
     expect(`^$|${pattern('thumbprint_list')}`).toBe(allowed('ThumbprintList'));
   });

@@ -27,8 +27,9 @@ export interface Caller {
   region: string;
 }
 
-export function authenticate(req: EmulatorRequest, state: EmulatorState): Caller {
-  const parsed = parseSigV4(req);
+/** `service`: the credential scope the request must be signed for (`sts`, or `iam` for the IAM actions). */
+export function authenticate(req: EmulatorRequest, state: EmulatorState, service?: string): Caller {
+  const parsed = parseSigV4(req, service);
   if (!parsed) throw stsErrors.missingAuthenticationToken();
   const now = state.now();
   const configured = state.principals.get(parsed.accessKeyId);
