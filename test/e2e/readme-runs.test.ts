@@ -64,7 +64,7 @@ describe('the README sh blocks, run as written', () => {
       block(blocks, OWN_ENTITLEMENTS),
       block(blocks, SAML),
       block(blocks, ENTITLEMENTS),
-      block(blocks, REVOKE),
+      block(blocks, REVOKE, 'Revoking access'),
     ];
 
     // Act
@@ -88,7 +88,7 @@ describe('the README sh blocks, run as written', () => {
       ['http://127.0.0.1:3000', stack().apiUrl],
       ['http://127.0.0.1:4020', stack().stsUrl],
     ];
-    const script = withAddresses(block(readmeShBlocks(), REVOKE), addresses);
+    const script = withAddresses(block(readmeShBlocks(), REVOKE, 'Revoking access'), addresses);
     const env = isolatedEnv({ KEYVEND_DEV_IDP_URL: stack().idpIssuer });
 
     // Act
