@@ -52,8 +52,8 @@ auditLogContract('DynamoDbAuditLog on DynamoDB Local', {
     const stored = async (eventId: string): Promise<AuditRecord | undefined> => {
       const { Item } = await client.send(new GetCommand({ TableName: TABLES.audit, Key: { eventId }, ConsistentRead: true }));
       if (Item === undefined) return undefined;
-      // The index key and the TTL are the table's, not the record's.
-      const { userKey: _userKey, expiresAt: _expiresAt, ...record } = Item;
+      // The index keys and the TTL are the table's, not the record's.
+      const { userKey: _userKey, expiresAt: _expiresAt, entitlementId: _entitlementId, day: _day, ...record } = Item;
       return record as AuditRecord;
     };
     return { log: new DynamoDbAuditLog(client, TABLES.audit, 30), stored, loseNextResponse };
