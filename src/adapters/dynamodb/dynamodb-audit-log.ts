@@ -4,8 +4,8 @@ import type { AuditLog } from '../../ports/index.ts';
 import { sendOptions } from '../deadline/request-deadline.ts';
 
 /**
- * The audit table: one item per decision, keyed by its time-ordered event id, with a `byUser` index
- * (userKey, time) for "what did this person get". Items expire after the retention period (TTL).
+ * The audit table: one item per decision, keyed by its time-ordered event id, with the indexes `byUser`, `byEntitlement`
+ * and `byDay`, each sorted by eventId, for "who got what" (dynamodb-audit-reader.ts). Items expire after the retention period (TTL).
  * Writes are conditional so a record can be neither overwritten nor closed twice; a failed condition
  * becomes an AuditConflictError carrying the stored record, read back with a consistent read.
  */
