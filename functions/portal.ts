@@ -6,6 +6,7 @@ import { httpHandler } from '../src/http/handler.ts';
 import { clearCookie, cookieNames, htmlResponse, readCookie, redirectResponse, setCookie } from '../src/http/portal-http.ts';
 import { adminAuditPage, errorPage, explainPage, homePage, signedOutPage, signInPage } from '../src/http/portal-pages.ts';
 import { portalErrorResponse, safeForm, safeQuery, signedInResponse } from '../src/http/portal-responses.ts';
+import { portalAuditPageUrl, portalAuditQuery } from '../src/http/explain-request.ts';
 import { requestContextOf } from '../src/http/request.ts';
 
 const p = portal(); // at init: bad configuration stops the function before it serves
@@ -77,38 +78,17 @@ const routes: Record<string, Route> = {
     if (session === undefined) throw new InvalidTokenError('no_session');
     const query = safeQuery(event);
     const explanation = await p.app.explain(session, query['entitlement'], query['output'], context);
-    return htmlResponse(p.http, 200, explainPage({ explanation: explanation as never, isAdmin: p.app.isAdmin(session) }));
+    return htmlResponse(p.http, 200, explainPage({ explanation, isAdmin: p.app.isAdmin(session) }));
   },
 
   // Who got what: admins only; every search, allowed or refused, is audited by the use case.
   'GET /portal/admin': async (event, context) => {
     const session = await p.app.session(readCookie(event, names.session));
     if (session === undefined) throw new InvalidTokenError('no_session');
-    const query = safeQuery(event);
-    const filters = {
-      idp: query['idp'] || undefined,
-      subject: query['subject'] || undefined,
-      entitlement: query['entitlement'] || undefined,
-      outcome: query['outcome'] || undefined,
-      from: query['from'] || undefined,
-      to: query['to'] || undefined,
-    };
-    const parameters = {
-      ...(filters.idp === undefined ? {} : { issuer: filters.idp }),
-      ...(filters.subject === undefined ? {} : { subject: filters.subject }),
-      ...(filters.entitlement === undefined ? {} : { entitlement: filters.entitlement }),
-      ...(filters.outcome === undefined ? {} : { outcome: filters.outcome }),
-      ...(filters.from === undefined ? {} : { from: filters.from }),
-      ...(filters.to === undefined ? {} : { to: filters.to }),
-      limit: '25',
-      ...(query['pageToken'] ? { pageToken: query['pageToken'] } : {}),
-    };
+    const { filters, parameters } = portalAuditQuery(safeQuery(event));
     const page = await p.app.auditTrail(session, parameters, context);
-    const nextPageUrl =
-      page.nextPageToken === undefined
-        ? undefined
-        : `/portal/admin?${new URLSearchParams({ ...Object.fromEntries(Object.entries(filters).filter((entry): entry is [string, string] => entry[1] !== undefined)), pageToken: page.nextPageToken }).toString()}`;
-    return htmlResponse(p.http, 200, adminAuditPage({ filters, records: page.records as never, nextPageUrl }));
+    const nextPageUrl = page.nextPageToken === undefined ? undefined : portalAuditPageUrl(filters, page.nextPageToken);
+    return htmlResponse(p.http, 200, adminAuditPage({ filters, records: page.records, nextPageUrl }));
   },
 
   'GET /portal/signed-out': async () =>

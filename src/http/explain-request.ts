@@ -50,3 +50,47 @@ const AUDIT_PARAMETERS = ['user', 'issuer', 'subject', 'entitlement', 'outcome',
 export function auditQueryParameters(event: APIGatewayProxyEventV2): AuditQueryParameters {
   return queryOf(event, AUDIT_PARAMETERS) as AuditQueryParameters;
 }
+
+/** The admin page's filter form (GET /portal/admin), each field's value or undefined when left empty. */
+export interface PortalAuditFilters {
+  readonly idp?: string | undefined;
+  readonly subject?: string | undefined;
+  readonly entitlement?: string | undefined;
+  readonly outcome?: string | undefined;
+  readonly from?: string | undefined;
+  readonly to?: string | undefined;
+}
+
+const PORTAL_FILTERS = {
+  idp: 'issuer',
+  subject: 'subject',
+  entitlement: 'entitlement',
+  outcome: 'outcome',
+  from: 'from',
+  to: 'to',
+} as const;
+/** The admin page's page size. */
+export const PORTAL_AUDIT_LIMIT = '25';
+
+/** The admin page's form as the audit query's parameters (its `idp` is the query's `issuer`), 25 records a page. */
+export function portalAuditQuery(query: Readonly<Record<string, string>>): {
+  filters: PortalAuditFilters;
+  parameters: AuditQueryParameters;
+} {
+  const filters: Record<string, string> = {};
+  const parameters: Record<string, string> = { limit: PORTAL_AUDIT_LIMIT };
+  for (const [field, parameter] of Object.entries(PORTAL_FILTERS)) {
+    const value = query[field];
+    if (value === undefined || value === '') continue;
+    filters[field] = value;
+    parameters[parameter] = value;
+  }
+  if (query['pageToken']) parameters['pageToken'] = query['pageToken'];
+  return { filters, parameters };
+}
+
+/** The next page of the admin page: the same filters and the page token. */
+export function portalAuditPageUrl(filters: PortalAuditFilters, pageToken: string): string {
+  const kept = Object.entries(filters).filter((entry): entry is [string, string] => entry[1] !== undefined);
+  return `/portal/admin?${new URLSearchParams([...kept, ['pageToken', pageToken]]).toString()}`;
+}

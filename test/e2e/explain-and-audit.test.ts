@@ -113,6 +113,26 @@ describe('explain: what a caller would get, and why', () => {
   });
 });
 
+describe('explain refuses bad input', () => {
+  it('answers 400 invalid_request for a bad id, output or query, or a body with other fields, and 401 without a token', async () => {
+    // Prepare
+    const alice = await tokenOf('alice');
+
+    // Act
+    const answers = await Promise.all([
+      call('GET', '/v1/explain/Not_An_Id', alice),
+      call('GET', '/v1/explain/photo-uploads?output=shell', alice),
+      call('GET', '/v1/explain/photo-uploads?verbose=1', alice),
+      call('POST', '/v1/explain', alice, { entitlement: 'photo-uploads', roleArn: 'arn:aws:iam::111111111111:role/x' }),
+    ]);
+    const anonymous = await fetch(`${stack().apiUrl}/v1/explain/photo-uploads`);
+
+    // Assess
+    expect(answers.map((a) => [a.status, a.json['error']])).toEqual(Array(4).fill([400, 'invalid_request']));
+    expect(anonymous.status).toBe(401);
+  });
+});
+
 describe('who got what', () => {
   let alice: string;
   let carol: string;
