@@ -1,3 +1,4 @@
+import type { ChainLink, StoredBatch } from '../domain/audit-chain.ts';
 import type { AuditRecord } from '../domain/audit-record.ts';
 import type { Entitlement } from '../domain/entitlement.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -179,6 +180,23 @@ export interface FederationKeyStore {
  */
 export interface AuditLog {
   record(record: AuditRecord): Promise<void>;
+}
+
+/**
+ * The audit trail's long-term store: batch objects that cannot be overwritten or deleted before their retention
+ * ends (S3 with Object Lock in compliance mode). `putBatch` writes only a new key: 'exists' when the key is taken.
+ */
+export interface AuditArchive {
+  putBatch(key: string, bytes: Buffer): Promise<'written' | 'exists'>;
+  getBatch(key: string): Promise<Buffer | undefined>;
+  /** Every batch object, with how many versions each key holds (verify). */
+  listBatches(): Promise<StoredBatch[]>;
+}
+
+/** The last batch of the export chain. `advance` moves it from `from` to `to`, and answers false when it had moved already. */
+export interface ExportHead {
+  read(): Promise<ChainLink | undefined>;
+  advance(from: ChainLink | undefined, to: ChainLink): Promise<boolean>;
 }
 
 /** One structured line per decision, the secondary sink when the audit table cannot be written. */
