@@ -1,6 +1,6 @@
 import { DeleteObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,21 +81,23 @@ describe('the audit trail: append-only, exported hash-chained to S3 Object Lock,
     expect(head.ObjectLockRetainUntilDate?.getTime()).toBeGreaterThan(Date.now());
   });
 
-  it('verifies from the command line too: npm run audit:verify -- --local', () => {
-    // Act
-    const run = spawnSync(
+  it('verifies from the command line too: npm run audit:verify -- --local', async () => {
+    // Act: not spawnSync, since the local S3 answers from this very process
+    const child = spawn(
       process.execPath,
       [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'src/tools/audit-bin.ts', 'verify', '--local', '--from', FROM],
       {
         cwd: ROOT,
         env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', KEYVEND_LOCAL_STATE: STATE_FILE },
-        encoding: 'utf8',
       },
     );
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
 
     // Assess
-    expect(run.stdout).toMatch(/^audit verified: \d+ batch\(es\)/);
-    expect(run.status).toBe(0);
+    expect(stdout).toMatch(/^audit verified: \d+ batch\(es\)/);
+    expect(status).toBe(0);
   });
 
   it('refuses to delete a locked batch version; a plain delete only hides the key, and verify still reads the batch', async () => {
