@@ -5,7 +5,7 @@
  */
 export const RESULT_MARKER = '@@keyvend-bench-result@@ ';
 
-export type FunctionName = 'credentials' | 'entitlements' | 'console' | 'portal' | 'portalSaml' | 'issuer';
+export type FunctionName = 'credentials' | 'entitlements' | 'console' | 'portal' | 'portalSaml' | 'issuer' | 'auditExport';
 
 export interface HandlerRequest {
   readonly method: 'GET' | 'POST';
@@ -68,19 +68,10 @@ export interface WarmPlan {
 }
 
 /**
- * The handler, the calls it cannot avoid (each made the way the broker makes it: KMS Sign only on the
- * keyvend-issuer path, whose STS call is AssumeRoleWithWebIdentity; AssumeRole on the assume-role path), and the
- * entitlement read together with a concurrent audit write, as the handler's own design makes them.
+ * The handler, and the calls it cannot avoid (each made the way the broker makes it: KMS Sign only on the
+ * keyvend-issuer path, whose STS call is AssumeRoleWithWebIdentity; AssumeRole on the assume-role path).
  */
-export const WARM_OPERATIONS = [
-  'handler',
-  'jwtVerify',
-  'batchGetItem',
-  'kmsSign',
-  'stsCall',
-  'putItem',
-  'readWithConcurrentWrite',
-] as const;
+export const WARM_OPERATIONS = ['handler', 'jwtVerify', 'batchGetItem', 'kmsSign', 'stsCall', 'putItem'] as const;
 export type WarmOperation = (typeof WARM_OPERATIONS)[number];
 
 export interface WarmResult {
@@ -89,4 +80,13 @@ export interface WarmResult {
   readonly auditItemBytes: number;
   readonly policyChars: number;
   readonly tagCount: number;
+  /** Bytes the handler wrote to stdout (its log lines, which CloudWatch Logs ingests) per measured call. */
+  readonly logBytesPerCall: number;
+  /** Capacity units DynamoDB reports (ReturnConsumedCapacity INDEXES) for the request's read and its audit write. */
+  readonly capacity: {
+    readonly readUnits: number;
+    readonly writeUnits: number;
+    readonly writeTableUnits: number;
+    readonly writeIndexUnits: Readonly<Record<string, number>>;
+  };
 }

@@ -48,6 +48,7 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 function requestFor(name: FunctionName, token: string): HandlerRequest | undefined {
   switch (name) {
     case 'portalSaml':
+    case 'auditExport':
       return undefined;
     case 'credentials':
       return {
@@ -242,14 +243,6 @@ function writeResults(r: {
       (_, i) => (x.jwtVerify[i] ?? 0) + (x.batchGetItem[i] ?? 0) + (x.kmsSign[i] ?? 0) + (x.stsCall[i] ?? 0) + (x.putItem[i] ?? 0),
     );
   const unavoidable = summarize(unavoidableOf(s));
-  // The handler's own design writes the audit record twice, the first write in parallel with the read.
-  const concurrentPair = summarize(s.readWithConcurrentWrite);
-  const designPath = summarize(
-    s.handler.map(
-      (_, i) =>
-        (s.jwtVerify[i] ?? 0) + (s.readWithConcurrentWrite[i] ?? 0) + (s.kmsSign[i] ?? 0) + (s.stsCall[i] ?? 0) + (s.putItem[i] ?? 0),
-    ),
-  );
   const a = r.warmAssumeRole.samples;
   const handlerAssumeRole = summarize(a.handler);
   const unavoidableAssumeRole = summarize(unavoidableOf(a));
@@ -309,7 +302,8 @@ function writeResults(r: {
             .map((b) => b.name)
             .join(', ')}. ` +
             "portalSaml's first request needs a signed response from a SAML IdP for the portal's ACS, which the bench's stack does not run; " +
-            "its size is above, and its code path is the credentials function's SAML path plus the portal session.",
+            "its size is above, and its code path is the credentials function's SAML path plus the portal session. auditExport has no HTTP request: " +
+            'it runs once per stream batch (up to 100 decisions), off the request path.',
           '',
         ]
       : []),
@@ -345,36 +339,105 @@ function writeResults(r: {
     `Ratio handler / unavoidable on this path: ${(handlerAssumeRole.median / unavoidableAssumeRole.median).toFixed(2)} at the median, ${(handlerAssumeRole.p99 / unavoidableAssumeRole.p99).toFixed(2)} at p99. ` +
       `keyvend-issuer handler / assume-role handler: ${(handler.median / handlerAssumeRole.median).toFixed(2)} at the median (two processes one after the other, so this ratio is less robust than the ones above).`,
     '',
-    'The handler writes the audit record twice: a pending record, in parallel with the entitlement read, before STS is called, and the closing grant after STS and before the ' +
-      'credentials are returned, so that no credential can exist without a record even if the function dies between the two. The sum above counts one write, as the issue defines it. ' +
-      'The same run also measured the read and a write made concurrently, as the handler makes them, and so the critical path of that design (JWT + read ∥ write + Sign + AssumeRoleWithWebIdentity + write):',
+    'The handler writes one audit item per decision, after STS and before the credentials are returned (ADR 0011); before STS it logs the attempt. ' +
+      'So its critical path is the sum above plus its own work; the pending record of ADR 0002, written beside the entitlement read, is gone.',
     '',
-    '| | median | p99 | min | max |',
-    '|---|---:|---:|---:|---:|',
-    row('entitlement read ∥ audit write', concurrentPair),
-    row('design critical path, per iteration', designPath),
-    '',
-    `Handler / design critical path: ${(handler.median / designPath.median).toFixed(2)} at the median, ${(handler.p99 / designPath.p99).toFixed(2)} at p99.`,
-    '',
-    '## Where the time above the unavoidable calls goes',
-    '',
-    `Of the ${fmt(handler.median - unavoidable.median)} ms (median) between the handler and the sum of the unavoidable calls, ` +
-      `${fmt(designPath.median - unavoidable.median)} ms is the pending audit write: DynamoDB Local served the concurrent read and write in ` +
-      `${fmt(concurrentPair.median)} ms, against ${fmt(ops.batchGetItem.median)} ms for the read alone and ${fmt(ops.putItem.median)} ms for the write alone, so the write made "in parallel" still lengthens the path. ` +
-      `The remaining ${fmt(handler.median - designPath.median)} ms is the handler's own work. A CPU profile of the warm process ` +
-      '(`BENCH_READABLE=1 BENCH_WARM_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench`) puts about 1 ms of synchronous CPU per request in the handler itself ' +
-      '(SDK request signing and (de)serialisation for one more call than the unavoidable ones, marshalling the audit record twice, jose, middy, the decision log line), and most of the ' +
-      "rest of the process's CPU in loopback socket writes, which the unavoidable calls pay too.",
-    '',
-    'Dropping the pending record would remove that part, but it is what guarantees that no credential exists without an audit record ' +
-      "(a crash between AssumeRole and the closing write leaves a pending record naming the caller and the entitlement), so it stays: the fix is not in the handler's overhead. " +
-      'Against DynamoDB proper, where the two requests ' +
-      'overlap on the server, its cost is expected to be closer to max(read, write) than to their sum; that is not measured here.',
-    '',
+    ...costSection(r.warm, handler),
     `Tuning: BENCH_COLD_STARTS (${COLD_STARTS}), BENCH_WARMUP_CALLS (${WARMUP_CALLS}), BENCH_MEASURED_CALLS (${MEASURED_CALLS}).`,
     '',
   ];
   writeFileSync(join(ROOT, 'bench/results.md'), lines.join('\n'));
+}
+
+/**
+ * List prices used for the cost per grant: us-east-1, on-demand, no free tier, from each service's pricing page
+ * (aws.amazon.com/<service>/pricing), written down 2026-11-29 as known then (this machine cannot fetch the pages).
+ * Check them before relying on the totals.
+ */
+const PRICES = {
+  lambdaArmGbSecond: 0.0000133334,
+  lambdaRequest: 0.2 / 1e6,
+  httpApiRequest: 1.0 / 1e6,
+  dynamoWriteUnit: 0.625 / 1e6,
+  dynamoReadUnit: 0.125 / 1e6,
+  /** KMS: requests involving RSA 2048 keys are priced as symmetric ones; other asymmetric requests (ECC, larger RSA) five times that. */
+  kmsRsa2048Request: 0.03 / 1e4,
+  kmsOtherAsymmetricRequest: 0.15 / 1e4,
+  logsIngestedGb: 0.5,
+  s3Put: 0.005 / 1e3,
+} as const;
+/** What an exported batch holds at most (serverless.yml's batchSize): the export's PUT, invocation and head moves are shared by it. */
+const EXPORT_BATCH = 100;
+/** The handler's duration in AWS is longer than here (KMS, STS and DynamoDB over the network): the cost is also given for this. */
+const AWS_DURATION_MS = 120;
+
+function costSection(warm: WarmResult, handler: Summary): string[] {
+  const c = warm.capacity;
+  const indexUnits = Object.values(c.writeIndexUnits).reduce((a, b) => a + b, 0);
+  const memoryGb = LAMBDA.memoryMb / 1024;
+  const lambdaAt = (ms: number) => memoryGb * (Math.ceil(ms) / 1000) * PRICES.lambdaArmGbSecond + PRICES.lambdaRequest;
+  const perGrant: [string, number, string][] = [
+    ['API Gateway HTTP API request', PRICES.httpApiRequest, '1 request'],
+    [
+      'Lambda (credentials), local median duration',
+      lambdaAt(handler.median),
+      `${fmt(handler.median)} ms at ${LAMBDA.memoryMb} MB, arm64, + 1 request`,
+    ],
+    ['KMS Sign (RSA_2048 key)', PRICES.kmsRsa2048Request, '1 request'],
+    ['STS AssumeRoleWithWebIdentity', 0, 'STS has no charge'],
+    ['DynamoDB entitlement read', c.readUnits * PRICES.dynamoReadUnit, `${c.readUnits} RRU (consistent BatchGetItem)`],
+    [
+      'DynamoDB audit write',
+      c.writeUnits * PRICES.dynamoWriteUnit,
+      `${c.writeUnits} WRU: ${c.writeTableUnits} table + ${indexUnits} in ${Object.keys(c.writeIndexUnits).length} index(es) (${warm.auditItemBytes}-byte item)`,
+    ],
+    [
+      'CloudWatch Logs ingestion',
+      (warm.logBytesPerCall / 1024 ** 3) * PRICES.logsIngestedGb,
+      `${Math.round(warm.logBytesPerCall)} bytes of log lines`,
+    ],
+    [
+      `audit export (per grant, batches of ${EXPORT_BATCH})`,
+      (PRICES.s3Put + lambdaAt(50) + 2 * PRICES.dynamoWriteUnit + PRICES.dynamoReadUnit) / EXPORT_BATCH,
+      '1 S3 PUT, 1 invocation of ~50 ms, the head read and moved, per batch; stream reads by Lambda are free',
+    ],
+  ];
+  const total = perGrant.reduce((sum, [, dollars]) => sum + dollars, 0);
+  const million = (d: number) => `$${(d * 1e6).toFixed(2)}`;
+  const awsLambda = lambdaAt(AWS_DURATION_MS) - lambdaAt(handler.median);
+  const levers: [string, number][] = [
+    ['a Function URL front door instead of the HTTP API (drops API Gateway)', -PRICES.httpApiRequest],
+    [
+      'keys-only query indexes (an index write costs 1 WRU instead of the item size)',
+      -(indexUnits - Object.keys(c.writeIndexUnits).length) * PRICES.dynamoWriteUnit,
+    ],
+    ['the credential cache at 90% hits (KMS Sign and STS once per ten requests)', -0.9 * PRICES.kmsRsa2048Request],
+    ['an ECC_NIST_P256 signing key instead of RSA_2048 (ES256)', PRICES.kmsOtherAsymmetricRequest - PRICES.kmsRsa2048Request],
+    [`the Lambda duration in AWS (${AWS_DURATION_MS} ms instead of ${fmt(handler.median)} ms here)`, awsLambda],
+  ];
+  return [
+    '## Cost per grant (issue 13 item 6)',
+    '',
+    "Per `POST /v1/credentials` grant on the keyvend-issuer path, from what this run measured: the capacity DynamoDB Local reports for the request's read and its one audit write " +
+      "(`ReturnConsumedCapacity: INDEXES`, the broker's own item), the bytes the handler logged per call, and its median duration. Prices: us-east-1 list prices, on demand, no free tier, " +
+      'as the pricing pages of Lambda, API Gateway, DynamoDB, KMS, CloudWatch and S3 give them (constants `PRICES` in bench/run.ts, written down 2026-11-29 from those pages as known then; ' +
+      'this machine cannot fetch them, so check them before relying on the totals).',
+    '',
+    '| part | per million grants | what |',
+    '|---|---:|---|',
+    ...perGrant.map(([part, dollars, what]) => `| ${part} | ${million(dollars)} | ${what} |`),
+    `| **total** | **${million(total)}** | aim ≤ $2.00: ${total * 1e6 <= 2 ? 'met' : '**not met**'} |`,
+    '',
+    'What would move it (per million grants; negative is a saving):',
+    '',
+    '| change | per million grants |',
+    '|---|---:|',
+    ...levers.map(([change, dollars]) => `| ${change} | ${dollars < 0 ? '-' : '+'}${million(Math.abs(dollars))} |`),
+    '',
+    'The capacity is what DynamoDB Local reports for the table as created from serverless.yml, so it follows the indexes declared there (an index write is charged by the item size it projects). ' +
+      'KMS Sign dominates on this path; the credential cache (issue 14) pays it once per distinct session instead of once per request. STS itself is free, but its per-account request quota is the other reason for the cache.',
+    '',
+  ];
 }
 
 await main();

@@ -139,7 +139,6 @@ const operations: Record<Exclude<WarmOperation, 'handler'>, () => Promise<unknow
           }),
         ),
   putItem: () => putAuditItem(),
-  readWithConcurrentWrite: () => Promise.all([readEntitlement(), putAuditItem()]),
 };
 for (const operation of Object.values(operations)) await operation(); // warm their connections and caches too
 
@@ -149,16 +148,51 @@ const timed = async (op: WarmOperation, run: () => Promise<unknown>) => {
   await run();
   samples[op].push(Number(process.hrtime.bigint() - start) / 1e6);
 };
+// What the handler logs per call: its lines go to stdout, which Lambda sends to CloudWatch Logs.
+let logBytes = 0;
+const write = process.stdout.write.bind(process.stdout);
+const countingWrite = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  logBytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+  return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+}) as typeof process.stdout.write;
 for (let i = 0; i < plan.measuredCalls; i++) {
+  process.stdout.write = countingWrite;
   await timed('handler', callHandler);
+  process.stdout.write = write;
   for (const [op, run] of Object.entries(operations)) await timed(op as WarmOperation, run);
 }
+
+// The capacity DynamoDB charges for the request's read and its one audit write, as it reports it.
+const read = await dynamo.send(
+  new BatchGetCommand({
+    RequestItems: { [plan.entitlementsTable]: { Keys: batchKeys, ConsistentRead: true } },
+    ReturnConsumedCapacity: 'INDEXES',
+  }),
+);
+const written = await dynamo.send(
+  new PutCommand({
+    TableName: plan.auditTable,
+    Item: { ...audit, eventId: randomUUID() },
+    ConditionExpression: 'attribute_not_exists(eventId)',
+    ReturnConsumedCapacity: 'INDEXES',
+  }),
+);
+const writeIndexUnits = Object.fromEntries(
+  Object.entries(written.ConsumedCapacity?.GlobalSecondaryIndexes ?? {}).map(([name, c]) => [name, c.CapacityUnits ?? 0]),
+);
 
 const result: WarmResult = {
   samples,
   auditItemBytes: Buffer.byteLength(JSON.stringify(audit)),
   policyChars: session.policy?.length ?? 0,
   tagCount: session.tags.length,
+  logBytesPerCall: logBytes / plan.measuredCalls,
+  capacity: {
+    readUnits: (read.ConsumedCapacity ?? []).reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0),
+    writeUnits: written.ConsumedCapacity?.CapacityUnits ?? 0,
+    writeTableUnits: written.ConsumedCapacity?.Table?.CapacityUnits ?? 0,
+    writeIndexUnits,
+  },
 };
 process.stdout.write(`${RESULT_MARKER}${JSON.stringify(result)}\n`);
 process.exit(0);

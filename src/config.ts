@@ -148,7 +148,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!ROLE_PATTERN.test(pattern)) throw new ConfigError(`KEYVEND_ALLOWED_ROLE_ARNS: ${pattern} is not a role ARN pattern`);
   }
 
-  const retention = Number(env['KEYVEND_AUDIT_RETENTION_DAYS'] ?? '400');
+  const retention = Number(env['KEYVEND_AUDIT_RETENTION_DAYS'] ?? '30');
   if (!Number.isInteger(retention) || retention < 1 || retention > 3650) {
     throw new ConfigError('KEYVEND_AUDIT_RETENTION_DAYS must be a whole number of days between 1 and 3650');
   }
@@ -477,5 +477,51 @@ function loadPortalConfig(
     clientSecret,
     sessionKey,
     sessionSeconds,
+  });
+}
+
+/** What the audit export function (and `keyvend audit verify`) needs: the table, the export head and the archive bucket. */
+export interface AuditExportConfig {
+  readonly region: string;
+  readonly auditTable: string;
+  readonly exportHeadTable: string;
+  readonly archiveBucket: string;
+  /** How long each batch object is locked (S3 Object Lock, compliance mode): the long-term retention. */
+  readonly archiveRetentionDays: number;
+  readonly localMode: boolean;
+  readonly dynamoDbEndpoint: string | undefined;
+  readonly s3Endpoint: string | undefined;
+}
+
+/**
+ * The audit export's own configuration: it reads no issuer, role or key setting, so it refuses to start only for
+ * what it uses. Endpoints are for local mode only, as for the other functions.
+ */
+export function loadAuditExportConfig(env: Record<string, string | undefined> = process.env): AuditExportConfig {
+  const required = (name: string): string => {
+    const value = env[name]?.trim();
+    if (!value) throw new ConfigError(`${name} is required`);
+    return value;
+  };
+  const localMode = env['KEYVEND_LOCAL_MODE']?.trim().toLowerCase() === 'true';
+  const endpoint = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    if (!value) return undefined;
+    if (!localMode) throw new ConfigError(`${name} is for local mode only`);
+    return new URL(value).toString();
+  };
+  const retention = Number(env['KEYVEND_AUDIT_ARCHIVE_RETENTION_DAYS'] ?? '2557');
+  if (!Number.isInteger(retention) || retention < 1 || retention > 36_500) {
+    throw new ConfigError('KEYVEND_AUDIT_ARCHIVE_RETENTION_DAYS must be a whole number of days between 1 and 36500');
+  }
+  return Object.freeze({
+    region: env['AWS_REGION']?.trim() || 'us-east-1',
+    auditTable: required('KEYVEND_AUDIT_TABLE'),
+    exportHeadTable: required('KEYVEND_AUDIT_EXPORT_HEAD_TABLE'),
+    archiveBucket: required('KEYVEND_AUDIT_ARCHIVE_BUCKET'),
+    archiveRetentionDays: retention,
+    localMode,
+    dynamoDbEndpoint: endpoint('KEYVEND_DYNAMODB_ENDPOINT'),
+    s3Endpoint: endpoint('KEYVEND_S3_ENDPOINT'),
   });
 }

@@ -3,9 +3,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAuditLog } from './adapters/dynamodb/dynamodb-audit-log.ts';
+import { DynamoDbExportHead } from './adapters/dynamodb/dynamodb-export-head.ts';
+import { auditChangesOf, type StreamRecord } from './adapters/dynamodb/stream-changes.ts';
+import { S3AuditArchive } from './adapters/s3/s3-audit-archive.ts';
+import { makeExportAudit } from './app/export-audit.ts';
 import { DynamoDbEntitlementStore } from './adapters/dynamodb/dynamodb-entitlement-store.ts';
 import { DynamoDbReplayCache } from './adapters/dynamodb/dynamodb-replay-cache.ts';
 import { DynamoDbAuditReader } from './adapters/dynamodb/dynamodb-audit-reader.ts';
@@ -23,7 +28,7 @@ import { makeIssueCredentials } from './app/issue-credentials.ts';
 import { makeListEntitlements } from './app/list-entitlements.ts';
 import { type KnownIdentityProvider, makeExplain, makeExplainAs } from './app/explain.ts';
 import { makeMyGrants, makeQueryAudit, makeQueryAuditAs } from './app/audit-queries.ts';
-import { type Config, ConfigError, loadConfig, roleArnMatcher } from './config.ts';
+import { type AuditExportConfig, type Config, ConfigError, loadAuditExportConfig, loadConfig, roleArnMatcher } from './config.ts';
 import { FederationConsoleSignin } from './adapters/signin/federation-console-signin.ts';
 import { makeIssueConsoleUrl } from './app/issue-console-url.ts';
 import { OidcPortalLogin } from './adapters/oidc/oidc-portal-login.ts';
@@ -364,3 +369,34 @@ export const revocations = /* @__PURE__ */ once(() => {
   });
   return boundedEach(admin);
 });
+/**
+ * The audit export (function auditExport): the audit table's stream, batch by batch, into the hash-chained
+ * archive. Its own configuration, so it needs no issuer or key setting. The local stack composes the same
+ * exporter with its own endpoints (infra/local/stack.ts).
+ */
+export function makeAuditStreamExporter(c: AuditExportConfig) {
+  const settings = (endpoint: string | undefined) => ({
+    region: c.region,
+    maxAttempts: ATTEMPTS.maxAttempts,
+    requestHandler: ATTEMPTS.requestHandler,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(c.localMode ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+  });
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(settings(c.dynamoDbEndpoint)));
+  // Path-style addressing only against the local S3 emulator, whose endpoint is an IP address.
+  const s3 = new S3Client({ ...settings(c.s3Endpoint), ...(c.s3Endpoint === undefined ? {} : { forcePathStyle: true }) });
+  const exportAudit = makeExportAudit({
+    archive: new S3AuditArchive(s3, c.archiveBucket, c.archiveRetentionDays),
+    head: new DynamoDbExportHead(dynamo, c.exportHeadTable),
+    clock: systemClock,
+  });
+  return {
+    exportBatch: (records: readonly StreamRecord[]) => exportAudit(auditChangesOf(records)),
+    close: () => {
+      dynamo.destroy();
+      s3.destroy();
+    },
+  };
+}
+
+export const exportAuditStream = /* @__PURE__ */ once(() => makeAuditStreamExporter(loadAuditExportConfig()).exportBatch);

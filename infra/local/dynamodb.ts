@@ -99,7 +99,7 @@ export const CFN_TAGS = [
  */
 export function tableDefinitionsFromServerlessYml(
   path: string,
-  names: { entitlements: string; audit: string; samlReplay?: string },
+  names: { entitlements: string; audit: string; samlReplay?: string; auditExportHead?: string },
 ): CreateTableCommandInput[] {
   const document = parse(readFileSync(path, 'utf8'), { customTags: CFN_TAGS as never }) as {
     resources: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
@@ -108,6 +108,7 @@ export function tableDefinitionsFromServerlessYml(
     EntitlementsTable: names.entitlements,
     AuditTable: names.audit,
     SamlReplayTable: names.samlReplay ?? 'keyvend-local-saml-replay',
+    AuditExportHeadTable: names.auditExportHead ?? 'keyvend-local-audit-export-head',
   };
   return Object.entries(document.resources.Resources)
     .filter(([, resource]) => resource.Type === 'AWS::DynamoDB::Table')
@@ -121,6 +122,10 @@ export function tableDefinitionsFromServerlessYml(
         AttributeDefinitions: p['AttributeDefinitions'],
         KeySchema: p['KeySchema'],
         ...(p['GlobalSecondaryIndexes'] === undefined ? {} : { GlobalSecondaryIndexes: p['GlobalSecondaryIndexes'] }),
+        // DynamoDB Local serves streams (the audit export reads the audit table's); dynalite has none.
+        ...(p['StreamSpecification'] === undefined
+          ? {}
+          : { StreamSpecification: { StreamEnabled: true, ...(p['StreamSpecification'] as object) } }),
       } as CreateTableCommandInput;
     });
 }

@@ -1,7 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -22,6 +23,10 @@ import {
 import { type LocalManagedPolicy, type LocalPrincipal, type LocalRole, type StsEmulator, startStsEmulator } from './sts-emulator/index.ts';
 import type { SecretsManagerEmulator } from './secrets-manager/index.ts';
 import { type KmsEmulator, startKmsEmulator } from './kms/index.ts';
+import { type S3Emulator, startS3Emulator } from './s3/index.ts';
+import { type LocalStreamExport, startLocalStreamExport } from './audit-export.ts';
+import { makeAuditStreamExporter } from '../../src/container.ts';
+import { loadAuditExportConfig } from '../../src/config.ts';
 import { federationPrincipals, resolveOidcProviders, samlProvidersOf, startFederationSecrets, type VendingWorld } from './vending-world.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -31,7 +36,11 @@ export const LOCAL_TABLES = {
   entitlements: 'keyvend-local-entitlements',
   audit: 'keyvend-local-audit',
   samlReplay: 'keyvend-local-saml-replay',
+  auditExportHead: 'keyvend-local-audit-export-head',
 } as const;
+/** The local audit archive bucket (S3 emulator, Object Lock with this default retention). */
+export const LOCAL_AUDIT_BUCKET = 'keyvend-local-audit-archive';
+const LOCAL_AUDIT_RETENTION_DAYS = 1;
 
 export interface LocalStackOptions {
   /** Ports: 0 or undefined picks a free one, except where `npm start` fixes them for its instructions. */
@@ -81,6 +90,14 @@ export interface LocalStack {
   /** The broker's environment, so a test can start a second broker with one thing changed. */
   readonly brokerEnv: Readonly<Record<string, string>>;
   readonly documentClient: DynamoDBDocumentClient;
+  /**
+   * The audit export (absent on dynalite, which has no streams): the local S3 with the Object-Locked archive bucket,
+   * and the stream poller that runs the auditExport function's exporter; `drain()` waits until every change made so
+   * far is exported.
+   */
+  readonly auditExport:
+    | { readonly s3: S3Emulator; readonly bucket: string; readonly exportHeadTable: string; drain(): Promise<void> }
+    | undefined;
   /**
    * Replaces the running broker with one whose environment differs by `changes` (a key set to undefined is
    * removed), on the same port, so its issuer URL stays the one the STS emulator trusts (key rotation tests).
@@ -176,6 +193,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await applyEntitlements(documentClient, LOCAL_TABLES.entitlements, check.entries, { prune: true });
     log(`seeded ${check.entries.length} entitlement(s) from ${entitlementsFile}`);
 
+    const auditExport = dynamo.engine === 'dynamodb-local' ? await startAuditExport(dynamo.endpoint, closers, log) : undefined;
+
     const federation = await startFederationSecrets(roles, roles.accountId, broker);
     closers.push(() => federation.secrets.close());
     const brokerEnv: Record<string, string> = {
@@ -250,15 +269,72 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         dynamodbEndpoint: dynamo.endpoint,
         region: 'us-east-1',
         tables: { entitlements: LOCAL_TABLES.entitlements, audit: LOCAL_TABLES.audit },
+        ...(auditExport === undefined
+          ? {}
+          : { audit: { s3Endpoint: auditExport.s3.url, bucket: auditExport.bucket, exportHeadTable: auditExport.exportHeadTable } }),
       });
       // First to run on close: tools stop finding the stack before it goes away.
       closers.push(async () => removeLocalStackState(stateFile));
     }
-    return { apiUrl, idp, sts, secretsManager: federation.secrets, kms, dynamo, roles, brokerEnv, documentClient, restartBroker, close };
+    return {
+      apiUrl,
+      idp,
+      sts,
+      secretsManager: federation.secrets,
+      kms,
+      dynamo,
+      roles,
+      brokerEnv,
+      documentClient,
+      auditExport,
+      restartBroker,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/**
+ * The audit export as in AWS: a local S3 with the archive bucket (Object Lock, COMPLIANCE) kept in a temporary
+ * folder, and the audit table's stream polled into the exporter the auditExport function runs, composed from the
+ * same configuration loader with local endpoints.
+ */
+async function startAuditExport(
+  dynamoEndpoint: string,
+  closers: Array<() => Promise<void>>,
+  log: (line: string) => void,
+): Promise<{ s3: S3Emulator; bucket: string; exportHeadTable: string; drain(): Promise<void> }> {
+  const root = mkdtempSync(join(tmpdir(), 'keyvend-local-s3-'));
+  closers.push(async () => rmSync(root, { recursive: true, force: true }));
+  const s3 = await startS3Emulator({
+    root,
+    buckets: [{ name: LOCAL_AUDIT_BUCKET, objectLock: { defaultRetentionDays: LOCAL_AUDIT_RETENTION_DAYS } }],
+  });
+  closers.push(() => s3.close());
+  const exporter = makeAuditStreamExporter(
+    loadAuditExportConfig({
+      KEYVEND_LOCAL_MODE: 'true',
+      KEYVEND_AUDIT_TABLE: LOCAL_TABLES.audit,
+      KEYVEND_AUDIT_EXPORT_HEAD_TABLE: LOCAL_TABLES.auditExportHead,
+      KEYVEND_AUDIT_ARCHIVE_BUCKET: LOCAL_AUDIT_BUCKET,
+      KEYVEND_AUDIT_ARCHIVE_RETENTION_DAYS: String(LOCAL_AUDIT_RETENTION_DAYS),
+      KEYVEND_DYNAMODB_ENDPOINT: dynamoEndpoint,
+      KEYVEND_S3_ENDPOINT: s3.url,
+    }),
+  );
+  closers.push(async () => exporter.close());
+  const poller: LocalStreamExport = await startLocalStreamExport({
+    endpoint: dynamoEndpoint,
+    tableName: LOCAL_TABLES.audit,
+    exportBatch: exporter.exportBatch,
+    log,
+    intervalMs: 500,
+  });
+  closers.push(() => poller.close());
+  log(`audit export: the audit table's stream to s3://${LOCAL_AUDIT_BUCKET} on the local S3 at ${s3.url}`);
+  return { s3, bucket: LOCAL_AUDIT_BUCKET, exportHeadTable: LOCAL_TABLES.auditExportHead, drain: () => poller.drain() };
 }
 
 /**

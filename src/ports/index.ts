@@ -1,4 +1,5 @@
 import type { AuditCursor, AuditQuery } from '../domain/audit-query.ts';
+import type { ChainLink, StoredBatch } from '../domain/audit-chain.ts';
 import type { AuditRecord } from '../domain/audit-record.ts';
 import type { Entitlement } from '../domain/entitlement.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -259,6 +260,23 @@ export interface AuditRecordLookup {
   get(eventId: string): Promise<AuditRecord | undefined>;
   /** True when any record names this person as the caller (the `byUser` index). */
   hasRecordsFor(userKey: string): Promise<boolean>;
+}
+
+/**
+ * The audit trail's long-term store: batch objects that cannot be overwritten or deleted before their retention
+ * ends (S3 with Object Lock in compliance mode). `putBatch` writes only a new key: 'exists' when the key is taken.
+ */
+export interface AuditArchive {
+  putBatch(key: string, bytes: Buffer): Promise<'written' | 'exists'>;
+  getBatch(key: string): Promise<Buffer | undefined>;
+  /** Every batch object, with how many versions each key holds (verify). */
+  listBatches(): Promise<StoredBatch[]>;
+}
+
+/** The last batch of the export chain. `advance` moves it from `from` to `to`, and answers false when it had moved already. */
+export interface ExportHead {
+  read(): Promise<ChainLink | undefined>;
+  advance(from: ChainLink | undefined, to: ChainLink): Promise<boolean>;
 }
 
 /** One structured line per decision, the secondary sink when the audit table cannot be written. */

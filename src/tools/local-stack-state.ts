@@ -12,6 +12,8 @@ export interface LocalStackState {
   readonly dynamodbEndpoint: string;
   readonly region: string;
   readonly tables: { readonly entitlements: string; readonly audit: string };
+  /** The audit export (absent when the stack runs dynalite, which has no streams): `npm run audit:verify -- --local`. */
+  readonly audit?: { readonly s3Endpoint: string; readonly bucket: string; readonly exportHeadTable: string };
 }
 
 /** `.local/stack.json` under the working directory (npm runs scripts in the package root), or $KEYVEND_LOCAL_STATE. */

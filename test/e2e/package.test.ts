@@ -105,6 +105,20 @@ const ROLES: Record<string, unknown[][]> = {
     ],
     ['Logs', LOGS, logsOf('issuer')],
   ],
+  AuditExportFunctionRole: [
+    [
+      'ReadAuditStream',
+      ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+      { 'Fn::GetAtt': ['AuditTable', 'StreamArn'] },
+    ],
+    ['MoveExportHead', ['dynamodb:GetItem', 'dynamodb:PutItem'], arnOf('AuditExportHeadTable')],
+    [
+      'WriteLockedBatches',
+      ['s3:GetObject', 's3:PutObject', 's3:PutObjectRetention'],
+      { 'Fn::Sub': '${AuditArchiveBucket.Arn}/audit-chain/*' },
+    ],
+    ['Logs', LOGS, logsOf('auditExport')],
+  ],
 };
 const MINTING_ROLES = ['CredentialsFunctionRole', 'ConsoleFunctionRole', 'PortalFunctionRole'];
 
@@ -235,8 +249,9 @@ describe('npx osls package works offline and writes the stack the issue asks for
       portalSaml: 975,
       issuer: 600,
       revocations: 600,
+      auditExport: 600,
     };
-    const handlerFile: Record<string, string> = { portalSaml: 'portal-saml' };
+    const handlerFile: Record<string, string> = { portalSaml: 'portal-saml', auditExport: 'audit-export' };
     // Act
     const zips = Object.fromEntries(Object.keys(limitKiB).map((name) => [name, zipEntries(join(dir, `.serverless/${name}.zip`))]));
     // Assess
@@ -251,14 +266,14 @@ describe('npx osls package works offline and writes the stack the issue asks for
     expect(code('credentials')).toContain('xml-encryption.decrypt is not bundled');
     expect(code('portalSaml')).toContain('xml-encryption.decrypt is not bundled');
     expect(code('credentials')).not.toContain('encryption without encrypted key is not supported yet');
-    for (const name of ['entitlements', 'audit', 'console', 'portal', 'issuer', 'revocations'])
+    for (const name of ['entitlements', 'audit', 'console', 'portal', 'issuer', 'revocations', 'auditExport'])
       expect(code(name)).not.toMatch(/node-saml|xml-crypto|DOMParser/);
   });
 
   it('declares the tables on demand with point-in-time recovery, and TTL on the audit and SAML replay tables', () => {
     // Assess
     const tables = Object.fromEntries(ofType('AWS::DynamoDB::Table'));
-    expect(Object.keys(tables).sort()).toEqual(['AuditTable', 'EntitlementsTable', 'SamlReplayTable']);
+    expect(Object.keys(tables).sort()).toEqual(['AuditExportHeadTable', 'AuditTable', 'EntitlementsTable', 'SamlReplayTable']);
     for (const table of Object.values(tables)) {
       expect(table.Properties['BillingMode']).toBe('PAY_PER_REQUEST');
       expect(table.Properties['PointInTimeRecoverySpecification']).toEqual({ PointInTimeRecoveryEnabled: true });
@@ -314,6 +329,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'functions/issuer.handler': 'IssuerFunctionRole',
       'functions/audit.handler': 'AuditFunctionRole',
       'functions/revocations.handler': 'RevocationsFunctionRole',
+      'functions/audit-export.handler': 'AuditExportFunctionRole',
     });
     expect(
       ofType('AWS::IAM::Role')
@@ -396,6 +412,80 @@ describe('npx osls package works offline and writes the stack the issue asks for
       KEYVEND_TOKEN_AUDIENCE: 'sts.amazonaws.com',
     });
     expect(outputs['IssuerUrl']?.Value).toEqual({ 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] });
+  });
+
+  it('keeps the audit table append-only: a resource policy denies updates and deletes to all but the break-glass role', () => {
+    // Prepare
+    const table = resources['AuditTable']?.Properties ?? {};
+    const breakGlass = {
+      'Fn::If': [
+        'HasBreakGlassRoleArn',
+        '',
+        { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/keyvend-prod-audit-break-glass' },
+      ],
+    };
+    const tableArn = { 'Fn::Sub': 'arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/keyvend-prod-audit' };
+
+    // Assess: the stream carries both images, so an overwrite or a deletion is itself exported
+    expect(table['StreamSpecification']).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    expect(table['ResourcePolicy']['PolicyDocument']['Statement']).toEqual([
+      {
+        Sid: 'AuditItemsAreNeverUpdatedOrDeleted',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:PartiQLDelete', 'dynamodb:PartiQLUpdate'],
+        Resource: tableArn,
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': breakGlass } },
+      },
+      {
+        Sid: 'OnlyAnonymousAggregatesAreUpdated',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'dynamodb:UpdateItem',
+        Resource: tableArn,
+        Condition: {
+          ArnNotEquals: { 'aws:PrincipalArn': breakGlass },
+          'ForAnyValue:StringNotLike': { 'dynamodb:LeadingKeys': ['anon#*'] },
+        },
+      },
+    ]);
+    // No function role may update or delete audit items in the first place.
+    for (const roleId of Object.keys(ROLES)) {
+      expect(JSON.stringify(statementsOf(roleId))).not.toMatch(/dynamodb:(UpdateItem|DeleteItem|BatchWriteItem)/);
+    }
+  });
+
+  it('exports the audit stream to a bucket with Object Lock in compliance mode, versioned, private and TLS only', () => {
+    // Prepare
+    const bucket = resources['AuditArchiveBucket']?.Properties ?? {};
+    const policy = resources['AuditArchiveBucketPolicy']?.Properties ?? {};
+    const mapping = ofType('AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties);
+
+    // Assess
+    expect(bucket['ObjectLockEnabled']).toBe(true);
+    expect(bucket['ObjectLockConfiguration']).toEqual({
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: '2557' } },
+    });
+    expect(bucket['VersioningConfiguration']).toEqual({ Status: 'Enabled' });
+    expect(bucket['PublicAccessBlockConfiguration']).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(policy['PolicyDocument']['Statement']).toEqual([
+      expect.objectContaining({ Effect: 'Deny', Principal: '*', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    ]);
+    expect(mapping).toEqual([
+      expect.objectContaining({
+        EventSourceArn: { 'Fn::GetAtt': ['AuditTable', 'StreamArn'] },
+        StartingPosition: 'TRIM_HORIZON',
+        ParallelizationFactor: 1,
+        MaximumRetryAttempts: -1,
+      }),
+    ]);
+    expect(outputs['AuditArchiveBucketName']?.Value).toEqual({ Ref: 'AuditArchiveBucket' });
   });
 });
 

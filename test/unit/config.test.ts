@@ -16,7 +16,7 @@ describe('loadConfig refuses to start on missing or unsafe configuration (F-09)'
     const config = loadConfig(env());
 
     // Assess
-    expect(config).toMatchObject({ localMode: false, roleChaining: true, auditRetentionDays: 400, stsEndpoint: undefined });
+    expect(config).toMatchObject({ localMode: false, roleChaining: true, auditRetentionDays: 30, stsEndpoint: undefined });
     expect(config.issuers[0]).toMatchObject({
       algorithms: ['RS256'],
       tokenType: 'access',
