@@ -129,10 +129,10 @@ describe('DynamoDB hung: accepts connections, never answers (issue 13, deadlines
   });
 
   it('keeps the denial in the decision log with an alarm, since the audit table cannot be written in time', () => {
-    // Assess
+    // Assess: the entitlement read is what times out first (nothing is written before STS, ADR 0011)
     const log = readFileSync(broker.logFile, 'utf8');
     expect(log).toContain('keyvend.alarm.audit_write_failed_on_denial');
-    expect(log).toMatch(/"reason":"audit_unavailable"/);
+    expect(log).toMatch(/"reason":"entitlements_unavailable"/);
     expect(log).toMatch(/"outcome":"denied"/);
   });
 });
@@ -145,21 +145,25 @@ describe('the audit write failing (F-03)', () => {
   });
   afterAll(() => broker?.close());
 
-  it('answers 503 and returns no credentials, without calling STS', async () => {
+  it('answers 503 and returns no credentials: the session STS minted is withheld, with an alarm and the attempt line', async () => {
     // Prepare
     const stsBefore = await stsCallCount();
 
     // Act
     const response = await postCredentials(await testToken(), { entitlement: 'test-uploads' }, { apiUrl: broker.apiUrl });
 
-    // Assess
+    // Assess: the grant's one record is written after STS (ADR 0011); it cannot be, so nothing leaves
     expect(response.status).toBe(503);
     expect(response.json['error']).toBe('upstream_unavailable');
     expect(response.headers.get('retry-after')).not.toBeNull();
     expect(response.text).not.toMatch(/AccessKeyId|SecretAccessKey|SessionToken|does-not-exist/);
-    expect(await stsCallCount()).toBe(stsBefore);
+    expect(await stsCallCount()).toBe(stsBefore + 1);
     const log = readFileSync(broker.logFile, 'utf8');
-    expect(log).toMatch(/"reason":"audit_unavailable"/);
+    expect(log).toContain('keyvend.alarm.minted_not_delivered');
+    expect(log).toMatch(/"reason":"audit_write_failed"/);
+    const attempt = /"message":"keyvend\.attempt".*"grantId":"([0-9a-f-]{36})"/.exec(log);
+    expect(attempt?.[1]).toBeDefined();
+    expect(log).toMatch(new RegExp(`keyvend\\.alarm\\.minted_not_delivered.*"eventId":"${attempt?.[1]}"`));
   });
 });
 

@@ -94,6 +94,29 @@ describe('the audit export chain', () => {
     expect(overwritten.problems).toEqual([`${batchKey(1)}: 2 versions under one key (a batch was written twice)`]);
   });
 
+  it('reports stray keys, unparsable or misplaced batches, and a head that is missing or behind', () => {
+    // Prepare
+    const { stored, head } = chain(2);
+    const garbage: StoredBatch = { key: batchKey(2), bytes: Buffer.from('not json'), versions: 1 };
+    const misplaced: StoredBatch = { key: batchKey(2), bytes: stored[0]!.bytes, versions: 1 };
+
+    // Act
+    const stray = verifyChain([...stored, { key: 'audit-chain/notes.txt', bytes: Buffer.from('x'), versions: 1 }], head);
+    const unparsable = verifyChain([stored[0]!, garbage], head);
+    const moved = verifyChain([stored[0]!, misplaced], head);
+    const headless = verifyChain(stored, undefined);
+    const behind = verifyChain(stored, { sequence: 1, sha256: sha256Of(stored[0]!.bytes) });
+    const empty = verifyChain([], undefined);
+
+    // Assess
+    expect(stray.problems).toEqual(['audit-chain/notes.txt: not a batch key']);
+    expect(unparsable.problems).toContain('batch 2 does not parse');
+    expect(moved.problems).toContain('batch 2 is not batch 2 of this chain');
+    expect(headless.problems).toContain('no export head, but batches exist');
+    expect(behind.problems).toContain(`the export head names batch 1, but batch 2 exists`);
+    expect(empty).toEqual({ problems: [], batches: 0, changes: [] });
+  });
+
   it('reports changes after an insert, but not TTL deletions or anonymous aggregates, and items missing or differing', () => {
     // Prepare
     const changes: AuditChange[] = [
