@@ -449,9 +449,10 @@ describe('npx osls package works offline and writes the stack the issue asks for
         },
       },
     ]);
-    // No function role may update or delete audit items in the first place.
+    // No function role may update or delete audit items in the first place (other tables are theirs to change).
     for (const roleId of Object.keys(ROLES)) {
-      expect(JSON.stringify(statementsOf(roleId))).not.toMatch(/dynamodb:(UpdateItem|DeleteItem|BatchWriteItem)/);
+      const onAuditTable = statementsOf(roleId).filter((statement) => JSON.stringify(statement).includes('AuditTable'));
+      expect(JSON.stringify(onAuditTable)).not.toMatch(/dynamodb:(UpdateItem|DeleteItem|BatchWriteItem)/);
     }
   });
 
