@@ -7,6 +7,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAuditLog } from './adapters/dynamodb/dynamodb-audit-log.ts';
 import { DynamoDbEntitlementStore } from './adapters/dynamodb/dynamodb-entitlement-store.ts';
 import { DynamoDbReplayCache } from './adapters/dynamodb/dynamodb-replay-cache.ts';
+import { InMemoryCredentialCache } from './adapters/memory/in-memory-credential-cache.ts';
 import { KmsSigningKeys } from './adapters/kms/kms-signing-keys.ts';
 import { PowertoolsDecisionLog } from './adapters/logging/powertools-decision-log.ts';
 import { idTokenVerifier, JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts';
@@ -128,7 +129,13 @@ const samlVerifier = /* @__PURE__ */ once(() => {
 });
 const entitlementStore = /* @__PURE__ */ once(() => new DynamoDbEntitlementStore(documentClient(), config().entitlementsTable));
 
-const makeIssuer = (saml: ReturnType<typeof samlVerifier>) =>
+/** One per container, for the credentials function only (console sign-in never reuses a session). */
+const credentialCache = /* @__PURE__ */ once(() => {
+  const settings = config().credentialCache;
+  return settings.enabled ? new InMemoryCredentialCache(settings) : undefined;
+});
+
+const makeIssuer = (saml: ReturnType<typeof samlVerifier>, cache?: InMemoryCredentialCache) =>
   makeIssueCredentials({
     verifier: verifier(),
     samlVerifier: saml,
@@ -142,6 +149,7 @@ const makeIssuer = (saml: ReturnType<typeof samlVerifier>) =>
     audit: new DynamoDbAuditLog(documentClient(), config().auditTable, config().auditRetentionDays),
     log: new PowertoolsDecisionLog(logger()),
     clock: systemClock,
+    cache,
     settings: { roleChaining: config().roleChaining, isAllowedRole: roleArnMatcher(config().allowedRoleArnPatterns) },
   });
 
@@ -158,7 +166,7 @@ export const issuerDocuments = /* @__PURE__ */ once(() => {
   return { issuer: signing.settings.issuer, keys: { publicKeys: bounded(() => keys.publicKeys()) } };
 });
 
-export const issueCredentials = /* @__PURE__ */ once(() => bounded(makeIssuer(samlVerifier())));
+export const issueCredentials = /* @__PURE__ */ once(() => bounded(makeIssuer(samlVerifier(), credentialCache())));
 /** Console sign-in and the portal take bearer tokens only, so their bundles carry no SAML verifier (docs/bundle-size.md). */
 const issueBearerCredentials = /* @__PURE__ */ once(() => makeIssuer(undefined));
 

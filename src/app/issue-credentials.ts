@@ -17,8 +17,10 @@ import { assertPackedSizeFits } from '../domain/session-identity.ts';
 import { MissingPolicyVariableError, PolicyTemplateError, type RenderedPolicy, renderSessionPolicy } from '../domain/session-policy.ts';
 import type {
   AuditLog,
+  CachedSession,
   CallerCredential,
   Clock,
+  CredentialCache,
   CredentialIssuer,
   DecisionLog,
   EntitlementStore,
@@ -28,6 +30,7 @@ import type {
 } from '../ports/index.ts';
 import { callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
 import type { RequestContext } from '../domain/request-context.ts';
+import { sessionCacheKey } from './session-reuse.ts';
 import { type BrokerIssuer, planVending, type VendingPlan } from './vending.ts';
 
 export interface IssueCredentialsDeps {
@@ -43,6 +46,11 @@ export interface IssueCredentialsDeps {
   readonly audit: AuditLog;
   readonly log: DecisionLog;
   readonly clock: Clock;
+  /**
+   * Sessions already minted, served again to the same caller for the same request (`credentials` output only;
+   * docs/adr/0013-credential-cache.md). Absent: every request mints its own session.
+   */
+  readonly cache?: CredentialCache | undefined;
   readonly settings: {
     /** The broker calls AssumeRole with a role session's credentials, so STS caps sessions at an hour. */
     readonly roleChaining: boolean;
@@ -119,7 +127,9 @@ export function credentialsRequestProblem(error: KeyvendError, authorization: st
  *
  * Order matters: the pending audit record is written (in parallel with the entitlement read) before STS is
  * called, so a grant can never exist without a record; the record is closed as granted before the
- * credentials are returned, and if that fails they are withheld. Every failure before STS issues nothing, and
+ * credentials are returned, and if that fails they are withheld. With a credential cache, a request for a
+ * session already minted for the same caller and request is served it instead of calling STS, after the same
+ * authentication, entitlement and revocation read, and with its own record naming the reused grant. Every failure before STS issues nothing, and
  * every failure after the pending write closes it as denied (unless credentials were minted: `minted_not_delivered`).
  */
 export function makeIssueCredentials(deps: IssueCredentialsDeps) {
@@ -130,9 +140,12 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       const entitlementId = checkRequest(input);
       const entitlement = await authorise(deps, trail, principal, entitlementId, input.output);
       const plan = planSession(deps, trail, principal, entitlement, input);
-      const credentials = await mint(plan, trail);
+      const cacheKey = reusableKey(deps, input, principal, entitlement, plan);
+      const reused = cacheKey === undefined ? undefined : reuse(deps, trail, principal, cacheKey);
+      const credentials = reused ?? (await mint(plan, trail));
       const delivered = await deliver(deps, trail, input, { credentials, entitlement, durationSeconds: plan.durationSeconds });
       await recordGrant(deps, trail, input.output);
+      if (cacheKey !== undefined && reused === undefined) keep(deps, trail, principal, cacheKey, credentials);
       return {
         grantId: trail.record.eventId,
         entitlement,
@@ -216,9 +229,16 @@ async function authorise(
     throw new UpstreamUnavailableError('audit_unavailable', { cause: openResult.reason });
   }
   trail.opened = true;
-  if (lookupResult.status === 'rejected') throw asUpstream(lookupResult.reason, 'entitlements_unavailable');
+  if (lookupResult.status === 'rejected') {
+    if (lookupResult.reason instanceof NotEntitledError) deps.cache?.forgetCaller(principal.userKey);
+    throw asUpstream(lookupResult.reason, 'entitlements_unavailable');
+  }
   const entitlement = lookupResult.value;
-  if (entitlement === undefined) throw new NotEntitledError('no_matching_entitlement');
+  deps.cache?.forgetGrants(entitlement?.revokedGrantIds ?? []);
+  if (entitlement === undefined) {
+    deps.cache?.forgetCaller(principal.userKey);
+    throw new NotEntitledError('no_matching_entitlement');
+  }
   trail.record.entitlement = { id: entitlement.id, version: entitlement.version };
   if (!entitlement.outputs.includes(output)) throw new NotEntitledError('output_not_allowed');
   return entitlement;
@@ -261,6 +281,49 @@ function planSession(
     packedPolicyEstimatePercent: packedEstimate,
   };
   return { vending, durationSeconds, policy, policyArns: entitlement.managedPolicyArns };
+}
+
+/**
+ * The cache's key when this request may be served a kept session: a cache is configured, and the credentials are
+ * returned as they are. A console sign-in never reuses (docs/adr/0013-credential-cache.md): its URL is made from the
+ * session by the federation endpoint on every request anyway, and the console session it opens would outlive the
+ * duration this request resolved.
+ */
+function reusableKey(
+  deps: IssueCredentialsDeps,
+  input: IssueCredentialsInput,
+  principal: Principal,
+  entitlement: Entitlement,
+  plan: SessionPlan,
+): string | undefined {
+  if (deps.cache === undefined || input.output !== 'credentials' || input.delivery !== undefined) return undefined;
+  return sessionCacheKey({
+    principal,
+    entitlement,
+    vending: plan.vending,
+    durationSeconds: plan.durationSeconds,
+    policySha256: plan.policy?.sha256,
+    policyArns: plan.policyArns,
+  });
+}
+
+/**
+ * A kept session for this caller and request, still with enough life left: no KMS or STS call. The record becomes
+ * that session's (its name, `keyvend:grant` tag, AccessKeyId and expiry) and names the grant that minted it.
+ */
+function reuse(deps: IssueCredentialsDeps, trail: Trail, principal: Principal, key: string): IssuedCredentials | undefined {
+  const kept = deps.cache?.find(key, principal.userKey, deps.clock.now());
+  if (kept === undefined) return undefined;
+  trail.record.session = { ...kept.session, reusedGrantId: kept.grantId };
+  return kept.credentials;
+}
+
+/** Kept only once its grant is recorded, so every reuse record names a grant record that exists. */
+function keep(deps: IssueCredentialsDeps, trail: Trail, principal: Principal, key: string, credentials: IssuedCredentials): void {
+  const { session } = trail.record;
+  if (session === undefined) return;
+  const kept: CachedSession = { grantId: trail.record.eventId, userKey: principal.userKey, credentials, session };
+  deps.cache?.keep(key, kept);
 }
 
 /** The one STS call (after KMS signs the broker's token on its path). The record gains what identifies the session, never a secret. */
