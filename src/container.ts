@@ -11,7 +11,7 @@ import { InMemoryCredentialCache } from './adapters/memory/in-memory-credential-
 import { KmsSigningKeys } from './adapters/kms/kms-signing-keys.ts';
 import { PowertoolsDecisionLog } from './adapters/logging/powertools-decision-log.ts';
 import { idTokenVerifier, JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts';
-import { NodeSamlVerifier } from './adapters/saml/node-saml-verifier.ts';
+import { lazyNodeSamlVerifier } from './adapters/saml/lazy-saml-verifier.ts';
 import { RedirectSamlAuthnRequests } from './adapters/saml/redirect-authn-requests.ts';
 import { SecretsManagerFederationKeys } from './adapters/secrets-manager/secrets-manager-federation-keys.ts';
 import { StsCredentialIssuer } from './adapters/sts/sts-credential-issuer.ts';
@@ -125,7 +125,8 @@ const samlConfigured = (c: Config): boolean => c.saml.idps.length > 0 && c.saml.
 const samlVerifier = /* @__PURE__ */ once(() => {
   const { saml } = config();
   if (!samlConfigured(config()) || saml.replayTable === undefined) return undefined;
-  return new NodeSamlVerifier({ idps: saml.idps, replayCache: new DynamoDbReplayCache(documentClient(), saml.replayTable) });
+  // Loaded on the first SAML response: a bearer-token request never loads the XML stack (docs/bundle-size.md).
+  return lazyNodeSamlVerifier({ idps: saml.idps, replayCache: new DynamoDbReplayCache(documentClient(), saml.replayTable) });
 });
 const entitlementStore = /* @__PURE__ */ once(() => new DynamoDbEntitlementStore(documentClient(), config().entitlementsTable));
 
