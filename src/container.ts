@@ -144,7 +144,8 @@ const makeIssuer = (saml: ReturnType<typeof samlVerifier>, cache?: InMemoryCrede
     entitlements: entitlementStore(),
     credentials: new StsCredentialIssuer(stsClient(), {
       unsignedClient: unsignedStsClient(),
-      federation: { keys: federationKeys(), clientFor: federationStsClient },
+      // Created on the first federation-token grant, not at cold start: most deployments never serve one.
+      federation: { keys: { keysFor: (secretId) => federationKeys().keysFor(secretId) }, clientFor: federationStsClient },
     }),
     brokerIssuer: brokerIssuer(),
     audit: new DynamoDbAuditLog(documentClient(), config().auditTable, config().auditRetentionDays),
