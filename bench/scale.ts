@@ -129,12 +129,20 @@ export async function loadRun(stack: Stack, token: string, entitlement: string, 
       while (next < count) {
         next += 1;
         const start = performance.now();
-        const response = await fetch(`${stack.apiUrl}/v1/credentials`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ entitlement, durationSeconds: 900 }),
-        });
-        const body = (await response.json()) as { grantId?: unknown; AccessKeyId?: unknown; errorType?: unknown };
+        let response: Response;
+        let body: { grantId?: unknown; AccessKeyId?: unknown; errorType?: unknown };
+        try {
+          response = await fetch(`${stack.apiUrl}/v1/credentials`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ entitlement, durationSeconds: 900 }),
+          });
+          body = (await response.json()) as typeof body;
+        } catch {
+          // serverless-offline under this load sometimes resets the connection: counted, not fatal.
+          statuses['connection_reset'] = (statuses['connection_reset'] ?? 0) + 1;
+          continue;
+        }
         latencyMs.push(performance.now() - start);
         const status = body.errorType === 'LambdaTimeoutError' ? 'timeout' : String(response.status);
         statuses[status] = (statuses[status] ?? 0) + 1;
