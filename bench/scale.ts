@@ -108,6 +108,11 @@ export interface LoadRun {
   readonly newSessions: number;
   /** Of those, how many have exactly one granted audit record naming their AccessKeyId. */
   readonly sessionsWithOneRecord: number;
+  /**
+   * Every new session's own record (the audit eventId its `keyvend:grant` tag names), by outcome: `granted`, or for an
+   * invocation cut after STS, `pending` / `minted_not_delivered`; `missing` would be a session without any record.
+   */
+  readonly sessionRecordOutcomes: Readonly<Record<string, number>>;
   /** 200 responses whose grantId is a granted record with the response's AccessKeyId. */
   readonly responsesWithTheirRecord: number;
   readonly ok: number;
@@ -118,7 +123,11 @@ export interface LoadRun {
  * audit reconciled: every session STS issued has exactly one granted record, and every answer its own.
  */
 export async function loadRun(stack: Stack, token: string, entitlement: string, grants: number, concurrency: number): Promise<LoadRun> {
-  const sessions = async () => (await (await fetch(`${stack.sts.url}/_emulator/sessions`)).json()) as { accessKeyId: string }[];
+  const sessions = async () =>
+    (await (await fetch(`${stack.sts.url}/_emulator/sessions`)).json()) as {
+      accessKeyId: string;
+      tags: { Key: string; Value: string }[];
+    }[];
   const before = new Set((await sessions()).map((s) => s.accessKeyId));
   const run = async (count: number) => {
     const statuses: Record<string, number> = {};
@@ -159,14 +168,17 @@ export async function loadRun(stack: Stack, token: string, entitlement: string, 
   const started = performance.now();
   const { statuses, latencyMs, answers } = await run(grants);
   const seconds = (performance.now() - started) / 1000;
-  const fresh = (await sessions()).map((s) => s.accessKeyId).filter((id) => !before.has(id));
+  const freshSessions = (await sessions()).filter((session) => !before.has(session.accessKeyId));
+  const fresh = freshSessions.map((session) => session.accessKeyId);
   const recordsByKey = new Map<string, string[]>();
+  const outcomeById = new Map<string, string>();
   let start: Record<string, unknown> | undefined;
   do {
     const page = await stack.documentClient.send(
       new ScanCommand({ TableName: stack.brokerEnv['KEYVEND_AUDIT_TABLE'], ExclusiveStartKey: start }),
     );
     for (const item of page.Items ?? []) {
+      outcomeById.set(String(item['eventId']), String(item['outcome']));
       const accessKeyId = (item['session'] as { accessKeyId?: string } | undefined)?.accessKeyId;
       if (item['outcome'] !== 'granted' || accessKeyId === undefined) continue;
       recordsByKey.set(accessKeyId, [...(recordsByKey.get(accessKeyId) ?? []), String(item['eventId'])]);
@@ -182,6 +194,12 @@ export async function loadRun(stack: Stack, token: string, entitlement: string, 
     latencyMs,
     newSessions: fresh.length,
     sessionsWithOneRecord: fresh.filter((id) => recordsByKey.get(id)?.length === 1).length,
+    sessionRecordOutcomes: freshSessions.reduce<Record<string, number>>((counts, session) => {
+      const grantId = session.tags.find((tag) => tag.Key === 'keyvend:grant')?.Value ?? '';
+      const outcome = outcomeById.get(grantId) ?? 'missing';
+      counts[outcome] = (counts[outcome] ?? 0) + 1;
+      return counts;
+    }, {}),
     responsesWithTheirRecord: answers.filter((a) => recordsByKey.get(a.accessKeyId)?.includes(a.grantId) === true).length,
     ok: answers.length,
   };
