@@ -27,6 +27,16 @@ const result: ColdStartResult = {
   firstRequestMs,
   statusCode: response.statusCode,
   ...(response.statusCode === 200 ? {} : { errorBody: response.body.slice(0, 500) }),
+  ...grantIdOf(response.body),
 };
+function grantIdOf(body: string): { grantId?: string } {
+  try {
+    const grantId = (JSON.parse(body) as { grantId?: unknown }).grantId;
+    return typeof grantId === 'string' ? { grantId } : {};
+  } catch {
+    return {};
+  }
+}
+
 process.stdout.write(`${RESULT_MARKER}${JSON.stringify(result)}\n`);
 process.exit(0);

@@ -33,6 +33,31 @@ export interface ColdStartResult {
   readonly firstRequestMs: number;
   readonly statusCode: number;
   readonly errorBody?: string;
+  /** The response's `grantId`, when it has one (nothing else of the body leaves the child: it holds credentials). */
+  readonly grantId?: string;
+}
+
+/**
+ * bench/repeat-child.ts: requests made over and over in one warm process, in turns (one round asks each request once),
+ * so that load falls on each alike: the credential cache's run (one request), and the scale runs (a caller with 1
+ * and with 50 groups).
+ */
+export interface RepeatPlan {
+  readonly handlerPath: string;
+  readonly requests: readonly HandlerRequest[];
+  readonly lambda: LambdaSettings;
+  readonly warmupRounds: number;
+  readonly rounds: number;
+}
+
+export interface RepeatResult {
+  /** Milliseconds per call, per request (in the plan's order), measured rounds only, in order. */
+  readonly samples: readonly (readonly number[])[];
+  readonly statusCodes: Readonly<Record<string, number>>;
+  /** How many distinct AccessKeyIds the measured calls returned (compared, never printed). */
+  readonly distinctAccessKeyIds: number;
+  /** The measured calls' grant ids. */
+  readonly grantIds: readonly string[];
 }
 
 /** How the broker verifies tokens of the issuer the bench uses (from its KEYVEND_ISSUERS). */
@@ -89,4 +114,26 @@ export interface WarmResult {
     readonly writeTableUnits: number;
     readonly writeIndexUnits: Readonly<Record<string, number>>;
   };
+}
+
+/** What the cold-start floor (bench/floor-handler.ts) is given instead of discovering it: BENCH_FLOOR_PLAN. */
+export interface FloorPlan {
+  readonly region: string;
+  readonly dynamoDbEndpoint: string;
+  readonly stsEndpoint: string;
+  readonly kmsEndpoint: string;
+  readonly jwksUri: string;
+  readonly jwt: Pick<JwtSettings, 'issuer' | 'audiences' | 'algorithms'>;
+  readonly entitlementsTable: string;
+  readonly batchKeys: readonly Record<string, string>[];
+  readonly auditTable: string;
+  readonly auditItem: Record<string, unknown>;
+  readonly signingKeyId: string;
+  readonly kid: string;
+  /** The broker's token claims for this grant, without the per-token jti and times. */
+  readonly tokenClaims: Record<string, unknown>;
+  readonly roleArn: string;
+  readonly roleSessionName: string;
+  readonly durationSeconds: number;
+  readonly policy: string | undefined;
 }

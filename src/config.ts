@@ -30,6 +30,11 @@ export interface Config {
   /** Secret ids (names or ARNs) of federation IAM users' keys; empty when no entitlement vends federation tokens. */
   readonly federationUserSecrets: readonly string[];
   readonly federationKeysCacheSeconds: number;
+  /**
+   * The credential cache (docs/adr/0013-credential-cache.md): off unless KEYVEND_CREDENTIAL_CACHE=true. A kept
+   * session is served while it has `minRemainingSeconds` left; at most `maxEntries` are kept per container.
+   */
+  readonly credentialCache: { readonly enabled: boolean; readonly minRemainingSeconds: number; readonly maxEntries: number };
   readonly allowedOrigins: readonly string[];
   readonly console: ConsoleConfig;
   readonly portal: PortalConfig | undefined;
@@ -170,6 +175,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!Number.isInteger(federationKeysCacheSeconds) || federationKeysCacheSeconds < 0 || federationKeysCacheSeconds > 3600) {
     throw new ConfigError('KEYVEND_FEDERATION_KEYS_CACHE_SECONDS must be a whole number of seconds between 0 and 3600');
   }
+  const wholeNumber = (name: string, fallback: number, min: number, max: number, what: string): number => {
+    const value = Number(env[name]?.trim() || String(fallback));
+    if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be ${what} between ${min} and ${max}`);
+    return value;
+  };
+  const credentialCache = {
+    enabled: flag('KEYVEND_CREDENTIAL_CACHE', false),
+    // 900 s by default: botocore refreshes credential_process credentials 15 minutes before they expire, so a
+    // session served with less left would send it straight back for another (docs/adr/0013-credential-cache.md).
+    minRemainingSeconds: wholeNumber('KEYVEND_CREDENTIAL_CACHE_MIN_REMAINING_SECONDS', 900, 60, 43_200, 'a whole number of seconds'),
+    maxEntries: wholeNumber('KEYVEND_CREDENTIAL_CACHE_MAX_ENTRIES', 1000, 1, 100_000, 'a whole number'),
+  };
   const timeoutSeconds = Number(env['KEYVEND_FUNCTION_TIMEOUT_SECONDS'] ?? '10');
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 4 || timeoutSeconds > 900) {
     throw new ConfigError('KEYVEND_FUNCTION_TIMEOUT_SECONDS must be the function timeout, a whole number of seconds between 4 and 900');
@@ -205,6 +222,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     brokerIssuer: loadBrokerIssuerConfig(env, localMode),
     federationUserSecrets: Object.freeze(federationUserSecrets),
     federationKeysCacheSeconds,
+    credentialCache: Object.freeze(credentialCache),
     allowedOrigins: Object.freeze(
       (env['KEYVEND_ALLOWED_ORIGINS'] ?? '')
         .split(',')

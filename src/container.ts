@@ -17,10 +17,11 @@ import { DynamoDbAuditReader } from './adapters/dynamodb/dynamodb-audit-reader.t
 import { DynamoDbRevocationStore } from './adapters/dynamodb/dynamodb-revocation-store.ts';
 import { IamLiveSessionRevoker } from './adapters/iam/iam-live-session-revoker.ts';
 import { makeRevocations } from './app/revocations.ts';
+import { InMemoryCredentialCache } from './adapters/memory/in-memory-credential-cache.ts';
 import { KmsSigningKeys } from './adapters/kms/kms-signing-keys.ts';
 import { PowertoolsDecisionLog } from './adapters/logging/powertools-decision-log.ts';
 import { idTokenVerifier, JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts';
-import { NodeSamlVerifier } from './adapters/saml/node-saml-verifier.ts';
+import { lazyNodeSamlVerifier } from './adapters/saml/lazy-saml-verifier.ts';
 import { RedirectSamlAuthnRequests } from './adapters/saml/redirect-authn-requests.ts';
 import { SecretsManagerFederationKeys } from './adapters/secrets-manager/secrets-manager-federation-keys.ts';
 import { StsCredentialIssuer } from './adapters/sts/sts-credential-issuer.ts';
@@ -137,14 +138,21 @@ const samlConfigured = (c: Config): boolean => c.saml.idps.length > 0 && c.saml.
 const samlVerifier = /* @__PURE__ */ once(() => {
   const { saml } = config();
   if (!samlConfigured(config()) || saml.replayTable === undefined) return undefined;
-  return new NodeSamlVerifier({ idps: saml.idps, replayCache: new DynamoDbReplayCache(documentClient(), saml.replayTable) });
+  // Loaded on the first SAML response: a bearer-token request never loads the XML stack (docs/bundle-size.md).
+  return lazyNodeSamlVerifier({ idps: saml.idps, replayCache: new DynamoDbReplayCache(documentClient(), saml.replayTable) });
 });
 const entitlementStore = /* @__PURE__ */ once(() => new DynamoDbEntitlementStore(documentClient(), config().entitlementsTable));
 
 /** One set of buckets per container, shared by every minting use case the function has (ADR 0015). */
 const rateLimiter = /* @__PURE__ */ once(() => new InMemoryRateLimiter(config().rateLimit, systemClock));
 
-const makeIssuer = (saml: ReturnType<typeof samlVerifier>) =>
+/** One per container, for the credentials function only (console sign-in never reuses a session). */
+const credentialCache = /* @__PURE__ */ once(() => {
+  const settings = config().credentialCache;
+  return settings.enabled ? new InMemoryCredentialCache(settings) : undefined;
+});
+
+const makeIssuer = (saml: ReturnType<typeof samlVerifier>, cache?: InMemoryCredentialCache) =>
   makeIssueCredentials({
     verifier: verifier(),
     samlVerifier: saml,
@@ -152,13 +160,15 @@ const makeIssuer = (saml: ReturnType<typeof samlVerifier>) =>
     entitlements: entitlementStore(),
     credentials: new StsCredentialIssuer(stsClient(), {
       unsignedClient: unsignedStsClient(),
-      federation: { keys: federationKeys(), clientFor: federationStsClient },
+      // Created on the first federation-token grant, not at cold start: most deployments never serve one.
+      federation: { keys: { keysFor: (secretId) => federationKeys().keysFor(secretId) }, clientFor: federationStsClient },
     }),
     brokerIssuer: brokerIssuer(),
     audit: new DynamoDbAuditLog(documentClient(), config().auditTable, config().auditRetentionDays),
     log: new PowertoolsDecisionLog(logger()),
     clock: systemClock,
     rateLimiter: rateLimiter(),
+    cache,
     settings: { roleChaining: config().roleChaining, isAllowedRole: roleArnMatcher(config().allowedRoleArnPatterns) },
   });
 
@@ -175,7 +185,7 @@ export const issuerDocuments = /* @__PURE__ */ once(() => {
   return { issuer: signing.settings.issuer, keys: { publicKeys: bounded(() => keys.publicKeys()) } };
 });
 
-export const issueCredentials = /* @__PURE__ */ once(() => bounded(makeIssuer(samlVerifier())));
+export const issueCredentials = /* @__PURE__ */ once(() => bounded(makeIssuer(samlVerifier(), credentialCache())));
 /** Console sign-in and the portal take bearer tokens only, so their bundles carry no SAML verifier (docs/bundle-size.md). */
 const issueBearerCredentials = /* @__PURE__ */ once(() => makeIssuer(undefined));
 

@@ -15,8 +15,10 @@ import type { Secret } from '../domain/secret.ts';
 import { decideSession, type SessionDecision } from '../domain/session-plan.ts';
 import type {
   AuditLog,
+  CachedSession,
   CallerCredential,
   Clock,
+  CredentialCache,
   CredentialIssuer,
   DecisionLog,
   EntitlementStore,
@@ -28,6 +30,7 @@ import type {
 } from '../ports/index.ts';
 import { callerOf, newAuditRecord, recordDenial, writeAudit } from './audit-trail.ts';
 import type { RequestContext } from '../domain/request-context.ts';
+import { sessionCacheKey } from './session-reuse.ts';
 import { type BrokerIssuer, planVending, type VendingPlan } from './vending.ts';
 
 export interface IssueCredentialsDeps {
@@ -45,6 +48,11 @@ export interface IssueCredentialsDeps {
   readonly clock: Clock;
   /** Each authenticated caller's request budget (ADR 0015); absent: no per-caller limit (tests, tools). */
   readonly rateLimiter?: RateLimiter | undefined;
+  /**
+   * Sessions already minted, served again to the same caller for the same request (`credentials` output only;
+   * docs/adr/0013-credential-cache.md). Absent: every request mints its own session.
+   */
+  readonly cache?: CredentialCache | undefined;
   readonly settings: {
     /** The broker calls AssumeRole with a role session's credentials, so STS caps sessions at an hour. */
     readonly roleChaining: boolean;
@@ -123,6 +131,9 @@ export function credentialsRequestProblem(error: KeyvendError, authorization: st
  * Order matters: before STS the attempt is logged (grant id, caller, entitlement, role); the grant's record is
  * written after STS and before anything is delivered, and if that write fails nothing leaves
  * (`minted_not_delivered`, an alarm, 503). Every failure before STS issues nothing and is recorded as a denial.
+ * With a credential cache, a request for a session already minted for the same caller and request is served it
+ * instead of calling STS, after the same authentication, entitlement and revocation read, and with its own record
+ * naming the reused grant (ADR 0013).
  */
 export function makeIssueCredentials(deps: IssueCredentialsDeps) {
   return async function issueCredentials(input: IssueCredentialsInput): Promise<CredentialGrant> {
@@ -133,10 +144,13 @@ export function makeIssueCredentials(deps: IssueCredentialsDeps) {
       const entitlementId = checkRequest(input);
       const entitlement = await authorise(deps, trail, principal, entitlementId, input.output);
       const plan = planSession(deps, trail, principal, entitlement, input);
-      deps.log.attempt(trail.record);
-      const credentials = await mint(plan, trail);
+      const cacheKey = reusableKey(deps, input, principal, entitlement, plan);
+      const reused = cacheKey === undefined ? undefined : reuse(deps, trail, principal, cacheKey);
+      if (reused === undefined) deps.log.attempt(trail.record);
+      const credentials = reused ?? (await mint(plan, trail));
       const delivered = await deliver(deps, trail, input, { credentials, entitlement, durationSeconds: plan.decision.durationSeconds });
       await recordGrant(deps, trail, input.output);
+      if (cacheKey !== undefined && reused === undefined) keep(deps, trail, principal, cacheKey, credentials);
       return {
         grantId: trail.record.eventId,
         entitlement,
@@ -222,7 +236,10 @@ async function authorise(
   } catch (error) {
     throw asUpstream(error, 'entitlements_unavailable');
   }
-  const { entitlement, revoked } = lookup;
+  const { entitlement, revoked, revokedGrantIds } = lookup;
+  // A revoked grant's session is never served again; a caller refused this entitlement keeps no session at all.
+  deps.cache?.forgetGrants(revokedGrantIds);
+  if (entitlement === undefined || revoked !== undefined) deps.cache?.forgetCaller(principal.userKey);
   if (entitlement === undefined) throw new NotEntitledError('no_matching_entitlement');
   trail.record.entitlement = { id: entitlement.id, version: entitlement.version };
   // Read with the grant, so no extra round trip: a revoked person or entitlement is refused from the next request on.
@@ -260,6 +277,42 @@ function planSession(
     packedPolicyEstimatePercent: decision.packedPolicyEstimatePercent,
   };
   return { vending, decision };
+}
+
+/**
+ * The cache's key when this request may be served a kept session: a cache is configured, and the credentials are
+ * returned as they are. A console sign-in never reuses (docs/adr/0013-credential-cache.md): its URL is made from the
+ * session by the federation endpoint on every request anyway, and the console session it opens would outlive the
+ * duration this request resolved.
+ */
+function reusableKey(
+  deps: IssueCredentialsDeps,
+  input: IssueCredentialsInput,
+  principal: Principal,
+  entitlement: Entitlement,
+  plan: SessionPlan,
+): string | undefined {
+  if (deps.cache === undefined || input.output !== 'credentials' || input.delivery !== undefined) return undefined;
+  return sessionCacheKey({ principal, entitlement, decision: plan.decision });
+}
+
+/**
+ * A kept session for this caller and request, still with enough life left: no KMS or STS call. The record becomes
+ * that session's (its name, `keyvend:grant` tag, AccessKeyId and expiry) and names the grant that minted it.
+ */
+function reuse(deps: IssueCredentialsDeps, trail: Trail, principal: Principal, key: string): IssuedCredentials | undefined {
+  const kept = deps.cache?.find(key, principal.userKey, deps.clock.now());
+  if (kept === undefined) return undefined;
+  trail.record.session = { ...kept.session, reusedGrantId: kept.grantId };
+  return kept.credentials;
+}
+
+/** Kept only once its grant is recorded, so every reuse record names a grant record that exists. */
+function keep(deps: IssueCredentialsDeps, trail: Trail, principal: Principal, key: string, credentials: IssuedCredentials): void {
+  const { session } = trail.record;
+  if (session === undefined) return;
+  const kept: CachedSession = { grantId: trail.record.eventId, userKey: principal.userKey, credentials, session };
+  deps.cache?.keep(key, kept);
 }
 
 /** The one STS call (after KMS signs the broker's token on its path). The record gains what identifies the session, never a secret. */

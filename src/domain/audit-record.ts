@@ -80,6 +80,12 @@ export interface AuditRecord {
     assumedRoleArn?: string;
     expiration?: string;
     stsRequestId?: string;
+    /**
+     * Set when the request was served a session already minted for the same caller and request (the credential
+     * cache): the grant (eventId) whose record minted it. Everything else in `session` is that session's, so its
+     * `keyvend:grant` tag, session name and AccessKeyId are the original grant's.
+     */
+    reusedGrantId?: string;
   };
   delivery?: { readonly type: 'credentials' | 'console_url'; delivered: boolean };
   /** An admin read (explain for someone, an audit query): whom or what it asked about; identifiers only. */

@@ -183,6 +183,34 @@ export interface CredentialIssuer {
   getFederationToken(parameters: FederationTokenParameters): Promise<IssuedCredentials>;
 }
 
+/**
+ * A session minted for one caller and recorded as granted, kept to be served again to the same caller for the
+ * same request (docs/adr/0013-credential-cache.md). `session` is the audit record's session part of the grant that
+ * minted it (identifiers only); the secret halves stay in `credentials`' Secrets.
+ */
+export interface CachedSession {
+  /** The grant (audit eventId) that minted the session: its `keyvend:grant` tag and what a reuse record names. */
+  readonly grantId: string;
+  /** Whose session it is; a lookup by another caller's key never returns it, even on a key collision. */
+  readonly userKey: string;
+  readonly credentials: IssuedCredentials;
+  readonly session: NonNullable<AuditRecord['session']>;
+}
+
+/**
+ * Sessions already minted, by a key that names the caller and everything that shapes the session
+ * (app/session-reuse.ts). In memory, per container: never shared across containers or callers.
+ */
+export interface CredentialCache {
+  /** The session kept under `key` for `userKey`, if it still has the configured minimum life left at `now`. */
+  find(key: string, userKey: string, now: Date): CachedSession | undefined;
+  keep(key: string, session: CachedSession): void;
+  /** Forgets the sessions of these grants (revoked): they are never served again by this container. */
+  forgetGrants(grantIds: readonly string[]): void;
+  /** Forgets every session of this caller (refused: revoked, or no longer entitled). */
+  forgetCaller(userKey: string): void;
+}
+
 /** A compact JWS and the `kid` of the key that signed it. The token is a bearer secret until it expires. */
 export interface SignedToken {
   readonly token: Secret;

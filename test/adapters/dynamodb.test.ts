@@ -49,6 +49,29 @@ describe('the entitlements table layout (keys.ts)', () => {
 describe('DynamoDbEntitlementStore', () => {
   beforeEach(() => documents.reset());
 
+  it('sends the batches of a caller with many groups at once, not one after the other', async () => {
+    // Prepare: 150 groups, so 154 keys (definition, subject, groups, two revocation marks) in two batches; each answer waits until both requests are in flight
+    const many = principalFor({ issuerId: 'corp', subject: 'alice', groups: Array.from({ length: 150 }, (_, i) => `g${i}`) });
+    let inFlight = 0;
+    let mostInFlight = 0;
+    documents.on(BatchGetCommand).callsFake(async () => {
+      inFlight += 1;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      inFlight -= 1;
+      return { Responses: { ents: [] } };
+    });
+
+    // Act
+    const found = await new DynamoDbEntitlementStore(client(), 'ents').findGranted(many, 'photo-uploads');
+
+    // Assess
+    expect(found).toBeUndefined();
+    const sent = documents.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems?.['ents']?.Keys?.length);
+    expect(sent).toEqual([100, 54]);
+    expect(mostInFlight).toBe(2);
+  });
+
   it('reads the definition, every grant key of the caller and the two revocation marks in one strongly consistent batch', async () => {
     // Prepare
     documents.on(BatchGetCommand).resolves({

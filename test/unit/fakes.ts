@@ -315,9 +315,13 @@ export class FakeCredentialIssuer implements CredentialIssuer {
     return this.#issued(parameters.roleSessionName);
   }
 
+  #minted = 0;
+
+  /** Each session its own AccessKeyId (…0001, …0002), so a test can tell a reused session from a new one. */
   #issued(roleSessionName: string): IssuedCredentials {
+    this.#minted += 1;
     return {
-      accessKeyId: 'ASIAFAKEFAKEFAKE0001',
+      accessKeyId: `ASIAFAKEFAKEFAKE${String(this.#minted).padStart(4, '0')}`,
       secretAccessKey: new Secret(FAKE_SECRET_ACCESS_KEY),
       sessionToken: new Secret(FAKE_SESSION_TOKEN),
       expiration: new Date('2026-11-23T10:15:00Z'),

@@ -90,19 +90,27 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
     return ids;
   }
 
+  /**
+   * One BatchGetItem per 100 keys, sent at once: a caller with more than 98 groups costs one more request in parallel,
+   * not one more round trip (issue 14, bench/results.md "Scale").
+   */
   async #batchGet(keys: Key[]): Promise<Item[]> {
+    const chunks: Key[][] = [];
+    for (let offset = 0; offset < keys.length; offset += BATCH_LIMIT) chunks.push(keys.slice(offset, offset + BATCH_LIMIT));
+    return (await Promise.all(chunks.map((chunk) => this.#batchGetChunk(chunk)))).flat();
+  }
+
+  async #batchGetChunk(keys: Key[]): Promise<Item[]> {
     const found: Item[] = [];
-    for (let offset = 0; offset < keys.length; offset += BATCH_LIMIT) {
-      let pending: Key[] = keys.slice(offset, offset + BATCH_LIMIT);
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > UNPROCESSED_RETRIES) throw new Error('DynamoDB left keys unprocessed after retries');
-        const result = await this.client.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
-          sendOptions(),
-        );
-        found.push(...(result.Responses?.[this.tableName] ?? []));
-        pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
-      }
+    let pending: Key[] = keys;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > UNPROCESSED_RETRIES) throw new Error('DynamoDB left keys unprocessed after retries');
+      const result = await this.client.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+        sendOptions(),
+      );
+      found.push(...(result.Responses?.[this.tableName] ?? []));
+      pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
     }
     return found;
   }

@@ -83,7 +83,10 @@ export class NodeSamlVerifier implements SamlVerifier {
     const instanceKey = `${audience}\n${signed.response}\n${signed.assertion}`;
     const existing = entry.instances.get(instanceKey);
     if (existing !== undefined) return existing;
-    const { SAML: NodeSaml } = await import('@node-saml/node-saml');
+    // A CommonJS package: Node's loader gives its exports as named ones, a bundle's lazy chunk (esbuild splitting,
+    // docs/bundle-size.md) as `default` only.
+    const loaded = await import('@node-saml/node-saml');
+    const NodeSaml = loaded.SAML ?? loaded.default.SAML;
     const { settings } = entry;
     const saml = new NodeSaml({
       // node-saml uses it only for requests it builds; the ACS each response names is checked per call.
