@@ -1,3 +1,4 @@
+import type { AnonymousRefusal } from '../domain/anonymous-refusal.ts';
 import type { AuditRecord } from '../domain/audit-record.ts';
 import type { Entitlement } from '../domain/entitlement.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -181,6 +182,11 @@ export interface AuditLog {
   open(record: AuditRecord): Promise<void>;
   close(record: AuditRecord): Promise<void>;
   record(record: AuditRecord): Promise<void>;
+  /**
+   * Counts a refusal without a verified caller in the aggregate of its source and minute (`anon#<minute>#<source>`,
+   * created by the first): never an item of its own. Throws when the count cannot be written; the refusal stands.
+   */
+  countAnonymous(refusal: AnonymousRefusal): Promise<void>;
 }
 
 /** One structured line per decision, the secondary sink when the audit table cannot be written. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../infra/local/stack.ts';
+import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { zipEntries } from '../support/zip-entries.ts';
 
 /** What `serverless package` reads: the service definition and the code it bundles. */
@@ -33,6 +34,8 @@ const SIGN = ['SignBrokerTokens', ['kms:GetPublicKey', 'kms:Sign'], arnOf('Signi
 const FEDERATION = ['ReadFederationUserKeys', ['secretsmanager:GetSecretValue'], { 'Fn::Split': [',', FEDERATION_SECRET] }];
 const AUDIT = ['WriteAuditRecords', ['dynamodb:GetItem', 'dynamodb:PutItem'], arnOf('AuditTable')];
 const REPLAY = ['ConsumeSamlAssertionIds', ['dynamodb:PutItem'], arnOf('SamlReplayTable')];
+/** UpdateItem on the anonymous aggregates only (`anon#` keys): the condition is checked with the IAM simulator below. */
+const ANONYMOUS = ['CountAnonymousRefusals', ['dynamodb:UpdateItem'], arnOf('AuditTable')];
 const PORTAL_SECRET = [
   'ReadPortalSecret',
   ['secretsmanager:GetSecretValue'],
@@ -45,6 +48,7 @@ const ROLES: Record<string, unknown[][]> = {
     ['ReadEntitlementGrants', ['dynamodb:BatchGetItem'], arnOf('EntitlementsTable')],
     FEDERATION,
     AUDIT,
+    ANONYMOUS,
     REPLAY,
     ['Logs', LOGS, logsOf('credentials')],
   ],
@@ -54,6 +58,7 @@ const ROLES: Record<string, unknown[][]> = {
     ['ReadEntitlementGrants', ['dynamodb:BatchGetItem'], arnOf('EntitlementsTable')],
     FEDERATION,
     AUDIT,
+    ANONYMOUS,
     ['Logs', LOGS, logsOf('console')],
   ],
   PortalFunctionRole: [
@@ -63,9 +68,10 @@ const ROLES: Record<string, unknown[][]> = {
     SIGN,
     FEDERATION,
     AUDIT,
+    ANONYMOUS,
     ['Logs', LOGS, logsOf('portal')],
   ],
-  PortalSamlFunctionRole: [PORTAL_SECRET, AUDIT, REPLAY, ['Logs', LOGS, logsOf('portalSaml')]],
+  PortalSamlFunctionRole: [PORTAL_SECRET, AUDIT, ANONYMOUS, REPLAY, ['Logs', LOGS, logsOf('portalSaml')]],
   EntitlementsFunctionRole: [
     ['ReadEntitlements', ['dynamodb:BatchGetItem', 'dynamodb:Query'], arnOf('EntitlementsTable')],
     ['Logs', LOGS, logsOf('entitlements')],
@@ -284,6 +290,43 @@ describe('npx osls package works offline and writes the stack the issue asks for
     // Assess
     expect(granted).toEqual(expected);
     expect(JSON.stringify(granted)).not.toMatch(/"\*"/);
+  });
+
+  it('lets the auditing roles UpdateItem the audit table only on anon# keys (the anonymous aggregates)', async () => {
+    // Prepare: each role's statement, with the table's ARN in place of its GetAtt
+    const tableArn = 'arn:aws:dynamodb:us-east-1:111111111111:table/keyvend-prod-audit';
+    const simulate = async (roleId: string, action: string, leadingKey: string) => {
+      // The statements on the audit table (the others hold intrinsic functions the simulator cannot read).
+      const onAuditTable = statementsOf(roleId).filter((st) => JSON.stringify(st.Resource) === JSON.stringify(arnOf('AuditTable')));
+      const policy = { Version: '2012-10-17', Statement: onAuditTable.map((st) => ({ ...st, Resource: tableArn })) };
+      const result = await runSimulation(
+        {
+          request: {
+            principal: `arn:aws:sts::111111111111:assumed-role/${roleId}/fn`,
+            action,
+            resource: { resource: tableArn, accountId: '111111111111' },
+            contextVariables: { 'dynamodb:LeadingKeys': [leadingKey] },
+          },
+          identityPolicies: [{ name: roleId, policy }],
+          serviceControlPolicies: [],
+          resourceControlPolicies: [],
+        },
+        {},
+      );
+      return result.resultType === 'single' ? result.result.analysis?.result : result.resultType;
+    };
+
+    for (const roleId of [...MINTING_ROLES, 'PortalSamlFunctionRole']) {
+      // Act
+      const aggregate = await simulate(roleId, 'dynamodb:UpdateItem', 'anon#2026-11-29T10:15#203.0.113.9');
+      const record = await simulate(roleId, 'dynamodb:UpdateItem', '019ad0f0-0000-7000-8000-000000000000');
+      const deleteAggregate = await simulate(roleId, 'dynamodb:DeleteItem', 'anon#2026-11-29T10:15#203.0.113.9');
+
+      // Assess
+      expect([roleId, aggregate, record, deleteAggregate]).toEqual([roleId, 'Allowed', 'ImplicitlyDenied', 'ImplicitlyDenied']);
+    }
+    const condition = statementsOf('CredentialsFunctionRole').find((s) => s.Sid === 'CountAnonymousRefusals')?.Condition;
+    expect(condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['anon#*'] } });
   });
 
   it('throttles every route at API Gateway, the minting routes within the KMS and STS account quotas, and reserves concurrency per function', () => {

@@ -1,6 +1,8 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { type AuditRecord, AuditConflictError } from '../../domain/audit-record.ts';
+import type { AnonymousRefusal } from '../../domain/anonymous-refusal.ts';
 import type { AuditLog } from '../../ports/index.ts';
+import { countAnonymousRefusal } from './anonymous-aggregates.ts';
 import { sendOptions } from '../deadline/request-deadline.ts';
 
 /**
@@ -26,6 +28,10 @@ export class DynamoDbAuditLog implements AuditLog {
 
   async record(record: AuditRecord): Promise<void> {
     await this.#put(record, 'attribute_not_exists(eventId)');
+  }
+
+  async countAnonymous(refusal: AnonymousRefusal): Promise<void> {
+    await countAnonymousRefusal(this.client, this.tableName, this.retentionDays, refusal);
   }
 
   async #put(record: AuditRecord, condition: string, values?: Record<string, string>): Promise<void> {

@@ -114,6 +114,10 @@ function harness(
         timeline.push(`audit:record:${r.outcome}`);
         await audit.record(r);
       },
+      countAnonymous: async (refusal) => {
+        timeline.push('audit:countAnonymous');
+        await audit.countAnonymous(refusal);
+      },
     },
     log: { decision: () => {}, alarm: () => {} },
     clock: { now: () => new Date('2026-11-23T10:00:00Z') },
