@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -44,6 +45,9 @@ export const config = /* @__PURE__ */ once((): Config => {
   return loaded;
 });
 export const logger = /* @__PURE__ */ once(() => new Logger({ serviceName: 'keyvend' }));
+/** Embedded-metric-format counters of decisions and alarms (docs/operations.md, "Metrics and alarms"). */
+export const metrics = /* @__PURE__ */ once(() => new Metrics({ namespace: 'Keyvend', serviceName: 'keyvend' }));
+const decisionLog = /* @__PURE__ */ once(() => new PowertoolsDecisionLog(logger(), metrics()));
 const systemClock: Clock = { now: () => new Date() };
 
 // Per attempt: a hung connection fails the attempt, and the SDK retries. The whole call, retries included, is
@@ -144,7 +148,7 @@ const makeIssuer = (saml: ReturnType<typeof samlVerifier>) =>
     }),
     brokerIssuer: brokerIssuer(),
     audit: new DynamoDbAuditLog(documentClient(), config().auditTable, config().auditRetentionDays),
-    log: new PowertoolsDecisionLog(logger()),
+    log: decisionLog(),
     clock: systemClock,
     rateLimiter: rateLimiter(),
     settings: { roleChaining: config().roleChaining, isAllowedRole: roleArnMatcher(config().allowedRoleArnPatterns) },
@@ -240,7 +244,7 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>) => {
         entitlements: entitlementStore(),
         issueConsoleUrl: issueConsoleUrl(),
         audit: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
-        log: new PowertoolsDecisionLog(logger()),
+        log: decisionLog(),
         clock: systemClock,
         settings: { sessionSeconds: settings.sessionSeconds },
         saml:
