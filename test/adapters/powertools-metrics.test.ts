@@ -43,13 +43,13 @@ const caller = {
   tokenExpiresAt: 2,
   tokenRef: 'sha256:abc',
 } as const;
-const record = (overrides: Partial<AuditRecord>): AuditRecord => ({
+const record = (overrides: Partial<AuditRecord>, withCaller = true): AuditRecord => ({
   eventId: '019ad0f0-0000-7000-8000-000000000000',
   time: '2026-11-29T10:00:00.000Z',
   action: 'credentials',
   outcome: 'denied',
   request: { requestId: 'req-1', sourceIp: '203.0.113.9' },
-  caller,
+  ...(withCaller ? { caller } : {}),
   ...overrides,
 });
 
@@ -77,7 +77,7 @@ describe('PowertoolsDecisionLog: metrics in embedded metric format', () => {
     ],
     [
       'a refusal without a caller',
-      record({ caller: undefined, reason: 'bad_signature', errorCode: 'invalid_token' }),
+      record({ reason: 'bad_signature', errorCode: 'invalid_token' }, false),
       ['DenialsByReason{reason=bad_signature}', 'Denials', 'AnonymousRefusals'],
     ],
     [
