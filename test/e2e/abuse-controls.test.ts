@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditRecords, postCredentials, stsCallCount, testToken } from '../support/e2e.ts';
+import { auditRecords, brokerLogLines, postCredentials, stsCallCount, testToken } from '../support/e2e.ts';
 import { type SecondBroker, startSecondBroker } from '../support/second-broker.ts';
 
-/** Issue 13, item 3: per-caller rate limits, on a broker with the production default rate and a small burst. */
+/** Issue 13, items 3 and 4: per-caller rate limits on a broker with a small budget, anonymous aggregates, metrics. */
 
-describe('a rate-limited caller (KEYVEND_RATE_LIMIT=60, KEYVEND_RATE_LIMIT_BURST=2)', () => {
+describe('a rate-limited caller (KEYVEND_RATE_LIMIT=12, KEYVEND_RATE_LIMIT_BURST=2)', () => {
   let broker: SecondBroker;
 
   beforeAll(async () => {
-    broker = await startSecondBroker('rate-limited', { KEYVEND_RATE_LIMIT: '60', KEYVEND_RATE_LIMIT_BURST: '2' });
+    // A token every 5 s: a loaded machine cannot refill the bucket between the requests of a test.
+    broker = await startSecondBroker('rate-limited', { KEYVEND_RATE_LIMIT: '12', KEYVEND_RATE_LIMIT_BURST: '2' });
   });
   afterAll(() => broker?.close());
 
@@ -30,12 +31,85 @@ describe('a rate-limited caller (KEYVEND_RATE_LIMIT=60, KEYVEND_RATE_LIMIT_BURST
     expect([first.status, second.status]).toEqual([200, 200]);
     expect(refused.status).toBe(429);
     expect(refused.json).toMatchObject({ error: 'throttled', message: 'Too many requests; retry later.' });
-    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(5);
     expect(refused.text).not.toMatch(/AccessKeyId|SecretAccessKey|SessionToken/);
     expect(stsAfterRefusal).toBe(stsBefore);
     expect(recovered.status).toBe(200);
     const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === refused.json['requestId']);
     expect(record).toMatchObject({ outcome: 'denied', errorCode: 'throttled', reason: 'rate_limited', caller: { subject: sub } });
+  });
+
+  it('emits embedded-metric-format lines for a grant, a denial, a 429 and an anonymous refusal, without a secret, and the Lambda context on every log line', async () => {
+    // Prepare
+    const sub = `metrics-${Date.now()}`;
+    const startedAt = new Date().toISOString();
+    const post = async (claims: Record<string, unknown>) =>
+      postCredentials(await testToken({ sub, ...claims }), { entitlement: 'test-uploads' }, { apiUrl: broker.apiUrl });
+
+    // Act
+    const grant = await post({});
+    const denial = await post({ groups: [] });
+    const throttled = await post({});
+    const anonymous = await postCredentials('not-a-token', { entitlement: 'test-uploads' }, { apiUrl: broker.apiUrl });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const lines = brokerLogLines(broker.logFile).filter((l) => String(l['timestamp'] ?? '') >= startedAt || '_aws' in l);
+    const emf = lines.filter((l) => l['_aws']?.['Timestamp'] >= Date.parse(startedAt));
+
+    // Assess: the scenario
+    expect([grant.status, denial.status, throttled.status, anonymous.status]).toEqual([200, 403, 429, 401]);
+    // Assess: one metric per decision, in the Keyvend namespace, read as CloudWatch reads EMF
+    const counted = emf.flatMap((l) =>
+      (
+        l['_aws']['CloudWatchMetrics'] as { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[]
+      ).flatMap((directive) => {
+        expect(directive.Namespace).toBe('Keyvend');
+        return directive.Metrics.map((m) => {
+          expect(m.Unit).toBe('Count');
+          expect(l[m.Name]).toBe(1);
+          const extra = (directive.Dimensions[0] ?? []).filter((d) => d !== 'service').map((d) => `${d}=${l[d]}`);
+          return extra.length === 0 ? m.Name : `${m.Name}{${extra.join(',')}}`;
+        });
+      }),
+    );
+    expect(counted).toEqual(
+      expect.arrayContaining([
+        'Grants',
+        'Denials',
+        'DenialsByReason{reason=no_matching_entitlement}',
+        'RateLimited',
+        'DenialsByReason{reason=rate_limited}',
+        'AnonymousRefusals',
+        'DenialsByReason{reason=malformed_token}',
+      ]),
+    );
+    expect(counted.filter((name) => name === 'Grants')).toHaveLength(1);
+    // Assess: no secret, caller or request in a metric line
+    const emfText = JSON.stringify(emf);
+    for (const value of [
+      String(grant.json['SecretAccessKey']),
+      String(grant.json['SessionToken']),
+      String(grant.json['AccessKeyId']),
+      sub,
+    ]) {
+      expect(emfText).not.toContain(value);
+    }
+    expect(emfText).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
+    // Assess: each decision line carries the Lambda context of its invocation
+    for (const response of [grant, denial, throttled, anonymous]) {
+      const decision = lines.find(
+        (l) =>
+          l['message'] === 'keyvend.decision' &&
+          (response.json['grantId'] !== undefined
+            ? l['audit']?.['eventId'] === response.json['grantId']
+            : l['audit']?.['request']?.['requestId'] === response.json['requestId']),
+      );
+      expect(decision).toMatchObject({
+        function_request_id: expect.any(String),
+        function_name: expect.stringContaining('credentials'),
+        cold_start: expect.any(Boolean),
+      });
+    }
   });
 });
 

@@ -201,8 +201,8 @@ describe('npx osls package works offline and writes the stack the issue asks for
       entitlements: 600,
       console: 600,
       portal: 600,
-      credentials: 950,
-      portalSaml: 975,
+      credentials: 975,
+      portalSaml: 1000,
       issuer: 600,
     };
     const handlerFile: Record<string, string> = { portalSaml: 'portal-saml' };
@@ -365,6 +365,85 @@ describe('npx osls package works offline and writes the stack the issue asks for
     for (const [, f] of ofType('AWS::Lambda::Function')) {
       expect(f.Properties['Environment']['Variables']).toMatchObject({ KEYVEND_RATE_LIMIT: '60', KEYVEND_RATE_LIMIT_BURST: '20' });
     }
+  });
+
+  it('alarms on the broker metrics, each function, the API and both tables, to one topic, with a dashboard and JSON access logs', () => {
+    // Assess: the topic, and an email subscription only when KEYVEND_ALARM_EMAIL is set
+    expect(resources['AlarmTopic']?.Type).toBe('AWS::SNS::Topic');
+    expect((resources['AlarmEmailSubscription'] as Resource & { Condition?: string }).Condition).toBe('HasAlarmEmail');
+    const alarms = Object.fromEntries(ofType('AWS::CloudWatch::Alarm').map(([id, r]) => [id, r.Properties]));
+    for (const alarm of Object.values(alarms)) {
+      expect(alarm['AlarmActions']).toEqual([{ Ref: 'AlarmTopic' }]);
+      expect(alarm['TreatMissingData']).toBe('notBreaching');
+      expect(alarm['AlarmDescription']).toMatch(/Runbook docs\/operations\.md#[a-z0-9-]+$/);
+    }
+    // Assess: the broker's own metrics (embedded metric format, namespace Keyvend)
+    const own = (id: string) => {
+      const a = alarms[id] ?? {};
+      return [a['Namespace'], a['MetricName'], a['Dimensions'], a['Statistic'], a['Period'], a['Threshold'], a['ComparisonOperator']];
+    };
+    const service = [{ Name: 'service', Value: 'keyvend' }];
+    const atLeast = 'GreaterThanOrEqualToThreshold';
+    expect(own('MintedNotDeliveredAlarm')).toEqual(['Keyvend', 'MintedNotDelivered', service, 'Sum', 60, 1, atLeast]);
+    expect(own('AuditWriteFailuresAlarm')).toEqual(['Keyvend', 'AuditWriteFailures', service, 'Sum', 60, 1, atLeast]);
+    expect(own('UpstreamFailuresAlarm')).toEqual(['Keyvend', 'UpstreamFailures', service, 'Sum', 300, '10', atLeast]);
+    expect(own('RateLimitedAlarm')).toEqual(['Keyvend', 'RateLimited', service, 'Sum', 300, '100', atLeast]);
+    expect(own('AnonymousRefusalsAlarm')).toEqual(['Keyvend', 'AnonymousRefusals', service, 'Sum', 300, '1000', atLeast]);
+    // Assess: errors and throttles of every function
+    const functionIds = ofType('AWS::Lambda::Function').map(([id]) => id);
+    expect(functionIds).toHaveLength(6);
+    for (const functionId of functionIds) {
+      for (const metric of ['Errors', 'Throttles']) {
+        const alarm = alarms[functionId.replace('LambdaFunction', `${metric}Alarm`)];
+        expect([alarm?.['Namespace'], alarm?.['MetricName'], alarm?.['Dimensions'], alarm?.['Threshold']]).toEqual([
+          'AWS/Lambda',
+          metric,
+          [{ Name: 'FunctionName', Value: { Ref: functionId } }],
+          1,
+        ]);
+      }
+    }
+    // Assess: API 5xx, and throttled reads and writes of both tables
+    expect(alarms['Api5xxAlarm']).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5xx',
+      Dimensions: [
+        { Name: 'ApiId', Value: { Ref: 'HttpApi' } },
+        { Name: 'Stage', Value: '$default' },
+      ],
+    });
+    for (const table of ['EntitlementsTable', 'AuditTable']) {
+      const metrics = alarms[`${table}ThrottlingAlarm`]?.['Metrics'] as {
+        MetricStat?: { Metric: Record<string, unknown> };
+        Expression?: string;
+      }[];
+      expect(metrics.flatMap((m) => (m.MetricStat === undefined ? [] : [m.MetricStat.Metric]))).toEqual(
+        ['ReadThrottleEvents', 'WriteThrottleEvents'].map((MetricName) => ({
+          Namespace: 'AWS/DynamoDB',
+          MetricName,
+          Dimensions: [{ Name: 'TableName', Value: { Ref: table } }],
+        })),
+      );
+      expect(metrics.find((m) => m.Expression !== undefined)?.Expression).toBe('reads + writes');
+    }
+    expect(Object.keys(alarms)).toHaveLength(5 + 12 + 1 + 2);
+    // Assess: the dashboard is valid JSON once its references are filled in, and shows each function
+    const parts = resources['Dashboard']?.Properties['DashboardBody']['Fn::Join'][1] as (string | { Ref: string })[];
+    const body = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : `ref-${p.Ref}`)).join('')) as { widgets: unknown[] };
+    expect(body.widgets.length).toBeGreaterThanOrEqual(6);
+    for (const functionId of functionIds) expect(JSON.stringify(body)).toContain(`ref-${functionId}`);
+    // Assess: JSON access logs, which carry no header, query string or body (so no token)
+    const accessLogs = resources['HttpApiStage']?.Properties['AccessLogSettings'] as { Format: string };
+    const format = JSON.parse(accessLogs.Format) as Record<string, string>;
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      ip: '$context.identity.sourceIp',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+      integrationLatency: '$context.integrationLatency',
+    });
+    expect(accessLogs.Format).not.toMatch(/header|querystring|authorization|body/i);
+    expect(resources['HttpApiLogGroup']?.Properties['RetentionInDays']).toBe(90);
   });
 
   it('signs with a KMS key only the minting roles may sign with; the issuer function reads public keys only', () => {
