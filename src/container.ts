@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -57,6 +58,9 @@ export const config = /* @__PURE__ */ once((): Config => {
   return loaded;
 });
 export const logger = /* @__PURE__ */ once(() => new Logger({ serviceName: 'keyvend' }));
+/** Embedded-metric-format counters of decisions and alarms (docs/operations.md, "Metrics and alarms"). */
+export const metrics = /* @__PURE__ */ once(() => new Metrics({ namespace: 'Keyvend', serviceName: 'keyvend' }));
+const decisionLog = /* @__PURE__ */ once(() => new PowertoolsDecisionLog(logger(), metrics()));
 const systemClock: Clock = { now: () => new Date() };
 
 // Per attempt: a hung connection fails the attempt, and the SDK retries. The whole call, retries included, is
@@ -165,7 +169,7 @@ const makeIssuer = (saml: ReturnType<typeof samlVerifier>, cache?: InMemoryCrede
     }),
     brokerIssuer: brokerIssuer(),
     audit: new DynamoDbAuditLog(documentClient(), config().auditTable, config().auditRetentionDays),
-    log: new PowertoolsDecisionLog(logger()),
+    log: decisionLog(),
     clock: systemClock,
     rateLimiter: rateLimiter(),
     cache,
@@ -268,7 +272,7 @@ const makePortalFunction = (saml: ReturnType<typeof samlVerifier>, see: PortalDe
         entitlements: entitlementStore(),
         issueConsoleUrl: issueConsoleUrl(),
         audit: new DynamoDbAuditLog(documentClient(), c.auditTable, c.auditRetentionDays),
-        log: new PowertoolsDecisionLog(logger()),
+        log: decisionLog(),
         clock: systemClock,
         settings: { sessionSeconds: settings.sessionSeconds },
         see,

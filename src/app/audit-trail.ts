@@ -1,3 +1,4 @@
+import { anonymousRefusalOf } from '../domain/anonymous-refusal.ts';
 import { AUDIT_GROUP_LIMIT, type AuditRecord, AuditConflictError, isSameDecision, newEventId } from '../domain/audit-record.ts';
 import type { KeyvendError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -57,8 +58,10 @@ export async function writeAudit(write: (record: AuditRecord) => Promise<void>, 
 }
 
 /**
- * Records a denial (one insert) and returns the error to throw. If the audit store itself fails here, the
- * denial still stands (nothing was issued) and the decision log keeps the record, with an alarm.
+ * Records a denial (one insert) and returns the error to throw. A denial without a verified caller is not written
+ * as an item of its own: it is counted in its source's aggregate for the minute (`countAnonymousRefusal`). If the
+ * audit store itself fails here, the denial still stands (nothing was issued) and the decision log keeps the record,
+ * with an alarm.
  */
 export async function recordDenial(
   deps: { audit: AuditLog; log: DecisionLog },
@@ -68,8 +71,24 @@ export async function recordDenial(
   record.outcome = 'denied';
   record.reason = error.reason;
   record.errorCode = error.code;
+  if (record.caller === undefined) return countAnonymousRefusal(deps, record, error);
   try {
     await writeAudit((r) => deps.audit.record(r), record);
+  } catch (auditError) {
+    deps.log.alarm('audit_write_failed_on_denial', record, auditError);
+  }
+  deps.log.decision(record);
+  return error;
+}
+
+/**
+ * A refusal before anyone was verified: one `ADD requests :1` on the aggregate of its source and minute instead of
+ * an item per request, so a flood of forged tokens costs one item a minute per source. The decision log still has
+ * the line (and the metric); a failed count raises the same alarm as a failed denial.
+ */
+async function countAnonymousRefusal(deps: { audit: AuditLog; log: DecisionLog }, record: AuditRecord, error: KeyvendError) {
+  try {
+    await deps.audit.countAnonymous(anonymousRefusalOf(record));
   } catch (auditError) {
     deps.log.alarm('audit_write_failed_on_denial', record, auditError);
   }

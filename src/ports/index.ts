@@ -1,5 +1,6 @@
 import type { AuditCursor, AuditQuery } from '../domain/audit-query.ts';
 import type { ChainLink, StoredBatch } from '../domain/audit-chain.ts';
+import type { AnonymousRefusal } from '../domain/anonymous-refusal.ts';
 import type { AuditRecord } from '../domain/audit-record.ts';
 import type { Entitlement } from '../domain/entitlement.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -266,6 +267,11 @@ export interface FederationKeyStore {
  */
 export interface AuditLog {
   record(record: AuditRecord): Promise<void>;
+  /**
+   * Counts a refusal without a verified caller in the aggregate of its source and minute (`anon#<minute>#<source>`,
+   * created by the first): never an item of its own. Throws when the count cannot be written; the refusal stands.
+   */
+  countAnonymous(refusal: AnonymousRefusal): Promise<void>;
 }
 
 /** One page of an audit query: the stored items, newest first, and where the next page starts (absent: no more). */

@@ -12,6 +12,8 @@ import type { AuditRecord } from '../../src/domain/audit-record.ts';
 import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { parse } from 'yaml';
 import { documentClientOf, localTables, scanAll } from '../support/dynamodb.ts';
+import { readAnonymousAggregate } from '../../src/adapters/dynamodb/anonymous-aggregates.ts';
+import { anonymousRefusalsContract } from './anonymous-refusals.contract.ts';
 import { auditLogContract } from './audit-log.contract.ts';
 import { entitlementStoreContract } from './entitlement-store.contract.ts';
 import { replayCacheContract } from './replay-cache.contract.ts';
@@ -58,6 +60,17 @@ auditLogContract('DynamoDbAuditLog on DynamoDB Local', {
       return record as AuditRecord;
     };
     return { log: new DynamoDbAuditLog(client, TABLES.audit, 30), stored, loseNextResponse };
+  },
+  broken: () => new DynamoDbAuditLog(documentClient().client, 'contract-no-such-table', 30),
+});
+
+anonymousRefusalsContract('DynamoDbAuditLog on DynamoDB Local', {
+  make: () => {
+    const { client } = documentClient();
+    return {
+      log: new DynamoDbAuditLog(client, TABLES.audit, 30),
+      aggregate: (eventId) => readAnonymousAggregate(client, TABLES.audit, eventId),
+    };
   },
   broken: () => new DynamoDbAuditLog(documentClient().client, 'contract-no-such-table', 30),
 });

@@ -1,6 +1,7 @@
 import { UpstreamUnavailableError } from '../../src/domain/errors.ts';
 import type { AuditLog } from '../../src/ports/index.ts';
 import { FakeAuditLog, FakeEntitlementStore, FakeReplayCache, FakeTokenSigner } from '../unit/fakes.ts';
+import { anonymousRefusalsContract } from './anonymous-refusals.contract.ts';
 import { auditLogContract } from './audit-log.contract.ts';
 import { entitlementStoreContract } from './entitlement-store.contract.ts';
 import { replayCacheContract } from './replay-cache.contract.ts';
@@ -16,6 +17,18 @@ auditLogContract('FakeAuditLog', {
   broken: (): AuditLog => {
     const fake = new FakeAuditLog();
     fake.failOn.add('record');
+    return fake;
+  },
+});
+
+anonymousRefusalsContract('FakeAuditLog', {
+  make: () => {
+    const fake = new FakeAuditLog();
+    return { log: fake, aggregate: async (eventId) => fake.aggregate(eventId) };
+  },
+  broken: () => {
+    const fake = new FakeAuditLog();
+    fake.failOn.add('countAnonymous');
     return fake;
   },
 });

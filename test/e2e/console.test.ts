@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { startBroker } from '../../infra/local/stack.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
-import { auditRecords, emulatorSessions, stack, stsCallCount, testToken } from '../support/e2e.ts';
+import { auditRecords, auditedDecision, emulatorSessions, stack, stsCallCount, testToken } from '../support/e2e.ts';
 
 const ALICE_SUB = '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b';
 const BOB_SUB = 'b0b5e2d4-6c8a-4f1e-9d3b-5a7c9e1f3b2d';
@@ -139,7 +139,7 @@ describe('POST /v1/console: a console sign-in URL end to end', () => {
     expect(response.json).toMatchObject({ error: 'not_entitled' });
     expect(response.json['url']).toBeUndefined();
     expect(await stsCallCount()).toBe(callsBefore);
-    const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === response.json['requestId']);
+    const record = await auditedDecision(response.json['requestId']);
     expect(record).toMatchObject({ action: 'console', outcome: 'denied', errorCode: 'not_entitled', caller: { subject: BOB_SUB } });
   });
 
@@ -153,7 +153,7 @@ describe('POST /v1/console: a console sign-in URL end to end', () => {
     // Assess
     expect(response.status).toBe(403);
     expect(await stsCallCount()).toBe(callsBefore);
-    const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === response.json['requestId']);
+    const record = await auditedDecision(response.json['requestId']);
     expect(record).toMatchObject({ action: 'console', outcome: 'denied', reason: 'output_not_allowed' });
   });
 
@@ -173,7 +173,7 @@ describe('POST /v1/console: a console sign-in URL end to end', () => {
     expect(response.status).toBe(400);
     expect(response.json).toMatchObject({ error: 'invalid_request' });
     expect(await stsCallCount()).toBe(callsBefore);
-    const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === response.json['requestId']);
+    const record = await auditedDecision(response.json['requestId']);
     expect(record).toMatchObject({
       action: 'console',
       outcome: 'denied',
@@ -207,7 +207,7 @@ describe('POST /v1/console: a console sign-in URL end to end', () => {
       expect(response.json).toMatchObject({ error: 'upstream_unavailable' });
       expect(response.text).not.toMatch(/ASIA[A-Z0-9]{16}/);
       expect(response.json['url']).toBeUndefined();
-      const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === response.json['requestId']);
+      const record = await auditedDecision(response.json['requestId']);
       expect(record).toMatchObject({
         action: 'console',
         outcome: 'minted_not_delivered',

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
-import { auditRecords, emulatorSessions, postCredentials, stack, stsCallCount } from '../support/e2e.ts';
+import { auditRecords, auditedDecision, emulatorSessions, postCredentials, stack, stsCallCount } from '../support/e2e.ts';
 
 const ALICE_SUB = '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b';
 const BOB_SUB = 'b0b5e2d4-6c8a-4f1e-9d3b-5a7c9e1f3b2d';
@@ -170,7 +170,7 @@ describe('an OIDC caller gets scoped credentials end to end', () => {
     expect(response.json).toMatchObject({ error: 'not_entitled' });
     expect(response.json['AccessKeyId']).toBeUndefined();
     expect((await emulatorSessions()).length).toBe(sessionsBefore);
-    const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === response.json['requestId']);
+    const record = await auditedDecision(response.json['requestId']);
     expect(record).toMatchObject({
       outcome: 'denied',
       reason: 'no_matching_entitlement',
@@ -205,7 +205,7 @@ describe('an OIDC caller gets scoped credentials end to end', () => {
       // Assess
       expect(response.status, JSON.stringify(body)).toBe(400);
       expect(response.json['error']).toBe('invalid_request');
-      const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === response.json['requestId']);
+      const record = await auditedDecision(response.json['requestId']);
       expect(record).toMatchObject({ outcome: 'denied', errorCode: 'invalid_request', caller: { subject: ALICE_SUB } });
     }
   });
@@ -266,7 +266,7 @@ describe('an OIDC caller gets scoped credentials end to end', () => {
     // Assess
     expect(response.status).toBe(400);
     expect(json).toMatchObject({ error: 'invalid_request' });
-    const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === json['requestId']);
+    const record = await auditedDecision(json['requestId']);
     expect(record).toMatchObject({ outcome: 'denied', errorCode: 'invalid_request', reason: 'duplicate_fields' });
     expect(await stsCallCount()).toBe(stsBefore);
   });

@@ -4,7 +4,7 @@ import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.ts';
 import { definitionKey, grantKey, grantPartitionKey } from '../../src/adapters/dynamodb/keys.ts';
-import { auditRecords, dynamo, postCredentials, stack, stsCallCount, testToken } from '../support/e2e.ts';
+import { auditedDecision, auditRecords, dynamo, postCredentials, stack, stsCallCount, testToken } from '../support/e2e.ts';
 import { type SecondBroker, startSecondBroker } from '../support/second-broker.ts';
 
 /** Security catalog §5: when a dependency fails, nothing is issued (F-01 to F-05, F-08). */
@@ -192,7 +192,9 @@ describe('the identity provider keys unreachable (F-08)', () => {
     expect(response.json['error']).toBe('upstream_unavailable');
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await stsCallCount()).toBe(stsBefore);
-    expect(await recordOf(response.json['requestId'])).toMatchObject({
+    // The token cannot be verified, so there is no caller: the decision line is the record (the refusal is counted
+    // in its source's aggregate).
+    expect(await auditedDecision(response.json['requestId'], broker.logFile)).toMatchObject({
       outcome: 'denied',
       reason: 'jwks_unavailable',
       errorCode: 'upstream_unavailable',

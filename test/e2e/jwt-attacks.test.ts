@@ -1,7 +1,7 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
-import { auditRecords, emulatorSessions, postCredentials, stack, stsCallCount, testToken } from '../support/e2e.ts';
+import { auditedDecision, emulatorSessions, postCredentials, stack, stsCallCount, testToken } from '../support/e2e.ts';
 import { b64url, issuerEc, issuerRsa, type RawKey, rsaHeader, signCompact, startCanary, validClaims } from '../support/raw-jwt.ts';
 
 /**
@@ -465,7 +465,7 @@ describe('every applicable JWT attack of security catalog §1 is refused with 40
     expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
     expect(response.json['AccessKeyId']).toBeUndefined();
     expect(await stsCallCount()).toBe(stsBefore);
-    const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === response.json['requestId']);
+    const record = await auditedDecision(response.json['requestId']);
     expect(record).toMatchObject({ outcome: 'denied', errorCode: 'invalid_token' });
     expect(record?.['reason']).toEqual(typeof reason === 'string' ? reason : expect.stringMatching(reason));
     expect(record?.['caller']).toBeUndefined();
@@ -581,7 +581,7 @@ describe('JWT attacks that are not a 401', () => {
     expect(response.status).toBe(403);
     expect(response.json['error']).toBe('not_entitled');
     expect(await stsCallCount()).toBe(stsBefore);
-    const record = (await auditRecords()).find((r) => r['request']?.['requestId'] === response.json['requestId']);
+    const record = await auditedDecision(response.json['requestId']);
     expect(record).toMatchObject({ outcome: 'denied', reason: 'no_matching_entitlement', caller: { subject: 'tester-0001', groups: [] } });
   });
 
@@ -600,12 +600,11 @@ describe('JWT attacks that are not a 401', () => {
     expect(queryOnly.status).toBe(400);
     expect(queryOnly.json['error']).toBe('invalid_request');
     expect(await stsCallCount()).toBe(stsBefore);
-    const records = await auditRecords();
-    expect(records.find((r) => r['request']?.['requestId'] === both.json['requestId'])).toMatchObject({
+    expect(await auditedDecision(both.json['requestId'])).toMatchObject({
       outcome: 'denied',
       reason: 'token_in_query',
     });
-    expect(records.find((r) => r['request']?.['requestId'] === queryOnly.json['requestId'])).toMatchObject({
+    expect(await auditedDecision(queryOnly.json['requestId'])).toMatchObject({
       outcome: 'denied',
       reason: 'token_in_query',
     });

@@ -25,7 +25,7 @@ async function brokerLogContaining(marker: string): Promise<string> {
   }
 }
 
-describe('no secret reaches the broker log or the audit table', () => {
+describe('no secret reaches the broker log, its metric lines or the audit table', () => {
   it('after a grant, a denial and an STS error', async () => {
     // Prepare
     const grantToken = await testToken();
@@ -52,8 +52,18 @@ describe('no secret reaches the broker log or the audit table', () => {
     expect(log).toContain(String(grant.json['grantId']));
     expect(audit).toContain(String(grant.json['AccessKeyId']));
 
-    // Assess: nothing secret in either sink
-    for (const [sink, text] of [['broker log', log], ['audit table', audit], ...otherBrokerLogs] as const) {
+    // Assess: the metric lines (embedded metric format) were written, for the grant and the denials too
+    const metricLines = log.split('\n').filter((line) => line.includes('"_aws"') && line.includes('"CloudWatchMetrics"'));
+    expect(metricLines.some((line) => line.includes('"Grants"'))).toBe(true);
+    expect(metricLines.some((line) => line.includes('"DenialsByReason"') && line.includes('"no_matching_entitlement"'))).toBe(true);
+
+    // Assess: nothing secret in any sink
+    for (const [sink, text] of [
+      ['broker log', log],
+      ['metric lines', metricLines.join('\n')],
+      ['audit table', audit],
+      ...otherBrokerLogs,
+    ] as const) {
       for (const secret of [secretKey, sessionToken, ...[grantToken, deniedToken, failingToken].map(signatureOf)]) {
         expect(text.includes(secret), `${sink} contains a secret`).toBe(false);
       }

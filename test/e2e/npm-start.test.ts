@@ -179,7 +179,7 @@ describe('npm start', () => {
     expect(body['entitlement']).toBe('photo-uploads');
   });
 
-  it('applies your own entitlements to the running stack as printed, and the broker log shows the requests', () => {
+  it('applies your own entitlements to the running stack as printed, and the broker log shows the requests', async () => {
     // Prepare
     const tokenCommand = commandAfter('Get a token for alice');
     const applyCommand = commandAfter('Apply your own entitlements');
@@ -200,8 +200,14 @@ describe('npm start', () => {
     expect(requested.status, requested.stderr).toBe(0);
     expect(JSON.parse(requested.stdout)).toMatchObject({ Version: 1, entitlement: 'my-uploads' });
     expect(join(ROOT, logPath)).toBe(BROKER_LOG);
-    const logged = readFileSync(BROKER_LOG, 'utf8');
-    expect(logged).toMatch(/^\{.*"message":"keyvend.decision".*"entitlement":\{"id":"my-uploads"/m);
+    // The stack copies the broker's output to the file as it comes: the line may land a moment after the response.
+    const decisionLine = /^\{.*"message":"keyvend.decision".*"entitlement":\{"id":"my-uploads"/m;
+    let logged = readFileSync(BROKER_LOG, 'utf8');
+    for (let waited = 0; !decisionLine.test(logged) && waited < 5_000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      logged = readFileSync(BROKER_LOG, 'utf8');
+    }
+    expect(logged).toMatch(decisionLine);
     expect(logged).not.toMatch(/eyJ[\w-]+\.eyJ/);
   });
 

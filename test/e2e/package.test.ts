@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../infra/local/stack.ts';
 import { staticClosure } from '../support/static-imports.ts';
+import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { zipEntries } from '../support/zip-entries.ts';
 
 /** What `serverless package` reads: the service definition and the code it bundles. */
@@ -41,6 +42,8 @@ const QUERY_AUDIT = [
 ];
 const READ_AUDIT = ['ReadAuditItems', ['dynamodb:BatchGetItem'], arnOf('AuditTable')];
 const REPLAY = ['ConsumeSamlAssertionIds', ['dynamodb:PutItem'], arnOf('SamlReplayTable')];
+/** UpdateItem on the anonymous aggregates only (`anon#` keys): the condition is checked with the IAM simulator below. */
+const ANONYMOUS = ['CountAnonymousRefusals', ['dynamodb:UpdateItem'], arnOf('AuditTable')];
 const PORTAL_SECRET = [
   'ReadPortalSecret',
   ['secretsmanager:GetSecretValue'],
@@ -53,6 +56,7 @@ const ROLES: Record<string, unknown[][]> = {
     ['ReadEntitlementGrants', ['dynamodb:BatchGetItem'], arnOf('EntitlementsTable')],
     FEDERATION,
     AUDIT,
+    ANONYMOUS,
     REPLAY,
     ['Logs', LOGS, logsOf('credentials')],
   ],
@@ -62,6 +66,7 @@ const ROLES: Record<string, unknown[][]> = {
     ['ReadEntitlementGrants', ['dynamodb:BatchGetItem'], arnOf('EntitlementsTable')],
     FEDERATION,
     AUDIT,
+    ANONYMOUS,
     ['Logs', LOGS, logsOf('console')],
   ],
   PortalFunctionRole: [
@@ -73,9 +78,10 @@ const ROLES: Record<string, unknown[][]> = {
     AUDIT,
     QUERY_AUDIT,
     READ_AUDIT,
+    ANONYMOUS,
     ['Logs', LOGS, logsOf('portal')],
   ],
-  PortalSamlFunctionRole: [PORTAL_SECRET, AUDIT, REPLAY, ['Logs', LOGS, logsOf('portalSaml')]],
+  PortalSamlFunctionRole: [PORTAL_SECRET, AUDIT, ANONYMOUS, REPLAY, ['Logs', LOGS, logsOf('portalSaml')]],
   EntitlementsFunctionRole: [
     ['ReadEntitlements', ['dynamodb:BatchGetItem', 'dynamodb:Query'], arnOf('EntitlementsTable')],
     ['Logs', LOGS, logsOf('entitlements')],
@@ -84,6 +90,7 @@ const ROLES: Record<string, unknown[][]> = {
     QUERY_AUDIT,
     READ_AUDIT,
     AUDIT,
+    ANONYMOUS,
     ['ReadEntitlementGrants', ['dynamodb:BatchGetItem'], arnOf('EntitlementsTable')],
     ['Logs', LOGS, logsOf('audit')],
   ],
@@ -94,6 +101,7 @@ const ROLES: Record<string, unknown[][]> = {
       arnOf('EntitlementsTable'),
     ],
     AUDIT,
+    ANONYMOUS,
     ['FindPeopleInAudit', ['dynamodb:Query'], { 'Fn::Sub': '${AuditTable.Arn}/index/byUser' }],
     ['AssumeRevokerRolesOnly', ['sts:AssumeRole'], { 'Fn::Split': [',', REVOKER_ROLES] }],
     ['Logs', LOGS, logsOf('revocations')],
@@ -356,6 +364,43 @@ describe('npx osls package works offline and writes the stack the issue asks for
     expect(JSON.stringify(granted)).not.toMatch(/"\*"/);
   });
 
+  it('lets the auditing roles UpdateItem the audit table only on anon# keys (the anonymous aggregates)', async () => {
+    // Prepare: each role's statement, with the table's ARN in place of its GetAtt
+    const tableArn = 'arn:aws:dynamodb:us-east-1:111111111111:table/keyvend-prod-audit';
+    const simulate = async (roleId: string, action: string, leadingKey: string) => {
+      // The statements on the audit table (the others hold intrinsic functions the simulator cannot read).
+      const onAuditTable = statementsOf(roleId).filter((st) => JSON.stringify(st.Resource) === JSON.stringify(arnOf('AuditTable')));
+      const policy = { Version: '2012-10-17', Statement: onAuditTable.map((st) => ({ ...st, Resource: tableArn })) };
+      const result = await runSimulation(
+        {
+          request: {
+            principal: `arn:aws:sts::111111111111:assumed-role/${roleId}/fn`,
+            action,
+            resource: { resource: tableArn, accountId: '111111111111' },
+            contextVariables: { 'dynamodb:LeadingKeys': [leadingKey] },
+          },
+          identityPolicies: [{ name: roleId, policy }],
+          serviceControlPolicies: [],
+          resourceControlPolicies: [],
+        },
+        {},
+      );
+      return result.resultType === 'single' ? result.result.analysis?.result : result.resultType;
+    };
+
+    for (const roleId of [...MINTING_ROLES, 'PortalSamlFunctionRole']) {
+      // Act
+      const aggregate = await simulate(roleId, 'dynamodb:UpdateItem', 'anon#2026-11-29T10:15#203.0.113.9');
+      const record = await simulate(roleId, 'dynamodb:UpdateItem', '019ad0f0-0000-7000-8000-000000000000');
+      const deleteAggregate = await simulate(roleId, 'dynamodb:DeleteItem', 'anon#2026-11-29T10:15#203.0.113.9');
+
+      // Assess
+      expect([roleId, aggregate, record, deleteAggregate]).toEqual([roleId, 'Allowed', 'ImplicitlyDenied', 'ImplicitlyDenied']);
+    }
+    const condition = statementsOf('CredentialsFunctionRole').find((s) => s.Sid === 'CountAnonymousRefusals')?.Condition;
+    expect(condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['anon#*'] } });
+  });
+
   it('throttles every route at API Gateway, the minting routes within the KMS and STS account quotas, and reserves concurrency per function', () => {
     // Assess: route throttles (docs/operations.md, "Rate limits and quotas")
     const stage = resources['HttpApiStage'] as Resource & { DependsOn?: string[] };
@@ -388,10 +433,92 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'functions/portal-saml.handler': 5,
       'functions/entitlements.handler': 10,
       'functions/issuer.handler': 5,
+      'functions/audit.handler': 5,
+      'functions/revocations.handler': 2,
+      'functions/audit-export.handler': 5,
     });
     for (const [, f] of ofType('AWS::Lambda::Function')) {
       expect(f.Properties['Environment']['Variables']).toMatchObject({ KEYVEND_RATE_LIMIT: '60', KEYVEND_RATE_LIMIT_BURST: '20' });
     }
+  });
+
+  it('alarms on the broker metrics, each function, the API and both tables, to one topic, with a dashboard and JSON access logs', () => {
+    // Assess: the topic, and an email subscription only when KEYVEND_ALARM_EMAIL is set
+    expect(resources['AlarmTopic']?.Type).toBe('AWS::SNS::Topic');
+    expect((resources['AlarmEmailSubscription'] as Resource & { Condition?: string }).Condition).toBe('HasAlarmEmail');
+    const alarms = Object.fromEntries(ofType('AWS::CloudWatch::Alarm').map(([id, r]) => [id, r.Properties]));
+    for (const alarm of Object.values(alarms)) {
+      expect(alarm['AlarmActions']).toEqual([{ Ref: 'AlarmTopic' }]);
+      expect(alarm['TreatMissingData']).toBe('notBreaching');
+      expect(alarm['AlarmDescription']).toMatch(/Runbook docs\/operations\.md#[a-z0-9-]+$/);
+    }
+    // Assess: the broker's own metrics (embedded metric format, namespace Keyvend)
+    const own = (id: string) => {
+      const a = alarms[id] ?? {};
+      return [a['Namespace'], a['MetricName'], a['Dimensions'], a['Statistic'], a['Period'], a['Threshold'], a['ComparisonOperator']];
+    };
+    const service = [{ Name: 'service', Value: 'keyvend' }];
+    const atLeast = 'GreaterThanOrEqualToThreshold';
+    expect(own('MintedNotDeliveredAlarm')).toEqual(['Keyvend', 'MintedNotDelivered', service, 'Sum', 60, 1, atLeast]);
+    expect(own('AuditWriteFailuresAlarm')).toEqual(['Keyvend', 'AuditWriteFailures', service, 'Sum', 60, 1, atLeast]);
+    expect(own('UpstreamFailuresAlarm')).toEqual(['Keyvend', 'UpstreamFailures', service, 'Sum', 300, '10', atLeast]);
+    expect(own('RateLimitedAlarm')).toEqual(['Keyvend', 'RateLimited', service, 'Sum', 300, '100', atLeast]);
+    expect(own('AnonymousRefusalsAlarm')).toEqual(['Keyvend', 'AnonymousRefusals', service, 'Sum', 300, '1000', atLeast]);
+    // Assess: errors and throttles of every function
+    const functionIds = ofType('AWS::Lambda::Function').map(([id]) => id);
+    expect(functionIds).toHaveLength(9);
+    for (const functionId of functionIds) {
+      for (const metric of ['Errors', 'Throttles']) {
+        const alarm = alarms[functionId.replace('LambdaFunction', `${metric}Alarm`)];
+        expect([alarm?.['Namespace'], alarm?.['MetricName'], alarm?.['Dimensions'], alarm?.['Threshold']]).toEqual([
+          'AWS/Lambda',
+          metric,
+          [{ Name: 'FunctionName', Value: { Ref: functionId } }],
+          1,
+        ]);
+      }
+    }
+    // Assess: API 5xx, and throttled reads and writes of both tables
+    expect(alarms['Api5xxAlarm']).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5xx',
+      Dimensions: [
+        { Name: 'ApiId', Value: { Ref: 'HttpApi' } },
+        { Name: 'Stage', Value: '$default' },
+      ],
+    });
+    for (const table of ['EntitlementsTable', 'AuditTable']) {
+      const metrics = alarms[`${table}ThrottlingAlarm`]?.['Metrics'] as {
+        MetricStat?: { Metric: Record<string, unknown> };
+        Expression?: string;
+      }[];
+      expect(metrics.flatMap((m) => (m.MetricStat === undefined ? [] : [m.MetricStat.Metric]))).toEqual(
+        ['ReadThrottleEvents', 'WriteThrottleEvents'].map((MetricName) => ({
+          Namespace: 'AWS/DynamoDB',
+          MetricName,
+          Dimensions: [{ Name: 'TableName', Value: { Ref: table } }],
+        })),
+      );
+      expect(metrics.find((m) => m.Expression !== undefined)?.Expression).toBe('reads + writes');
+    }
+    expect(Object.keys(alarms)).toHaveLength(5 + 12 + 1 + 2);
+    // Assess: the dashboard is valid JSON once its references are filled in, and shows each function
+    const parts = resources['Dashboard']?.Properties['DashboardBody']['Fn::Join'][1] as (string | { Ref: string })[];
+    const body = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : `ref-${p.Ref}`)).join('')) as { widgets: unknown[] };
+    expect(body.widgets.length).toBeGreaterThanOrEqual(6);
+    for (const functionId of functionIds) expect(JSON.stringify(body)).toContain(`ref-${functionId}`);
+    // Assess: JSON access logs, which carry no header, query string or body (so no token)
+    const accessLogs = resources['HttpApiStage']?.Properties['AccessLogSettings'] as { Format: string };
+    const format = JSON.parse(accessLogs.Format) as Record<string, string>;
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      ip: '$context.identity.sourceIp',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+      integrationLatency: '$context.integrationLatency',
+    });
+    expect(accessLogs.Format).not.toMatch(/header|querystring|authorization|body/i);
+    expect(resources['HttpApiLogGroup']?.Properties['RetentionInDays']).toBe(90);
   });
 
   it('signs with a KMS key only the minting roles may sign with; the issuer function reads public keys only', () => {
@@ -455,9 +582,12 @@ describe('npx osls package works offline and writes the stack the issue asks for
         },
       },
     ]);
-    // No function role may update or delete audit items in the first place (other tables are theirs to change).
+    // No function role may update or delete audit items in the first place (other tables are theirs to change),
+    // but for counting anonymous refusals on `anon#` keys (CountAnonymousRefusals, simulated below).
     for (const roleId of Object.keys(ROLES)) {
-      const onAuditTable = statementsOf(roleId).filter((statement) => JSON.stringify(statement).includes('AuditTable'));
+      const onAuditTable = statementsOf(roleId).filter(
+        (statement) => JSON.stringify(statement).includes('AuditTable') && statement.Sid !== 'CountAnonymousRefusals',
+      );
       expect(JSON.stringify(onAuditTable)).not.toMatch(/dynamodb:(UpdateItem|DeleteItem|BatchWriteItem)/);
     }
   });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../infra/local/stack.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import { openSession, sealSession } from '../../src/domain/portal-session.ts';
-import { auditRecordsSince, stack, stsCallCount } from '../support/e2e.ts';
+import { auditRecordsSince, loggedDecisionsSince, stack, stsCallCount } from '../support/e2e.ts';
 
 const ALICE_SUB = '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b';
 const BOB_SUB = 'b0b5e2d4-6c8a-4f1e-9d3b-5a7c9e1f3b2d';
@@ -184,7 +184,8 @@ describe('the portal in a real browser', () => {
     expect(await page.locator('h1').textContent()).toBe('Sign-in failed');
     expect((await context.cookies()).some((c) => c.name === SESSION_COOKIE)).toBe(false);
     expect(await stsCallCount()).toBe(callsBefore);
-    const record = (await auditRecordsSince(startedAt)).find((r) => r['action'] === 'portal_login');
+    // No caller: counted in the aggregate of its source and minute; the decision line is its record.
+    const record = (await loggedDecisionsSince(startedAt)).find((r) => r['action'] === 'portal_login');
     expect(record).toMatchObject({ outcome: 'denied', reason: 'state_mismatch', errorCode: 'invalid_token' });
     await shot(page, '07-sign-in-failed');
     await context.close();
@@ -202,7 +203,7 @@ describe('the portal in a real browser', () => {
 
     // Assess
     expect(response?.status()).toBe(401);
-    const record = (await auditRecordsSince(startedAt)).find((r) => r['action'] === 'portal_login');
+    const record = (await loggedDecisionsSince(startedAt)).find((r) => r['action'] === 'portal_login');
     expect(record).toMatchObject({ outcome: 'denied', reason: 'login_transaction_missing' });
     await context.close();
   });
@@ -250,7 +251,7 @@ describe('the portal in a real browser', () => {
     // Assess
     expect(await page.locator('h1').textContent()).toBe('Please sign in again');
     expect(await stsCallCount()).toBe(callsBefore);
-    const record = (await auditRecordsSince(startedAt)).find((r) => r['action'] === 'console');
+    const record = (await loggedDecisionsSince(startedAt)).find((r) => r['action'] === 'console');
     expect(record).toMatchObject({ outcome: 'denied', reason: 'session_expired', errorCode: 'invalid_token' });
     await shot(page, '09-session-expired');
 

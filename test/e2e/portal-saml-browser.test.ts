@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import { scanAll } from '../support/dynamodb.ts';
+import { loggedDecisionsSince } from '../support/e2e.ts';
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -204,6 +205,7 @@ describe('portal sign-in with SAML, in a real browser', () => {
 
   it('refuses a SAMLResponse issued for the API ACS when posted to the portal ACS, audited', async () => {
     // Prepare: a response the dev IdP issues for the CLI (Destination and Recipient = /v1/credentials)
+    const startedAt = new Date().toISOString();
     const forApi = await (
       await fetch(`${samlIdp.url}/sso`, { method: 'POST', body: new URLSearchParams({ username: 'alice', password: 'alice-password' }) })
     ).text();
@@ -219,7 +221,10 @@ describe('portal sign-in with SAML, in a real browser', () => {
     // Assess
     expect(response.status).toBe(401);
     expect(response.headers.get('set-cookie') ?? '').not.toContain('keyvend_session=');
-    const denial = (await auditRecords()).find((r) => r['action'] === 'portal_login' && r['reason'] === 'saml_destination_mismatch');
+    // No caller: counted in the aggregate of its source and minute; the decision line is its record.
+    const denial = (await loggedDecisionsSince(startedAt, join(ROOT, 'test-output/e2e-portal-saml-broker.log'))).find(
+      (r) => r['action'] === 'portal_login' && r['reason'] === 'saml_destination_mismatch',
+    );
     expect(denial).toMatchObject({ outcome: 'denied', errorCode: 'invalid_token' });
     expect(String(denial?.['credentialRef'])).toMatch(/^sha256:[0-9a-f]{64}$/);
   });

@@ -68,7 +68,7 @@ function revocationsAt(offsetMs: number) {
       inFlightSeconds: 10,
       iamFor: (c) => new IAMClient({ region: 'us-east-1', endpoint: stack().stsUrl, credentials: c }),
     }),
-    audit: { record: async () => {} },
+    audit: { record: async () => {}, countAnonymous: async () => {} },
     log: { decision: () => {}, attempt: () => {}, alarm: () => {} },
     clock: { now: () => new Date(Date.now() + offsetMs) },
     inFlightSeconds: 10,

@@ -20,7 +20,12 @@ import {
   xswAttacks,
 } from '../support/saml-attacks.ts';
 import { generateSigningCert, RSA_SHA1, type SamlifyIdp, samlifyIdp, type SigningCert } from '../../infra/local/saml-idp.ts';
-import { auditRecords as sharedStackAuditRecords, stack as sharedStack, stsCallCount as sharedStackStsCalls } from '../support/e2e.ts';
+import {
+  brokerLogLines,
+  auditedDecision as sharedStackAuditedDecision,
+  stack as sharedStack,
+  stsCallCount as sharedStackStsCalls,
+} from '../support/e2e.ts';
 import { type SimpleSamlPhpIdp, startSimpleSamlPhp } from '../support/simplesamlphp.ts';
 import { samlWithCli, samlWithSdk } from '../support/direct-sts.ts';
 
@@ -149,8 +154,21 @@ async function auditRecords(): Promise<Record<string, any>[]> {
   return scanAll(stack.documentClient, stack.brokerEnv['KEYVEND_AUDIT_TABLE']);
 }
 
-async function auditOf(requestId: unknown): Promise<Record<string, any> | undefined> {
-  return (await auditRecords()).find((r) => r['request']?.['requestId'] === requestId);
+/**
+ * The record of one request: its audit item, or for a refusal before anyone was verified (counted in the aggregate
+ * of its source and minute, not an item of its own) the broker's decision line.
+ */
+async function auditOf(requestId: unknown, logFile = BROKER_LOG): Promise<Record<string, any> | undefined> {
+  const item = (await auditRecords()).find((r) => r['request']?.['requestId'] === requestId);
+  if (item !== undefined) return item;
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const line = brokerLogLines(logFile).find(
+      (l) => l['message'] === 'keyvend.decision' && l['audit']?.['request']?.['requestId'] === requestId,
+    );
+    if (line !== undefined || Date.now() > deadline) return line?.['audit'];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Every rejection: 401 invalid_token, no STS call, a denial audited with the reason, and no raw response anywhere. */
@@ -302,7 +320,7 @@ describe('SAML callers get scoped credentials end to end', () => {
     expect(response.status).toBe(401);
     expect(json['error']).toBe('invalid_token');
     expect(await sharedStackStsCalls()).toBe(callsBefore);
-    expect((await sharedStackAuditRecords()).find((r) => r['request']?.['requestId'] === json['requestId'])).toMatchObject({
+    expect(await sharedStackAuditedDecision(json['requestId'])).toMatchObject({
       outcome: 'denied',
       reason: 'saml_not_configured',
     });
@@ -478,7 +496,11 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
   it('fails closed with 503 when the replay table cannot be written: no STS call, denial audited', async () => {
     // Prepare: a second broker on the same stack whose replay table does not exist
     const closers: Array<() => Promise<void>> = [];
-    const apiUrl = await startBroker({ ...stack.brokerEnv, KEYVEND_SAML_REPLAY_TABLE: 'keyvend-local-missing-replay-table' }, { closers });
+    const logFile = join(ROOT, 'test-output/e2e-saml-broker-no-replay-table.log');
+    const apiUrl = await startBroker(
+      { ...stack.brokerEnv, KEYVEND_SAML_REPLAY_TABLE: 'keyvend-local-missing-replay-table' },
+      { closers, logFile },
+    );
     try {
       const callsBefore = await stsCalls();
 
@@ -494,7 +516,7 @@ describe('every SAML attack of the security catalog (§2) is refused with 401, n
       expect(response.status).toBe(503);
       expect(json['error']).toBe('upstream_unavailable');
       expect(await stsCalls()).toBe(callsBefore);
-      expect(await auditOf(json['requestId'])).toMatchObject({ outcome: 'denied', reason: 'saml_replay_cache_unavailable' });
+      expect(await auditOf(json['requestId'], logFile)).toMatchObject({ outcome: 'denied', reason: 'saml_replay_cache_unavailable' });
     } finally {
       for (const close of closers) await close();
     }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { scanAll } from './dynamodb.ts';
@@ -101,4 +102,49 @@ export async function auditRecordsSince(startedAt: string): Promise<Record<strin
 /** Snapshot of STS activity, to assert that a request made no STS call at all. */
 export async function stsCallCount(): Promise<number> {
   return (await emulatorCalls()).length;
+}
+
+/** The JSON lines of a broker log (serverless-offline's own lines are skipped). */
+export function brokerLogLines(logFile: string = stack().brokerLogFile): Record<string, any>[] {
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, any>];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/**
+ * How one request's decision was audited. A decision that names a verified caller is its own audit item; a refusal
+ * before anyone was verified has none (it is counted in the aggregate `anon#<minute>#<source>`): its record is the
+ * broker's `keyvend.decision` line, which the log may write a moment after the response.
+ */
+export async function auditedDecision(requestId: unknown, logFile?: string): Promise<Record<string, any> | undefined> {
+  const item = (await auditRecords()).find((r) => r['request']?.['requestId'] === requestId);
+  if (item !== undefined) return item;
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const line = brokerLogLines(logFile).find(
+      (l) => l['message'] === 'keyvend.decision' && l['audit']?.['request']?.['requestId'] === requestId,
+    );
+    if (line !== undefined || Date.now() > deadline) return line?.['audit'];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * The decisions a broker logged (`keyvend.decision` lines) since `startedAt`, in order: every decision, those
+ * without a caller included, whose audit is the aggregate of their source and minute rather than an item.
+ */
+export async function loggedDecisionsSince(startedAt: string, logFile?: string): Promise<Record<string, any>[]> {
+  // The log line follows the response by a moment.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return brokerLogLines(logFile)
+    .filter((l) => l['message'] === 'keyvend.decision' && String(l['audit']?.['time']) >= startedAt)
+    .map((l) => l['audit'] as Record<string, any>)
+    .sort((a, b) => String(a['time']).localeCompare(String(b['time'])));
 }

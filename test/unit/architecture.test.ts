@@ -20,7 +20,10 @@ const ALLOWED: Readonly<Record<Layer, { layers: readonly Layer[]; packages: RegE
     layers: ['domain', 'ports', 'adapters'],
     packages: /^(@aws-sdk\/|@aws-lambda-powertools\/|@node-saml\/|@xmldom\/|jose$|node:)/,
   },
-  http: { layers: ['domain', 'ports', 'app', 'http'], packages: /^(@middy\/|@aws-lambda-powertools\/logger$|aws-lambda$|node:)/ },
+  http: {
+    layers: ['domain', 'ports', 'app', 'http'],
+    packages: /^(@middy\/|@aws-lambda-powertools\/logger(\/middleware)?$|aws-lambda$|node:)/,
+  },
   config: { layers: ['domain', 'config'], packages: /^(valibot|node:crypto)$/ },
   container: { layers: ['domain', 'ports', 'app', 'adapters', 'config', 'container'], packages: /^(@aws-sdk\/|@aws-lambda-powertools\/)/ },
   cli: { layers: ['domain', 'cli'], packages: /^(jose$|valibot$|node:)/ },

@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, SignJWT } from 'jose';
+import { type AnonymousAggregate, type AnonymousRefusal, anonymousAggregateKey, minuteOf } from '../../src/domain/anonymous-refusal.ts';
 import { type AuditRecord, AuditConflictError, newEventId } from '../../src/domain/audit-record.ts';
 import { type Entitlement, type GrantTarget, parseEntitlement } from '../../src/domain/entitlement.ts';
 import { InternalError, UpstreamUnavailableError } from '../../src/domain/errors.ts';
@@ -371,8 +372,8 @@ export const fakeBrokerIssuer = (signer: TokenSigner = new FakeTokenSigner()) =>
   signer,
 });
 
-/** The port's one operation; the fake keeps the name so that tests say which write failed or committed. */
-type AuditOperation = 'record';
+/** The port's operations; the fake keeps the names so that tests say which write failed or committed. */
+type AuditOperation = 'record' | 'countAnonymous';
 
 const copyOf = (record: AuditRecord): AuditRecord => JSON.parse(JSON.stringify(record)) as AuditRecord;
 
@@ -406,6 +407,28 @@ export class FakeAuditLog implements AuditLog {
     this.writes.push({ operation: 'record', record: copyOf(record) });
     // The retry of a committed write meets its own condition, and the adapter reads back what is stored.
     if (lost) throw new AuditConflictError(this.stored(record.eventId));
+  }
+  /** The refusals counted without a caller, in order; `aggregate` is what the table would hold per source and minute. */
+  readonly anonymous: AnonymousRefusal[] = [];
+  readonly #aggregates = new Map<string, AnonymousAggregate>();
+  async countAnonymous(refusal: AnonymousRefusal): Promise<void> {
+    if (this.failOn.has('countAnonymous')) throw new Error('audit countAnonymous failed');
+    const eventId = anonymousAggregateKey(refusal);
+    const before = this.#aggregates.get(eventId);
+    this.#aggregates.set(eventId, {
+      eventId,
+      minute: minuteOf(refusal.time),
+      source: refusal.source,
+      requests: (before?.requests ?? 0) + 1,
+      reasons: { ...before?.reasons, [refusal.reason]: (before?.reasons[refusal.reason] ?? 0) + 1 },
+      actions: [...new Set([...(before?.actions ?? []), refusal.action])].sort(),
+      firstSeen: before?.firstSeen ?? refusal.time,
+      lastSeen: refusal.time,
+    });
+    this.anonymous.push({ ...refusal });
+  }
+  aggregate(eventId: string): AnonymousAggregate | undefined {
+    return this.#aggregates.get(eventId);
   }
 
   get last(): AuditRecord | undefined {

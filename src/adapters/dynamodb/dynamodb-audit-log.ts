@@ -1,6 +1,8 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { type AuditRecord, AuditConflictError, auditItemKeys } from '../../domain/audit-record.ts';
+import type { AnonymousRefusal } from '../../domain/anonymous-refusal.ts';
 import type { AuditLog } from '../../ports/index.ts';
+import { countAnonymousRefusal } from './anonymous-aggregates.ts';
 import { sendOptions } from '../deadline/request-deadline.ts';
 
 /** Attributes the table adds to a record: the index keys and the TTL. Stripped again when a record is read back. */
@@ -37,6 +39,10 @@ export class DynamoDbAuditLog implements AuditLog {
       if ((error as { name?: unknown } | undefined)?.name !== 'ConditionalCheckFailedException') throw error;
       throw new AuditConflictError(await this.#read(record.eventId), { cause: error });
     }
+  }
+
+  async countAnonymous(refusal: AnonymousRefusal): Promise<void> {
+    await countAnonymousRefusal(this.client, this.tableName, this.retentionDays, refusal);
   }
 
   async #read(eventId: string): Promise<AuditRecord | undefined> {

@@ -117,6 +117,10 @@ function harness(
         timeline.push(`audit:record:${r.outcome}`);
         await audit.record(r);
       },
+      countAnonymous: async (refusal) => {
+        timeline.push('audit:countAnonymous');
+        await audit.countAnonymous(refusal);
+      },
     },
     log: {
       decision: () => {},

@@ -154,10 +154,18 @@ describe('issueCredentials: who the caller is', () => {
     expect(verifier.calls).toEqual([]);
     expect(store.lookups).toEqual([]);
     expect(sts.calls).toHaveLength(0);
-    expect(audit.writes).toEqual([
-      { operation: 'record', record: expect.objectContaining({ outcome: 'denied', reason: 'ambiguous_credentials' }) },
+    // Without a caller the refusal has no item of its own: it is counted in its source's aggregate for the minute.
+    expect(audit.writes).toEqual([]);
+    expect(audit.anonymous).toEqual([
+      {
+        time: '2026-11-23T09:30:00.000Z',
+        action: 'credentials',
+        source: '203.0.113.9',
+        reason: 'ambiguous_credentials',
+        errorCode: 'invalid_request',
+      },
     ]);
-    expect(audit.last?.caller).toBeUndefined();
+    expect(audit.aggregate('anon#2026-11-23T09:30#203.0.113.9')).toMatchObject({ requests: 1, reasons: { ambiguous_credentials: 1 } });
   });
 
   it('verifies the caller first when the problem is audited with a verified caller, and still reads nothing', async () => {
@@ -203,10 +211,10 @@ describe('issueCredentials: fails closed', () => {
     expect(error).toMatchObject({ code: 'invalid_token', httpStatus: 401 });
     expect(sts.calls).toHaveLength(0);
     expect(store.lookups).toHaveLength(0);
-    expect(audit.writes).toEqual([
-      { operation: 'record', record: expect.objectContaining({ outcome: 'denied', reason: 'token_expired', errorCode: 'invalid_token' }) },
+    expect(audit.writes).toEqual([]);
+    expect(audit.anonymous).toEqual([
+      expect.objectContaining({ reason: 'token_expired', errorCode: 'invalid_token', action: 'credentials' }),
     ]);
-    expect(audit.last?.caller).toBeUndefined();
   });
 
   it('turns an unexpected verifier crash into an opaque 500, audited, with no STS call', async () => {
@@ -219,7 +227,7 @@ describe('issueCredentials: fails closed', () => {
     // Assess
     expect(error).toMatchObject({ code: 'internal_error', httpStatus: 500, expose: false });
     expect(sts.calls).toHaveLength(0);
-    expect(audit.last).toMatchObject({ outcome: 'denied', reason: 'unexpected' });
+    expect(audit.anonymous).toEqual([expect.objectContaining({ reason: 'unexpected', errorCode: 'internal_error' })]);
   });
 
   it('answers 503 when the entitlement read fails, without calling STS, and audits it', async () => {

@@ -131,7 +131,11 @@ function harness(options: { saml?: boolean; entitlements?: ReturnType<typeof ent
   };
 }
 
-const outcomes = (audit: FakeAuditLog) => audit.writes.map((w) => `${w.operation}:${w.record.action}:${w.record.outcome}`);
+/** Each audit write, then each refusal counted without a caller (in its source's aggregate, not an item of its own). */
+const outcomes = (audit: FakeAuditLog) => [
+  ...audit.writes.map((w) => `${w.operation}:${w.record.action}:${w.record.outcome}`),
+  ...audit.anonymous.map((a) => `countAnonymous:${a.action}:${a.reason}`),
+];
 
 describe('portal: OIDC sign-in', () => {
   it('sends the browser to the IdP and opens a session for the principal it returns, audited as a sign-in', async () => {
@@ -204,8 +208,7 @@ describe('portal: OIDC sign-in', () => {
     // Assess
     expect(error).toMatchObject({ code: 'invalid_token', reason: 'login_transaction_missing' });
     expect(h.login.completed).toEqual([]);
-    expect(outcomes(h.audit)).toEqual(['record:portal_login:denied']);
-    expect(h.audit.last?.caller).toBeUndefined();
+    expect(outcomes(h.audit)).toEqual(['countAnonymous:portal_login:login_transaction_missing']);
   });
 
   it('audits a refusal by the IdP answer check with its reason, and opens no session', async () => {
@@ -219,16 +222,9 @@ describe('portal: OIDC sign-in', () => {
 
     // Assess
     expect(error.reason).toBe('state_mismatch');
-    expect(audit.writes).toEqual([
-      {
-        operation: 'record',
-        record: expect.objectContaining({
-          action: 'portal_login',
-          outcome: 'denied',
-          reason: 'state_mismatch',
-          errorCode: 'invalid_token',
-        }),
-      },
+    expect(audit.writes).toEqual([]);
+    expect(audit.anonymous).toEqual([
+      expect.objectContaining({ action: 'portal_login', reason: 'state_mismatch', errorCode: 'invalid_token' }),
     ]);
     expect(log.decisions.map((d) => d.outcome)).toEqual(['denied']);
   });
@@ -351,7 +347,7 @@ describe('portal: SAML sign-in', () => {
 
   it('refuses a response without a request of this browser (login CSRF), audited with a hash of the response only', async () => {
     // Prepare
-    const { portal, samlVerifier, audit } = harness();
+    const { portal, samlVerifier, audit, log } = harness();
 
     // Act
     const error = await failure(
@@ -361,10 +357,11 @@ describe('portal: SAML sign-in', () => {
     // Assess
     expect(error).toMatchObject({ code: 'invalid_token', reason: 'unsolicited_response' });
     expect(samlVerifier.calls[0]?.consumer.solicitation).toEqual({ kind: 'requested', request: undefined });
-    expect(outcomes(audit)).toEqual(['record:portal_login:denied']);
-    expect(audit.last).toMatchObject({ reason: 'unsolicited_response', credentialRef: `sha256:${sha256Hex('UNSOLICITED')}` });
-    expect(audit.last?.caller).toBeUndefined();
-    expect(JSON.stringify(audit.writes)).not.toContain('UNSOLICITED');
+    expect(outcomes(audit)).toEqual(['countAnonymous:portal_login:unsolicited_response']);
+    // The hash of the response is in the decision log line; the aggregate counts the refusal only.
+    expect(log.decisions.at(-1)).toMatchObject({ reason: 'unsolicited_response', credentialRef: `sha256:${sha256Hex('UNSOLICITED')}` });
+    expect(log.decisions.at(-1)?.caller).toBeUndefined();
+    expect(JSON.stringify([audit.writes, audit.anonymous, log.decisions])).not.toContain('UNSOLICITED');
   });
 
   it('names whose assertion a verified replay was in the denial', async () => {
@@ -394,7 +391,7 @@ describe('portal: SAML sign-in', () => {
     // Assess
     expect(error).toMatchObject({ code: 'invalid_token', reason: 'saml_not_configured' });
     expect(samlVerifier.calls).toEqual([]);
-    expect(outcomes(audit)).toEqual(['record:portal_login:denied']);
+    expect(outcomes(audit)).toEqual(['countAnonymous:portal_login:saml_not_configured']);
   });
 
   it('never switches a browser signed in as someone else to the new person, and audits who tried', async () => {
@@ -551,7 +548,7 @@ describe('portal: the console button', () => {
 
   it('refuses without a session, auditing a console denial that names the requested entitlement (cut to 64)', async () => {
     // Prepare
-    const { portal, consoleCalls, audit } = harness();
+    const { portal, consoleCalls, audit, log } = harness();
 
     // Act
     const error = await failure(
@@ -561,9 +558,9 @@ describe('portal: the console button', () => {
     // Assess
     expect(error).toMatchObject({ code: 'invalid_token', reason: 'no_session' });
     expect(consoleCalls).toEqual([]);
-    expect(outcomes(audit)).toEqual(['record:console:denied']);
-    expect(audit.last?.entitlement?.id).toBe('e'.repeat(64));
-    expect(audit.last?.caller).toBeUndefined();
+    expect(outcomes(audit)).toEqual(['countAnonymous:console:no_session']);
+    expect(log.decisions.at(-1)?.entitlement?.id).toBe('e'.repeat(64));
+    expect(log.decisions.at(-1)?.caller).toBeUndefined();
   });
 });
 
@@ -592,9 +589,9 @@ describe('portal: sign-out', () => {
   });
 
   it.each([
-    ['no session', undefined, 'invalid_token', 'no_session', false],
-    ['another site (no CSRF token)', 'session', 'invalid_request', 'csrf_token_invalid', true],
-  ])('refuses a sign-out with %s, audited', async (_name, withSession, code, reason, namesCaller) => {
+    ['no session', undefined, 'invalid_token', 'no_session', 'countAnonymous:portal_logout:no_session'],
+    ['another site (no CSRF token)', 'session', 'invalid_request', 'csrf_token_invalid', 'record:portal_logout:denied'],
+  ])('refuses a sign-out with %s, audited', async (_name, withSession, code, reason, audited) => {
     // Prepare
     const { portal, audit, signedInAs } = harness();
     const sessionCookie = withSession === undefined ? undefined : signedInAs(principalFor()).cookie;
@@ -604,8 +601,8 @@ describe('portal: sign-out', () => {
 
     // Assess
     expect(error).toMatchObject({ code, reason });
-    expect(outcomes(audit)).toEqual(['record:portal_logout:denied']);
-    expect(audit.last?.caller !== undefined).toBe(namesCaller);
+    expect(outcomes(audit)).toEqual([audited]);
+    if (audited.startsWith('record:')) expect(audit.last?.caller).toBeDefined();
   });
 
   it('still signs out, with an alarm, when the sign-out cannot be recorded', async () => {

@@ -246,17 +246,18 @@ describe('revoke', () => {
     expect(error).toMatchObject({ code: 'forbidden' });
   });
 
-  it('refuses a caller whose token does not verify with 401, audited without a caller', async () => {
+  it('refuses a caller whose token does not verify with 401, counted in the anonymous aggregate of its source', async () => {
     // Prepare
     const { revocations, audit } = harness({ caller: new InvalidTokenError('token_expired') });
+    const writesBefore = audit.writes.length;
 
     // Act
     const error = await failure(revocations.revoke({ caller: admin, context: CONTEXT, body: revokeAlice }));
 
-    // Assess
+    // Assess: no item of its own (one aggregate per source and minute), nothing revoked
     expect(error).toMatchObject({ code: 'invalid_token', reason: 'token_expired' });
-    expect(audit.last).toMatchObject({ action: 'revoke', outcome: 'denied', reason: 'token_expired' });
-    expect(audit.last?.caller).toBeUndefined();
+    expect(audit.writes).toHaveLength(writesBefore);
+    expect(audit.anonymous.at(-1)).toMatchObject({ action: 'revoke', reason: 'token_expired' });
   });
 
   it('loses no revocation when another lands while the policy is being written: it renders again from the full state', async () => {
