@@ -208,6 +208,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       KEYVEND_SIGNING_KEY_ID: kms.keys[0]?.arn ?? '',
       KEYVEND_KMS_ENDPOINT: kms.url,
       KEYVEND_ROLE_CHAINING: 'true',
+      // Off here (on in a deployed stack, serverless.yml): each request of a demo or test shows its own fresh session;
+      // test/e2e/credential-cache.test.ts runs a broker with it on (ADR 0013).
+      KEYVEND_CREDENTIAL_CACHE: 'false',
       KEYVEND_STS_ENDPOINT: sts.url,
       // The revoker roles of the member accounts (here the one account), and the emulator's IAM actions.
       KEYVEND_REVOKER_ROLE_ARNS: revokerRolesOf(roles).join(','),
