@@ -118,6 +118,16 @@ const signingKeys = /* @__PURE__ */ once(() => {
   };
 });
 
+/**
+ * The minting functions ask KMS for the signing key's public half at init (its kid and algorithm), under a
+ * request's deadline, so the first request's Sign does not wait for it (ADR 0017). A failure is forgotten: the
+ * first signature asks again, and fails closed as before.
+ */
+const warmSigningKey = /* @__PURE__ */ once(() => {
+  const signing = signingKeys();
+  if (signing !== undefined) void bounded(() => signing.keys.warm())();
+});
+
 const federationKeys = /* @__PURE__ */ once(() => {
   const c = config();
   return new SecretsManagerFederationKeys(new SecretsManagerClient(clientSettings(c.secretsManagerEndpoint)), {
@@ -173,6 +183,7 @@ const makeIssuer = (saml: ReturnType<typeof samlVerifier>, cache?: InMemoryCrede
   });
 
 const brokerIssuer = () => {
+  warmSigningKey();
   const signing = signingKeys();
   return signing === undefined ? undefined : { settings: signing.settings, signer: signing.keys };
 };
