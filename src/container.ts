@@ -119,11 +119,12 @@ const signingKeys = /* @__PURE__ */ once(() => {
 });
 
 /**
- * The minting functions ask KMS for the signing key's public half at init (its kid and algorithm), under a
- * request's deadline, so the first request's Sign does not wait for it (ADR 0017). A failure is forgotten: the
- * first signature asks again, and fails closed as before.
+ * Called at init by the functions whose every grant signs (credentials, console; not the portal, which mints only
+ * when its console button is pressed): asks KMS for the signing key's public half (its kid and algorithm) under a
+ * request's deadline, without waiting, so the first request's Sign does not wait for it (ADR 0017). A failure is
+ * forgotten: the first signature asks again, and fails closed as before.
  */
-const warmSigningKey = /* @__PURE__ */ once(() => {
+export const warmSigningKey = /* @__PURE__ */ once(() => {
   const signing = signingKeys();
   if (signing !== undefined) void bounded(() => signing.keys.warm())();
 });
@@ -183,7 +184,6 @@ const makeIssuer = (saml: ReturnType<typeof samlVerifier>, cache?: InMemoryCrede
   });
 
 const brokerIssuer = () => {
-  warmSigningKey();
   const signing = signingKeys();
   return signing === undefined ? undefined : { settings: signing.settings, signer: signing.keys };
 };
