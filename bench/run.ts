@@ -78,9 +78,10 @@ const PROVIDER_ENV = { POWERTOOLS_SERVICE_NAME: 'keyvend', POWERTOOLS_LOG_LEVEL:
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 /**
- * Each function's first request: a grant for the API functions, the sign-in page (no session yet) for the portal.
- * None for portalSaml: its first request would need a signed response from a SAML IdP for the portal's ACS, which
- * the bench's stack does not run; its size is reported, its cold start is not measured.
+ * Each function's first request: a grant for the API functions, the caller's own grants for the audit function, the
+ * sign-in page (no session yet) for the portal. None for portalSaml: its first request would need a signed response
+ * from a SAML IdP for the portal's ACS, which the bench's stack does not run; none for revocations (admin routes
+ * only) and auditExport (a stream batch, not a request); their sizes are reported, their cold starts are not measured.
  */
 function requestFor(name: FunctionName, token: string): HandlerRequest | undefined {
   switch (name) {
@@ -566,7 +567,7 @@ function writeResults(r: {
             .join(', ')}. ` +
             "portalSaml's first request needs a signed response from a SAML IdP for the portal's ACS, which the bench's stack does not run; " +
             "its size is above, and its code path is the credentials function's SAML path plus the portal session. auditExport has no HTTP request: " +
-            'it runs once per stream batch (up to 100 decisions), off the request path.',
+            "it runs once per stream batch (up to 100 decisions), off the request path. revocations serves admin routes only, which refuse the bench's caller before any call a cold start would show.",
           '',
         ]
       : []),
