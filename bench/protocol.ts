@@ -5,7 +5,16 @@
  */
 export const RESULT_MARKER = '@@keyvend-bench-result@@ ';
 
-export type FunctionName = 'credentials' | 'entitlements' | 'console' | 'portal' | 'portalSaml' | 'issuer' | 'auditExport';
+export type FunctionName =
+  | 'credentials'
+  | 'entitlements'
+  | 'audit'
+  | 'console'
+  | 'portal'
+  | 'portalSaml'
+  | 'revocations'
+  | 'issuer'
+  | 'auditExport';
 
 export interface HandlerRequest {
   readonly method: 'GET' | 'POST';

@@ -1,10 +1,11 @@
-import { issueCredentials, logger } from '../src/container.ts';
+import { issueCredentials, logger, warmSigningKey } from '../src/container.ts';
 import { readCredentialsRequest } from '../src/http/credentials-request.ts';
 import { httpHandler } from '../src/http/handler.ts';
 import { requestContextOf } from '../src/http/request.ts';
 import { jsonResponse } from '../src/http/responses.ts';
 
 const issue = issueCredentials(); // at init: bad configuration stops the function before it serves
+warmSigningKey(); // at init, not awaited: the first Sign finds the key's kid and algorithm (ADR 0017)
 
 /** POST /v1/credentials: credential_process v1 JSON for one entitlement, for a bearer token or a SAML response. */
 export const handler = httpHandler(logger(), async (event, context) => {

@@ -122,6 +122,17 @@ const signingKeys = /* @__PURE__ */ once(() => {
   };
 });
 
+/**
+ * Called at init by the functions whose every grant signs (credentials, console; not the portal, which mints only
+ * when its console button is pressed): asks KMS for the signing key's public half (its kid and algorithm) under a
+ * request's deadline, without waiting, so the first request's Sign does not wait for it (ADR 0017). A failure is
+ * forgotten: the first signature asks again, and fails closed as before.
+ */
+export const warmSigningKey = /* @__PURE__ */ once(() => {
+  const signing = signingKeys();
+  if (signing !== undefined) void bounded(() => signing.keys.warm())();
+});
+
 const federationKeys = /* @__PURE__ */ once(() => {
   const c = config();
   return new SecretsManagerFederationKeys(new SecretsManagerClient(clientSettings(c.secretsManagerEndpoint)), {

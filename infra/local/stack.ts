@@ -121,6 +121,8 @@ export function devIssuerSettings(idp: DevIdp): Record<string, unknown> {
     // The portal's button: "Sign in with the dev IdP".
     displayName: 'the dev IdP',
     issuer: idp.issuer,
+    // Configured, as a deployment should: the broker fetches the keys without asking discovery first (ADR 0017).
+    jwksUri: idp.jwksUri,
     audiences: [idp.apiAudience],
     // The dev IdP's clients that call the broker with access tokens (RFC 9068 client_id); the portal signs in with
     // ID tokens, which are checked against its own client id instead.

@@ -100,6 +100,29 @@ describe('KmsSigningKeys against the local KMS', () => {
     expect(publicKeyCalls() - before).toBe(2);
   });
 
+  it('warm asks KMS for the public key before the first sign, which reuses it; a failed warm-up is asked again', async () => {
+    // Prepare
+    const keys = new KmsSigningKeys(client(), { signingKeyId: rsa.arn, publishedKeyIds: [] });
+    const failing = new KmsSigningKeys(client(), { signingKeyId: rsa.arn, publishedKeyIds: [] });
+    const publicKeyCalls = () => kms.calls().filter((c) => c.operation === 'GetPublicKey').length;
+    const before = publicKeyCalls();
+
+    // Act
+    await keys.warm();
+    const afterWarm = publicKeyCalls();
+    await keys.sign(CLAIMS);
+    const afterSign = publicKeyCalls();
+    kms.injectFault({ operation: 'GetPublicKey', code: 'KMSInternalException', count: 1 });
+    await failing.warm();
+    const signed = await failing.sign(CLAIMS);
+
+    // Assess
+    expect(afterWarm - before).toBe(1);
+    expect(afterSign - before).toBe(1);
+    expect(publicKeyCalls() - before).toBe(3);
+    expect(decodeProtectedHeader(signed.token.reveal()).kid).toBe(signed.keyId);
+  });
+
   it.each([
     ['ThrottlingException', 400, 'upstream_unavailable', 'kms_throttled'],
     ['KMSInternalException', 500, 'upstream_unavailable', 'kms_unavailable'],

@@ -59,6 +59,7 @@ describe('dev IdP', () => {
     expect(idp.apiAudience).toBe('urn:keyvend:api');
     expect(published.issuer).toBe(idp.issuer);
     expect(published.jwks_uri).toBe(`${idp.issuer}/jwks`);
+    expect(idp.jwksUri).toBe(published.jwks_uri);
     expect(published.token_endpoint).toBe(`${idp.issuer}/token`);
     expect(published.device_authorization_endpoint).toBe(`${idp.issuer}/device/auth`);
     expect(published.revocation_endpoint).toBe(`${idp.issuer}/token/revocation`);

@@ -65,8 +65,13 @@ export interface DevIdpOptions {
   workloadClientSecret?: string;
 }
 
+/** Where the dev IdP serves its JWKS (set as oidc-provider's route, so the two cannot drift). */
+export const DEV_IDP_JWKS_PATH = '/jwks';
+
 export interface DevIdp {
   issuer: string;
+  /** `<issuer>/jwks`: the broker's `jwksUri` for the dev issuer, so it needs no discovery (ADR 0017). */
+  jwksUri: string;
   /** Where the server listens, e.g. `http://127.0.0.1:41234`. */
   url: string;
   apiAudience: string;
@@ -110,6 +115,7 @@ export async function startDevIdp(opts: DevIdpOptions = {}): Promise<DevIdp> {
     let closing: Promise<void> | undefined;
     return {
       issuer,
+      jwksUri: `${issuer}${DEV_IDP_JWKS_PATH}`,
       url,
       apiAudience,
       close() {
@@ -170,6 +176,7 @@ function providerConfiguration({ apiAudience, accessTokenTtl, jwks, clients }: P
   return {
     adapter: createMemoryAdapterFactory(),
     jwks,
+    routes: { jwks: DEV_IDP_JWKS_PATH },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     clients: clients.map(({ firstParty: _firstParty, ...metadata }) => metadata),
     // The ID token carries the profile with `openid` alone; the usual scopes are accepted too.

@@ -65,6 +65,18 @@ export class KmsSigningKeys implements TokenSigner, PublicKeySet {
     return { token: new Secret(`${signingInput}.${jose.toString('base64url')}`), keyId: jwk.kid };
   }
 
+  /**
+   * Fetches the signing key's facts now (the container calls it at init), so that the first request's `sign`
+   * does not wait for GetPublicKey after the token check and the entitlement read. Same single-flight memo as
+   * `sign`: one call, shared; a failure is forgotten, and `sign` asks again. Never rejects.
+   */
+  async warm(): Promise<void> {
+    await this.#factsOf(this.options.signingKeyId).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
   async publicKeys(): Promise<readonly PublicJwk[]> {
     const ids = [this.options.signingKeyId, ...this.options.publishedKeyIds];
     const facts = await Promise.all(ids.map((id) => this.#factsOf(id)));
