@@ -8,6 +8,7 @@ import {
   definitionKey,
   ENTITLEMENT_KEY_PREFIX,
   entitlementIdOf,
+  grantedGroupsKey,
   grantKey,
   grantPartitionKey,
   grantSortKey,
@@ -43,6 +44,7 @@ describe('the entitlements table layout (keys.ts)', () => {
     expect(grantKey(alicePk, 'photo-uploads')).toEqual({ pk: 'P#corp#sub#alice', sk: 'ENT#photo-uploads' });
     expect(ENTITLEMENT_KEY_PREFIX).toBe('ENT#');
     expect(entitlementIdOf(grantKey(alicePk, 'photo-uploads').sk)).toBe('photo-uploads');
+    expect(grantedGroupsKey('corp')).toEqual({ pk: 'GROUPS#corp', sk: 'GROUPS' });
   });
 });
 
@@ -157,6 +159,106 @@ describe('DynamoDbEntitlementStore', () => {
 
     // Act + Assess
     await expect(new DynamoDbEntitlementStore(client(), 'ents').findGranted(principal, 'photo-uploads')).rejects.toThrow(/Throughput/);
+  });
+
+  describe('with the granted groups list kept (ADR 0016)', () => {
+    let nowMs = Date.parse('2026-11-29T12:00:00Z');
+    const clock = { now: () => new Date(nowMs) };
+    const store = () => new DynamoDbEntitlementStore(client(), 'ents', { grantedGroupsCacheSeconds: 60, clock });
+    const hundred = Array.from({ length: 100 }, (_, i) => `g${i}`);
+    const caller = principalFor({ issuerId: 'corp', subject: 'alice', groups: hundred });
+    const groupKey = (group: string) => grantKey(grantPartitionKey({ issuer: 'corp', group }), 'photo-uploads');
+    const sentKeys = () => documents.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems?.['ents']?.Keys);
+
+    it('asks a caller with 100 groups, 2 of them granted, for only those 2 group keys in one BatchGetItem', async () => {
+      // Prepare: the list names the 2 granted groups and one the caller is not in
+      documents
+        .on(GetCommand, { Key: grantedGroupsKey('corp') })
+        .resolves({ Item: { ...grantedGroupsKey('corp'), groups: new Set(['g17', 'g99', 'other']) } });
+      documents.on(BatchGetCommand).resolves({ Responses: { ents: [{ ...photoUploads, definition }, groupKey('g99')] } });
+
+      // Act
+      const lookup = await store().lookupGrant(caller, 'photo-uploads');
+
+      // Assess
+      expect(lookup.grantedBy).toEqual([{ group: 'g99' }]);
+      expect(lookup.entitlement?.id).toBe('photo-uploads');
+      expect(sentKeys()).toEqual([
+        [
+          photoUploads,
+          grantKey(alicePk, 'photo-uploads'),
+          groupKey('g17'),
+          groupKey('g99'),
+          { pk: alicePk, sk: 'REV' },
+          { pk: 'ENT#photo-uploads', sk: 'REV' },
+        ],
+      ]);
+      expect(documents.commandCalls(GetCommand)[0]?.args[0].input.ConsistentRead).toBe(true);
+    });
+
+    it('reads the list once per issuer for the cache time, then again; a group granted meanwhile only under-grants until then', async () => {
+      // Prepare: the list first lacks g5, then a writer grants it
+      documents
+        .on(GetCommand, { Key: grantedGroupsKey('corp') })
+        .resolvesOnce({ Item: { ...grantedGroupsKey('corp'), groups: new Set(['g1']) } })
+        .resolves({ Item: { ...grantedGroupsKey('corp'), groups: new Set(['g1', 'g5']) } });
+      documents.on(BatchGetCommand).resolves({ Responses: { ents: [{ ...photoUploads, definition }, groupKey('g5')] } });
+      const kept = store();
+
+      // Act
+      const before = await Promise.all([kept.findGranted(caller, 'photo-uploads'), kept.findGranted(caller, 'photo-uploads')]);
+      nowMs += 59_000;
+      const justBefore = await kept.findGranted(caller, 'photo-uploads');
+      nowMs += 1_000;
+      const after = await kept.findGranted(caller, 'photo-uploads');
+
+      // Assess: the kept list asked for g1 only, so g5's grant stayed unseen (never more than the table grants)
+      expect([...before, justBefore]).toEqual([undefined, undefined, undefined]);
+      expect(after?.id).toBe('photo-uploads');
+      expect(documents.commandCalls(GetCommand)).toHaveLength(2);
+      expect(sentKeys().map((keys) => keys?.length)).toEqual([5, 5, 5, 6]);
+    });
+
+    it('asks for every group when the table has no list (applied by an older writer) or the list cannot be read', async () => {
+      // Prepare
+      documents
+        .on(GetCommand, { Key: grantedGroupsKey('corp') })
+        .resolvesOnce({})
+        .rejects(new Error('Throughput exceeds the current capacity'));
+      documents.on(BatchGetCommand).resolves({ Responses: { ents: [] } });
+
+      // Act
+      await store().findGranted(caller, 'photo-uploads');
+      await store().findGranted(caller, 'photo-uploads');
+
+      // Assess: 100 groups + definition, subject, two marks: two batches each
+      expect(sentKeys().map((keys) => keys?.length)).toEqual([100, 4, 100, 4]);
+    });
+
+    it('asks for no group key when the list item has no groups (none of the issuer is granted)', async () => {
+      // Prepare
+      documents.on(GetCommand, { Key: grantedGroupsKey('corp') }).resolves({ Item: { ...grantedGroupsKey('corp'), issuer: 'corp' } });
+      documents.on(BatchGetCommand).resolves({ Responses: { ents: [] } });
+
+      // Act
+      await store().findGranted(caller, 'photo-uploads');
+
+      // Assess
+      expect(sentKeys()).toEqual([
+        [photoUploads, grantKey(alicePk, 'photo-uploads'), { pk: alicePk, sk: 'REV' }, { pk: 'ENT#photo-uploads', sk: 'REV' }],
+      ]);
+    });
+
+    it('reads no list for a caller without groups', async () => {
+      // Prepare
+      documents.on(BatchGetCommand).resolves({ Responses: { ents: [] } });
+
+      // Act
+      await store().findGranted(principalFor({ issuerId: 'corp', subject: 'alice', groups: [] }), 'photo-uploads');
+
+      // Assess
+      expect(documents.commandCalls(GetCommand)).toHaveLength(0);
+    });
   });
 
   it('lists grants with consistent, paginated queries per partition', async () => {
