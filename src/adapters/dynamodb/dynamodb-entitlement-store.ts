@@ -40,8 +40,10 @@ type GrantedGroups = ReadonlySet<string> | undefined;
  * guessed at.
  */
 export class DynamoDbEntitlementStore implements EntitlementStore {
-  /** Per issuer: the list being or already read (one read at a time per issuer), and until when it is kept. */
-  readonly #grantedGroups = new Map<string, { readonly until: number; readonly groups: Promise<GrantedGroups> }>();
+  /** Per issuer: the list last read, and until when it is kept. */
+  readonly #grantedGroups = new Map<string, { readonly until: number; readonly groups: GrantedGroups }>();
+  /** Per issuer: the read of its list under way (one at a time). */
+  readonly #reading = new Map<string, Promise<void>>();
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -54,7 +56,7 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
    * of the entitlement: one consistent BatchGetItem, so revocation costs no extra round trip.
    */
   async lookupGrant(caller: Principal, entitlementId: string): Promise<GrantLookup> {
-    const principal = await this.#askable(caller);
+    const principal = this.#askable(caller);
     const definition = definitionKey(entitlementId);
     const grantKeys = principalPartitionKeys(principal).map((pk) => grantKey(pk, entitlementId));
     const personMark = { pk: subjectPartitionKey(principal.issuerId, principal.subject), sk: REVOCATION_MARK_SK };
@@ -81,7 +83,7 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
   }
 
   async listGranted(caller: Principal): Promise<Entitlement[]> {
-    const principal = await this.#askable(caller);
+    const principal = this.#askable(caller);
     const pages = await Promise.all(principalPartitionKeys(principal).map((pk) => this.#grantsOf(pk)));
     const ids = [...new Set(pages.flat())];
     if (ids.length === 0) return [];
@@ -93,26 +95,33 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
    * The caller with only those of its groups that appear in some grant of its issuer: a group in no grant can grant
    * nothing, so its key need not be asked for. The list is a superset of the granted groups (the writer adds a group
    * before its grant and removes it after its last), so only a list kept from before a new grant can leave out a
-   * granting group: that under-grants for at most the cache time, it never widens access.
+   * granting group: that under-grants for at most the cache time, it never widens access. No request waits for the
+   * list: without a fresh one it asks for every group and the list is read beside it, for the requests after.
    */
-  async #askable(principal: Principal): Promise<Principal> {
+  #askable(principal: Principal): Principal {
     if (principal.groups.length === 0 || this.options.grantedGroupsCacheSeconds === 0) return principal;
-    const granted = await this.#grantedGroupsOf(principal.issuerId);
+    const granted = this.#grantedGroupsOf(principal.issuerId);
     if (granted === undefined) return principal;
     return { ...principal, groups: principal.groups.filter((group) => granted.has(group)) };
   }
 
-  #grantedGroupsOf(issuerId: string): Promise<GrantedGroups> {
+  #grantedGroupsOf(issuerId: string): GrantedGroups {
     const now = this.options.clock.now().getTime();
     const kept = this.#grantedGroups.get(issuerId);
     if (kept !== undefined && kept.until > now) return kept.groups;
-    const groups = this.#readGrantedGroups(issuerId).catch(() => {
-      // Unread, every group is asked for (what it costs, not whom it grants); the next request tries again.
-      this.#grantedGroups.delete(issuerId);
-      return undefined;
-    });
-    this.#grantedGroups.set(issuerId, { until: now + this.options.grantedGroupsCacheSeconds * 1000, groups });
-    return groups;
+    if (!this.#reading.has(issuerId)) {
+      // Kept from when the read began: the list was at least that fresh.
+      const until = now + this.options.grantedGroupsCacheSeconds * 1000;
+      const reading = this.#readGrantedGroups(issuerId)
+        .then((groups) => {
+          this.#grantedGroups.set(issuerId, { until, groups });
+        })
+        // Unread, every group is asked for (what it costs, not whom it grants); a later request reads again.
+        .catch(() => undefined)
+        .finally(() => this.#reading.delete(issuerId));
+      this.#reading.set(issuerId, reading);
+    }
+    return undefined;
   }
 
   async #readGrantedGroups(issuerId: string): Promise<GrantedGroups> {
