@@ -62,6 +62,7 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
     const personMark = { pk: subjectPartitionKey(principal.issuerId, principal.subject), sk: REVOCATION_MARK_SK };
     const entitlementMark = { pk: definition.pk, sk: REVOCATION_MARK_SK };
     const items = await this.#batchGet([definition, ...grantKeys, personMark, entitlementMark]);
+    this.#keepGrantedGroupsFresh(caller);
     const at = (key: Key) => items.find((item) => item['pk'] === key.pk && item['sk'] === key.sk);
     const definitionItem = at(definition);
     const stored = definitionItem === undefined ? undefined : toEntitlement(definitionItem);
@@ -85,6 +86,7 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
   async listGranted(caller: Principal): Promise<Entitlement[]> {
     const principal = this.#askable(caller);
     const pages = await Promise.all(principalPartitionKeys(principal).map((pk) => this.#grantsOf(pk)));
+    this.#keepGrantedGroupsFresh(caller);
     const ids = [...new Set(pages.flat())];
     if (ids.length === 0) return [];
     const items = await this.#batchGet(ids.map(definitionKey));
@@ -96,7 +98,7 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
    * nothing, so its key need not be asked for. The list is a superset of the granted groups (the writer adds a group
    * before its grant and removes it after its last), so only a list kept from before a new grant can leave out a
    * granting group: that under-grants for at most the cache time, it never widens access. No request waits for the
-   * list: without a fresh one it asks for every group and the list is read beside it, for the requests after.
+   * list: without a fresh one it asks for every group, and the list is read after it, for the requests after.
    */
   #askable(principal: Principal): Principal {
     if (principal.groups.length === 0 || this.options.grantedGroupsCacheSeconds === 0) return principal;
@@ -106,22 +108,30 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
   }
 
   #grantedGroupsOf(issuerId: string): GrantedGroups {
+    const kept = this.#grantedGroups.get(issuerId);
+    return kept !== undefined && kept.until > this.options.clock.now().getTime() ? kept.groups : undefined;
+  }
+
+  /**
+   * Starts reading the caller's issuer's list when none is fresh and no read is under way, once the request's own
+   * read is done: the request does not wait for it, and on a cold start it reuses the connection the batch opened.
+   */
+  #keepGrantedGroupsFresh(principal: Principal): void {
+    if (principal.groups.length === 0 || this.options.grantedGroupsCacheSeconds === 0) return;
+    const { issuerId } = principal;
     const now = this.options.clock.now().getTime();
     const kept = this.#grantedGroups.get(issuerId);
-    if (kept !== undefined && kept.until > now) return kept.groups;
-    if (!this.#reading.has(issuerId)) {
-      // Kept from when the read began: the list was at least that fresh.
-      const until = now + this.options.grantedGroupsCacheSeconds * 1000;
-      const reading = this.#readGrantedGroups(issuerId)
-        .then((groups) => {
-          this.#grantedGroups.set(issuerId, { until, groups });
-        })
-        // Unread, every group is asked for (what it costs, not whom it grants); a later request reads again.
-        .catch(() => undefined)
-        .finally(() => this.#reading.delete(issuerId));
-      this.#reading.set(issuerId, reading);
-    }
-    return undefined;
+    if ((kept !== undefined && kept.until > now) || this.#reading.has(issuerId)) return;
+    // Kept from when the read began: the list was at least that fresh.
+    const until = now + this.options.grantedGroupsCacheSeconds * 1000;
+    const reading = this.#readGrantedGroups(issuerId)
+      .then((groups) => {
+        this.#grantedGroups.set(issuerId, { until, groups });
+      })
+      // Unread, every group is asked for (what it costs, not whom it grants); a later request reads again.
+      .catch(() => undefined)
+      .finally(() => this.#reading.delete(issuerId));
+    this.#reading.set(issuerId, reading);
   }
 
   async #readGrantedGroups(issuerId: string): Promise<GrantedGroups> {
