@@ -1,7 +1,7 @@
-import { BatchWriteCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { importJWK, type JWK, SignJWT } from 'jose';
 import type { startLocalStack } from '../infra/local/stack.ts';
-import { definitionKey, grantPartitionKey, grantSortKey } from '../src/adapters/dynamodb/keys.ts';
+import { definitionKey, grantedGroupsKey, grantPartitionKey, grantSortKey } from '../src/adapters/dynamodb/keys.ts';
 import type { TestIssuer } from '../test/support/test-issuer.ts';
 import { TEST_CLIENT_ID } from '../test/support/test-issuer.ts';
 import type { HandlerRequest } from './protocol.ts';
@@ -11,11 +11,26 @@ type Stack = Awaited<ReturnType<typeof startLocalStack>>;
 /** The group the scale callers' grant names; the rest of a caller's groups grant nothing. */
 export const GRANTED_GROUP = 'bench-granted';
 
+/** Adds groups to the tests' issuer's granted-groups list, before their grants, as the entitlements writer does (ADR 0016). */
+async function listGrantedGroups(stack: Stack, groups: readonly string[]): Promise<void> {
+  if (groups.length === 0) return;
+  await stack.documentClient.send(
+    new UpdateCommand({
+      TableName: stack.brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'],
+      Key: grantedGroupsKey('test'),
+      UpdateExpression: 'SET #issuer = :issuer ADD #groups :groups',
+      ExpressionAttributeNames: { '#issuer': 'issuer', '#groups': 'groups' },
+      ExpressionAttributeValues: { ':issuer': 'test', ':groups': new Set(groups) },
+    }),
+  );
+}
+
 /**
  * Grants `entitlementId` to the tests' issuer's GRANTED_GROUP, as the entitlements writer would store the grant
- * (the store only asks whether the item exists).
+ * (the store only asks whether the item exists), the group listed first.
  */
 export async function grantToBenchGroup(stack: Stack, entitlementId: string): Promise<void> {
+  await listGrantedGroups(stack, [GRANTED_GROUP]);
   await stack.documentClient.send(
     new PutCommand({
       TableName: stack.brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'],
@@ -47,9 +62,14 @@ export async function countDefinitions(stack: Stack): Promise<number> {
 /**
  * Filler entitlements `bench-filler-<from..to-1>`, each a definition and one grant to one of 1,000 other groups,
  * 25 items per BatchWriteItem, 8 at a time: what a large organisation's table holds besides the entitlement asked for.
+ * Their groups go on the issuer's granted-groups list first, so the list is as long as such a table's would be.
  */
 export async function seedFillers(stack: Stack, from: number, to: number, definition: Record<string, unknown>): Promise<void> {
   const table = stack.brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'] ?? '';
+  await listGrantedGroups(
+    stack,
+    Array.from({ length: Math.min(1000, Math.max(0, to - from)) }, (_, i) => `filler-${(from + i) % 1000}`),
+  );
   const items: Record<string, unknown>[] = [];
   for (let i = from; i < to; i++) {
     const id = `bench-filler-${i}`;

@@ -31,6 +31,11 @@ export interface Config {
   readonly federationUserSecrets: readonly string[];
   readonly federationKeysCacheSeconds: number;
   /**
+   * How long a container keeps each issuer's list of granted groups, so the entitlement read asks only for the
+   * caller's groups that some grant names; 0 asks for every group (docs/adr/0016-granted-groups-list.md).
+   */
+  readonly grantedGroupsCacheSeconds: number;
+  /**
    * The credential cache (docs/adr/0013-credential-cache.md): off unless KEYVEND_CREDENTIAL_CACHE=true. A kept
    * session is served while it has `minRemainingSeconds` left; at most `maxEntries` are kept per container.
    */
@@ -222,6 +227,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     brokerIssuer: loadBrokerIssuerConfig(env, localMode),
     federationUserSecrets: Object.freeze(federationUserSecrets),
     federationKeysCacheSeconds,
+    grantedGroupsCacheSeconds: wholeNumber('KEYVEND_GRANTED_GROUPS_CACHE_SECONDS', 60, 0, 3600, 'a whole number of seconds'),
     credentialCache: Object.freeze(credentialCache),
     allowedOrigins: Object.freeze(
       (env['KEYVEND_ALLOWED_ORIGINS'] ?? '')

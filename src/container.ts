@@ -156,7 +156,13 @@ const samlVerifier = /* @__PURE__ */ once(() => {
   // Loaded on the first SAML response: a bearer-token request never loads the XML stack (docs/bundle-size.md).
   return lazyNodeSamlVerifier({ idps: saml.idps, replayCache: new DynamoDbReplayCache(documentClient(), saml.replayTable) });
 });
-const entitlementStore = /* @__PURE__ */ once(() => new DynamoDbEntitlementStore(documentClient(), config().entitlementsTable));
+const entitlementStore = /* @__PURE__ */ once(
+  () =>
+    new DynamoDbEntitlementStore(documentClient(), config().entitlementsTable, {
+      grantedGroupsCacheSeconds: config().grantedGroupsCacheSeconds,
+      clock: systemClock,
+    }),
+);
 
 /** One set of buckets per container, shared by every minting use case the function has (ADR 0015). */
 const rateLimiter = /* @__PURE__ */ once(() => new InMemoryRateLimiter(config().rateLimit, systemClock));

@@ -1,5 +1,5 @@
 import { ENTITLEMENT_ID_PATTERN, sha256Hex } from '../domain/identifiers.ts';
-import type { AuditRecord } from '../domain/audit-record.ts';
+import { AUDIT_GROUP_LIMIT, type AuditRecord } from '../domain/audit-record.ts';
 import type { Entitlement, Output } from '../domain/entitlement.ts';
 import {
   asKeyvendError,
@@ -241,7 +241,9 @@ async function authorise(
   deps.cache?.forgetGrants(revokedGrantIds);
   if (entitlement === undefined || revoked !== undefined) deps.cache?.forgetCaller(principal.userKey);
   if (entitlement === undefined) throw new NotEntitledError('no_matching_entitlement');
-  trail.record.entitlement = { id: entitlement.id, version: entitlement.version };
+  // The grant that matched, not the caller's group list: the record says why, whatever the token's group order.
+  const grantedBy = lookup.grantedBy.slice(0, AUDIT_GROUP_LIMIT);
+  trail.record.entitlement = { id: entitlement.id, version: entitlement.version, grantedBy };
   // Read with the grant, so no extra round trip: a revoked person or entitlement is refused from the next request on.
   if (revoked !== undefined) throw new NotEntitledError('revoked');
   if (!entitlement.outputs.includes(output)) throw new NotEntitledError('output_not_allowed');

@@ -6,9 +6,13 @@ export type AuditOutcome = 'pending' | 'granted' | 'denied' | 'minted_not_delive
 /**
  * How many of the caller's groups a record keeps (the first ones, in the token's order), beside `groupCount`.
  * The full list was the largest part of an item and grows with the caller (issue 14); the token's hash
- * (`tokenRef`) identifies the token that carried the rest.
+ * (`tokenRef`) identifies the token that carried the rest. They are context only: what granted is
+ * `entitlement.grantedBy`, named whatever its place in the token. Also the most grants `grantedBy` keeps.
  */
 export const AUDIT_GROUP_LIMIT = 5;
+
+/** One grant that reached the caller: to its subject, or to one of its groups (under its issuer). */
+export type AuditGrant = { readonly subject: string } | { readonly group: string };
 
 /**
  * One record per decision. It holds identifiers and hashes only: never a secret key, session token, raw
@@ -58,7 +62,16 @@ export interface AuditRecord {
   };
   /** SHA-256 of a SAML response that could not be verified: lets an operator match it without storing it. */
   credentialRef?: string;
-  entitlement?: { readonly id: string; readonly requested?: string; readonly version?: number };
+  entitlement?: {
+    readonly id: string;
+    readonly requested?: string;
+    readonly version?: number;
+    /**
+     * The grants that reached the caller (the subject's first, then groups in the token's order), at most
+     * AUDIT_GROUP_LIMIT: any one of them grants. Set once the entitlement read found a grant.
+     */
+    readonly grantedBy?: readonly AuditGrant[];
+  };
   session?: {
     /** The vending path: keyvend-issuer, assume-role or federation-token. */
     vending?: string;

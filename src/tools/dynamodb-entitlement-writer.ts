@@ -1,6 +1,16 @@
-import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { GrantTarget } from '../domain/entitlement.ts';
-import { definitionKey, DEFINITION_SK, entitlementIdOf, grantPartitionKey, grantSortKey } from '../adapters/dynamodb/keys.ts';
+import {
+  definitionKey,
+  DEFINITION_SK,
+  ENTITLEMENT_KEY_PREFIX,
+  entitlementIdOf,
+  GRANTED_GROUPS_SK,
+  grantedGroupsKey,
+  grantPartitionKey,
+  grantPartitionOf,
+  grantSortKey,
+} from '../adapters/dynamodb/keys.ts';
 import type { EntitlementWithGrants } from './entitlements-file.ts';
 
 type WriteRequest = { PutRequest: { Item: Record<string, unknown> } } | { DeleteRequest: { Key: Record<string, unknown> } };
@@ -20,6 +30,10 @@ export interface ApplySummary {
  * so a new grantee never meets the old, possibly wider, definition. The grant list stored beside the
  * definition is what the next run diffs against, so it is written to match what the table holds at each
  * step: the kept grants with the new definition, the full list once the additions are in.
+ *
+ * Each issuer's list of granted groups (what the broker's read asks for, ADR 0016) follows the same order: a group is
+ * added before its first grant is written, and removed only at the end of the run, after every deletion, when the
+ * grants left in the table are read back; so the list always holds every group that some grant names.
  */
 export async function applyEntitlements(
   client: DynamoDBDocumentClient,
@@ -58,6 +72,11 @@ export async function applyEntitlements(
       await putDefinition(grants.filter((g) => !added.includes(grantPartitionKey(g))));
     }
     if (added.length > 0) {
+      await addGrantedGroups(
+        client,
+        tableName,
+        grants.filter((g) => 'group' in g && added.includes(grantPartitionKey(g))),
+      );
       await batchWrite(
         client,
         tableName,
@@ -85,6 +104,7 @@ export async function applyEntitlements(
       summary.pruned.push(id);
     }
   }
+  await reconcileGrantedGroups(client, tableName);
   return summary;
 }
 
@@ -135,4 +155,81 @@ async function batchWrite(client: DynamoDBDocumentClient, tableName: string, req
       if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
     }
   }
+}
+
+/** Adds the groups of these grants to their issuers' lists before the grants are written (ADR 0016). */
+async function addGrantedGroups(client: DynamoDBDocumentClient, tableName: string, groupGrants: readonly GrantTarget[]): Promise<void> {
+  const byIssuer = new Map<string, Set<string>>();
+  for (const grant of groupGrants) {
+    if (!('group' in grant)) continue;
+    byIssuer.set(grant.issuer, (byIssuer.get(grant.issuer) ?? new Set()).add(grant.group));
+  }
+  for (const [issuer, groups] of byIssuer) await updateGrantedGroups(client, tableName, issuer, 'ADD', groups);
+}
+
+/**
+ * Makes every issuer's list of granted groups exactly the groups its grant items name, read after this run's deletions:
+ * a group is dropped only once no grant names it, a list left short (a table an older writer applied, a run that
+ * stopped) gains what it lacks, and an issuer with grants but no list gets one. Writes nothing when all agree.
+ */
+async function reconcileGrantedGroups(client: DynamoDBDocumentClient, tableName: string): Promise<void> {
+  const granted = new Map<string, Set<string>>();
+  const listed = new Map<string, Set<string>>();
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({
+        TableName: tableName,
+        ConsistentRead: true,
+        FilterExpression: '(begins_with(pk, :p) AND begins_with(sk, :ent)) OR sk = :groups',
+        ExpressionAttributeValues: { ':p': 'P#', ':ent': ENTITLEMENT_KEY_PREFIX, ':groups': GRANTED_GROUPS_SK },
+        ProjectionExpression: 'pk, sk, #issuer, #groups',
+        ExpressionAttributeNames: { '#issuer': 'issuer', '#groups': 'groups' },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      if (item['sk'] === GRANTED_GROUPS_SK) {
+        if (typeof item['issuer'] !== 'string' || grantedGroupsKey(item['issuer']).pk !== item['pk']) continue;
+        const groups = item['groups'] instanceof Set ? [...item['groups']].filter((g): g is string => typeof g === 'string') : [];
+        listed.set(item['issuer'], new Set(groups));
+        continue;
+      }
+      const grant = grantPartitionOf(String(item['pk']));
+      if (grant === undefined) continue;
+      const groups = granted.get(grant.issuerId) ?? new Set<string>();
+      if (grant.kind === 'grp') groups.add(grant.name);
+      granted.set(grant.issuerId, groups);
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+
+  for (const issuer of new Set([...granted.keys(), ...listed.keys()])) {
+    const want = granted.get(issuer) ?? new Set<string>();
+    const have = listed.get(issuer);
+    const missing = [...want].filter((group) => have === undefined || !have.has(group));
+    const extra = [...(have ?? [])].filter((group) => !want.has(group));
+    if (have === undefined || missing.length > 0) await updateGrantedGroups(client, tableName, issuer, 'ADD', new Set(missing));
+    if (extra.length > 0) await updateGrantedGroups(client, tableName, issuer, 'DELETE', new Set(extra));
+  }
+}
+
+/** ADD or DELETE on the list's string set; the item is created (with its issuer) if absent, never overwritten. */
+async function updateGrantedGroups(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  issuer: string,
+  action: 'ADD' | 'DELETE',
+  groups: ReadonlySet<string>,
+): Promise<void> {
+  const change = groups.size > 0 ? ` ${action} #groups :groups` : '';
+  await client.send(
+    new UpdateCommand({
+      TableName: tableName,
+      Key: grantedGroupsKey(issuer),
+      UpdateExpression: `SET #issuer = :issuer${change}`,
+      ExpressionAttributeNames: { '#issuer': 'issuer', ...(groups.size > 0 ? { '#groups': 'groups' } : {}) },
+      ExpressionAttributeValues: { ':issuer': issuer, ...(groups.size > 0 ? { ':groups': groups } : {}) },
+    }),
+  );
 }

@@ -8,6 +8,7 @@ import {
   definitionKey,
   ENTITLEMENT_KEY_PREFIX,
   entitlementIdOf,
+  grantedGroupsKey,
   grantKey,
   grantPartitionKey,
   grantSortKey,
@@ -43,6 +44,7 @@ describe('the entitlements table layout (keys.ts)', () => {
     expect(grantKey(alicePk, 'photo-uploads')).toEqual({ pk: 'P#corp#sub#alice', sk: 'ENT#photo-uploads' });
     expect(ENTITLEMENT_KEY_PREFIX).toBe('ENT#');
     expect(entitlementIdOf(grantKey(alicePk, 'photo-uploads').sk)).toBe('photo-uploads');
+    expect(grantedGroupsKey('corp')).toEqual({ pk: 'GROUPS#corp', sk: 'GROUPS' });
   });
 });
 
@@ -157,6 +159,143 @@ describe('DynamoDbEntitlementStore', () => {
 
     // Act + Assess
     await expect(new DynamoDbEntitlementStore(client(), 'ents').findGranted(principal, 'photo-uploads')).rejects.toThrow(/Throughput/);
+  });
+
+  describe('with the granted groups list kept (ADR 0016)', () => {
+    let nowMs = Date.parse('2026-11-29T12:00:00Z');
+    const clock = { now: () => new Date(nowMs) };
+    const store = () => new DynamoDbEntitlementStore(client(), 'ents', { grantedGroupsCacheSeconds: 60, clock });
+    const hundred = Array.from({ length: 100 }, (_, i) => `g${i}`);
+    const caller = principalFor({ issuerId: 'corp', subject: 'alice', groups: hundred });
+    const groupKey = (group: string) => grantKey(grantPartitionKey({ issuer: 'corp', group }), 'photo-uploads');
+    const marks = [
+      { pk: alicePk, sk: 'REV' },
+      { pk: 'ENT#photo-uploads', sk: 'REV' },
+    ];
+    const batches = () => documents.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems?.['ents']?.Keys);
+    /** Lets the list's read, started beside a request, finish. */
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+    const listOf = (groups?: string[]) => ({
+      Item: { ...grantedGroupsKey('corp'), issuer: 'corp', ...(groups ? { groups: new Set(groups) } : {}) },
+    });
+
+    it('asks a caller with 100 groups, 2 of them granted, for only those 2 group keys in one BatchGetItem', async () => {
+      // Prepare: the list names the 2 granted groups and one the caller is not in; the first request reads it
+      documents.on(GetCommand, { Key: grantedGroupsKey('corp') }).resolves(listOf(['g17', 'g99', 'other']));
+      documents.on(BatchGetCommand).resolves({ Responses: { ents: [{ ...photoUploads, definition }, groupKey('g99')] } });
+      const kept = store();
+      await kept.lookupGrant(caller, 'photo-uploads');
+      await settle();
+      documents.resetHistory();
+
+      // Act
+      const lookup = await kept.lookupGrant(caller, 'photo-uploads');
+
+      // Assess
+      expect(lookup.grantedBy).toEqual([{ group: 'g99' }]);
+      expect(lookup.entitlement?.id).toBe('photo-uploads');
+      expect(batches()).toEqual([[photoUploads, grantKey(alicePk, 'photo-uploads'), groupKey('g17'), groupKey('g99'), ...marks]]);
+      expect(documents.commandCalls(GetCommand)).toHaveLength(0);
+    });
+
+    it('never waits for the list: without a fresh one it asks for every group and reads the list once beside it', async () => {
+      // Prepare: the list, and a read that takes a while
+      documents.on(GetCommand, { Key: grantedGroupsKey('corp') }).callsFake(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return listOf(['g1']);
+      });
+      documents.on(BatchGetCommand).resolves({ Responses: { ents: [] } });
+      const kept = store();
+
+      // Act
+      await Promise.all([kept.findGranted(caller, 'photo-uploads'), kept.findGranted(caller, 'photo-uploads')]);
+      const whileReading = batches().length;
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      await kept.findGranted(caller, 'photo-uploads');
+
+      // Assess: 104 keys in two batches per request until the list is in; one read of it; then 5 keys
+      expect(whileReading).toBe(4);
+      expect(batches().map((keys) => keys?.length)).toEqual([100, 4, 100, 4, 5]);
+      expect(documents.commandCalls(GetCommand)).toHaveLength(1);
+      expect(documents.commandCalls(GetCommand)[0]?.args[0].input.ConsistentRead).toBe(true);
+    });
+
+    it('keeps the list for the cache time, then reads it again; a group granted meanwhile only under-grants until then', async () => {
+      // Prepare: the list first lacks g5, then a writer grants it
+      let listed = ['g1'];
+      documents.on(GetCommand, { Key: grantedGroupsKey('corp') }).callsFake(async () => listOf(listed));
+      documents.on(BatchGetCommand).resolves({ Responses: { ents: [{ ...photoUploads, definition }, groupKey('g5')] } });
+      const kept = store();
+      await kept.findGranted(caller, 'photo-uploads');
+      await settle();
+      documents.resetHistory();
+
+      // Act
+      listed = ['g1', 'g5'];
+      const kept1 = await kept.findGranted(caller, 'photo-uploads');
+      nowMs += 59_000;
+      const kept2 = await kept.findGranted(caller, 'photo-uploads');
+      nowMs += 1_000;
+      const expired = await kept.findGranted(caller, 'photo-uploads');
+      await settle();
+      const reread = await kept.findGranted(caller, 'photo-uploads');
+
+      // Assess: the kept list asked for g1 only, so g5's grant stayed unseen (never more than the table grants)
+      expect([kept1, kept2]).toEqual([undefined, undefined]);
+      expect([expired?.id, reread?.id]).toEqual(['photo-uploads', 'photo-uploads']);
+      expect(documents.commandCalls(GetCommand)).toHaveLength(1);
+      expect(batches().map((keys) => keys?.length)).toEqual([5, 5, 100, 4, 6]);
+    });
+
+    it('asks for every group when the table has no list (an older writer), and reads again after a failed read', async () => {
+      // Prepare
+      documents
+        .on(GetCommand, { Key: grantedGroupsKey('corp') })
+        .rejectsOnce(new Error('Throughput exceeds the current capacity'))
+        .resolves({});
+      documents.on(BatchGetCommand).resolves({ Responses: { ents: [] } });
+      const kept = store();
+
+      // Act
+      for (let i = 0; i < 3; i++) {
+        await kept.findGranted(caller, 'photo-uploads');
+        await settle();
+      }
+
+      // Assess: failed, then missing (kept as missing: no third read)
+      expect(batches().map((keys) => keys?.length)).toEqual([100, 4, 100, 4, 100, 4]);
+      expect(documents.commandCalls(GetCommand)).toHaveLength(2);
+    });
+
+    it('asks for no group key when the list has no groups (none of the issuer is granted)', async () => {
+      // Prepare
+      documents.on(GetCommand, { Key: grantedGroupsKey('corp') }).resolves(listOf());
+      documents.on(BatchGetCommand).resolves({ Responses: { ents: [] } });
+      const kept = store();
+      await kept.findGranted(caller, 'photo-uploads');
+      await settle();
+      documents.resetHistory();
+
+      // Act
+      await kept.findGranted(caller, 'photo-uploads');
+
+      // Assess
+      expect(batches()).toEqual([[photoUploads, grantKey(alicePk, 'photo-uploads'), ...marks]]);
+    });
+
+    it('reads no list for a caller without groups, nor with the cache time 0', async () => {
+      // Prepare
+      documents.on(BatchGetCommand).resolves({ Responses: { ents: [] } });
+      const off = new DynamoDbEntitlementStore(client(), 'ents', { grantedGroupsCacheSeconds: 0, clock });
+
+      // Act
+      await store().findGranted(principalFor({ issuerId: 'corp', subject: 'alice', groups: [] }), 'photo-uploads');
+      await off.findGranted(caller, 'photo-uploads');
+      await settle();
+
+      // Assess
+      expect(documents.commandCalls(GetCommand)).toHaveLength(0);
+    });
   });
 
   it('lists grants with consistent, paginated queries per partition', async () => {

@@ -1,10 +1,10 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
-import { definitionKey } from '../../src/adapters/dynamodb/keys.ts';
+import { definitionKey, grantedGroupsKey, grantPartitionOf } from '../../src/adapters/dynamodb/keys.ts';
 import type { Entitlement } from '../../src/domain/entitlement.ts';
 import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { checkEntitlementsFile, type EntitlementWithGrants } from '../../src/tools/entitlements-file.ts';
@@ -46,7 +46,13 @@ function failingOnWrite(n: number): DynamoDBDocumentClient {
 const people = ['alice', 'bob', 'carol', 'dave'] as const;
 const principal = (name: string) => principalFor({ issuerId: 'corp', subject: name, groups: [] });
 
-function file(id: string, action: string, resource: string, grantees: readonly string[]): EntitlementWithGrants[] {
+function file(
+  id: string,
+  action: string,
+  resource: string,
+  grantees: readonly string[],
+  grants: readonly object[] = grantees.map((subject) => ({ issuer: 'corp', subject })),
+): EntitlementWithGrants[] {
   const check = checkEntitlementsFile(
     stringify({
       entitlements: [
@@ -57,7 +63,7 @@ function file(id: string, action: string, resource: string, grantees: readonly s
           outputs: ['credentials'],
           maxDurationSeconds: 3600,
           sessionPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: action, Resource: resource }] },
-          grants: grantees.map((subject) => ({ issuer: 'corp', subject })),
+          grants,
         },
       ],
     }),
@@ -114,6 +120,77 @@ describe('applyEntitlements, interrupted', () => {
     }
     // Every write of the run was interrupted once before a run got through.
     expect(completedAt).toBeGreaterThan(3);
+  });
+});
+
+describe("applyEntitlements, each issuer's granted groups (ADR 0016)", () => {
+  const ISSUER = 'grp-writer';
+  const groupsFile = (id: string, groups: readonly string[]) =>
+    file(
+      id,
+      's3:GetObject',
+      'arn:aws:s3:::shared/{{userKey}}/*',
+      [],
+      groups.map((group) => ({ issuer: ISSUER, group })),
+    );
+  /** The issuer's list (undefined: no item) and the groups its grant items name, read from the table. */
+  async function listAndGrants(): Promise<{ listed: string[] | undefined; granted: string[] }> {
+    const listItem = (await client.send(new GetCommand({ TableName: TABLE, Key: grantedGroupsKey(ISSUER), ConsistentRead: true }))).Item;
+    const { Items = [] } = await client.send(new ScanCommand({ TableName: TABLE, ConsistentRead: true }));
+    const granted = Items.map((item) => grantPartitionOf(String(item['pk'])))
+      .filter((grant) => grant?.issuerId === ISSUER && grant.kind === 'grp')
+      .map((grant) => grant?.name ?? '');
+    const listed = listItem === undefined ? undefined : [...((listItem['groups'] as Set<string> | undefined) ?? [])];
+    return { listed: listed?.sort(), granted: [...new Set(granted)].sort() };
+  }
+
+  it('lists every granted group before its grant is written and drops one only after its last grant, whenever a run stops', async () => {
+    let completedAt: number | undefined;
+    for (let n = 1; completedAt === undefined && n < 20; n++) {
+      // Prepare: two entitlements share group "both"; the new files move "old" to "new" and drop "both" from one
+      const [one, two] = [`groups-one-${n}`, `groups-two-${n}`];
+      await applyEntitlements(client, TABLE, [...groupsFile(one, ['old', 'both']), ...groupsFile(two, ['both'])], { prune: false });
+
+      // Act: fail at the n-th write
+      const outcome = await applyEntitlements(failingOnWrite(n), TABLE, [...groupsFile(one, ['new', 'both']), ...groupsFile(two, [])], {
+        prune: false,
+      }).then(
+        () => 'completed' as const,
+        (error: unknown) => (error as Error).name,
+      );
+
+      // Assess: the list holds every group a grant names, whatever was written
+      if (outcome === 'completed') completedAt = n;
+      else expect(outcome).toBe('ThrottlingException');
+      const { listed, granted } = await listAndGrants();
+      expect(listed, `write ${n} failed`).toEqual(expect.arrayContaining(granted));
+
+      // Act + Assess: a run that gets through leaves exactly the granted groups; then none left: an item without any
+      await applyEntitlements(client, TABLE, [...groupsFile(one, ['new', 'both']), ...groupsFile(two, [])], { prune: false });
+      expect(await listAndGrants()).toEqual({ listed: ['both', 'new'], granted: ['both', 'new'] });
+      await applyEntitlements(client, TABLE, [...groupsFile(one, []), ...groupsFile(two, [])], { prune: false });
+      expect(await listAndGrants()).toEqual({ listed: [], granted: [] });
+    }
+    expect(completedAt).toBeGreaterThan(2);
+  });
+
+  it("gives a table an older writer applied (grants, no list) its list on the next run, and drops a pruned entitlement's groups", async () => {
+    // Prepare
+    await applyEntitlements(client, TABLE, [...groupsFile('groups-older', ['legacy']), ...groupsFile('groups-pruned', ['gone'])], {
+      prune: false,
+    });
+    await client.send(new DeleteCommand({ TableName: TABLE, Key: grantedGroupsKey(ISSUER) }));
+
+    // Act
+    const summary = await applyEntitlements(client, TABLE, groupsFile('groups-older', ['legacy']), { prune: false });
+    const restored = await listAndGrants();
+    await applyEntitlements(client, TABLE, groupsFile('groups-older', ['legacy']), { prune: true });
+    const pruned = await listAndGrants();
+
+    // Assess
+    expect(summary.unchanged).toEqual(['groups-older']);
+    expect(restored).toEqual({ listed: ['gone', 'legacy'], granted: ['gone', 'legacy'] });
+    expect(pruned).toEqual({ listed: ['legacy'], granted: ['legacy'] });
   });
 });
 

@@ -7,7 +7,7 @@ import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log
 import { DynamoDbEntitlementStore } from '../../src/adapters/dynamodb/dynamodb-entitlement-store.ts';
 import { DynamoDbReplayCache } from '../../src/adapters/dynamodb/dynamodb-replay-cache.ts';
 import { DynamoDbRevocationStore } from '../../src/adapters/dynamodb/dynamodb-revocation-store.ts';
-import { definitionKey, revocationKey } from '../../src/adapters/dynamodb/keys.ts';
+import { definitionKey, grantedGroupsKey, revocationKey } from '../../src/adapters/dynamodb/keys.ts';
 import type { AuditRecord } from '../../src/domain/audit-record.ts';
 import { applyEntitlements } from '../../src/tools/dynamodb-entitlement-writer.ts';
 import { parse } from 'yaml';
@@ -112,8 +112,17 @@ replayCacheContract('DynamoDbReplayCache on DynamoDB Local', {
 entitlementStoreContract('DynamoDbEntitlementStore on DynamoDB Local', {
   make: () => {
     const { client } = documentClient();
+    // The list kept as in a deployed stack (ADR 0016), on a clock the contract moves.
+    let nowMs = Date.now();
+    const options = { grantedGroupsCacheSeconds: 60, clock: { now: () => new Date(nowMs) } };
     return {
-      store: new DynamoDbEntitlementStore(client, TABLES.entitlements),
+      store: new DynamoDbEntitlementStore(client, TABLES.entitlements, options),
+      passGrantedGroupsBound: () => {
+        nowMs += options.grantedGroupsCacheSeconds * 1000;
+      },
+      forgetGrantedGroups: async (issuerId) => {
+        await client.send(new DeleteCommand({ TableName: TABLES.entitlements, Key: grantedGroupsKey(issuerId) }));
+      },
       revocations: new DynamoDbRevocationStore(client, TABLES.entitlements),
       apply: async (entries) => {
         await applyEntitlements(client, TABLES.entitlements, entries, { prune: false });

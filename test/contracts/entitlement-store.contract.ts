@@ -19,6 +19,10 @@ export interface EntitlementStoreSubject {
   corruptDefinition(entitlementId: string, definition: unknown): Promise<void>;
   /** Replaces a stored revocation with `value`, as a corrupted or hand-edited item would be. */
   corruptRevocation(revocation: Revocation, value: unknown): Promise<void>;
+  /** Lets the time pass for which the store may keep an issuer's granted-groups list (ADR 0016); nothing if none kept. */
+  passGrantedGroupsBound(): void;
+  /** Deletes an issuer's granted-groups list, as in a table an older writer applied (nothing if the store has none). */
+  forgetGrantedGroups(issuerId: string): Promise<void>;
 }
 
 export interface EntitlementStoreImplementation {
@@ -171,6 +175,71 @@ export function entitlementStoreContract(name: string, implementation: Entitleme
       expect(bob.definition?.id).toBe(id('uploads'));
       expect(bob.grantedBy).toEqual([]);
       expect(unknown).toEqual({ entitlement: undefined, definition: undefined, grantedBy: [], revoked: undefined, revokedGrantIds: [] });
+    });
+
+    it("finds a grant to 2 of a caller's 100 groups through either, naming both, and nothing through the other 98", async () => {
+      // Prepare
+      const { store, apply } = await implementation.make();
+      const { issuerId, id, principal } = scope();
+      await apply(entitlementsFile(issuerId, { [id('uploads')]: ['group: g17', 'group: g99'], [id('other')]: ['group: elsewhere'] }));
+      const hundred = Array.from({ length: 100 }, (_, i) => `g${i}`);
+
+      const others = hundred.filter((g) => g !== 'g17' && g !== 'g99');
+      const ask = () =>
+        Promise.all([
+          store.lookupGrant(principal('bob', hundred), id('uploads')),
+          store.findGranted(principal('carol', ['g99']), id('uploads')),
+          store.findGranted(principal('dave', others), id('uploads')),
+        ]);
+
+      // Act: twice, the second time once a store that keeps the granted-groups list has had time to read it
+      const first = await ask();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const [lookup, viaOne, viaNone] = await ask();
+
+      // Assess
+      expect(lookup.grantedBy).toEqual([{ group: 'g17' }, { group: 'g99' }]);
+      expect(lookup.entitlement?.id).toBe(id('uploads'));
+      expect(viaOne?.id).toBe(id('uploads'));
+      expect(viaNone).toBeUndefined();
+      expect(first).toEqual([lookup, viaOne, viaNone]);
+    });
+
+    it('sees a newly granted group at the latest once the bound has passed, never widens meanwhile, and a removed one at once', async () => {
+      // Prepare: the store reads while only g1 is granted; then g2 is granted too
+      const { store, apply, passGrantedGroupsBound } = await implementation.make();
+      const { issuerId, id, principal } = scope();
+      const caller = principal('erin', ['g1', 'g2']);
+      await apply(entitlementsFile(issuerId, { [id('first')]: ['group: g1'] }));
+      expect((await store.lookupGrant(caller, id('first'))).grantedBy).toEqual([{ group: 'g1' }]);
+      await apply(entitlementsFile(issuerId, { [id('second')]: ['group: g2'] }));
+
+      // Act
+      const meanwhile = await store.lookupGrant(caller, id('second'));
+      passGrantedGroupsBound();
+      const after = await store.lookupGrant(caller, id('second'));
+      await apply(entitlementsFile(issuerId, { [id('second')]: [] }));
+      const removed = await store.lookupGrant(caller, id('second'));
+
+      // Assess: meanwhile either not yet or through g2, never through anything else
+      expect([[], [{ group: 'g2' }]]).toContainEqual(meanwhile.grantedBy);
+      expect(after.grantedBy).toEqual([{ group: 'g2' }]);
+      expect(removed.grantedBy).toEqual([]);
+      expect(removed.entitlement).toBeUndefined();
+    });
+
+    it('finds group grants in a table without a granted-groups list (applied by an older writer)', async () => {
+      // Prepare
+      const { store, apply, forgetGrantedGroups } = await implementation.make();
+      const { issuerId, id, principal } = scope();
+      await apply(entitlementsFile(issuerId, { [id('uploads')]: ['group: uploaders'] }));
+      await forgetGrantedGroups(issuerId);
+
+      // Act
+      const found = await store.findGranted(principal('frank', ['staff', 'uploaders']), id('uploads'));
+
+      // Assess
+      expect(found?.id).toBe(id('uploads'));
     });
 
     it('lists each granted entitlement once, however many grants reach it, and nothing else', async () => {

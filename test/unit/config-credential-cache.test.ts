@@ -40,3 +40,29 @@ describe('the credential cache settings (issue 14)', () => {
     expect(() => loadConfig(env(overrides))).toThrow(message);
   });
 });
+
+describe('the granted-groups list setting (issue 14, ADR 0016)', () => {
+  it('keeps the list a minute by default; 0 turns it off', () => {
+    // Act
+    const [byDefault, off, hour] = [
+      {},
+      { KEYVEND_GRANTED_GROUPS_CACHE_SECONDS: '0' },
+      { KEYVEND_GRANTED_GROUPS_CACHE_SECONDS: '3600' },
+    ].map((overrides) => loadConfig(env(overrides)).grantedGroupsCacheSeconds);
+
+    // Assess
+    expect([byDefault, off, hour]).toEqual([60, 0, 3600]);
+  });
+
+  it.each([
+    ['over an hour', '3601'],
+    ['negative', '-1'],
+    ['not a whole number', '1.5'],
+    ['not a number', 'soon'],
+  ])('refuses a period %s', (_name, value) => {
+    // Act & Assess
+    expect(() => loadConfig(env({ KEYVEND_GRANTED_GROUPS_CACHE_SECONDS: value }))).toThrow(
+      /KEYVEND_GRANTED_GROUPS_CACHE_SECONDS must be a whole number of seconds between 0 and 3600/,
+    );
+  });
+});

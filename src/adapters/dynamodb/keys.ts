@@ -12,8 +12,11 @@ import type { GrantMatch } from '../../ports/index.ts';
  *               pk `ENT#<id>`                          sk `REV`       { entitlement: {id, revokedAt} }
  *   revocation: pk `REVOCATIONS`                       sk `REV#<id>`  { revocation }
  *   generation: pk `REVOCATIONS`                       sk `STATE`     { generation, enforcedGeneration }
+ *   granted groups of an issuer (a superset of the groups any grant names; docs/adr/0016-granted-groups-list.md):
+ *               pk `GROUPS#<issuerId>`                 sk `GROUPS`    { issuer, groups?: string set }
  * Issuer ids are `[a-z0-9-]` and the kind marker is fixed, so no subject or group can forge another key; `REVOCATIONS`
- * has no `#` and a sort key `REV` is never an `ENT#` grant, so no definition, grant or revocation can collide.
+ * has no `#` and a sort key `REV` is never an `ENT#` grant, so no definition, grant or revocation can collide; `GROUPS#`
+ * begins no other partition key.
  */
 export const DEFINITION_SK = 'DEF';
 /** What every grant's sort key (and every definition's partition key) begins with; the rest is the entitlement id. */
@@ -45,3 +48,14 @@ export const REVOCATIONS_PK = 'REVOCATIONS';
 export const REVOCATION_SK_PREFIX = 'REV#';
 export const revocationKey = (id: string) => ({ pk: REVOCATIONS_PK, sk: `${REVOCATION_SK_PREFIX}${id}` });
 export const REVOCATION_STATE_KEY = { pk: REVOCATIONS_PK, sk: 'STATE' } as const;
+
+/** The item listing the groups of `issuerId` that appear in any grant (written by the entitlements writer). */
+export const GRANTED_GROUPS_SK = 'GROUPS';
+export const grantedGroupsKey = (issuerId: string) => ({ pk: `GROUPS#${issuerId}`, sk: GRANTED_GROUPS_SK });
+
+/** The issuer and the subject or group a grant item's partition key stands for; undefined for any other key. */
+export function grantPartitionOf(pk: string): { issuerId: string; kind: 'sub' | 'grp'; name: string } | undefined {
+  const match = /^P#([a-z0-9-]+)#(sub|grp)#(.*)$/s.exec(pk);
+  if (match === null) return undefined;
+  return { issuerId: match[1] ?? '', kind: match[2] === 'sub' ? 'sub' : 'grp', name: match[3] ?? '' };
+}

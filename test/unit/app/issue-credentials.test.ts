@@ -86,6 +86,19 @@ describe('issueCredentials: a grant', () => {
     expect(log.decisions.map((d) => d.outcome)).toEqual(['granted']);
   });
 
+  it('names the grant that matched in the record, even a group past the first five the record keeps of the caller', async () => {
+    // Prepare: the granting group is the caller's eighth
+    const groups = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'uploaders'];
+    const { issue, audit } = harness({ principal: principalFor({ groups }) });
+
+    // Act
+    await issue(request());
+
+    // Assess
+    expect(audit.last?.entitlement).toEqual({ id: 'photo-uploads', version: 3, grantedBy: [{ group: 'uploaders' }] });
+    expect(audit.last?.caller).toMatchObject({ groups: ['a', 'b', 'c', 'd', 'e'], groupCount: 8 });
+  });
+
   it('passes managed policies, transitive tags and the ExternalId from the entitlement, not the caller', async () => {
     // Prepare
     const { issue, sts } = harness({
