@@ -501,7 +501,15 @@ describe('npx osls package works offline and writes the stack the issue asks for
       );
       expect(metrics.find((m) => m.Expression !== undefined)?.Expression).toBe('reads + writes');
     }
-    expect(Object.keys(alarms)).toHaveLength(5 + 12 + 1 + 2);
+    // The audit export's lag: its stream must not fall behind (docs/operations.md, "Audit export lag").
+    expect(alarms['AuditExportIteratorAgeAlarm']).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'AuditExportLambdaFunction' } }],
+      Statistic: 'Maximum',
+      Threshold: 900000,
+    });
+    expect(Object.keys(alarms)).toHaveLength(5 + 18 + 1 + 2 + 1);
     // Assess: the dashboard is valid JSON once its references are filled in, and shows each function
     const parts = resources['Dashboard']?.Properties['DashboardBody']['Fn::Join'][1] as (string | { Ref: string })[];
     const body = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : `ref-${p.Ref}`)).join('')) as { widgets: unknown[] };
