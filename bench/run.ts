@@ -586,7 +586,7 @@ function writeResults(r: {
     '',
     `The credentials handler in one warm process, callers of the tests' issuer with ${GROUP_COUNTS.join(', ')} groups (the granted group last; the others grant nothing) asking for ${ENTITLEMENT} in turns, ` +
       `5 warm-up and ${SCALE_ROUNDS} measured rounds; then the table is filled with filler entitlements (each a definition and a grant to one of 1,000 other groups) and a second process does the same. ` +
-      "The read asks for 4 + k keys (the definition, the subject grant, the two revocation marks, and the caller's groups on its issuer's granted-groups list: here k = 1, the granted group; the list holds it and the fillers' 1,000 groups), one BatchGetItem; the list is read once per container and kept `KEYVEND_GRANTED_GROUPS_CACHE_SECONDS` (60 here, as deployed; ADR 0016), never waited for. Tokens carry at most 100 groups (the verifier refuses more). In ms:",
+      "The read asks for 4 + k keys (the definition, the subject grant, the two revocation marks, and the caller's groups on its issuer's granted-groups list: here k = 1, the granted group; the list holds it and the fillers' 1,000 groups), one BatchGetItem; the list is read once per container and kept `KEYVEND_GRANTED_GROUPS_CACHE_SECONDS` (60 here, as deployed; ADR 0018), never waited for. Tokens carry at most 100 groups (the verifier refuses more). In ms:",
     '',
     `| caller | ${r.scale.smallTable} entitlements: median | p99 | ${r.scale.largeTable} entitlements: median | p99 | large / small table |`,
     '|---|---:|---:|---:|---:|---:|',

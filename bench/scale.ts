@@ -11,7 +11,7 @@ type Stack = Awaited<ReturnType<typeof startLocalStack>>;
 /** The group the scale callers' grant names; the rest of a caller's groups grant nothing. */
 export const GRANTED_GROUP = 'bench-granted';
 
-/** Adds groups to the tests' issuer's granted-groups list, before their grants, as the entitlements writer does (ADR 0016). */
+/** Adds groups to the tests' issuer's granted-groups list, before their grants, as the entitlements writer does (ADR 0018). */
 async function listGrantedGroups(stack: Stack, groups: readonly string[]): Promise<void> {
   if (groups.length === 0) return;
   await stack.documentClient.send(

@@ -32,7 +32,7 @@ export interface Config {
   readonly federationKeysCacheSeconds: number;
   /**
    * How long a container keeps each issuer's list of granted groups, so the entitlement read asks only for the
-   * caller's groups that some grant names; 0 asks for every group (docs/adr/0016-granted-groups-list.md).
+   * caller's groups that some grant names; 0 asks for every group (docs/adr/0018-granted-groups-list.md).
    */
   readonly grantedGroupsCacheSeconds: number;
   /**

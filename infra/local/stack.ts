@@ -227,7 +227,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       KEYVEND_RATE_LIMIT: '6000',
       KEYVEND_RATE_LIMIT_BURST: '1000',
       // The tests change grants under a running broker and expect the very next request to see them, so the stack
-      // asks for every group; test/e2e/granted-groups.test.ts and the bench run a broker with the list kept (ADR 0016).
+      // asks for every group; test/e2e/granted-groups.test.ts and the bench run a broker with the list kept (ADR 0018).
       KEYVEND_GRANTED_GROUPS_CACHE_SECONDS: '0',
       // The portal signs people in with the dev IdP; a session key is generated per start.
       ...(idp === undefined

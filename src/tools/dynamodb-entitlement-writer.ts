@@ -31,7 +31,7 @@ export interface ApplySummary {
  * definition is what the next run diffs against, so it is written to match what the table holds at each
  * step: the kept grants with the new definition, the full list once the additions are in.
  *
- * Each issuer's list of granted groups (what the broker's read asks for, ADR 0016) follows the same order: a group is
+ * Each issuer's list of granted groups (what the broker's read asks for, ADR 0018) follows the same order: a group is
  * added before its first grant is written, and removed only at the end of the run, after every deletion, when the
  * grants left in the table are read back; so the list always holds every group that some grant names.
  */
@@ -157,7 +157,7 @@ async function batchWrite(client: DynamoDBDocumentClient, tableName: string, req
   }
 }
 
-/** Adds the groups of these grants to their issuers' lists before the grants are written (ADR 0016). */
+/** Adds the groups of these grants to their issuers' lists before the grants are written (ADR 0018). */
 async function addGrantedGroups(client: DynamoDBDocumentClient, tableName: string, groupGrants: readonly GrantTarget[]): Promise<void> {
   const byIssuer = new Map<string, Set<string>>();
   for (const grant of groupGrants) {

@@ -161,7 +161,7 @@ describe('DynamoDbEntitlementStore', () => {
     await expect(new DynamoDbEntitlementStore(client(), 'ents').findGranted(principal, 'photo-uploads')).rejects.toThrow(/Throughput/);
   });
 
-  describe('with the granted groups list kept (ADR 0016)', () => {
+  describe('with the granted groups list kept (ADR 0018)', () => {
     let nowMs = Date.parse('2026-11-29T12:00:00Z');
     const clock = { now: () => new Date(nowMs) };
     const store = () => new DynamoDbEntitlementStore(client(), 'ents', { grantedGroupsCacheSeconds: 60, clock });

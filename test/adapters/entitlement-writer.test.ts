@@ -123,7 +123,7 @@ describe('applyEntitlements, interrupted', () => {
   });
 });
 
-describe("applyEntitlements, each issuer's granted groups (ADR 0016)", () => {
+describe("applyEntitlements, each issuer's granted groups (ADR 0018)", () => {
   const ISSUER = 'grp-writer';
   const groupsFile = (id: string, groups: readonly string[]) =>
     file(

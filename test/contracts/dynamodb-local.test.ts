@@ -112,7 +112,7 @@ replayCacheContract('DynamoDbReplayCache on DynamoDB Local', {
 entitlementStoreContract('DynamoDbEntitlementStore on DynamoDB Local', {
   make: () => {
     const { client } = documentClient();
-    // The list kept as in a deployed stack (ADR 0016), on a clock the contract moves.
+    // The list kept as in a deployed stack (ADR 0018), on a clock the contract moves.
     let nowMs = Date.now();
     const options = { grantedGroupsCacheSeconds: 60, clock: { now: () => new Date(nowMs) } };
     return {

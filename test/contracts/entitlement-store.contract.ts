@@ -19,7 +19,7 @@ export interface EntitlementStoreSubject {
   corruptDefinition(entitlementId: string, definition: unknown): Promise<void>;
   /** Replaces a stored revocation with `value`, as a corrupted or hand-edited item would be. */
   corruptRevocation(revocation: Revocation, value: unknown): Promise<void>;
-  /** Lets the time pass for which the store may keep an issuer's granted-groups list (ADR 0016); nothing if none kept. */
+  /** Lets the time pass for which the store may keep an issuer's granted-groups list (ADR 0018); nothing if none kept. */
   passGrantedGroupsBound(): void;
   /** Deletes an issuer's granted-groups list, as in a table an older writer applied (nothing if the store has none). */
   forgetGrantedGroups(issuerId: string): Promise<void>;

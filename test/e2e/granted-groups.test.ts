@@ -7,7 +7,7 @@ import { auditRecords, dynamo, postCredentials, stack, testToken } from '../supp
 import { type SecondBroker, startSecondBroker } from '../support/second-broker.ts';
 
 /**
- * Issue 14, item 5 (ADR 0016): with the granted-groups list kept, as deployed, a caller with 100 groups is entitled
+ * Issue 14, item 5 (ADR 0018): with the granted-groups list kept, as deployed, a caller with 100 groups is entitled
  * through the one that is granted, the record names it, and the other 99 grant nothing.
  */
 const ENTITLEMENT = 'granted-groups-e2e';

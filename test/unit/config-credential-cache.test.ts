@@ -41,7 +41,7 @@ describe('the credential cache settings (issue 14)', () => {
   });
 });
 
-describe('the granted-groups list setting (issue 14, ADR 0016)', () => {
+describe('the granted-groups list setting (issue 14, ADR 0018)', () => {
   it('keeps the list a minute by default; 0 turns it off', () => {
     // Act
     const [byDefault, off, hour] = [

@@ -25,7 +25,7 @@ export interface EntitlementStoreOptions {
   /**
    * How long a container keeps an issuer's list of granted groups (KEYVEND_GRANTED_GROUPS_CACHE_SECONDS). A group
    * granted meanwhile is missing from a kept list, which only under-grants for at most this long; 0 reads no list and
-   * asks for every group of the caller (docs/adr/0016-granted-groups-list.md).
+   * asks for every group of the caller (docs/adr/0018-granted-groups-list.md).
    */
   readonly grantedGroupsCacheSeconds: number;
   readonly clock: Clock;

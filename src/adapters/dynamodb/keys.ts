@@ -12,7 +12,7 @@ import type { GrantMatch } from '../../ports/index.ts';
  *               pk `ENT#<id>`                          sk `REV`       { entitlement: {id, revokedAt} }
  *   revocation: pk `REVOCATIONS`                       sk `REV#<id>`  { revocation }
  *   generation: pk `REVOCATIONS`                       sk `STATE`     { generation, enforcedGeneration }
- *   granted groups of an issuer (a superset of the groups any grant names; docs/adr/0016-granted-groups-list.md):
+ *   granted groups of an issuer (a superset of the groups any grant names; docs/adr/0018-granted-groups-list.md):
  *               pk `GROUPS#<issuerId>`                 sk `GROUPS`    { issuer, groups?: string set }
  * Issuer ids are `[a-z0-9-]` and the kind marker is fixed, so no subject or group can forge another key; `REVOCATIONS`
  * has no `#` and a sort key `REV` is never an `ENT#` grant, so no definition, grant or revocation can collide; `GROUPS#`
