@@ -131,9 +131,17 @@ describe('explainBody (POST /v1/explain)', () => {
 
   it.each([
     ['only groups', { entitlement: 'e', groups: ['g'] }, { issuer: undefined, subject: undefined, groups: ['g'], attributes: {} }],
-    ['only attributes', { entitlement: 'e', attributes: { a: 'b' } }, { issuer: undefined, subject: undefined, groups: [], attributes: { a: 'b' } }],
+    [
+      'only attributes',
+      { entitlement: 'e', attributes: { a: 'b' } },
+      { issuer: undefined, subject: undefined, groups: [], attributes: { a: 'b' } },
+    ],
     ['a bad issuer and subject', { entitlement: 'e', issuer: 7, subject: '' }, { issuer: 7, subject: '', groups: [], attributes: {} }],
-    ['groups that are not a list', { entitlement: 'e', subject: 'alice', groups: 'uploaders' }, { issuer: undefined, subject: 'alice', groups: 'uploaders', attributes: {} }],
+    [
+      'groups that are not a list',
+      { entitlement: 'e', subject: 'alice', groups: 'uploaders' },
+      { issuer: undefined, subject: 'alice', groups: 'uploaders', attributes: {} },
+    ],
   ])('treats %s as a question about someone else, passed on for the use case to check', (_name, body, expected) => {
     // Act
     const input = explainBody(json(body));
@@ -249,7 +257,14 @@ describe('portalAuditQuery (GET /portal/admin)', () => {
 
     // Assess
     expect(filters).toEqual({ idp: 'corp', entitlement: 'e', outcome: 'denied', from: '2026-01-01' });
-    expect(parameters).toEqual({ limit: PORTAL_AUDIT_LIMIT, issuer: 'corp', entitlement: 'e', outcome: 'denied', from: '2026-01-01', pageToken: 'next' });
+    expect(parameters).toEqual({
+      limit: PORTAL_AUDIT_LIMIT,
+      issuer: 'corp',
+      entitlement: 'e',
+      outcome: 'denied',
+      from: '2026-01-01',
+      pageToken: 'next',
+    });
     expect(PORTAL_AUDIT_LIMIT).toBe('25');
   });
 

@@ -153,20 +153,32 @@ describe('readUnrevokeRequest (DELETE /v1/admin/revocations/{id})', () => {
   });
 
   it.each([
-    ['an unknown query parameter', event({ pathParameters: { id: 'rev-1' }, queryStringParameters: { force: 'true' } }), '400 invalid_request unknown_fields'],
+    [
+      'an unknown query parameter',
+      event({ pathParameters: { id: 'rev-1' }, queryStringParameters: { force: 'true' } }),
+      '400 invalid_request unknown_fields',
+    ],
     [
       'a reason in both the body and the query',
       json({ reason: 'a' }, { pathParameters: { id: 'rev-1' }, queryStringParameters: { reason: 'b' } }),
       '400 invalid_request unknown_fields',
     ],
-    ['an unknown body field', json({ reason: 'a', id: 'rev-2' }, { pathParameters: { id: 'rev-1' } }), '400 invalid_request unknown_fields'],
+    [
+      'an unknown body field',
+      json({ reason: 'a', id: 'rev-2' }, { pathParameters: { id: 'rev-1' } }),
+      '400 invalid_request unknown_fields',
+    ],
     ['malformed JSON', json('{"reason"', { pathParameters: { id: 'rev-1' } }), '400 invalid_request malformed_json'],
     [
       'a body that is not JSON',
       event({ pathParameters: { id: 'rev-1' }, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'reason=a' }),
       '415 unsupported_media_type unsupported_media_type',
     ],
-    ['a body over 4 KiB', json({ reason: 'r'.repeat(4097) }, { pathParameters: { id: 'rev-1' } }), '413 payload_too_large payload_too_large'],
+    [
+      'a body over 4 KiB',
+      json({ reason: 'r'.repeat(4097) }, { pathParameters: { id: 'rev-1' } }),
+      '413 payload_too_large payload_too_large',
+    ],
   ])('hands %s to the use case as the problem', (_name, request, expected) => {
     // Act
     const input = readUnrevokeRequest(request, context);
@@ -179,7 +191,10 @@ describe('readUnrevokeRequest (DELETE /v1/admin/revocations/{id})', () => {
 
   it('reads the message of a reason given twice', () => {
     // Act
-    const input = readUnrevokeRequest(json({ reason: 'a' }, { pathParameters: { id: 'rev-1' }, queryStringParameters: { reason: 'b' } }), context);
+    const input = readUnrevokeRequest(
+      json({ reason: 'a' }, { pathParameters: { id: 'rev-1' }, queryStringParameters: { reason: 'b' } }),
+      context,
+    );
 
     // Assess
     expect(input.requestProblem?.message).toBe('Give the reason in the body or the query, not both.');
