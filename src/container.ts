@@ -130,7 +130,8 @@ const signingKeys = /* @__PURE__ */ once(() => {
  */
 export const warmSigningKey = /* @__PURE__ */ once(() => {
   const signing = signingKeys();
-  if (signing !== undefined) void bounded(() => signing.keys.warm())();
+  // warm() never rejects; the deadline's own refusal is dropped too, so nothing at init can become an unhandled rejection.
+  if (signing !== undefined) void bounded(() => signing.keys.warm())().catch(() => undefined);
 });
 
 const federationKeys = /* @__PURE__ */ once(() => {
