@@ -72,6 +72,7 @@ const ROLES: Record<string, unknown[][]> = {
     ['Logs', LOGS, logsOf('entitlements')],
   ],
   RevocationsFunctionRole: [
+    PORTAL_SECRET,
     [
       'ManageRevocations',
       ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -177,12 +178,15 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'GET /.well-known/openid-configuration',
       'GET /portal',
       'GET /portal/callback',
+      'GET /portal/admin/revocations',
       'GET /portal/login',
       'GET /portal/saml/login',
       'GET /portal/signed-out',
       'GET /portal/{proxy+}',
       'GET /v1/admin/revocations',
       'GET /v1/entitlements',
+      'POST /portal/admin/revocations',
+      'POST /portal/admin/unrevoke',
       'POST /portal/console',
       'POST /portal/logout',
       'POST /portal/saml/acs',
