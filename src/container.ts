@@ -19,6 +19,7 @@ import { DynamoDbRevocationStore } from './adapters/dynamodb/dynamodb-revocation
 import { IamLiveSessionRevoker } from './adapters/iam/iam-live-session-revoker.ts';
 import { makeRevocations } from './app/revocations.ts';
 import { InMemoryCredentialCache } from './adapters/memory/in-memory-credential-cache.ts';
+import { makeRevocationsPortal } from './app/revocations-portal.ts';
 import { KmsSigningKeys } from './adapters/kms/kms-signing-keys.ts';
 import { PowertoolsDecisionLog } from './adapters/logging/powertools-decision-log.ts';
 import { idTokenVerifier, JoseIdentityVerifier } from './adapters/oidc/jose-identity-verifier.ts';
@@ -432,3 +433,22 @@ export function makeAuditStreamExporter(c: AuditExportConfig) {
 }
 
 export const exportAuditStream = /* @__PURE__ */ once(() => makeAuditStreamExporter(loadAuditExportConfig()).exportBatch);
+
+/**
+ * The portal's admin revocations page, served by the revocations function on the portal's session cookie (so the
+ * portal function needs no revocation rights): the session key only, from the portal's secret. Undefined when the
+ * portal is not configured.
+ */
+export const revocationsPortal = /* @__PURE__ */ once(() => {
+  const c = config();
+  const settings = c.portal;
+  if (settings === undefined) return undefined;
+  const secrets =
+    settings.secretId !== undefined
+      ? new SecretsManagerPortalSecrets(new SecretsManagerClient(clientSettings(c.secretsManagerEndpoint)), settings.secretId)
+      : new StaticPortalSecrets(settings.clientSecret ?? '', settings.sessionKey ?? '');
+  return {
+    http: { secure: new URL(settings.publicUrl).protocol === 'https:', formTargets: [] },
+    app: boundedEach(makeRevocationsPortal({ revocations: revocations(), secrets, clock: systemClock })),
+  };
+});

@@ -51,7 +51,9 @@ export interface RevocationsDeps {
 /** Who calls an admin route: a bearer token to verify (the API), or the portal's verified session. */
 export type AdminCaller =
   | { readonly kind: 'bearer'; readonly authorization: string | undefined }
-  | { readonly kind: 'verified'; readonly principal: Principal };
+  | { readonly kind: 'verified'; readonly principal: Principal }
+  /** A portal request whose session did not open: refused with this error, audited without a caller. */
+  | { readonly kind: 'refused'; readonly error: KeyvendError };
 
 /** Every admin call: who calls, the request's context, and a problem the HTTP layer already found in it. */
 export interface AdminInput {
@@ -168,6 +170,7 @@ export type Revocations = ReturnType<typeof makeRevocations>;
  */
 async function authenticateAdmin(deps: RevocationsDeps, input: AdminInput, record: AuditRecord): Promise<Principal> {
   const caller = input.caller;
+  if (caller.kind === 'refused') throw caller.error;
   const principal = caller.kind === 'verified' ? caller.principal : await deps.verifier.verifyBearer(caller.authorization);
   record.caller = callerOf(principal);
   if (!isAdmin(principal, deps.admins)) throw new ForbiddenError('not_admin');

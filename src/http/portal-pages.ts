@@ -44,7 +44,8 @@ export function escapeHtml(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
-function layout(title: string, body: string, header = ''): string {
+/** Every portal page's frame: the stylesheet and script allowed by their hashes, the header and the footer. */
+export function layout(title: string, body: string, header = ''): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -95,6 +95,7 @@ const ROLES: Record<string, unknown[][]> = {
     ['Logs', LOGS, logsOf('audit')],
   ],
   RevocationsFunctionRole: [
+    PORTAL_SECRET,
     [
       'ManageRevocations',
       ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -214,6 +215,7 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'GET /.well-known/jwks.json',
       'GET /.well-known/openid-configuration',
       'GET /portal',
+      'GET /portal/admin/revocations',
       'GET /portal/callback',
       'GET /portal/login',
       'GET /portal/saml/login',
@@ -224,6 +226,8 @@ describe('npx osls package works offline and writes the stack the issue asks for
       'GET /v1/entitlements',
       'GET /v1/explain/{entitlement}',
       'GET /v1/me/grants',
+      'POST /portal/admin/revocations',
+      'POST /portal/admin/unrevoke',
       'POST /portal/console',
       'POST /portal/logout',
       'POST /portal/saml/acs',
