@@ -4,7 +4,8 @@ import { loggedDecisionsSince } from '../support/e2e.ts';
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../support/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.ts';
 import { ALICE_SUB, findDemoUserByUsername } from '../../infra/local/dev-idp/demo-users.ts';
@@ -46,19 +47,7 @@ describe('portal sign-in with SAML, in a real browser', () => {
       entitlementsFile: join(ROOT, 'infra/local/entitlements.yaml'),
       brokerLogFile: join(ROOT, 'test-output/e2e-portal-saml-broker.log'),
     });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        `--host-resolver-rules=MAP ${ATTACKER_HOST} 127.0.0.1`,
-      ],
-    });
+    browser = await launchChromium([`--host-resolver-rules=MAP ${ATTACKER_HOST} 127.0.0.1`]);
   }, 180_000);
 
   afterAll(async () => {
