@@ -35,6 +35,8 @@ const COLD_STARTS = Number(process.env['BENCH_COLD_STARTS'] ?? 15);
 const COLD_RATIO_GOAL = 1.15;
 /** BENCH_ONLY=cold: bundle, run the interleaved cold starts, print their ratios and stop (bench/results.md untouched). */
 const ONLY_COLD = process.env['BENCH_ONLY'] === 'cold';
+/** BENCH_ONLY=warm: bundle, run the two warm processes, print their ratios and stop (bench/results.md untouched). */
+const ONLY_WARM = process.env['BENCH_ONLY'] === 'warm';
 /** Repeated requests of one caller in one warm container with the credential cache on (issue 14, item 1). */
 const REPEATED_CALLS = Number(process.env['BENCH_REPEATED_CALLS'] ?? 1000);
 /** Issue 14, item 5: the entitlements table's two sizes, the callers' group counts, and the load run. */
@@ -196,6 +198,42 @@ async function main(): Promise<void> {
 
     const credentialsBundle = bundles.find((b) => b.name === 'credentials');
     if (credentialsBundle === undefined) throw new Error('no credentials function');
+    const warmPlan = (vending: WarmPlan['vending'], entitlement: string): WarmPlan => ({
+      handlerPath: credentialsBundle.path,
+      request: {
+        method: 'POST',
+        path: '/v1/credentials',
+        authorization: `Bearer ${token}`,
+        body: JSON.stringify({ entitlement, durationSeconds: 900 }),
+      },
+      lambda: { ...LAMBDA, functionName: 'keyvend-bench-credentials' },
+      token,
+      warmupCalls: WARMUP_CALLS,
+      measuredCalls: MEASURED_CALLS,
+      region: stack.brokerEnv['AWS_REGION'] ?? 'us-east-1',
+      jwt,
+      dynamoDbEndpoint: stack.dynamo.endpoint,
+      entitlementsTable: stack.brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'] ?? '',
+      auditTable: stack.brokerEnv['KEYVEND_AUDIT_TABLE'] ?? '',
+      stsEndpoint: stack.sts.url,
+      vending,
+      kmsEndpoint: stack.kms.url,
+      signingKeyId: stack.brokerEnv['KEYVEND_SIGNING_KEY_ID'] ?? '',
+      tokenIssuer: stack.brokerEnv['KEYVEND_TOKEN_ISSUER'] ?? '',
+      tokenAudience: 'sts.amazonaws.com',
+    });
+    const warmRun = (vending: WarmPlan['vending'], entitlement: string) =>
+      runChild<WarmResult>(warmChild, warmPlan(vending, entitlement), dir, envFor('credentials'), WARM_NODE_ARGS).then((run) => run.result);
+    if (ONLY_WARM) {
+      for (const [vending, entitlement] of [
+        ['keyvend-issuer', ENTITLEMENT],
+        ['assume-role', ASSUME_ROLE_ENTITLEMENT],
+      ] as const) {
+        const { median, p99 } = warmRatios(await warmRun(vending, entitlement));
+        log(`warm ${vending}: handler / unavoidable ${median.toFixed(3)} at the median, ${p99.toFixed(3)} at p99`);
+      }
+      return;
+    }
     const coldRun = async (handlerPath: string, name: string, request: HandlerRequest, env: Record<string, string>) => {
       const plan: ColdStartPlan = { handlerPath, request, lambda: { ...LAMBDA, functionName: `keyvend-bench-${name}` } };
       const run = await runChild<ColdStartResult>(coldChild, plan, dir, env, COLD_NODE_ARGS);
@@ -300,46 +338,9 @@ async function main(): Promise<void> {
     log(`load: ${LOAD_GRANTS} grants through the local HTTP stack, ${LOAD_CONCURRENCY} at a time`);
     const load = await loadRun(stack, token, ENTITLEMENT, LOAD_GRANTS, LOAD_CONCURRENCY);
 
-    const credentials = credentialsBundle;
-    const warmPlan = (vending: WarmPlan['vending'], entitlement: string): WarmPlan => ({
-      handlerPath: credentials.path,
-      request: {
-        method: 'POST',
-        path: '/v1/credentials',
-        authorization: `Bearer ${token}`,
-        body: JSON.stringify({ entitlement, durationSeconds: 900 }),
-      },
-      lambda: { ...LAMBDA, functionName: 'keyvend-bench-credentials' },
-      token,
-      warmupCalls: WARMUP_CALLS,
-      measuredCalls: MEASURED_CALLS,
-      region: stack.brokerEnv['AWS_REGION'] ?? 'us-east-1',
-      jwt,
-      dynamoDbEndpoint: stack.dynamo.endpoint,
-      entitlementsTable: stack.brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'] ?? '',
-      auditTable: stack.brokerEnv['KEYVEND_AUDIT_TABLE'] ?? '',
-      stsEndpoint: stack.sts.url,
-      vending,
-      kmsEndpoint: stack.kms.url,
-      signingKeyId: stack.brokerEnv['KEYVEND_SIGNING_KEY_ID'] ?? '',
-      tokenIssuer: stack.brokerEnv['KEYVEND_TOKEN_ISSUER'] ?? '',
-      tokenAudience: 'sts.amazonaws.com',
-    });
     log(`warm: ${WARMUP_CALLS} warm-up and ${MEASURED_CALLS} measured calls per path, interleaved with the unavoidable calls`);
-    const { result: warm } = await runChild<WarmResult>(
-      warmChild,
-      warmPlan('keyvend-issuer', ENTITLEMENT),
-      dir,
-      envFor('credentials'),
-      WARM_NODE_ARGS,
-    );
-    const { result: warmAssumeRole } = await runChild<WarmResult>(
-      warmChild,
-      warmPlan('assume-role', ASSUME_ROLE_ENTITLEMENT),
-      dir,
-      envFor('credentials'),
-      WARM_NODE_ARGS,
-    );
+    const warm = await warmRun('keyvend-issuer', ENTITLEMENT);
+    const warmAssumeRole = await warmRun('assume-role', ASSUME_ROLE_ENTITLEMENT);
     writeResults({
       bundles,
       floor,
@@ -357,6 +358,19 @@ async function main(): Promise<void> {
     await testIssuer.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Per iteration, the sum of the calls the path cannot avoid, measured right after the handler call. */
+const unavoidableOf = (x: WarmResult['samples']) =>
+  x.handler.map(
+    (_, i) => (x.jwtVerify[i] ?? 0) + (x.batchGetItem[i] ?? 0) + (x.kmsSign[i] ?? 0) + (x.stsCall[i] ?? 0) + (x.putItem[i] ?? 0),
+  );
+
+/** Issue 14, item 2: the handler's median and p99 over those of its unavoidable calls. */
+function warmRatios(warm: WarmResult): { median: number; p99: number } {
+  const handler = summarize(warm.samples.handler);
+  const unavoidable = summarize(unavoidableOf(warm.samples));
+  return { median: handler.median / unavoidable.median, p99: handler.p99 / unavoidable.p99 };
 }
 
 type Stack = Awaited<ReturnType<typeof startLocalStack>>;
@@ -468,16 +482,11 @@ function writeResults(r: {
     stsCall: summarize(s.stsCall),
     putItem: summarize(s.putItem),
   };
-  const unavoidableOf = (x: WarmResult['samples']) =>
-    x.handler.map(
-      (_, i) => (x.jwtVerify[i] ?? 0) + (x.batchGetItem[i] ?? 0) + (x.kmsSign[i] ?? 0) + (x.stsCall[i] ?? 0) + (x.putItem[i] ?? 0),
-    );
   const unavoidable = summarize(unavoidableOf(s));
   const a = r.warmAssumeRole.samples;
   const handlerAssumeRole = summarize(a.handler);
   const unavoidableAssumeRole = summarize(unavoidableOf(a));
-  const medianRatio = handler.median / unavoidable.median;
-  const p99Ratio = handler.p99 / unavoidable.p99;
+  const { median: medianRatio, p99: p99Ratio } = warmRatios(r.warm);
   const cpu = cpus();
   let commit = 'unknown';
   try {
