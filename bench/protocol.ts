@@ -111,6 +111,11 @@ export type WarmOperation = (typeof WARM_OPERATIONS)[number];
 export interface WarmResult {
   /** Milliseconds per call, measured calls only (warm-up excluded), in iteration order. */
   readonly samples: Readonly<Record<WarmOperation, readonly number[]>>;
+  /**
+   * Of each sample, the milliseconds its HTTP exchanges took (from the request's creation to the end of its response,
+   * by node:diagnostics_channel; overlapping exchanges counted once each): the rest is the process's own work.
+   */
+  readonly httpSamples: Readonly<Record<WarmOperation, readonly number[]>>;
   readonly auditItemBytes: number;
   readonly policyChars: number;
   readonly tagCount: number;

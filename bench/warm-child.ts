@@ -4,9 +4,10 @@ import { AssumeRoleCommand, type AssumeRoleCommandInput, AssumeRoleWithWebIdenti
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { randomUUID } from 'node:crypto';
+import { subscribe } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { definitionKey, grantKey, principalPartitionKeys } from '../src/adapters/dynamodb/keys.ts';
+import { grantLookupKeys } from '../src/adapters/dynamodb/keys.ts';
 import { KmsSigningKeys } from '../src/adapters/kms/kms-signing-keys.ts';
 import { brokerTokenClaims } from '../src/domain/broker-token.ts';
 import { httpApiEvent, lambdaContext } from './lambda-event.ts';
@@ -93,10 +94,9 @@ const claimsOf = (grantId: string) =>
     new Date(),
   );
 const minted = plan.vending === 'keyvend-issuer' ? (await signingKeys.sign(claimsOf(randomUUID()))).token : undefined;
-const batchKeys = [
-  definitionKey(String(last['entitlement'])),
-  ...principalPartitionKeys(caller).map((pk) => grantKey(pk, String(last['entitlement']))),
-];
+// The broker's own read: the definition, the caller's grant keys and the two revocation marks (one BatchGetItem).
+const lookupKeys = grantLookupKeys(caller, String(last['entitlement']));
+const batchKeys = [lookupKeys.definition, ...lookupKeys.grants, lookupKeys.personMark, lookupKeys.entitlementMark];
 
 const discovery = (await (await fetch(`${plan.jwt.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)).json()) as {
   jwks_uri: string;
@@ -143,10 +143,22 @@ const operations: Record<Exclude<WarmOperation, 'handler'>, () => Promise<unknow
 for (const operation of Object.values(operations)) await operation(); // warm their connections and caches too
 
 const samples = Object.fromEntries(WARM_OPERATIONS.map((op) => [op, [] as number[]])) as Record<WarmOperation, number[]>;
+const httpSamples = Object.fromEntries(WARM_OPERATIONS.map((op) => [op, [] as number[]])) as Record<WarmOperation, number[]>;
+// How long each HTTP exchange of the process takes, from the request's creation to the end of its response: what
+// separates the calls' own time (the local services answering) from the process's work around them.
+let httpMs = 0;
+const exchanges = new WeakMap<object, bigint>();
+subscribe('http.client.request.start', (message) => exchanges.set((message as { request: object }).request, process.hrtime.bigint()));
+subscribe('http.client.response.finish', (message) => {
+  const started = exchanges.get((message as { request: object }).request);
+  if (started !== undefined) httpMs += Number(process.hrtime.bigint() - started) / 1e6;
+});
 const timed = async (op: WarmOperation, run: () => Promise<unknown>) => {
+  httpMs = 0;
   const start = process.hrtime.bigint();
   await run();
   samples[op].push(Number(process.hrtime.bigint() - start) / 1e6);
+  httpSamples[op].push(httpMs);
 };
 // What the handler logs per call: its lines go to stdout, which Lambda sends to CloudWatch Logs.
 let logBytes = 0;
@@ -183,6 +195,7 @@ const writeIndexUnits = Object.fromEntries(
 
 const result: WarmResult = {
   samples,
+  httpSamples,
   auditItemBytes: Buffer.byteLength(JSON.stringify(audit)),
   policyChars: session.policy?.length ?? 0,
   tagCount: session.tags.length,

@@ -8,11 +8,9 @@ import {
   ENTITLEMENT_KEY_PREFIX,
   entitlementIdOf,
   grantedGroupsKey,
-  grantKey,
+  grantLookupKeys,
   grantMatchesOf,
   principalPartitionKeys,
-  REVOCATION_MARK_SK,
-  subjectPartitionKey,
 } from './keys.ts';
 import { sendOptions } from '../deadline/request-deadline.ts';
 
@@ -57,10 +55,7 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
    */
   async lookupGrant(caller: Principal, entitlementId: string): Promise<GrantLookup> {
     const principal = this.#askable(caller);
-    const definition = definitionKey(entitlementId);
-    const grantKeys = principalPartitionKeys(principal).map((pk) => grantKey(pk, entitlementId));
-    const personMark = { pk: subjectPartitionKey(principal.issuerId, principal.subject), sk: REVOCATION_MARK_SK };
-    const entitlementMark = { pk: definition.pk, sk: REVOCATION_MARK_SK };
+    const { definition, grants: grantKeys, personMark, entitlementMark } = grantLookupKeys(principal, entitlementId);
     const items = await this.#batchGet([definition, ...grantKeys, personMark, entitlementMark]);
     this.#keepGrantedGroupsFresh(caller);
     const at = (key: Key) => items.find((item) => item['pk'] === key.pk && item['sk'] === key.sk);

@@ -45,6 +45,21 @@ export function grantPartitionKey(target: GrantTarget): string {
 export const REVOCATION_MARK_SK = 'REV';
 export const subjectPartitionKey = (issuerId: string, subject: string) => `P#${issuerId}#sub#${subject}`;
 export const REVOCATIONS_PK = 'REVOCATIONS';
+
+/**
+ * The keys of one entitlement read (EntitlementStore.lookupGrant, one BatchGetItem): the definition, the grant in each
+ * of the principal's partitions (its subject's, then each group's, in principalPartitionKeys' order), and the two
+ * revocation marks (the person's, the entitlement's).
+ */
+export function grantLookupKeys(principal: Pick<Principal, 'issuerId' | 'subject' | 'groups'>, entitlementId: string) {
+  const definition = definitionKey(entitlementId);
+  return {
+    definition,
+    grants: principalPartitionKeys(principal).map((pk) => grantKey(pk, entitlementId)),
+    personMark: { pk: subjectPartitionKey(principal.issuerId, principal.subject), sk: REVOCATION_MARK_SK },
+    entitlementMark: { pk: definition.pk, sk: REVOCATION_MARK_SK },
+  };
+}
 export const REVOCATION_SK_PREFIX = 'REV#';
 export const revocationKey = (id: string) => ({ pk: REVOCATIONS_PK, sk: `${REVOCATION_SK_PREFIX}${id}` });
 export const REVOCATION_STATE_KEY = { pk: REVOCATIONS_PK, sk: 'STATE' } as const;
