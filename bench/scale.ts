@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { BatchWriteCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { importJWK, type JWK, SignJWT } from 'jose';
 import type { startLocalStack } from '../infra/local/stack.ts';
@@ -133,16 +134,36 @@ export interface LoadRun {
    * invocation cut after STS, `pending` / `minted_not_delivered`; `missing` would be a session without any record.
    */
   readonly sessionRecordOutcomes: Readonly<Record<string, number>>;
+  /**
+   * Of the sessions without a granted record, how many the broker's `keyvend.attempt` line names (by the grant id of
+   * their `keyvend:grant` tag): the line written before STS, all that names a session whose invocation was cut after
+   * STS answered and before its record was written (ADR 0011).
+   */
+  readonly unrecordedNamedByAttempt: number;
   /** 200 responses whose grantId is a granted record with the response's AccessKeyId. */
   readonly responsesWithTheirRecord: number;
   readonly ok: number;
 }
 
+/** Where the load goes: a broker of the local stack, and the file its output (the decision and attempt lines) goes to. */
+export interface LoadTarget {
+  readonly apiUrl: string;
+  readonly logFile: string;
+}
+
 /**
  * `grants` POST /v1/credentials through the local HTTP stack (serverless-offline), `concurrency` at a time, then the
- * audit reconciled: every session STS issued has exactly one granted record, and every answer its own.
+ * audit reconciled: every session STS issued has exactly one granted record, and every answer its own; a session
+ * without one must at least be named by the broker's attempt line.
  */
-export async function loadRun(stack: Stack, token: string, entitlement: string, grants: number, concurrency: number): Promise<LoadRun> {
+export async function loadRun(
+  stack: Stack,
+  target: LoadTarget,
+  token: string,
+  entitlement: string,
+  grants: number,
+  concurrency: number,
+): Promise<LoadRun> {
   const sessions = async () =>
     (await (await fetch(`${stack.sts.url}/_emulator/sessions`)).json()) as {
       accessKeyId: string;
@@ -161,7 +182,7 @@ export async function loadRun(stack: Stack, token: string, entitlement: string, 
         let response: Response;
         let body: { grantId?: unknown; AccessKeyId?: unknown; errorType?: unknown };
         try {
-          response = await fetch(`${stack.apiUrl}/v1/credentials`, {
+          response = await fetch(`${target.apiUrl}/v1/credentials`, {
             method: 'POST',
             headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
             body: JSON.stringify({ entitlement, durationSeconds: 900 }),
@@ -205,6 +226,9 @@ export async function loadRun(stack: Stack, token: string, entitlement: string, 
     }
     start = page.LastEvaluatedKey;
   } while (start !== undefined);
+  const grantIdOf = (session: (typeof freshSessions)[number]) => session.tags.find((tag) => tag.Key === 'keyvend:grant')?.Value ?? '';
+  const unrecorded = freshSessions.filter((session) => recordsByKey.get(session.accessKeyId)?.length !== 1);
+  const attempted = attemptedGrantIds(target.logFile);
   return {
     grants,
     concurrency,
@@ -215,12 +239,28 @@ export async function loadRun(stack: Stack, token: string, entitlement: string, 
     newSessions: fresh.length,
     sessionsWithOneRecord: fresh.filter((id) => recordsByKey.get(id)?.length === 1).length,
     sessionRecordOutcomes: freshSessions.reduce<Record<string, number>>((counts, session) => {
-      const grantId = session.tags.find((tag) => tag.Key === 'keyvend:grant')?.Value ?? '';
-      const outcome = outcomeById.get(grantId) ?? 'missing';
+      const outcome = outcomeById.get(grantIdOf(session)) ?? 'missing';
       counts[outcome] = (counts[outcome] ?? 0) + 1;
       return counts;
     }, {}),
+    unrecordedNamedByAttempt: unrecorded.filter((session) => attempted.has(grantIdOf(session))).length,
     responsesWithTheirRecord: answers.filter((a) => recordsByKey.get(a.accessKeyId)?.includes(a.grantId) === true).length,
     ok: answers.length,
   };
+}
+
+/** The grant ids the broker's `keyvend.attempt` lines name, from its output (serverless-offline's, one JSON line each). */
+function attemptedGrantIds(logFile: string): Set<string> {
+  const ids = new Set<string>();
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    const start = line.indexOf('{');
+    if (start === -1 || !line.includes('"keyvend.attempt"')) continue;
+    try {
+      const grantId = (JSON.parse(line.slice(start)) as { attempt?: { grantId?: unknown } }).attempt?.grantId;
+      if (typeof grantId === 'string') ids.add(grantId);
+    } catch {
+      // not one of the broker's JSON lines
+    }
+  }
+  return ids;
 }
