@@ -2,7 +2,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deadlineSignal, withinDeadline } from '../../src/adapters/deadline/request-deadline.ts';
+import {
+  concurrentDeadlineStore,
+  deadlineSignal,
+  sequentialDeadlineStore,
+  withinDeadline,
+} from '../../src/adapters/deadline/request-deadline.ts';
 import { DynamoDbAuditLog } from '../../src/adapters/dynamodb/dynamodb-audit-log.ts';
 import type { AuditRecord } from '../../src/domain/audit-record.ts';
 
@@ -93,6 +98,82 @@ describe('the request deadline', () => {
     await new Promise((resolve) => setTimeout(resolve, 80));
 
     // Assess
+    expect(signal?.aborted).toBe(true);
+  });
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.each([
+  ['one request at a time (AsyncLocalStorage off)', sequentialDeadlineStore],
+  ['several requests at once (AWS_LAMBDA_MAX_CONCURRENCY: AsyncLocalStorage)', concurrentDeadlineStore],
+])('the deadline store for %s', (_name, makeStore) => {
+  it('keeps the outer deadline when a bounded use case calls another, and never extends it', async () => {
+    // Prepare
+    const store = makeStore();
+    const inner = withinDeadline({ workMs: 10_000, recordMs: 20_000 }, async () => deadlineSignal(Date.now, store), Date.now, store);
+    const outer = withinDeadline({ workMs: 50, recordMs: 100 }, async () => inner(), Date.now, store);
+
+    // Act
+    const signal = await outer();
+    await sleep(80);
+
+    // Assess
+    expect(signal?.aborted).toBe(true);
+    expect(deadlineSignal(Date.now, store)).toBeUndefined();
+  });
+
+  it('gives the outer use case its deadline back when the one it called returns', async () => {
+    // Prepare
+    const store = makeStore();
+    const inner = withinDeadline({ workMs: 10_000, recordMs: 20_000 }, async () => undefined, Date.now, store);
+    const outer = withinDeadline(
+      { workMs: 50, recordMs: 100 },
+      async () => {
+        await inner();
+        return deadlineSignal(Date.now, store);
+      },
+      Date.now,
+      store,
+    );
+
+    // Act
+    const signal = await outer();
+    await sleep(80);
+
+    // Assess
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it('leaves a request its own deadline when an unawaited bounded call started before it (the key warm-up at init) ends', async () => {
+    // Prepare: the warm-up's budget is longer than the request's; it ends while the request still runs
+    const store = makeStore();
+    let endWarmUp = () => {};
+    const warmUp = withinDeadline(
+      { workMs: 10_000, recordMs: 20_000 },
+      () => new Promise<void>((resolve) => (endWarmUp = resolve)),
+      Date.now,
+      store,
+    );
+    const request = withinDeadline(
+      { workMs: 60, recordMs: 120 },
+      async () => {
+        endWarmUp();
+        await sleep(10);
+        return deadlineSignal(Date.now, store);
+      },
+      Date.now,
+      store,
+    );
+
+    // Act
+    const warming = warmUp();
+    const signal = await request();
+    await warming;
+    await sleep(140);
+
+    // Assess: the request's calls were still bounded, by its own budget
+    expect(signal).toBeDefined();
     expect(signal?.aborted).toBe(true);
   });
 });
