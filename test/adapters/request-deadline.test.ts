@@ -145,6 +145,19 @@ describe.each([
     expect(signal?.aborted).toBe(true);
   });
 
+  it("returns a synchronous method's value as it is, as boundedEach bounds the portal's isAdmin", () => {
+    // Prepare
+    const store = makeStore();
+    const isAdmin = withinDeadline({ workMs: 50, recordMs: 100 }, (() => true) as unknown as () => Promise<boolean>, Date.now, store);
+
+    // Act
+    const answer: unknown = isAdmin();
+
+    // Assess: a value, not a promise, and no deadline left behind
+    expect(answer).toBe(true);
+    expect(deadlineSignal(Date.now, store)).toBeUndefined();
+  });
+
   it('leaves a request its own deadline when an unawaited bounded call started before it (the key warm-up at init) ends', async () => {
     // Prepare: the warm-up's budget is longer than the request's; it ends while the request still runs
     const store = makeStore();

@@ -24,7 +24,8 @@ export class DeadlineExceededError extends Error {
 /** Where the deadline of the request being served is kept while its use case runs. */
 export interface DeadlineStore {
   current(): Deadline | undefined;
-  run<R>(deadline: Deadline, fn: () => Promise<R>): Promise<R>;
+  /** `fn`'s own result, as it is: a promise settles before the deadline leaves; a plain value (a sync method) at once. */
+  run<R>(deadline: Deadline, fn: () => R): R;
 }
 
 /**
@@ -38,15 +39,23 @@ export function sequentialDeadlineStore(): DeadlineStore {
   const running: Deadline[] = [];
   return {
     current: () => running.at(-1),
-    run: async (deadline, fn) => {
+    run: <R>(deadline: Deadline, fn: () => R): R => {
       const inForce = running.at(-1);
       const own = inForce === undefined ? deadline : earliest(inForce, deadline);
       running.push(own);
-      try {
-        return await fn();
-      } finally {
+      const leave = () => {
         running.splice(running.lastIndexOf(own), 1);
+      };
+      let result: R;
+      try {
+        result = fn();
+      } catch (error) {
+        leave();
+        throw error;
       }
+      if (result instanceof Promise) return result.finally(leave) as R;
+      leave();
+      return result;
     },
   };
 }
