@@ -481,7 +481,6 @@ async function floorPlanFor(stack: Stack, grantId: string, jwt: JwtSettings): Pr
     new Date(),
   );
   const { jti: _jti, iat: _iat, nbf: _nbf, exp: _exp, ...tokenClaims } = claims;
-  const lookupKeys = grantLookupKeys(caller, entitlementId);
   return {
     region: env['AWS_REGION'] ?? 'us-east-1',
     dynamoDbEndpoint: stack.dynamo.endpoint,
@@ -490,7 +489,7 @@ async function floorPlanFor(stack: Stack, grantId: string, jwt: JwtSettings): Pr
     jwksUri: discovery.jwks_uri,
     jwt: { issuer: jwt.issuer, audiences: jwt.audiences, algorithms: jwt.algorithms },
     entitlementsTable: env['KEYVEND_ENTITLEMENTS_TABLE'] ?? '',
-    batchKeys: [lookupKeys.definition, ...lookupKeys.grants, lookupKeys.personMark, lookupKeys.entitlementMark],
+    batchKeys: grantLookupKeys(caller, entitlementId).all,
     auditTable: env['KEYVEND_AUDIT_TABLE'] ?? '',
     auditItem: audit,
     signingKeyId: env['KEYVEND_SIGNING_KEY_ID'] ?? '',

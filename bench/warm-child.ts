@@ -95,8 +95,7 @@ const claimsOf = (grantId: string) =>
   );
 const minted = plan.vending === 'keyvend-issuer' ? (await signingKeys.sign(claimsOf(randomUUID()))).token : undefined;
 // The broker's own read: the definition, the caller's grant keys and the two revocation marks (one BatchGetItem).
-const lookupKeys = grantLookupKeys(caller, String(last['entitlement']));
-const batchKeys = [lookupKeys.definition, ...lookupKeys.grants, lookupKeys.personMark, lookupKeys.entitlementMark];
+const batchKeys = grantLookupKeys(caller, String(last['entitlement'])).all;
 
 const discovery = (await (await fetch(`${plan.jwt.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)).json()) as {
   jwks_uri: string;

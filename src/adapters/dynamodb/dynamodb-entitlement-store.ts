@@ -55,8 +55,8 @@ export class DynamoDbEntitlementStore implements EntitlementStore {
    */
   async lookupGrant(caller: Principal, entitlementId: string): Promise<GrantLookup> {
     const principal = this.#askable(caller);
-    const { definition, grants: grantKeys, personMark, entitlementMark } = grantLookupKeys(principal, entitlementId);
-    const items = await this.#batchGet([definition, ...grantKeys, personMark, entitlementMark]);
+    const { definition, grants: grantKeys, personMark, entitlementMark, all } = grantLookupKeys(principal, entitlementId);
+    const items = await this.#batchGet(all);
     this.#keepGrantedGroupsFresh(caller);
     const at = (key: Key) => items.find((item) => item['pk'] === key.pk && item['sk'] === key.sk);
     const definitionItem = at(definition);

@@ -49,16 +49,14 @@ export const REVOCATIONS_PK = 'REVOCATIONS';
 /**
  * The keys of one entitlement read (EntitlementStore.lookupGrant, one BatchGetItem): the definition, the grant in each
  * of the principal's partitions (its subject's, then each group's, in principalPartitionKeys' order), and the two
- * revocation marks (the person's, the entitlement's).
+ * revocation marks (the person's, the entitlement's); `all` is the request's key list, in that order.
  */
 export function grantLookupKeys(principal: Pick<Principal, 'issuerId' | 'subject' | 'groups'>, entitlementId: string) {
   const definition = definitionKey(entitlementId);
-  return {
-    definition,
-    grants: principalPartitionKeys(principal).map((pk) => grantKey(pk, entitlementId)),
-    personMark: { pk: subjectPartitionKey(principal.issuerId, principal.subject), sk: REVOCATION_MARK_SK },
-    entitlementMark: { pk: definition.pk, sk: REVOCATION_MARK_SK },
-  };
+  const grants = principalPartitionKeys(principal).map((pk) => grantKey(pk, entitlementId));
+  const personMark = { pk: subjectPartitionKey(principal.issuerId, principal.subject), sk: REVOCATION_MARK_SK };
+  const entitlementMark = { pk: definition.pk, sk: REVOCATION_MARK_SK };
+  return { definition, grants, personMark, entitlementMark, all: [definition, ...grants, personMark, entitlementMark] };
 }
 export const REVOCATION_SK_PREFIX = 'REV#';
 export const revocationKey = (id: string) => ({ pk: REVOCATIONS_PK, sk: `${REVOCATION_SK_PREFIX}${id}` });
