@@ -240,7 +240,8 @@ async function main(): Promise<void> {
       const run = await loadRunOn(stack, dir, token);
       log(
         `load: statuses ${JSON.stringify(run.statuses)}; ${run.sessionsWithOneRecord} of ${run.newSessions} sessions have one granted record ` +
-          `(${JSON.stringify(run.sessionRecordOutcomes)}; ${run.unrecordedNamedByAttempt} unrecorded named by an attempt line), ${run.responsesWithTheirRecord} of ${run.ok} answers`,
+          `(${JSON.stringify(run.sessionRecordOutcomes)}; ${run.unrecordedNamedByAttempt} unrecorded named by an attempt line; ` +
+          `${run.namedByAttempt} of all named by one), ${run.responsesWithTheirRecord} of ${run.ok} answers`,
       );
       return;
     }

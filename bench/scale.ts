@@ -140,6 +140,8 @@ export interface LoadRun {
    * STS answered and before its record was written (ADR 0011).
    */
   readonly unrecordedNamedByAttempt: number;
+  /** Of all the new sessions, how many an attempt line names: that the broker's log was read as it should be. */
+  readonly namedByAttempt: number;
   /** 200 responses whose grantId is a granted record with the response's AccessKeyId. */
   readonly responsesWithTheirRecord: number;
   readonly ok: number;
@@ -244,6 +246,7 @@ export async function loadRun(
       return counts;
     }, {}),
     unrecordedNamedByAttempt: unrecorded.filter((session) => attempted.has(grantIdOf(session))).length,
+    namedByAttempt: freshSessions.filter((session) => attempted.has(grantIdOf(session))).length,
     responsesWithTheirRecord: answers.filter((a) => recordsByKey.get(a.accessKeyId)?.includes(a.grantId) === true).length,
     ok: answers.length,
   };
