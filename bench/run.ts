@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ROOT, startBroker, startLocalStack } from '../infra/local/stack.ts';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { grantLookupKeys } from '../src/adapters/dynamodb/keys.ts';
-import { brokerTokenClaims } from '../src/domain/broker-token.ts';
+import { emulatorSession, grantTokenClaims } from './grant-session.ts';
 import { startTestIssuer } from '../test/support/test-issuer.ts';
 import { type Bundle, bundleChild, bundleEntry, bundleFunction, functionNames } from './bundle.ts';
 import { countDefinitions, grantToBenchGroup, type LoadRun, loadRun, scaleRequest, seedFillers } from './scale.ts';
@@ -452,35 +452,19 @@ async function floorPlanFor(stack: Stack, grantId: string, jwt: JwtSettings): Pr
   const caller = audit['caller'] as { issuerId: string; subject: string; groups: string[]; userKey: string };
   const entitlementId = String((audit['entitlement'] as { id: string }).id);
   const accessKeyId = String((audit['session'] as { accessKeyId: string }).accessKeyId);
-  const session = (await (await fetch(`${stack.sts.url}/_emulator/sessions/${accessKeyId}`)).json()) as {
-    roleArn: string;
-    roleSessionName: string;
-    sourceIdentity?: string;
-    tags: { Key: string; Value: string }[];
-    transitiveTagKeys: string[];
-    policy?: string;
-    durationSeconds: number;
-  };
+  const session = await emulatorSession(stack.sts.url, accessKeyId);
   const discovery = (await (await fetch(`${jwt.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)).json()) as {
     jwks_uri: string;
   };
   const tokenIssuer = env['KEYVEND_TOKEN_ISSUER'] ?? '';
   const brokerKeys = (await (await fetch(`${tokenIssuer}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
-  const claims = brokerTokenClaims(
-    { issuer: tokenIssuer, audience: 'sts.amazonaws.com', lifetimeSeconds: 300 },
-    {
-      grantId,
-      entitlementId,
-      userKey: caller.userKey,
-      identity: {
-        roleSessionName: session.roleSessionName,
-        sourceIdentity: session.sourceIdentity ?? '',
-        tags: session.tags,
-        transitiveTagKeys: session.transitiveTagKeys,
-      },
-    },
-    new Date(),
-  );
+  const claims = grantTokenClaims(session, {
+    issuer: tokenIssuer,
+    audience: 'sts.amazonaws.com',
+    grantId,
+    entitlementId,
+    userKey: caller.userKey,
+  });
   const { jti: _jti, iat: _iat, nbf: _nbf, exp: _exp, ...tokenClaims } = claims;
   return {
     region: env['AWS_REGION'] ?? 'us-east-1',

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { grantLookupKeys } from '../src/adapters/dynamodb/keys.ts';
 import { KmsSigningKeys } from '../src/adapters/kms/kms-signing-keys.ts';
-import { brokerTokenClaims } from '../src/domain/broker-token.ts';
+import { emulatorSession, grantTokenClaims } from './grant-session.ts';
 import { httpApiEvent, lambdaContext } from './lambda-event.ts';
 import { RESULT_MARKER, WARM_OPERATIONS, type WarmOperation, type WarmPlan, type WarmResult } from './protocol.ts';
 
@@ -57,15 +57,7 @@ const audit = (await dynamo.send(new GetCommand({ TableName: plan.auditTable, Ke
   .Item;
 if (audit === undefined || audit['outcome'] !== 'granted') throw new Error(`no granted audit record for ${String(last['grantId'])}`);
 const caller = audit['caller'] as { issuerId: string; subject: string; groups: string[] };
-const session = (await (await fetch(`${plan.stsEndpoint}/_emulator/sessions/${String(last['AccessKeyId'])}`)).json()) as {
-  roleArn: string;
-  roleSessionName: string;
-  sourceIdentity?: string;
-  tags: { Key: string; Value: string }[];
-  transitiveTagKeys: string[];
-  policy?: string;
-  durationSeconds: number;
-};
+const session = await emulatorSession(plan.stsEndpoint, String(last['AccessKeyId']));
 const assumeRoleInput: AssumeRoleCommandInput = {
   RoleArn: session.roleArn,
   RoleSessionName: session.roleSessionName,
@@ -78,21 +70,13 @@ const assumeRoleInput: AssumeRoleCommandInput = {
 // A token of the broker's shape for this grant, signed by the broker's key: what KMS signs and STS reads on each request.
 const userKey = String((audit['caller'] as { userKey: string }).userKey);
 const claimsOf = (grantId: string) =>
-  brokerTokenClaims(
-    { issuer: plan.tokenIssuer, audience: plan.tokenAudience, lifetimeSeconds: 300 },
-    {
-      grantId,
-      entitlementId: String(last['entitlement']),
-      userKey,
-      identity: {
-        roleSessionName: session.roleSessionName,
-        sourceIdentity: session.sourceIdentity ?? '',
-        tags: session.tags,
-        transitiveTagKeys: session.transitiveTagKeys,
-      },
-    },
-    new Date(),
-  );
+  grantTokenClaims(session, {
+    issuer: plan.tokenIssuer,
+    audience: plan.tokenAudience,
+    grantId,
+    entitlementId: String(last['entitlement']),
+    userKey,
+  });
 const minted = plan.vending === 'keyvend-issuer' ? (await signingKeys.sign(claimsOf(randomUUID()))).token : undefined;
 // The broker's own read: the definition, the caller's grant keys and the two revocation marks (one BatchGetItem).
 const batchKeys = grantLookupKeys(caller, String(last['entitlement'])).all;
