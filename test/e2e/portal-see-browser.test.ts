@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../support/chromium.ts';
+import { launchChromium, signedInToPortal } from '../support/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALICE_SUB } from '../../infra/local/dev-idp/demo-users.ts';
 import { ROOT } from '../../infra/local/stack.ts';
@@ -33,16 +33,7 @@ describe('the portal explain and admin pages in a real browser', () => {
 
   const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
-  async function signedIn(username: 'alice' | 'carol'): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1024, height: 720 }, timezoneId: 'Europe/Paris', locale: 'en-GB' });
-    const page = await context.newPage();
-    await page.goto(portalUrl());
-    await page.getByRole('link', { name: /Sign in with/ }).click();
-    await page.locator('input[name="login"]').fill(username);
-    await page.locator('input[name="password"]').fill(`${username}-password`);
-    await Promise.all([page.waitForURL(portalUrl()), page.getByRole('button', { name: 'Sign-in' }).click()]);
-    return page;
-  }
+  const signedIn = (username: 'alice' | 'carol'): Promise<Page> => signedInToPortal(browser, portalUrl(), username);
 
   it('shows alice what console-readonly allows, and refuses her the admin page with an audited denial', async () => {
     // Prepare

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../support/chromium.ts';
+import { launchChromium, signedInToPortal } from '../support/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../infra/local/stack.ts';
 import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
@@ -32,17 +32,8 @@ describe('the admin revocations page in a real browser', () => {
 
   const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
-  async function signedIn(username: 'carol' | 'bob'): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, timezoneId: 'Europe/Paris', locale: 'en-GB' });
-    const page = await context.newPage();
-    await page.goto(portalUrl());
-    await page.getByRole('link', { name: /Sign in with/ }).click();
-    await page.locator('input[name="login"]').waitFor();
-    await page.locator('input[name="login"]').fill(username);
-    await page.locator('input[name="password"]').fill(`${username}-password`);
-    await Promise.all([page.waitForURL(portalUrl()), page.getByRole('button', { name: 'Sign-in' }).click()]);
-    return page;
-  }
+  const signedIn = (username: 'carol' | 'bob'): Promise<Page> =>
+    signedInToPortal(browser, portalUrl(), username, { width: 1100, height: 760 });
 
   it('lets carol revoke alice with the form, lists it, and lift it again; each step audited', async () => {
     // Prepare: alice has used Keyvend (a person never seen cannot be revoked: 404)

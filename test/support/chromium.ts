@@ -1,4 +1,4 @@
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 /**
  * Debian's Chromium (`.ci/run` installs it), headless and quiet: no sandbox (CI runs as root), no GPU, and none of
@@ -18,4 +18,25 @@ export function launchChromium(extraArgs: readonly string[] = []): Promise<Brows
       ...extraArgs,
     ],
   });
+}
+
+/**
+ * A new browser context signed in to the portal at `portalUrl` as one of the dev IdP's demo users (password
+ * `<name>-password`), on the portal's home page; Paris time and British English, so screenshots read the same.
+ */
+export async function signedInToPortal(
+  browser: Browser,
+  portalUrl: string,
+  username: string,
+  viewport: { width: number; height: number } = { width: 1024, height: 720 },
+): Promise<Page> {
+  const context = await browser.newContext({ viewport, timezoneId: 'Europe/Paris', locale: 'en-GB' });
+  const page = await context.newPage();
+  await page.goto(portalUrl);
+  await page.getByRole('link', { name: /Sign in with/ }).click();
+  await page.locator('input[name="login"]').waitFor();
+  await page.locator('input[name="login"]').fill(username);
+  await page.locator('input[name="password"]').fill(`${username}-password`);
+  await Promise.all([page.waitForURL(portalUrl), page.getByRole('button', { name: 'Sign-in' }).click()]);
+  return page;
 }
