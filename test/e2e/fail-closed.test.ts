@@ -1,10 +1,18 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.ts';
 import { definitionKey, grantKey, grantPartitionKey } from '../../src/adapters/dynamodb/keys.ts';
-import { auditedDecision, auditRecords, dynamo, postCredentials, stack, stsCallCount, testToken } from '../support/e2e.ts';
+import {
+  auditedDecision,
+  auditRecords,
+  brokerLogOnceItHas,
+  dynamo,
+  postCredentials,
+  stack,
+  stsCallCount,
+  testToken,
+} from '../support/e2e.ts';
 import { type SecondBroker, startSecondBroker } from '../support/second-broker.ts';
 
 /** Security catalog §5: when a dependency fails, nothing is issued (F-01 to F-05, F-08). */
@@ -55,9 +63,9 @@ describe('DynamoDB unavailable (F-01, F-03)', () => {
     expect(((await response.json()) as { error: string }).error).toBe('upstream_unavailable');
   });
 
-  it('keeps the denial in the decision log with an alarm, since the audit table cannot be written', () => {
+  it('keeps the denial in the decision log with an alarm, since the audit table cannot be written', async () => {
     // Assess
-    const log = readFileSync(broker.logFile, 'utf8');
+    const log = await brokerLogOnceItHas(broker.logFile, 'keyvend.alarm.audit_write_failed_on_denial');
     expect(log).toContain('keyvend.alarm.audit_write_failed_on_denial');
     expect(log).toMatch(/"outcome":"denied"/);
   });
@@ -128,9 +136,9 @@ describe('DynamoDB hung: accepts connections, never answers (issue 13, deadlines
     expect(await stsCallCount()).toBe(stsBefore);
   });
 
-  it('keeps the denial in the decision log with an alarm, since the audit table cannot be written in time', () => {
+  it('keeps the denial in the decision log with an alarm, since the audit table cannot be written in time', async () => {
     // Assess: the entitlement read is what times out first (nothing is written before STS, ADR 0011)
-    const log = readFileSync(broker.logFile, 'utf8');
+    const log = await brokerLogOnceItHas(broker.logFile, 'keyvend.alarm.audit_write_failed_on_denial');
     expect(log).toContain('keyvend.alarm.audit_write_failed_on_denial');
     expect(log).toMatch(/"reason":"entitlements_unavailable"/);
     expect(log).toMatch(/"outcome":"denied"/);
@@ -158,7 +166,7 @@ describe('the audit write failing (F-03)', () => {
     expect(response.headers.get('retry-after')).not.toBeNull();
     expect(response.text).not.toMatch(/AccessKeyId|SecretAccessKey|SessionToken|does-not-exist/);
     expect(await stsCallCount()).toBe(stsBefore + 1);
-    const log = readFileSync(broker.logFile, 'utf8');
+    const log = await brokerLogOnceItHas(broker.logFile, 'keyvend.alarm.minted_not_delivered');
     expect(log).toContain('keyvend.alarm.minted_not_delivered');
     expect(log).toMatch(/"reason":"audit_write_failed"/);
     const attempt = /"message":"keyvend\.attempt".*"grantId":"([0-9a-f-]{36})"/.exec(log);
@@ -200,7 +208,7 @@ describe('the identity provider keys unreachable (F-08)', () => {
       errorCode: 'upstream_unavailable',
     });
     // The broker's log names the dependency that failed (issue 15), and holds no token.
-    const failed = readFileSync(broker.logFile, 'utf8')
+    const failed = (await brokerLogOnceItHas(broker.logFile, '"keyvend.request_failed"'))
       .split('\n')
       .filter((line) => line.includes('"keyvend.request_failed"') && line.includes('"jwks_unavailable"'));
     expect(failed.length).toBeGreaterThan(0);

@@ -104,6 +104,19 @@ export async function stsCallCount(): Promise<number> {
   return (await emulatorCalls()).length;
 }
 
+/**
+ * A broker log's text once it contains `expected`, or as it is after 5 s: serverless-offline passes the handler's
+ * lines on through its own process, so they reach the file a moment after the response.
+ */
+export async function brokerLogOnceItHas(logFile: string, expected: string): Promise<string> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const text = readFileSync(logFile, 'utf8');
+    if (text.includes(expected) || Date.now() > deadline) return text;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** The JSON lines of a broker log (serverless-offline's own lines are skipped). */
 export function brokerLogLines(logFile: string = stack().brokerLogFile): Record<string, any>[] {
   return readFileSync(logFile, 'utf8')
