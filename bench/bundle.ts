@@ -81,8 +81,8 @@ export async function bundleEntry<N extends string>(name: N, entry: string, outd
   const result = await build({
     ...options,
     metafile: true,
-    // BENCH_READABLE=1 keeps names for profiling; the sizes reported are then not those of the deployment.
-    ...(process.env['BENCH_READABLE'] === '1' ? { minify: false, keepNames: true } : {}),
+    // BENCH_READABLE=1: unminified, for profiling; the sizes reported are then not those of the deployment.
+    ...(process.env['BENCH_READABLE'] === '1' ? { minify: false } : {}),
     plugins: esbuildPlugins(settings.plugins),
     external: [...(settings.exclude ?? [])],
     ...(extension === '.js' ? {} : { outExtension: { '.js': extension } }),

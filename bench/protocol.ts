@@ -116,6 +116,8 @@ export interface WarmResult {
    * by node:diagnostics_channel; overlapping exchanges counted once each): the rest is the process's own work.
    */
   readonly httpSamples: Readonly<Record<WarmOperation, readonly number[]>>;
+  /** With BENCH_AB_HANDLER: the other build's handler, timed alike, interleaved with this one. */
+  readonly other?: { readonly samples: readonly number[]; readonly httpSamples: readonly number[] };
   readonly auditItemBytes: number;
   readonly policyChars: number;
   readonly tagCount: number;

@@ -77,6 +77,9 @@ const MEASURED_CALLS = Number(process.env['BENCH_MEASURED_CALLS'] ?? 1000);
 const BUNDLE_LIMIT_BYTES = 600 * 1024;
 const RATIO_AIM = 1.2;
 const COMPOSITION_PARTS = 10;
+/** BENCH_AB_HANDLER=<another build's credentials.mjs>: timed interleaved with this build's in the warm runs (BENCH_ONLY=warm prints it). */
+const AB_HANDLER: Record<string, string> =
+  process.env['BENCH_AB_HANDLER'] === undefined ? {} : { BENCH_AB_HANDLER: process.env['BENCH_AB_HANDLER'] };
 /** e.g. BENCH_WARM_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the warm process. */
 const WARM_NODE_ARGS = (process.env['BENCH_WARM_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 /** e.g. BENCH_COLD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile every cold start (with BENCH_ONLY=cold). */
@@ -235,7 +238,13 @@ async function main(): Promise<void> {
       tokenAudience: 'sts.amazonaws.com',
     });
     const warmRun = (vending: WarmPlan['vending'], entitlement: string) =>
-      runChild<WarmResult>(warmChild, warmPlan(vending, entitlement), dir, envFor('credentials'), WARM_NODE_ARGS).then((run) => run.result);
+      runChild<WarmResult>(
+        warmChild,
+        warmPlan(vending, entitlement),
+        dir,
+        { ...envFor('credentials'), ...AB_HANDLER },
+        WARM_NODE_ARGS,
+      ).then((run) => run.result);
     if (ONLY_LOAD) {
       const run = await loadRunOn(stack, dir, token);
       log(
@@ -257,6 +266,17 @@ async function main(): Promise<void> {
           `warm ${vending}: handler / unavoidable ${median.toFixed(3)} at the median, ${p99.toFixed(3)} at p99; ` +
             `outside HTTP ${fmt(own.handler)} vs ${fmt(own.unavoidable)} ms`,
         );
+        const outsideOf = (op: WarmOperation) => summarize(result.samples[op].map((ms, i) => ms - (result.httpSamples[op][i] ?? 0))).median;
+        log(`  outside HTTP, each call: ${WARM_OPERATIONS.map((op) => `${op} ${fmt(outsideOf(op))}`).join(', ')} ms`);
+        if (result.other !== undefined) {
+          const { samples, httpSamples } = result.other;
+          const outside = samples.map((ms, i) => ms - (httpSamples[i] ?? 0));
+          log(
+            `  BENCH_AB_HANDLER: this ${fmt(summarize(result.samples.handler).median)} ms, the other ${fmt(summarize(samples).median)} ms ` +
+              `at the median (ratio to the unavoidable ${(summarize(samples).median / summarize(unavoidableOf(result.samples)).median).toFixed(3)}); ` +
+              `outside HTTP ${fmt(own.handler)} vs ${fmt(summarize(outside).median)} ms`,
+          );
+        }
       }
       return;
     }
@@ -296,6 +316,18 @@ async function main(): Promise<void> {
         env: { ...envFor('credentials'), KEYVEND_ISSUERS: JSON.stringify(discoveryIssuers) },
       },
     ];
+    if (AB_HANDLER['BENCH_AB_HANDLER'] !== undefined) {
+      // A comparison of two builds: the floor, this build's credentials function and the other's, nothing else.
+      const [floorVariant, credentialsVariant] = [variants[0], variants.find((v) => v.name === 'credentials')];
+      if (floorVariant === undefined || credentialsVariant === undefined) throw new Error('no credentials variant');
+      variants.splice(0, variants.length, floorVariant, credentialsVariant, {
+        ...credentialsVariant,
+        name: 'credentials (BENCH_AB_HANDLER)',
+        path: AB_HANDLER['BENCH_AB_HANDLER'],
+        // BENCH_AB_ENV='{"NAME":"value"}': the other build's own settings, to compare a setting rather than a build.
+        env: { ...credentialsVariant.env, ...(JSON.parse(process.env['BENCH_AB_ENV'] ?? '{}') as Record<string, string>) },
+      });
+    }
     const coldRuns = new Map<string, { wallMs: number; result: ColdStartResult }[]>(variants.map((v) => [v.name, []]));
     log(`cold: ${COLD_STARTS} rounds of ${variants.length} fresh processes, interleaved`);
     for (let round = 0; round < COLD_STARTS; round++) {
@@ -384,7 +416,9 @@ async function main(): Promise<void> {
   } finally {
     await stack.close();
     await testIssuer.close();
-    rmSync(dir, { recursive: true, force: true });
+    // A readable build is kept for the profiles made of it: their frames name its files and lines.
+    if (process.env['BENCH_READABLE'] === '1') log(`bundles kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -25,14 +25,36 @@ const plan = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as WarmPlan
 type Handler = (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }>;
 const { handler } = (await import(pathToFileURL(plan.handlerPath).href)) as { handler: Handler };
 
-async function callHandler(): Promise<Record<string, unknown>> {
-  const response = await handler(httpApiEvent(plan.request), lambdaContext(plan.lambda));
-  if (response.statusCode !== 200) throw new Error(`handler answered ${response.statusCode}: ${response.body}`);
+/**
+ * BENCH_AB_HANDLER: another build of the same function (e.g. a change under test, bundled from its own checkout),
+ * called interleaved with this one and timed alike, so that two versions are compared under the same load.
+ */
+const other = process.env['BENCH_AB_HANDLER'];
+const otherHandler = other === undefined ? undefined : ((await import(pathToFileURL(other).href)) as { handler: Handler }).handler;
+
+/**
+ * One invocation as Lambda makes it: the runtime builds the event and the context before the handler runs and
+ * serialises the response after, so only the handler's own promise is timed (`onlyTheHandler`).
+ */
+async function callHandler(
+  onlyTheHandler: (run: () => Promise<unknown>) => Promise<unknown> = (run) => run(),
+  target: Handler = handler,
+): Promise<Record<string, unknown>> {
+  const event = httpApiEvent(plan.request);
+  const context = lambdaContext(plan.lambda);
+  let response: { statusCode: number; body: string } | undefined;
+  await onlyTheHandler(async () => {
+    response = await target(event, context);
+  });
+  if (response === undefined || response.statusCode !== 200) throw new Error(`handler answered ${response?.statusCode}: ${response?.body}`);
   return JSON.parse(response.body) as Record<string, unknown>;
 }
 
 let last: Record<string, unknown> = {};
-for (let i = 0; i < plan.warmupCalls; i++) last = await callHandler();
+for (let i = 0; i < plan.warmupCalls; i++) {
+  last = await callHandler();
+  if (otherHandler !== undefined) await callHandler(undefined, otherHandler);
+}
 
 // The same client settings as src/container.ts.
 const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
@@ -127,6 +149,8 @@ for (const operation of Object.values(operations)) await operation(); // warm th
 
 const samples = Object.fromEntries(WARM_OPERATIONS.map((op) => [op, [] as number[]])) as Record<WarmOperation, number[]>;
 const httpSamples = Object.fromEntries(WARM_OPERATIONS.map((op) => [op, [] as number[]])) as Record<WarmOperation, number[]>;
+const otherSamples: number[] = [];
+const otherHttpSamples: number[] = [];
 // How long each HTTP exchange of the process takes, from the request's creation to the end of its response: what
 // separates the calls' own time (the local services answering) from the process's work around them.
 let httpMs = 0;
@@ -136,13 +160,14 @@ subscribe('http.client.response.finish', (message) => {
   const started = exchanges.get((message as { request: object }).request);
   if (started !== undefined) httpMs += Number(process.hrtime.bigint() - started) / 1e6;
 });
-const timed = async (op: WarmOperation, run: () => Promise<unknown>) => {
+const timedInto = async (total: number[], http: number[], run: () => Promise<unknown>) => {
   httpMs = 0;
   const start = process.hrtime.bigint();
   await run();
-  samples[op].push(Number(process.hrtime.bigint() - start) / 1e6);
-  httpSamples[op].push(httpMs);
+  total.push(Number(process.hrtime.bigint() - start) / 1e6);
+  http.push(httpMs);
 };
+const timed = (op: WarmOperation, run: () => Promise<unknown>) => timedInto(samples[op], httpSamples[op], run);
 // What the handler logs per call: its lines go to stdout, which Lambda sends to CloudWatch Logs.
 let logBytes = 0;
 const write = process.stdout.write.bind(process.stdout);
@@ -151,9 +176,17 @@ const countingWrite = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
   return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
 }) as typeof process.stdout.write;
 for (let i = 0; i < plan.measuredCalls; i++) {
-  process.stdout.write = countingWrite;
-  await timed('handler', callHandler);
-  process.stdout.write = write;
+  const thisOne = async () => {
+    process.stdout.write = countingWrite;
+    await callHandler((run) => timed('handler', run));
+    process.stdout.write = write;
+  };
+  const otherOne = async () => {
+    if (otherHandler !== undefined) await callHandler((run) => timedInto(otherSamples, otherHttpSamples, run), otherHandler);
+  };
+  // Alternating which goes first, so neither always follows the unavoidable calls.
+  if (i % 2 === 0) await thisOne().then(otherOne);
+  else await otherOne().then(thisOne);
   for (const [op, run] of Object.entries(operations)) await timed(op as WarmOperation, run);
 }
 
@@ -179,6 +212,7 @@ const writeIndexUnits = Object.fromEntries(
 const result: WarmResult = {
   samples,
   httpSamples,
+  ...(otherHandler === undefined ? {} : { other: { samples: otherSamples, httpSamples: otherHttpSamples } }),
   auditItemBytes: Buffer.byteLength(JSON.stringify(audit)),
   policyChars: session.policy?.length ?? 0,
   tagCount: session.tags.length,
