@@ -1,4 +1,5 @@
-import { bundleFunction, type FunctionName, functionNames } from './bundle.ts';
+import { bundleFunction, functionNames } from './bundle.ts';
+import type { FunctionName } from './protocol.ts';
 
 /**
  * `npx tsx bench/bundle-function.ts <function> <dir>`: one function bundled as `npm run bench` bundles it, for
