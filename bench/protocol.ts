@@ -53,6 +53,11 @@ export interface ColdStartResult {
  */
 export interface RepeatPlan {
   readonly handlerPath: string;
+  /**
+   * A second copy of the function (its own module state) with settings of its own, e.g. another table: asked the same
+   * requests in turns with the first, in the same process, so that load falls on both alike.
+   */
+  readonly other?: { readonly handlerPath: string; readonly env: Readonly<Record<string, string>> };
   readonly requests: readonly HandlerRequest[];
   readonly lambda: LambdaSettings;
   readonly warmupRounds: number;
@@ -67,6 +72,8 @@ export interface RepeatResult {
   readonly distinctAccessKeyIds: number;
   /** The measured calls' grant ids. */
   readonly grantIds: readonly string[];
+  /** The plan's `other` copy's own figures. */
+  readonly other?: RepeatResult;
 }
 
 /** How the broker verifies tokens of the issuer the bench uses (from its KEYVEND_ISSUERS). */

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { BatchWriteCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { importJWK, type JWK, SignJWT } from 'jose';
-import type { startLocalStack } from '../infra/local/stack.ts';
+import { join } from 'node:path';
+import { createTables, tableDefinitionsFromServerlessYml } from '../infra/local/dynamodb.ts';
+import { ROOT, type startLocalStack } from '../infra/local/stack.ts';
 import { definitionKey, grantedGroupsKey, grantPartitionKey, grantSortKey } from '../src/adapters/dynamodb/keys.ts';
 import type { TestIssuer } from '../test/support/test-issuer.ts';
 import { TEST_CLIENT_ID } from '../test/support/test-issuer.ts';
@@ -12,12 +14,15 @@ type Stack = Awaited<ReturnType<typeof startLocalStack>>;
 /** The group the scale callers' grant names; the rest of a caller's groups grant nothing. */
 export const GRANTED_GROUP = 'bench-granted';
 
+/** The local stack's entitlements table, the one its broker reads. */
+export const entitlementsTableOf = (stack: Stack): string => stack.brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'] ?? '';
+
 /** Adds groups to the tests' issuer's granted-groups list, before their grants, as the entitlements writer does (ADR 0018). */
-async function listGrantedGroups(stack: Stack, groups: readonly string[]): Promise<void> {
+async function listGrantedGroups(stack: Stack, table: string, groups: readonly string[]): Promise<void> {
   if (groups.length === 0) return;
   await stack.documentClient.send(
     new UpdateCommand({
-      TableName: stack.brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'],
+      TableName: table,
       Key: grantedGroupsKey('test'),
       UpdateExpression: 'SET #issuer = :issuer ADD #groups :groups',
       ExpressionAttributeNames: { '#issuer': 'issuer', '#groups': 'groups' },
@@ -31,23 +36,23 @@ async function listGrantedGroups(stack: Stack, groups: readonly string[]): Promi
  * (the store only asks whether the item exists), the group listed first.
  */
 export async function grantToBenchGroup(stack: Stack, entitlementId: string): Promise<void> {
-  await listGrantedGroups(stack, [GRANTED_GROUP]);
+  await listGrantedGroups(stack, entitlementsTableOf(stack), [GRANTED_GROUP]);
   await stack.documentClient.send(
     new PutCommand({
-      TableName: stack.brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'],
+      TableName: entitlementsTableOf(stack),
       Item: { pk: grantPartitionKey({ issuer: 'test', group: GRANTED_GROUP }), sk: grantSortKey(entitlementId) },
     }),
   );
 }
 
-/** Entitlement definitions in the table, the bench's fillers included. */
-export async function countDefinitions(stack: Stack): Promise<number> {
+/** Entitlement definitions in `table`, the bench's fillers included. */
+export async function countDefinitions(stack: Stack, table: string): Promise<number> {
   let count = 0;
   let start: Record<string, unknown> | undefined;
   do {
     const page = await stack.documentClient.send(
       new ScanCommand({
-        TableName: stack.brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'],
+        TableName: table,
         FilterExpression: 'sk = :def',
         ExpressionAttributeValues: { ':def': 'DEF' },
         Select: 'COUNT',
@@ -65,10 +70,16 @@ export async function countDefinitions(stack: Stack): Promise<number> {
  * 25 items per BatchWriteItem, 8 at a time: what a large organisation's table holds besides the entitlement asked for.
  * Their groups go on the issuer's granted-groups list first, so the list is as long as such a table's would be.
  */
-export async function seedFillers(stack: Stack, from: number, to: number, definition: Record<string, unknown>): Promise<void> {
-  const table = stack.brokerEnv['KEYVEND_ENTITLEMENTS_TABLE'] ?? '';
+export async function seedFillers(
+  stack: Stack,
+  table: string,
+  from: number,
+  to: number,
+  definition: Record<string, unknown>,
+): Promise<void> {
   await listGrantedGroups(
     stack,
+    table,
     Array.from({ length: Math.min(1000, Math.max(0, to - from)) }, (_, i) => `filler-${(from + i) % 1000}`),
   );
   const items: Record<string, unknown>[] = [];
@@ -77,6 +88,33 @@ export async function seedFillers(stack: Stack, from: number, to: number, defini
     items.push({ ...definitionKey(id), definition: { ...definition, id } });
     items.push({ pk: grantPartitionKey({ issuer: 'test', group: `filler-${i % 1000}` }), sk: grantSortKey(id) });
   }
+  await writeItems(stack, table, items);
+}
+
+/**
+ * A second entitlements table with every item of the stack's (its entitlements, grants and granted-groups list), for
+ * the same requests to be asked of a table of another size in the same process.
+ */
+export async function copyOfEntitlementsTable(stack: Stack, name: string): Promise<string> {
+  const source = entitlementsTableOf(stack);
+  await createTables(
+    stack.dynamo.endpoint,
+    tableDefinitionsFromServerlessYml(join(ROOT, 'serverless.yml'), {
+      entitlements: name,
+      audit: stack.brokerEnv['KEYVEND_AUDIT_TABLE'] ?? '',
+    }),
+  );
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await stack.documentClient.send(new ScanCommand({ TableName: source, ExclusiveStartKey: start, ConsistentRead: true }));
+    await writeItems(stack, name, page.Items ?? []);
+    start = page.LastEvaluatedKey;
+  } while (start !== undefined);
+  return name;
+}
+
+/** Items written 25 per BatchWriteItem, 8 at a time, each batch until nothing is left unprocessed. */
+async function writeItems(stack: Stack, table: string, items: readonly Record<string, unknown>[]): Promise<void> {
   const batches: Record<string, unknown>[][] = [];
   for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
   let next = 0;
