@@ -4,6 +4,7 @@ import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts
 import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { createHash, randomUUID } from 'node:crypto';
+import { ATTEMPTS, DYNAMODB_ATTEMPTS } from '../src/adapters/shared/client-attempts.ts';
 import type { FloorPlan } from './protocol.ts';
 
 /**
@@ -14,9 +15,13 @@ import type { FloorPlan } from './protocol.ts';
  * Bundled with the project's own esbuild options (bench/bundle.ts), it is what "1.00" means in bench/results.md.
  */
 const plan = JSON.parse(process.env['BENCH_FLOOR_PLAN'] ?? '{}') as FloorPlan;
-const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
-const client = (endpoint: string) => ({ region: plan.region, maxAttempts: 3, requestHandler, endpoint });
-const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(client(plan.dynamoDbEndpoint)), {
+// The broker's own per-attempt settings (src/container.ts).
+const client = (endpoint: string, attempts: typeof ATTEMPTS | typeof DYNAMODB_ATTEMPTS = ATTEMPTS) => ({
+  region: plan.region,
+  ...attempts,
+  endpoint,
+});
+const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(client(plan.dynamoDbEndpoint, DYNAMODB_ATTEMPTS)), {
   marshallOptions: { removeUndefinedValues: true },
 });
 const sts = new STSClient({ ...client(plan.stsEndpoint), credentials: () => Promise.reject(new Error('unsigned')) });

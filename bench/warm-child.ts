@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { grantLookupKeys } from '../src/adapters/dynamodb/keys.ts';
 import { KmsSigningKeys } from '../src/adapters/kms/kms-signing-keys.ts';
+import { ATTEMPTS, DYNAMODB_ATTEMPTS } from '../src/adapters/shared/client-attempts.ts';
 import { emulatorSession, grantTokenClaims } from './grant-session.ts';
 import { httpApiEvent, lambdaContext } from './lambda-event.ts';
 import { RESULT_MARKER, WARM_OPERATIONS, type WarmOperation, type WarmPlan, type WarmResult } from './protocol.ts';
@@ -57,20 +58,20 @@ for (let i = 0; i < plan.warmupCalls; i++) {
 }
 
 // The same client settings as src/container.ts.
-const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000 };
 const dynamo = DynamoDBDocumentClient.from(
-  new DynamoDBClient({ region: plan.region, maxAttempts: 3, requestHandler, endpoint: plan.dynamoDbEndpoint }),
-  { marshallOptions: { removeUndefinedValues: true } },
+  new DynamoDBClient({ region: plan.region, ...DYNAMODB_ATTEMPTS, endpoint: plan.dynamoDbEndpoint }),
+  {
+    marshallOptions: { removeUndefinedValues: true },
+  },
 );
-const sts = new STSClient({ region: plan.region, maxAttempts: 3, requestHandler, endpoint: plan.stsEndpoint });
+const sts = new STSClient({ region: plan.region, ...ATTEMPTS, endpoint: plan.stsEndpoint });
 const unsignedSts = new STSClient({
   region: plan.region,
-  maxAttempts: 3,
-  requestHandler,
+  ...ATTEMPTS,
   endpoint: plan.stsEndpoint,
   credentials: () => Promise.reject(new Error('unsigned')),
 });
-const signingKeys = new KmsSigningKeys(new KMSClient({ region: plan.region, maxAttempts: 3, requestHandler, endpoint: plan.kmsEndpoint }), {
+const signingKeys = new KmsSigningKeys(new KMSClient({ region: plan.region, ...ATTEMPTS, endpoint: plan.kmsEndpoint }), {
   signingKeyId: plan.signingKeyId,
   publishedKeyIds: [],
 });

@@ -40,6 +40,7 @@ import { makePortal, type PortalDeps } from './app/portal.ts';
 import { federationEndpointFor } from './domain/console-signin.ts';
 import type { Clock, LongTermKeys } from './ports/index.ts';
 import { withinDeadline } from './adapters/deadline/request-deadline.ts';
+import { ATTEMPTS, DYNAMODB_ATTEMPTS } from './adapters/shared/client-attempts.ts';
 import { InMemoryRateLimiter } from './adapters/memory/in-memory-rate-limiter.ts';
 
 /**
@@ -64,15 +65,8 @@ export const metrics = /* @__PURE__ */ once(() => new Metrics({ namespace: 'Keyv
 const decisionLog = /* @__PURE__ */ once(() => new PowertoolsDecisionLog(logger(), metrics()));
 const systemClock: Clock = { now: () => new Date() };
 
-// Per attempt: a hung connection fails the attempt, and the SDK retries. The whole call, retries included, is
-// cut by the request's deadline (config().requestBudget, docs/operations.md "Deadlines"), so a dependency that
-// never answers becomes a 503 before the function times out.
-const ATTEMPTS = { maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 } };
-// DynamoDB answers in milliseconds: two short attempts, so a paused table leaves time for the rest of the request.
-const DYNAMODB_ATTEMPTS = { maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 1500 } };
-
 /** What every SDK client of the broker is built with: the region, the per-attempt settings, and the endpoint if one is configured. */
-const clientSettings = (endpoint: string | undefined, attempts: typeof ATTEMPTS = ATTEMPTS) => ({
+const clientSettings = (endpoint: string | undefined, attempts: typeof ATTEMPTS | typeof DYNAMODB_ATTEMPTS = ATTEMPTS) => ({
   region: config().region,
   maxAttempts: attempts.maxAttempts,
   requestHandler: attempts.requestHandler,
