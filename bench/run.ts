@@ -41,8 +41,8 @@ import { type Summary, summarize } from './stats.ts';
  * `npm run bench`: bundle sizes, cold starts and warm latency of the handlers against the local stack,
  * written to bench/results.md. Not a test: nothing here passes or fails, it reports.
  */
-/** 25 rounds: the medians of single cold starts on a shared machine move by ±0.05 of the ratio with 15. */
-const COLD_STARTS = Number(process.env['BENCH_COLD_STARTS'] ?? 25);
+/** 40 rounds: the medians of single cold starts on a shared machine move by ±0.05 of the ratio with 15, ±0.03 with 25. */
+const COLD_STARTS = Number(process.env['BENCH_COLD_STARTS'] ?? 40);
 /** Issue 14's goal for a function's cold start over the floor's. */
 const COLD_RATIO_GOAL = 1.15;
 /** BENCH_ONLY=cold: bundle, run the interleaved cold starts, print their ratios and stop (bench/results.md untouched). */
