@@ -123,6 +123,12 @@ export interface WarmResult {
    * by node:diagnostics_channel; overlapping exchanges counted once each): the rest is the process's own work.
    */
   readonly httpSamples: Readonly<Record<WarmOperation, readonly number[]>>;
+  /**
+   * Per iteration (those where both made the same number of HTTP exchanges), the milliseconds of work between
+   * exchanges: segment 0 before the first request is sent, segment i after the i-th response and before the next
+   * request, the last after the last response. The handler's, and the unavoidable calls' made one after the other.
+   */
+  readonly segments: { readonly handler: readonly (readonly number[])[]; readonly unavoidable: readonly (readonly number[])[] };
   /** With BENCH_AB_HANDLER: the other build's handler, timed alike, interleaved with this one. */
   readonly other?: { readonly samples: readonly number[]; readonly httpSamples: readonly number[] };
   readonly auditItemBytes: number;

@@ -275,6 +275,7 @@ async function main(): Promise<void> {
           `warm ${vending}: handler / unavoidable ${median.toFixed(3)} at the median, ${p99.toFixed(3)} at p99; ` +
             `outside HTTP ${fmt(own.handler)} vs ${fmt(own.unavoidable)} ms`,
         );
+        for (const line of segmentTable(result, vending)) if (line.startsWith('| ') && !line.startsWith('| segment')) log(`  ${line}`);
         const outsideOf = (op: WarmOperation) => summarize(result.samples[op].map((ms, i) => ms - (result.httpSamples[op][i] ?? 0))).median;
         log(`  outside HTTP, each call: ${WARM_OPERATIONS.map((op) => `${op} ${fmt(outsideOf(op))}`).join(', ')} ms`);
         if (result.other !== undefined) {
@@ -467,6 +468,62 @@ function ownWork(warm: WarmResult): { handler: number; unavoidable: number } {
     handler: summarize(samples.handler.map((_, i) => outside('handler', i))).median,
     unavoidable: summarize(samples.handler.map((_, i) => calls.reduce((sum, op) => sum + outside(op, i), 0))).median,
   };
+}
+
+/** What runs in each segment between HTTP exchanges, on each path: the handler's side, then the unavoidable calls'. */
+const SEGMENTS: Record<WarmPlan['vending'], readonly (readonly [string, string, string])[]> = {
+  'keyvend-issuer': [
+    [
+      'before the entitlement read',
+      "middy and the Lambda context, the request's parsing, the token's checks and verification, the rate limit",
+      'the JWT verification',
+    ],
+    [
+      'between the read and KMS Sign',
+      "the entitlement's parsing, the revocation marks, the session decision and policy, the attempt line, the token's claims",
+      'the token of the same shape',
+    ],
+    ['between KMS Sign and STS', 'the signed token', 'the signed token'],
+    ['between STS and the audit write', "the session's credentials, the audit record", 'the stored record'],
+    ['after the audit write', 'the decision and metrics lines, the response, middy', ''],
+  ],
+  'assume-role': [
+    [
+      'before the entitlement read',
+      "middy and the Lambda context, the request's parsing, the token's checks and verification, the rate limit",
+      'the JWT verification',
+    ],
+    [
+      'between the read and STS',
+      "the entitlement's parsing, the revocation marks, the session decision and policy, the attempt line",
+      'the same parameters',
+    ],
+    ['between STS and the audit write', "the session's credentials, the audit record", 'the stored record'],
+    ['after the audit write', 'the decision and metrics lines, the response, middy', ''],
+  ],
+};
+
+/**
+ * The work between HTTP exchanges, segment by segment, the handler's beside the unavoidable calls' (each also holds
+ * the SDK's work of the calls on either side of it: serialising and signing the next request, parsing the last
+ * response). Medians of the iterations where both made the same calls.
+ */
+function segmentTable(warm: WarmResult, vending: WarmPlan['vending']): string[] {
+  const labels = SEGMENTS[vending];
+  const { handler, unavoidable } = warm.segments;
+  if (handler.length === 0 || handler[0]?.length !== labels.length)
+    return [`(No segment figures: the calls made did not match the ${vending} path.)`];
+  const medianOf = (runs: readonly (readonly number[])[], i: number) => summarize(runs.map((segments) => segments[i] ?? 0)).median;
+  return [
+    `Where the handler's own work lies on this path: the work between HTTP exchanges, segment by segment (each also holds the SDK's work on the requests and responses on either side), medians over the ${handler.length} iterations whose calls matched, in ms:`,
+    '',
+    '| segment | the handler does | the unavoidable calls do | handler | unavoidable | difference |',
+    '|---|---|---|---:|---:|---:|',
+    ...labels.map(([segment, handlerWork, floorWork], i) => {
+      const [h, u] = [medianOf(handler, i), medianOf(unavoidable, i)];
+      return `| ${segment} | ${handlerWork} | ${floorWork || 'the SDK only'} | ${h.toFixed(3)} | ${u.toFixed(3)} | ${(h - u).toFixed(3)} |`;
+    }),
+  ];
 }
 
 /** Issue 14, item 2: the handler's median and p99 over those of its unavoidable calls. */
@@ -754,6 +811,8 @@ function writeResults(r: {
       "middy and the Lambda context on the logger, the request's parsing, the claim checks jose leaves to the application, the entitlement's parsing, the session decision and policy rendering, the audit record, the attempt and decision log lines and the metrics line, the response. " +
       "On this machine the local services answer from the same two cores, so work the handler overlaps with a call's wait is not saved here (an entitlement read started while the token is verified, tried, gained nothing); every saving must be CPU the handler no longer spends.",
     '',
+    ...segmentTable(r.warm, 'keyvend-issuer'),
+    '',
     `The local KMS signs in-process (node:crypto); AWS KMS's Sign is a network call with its own latency and a per-account request quota for asymmetric keys, so in AWS this row is larger and is paid on every grant (docs/vending-paths.md).`,
     '',
     `### The one-hour assume-role path (${ASSUME_ROLE_ENTITLEMENT}), a second process after the first`,
@@ -766,6 +825,8 @@ function writeResults(r: {
     '',
     `Ratio handler / unavoidable on this path: ${(handlerAssumeRole.median / unavoidableAssumeRole.median).toFixed(2)} at the median, ${(handlerAssumeRole.p99 / unavoidableAssumeRole.p99).toFixed(2)} at p99. ` +
       `keyvend-issuer handler / assume-role handler: ${(handler.median / handlerAssumeRole.median).toFixed(2)} at the median (two processes one after the other, so this ratio is less robust than the ones above).`,
+    '',
+    ...segmentTable(r.warmAssumeRole, 'assume-role'),
     '',
     'The handler writes one audit item per decision, after STS and before the credentials are returned (ADR 0011); before STS it logs the attempt. ' +
       'So its critical path is the sum above plus its own work; the pending record of ADR 0002, written beside the entitlement read, is gone.',

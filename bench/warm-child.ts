@@ -24,6 +24,11 @@ import { RESULT_MARKER, WARM_OPERATIONS, type WarmOperation, type WarmPlan, type
  */
 const plan = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as WarmPlan;
 type Handler = (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }>;
+/** One HTTP exchange: from the request's creation to the end of its response (hrtime). */
+interface Exchange {
+  readonly start: bigint;
+  end: bigint | undefined;
+}
 const { handler } = (await import(pathToFileURL(plan.handlerPath).href)) as { handler: Handler };
 
 /**
@@ -155,20 +160,59 @@ const otherHttpSamples: number[] = [];
 // How long each HTTP exchange of the process takes, from the request's creation to the end of its response: what
 // separates the calls' own time (the local services answering) from the process's work around them.
 let httpMs = 0;
-const exchanges = new WeakMap<object, bigint>();
-subscribe('http.client.request.start', (message) => exchanges.set((message as { request: object }).request, process.hrtime.bigint()));
-subscribe('http.client.response.finish', (message) => {
-  const started = exchanges.get((message as { request: object }).request);
-  if (started !== undefined) httpMs += Number(process.hrtime.bigint() - started) / 1e6;
+/** The exchanges of the run being timed, in the order they began. */
+let exchangesOfRun: Exchange[] = [];
+const exchanges = new WeakMap<object, Exchange>();
+subscribe('http.client.request.start', (message) => {
+  const exchange: Exchange = { start: process.hrtime.bigint(), end: undefined };
+  exchanges.set((message as { request: object }).request, exchange);
+  exchangesOfRun.push(exchange);
 });
-const timedInto = async (total: number[], http: number[], run: () => Promise<unknown>) => {
+subscribe('http.client.response.finish', (message) => {
+  const exchange = exchanges.get((message as { request: object }).request);
+  if (exchange === undefined) return;
+  exchange.end = process.hrtime.bigint();
+  httpMs += Number(exchange.end - exchange.start) / 1e6;
+});
+/** One timed run: when it began and ended, and its HTTP exchanges. */
+interface Run {
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly exchanges: readonly Exchange[];
+}
+const timedInto = async (total: number[], http: number[], run: () => Promise<unknown>): Promise<Run> => {
   httpMs = 0;
+  exchangesOfRun = [];
   const start = process.hrtime.bigint();
   await run();
-  total.push(Number(process.hrtime.bigint() - start) / 1e6);
+  const end = process.hrtime.bigint();
+  total.push(Number(end - start) / 1e6);
   http.push(httpMs);
+  return { start, end, exchanges: exchangesOfRun };
 };
 const timed = (op: WarmOperation, run: () => Promise<unknown>) => timedInto(samples[op], httpSamples[op], run);
+
+/**
+ * The work between HTTP exchanges, segment by segment: what runs before the first request is sent, between one
+ * response and the next request, and after the last response. `runs` are timed one after the other (the unavoidable
+ * calls) or one alone (the handler); either way the n exchanges make n + 1 segments. Undefined if an exchange
+ * overlapped another or never ended.
+ */
+function segmentsOf(runs: readonly Run[]): number[] | undefined {
+  const segments = [0];
+  for (const { start, end, exchanges: made } of runs) {
+    let from = start;
+    for (const exchange of made) {
+      if (exchange.end === undefined || exchange.start < from) return undefined;
+      segments[segments.length - 1] = (segments.at(-1) ?? 0) + Number(exchange.start - from) / 1e6;
+      segments.push(0);
+      from = exchange.end;
+    }
+    segments[segments.length - 1] = (segments.at(-1) ?? 0) + Number(end - from) / 1e6;
+  }
+  return segments;
+}
+const segments: { handler: number[][]; unavoidable: number[][] } = { handler: [], unavoidable: [] };
 // What the handler logs per call: its lines go to stdout, which Lambda sends to CloudWatch Logs.
 let logBytes = 0;
 const write = process.stdout.write.bind(process.stdout);
@@ -177,9 +221,12 @@ const countingWrite = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
   return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
 }) as typeof process.stdout.write;
 for (let i = 0; i < plan.measuredCalls; i++) {
+  let handlerRun: Run | undefined;
   const thisOne = async () => {
     process.stdout.write = countingWrite;
-    await callHandler((run) => timed('handler', run));
+    await callHandler(async (run) => {
+      handlerRun = await timed('handler', run);
+    });
     process.stdout.write = write;
   };
   const otherOne = async () => {
@@ -188,7 +235,15 @@ for (let i = 0; i < plan.measuredCalls; i++) {
   // Alternating which goes first, so neither always follows the unavoidable calls.
   if (i % 2 === 0) await thisOne().then(otherOne);
   else await otherOne().then(thisOne);
-  for (const [op, run] of Object.entries(operations)) await timed(op as WarmOperation, run);
+  const unavoidableRuns: Run[] = [];
+  for (const [op, run] of Object.entries(operations)) unavoidableRuns.push(await timed(op as WarmOperation, run));
+  const handlerSegments = handlerRun === undefined ? undefined : segmentsOf([handlerRun]);
+  const unavoidableSegments = segmentsOf(unavoidableRuns);
+  // Compared only when both made the same calls (the handler's occasional extra read, e.g. of the granted-groups list, is not).
+  if (handlerSegments !== undefined && unavoidableSegments?.length === handlerSegments.length) {
+    segments.handler.push(handlerSegments);
+    segments.unavoidable.push(unavoidableSegments);
+  }
 }
 
 // The capacity DynamoDB charges for the request's read and its one audit write, as it reports it.
@@ -213,6 +268,7 @@ const writeIndexUnits = Object.fromEntries(
 const result: WarmResult = {
   samples,
   httpSamples,
+  segments,
   ...(otherHandler === undefined ? {} : { other: { samples: otherSamples, httpSamples: otherHttpSamples } }),
   auditItemBytes: Buffer.byteLength(JSON.stringify(audit)),
   policyChars: session.policy?.length ?? 0,
