@@ -470,37 +470,26 @@ function ownWork(warm: WarmResult): { handler: number; unavoidable: number } {
   };
 }
 
-/** What runs in each segment between HTTP exchanges, on each path: the handler's side, then the unavoidable calls'. */
-const SEGMENTS: Record<WarmPlan['vending'], readonly (readonly [string, string, string])[]> = {
+/** A segment between HTTP exchanges: its name, what the handler does in it, what the unavoidable calls do. */
+type Segment = readonly [string, string, string];
+const BEFORE_THE_READ: Segment = [
+  'before the entitlement read',
+  "middy and the Lambda context, the request's parsing, the token's checks and verification, the rate limit",
+  'the JWT verification',
+];
+const AFTER_THE_READ = "the entitlement's parsing, the revocation marks, the session decision and policy, the attempt line";
+const AFTER_STS: Segment = ['between STS and the audit write', "the session's credentials, the audit record", 'the stored record'];
+const AFTER_THE_AUDIT_WRITE: Segment = ['after the audit write', 'the decision and metrics lines, the response, middy', ''];
+/** What runs in each segment on each path. */
+const SEGMENTS: Record<WarmPlan['vending'], readonly Segment[]> = {
   'keyvend-issuer': [
-    [
-      'before the entitlement read',
-      "middy and the Lambda context, the request's parsing, the token's checks and verification, the rate limit",
-      'the JWT verification',
-    ],
-    [
-      'between the read and KMS Sign',
-      "the entitlement's parsing, the revocation marks, the session decision and policy, the attempt line, the token's claims",
-      'the token of the same shape',
-    ],
+    BEFORE_THE_READ,
+    ['between the read and KMS Sign', `${AFTER_THE_READ}, the token's claims`, 'the token of the same shape'],
     ['between KMS Sign and STS', 'the signed token', 'the signed token'],
-    ['between STS and the audit write', "the session's credentials, the audit record", 'the stored record'],
-    ['after the audit write', 'the decision and metrics lines, the response, middy', ''],
+    AFTER_STS,
+    AFTER_THE_AUDIT_WRITE,
   ],
-  'assume-role': [
-    [
-      'before the entitlement read',
-      "middy and the Lambda context, the request's parsing, the token's checks and verification, the rate limit",
-      'the JWT verification',
-    ],
-    [
-      'between the read and STS',
-      "the entitlement's parsing, the revocation marks, the session decision and policy, the attempt line",
-      'the same parameters',
-    ],
-    ['between STS and the audit write', "the session's credentials, the audit record", 'the stored record'],
-    ['after the audit write', 'the decision and metrics lines, the response, middy', ''],
-  ],
+  'assume-role': [BEFORE_THE_READ, ['between the read and STS', AFTER_THE_READ, 'the same parameters'], AFTER_STS, AFTER_THE_AUDIT_WRITE],
 };
 
 /**
