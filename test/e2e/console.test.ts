@@ -1,22 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { startBroker } from '../../infra/local/stack.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
-import { auditRecords, auditedDecision, emulatorSessions, stack, stsCallCount, testToken } from '../support/e2e.ts';
+import { auditedDecision, auditRecords, devIdpToken, emulatorSessions, stack, stsCallCount, testToken } from '../support/e2e.ts';
 
 const ALICE_SUB = '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b';
 const BOB_SUB = 'b0b5e2d4-6c8a-4f1e-9d3b-5a7c9e1f3b2d';
-
-async function tokenOf(username: 'alice' | 'bob'): Promise<string> {
-  return fetchAccessToken({
-    issuer: stack().idpIssuer,
-    clientId: 'keyvend-demo-app',
-    username,
-    password: `${username}-password`,
-    resource: 'urn:keyvend:api',
-  });
-}
 
 async function postConsole(token: string, body: unknown, apiUrl = stack().apiUrl) {
   const response = await fetch(`${apiUrl}/v1/console`, {
@@ -48,8 +37,8 @@ describe('POST /v1/console: a console sign-in URL end to end', () => {
   const urlsIssued: string[] = [];
 
   beforeAll(async () => {
-    aliceToken = await tokenOf('alice');
-    bobToken = await tokenOf('bob');
+    aliceToken = await devIdpToken('alice');
+    bobToken = await devIdpToken('bob');
   });
 
   it('returns a sign-in URL whose login lands on the console as the role and session, and audits the grant', async () => {

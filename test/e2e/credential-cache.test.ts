@@ -1,21 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
-import { auditRecords, emulatorCalls, emulatorSessions, postCredentials, stack } from '../support/e2e.ts';
+import { auditRecords, devIdpToken, emulatorCalls, emulatorSessions, postCredentials } from '../support/e2e.ts';
 import { type SecondBroker, startSecondBroker } from '../support/second-broker.ts';
 
 /** Issue 14, item 1: with the credential cache on, STS calls grow with distinct sessions, not with requests. */
 
 const REPEATS = 50;
-
-async function tokenOf(username: 'alice' | 'bob'): Promise<string> {
-  return fetchAccessToken({
-    issuer: stack().idpIssuer,
-    clientId: 'keyvend-demo-app',
-    username,
-    password: `${username}-password`,
-    resource: 'urn:keyvend:api',
-  });
-}
 
 const webIdentityCalls = async () => (await emulatorCalls()).filter((c) => c.action === 'AssumeRoleWithWebIdentity');
 
@@ -26,7 +15,7 @@ describe('the credential cache through the local stack', () => {
 
   beforeAll(async () => {
     broker = await startSecondBroker('credential-cache', { KEYVEND_CREDENTIAL_CACHE: 'true' });
-    [aliceToken, bobToken] = await Promise.all([tokenOf('alice'), tokenOf('bob')]);
+    [aliceToken, bobToken] = await Promise.all([devIdpToken('alice'), devIdpToken('bob')]);
   });
   afterAll(() => broker?.close());
 

@@ -2,30 +2,19 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
-import { auditRecords, auditedDecision, emulatorSessions, postCredentials, stack, stsCallCount } from '../support/e2e.ts';
+import { auditedDecision, auditRecords, devIdpToken, emulatorSessions, postCredentials, stack, stsCallCount } from '../support/e2e.ts';
 
 const ALICE_SUB = '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b';
 const BOB_SUB = 'b0b5e2d4-6c8a-4f1e-9d3b-5a7c9e1f3b2d';
-
-async function tokenOf(username: 'alice' | 'bob'): Promise<string> {
-  return fetchAccessToken({
-    issuer: stack().idpIssuer,
-    clientId: 'keyvend-demo-app',
-    username,
-    password: `${username}-password`,
-    resource: 'urn:keyvend:api',
-  });
-}
 
 describe('an OIDC caller gets scoped credentials end to end', () => {
   let aliceToken: string;
   let bobToken: string;
 
   beforeAll(async () => {
-    aliceToken = await tokenOf('alice');
-    bobToken = await tokenOf('bob');
+    aliceToken = await devIdpToken('alice');
+    bobToken = await devIdpToken('bob');
   });
 
   it('lists what each demo user may ask for', async () => {

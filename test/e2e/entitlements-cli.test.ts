@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ROOT } from '../../infra/local/stack.ts';
-import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { definitionKey, grantPartitionKey, grantSortKey } from '../../src/adapters/dynamodb/keys.ts';
-import { dynamo, postCredentials, stack, testToken } from '../support/e2e.ts';
+import { devIdpToken, dynamo, postCredentials, stack, testToken } from '../support/e2e.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'keyvend-entitlements-'));
 
@@ -87,13 +86,7 @@ describe('npm run entitlements', () => {
     // Prepare
     const example = join(ROOT, 'examples/my-entitlements.yaml');
     const local = { KEYVEND_LOCAL_STATE: stack().stateFile };
-    const alice = await fetchAccessToken({
-      issuer: stack().idpIssuer,
-      clientId: 'keyvend-demo-app',
-      username: 'alice',
-      password: 'alice-password',
-      resource: 'urn:keyvend:api',
-    });
+    const alice = await devIdpToken('alice');
 
     try {
       // Act

@@ -1,24 +1,13 @@
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { ALICE_SUB, BOB_SUB, CAROL_SUB } from '../../infra/local/dev-idp/demo-users.ts';
 import { GRANT_ID_PLACEHOLDER } from '../../src/app/explain.ts';
 import { newEventId } from '../../src/domain/audit-record.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
-import { auditRecords, dynamo, emulatorSessions, postCredentials, stack, stsCallCount } from '../support/e2e.ts';
+import { auditRecords, devIdpToken, dynamo, emulatorSessions, postCredentials, stack, stsCallCount } from '../support/e2e.ts';
 
 type Json = Record<string, any>;
-
-async function tokenOf(username: 'alice' | 'bob' | 'carol'): Promise<string> {
-  return fetchAccessToken({
-    issuer: stack().idpIssuer,
-    clientId: 'keyvend-demo-app',
-    username,
-    password: `${username}-password`,
-    resource: 'urn:keyvend:api',
-  });
-}
 
 async function call(
   method: 'GET' | 'POST',
@@ -42,7 +31,7 @@ describe('explain: what a caller would get, and why', () => {
   let carol: string;
 
   beforeAll(async () => {
-    [alice, carol] = await Promise.all([tokenOf('alice'), tokenOf('carol')]);
+    [alice, carol] = await Promise.all([devIdpToken('alice'), devIdpToken('carol')]);
   });
 
   it('matches, field by field, what the real grant then asks STS for, without calling STS itself', async () => {
@@ -116,7 +105,7 @@ describe('explain: what a caller would get, and why', () => {
 describe('explain refuses bad input', () => {
   it('answers 400 invalid_request for a bad id, output or query, or a body with other fields, and 401 without a token', async () => {
     // Prepare
-    const alice = await tokenOf('alice');
+    const alice = await devIdpToken('alice');
 
     // Act
     const answers = await Promise.all([
@@ -138,7 +127,7 @@ describe('who got what', () => {
   let carol: string;
 
   beforeAll(async () => {
-    [alice, carol] = await Promise.all([tokenOf('alice'), tokenOf('carol')]);
+    [alice, carol] = await Promise.all([devIdpToken('alice'), devIdpToken('carol')]);
   });
 
   it('lists a caller their own grants whose sessions are still alive', async () => {

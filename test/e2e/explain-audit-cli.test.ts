@@ -1,18 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { ALICE_SUB, BOB_SUB } from '../../infra/local/dev-idp/demo-users.ts';
 import { isolatedEnv, runInProcess, storeLogin } from '../support/cli-harness.ts';
-import { postCredentials, stack } from '../support/e2e.ts';
+import { devIdpToken, postCredentials, stack } from '../support/e2e.ts';
 
 /** A CLI environment logged in as a demo user of the dev IdP, against the local stack. */
 async function loggedInAs(username: 'alice' | 'carol'): Promise<{ env: Record<string, string>; token: string }> {
-  const token = await fetchAccessToken({
-    issuer: stack().idpIssuer,
-    clientId: 'keyvend-demo-app',
-    username,
-    password: `${username}-password`,
-    resource: 'urn:keyvend:api',
-  });
+  const token = await devIdpToken(username);
   const env = isolatedEnv({ KEYVEND_URL: stack().apiUrl, KEYVEND_ISSUER: stack().idpIssuer });
   storeLogin(env, { issuer: stack().idpIssuer, tokenEndpoint: `${stack().idpIssuer}/token`, accessToken: token });
   return { env, token };

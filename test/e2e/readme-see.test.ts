@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { isolatedEnv } from '../support/cli-harness.ts';
-import { postCredentials, stack } from '../support/e2e.ts';
+import { devIdpToken, postCredentials, stack } from '../support/e2e.ts';
 import { bash, jsonDocuments, readmeShBlocks } from '../support/readme.ts';
 
 /** The README section this test runs, word for word (test/e2e/readme-runs.test.ts accounts for it by this name). */
@@ -15,13 +14,7 @@ describe('the README "See what you may get, and who got what" block, run as writ
     const script = (blocks[0]?.text ?? '').replaceAll('http://127.0.0.1:3000', stack().apiUrl);
     expect(script).toContain(stack().apiUrl);
     const env = isolatedEnv({ KEYVEND_DEV_IDP_URL: stack().idpIssuer });
-    const alice = await fetchAccessToken({
-      issuer: stack().idpIssuer,
-      clientId: 'keyvend-demo-app',
-      username: 'alice',
-      password: 'alice-password',
-      resource: 'urn:keyvend:api',
-    });
+    const alice = await devIdpToken('alice');
     const grant = await postCredentials(alice, { entitlement: 'photo-uploads' });
 
     // Act

@@ -5,8 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, signedInToPortal } from '../support/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../infra/local/stack.ts';
-import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
-import { auditRecordsSince, postCredentials, stack } from '../support/e2e.ts';
+import { auditRecordsSince, devIdpToken, postCredentials, stack } from '../support/e2e.ts';
 
 const ALICE_SUB = '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b';
 const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
@@ -37,13 +36,7 @@ describe('the admin revocations page in a real browser', () => {
 
   it('lets carol revoke alice with the form, lists it, and lift it again; each step audited', async () => {
     // Prepare: alice has used Keyvend (a person never seen cannot be revoked: 404)
-    const alice = await fetchAccessToken({
-      issuer: stack().idpIssuer,
-      clientId: 'keyvend-demo-app',
-      username: 'alice',
-      password: 'alice-password',
-      resource: 'urn:keyvend:api',
-    });
+    const alice = await devIdpToken('alice');
     expect((await postCredentials(alice, { entitlement: 'photo-uploads', durationSeconds: 900 })).status).toBe(200);
     const startedAt = new Date().toISOString();
     const page = await signedIn('carol');

@@ -1,29 +1,18 @@
 import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { DynamoDbAuditReader } from '../../src/adapters/dynamodb/dynamodb-audit-reader.ts';
 import { DynamoDbRevocationStore } from '../../src/adapters/dynamodb/dynamodb-revocation-store.ts';
 import { IamLiveSessionRevoker } from '../../src/adapters/iam/iam-live-session-revoker.ts';
 import { makeRevocations } from '../../src/app/revocations.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import { isolatedEnv, runInProcess, storeLogin } from '../support/cli-harness.ts';
-import { auditRecordsSince, dynamo, postCredentials, stack, stsCallCount } from '../support/e2e.ts';
+import { auditRecordsSince, devIdpToken, dynamo, postCredentials, stack, stsCallCount } from '../support/e2e.ts';
 
 const POLICY = 'arn:aws:iam::111111111111:policy/keyvend/keyvend-revocations';
 const ALICE_SUB = '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b';
 const BOB_SUB = 'b0b5e2d4-6c8a-4f1e-9d3b-5a7c9e1f3b2d';
 type Json = Record<string, any>;
-
-async function tokenOf(username: 'alice' | 'bob' | 'carol'): Promise<string> {
-  return fetchAccessToken({
-    issuer: stack().idpIssuer,
-    clientId: 'keyvend-demo-app',
-    username,
-    password: `${username}-password`,
-    resource: 'urn:keyvend:api',
-  });
-}
 
 async function admin(token: string, method: 'GET' | 'POST' | 'DELETE', path = '', body?: unknown) {
   const response = await fetch(`${stack().apiUrl}/v1/admin/revocations${path}`, {
@@ -84,7 +73,7 @@ describe('revocation end to end: carol revokes alice, her live session stops, un
   const made: string[] = [];
 
   beforeAll(async () => {
-    [alice, bob, carol] = await Promise.all([tokenOf('alice'), tokenOf('bob'), tokenOf('carol')]);
+    [alice, bob, carol] = await Promise.all([devIdpToken('alice'), devIdpToken('bob'), devIdpToken('carol')]);
   });
   afterAll(async () => {
     // Leave the shared stack as found, whatever failed.

@@ -4,12 +4,20 @@ import { calculateJwkThumbprint, generateKeyPair, SignJWT } from 'jose';
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { KmsSigningKeys } from '../../src/adapters/kms/kms-signing-keys.ts';
 import { brokerTokenClaims } from '../../src/domain/broker-token.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import { webIdentityWithCli, webIdentityWithSdk } from '../support/direct-sts.ts';
-import { auditRecords, emulatorCalls, emulatorSessions, postCredentials, stack, stsCallCount, testToken } from '../support/e2e.ts';
+import {
+  auditRecords,
+  devIdpToken,
+  emulatorCalls,
+  emulatorSessions,
+  postCredentials,
+  stack,
+  stsCallCount,
+  testToken,
+} from '../support/e2e.ts';
 
 const ACCOUNT = '111111111111';
 const clients: STSClient[] = [];
@@ -201,15 +209,7 @@ describe("the issuer's public documents", () => {
 describe("nobody goes around the broker: a caller's own token, sent straight to STS, opens no demo role", () => {
   it.each(DEMO_ROLES)("%s refuses the dev IdP's and the tests' issuer's tokens, with the AWS SDK and the AWS CLI", async (roleArn) => {
     // Prepare: alice's and bob's real dev IdP tokens, and a token of the tests' issuer; their providers exist in the account
-    const devToken = (username: string) =>
-      fetchAccessToken({
-        issuer: stack().idpIssuer,
-        clientId: 'keyvend-demo-app',
-        username,
-        password: `${username}-password`,
-        resource: 'urn:keyvend:api',
-      });
-    const tokens = [await devToken('alice'), await devToken('bob'), await testToken()];
+    const tokens = [await devIdpToken('alice'), await devIdpToken('bob'), await testToken()];
 
     // Act
     const sdk = await Promise.all(tokens.map((token) => webIdentityWithSdk(stack().stsUrl, roleArn, token)));

@@ -4,6 +4,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { scanAll } from './dynamodb.ts';
 import { importJWK, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { inject } from 'vitest';
+import { fetchAccessToken } from '../../infra/local/dev-idp/index.ts';
 import { TEST_CLIENT_ID } from './test-issuer.ts';
 
 export const stack = () => inject('stack');
@@ -31,6 +32,17 @@ export async function testToken(
   })
     .setProtectedHeader({ alg, kid: key.kid, typ: 'at+jwt', ...options.header })
     .sign(await importJWK(key.privateJwk as JWK, alg));
+}
+
+/** An access token of one of the dev IdP's demo users for the broker's API, as the demo app gets it. */
+export function devIdpToken(username: 'alice' | 'bob' | 'carol'): Promise<string> {
+  return fetchAccessToken({
+    issuer: stack().idpIssuer,
+    clientId: 'keyvend-demo-app',
+    username,
+    password: `${username}-password`,
+    resource: 'urn:keyvend:api',
+  });
 }
 
 export async function postCredentials(
