@@ -1,17 +1,14 @@
 /// <reference lib="dom" />
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from '../support/chromium.ts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../infra/local/stack.ts';
+import { readFileSync } from 'node:fs';
+import type { BrowserContext, Page } from 'playwright-core';
+import { chromiumForSuite, screenshot } from '../support/chromium.ts';
+import { describe, expect, it } from 'vitest';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
 import { openSession, sealSession } from '../../src/domain/portal-session.ts';
 import { auditRecordsSince, loggedDecisionsSince, stack, stsCallCount } from '../support/e2e.ts';
 
 const ALICE_SUB = '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b';
 const BOB_SUB = 'b0b5e2d4-6c8a-4f1e-9d3b-5a7c9e1f3b2d';
-const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
 const SESSION_COOKIE = 'keyvend_session';
 
 /**
@@ -20,25 +17,14 @@ const SESSION_COOKIE = 'keyvend_session';
  * page. Each page under test is saved as a screenshot in test-output/screenshots/.
  */
 describe('the portal in a real browser', () => {
-  let browser: Browser;
+  const browser = chromiumForSuite();
   const portalUrl = () => `${stack().apiUrl}/portal`;
-
-  beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    browser = await launchChromium();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
 
   /** A viewer in Paris: the portal's times must show in their zone, not the server's UTC. */
   async function newContext(): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: 1024, height: 720 }, timezoneId: 'Europe/Paris', locale: 'en-GB' });
+    const context = await browser().newContext({ viewport: { width: 1024, height: 720 }, timezoneId: 'Europe/Paris', locale: 'en-GB' });
     return { context, page: await context.newPage() };
   }
-
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
   /** Signs in through the dev IdP's login form; returns the callback URL the IdP sent the browser to. */
   async function signIn(page: Page, username: 'alice' | 'bob', screenshots = false): Promise<string> {
@@ -47,12 +33,12 @@ describe('the portal in a real browser', () => {
       if (request.url().includes('/portal/callback?')) callbackUrl = request.url();
     });
     await page.goto(portalUrl());
-    if (screenshots) await shot(page, '01-sign-in');
+    if (screenshots) await screenshot(page, '01-sign-in');
     await page.getByRole('link', { name: /Sign in with/ }).click();
     await page.locator('input[name="login"]').waitFor();
     await page.locator('input[name="login"]').fill(username);
     await page.locator('input[name="password"]').fill(`${username}-password`);
-    if (screenshots) await shot(page, '02-idp-login');
+    if (screenshots) await screenshot(page, '02-idp-login');
     await Promise.all([page.waitForURL(portalUrl()), page.getByRole('button', { name: 'Sign-in' }).click()]);
     return callbackUrl;
   }
@@ -80,7 +66,7 @@ describe('the portal in a real browser', () => {
     expect(await roles.first().locator('h2').textContent()).toBe('console-readonly');
     expect(await page.locator('code', { hasText: 'keyvend credentials console-readonly' }).count()).toBe(1);
     expect(await page.getByText('photo-uploads').count()).toBe(0);
-    await shot(page, '03-roles');
+    await screenshot(page, '03-roles');
 
     // Assess: the page's security headers and session cookie
     const response = await page.request.get(portalUrl());
@@ -100,7 +86,7 @@ describe('the portal in a real browser', () => {
     // Assess: readable on a phone, without sideways scrolling
     await page.setViewportSize({ width: 390, height: 844 });
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await shot(page, '04-roles-phone');
+    await screenshot(page, '04-roles-phone');
     await page.setViewportSize({ width: 1024, height: 720 });
 
     // Act: open the console with the keyboard only
@@ -121,7 +107,7 @@ describe('the portal in a real browser', () => {
     expect(await page.locator('#destination').textContent()).toBe('https://console.aws.amazon.com/');
     expect(await page.locator('#issuer').textContent()).toBe(`${portalUrl()}`);
     expect(await page.locator('#back').getAttribute('href')).toBe(portalUrl());
-    await shot(page, '05-console');
+    await screenshot(page, '05-console');
 
     // Assess: the sign-in and the grant were audited
     const records = await auditRecordsSince(startedAt);
@@ -154,7 +140,7 @@ describe('the portal in a real browser', () => {
     expect(await page.locator('#subject').textContent()).toBe(BOB_SUB);
     expect(await page.locator('ul.roles > li').count()).toBe(0);
     expect(await page.locator('#no-roles').isVisible()).toBe(true);
-    await shot(page, '06-no-roles');
+    await screenshot(page, '06-no-roles');
     await context.close();
   });
 
@@ -177,7 +163,7 @@ describe('the portal in a real browser', () => {
     // No caller: counted in the aggregate of its source and minute; the decision line is its record.
     const record = (await loggedDecisionsSince(startedAt)).find((r) => r['action'] === 'portal_login');
     expect(record).toMatchObject({ outcome: 'denied', reason: 'state_mismatch', errorCode: 'invalid_token' });
-    await shot(page, '07-sign-in-failed');
+    await screenshot(page, '07-sign-in-failed');
     await context.close();
   });
 
@@ -216,7 +202,7 @@ describe('the portal in a real browser', () => {
     expect(await stsCallCount()).toBe(callsBefore);
     const record = (await auditRecordsSince(startedAt)).find((r) => r['action'] === 'console');
     expect(record).toMatchObject({ outcome: 'denied', reason: 'csrf_token_invalid', caller: { subject: ALICE_SUB } });
-    await shot(page, '08-csrf-refused');
+    await screenshot(page, '08-csrf-refused');
     await context.close();
   });
 
@@ -243,7 +229,7 @@ describe('the portal in a real browser', () => {
     expect(await stsCallCount()).toBe(callsBefore);
     const record = (await loggedDecisionsSince(startedAt)).find((r) => r['action'] === 'console');
     expect(record).toMatchObject({ outcome: 'denied', reason: 'session_expired', errorCode: 'invalid_token' });
-    await shot(page, '09-session-expired');
+    await screenshot(page, '09-session-expired');
 
     // Assess: the portal itself treats the expired session as signed out
     await page.goto(portalUrl());
@@ -269,7 +255,7 @@ describe('the portal in a real browser', () => {
     expect((await context.cookies()).some((c) => c.name === SESSION_COOKIE)).toBe(false);
     const record = (await auditRecordsSince(startedAt)).find((r) => r['action'] === 'portal_logout');
     expect(record).toMatchObject({ outcome: 'granted', caller: { subject: ALICE_SUB } });
-    await shot(page, '12-signed-out');
+    await screenshot(page, '12-signed-out');
     await Promise.all([page.waitForURL(portalUrl()), page.getByRole('link', { name: 'Sign in again' }).click()]);
     expect(await page.getByRole('link', { name: 'Sign in with the dev IdP' }).isVisible()).toBe(true);
     await context.close();
@@ -287,7 +273,7 @@ describe('the portal in a real browser', () => {
     expect(response?.headers()['content-type']).toMatch(/^text\/html/);
     expect(await page.locator('h1').textContent()).toBe('Not found');
     expect(await page.getByRole('link', { name: 'Back to the portal' }).getAttribute('href')).toBe('/portal');
-    await shot(page, '13-not-found');
+    await screenshot(page, '13-not-found');
     await context.close();
   });
 });

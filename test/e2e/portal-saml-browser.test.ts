@@ -1,19 +1,15 @@
 /// <reference lib="dom" />
 import { scanAll } from '../support/dynamodb.ts';
 import { loggedDecisionsSince } from '../support/e2e.ts';
-import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { launchChromium } from '../support/chromium.ts';
+import { chromiumForSuite, screenshot } from '../support/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/dynamodb.ts';
 import { ALICE_SUB, findDemoUserByUsername } from '../../infra/local/dev-idp/demo-users.ts';
 import { type DevSamlIdp, startDevSamlIdp } from '../../infra/local/saml-idp.ts';
 import { type LocalStack, ROOT, startLocalStack } from '../../infra/local/stack.ts';
 import { deriveUserKey } from '../../src/domain/identifiers.ts';
-
-const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
 
 const BOB_SUB = findDemoUserByUsername('bob')?.sub ?? '';
 /** The login-CSRF attacker's site: Chromium resolves it to loopback, and it is another site than 127.0.0.1. */
@@ -29,11 +25,10 @@ const ATTACKER_HOST = 'attacker.example';
 describe('portal sign-in with SAML, in a real browser', () => {
   let stack: LocalStack;
   let samlIdp: DevSamlIdp;
-  let browser: Browser;
+  const browser = chromiumForSuite([`--host-resolver-rules=MAP ${ATTACKER_HOST} 127.0.0.1`]);
   const portalUrl = () => `${stack.apiUrl}/portal`;
 
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
     const httpPort = await freePort();
     samlIdp = await startDevSamlIdp({
       port: await freePort(),
@@ -47,11 +42,9 @@ describe('portal sign-in with SAML, in a real browser', () => {
       entitlementsFile: join(ROOT, 'infra/local/entitlements.yaml'),
       brokerLogFile: join(ROOT, 'test-output/e2e-portal-saml-broker.log'),
     });
-    browser = await launchChromium([`--host-resolver-rules=MAP ${ATTACKER_HOST} 127.0.0.1`]);
   }, 180_000);
 
   afterAll(async () => {
-    await browser?.close();
     await stack?.close();
     await samlIdp?.close();
   });
@@ -89,7 +82,7 @@ describe('portal sign-in with SAML, in a real browser', () => {
 
   /** Signs alice in through the portal in a fresh browser context; returns the context, page and posted request. */
   async function aliceSignedIn() {
-    const context = await browser.newContext({ viewport: { width: 1024, height: 720 } });
+    const context = await browser().newContext({ viewport: { width: 1024, height: 720 } });
     const page = await context.newPage();
     await page.goto(portalUrl());
     await page.getByRole('link', { name: 'Sign in with SAML (dev-saml)' }).click();
@@ -102,7 +95,7 @@ describe('portal sign-in with SAML, in a real browser', () => {
 
   it('alice signs in at the SAML IdP, lands in the portal, sees her console roles and opens one; the assertion cannot be replayed', async () => {
     // Prepare
-    const context = await browser.newContext({ viewport: { width: 1024, height: 720 } });
+    const context = await browser().newContext({ viewport: { width: 1024, height: 720 } });
     const page = await context.newPage();
     let postedSamlResponse = '';
     let postedCookies = '';
@@ -120,14 +113,14 @@ describe('portal sign-in with SAML, in a real browser', () => {
 
     // Act: the portal's sign-in page, its SAML link (SP-initiated: an AuthnRequest to the IdP), and the IdP's real form
     await page.goto(portalUrl());
-    await page.screenshot({ path: join(SCREENSHOTS, 'saml-01-sign-in.png'), fullPage: true });
+    await screenshot(page, 'saml-01-sign-in');
     expect(await page.getByRole('link', { name: 'Sign in with SAML (dev-saml)' }).getAttribute('href')).toBe(
       '/portal/saml/login?idp=dev-saml',
     );
     await page.getByRole('link', { name: 'Sign in with SAML (dev-saml)' }).click();
     await page.locator('input[name="username"]').fill('alice');
     await page.locator('input[name="password"]').fill('alice-password');
-    await page.screenshot({ path: join(SCREENSHOTS, 'saml-02-idp-login.png'), fullPage: true });
+    await screenshot(page, 'saml-02-idp-login');
     await Promise.all([page.waitForURL(portalUrl()), page.getByRole('button', { name: 'Sign in' }).click()]);
 
     // Assess: signed in as alice (the NameID), with the console roles of her SAML groups
@@ -135,7 +128,7 @@ describe('portal sign-in with SAML, in a real browser', () => {
     const roles = page.locator('ul.roles > li');
     expect(await roles.count()).toBe(1);
     expect(await roles.first().locator('h2').textContent()).toBe('console-readonly');
-    await page.screenshot({ path: join(SCREENSHOTS, 'saml-03-roles.png'), fullPage: true });
+    await screenshot(page, 'saml-03-roles');
     const cookie = (await context.cookies()).find((c) => c.name === 'keyvend_session');
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
     expect(postedSamlResponse).not.toBe('');
@@ -266,7 +259,7 @@ describe('portal sign-in with SAML, in a real browser', () => {
         expect(refused.status()).toBe(401);
         await expect.poll(() => page.locator('h1').textContent()).toBe('Sign-in failed');
         expect(await page.locator('main').textContent()).toContain('must start here');
-        await page.screenshot({ path: join(SCREENSHOTS, `saml-04-login-csrf-${reason}.png`), fullPage: true });
+        await screenshot(page, `saml-04-login-csrf-${reason}`);
         // alice's session was not replaced: the portal still shows alice
         await page.goto(portalUrl());
         expect(await page.locator('#subject').textContent()).toBe(ALICE_SUB);

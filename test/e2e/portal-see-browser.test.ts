@@ -1,17 +1,12 @@
 /// <reference lib="dom" />
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium, signedInToPortal } from '../support/chromium.ts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { chromiumForSuite, screenshot, signedInToPortal } from '../support/chromium.ts';
+import { describe, expect, it } from 'vitest';
 import { ALICE_SUB } from '../../infra/local/dev-idp/demo-users.ts';
-import { ROOT } from '../../infra/local/stack.ts';
 import { newEventId } from '../../src/domain/audit-record.ts';
 import { auditRecordsSince, dynamo, stack } from '../support/e2e.ts';
-
-const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
 
 /**
  * "What does this allow?" and the admin page's audit trail in Debian's Chromium: alice reads what console-readonly
@@ -19,21 +14,10 @@ const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
  * meets a bad range as an error page. Each run writes its screenshots to test-output/screenshots/ (copies in docs/portal/).
  */
 describe('the portal explain and admin pages in a real browser', () => {
-  let browser: Browser;
+  const browser = chromiumForSuite();
   const portalUrl = () => `${stack().apiUrl}/portal`;
 
-  beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    browser = await launchChromium();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-
-  const signedIn = (username: 'alice' | 'carol'): Promise<Page> => signedInToPortal(browser, portalUrl(), username);
+  const signedIn = (username: 'alice' | 'carol'): Promise<Page> => signedInToPortal(browser(), portalUrl(), username);
 
   it('shows alice what console-readonly allows, and refuses her the admin page with an audited denial', async () => {
     // Prepare
@@ -44,13 +28,13 @@ describe('the portal explain and admin pages in a real browser', () => {
     const adminLinks = await page.locator('#admin-link').count();
     await page.locator('li', { hasText: 'console-readonly' }).getByRole('link', { name: 'What does this allow?' }).click();
     await page.locator('#explain-heading').waitFor();
-    await shot(page, '14-explain');
+    await screenshot(page, '14-explain');
     const heading = await page.locator('#explain-heading').textContent();
     const grantedBy = await page.locator('#granted-by').textContent();
     const policy = await page.locator('#session-policy').textContent();
     const note = await page.locator('#role-note').textContent();
     const refused = await page.goto(`${portalUrl()}/admin`);
-    await shot(page, '16-admin-forbidden');
+    await screenshot(page, '16-admin-forbidden');
 
     // Assess
     expect(adminLinks).toBe(0);
@@ -104,7 +88,7 @@ describe('the portal explain and admin pages in a real browser', () => {
     await page.locator('#f-entitlement').fill(entitlement);
     await page.getByRole('button', { name: 'Search' }).click();
     await page.locator('#audit-records').waitFor();
-    await shot(page, '15-admin-audit');
+    await screenshot(page, '15-admin-audit');
     const firstPage = await page.locator('#audit-records tbody tr').count();
     await page.locator('#next-page').click();
     await page.locator('#audit-records').waitFor();
@@ -114,7 +98,7 @@ describe('the portal explain and admin pages in a real browser', () => {
       page.waitForResponse((r) => r.url().includes('/portal/admin?')),
       page.getByRole('button', { name: 'Search' }).click(),
     ]);
-    await shot(page, '17-admin-bad-range');
+    await screenshot(page, '17-admin-bad-range');
 
     // Assess
     expect(firstPage).toBe(25);

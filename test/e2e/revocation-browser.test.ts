@@ -1,14 +1,10 @@
 /// <reference lib="dom" />
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium, signedInToPortal } from '../support/chromium.ts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../infra/local/stack.ts';
+import type { Page } from 'playwright-core';
+import { chromiumForSuite, screenshot, signedInToPortal } from '../support/chromium.ts';
+import { describe, expect, it } from 'vitest';
 import { auditRecordsSince, devIdpToken, postCredentials, stack } from '../support/e2e.ts';
 
 const ALICE_SUB = '7f3a9c1e-4b2d-4e6f-8a1b-2c3d4e5f6a7b';
-const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
 
 /**
  * The portal's admin revocations page in Debian's Chromium: carol (the dev IdP's demo admin) signs in through the
@@ -16,23 +12,12 @@ const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
  * refused; a form without the session's CSRF token is refused. Screenshots in test-output/screenshots/.
  */
 describe('the admin revocations page in a real browser', () => {
-  let browser: Browser;
+  const browser = chromiumForSuite();
   const portalUrl = () => `${stack().apiUrl}/portal`;
   const pageUrl = () => `${stack().apiUrl}/portal/admin/revocations`;
 
-  beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    browser = await launchChromium();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-
   const signedIn = (username: 'carol' | 'bob'): Promise<Page> =>
-    signedInToPortal(browser, portalUrl(), username, { width: 1100, height: 760 });
+    signedInToPortal(browser(), portalUrl(), username, { width: 1100, height: 760 });
 
   it('lets carol revoke alice with the form, lists it, and lift it again; each step audited', async () => {
     // Prepare: alice has used Keyvend (a person never seen cannot be revoked: 404)
@@ -48,7 +33,7 @@ describe('the admin revocations page in a real browser', () => {
     await page.locator('input[name="subject"]').fill(ALICE_SUB);
     await page.locator('#revoke input[name="reason"]').fill('laptop stolen');
     await Promise.all([page.waitForURL(`${pageUrl()}?done=revoked`), page.getByRole('button', { name: 'Revoke' }).click()]);
-    await shot(page, '20-revocations');
+    await screenshot(page, '20-revocations');
 
     // Assess: listed
     expect(await page.locator('#notice').textContent()).toBe('Revoked.');
@@ -82,7 +67,7 @@ describe('the admin revocations page in a real browser', () => {
 
     // Act
     const bobPage = await bob.goto(pageUrl());
-    await shot(bob, '21-revocations-forbidden');
+    await screenshot(bob, '21-revocations-forbidden');
     const forged = await carol.request.post(pageUrl(), {
       form: { csrf: 'not-the-session-token-not-the-session-token', kind: 'entitlement', entitlement: 'photo-uploads', reason: 'forged' },
       maxRedirects: 0,

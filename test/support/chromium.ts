@@ -1,4 +1,33 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { ROOT } from '../../infra/local/stack.ts';
+
+/** Where the browser tests save the pages they check. */
+export const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
+
+/** Saves the whole page as test-output/screenshots/<name>.png. */
+export const screenshot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+/**
+ * Debian's Chromium for the tests of the enclosing `describe`: launched before them (the screenshots' folder made),
+ * closed after them. The returned function gives the browser once it is launched.
+ */
+export function chromiumForSuite(extraArgs: readonly string[] = []): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    browser = await launchChromium(extraArgs);
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (browser === undefined) throw new Error('Chromium has not been launched yet');
+    return browser;
+  };
+}
 
 /**
  * Debian's Chromium (`.ci/run` installs it), headless and quiet: no sandbox (CI runs as root), no GPU, and none of
