@@ -5,7 +5,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { ROOT } from '../../infra/local/stack.ts';
 
 /** Where the browser tests save the pages they check. */
-export const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
+const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
 
 /** Saves the whole page as test-output/screenshots/<name>.png. */
 export const screenshot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
