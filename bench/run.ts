@@ -181,6 +181,9 @@ const fmt = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
 const kib = (bytes: number) => (bytes / 1024).toFixed(1);
 
 async function main(): Promise<void> {
+  // A comparison prints its figures and leaves bench/results.md alone: the results file describes this build only.
+  if (AB_HANDLER['BENCH_AB_HANDLER'] !== undefined && !ONLY_WARM && !ONLY_COLD)
+    throw new Error('BENCH_AB_HANDLER needs BENCH_ONLY=warm or BENCH_ONLY=cold');
   const dir = mkdtempSync(join(tmpdir(), 'keyvend-bench-'));
   const names = functionNames();
   log(`bundling ${names.join(', ')} as serverless-esbuild does`);
